@@ -1,0 +1,411 @@
+//! Stable argument keys: the specified encoding of arguments and the 128-bit hash over it.
+//!
+//! A key must come out the same in every process, on every machine and under every compiler
+//! version, because a shared cache (Redis) is read by many processes: a key that drifts is a silent
+//! 0% hit rate. So nothing here uses `std::hash::Hash` (its `str` and `usize` encodings differ by
+//! platform and are not specified) or `DefaultHasher`/`RandomState` (explicitly unstable).
+//!
+//! # The encoding
+//!
+//! Each argument that is part of the key is encoded in order, and the encodings are concatenated.
+//! Every encoding is self-delimiting, so the concatenation is unambiguous for a given signature.
+//!
+//! | type | encoding |
+//! |---|---|
+//! | `u8`..`u128`, `i8`..`i128` | the value, little-endian, at its width |
+//! | `usize`, `isize` | as `u64` / `i64` (8 bytes) on every platform |
+//! | `bool` | one byte, `0` or `1` |
+//! | `char` | its scalar value as `u32` |
+//! | `f32`, `f64` | the IEEE bits (`to_bits`) little-endian; `-0.0` is written as `0.0` and every NaN as the canonical quiet NaN |
+//! | `str`, `String` | length in bytes as `u64`, then the UTF-8 bytes |
+//! | `[T]`, `[T; N]`, `Vec<T>`, `VecDeque<T>` | length as `u64`, then each element |
+//! | `Option<T>` | `0` for `None`; `1` then the value for `Some` |
+//! | `BTreeSet<T>` | as a sequence, in the set's (sorted) order |
+//! | `BTreeMap<K, V>` | length as `u64`, then each key then its value, in sorted order |
+//! | tuples, `()` | the elements in order; `()` is empty |
+//! | `Duration` | seconds as `u64`, then nanoseconds as `u32` |
+//! | `&T`, `Box<T>`, `Rc<T>`, `Arc<T>`, `Cow<T>` | as `T` |
+//!
+//! So `&str` and `String`, `&[T]` and `Vec<T>`, `&T` and `T` give the same key.
+//! `HashMap` and `HashSet` have no encoding: their iteration order is random, so they are rejected
+//! at compile time (use `BTreeMap`/`BTreeSet`, or leave the argument out with `ignore = [...]`).
+//!
+//! # The hash
+//!
+//! The key hash is **XXH3-128** (xxHash 0.8, seed 0) of the encoding: a frozen, specified hash.
+//! [`format_key`] renders a function's key as `{name}@v{version}:{hash as 32 lowercase hex digits}`,
+//! for example `app::user_name@v0:6a09e667f3bcc908b2fb1366ea957d3e`. The Redis backend prefixes it
+//! with its namespace. No argument value ever appears in a key, only its hash.
+//!
+//! The integration test `tests/keys.rs` freezes all of this with golden vectors.
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use xxhash_rust::xxh3::{Xxh3, xxh3_128};
+
+/// A type whose values can be part of a cache key.
+///
+/// Implementations must write a deterministic, self-delimiting encoding: equal values write equal
+/// bytes in every process, and two different values of one type never write the same bytes. The
+/// module documentation specifies the encoding of the standard types.
+///
+/// Implement it for your own types by writing their fields in a fixed order:
+///
+/// ```
+/// use cachemacro_runtime::{CacheKey, KeyWriter};
+///
+/// struct Point { x: i32, y: i32 }
+///
+/// impl CacheKey for Point {
+///     fn write_key(&self, out: &mut KeyWriter) {
+///         self.x.write_key(out);
+///         self.y.write_key(out);
+///     }
+/// }
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be part of a cache key",
+    label = "this argument's type does not implement `CacheKey`",
+    note = "implement `cachemacro_runtime::CacheKey` for it, or leave the argument out of the key with `ignore = [...]`",
+    note = "`HashMap`/`HashSet` iterate in random order and have no stable key: use `BTreeMap`/`BTreeSet`"
+)]
+pub trait CacheKey {
+    /// Writes this value's encoding.
+    fn write_key(&self, out: &mut KeyWriter);
+}
+
+/// Bytes kept on the stack before the writer switches to streaming hashing. Typical keys (a few
+/// integers and a short string) fit, so a hit neither allocates nor streams.
+const INLINE: usize = 128;
+
+/// Collects an argument encoding and hashes it with XXH3-128.
+///
+/// Short encodings are buffered on the stack and hashed in one shot; longer ones stream through the
+/// XXH3 state (which gives the same hash as one shot over the same bytes), so no size allocates.
+pub struct KeyWriter {
+    len: usize,
+    inline: [u8; INLINE],
+    stream: Option<Xxh3>,
+}
+
+impl KeyWriter {
+    /// An empty writer.
+    #[inline]
+    pub fn new() -> Self {
+        KeyWriter {
+            len: 0,
+            inline: [0; INLINE],
+            stream: None,
+        }
+    }
+
+    /// Appends raw bytes to the encoding.
+    #[inline]
+    pub fn write_bytes(&mut self, bytes: &[u8]) {
+        if let Some(stream) = &mut self.stream {
+            stream.update(bytes);
+            return;
+        }
+        let end = self.len + bytes.len();
+        if end <= INLINE {
+            self.inline[self.len..end].copy_from_slice(bytes);
+            self.len = end;
+        } else {
+            self.spill(bytes);
+        }
+    }
+
+    #[cold]
+    fn spill(&mut self, bytes: &[u8]) {
+        let mut stream = Xxh3::new();
+        stream.update(&self.inline[..self.len]);
+        stream.update(bytes);
+        self.len = 0;
+        self.stream = Some(stream);
+    }
+
+    /// Appends a length prefix (`u64`, little-endian).
+    #[inline]
+    pub fn write_len(&mut self, len: usize) {
+        self.write_bytes(&(len as u64).to_le_bytes());
+    }
+
+    /// The XXH3-128 hash of everything written.
+    #[inline]
+    pub fn finish(&self) -> u128 {
+        match &self.stream {
+            Some(stream) => stream.digest128(),
+            None => xxh3_128(&self.inline[..self.len]),
+        }
+    }
+}
+
+impl Default for KeyWriter {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The key hash of one value, as the macro computes it for a one-argument function.
+pub fn key_hash<T: CacheKey + ?Sized>(value: &T) -> u128 {
+    let mut out = KeyWriter::new();
+    value.write_key(&mut out);
+    out.finish()
+}
+
+/// Renders a function's key: `{name}@v{version}:{hash as 32 lowercase hex digits}`.
+pub fn format_key(name: &str, version: u32, hash: u128) -> String {
+    format!("{name}@v{version}:{hash:032x}")
+}
+
+macro_rules! int_keys {
+    ($($t:ty),*) => {$(
+        impl CacheKey for $t {
+            #[inline]
+            fn write_key(&self, out: &mut KeyWriter) {
+                out.write_bytes(&self.to_le_bytes());
+            }
+        }
+    )*};
+}
+int_keys!(u8, u16, u32, u64, u128, i8, i16, i32, i64, i128);
+
+impl CacheKey for usize {
+    #[inline]
+    fn write_key(&self, out: &mut KeyWriter) {
+        (*self as u64).write_key(out);
+    }
+}
+
+impl CacheKey for isize {
+    #[inline]
+    fn write_key(&self, out: &mut KeyWriter) {
+        (*self as i64).write_key(out);
+    }
+}
+
+impl CacheKey for bool {
+    #[inline]
+    fn write_key(&self, out: &mut KeyWriter) {
+        out.write_bytes(&[*self as u8]);
+    }
+}
+
+impl CacheKey for char {
+    #[inline]
+    fn write_key(&self, out: &mut KeyWriter) {
+        (*self as u32).write_key(out);
+    }
+}
+
+impl CacheKey for f32 {
+    #[inline]
+    fn write_key(&self, out: &mut KeyWriter) {
+        // Equal values must give equal keys: -0.0 == 0.0, and NaN payloads carry no meaning.
+        let bits = if *self == 0.0 {
+            0
+        } else if self.is_nan() {
+            f32::NAN.to_bits()
+        } else {
+            self.to_bits()
+        };
+        bits.write_key(out);
+    }
+}
+
+impl CacheKey for f64 {
+    #[inline]
+    fn write_key(&self, out: &mut KeyWriter) {
+        let bits = if *self == 0.0 {
+            0
+        } else if self.is_nan() {
+            f64::NAN.to_bits()
+        } else {
+            self.to_bits()
+        };
+        bits.write_key(out);
+    }
+}
+
+impl CacheKey for str {
+    #[inline]
+    fn write_key(&self, out: &mut KeyWriter) {
+        out.write_len(self.len());
+        out.write_bytes(self.as_bytes());
+    }
+}
+
+impl CacheKey for String {
+    #[inline]
+    fn write_key(&self, out: &mut KeyWriter) {
+        self.as_str().write_key(out);
+    }
+}
+
+impl<T: CacheKey> CacheKey for [T] {
+    #[inline]
+    fn write_key(&self, out: &mut KeyWriter) {
+        out.write_len(self.len());
+        for item in self {
+            item.write_key(out);
+        }
+    }
+}
+
+impl<T: CacheKey, const N: usize> CacheKey for [T; N] {
+    #[inline]
+    fn write_key(&self, out: &mut KeyWriter) {
+        self.as_slice().write_key(out);
+    }
+}
+
+impl<T: CacheKey> CacheKey for Vec<T> {
+    #[inline]
+    fn write_key(&self, out: &mut KeyWriter) {
+        self.as_slice().write_key(out);
+    }
+}
+
+impl<T: CacheKey> CacheKey for VecDeque<T> {
+    fn write_key(&self, out: &mut KeyWriter) {
+        out.write_len(self.len());
+        for item in self {
+            item.write_key(out);
+        }
+    }
+}
+
+impl<T: CacheKey> CacheKey for BTreeSet<T> {
+    fn write_key(&self, out: &mut KeyWriter) {
+        out.write_len(self.len());
+        for item in self {
+            item.write_key(out);
+        }
+    }
+}
+
+impl<K: CacheKey, V: CacheKey> CacheKey for BTreeMap<K, V> {
+    fn write_key(&self, out: &mut KeyWriter) {
+        out.write_len(self.len());
+        for (key, value) in self {
+            key.write_key(out);
+            value.write_key(out);
+        }
+    }
+}
+
+impl<T: CacheKey> CacheKey for Option<T> {
+    #[inline]
+    fn write_key(&self, out: &mut KeyWriter) {
+        match self {
+            None => out.write_bytes(&[0]),
+            Some(value) => {
+                out.write_bytes(&[1]);
+                value.write_key(out);
+            }
+        }
+    }
+}
+
+impl CacheKey for Duration {
+    fn write_key(&self, out: &mut KeyWriter) {
+        self.as_secs().write_key(out);
+        self.subsec_nanos().write_key(out);
+    }
+}
+
+macro_rules! transparent_keys {
+    ($($(#[$meta:meta])* [$($gen:tt)*] $t:ty),* $(,)?) => {$(
+        impl<$($gen)*> CacheKey for $t {
+            #[inline]
+            fn write_key(&self, out: &mut KeyWriter) {
+                (**self).write_key(out);
+            }
+        }
+    )*};
+}
+transparent_keys!(
+    [T: CacheKey + ?Sized] &T,
+    [T: CacheKey + ?Sized] Box<T>,
+    [T: CacheKey + ?Sized] Rc<T>,
+    [T: CacheKey + ?Sized] Arc<T>,
+    ['a, T: CacheKey + ToOwned + ?Sized] Cow<'a, T>,
+);
+
+macro_rules! tuple_keys {
+    ($(($($name:ident),*)),* $(,)?) => {$(
+        impl<$($name: CacheKey),*> CacheKey for ($($name,)*) {
+            #[inline]
+            #[allow(non_snake_case, unused_variables)]
+            fn write_key(&self, out: &mut KeyWriter) {
+                let ($($name,)*) = self;
+                $($name.write_key(out);)*
+            }
+        }
+    )*};
+}
+tuple_keys!(
+    (),
+    (A),
+    (A, B),
+    (A, B, C),
+    (A, B, C, D),
+    (A, B, C, D, E),
+    (A, B, C, D, E, F),
+    (A, B, C, D, E, F, G),
+    (A, B, C, D, E, F, G, H),
+    (A, B, C, D, E, F, G, H, I),
+    (A, B, C, D, E, F, G, H, I, J),
+    (A, B, C, D, E, F, G, H, I, J, K),
+    (A, B, C, D, E, F, G, H, I, J, K, L),
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn encode<T: CacheKey + ?Sized>(value: &T) -> Vec<u8> {
+        // Force the streaming path off by staying small, and read the inline buffer back.
+        let mut out = KeyWriter::new();
+        value.write_key(&mut out);
+        assert!(out.stream.is_none());
+        out.inline[..out.len].to_vec()
+    }
+
+    #[test]
+    fn borrowed_and_owned_forms_encode_alike() {
+        assert_eq!(encode("ab"), encode(&String::from("ab")));
+        assert_eq!(encode(&[1u8, 2][..]), encode(&vec![1u8, 2]));
+        assert_eq!(encode(&[1u8, 2]), encode(&vec![1u8, 2]));
+        assert_eq!(encode(&&7u32), encode(&7u32));
+        assert_eq!(encode(&Arc::new(7u32)), encode(&7u32));
+    }
+
+    #[test]
+    fn encoding_is_the_documented_one() {
+        assert_eq!(encode("ab"), [2, 0, 0, 0, 0, 0, 0, 0, b'a', b'b']);
+        assert_eq!(encode(&1usize), 1u64.to_le_bytes());
+        assert_eq!(encode(&Some(1u8)), [1, 1]);
+        assert_eq!(encode(&None::<u8>), [0]);
+        assert_eq!(encode(&-0.0f64), encode(&0.0f64));
+        assert_eq!(encode(&f64::NAN), encode(&-f64::NAN));
+    }
+
+    #[test]
+    fn long_encodings_stream_to_the_same_hash_as_one_shot() {
+        let long = "x".repeat(1000);
+        let mut bytes = (long.len() as u64).to_le_bytes().to_vec();
+        bytes.extend_from_slice(long.as_bytes());
+        let mut out = KeyWriter::new();
+        7u8.write_key(&mut out);
+        long.write_key(&mut out);
+        assert!(out.stream.is_some());
+        let mut expected = vec![7u8];
+        expected.extend_from_slice(&bytes);
+        assert_eq!(out.finish(), xxh3_128(&expected));
+    }
+}

@@ -1,0 +1,108 @@
+//! Memoization for Rust functions: put `#[memoize(...)]` on a function and its results are cached,
+//! with every option checked at compile time.
+//!
+//! ```
+//! use cachemacro_runtime::memoize;
+//!
+//! #[memoize(ttl = 60, capacity = 10_000)]
+//! fn user_name(id: u64, locale: &str) -> String {
+//!     format!("user {id} ({locale})") // imagine a slow database query
+//! }
+//!
+//! assert_eq!(user_name(7, "en"), "user 7 (en)"); // runs the body
+//! assert_eq!(user_name(7, "en"), "user 7 (en)"); // served from the cache
+//! assert_eq!(user_name_cache().stats().hits, 1);
+//! ```
+//!
+//! This crate is the one dependency a user adds: it re-exports the [`memoize`] attribute and holds
+//! what the generated code calls: the [stable keys](key), the in-process [backend](memory), the
+//! [clock] and the [statistics](Stats).
+//!
+//! # What `#[memoize]` generates
+//!
+//! For a function `f(args) -> R`, beside `f` itself and with `f`'s visibility (for methods:
+//! associated functions with the same receiver):
+//!
+//! | companion | what it does |
+//! |---|---|
+//! | `f_uncached(args) -> R` | runs the original body; neither reads nor writes the cache |
+//! | `f_refresh(args) -> R` | runs the body now and stores its result (prime / put) |
+//! | `f_invalidate(args) -> bool` | removes the entry for these arguments; true if there was a live one |
+//! | `f_cache() -> &'static MemoryCache<R>` | the cache: [`stats()`](MemoryCache::stats), [`clear()`](MemoryCache::clear), [`len()`](MemoryCache::len) |
+//!
+//! For an `async fn`, `f`, `f_uncached`, `f_refresh` and `f_invalidate` are `async` too.
+//!
+//! # Semantics
+//!
+//! - **Keys.** A call's key depends only on the function's identity (its module path and name, or
+//!   `name = "..."`), its `version`, and the values of the arguments that are part of the key: see
+//!   [`key`] for the exact encoding and hash. Every argument is part of the key unless listed in
+//!   `ignore = [...]`; an argument's type must implement [`CacheKey`].
+//! - **Results.** The return type must be `Clone` (return `Arc<T>` for large values, so a hit
+//!   clones a pointer). A `Result` is cached only when `Ok` unless `cache_err = true`; `None` is
+//!   cached unless `cache_none = false`. `Result` and `Option` are recognised by the last segment of
+//!   the return type's path, so `io::Result<T>` counts as a `Result`.
+//! - **TTL.** An entry older than `ttl` is never served: the next call recomputes it. Ages are
+//!   measured on a coarse [clock] with a 1 ms tick.
+//! - **Capacity.** A hard bound: the cache never holds more than `capacity` entries. See
+//!   [`memory`] for the eviction order.
+//! - **Concurrency.** Concurrent misses on one key run the body once; the other callers wait for its
+//!   value (threads block, tasks await). If the body panics, nothing is cached, the panic reaches
+//!   the caller that ran it, and the waiters run the body themselves, one at a time.
+//!   Recursive memoized functions work.
+//!
+//! # Limits
+//!
+//! - **Generic functions are rejected** at compile time: one cache per function cannot keep two
+//!   instantiations apart. Write a memoized function per concrete type.
+//! - Methods are supported when they take `&self` (or no `self` is in the key: `ignore = [self]`).
+//!   The return type must name its type rather than `Self`, and a method in a generic `impl` cannot
+//!   be memoized. An associated function without a receiver is treated as a free function; memoize
+//!   a free function instead.
+//! - Two methods with one name in one module share an identity (the key cannot see the `impl`'s
+//!   type): give one of them `name = "..."` when they share a Redis backend. The in-process caches
+//!   are separate in any case.
+#![warn(missing_docs)]
+
+pub mod clock;
+pub mod key;
+pub mod memory;
+mod stats;
+
+pub use cachemacro::memoize;
+pub use key::{CacheKey, KeyWriter};
+pub use memory::MemoryCache;
+pub use stats::Stats;
+
+/// What the macro knows about one memoized function, fixed at compile time.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy)]
+pub struct FnConfig {
+    /// The function's identity: the module path and name, or its `name = "..."`.
+    pub name: &'static str,
+    /// Its `version = N`.
+    pub version: u32,
+    /// Its `ttl` in milliseconds; 0 when entries never expire.
+    pub ttl_ms: u64,
+    /// Its `capacity` (in-process backend).
+    pub capacity: u64,
+}
+
+/// What the generated code calls. Not a public API: it changes without notice.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::FnConfig;
+    pub use std::sync::LazyLock;
+
+    use crate::key::{CacheKey, KeyWriter};
+
+    /// Writes one argument; a separate function so that a missing `CacheKey` impl is reported on
+    /// the argument's type.
+    #[inline(always)]
+    pub fn write_arg<T: CacheKey + ?Sized>(value: &T, out: &mut KeyWriter) {
+        value.write_key(out);
+    }
+
+    /// Fails to compile, on the return type, when a memoized function's result is not `Clone`.
+    pub const fn assert_clone<T: Clone>() {}
+}

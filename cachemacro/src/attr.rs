@@ -1,0 +1,444 @@
+//! Parses the attribute's options (`ttl = 60, capacity = 10_000, ...`) into [`Options`], each value
+//! checked for its kind and range and every mistake reported on its own token.
+
+use proc_macro2::{Span, TokenStream};
+use syn::ext::IdentExt;
+use syn::parse::{Parse, ParseStream, Parser};
+use syn::punctuated::Punctuated;
+use syn::spanned::Spanned;
+use syn::{Expr, ExprLit, Ident, Lit, Token};
+
+use crate::errors::Errors;
+use crate::symbol::*;
+
+/// An option's value with the span of the option's name, for errors that concern the option as a
+/// whole (duplicates, combinations).
+pub(crate) struct Set<T> {
+    pub(crate) key: Span,
+    pub(crate) value: T,
+}
+
+/// One option, remembering where it was set so that a second setting is reported.
+pub(crate) struct Attr<T> {
+    name: &'static str,
+    set: Option<Set<T>>,
+}
+
+impl<T> Attr<T> {
+    fn none(name: &'static str) -> Self {
+        Attr { name, set: None }
+    }
+
+    fn set(&mut self, errors: &mut Errors, key: &Ident, value: T) {
+        if self.set.is_some() {
+            errors.at(
+                key.span(),
+                format_args!("duplicate option `{}`: set it once", self.name),
+            );
+        } else {
+            self.set = Some(Set {
+                key: key.span(),
+                value,
+            });
+        }
+    }
+
+    pub(crate) fn get(&self) -> Option<&Set<T>> {
+        self.set.as_ref()
+    }
+
+    pub(crate) fn value(&self) -> Option<&T> {
+        self.set.as_ref().map(|set| &set.value)
+    }
+}
+
+/// The backends a function can choose.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Backend {
+    Memory,
+    Redis,
+}
+
+/// The options of one `#[memoize(...)]`, each parsed and range-checked on its own.
+pub(crate) struct Options {
+    /// In milliseconds.
+    pub(crate) ttl: Attr<u64>,
+    pub(crate) capacity: Attr<u64>,
+    pub(crate) name: Attr<String>,
+    pub(crate) version: Attr<u32>,
+    pub(crate) ignore: Attr<Vec<Ident>>,
+    pub(crate) cache_err: Attr<bool>,
+    pub(crate) cache_none: Attr<bool>,
+    pub(crate) backend: Attr<Backend>,
+    pub(crate) krate: Attr<syn::Path>,
+}
+
+/// `key = value`, before the value is interpreted.
+struct RawOption {
+    key: Ident,
+    value: Option<Expr>,
+}
+
+impl Parse for RawOption {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        // `crate` is a keyword: accept any identifier here and judge the name afterwards.
+        let key = Ident::parse_any(input)?;
+        let value = if input.peek(Token![=]) {
+            input.parse::<Token![=]>()?;
+            Some(input.parse()?)
+        } else {
+            None
+        };
+        Ok(RawOption { key, value })
+    }
+}
+
+impl Options {
+    /// Parses `args`; syntax errors stop the parse, every other mistake is collected in `errors`.
+    pub(crate) fn parse(args: TokenStream, errors: &mut Errors) -> syn::Result<Options> {
+        let raw = Punctuated::<RawOption, Token![,]>::parse_terminated.parse2(args)?;
+        let mut options = Options {
+            ttl: Attr::none(TTL),
+            capacity: Attr::none(CAPACITY),
+            name: Attr::none(NAME),
+            version: Attr::none(VERSION),
+            ignore: Attr::none(IGNORE),
+            cache_err: Attr::none(CACHE_ERR),
+            cache_none: Attr::none(CACHE_NONE),
+            backend: Attr::none(BACKEND),
+            krate: Attr::none(CRATE),
+        };
+        for option in raw {
+            options.apply(option, errors);
+        }
+        Ok(options)
+    }
+
+    fn apply(&mut self, option: RawOption, errors: &mut Errors) {
+        let key = option.key;
+        let name = key.unraw().to_string();
+        if !ALL.contains(&name.as_str()) {
+            errors.at(key.span(), unknown_option_message(&name));
+            return;
+        }
+        let Some(value) = option.value else {
+            errors.at(
+                key.span(),
+                format_args!(
+                    "option `{name}` needs a value: `{name} = {}`",
+                    example(&name)
+                ),
+            );
+            return;
+        };
+        let parsed = match name.as_str() {
+            TTL => parse_ttl(&value).map(|v| self.ttl.set(errors, &key, v)),
+            CAPACITY => parse_capacity(&value).map(|v| self.capacity.set(errors, &key, v)),
+            NAME => parse_name(&value).map(|v| self.name.set(errors, &key, v)),
+            VERSION => parse_version(&value).map(|v| self.version.set(errors, &key, v)),
+            IGNORE => parse_ignore(&value, errors).map(|v| self.ignore.set(errors, &key, v)),
+            CACHE_ERR => parse_bool(&value, CACHE_ERR).map(|v| self.cache_err.set(errors, &key, v)),
+            CACHE_NONE => {
+                parse_bool(&value, CACHE_NONE).map(|v| self.cache_none.set(errors, &key, v))
+            }
+            BACKEND => parse_backend(&value).map(|v| self.backend.set(errors, &key, v)),
+            CRATE => parse_crate(&value).map(|v| self.krate.set(errors, &key, v)),
+            _ => unreachable!("every name in ALL has a parser"),
+        };
+        if let Err(error) = parsed {
+            errors.push(error);
+        }
+    }
+
+    pub(crate) fn backend(&self) -> Backend {
+        self.backend.value().copied().unwrap_or(Backend::Memory)
+    }
+}
+
+fn example(name: &str) -> &'static str {
+    match name {
+        TTL => "60",
+        CAPACITY => "10_000",
+        NAME => "\"users::by_id\"",
+        VERSION => "2",
+        IGNORE => "[self]",
+        CACHE_ERR | CACHE_NONE => "true",
+        BACKEND => "\"memory\"",
+        CRATE => "\"cachemacro_runtime\"",
+        _ => "...",
+    }
+}
+
+fn unknown_option_message(name: &str) -> String {
+    let valid = ALL
+        .iter()
+        .map(|option| format!("`{option}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let closest = ALL
+        .iter()
+        .map(|option| (edit_distance(name, option), *option))
+        .min()
+        .filter(|(distance, option)| *distance <= 2.max(option.len() / 3));
+    match closest {
+        Some((_, option)) => {
+            format!("unknown option `{name}`: did you mean `{option}`?\nthe options are {valid}")
+        }
+        None => format!("unknown option `{name}`: the options are {valid}"),
+    }
+}
+
+/// Levenshtein distance; names are short, so the quadratic table is fine.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut previous = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = previous + usize::from(ca != *cb);
+            previous = row[j + 1];
+            row[j + 1] = substitution.min(previous + 1).min(row[j] + 1);
+        }
+    }
+    row[b.len()]
+}
+
+fn literal(value: &Expr) -> Option<&Lit> {
+    match value {
+        Expr::Lit(ExprLit { lit, .. }) => Some(lit),
+        Expr::Group(group) => literal(&group.expr),
+        _ => None,
+    }
+}
+
+fn parse_ttl(value: &Expr) -> syn::Result<u64> {
+    let span = value.span();
+    let ms = match literal(value) {
+        Some(Lit::Int(int)) => {
+            let seconds: u64 = int.base10_parse().map_err(|_| {
+                syn::Error::new(
+                    span,
+                    "`ttl` is out of range: it must fit in a u64 of seconds",
+                )
+            })?;
+            if seconds == 0 {
+                return Err(syn::Error::new(
+                    span,
+                    "`ttl` must be at least 1 second; to keep entries forever, leave `ttl` out",
+                ));
+            }
+            seconds.checked_mul(1000).ok_or_else(|| {
+                syn::Error::new(
+                    span,
+                    "`ttl` is out of range: it overflows a u64 of milliseconds",
+                )
+            })?
+        }
+        Some(Lit::Str(text)) => parse_duration(&text.value()).map_err(|why| {
+            syn::Error::new(
+                span,
+                format!("`ttl = {:?}` is not a duration: {why}", text.value()),
+            )
+        })?,
+        _ => {
+            return Err(syn::Error::new(
+                span,
+                "`ttl` takes whole seconds (`ttl = 60`) or a string with a unit (`ttl = \"250ms\"`, \"90s\", \"5m\", \"1h\", \"1d\")",
+            ));
+        }
+    };
+    Ok(ms)
+}
+
+/// Parses `"<digits><unit>"` with the unit one of ms, s, m, h, d, into milliseconds.
+pub(crate) fn parse_duration(text: &str) -> Result<u64, String> {
+    const FORMAT: &str =
+        "write digits then a unit, one of ms, s, m, h, d, as in \"250ms\" or \"5m\"";
+    let digits_end = text
+        .find(|c: char| !c.is_ascii_digit() && c != '_')
+        .unwrap_or(text.len());
+    let (digits, unit) = text.split_at(digits_end);
+    let digits: String = digits.chars().filter(|c| *c != '_').collect();
+    if digits.is_empty() {
+        return Err(FORMAT.into());
+    }
+    let per_unit: u64 = match unit {
+        "ms" => 1,
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        "" => return Err(format!("the unit is missing: {FORMAT}")),
+        other => return Err(format!("unknown unit `{other}`: {FORMAT}")),
+    };
+    let amount: u64 = digits
+        .parse()
+        .map_err(|_| "the number is too large".to_string())?;
+    let ms = amount
+        .checked_mul(per_unit)
+        .ok_or_else(|| "it overflows a u64 of milliseconds".to_string())?;
+    if ms == 0 {
+        return Err("it must be longer than zero; to keep entries forever, leave it out".into());
+    }
+    Ok(ms)
+}
+
+fn parse_capacity(value: &Expr) -> syn::Result<u64> {
+    let span = value.span();
+    let Some(Lit::Int(int)) = literal(value) else {
+        return Err(syn::Error::new(
+            span,
+            "`capacity` takes a whole number of entries, as in `capacity = 10_000`",
+        ));
+    };
+    let capacity: u64 = int.base10_parse().map_err(|_| {
+        syn::Error::new(
+            span,
+            "`capacity` is out of range: at most 4294967295 entries",
+        )
+    })?;
+    if capacity == 0 {
+        return Err(syn::Error::new(span, "`capacity` must be at least 1"));
+    }
+    if capacity > u64::from(u32::MAX) {
+        return Err(syn::Error::new(
+            span,
+            "`capacity` is out of range: at most 4294967295 entries",
+        ));
+    }
+    Ok(capacity)
+}
+
+fn parse_name(value: &Expr) -> syn::Result<String> {
+    let span = value.span();
+    let Some(Lit::Str(text)) = literal(value) else {
+        return Err(syn::Error::new(
+            span,
+            "`name` takes a string, as in `name = \"users::by_id\"`",
+        ));
+    };
+    let name = text.value();
+    if name.trim().is_empty() {
+        return Err(syn::Error::new(span, "`name` must not be empty"));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(syn::Error::new(
+            span,
+            "`name` must not contain control characters",
+        ));
+    }
+    Ok(name)
+}
+
+fn parse_version(value: &Expr) -> syn::Result<u32> {
+    let span = value.span();
+    let Some(Lit::Int(int)) = literal(value) else {
+        return Err(syn::Error::new(
+            span,
+            "`version` takes a whole number, as in `version = 2`",
+        ));
+    };
+    int.base10_parse()
+        .map_err(|_| syn::Error::new(span, "`version` is out of range: it must fit in a u32"))
+}
+
+fn parse_bool(value: &Expr, name: &str) -> syn::Result<bool> {
+    match literal(value) {
+        Some(Lit::Bool(flag)) => Ok(flag.value),
+        _ => Err(syn::Error::new(
+            value.span(),
+            format!("`{name}` takes `true` or `false`"),
+        )),
+    }
+}
+
+fn parse_backend(value: &Expr) -> syn::Result<Backend> {
+    const CHOICES: &str = "the backends are \"memory\" (in-process, the default) and \"redis\"";
+    let Some(Lit::Str(text)) = literal(value) else {
+        return Err(syn::Error::new(
+            value.span(),
+            format!("`backend` takes a string: {CHOICES}"),
+        ));
+    };
+    match text.value().as_str() {
+        "memory" => Ok(Backend::Memory),
+        "redis" => Ok(Backend::Redis),
+        other => Err(syn::Error::new(
+            value.span(),
+            format!("no backend `{other}`: {CHOICES}"),
+        )),
+    }
+}
+
+fn parse_crate(value: &Expr) -> syn::Result<syn::Path> {
+    let Some(Lit::Str(text)) = literal(value) else {
+        return Err(syn::Error::new(
+            value.span(),
+            "`crate` takes the path of the runtime crate as a string, as in `crate = \"my_cache\"`",
+        ));
+    };
+    let mut path: syn::Path = text.parse().map_err(|_| {
+        syn::Error::new(
+            value.span(),
+            "`crate` must be a path, as in `crate = \"my_cache\"`",
+        )
+    })?;
+    // A bare name means the dependency: make it absolute so a local module cannot shadow it.
+    if path.leading_colon.is_none() && path.segments.len() == 1 {
+        path.leading_colon = Some(Default::default());
+    }
+    Ok(path)
+}
+
+fn parse_ignore(value: &Expr, errors: &mut Errors) -> syn::Result<Vec<Ident>> {
+    let Expr::Array(array) = value else {
+        return Err(syn::Error::new(
+            value.span(),
+            "`ignore` takes a list of argument names, as in `ignore = [logger, self]`",
+        ));
+    };
+    let mut names: Vec<Ident> = Vec::new();
+    for element in &array.elems {
+        let Expr::Path(path) = element else {
+            errors.spanned(element, "expected an argument name");
+            continue;
+        };
+        let Some(ident) = path.path.get_ident() else {
+            errors.spanned(element, "expected an argument name");
+            continue;
+        };
+        if names.iter().any(|seen| seen == ident) {
+            errors.spanned(ident, format_args!("`{ident}` is ignored twice"));
+            continue;
+        }
+        names.push(ident.clone());
+    }
+    Ok(names)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(parse_duration("250ms"), Ok(250));
+        assert_eq!(parse_duration("90s"), Ok(90_000));
+        assert_eq!(parse_duration("5m"), Ok(300_000));
+        assert_eq!(parse_duration("1h"), Ok(3_600_000));
+        assert_eq!(parse_duration("1d"), Ok(86_400_000));
+        assert!(parse_duration("5 minutes").is_err());
+        assert!(parse_duration("10x").is_err());
+        assert!(parse_duration("10").is_err());
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("99999999999999999999d").is_err());
+    }
+
+    #[test]
+    fn close_names_are_suggested() {
+        assert!(unknown_option_message("tll").contains("did you mean `ttl`"));
+        assert!(unknown_option_message("capacty").contains("did you mean `capacity`"));
+        assert!(!unknown_option_message("zzzzzz").contains("did you mean"));
+    }
+}

@@ -1,0 +1,230 @@
+//! Generates the memoized function and its companions from a checked [`Func`] and its options.
+//!
+//! The generated code stays small: the body lives once, in `f_uncached`; the cache is one `static`
+//! inside `f_cache()`; everything else calls into the runtime. Paths are absolute (`::core`, the
+//! runtime's path), so local items named `core`, `std` or `Result` change nothing.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{Attribute, Ident};
+
+use crate::attr::{Backend, Options};
+use crate::func::{Func, ResultKind};
+
+pub(crate) fn expand(options: &Options, func: &Func) -> TokenStream {
+    let krate = match options.krate.value() {
+        Some(path) => quote!(#path),
+        None => quote!(::cachemacro_runtime),
+    };
+    let name = func.name();
+    let vis = &func.item.vis;
+    let ret = &func.ret;
+    let asyncness = &func.item.sig.asyncness;
+    let generics = &func.item.sig.generics;
+    let where_clause = &generics.where_clause;
+
+    let uncached = format_ident!("{}_uncached", name);
+    let refresh = format_ident!("{}_refresh", name);
+    let invalidate = format_ident!("{}_invalidate", name);
+    let cache = format_ident!("{}_cache", name);
+    let key_fn = format_ident!("__cachemacro_{}_key", name);
+
+    // Siblings of a method are associated functions: call them through `Self`.
+    let this = func.receiver.as_ref().map(|_| quote!(Self::));
+    let self_arg = func.receiver.as_ref().map(|_| quote!(self,));
+
+    let receiver = &func.receiver;
+    let params: Vec<TokenStream> = func
+        .args
+        .iter()
+        .map(|arg| {
+            let (ident, ty) = (&arg.ident, &arg.ty);
+            quote!(#ident: #ty)
+        })
+        .collect();
+    let receiver_param = receiver.as_ref().map(|recv| quote!(#recv,));
+    let arg_names: Vec<&Ident> = func.args.iter().map(|arg| &arg.ident).collect();
+
+    // The key: every argument not in `ignore`, in order.
+    let ignored = |ident: &Ident| {
+        options
+            .ignore
+            .value()
+            .is_some_and(|names| names.iter().any(|name| name == ident))
+    };
+    let key_self = func.receiver.is_some()
+        && !options
+            .ignore
+            .value()
+            .is_some_and(|names| names.iter().any(|n| n == "self"));
+    let key_args: Vec<_> = func
+        .args
+        .iter()
+        .filter(|arg| !ignored(&arg.ident))
+        .collect();
+    let key_params = key_args.iter().map(|arg| {
+        let (ident, ty) = (&arg.ident, &arg.ty);
+        quote!(#ident: &#ty)
+    });
+    let key_writes = key_args.iter().map(|arg| {
+        let ident = &arg.ident;
+        quote_spanned!(arg.ty.span()=> #krate::__private::write_arg(#ident, &mut __cachemacro_out);)
+    });
+    let key_key_args = key_args.iter().map(|arg| &arg.ident);
+    let (key_receiver, key_self_write, key_self_arg) = match (&func.receiver, key_self) {
+        (Some(recv), true) => (
+            Some(quote!(#recv,)),
+            Some(
+                quote_spanned!(recv.span()=> #krate::__private::write_arg(self, &mut __cachemacro_out);),
+            ),
+            Some(quote!(self,)),
+        ),
+        _ => (None, None, None),
+    };
+    let key_call = quote!(#this #key_fn(#key_self_arg #(&#key_key_args),*));
+
+    let cacheable = match func.kind {
+        ResultKind::Result if options.cache_err.value() != Some(&true) => {
+            quote!(|__cachemacro_r: &#ret| ::core::result::Result::is_ok(__cachemacro_r))
+        }
+        ResultKind::Option if options.cache_none.value() == Some(&false) => {
+            quote!(|__cachemacro_r: &#ret| ::core::option::Option::is_some(__cachemacro_r))
+        }
+        _ => quote!(|_: &#ret| true),
+    };
+
+    let (cache_ty, backend_check) = match options.backend() {
+        Backend::Memory => (quote!(#krate::MemoryCache<#ret>), quote!()),
+        Backend::Redis => (
+            quote!(#krate::RedisCache<#ret>),
+            quote_spanned!(ret.span()=> #krate::__private::assert_serde::<#ret>();),
+        ),
+    };
+    let fn_name = match options.name.value() {
+        Some(explicit) => quote!(#explicit),
+        None => {
+            let plain = name.to_string();
+            quote!(::core::concat!(::core::module_path!(), "::", #plain))
+        }
+    };
+    let version = options.version.value().copied().unwrap_or(0);
+    let ttl_ms = options.ttl.value().copied().unwrap_or(0);
+    let capacity = options.capacity.value().copied().unwrap_or(10_000);
+    let assert_clone = quote_spanned!(ret.span()=> #krate::__private::assert_clone::<#ret>(););
+
+    let user_attrs = &func.item.attrs;
+    let companion_attrs: Vec<&Attribute> = func
+        .item
+        .attrs
+        .iter()
+        .filter(|attr| is_passed_to_companions(attr))
+        .collect();
+    let body = &func.item.block;
+    let uncached_sig = {
+        let mut sig = func.item.sig.clone();
+        sig.ident = uncached.clone();
+        sig
+    };
+    let doc_uncached = format!("Runs [`{name}`] without reading or writing its cache.");
+    let doc_refresh =
+        format!("Runs [`{name}`]'s body now and stores the result in its cache (prime or put).");
+    let doc_invalidate = format!(
+        "Removes [`{name}`]'s cache entry for these arguments; `true` if there was a live one."
+    );
+    let doc_cache = format!("The cache behind [`{name}`]: statistics, `clear()`, `len()`.");
+
+    let (get, store, invalidate_call, dot_await) = if asyncness.is_some() {
+        (
+            quote!(get_or_compute_async),
+            quote!(store_async),
+            quote!(invalidate_async),
+            quote!(.await),
+        )
+    } else {
+        (
+            quote!(get_or_compute),
+            quote!(store),
+            quote!(invalidate),
+            quote!(),
+        )
+    };
+    let body_call = if asyncness.is_some() {
+        quote!(#this #uncached(#self_arg #(#arg_names),*))
+    } else {
+        quote!(move || #this #uncached(#self_arg #(#arg_names),*))
+    };
+
+    quote! {
+        #(#user_attrs)*
+        #vis #asyncness fn #name #generics (#receiver_param #(#params),*) -> #ret #where_clause {
+            let __cachemacro_key = #key_call;
+            #this #cache().#get(__cachemacro_key, #cacheable, #body_call) #dot_await
+        }
+
+        #[doc = #doc_uncached]
+        #(#companion_attrs)*
+        #vis #uncached_sig #body
+
+        #[doc = #doc_refresh]
+        #(#companion_attrs)*
+        #vis #asyncness fn #refresh #generics (#receiver_param #(#params),*) -> #ret #where_clause {
+            let __cachemacro_key = #key_call;
+            let __cachemacro_value = #this #uncached(#self_arg #(#arg_names),*) #dot_await;
+            #this #cache().#store(__cachemacro_key, #cacheable, &__cachemacro_value) #dot_await;
+            __cachemacro_value
+        }
+
+        #[doc = #doc_invalidate]
+        #(#companion_attrs)*
+        #[allow(unused_variables)]
+        #vis #asyncness fn #invalidate #generics (#receiver_param #(#params),*) -> bool #where_clause {
+            #this #cache().#invalidate_call(#key_call) #dot_await
+        }
+
+        #[doc = #doc_cache]
+        #(#companion_attrs)*
+        #vis fn #cache() -> &'static #cache_ty {
+            #assert_clone
+            #backend_check
+            static __CACHEMACRO_CACHE: #krate::__private::LazyLock<#cache_ty> =
+                #krate::__private::LazyLock::new(|| {
+                    <#cache_ty>::new(#krate::__private::FnConfig {
+                        name: #fn_name,
+                        version: #version,
+                        ttl_ms: #ttl_ms,
+                        capacity: #capacity,
+                    })
+                });
+            &__CACHEMACRO_CACHE
+        }
+
+        #[doc(hidden)]
+        #(#companion_attrs)*
+        #[inline]
+        #[allow(clippy::ptr_arg, clippy::trivially_copy_pass_by_ref)]
+        fn #key_fn #generics (#key_receiver #(#key_params),*) -> u128 #where_clause {
+            let mut __cachemacro_out = #krate::KeyWriter::new();
+            #key_self_write
+            #(#key_writes)*
+            __cachemacro_out.finish()
+        }
+    }
+}
+
+/// Attributes that must hold for the companions as they do for the function: conditional
+/// compilation and lint levels. Others (`#[inline]`, `#[tracing::instrument]`, docs) stay on `f`.
+fn is_passed_to_companions(attr: &Attribute) -> bool {
+    [
+        "cfg",
+        "cfg_attr",
+        "allow",
+        "expect",
+        "warn",
+        "deny",
+        "forbid",
+        "deprecated",
+    ]
+    .iter()
+    .any(|name| attr.path().is_ident(name))
+}

@@ -1,0 +1,267 @@
+//! Reads the memoized function's signature into [`Func`], rejecting what cannot be memoized, each on
+//! the offending token.
+
+use proc_macro2::Span;
+use syn::spanned::Spanned;
+use syn::visit::Visit;
+use syn::{FnArg, Ident, ItemFn, Pat, ReturnType, Type};
+
+use crate::errors::Errors;
+
+/// How the return type decides what is cached.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum ResultKind {
+    Result,
+    Option,
+    Other,
+}
+
+/// One named argument.
+pub(crate) struct Arg {
+    pub(crate) ident: Ident,
+    pub(crate) ty: Type,
+}
+
+/// A function that can be memoized.
+pub(crate) struct Func {
+    pub(crate) item: ItemFn,
+    /// The `&self` receiver of a method, as written.
+    pub(crate) receiver: Option<syn::Receiver>,
+    pub(crate) args: Vec<Arg>,
+    pub(crate) ret: Type,
+    pub(crate) kind: ResultKind,
+}
+
+impl Func {
+    pub(crate) fn name(&self) -> &Ident {
+        &self.item.sig.ident
+    }
+}
+
+/// Checks `item` and reads it; `None` when something in the signature cannot be memoized.
+pub(crate) fn analyze(item: ItemFn, errors: &mut Errors) -> Option<Func> {
+    let sig = &item.sig;
+    let mut ok = true;
+    let mut reject = |errors: &mut Errors, span: Span, message: &str| {
+        errors.at(span, message);
+        ok = false;
+    };
+
+    if let Some(constness) = &sig.constness {
+        reject(
+            errors,
+            constness.span,
+            "a `const fn` cannot be memoized: a cache lookup is not a constant expression",
+        );
+    }
+    if let Some(unsafety) = &sig.unsafety {
+        reject(
+            errors,
+            unsafety.span,
+            "an `unsafe fn` cannot be memoized: wrap the unsafe call in a safe function and memoize that",
+        );
+    }
+    if let Some(abi) = &sig.abi {
+        reject(
+            errors,
+            abi.span(),
+            "an `extern` fn cannot be memoized: memoize a Rust function and call it from the extern one",
+        );
+    }
+    if let Some(variadic) = &sig.variadic {
+        reject(
+            errors,
+            variadic.span(),
+            "a variadic function cannot be memoized",
+        );
+    }
+    for param in &sig.generics.params {
+        match param {
+            syn::GenericParam::Lifetime(_) => {}
+            _ => reject(
+                errors,
+                param.span(),
+                "a generic function cannot be memoized: each function has one cache, which cannot \
+                 keep instantiations apart; memoize a non-generic function per concrete type",
+            ),
+        }
+    }
+
+    let mut receiver = None;
+    let mut args = Vec::new();
+    for input in &sig.inputs {
+        match input {
+            FnArg::Receiver(recv) => {
+                if recv.colon_token.is_some() {
+                    reject(
+                        errors,
+                        recv.span(),
+                        "only `&self` receivers can be memoized: write `&self`",
+                    );
+                } else if recv.reference.is_none() {
+                    reject(
+                        errors,
+                        recv.self_token.span,
+                        "`self` by value cannot be memoized: take `&self`",
+                    );
+                } else if let Some(mutability) = recv.mutability {
+                    reject(
+                        errors,
+                        mutability.span,
+                        "`&mut self` cannot be memoized: a cached call would skip the mutation; take `&self`",
+                    );
+                } else {
+                    receiver = Some(recv.clone());
+                }
+            }
+            FnArg::Typed(typed) => {
+                let ident = match &*typed.pat {
+                    Pat::Ident(pat) if pat.by_ref.is_none() && pat.subpat.is_none() => {
+                        Some(pat.ident.clone())
+                    }
+                    _ => None,
+                };
+                let Some(ident) = ident else {
+                    reject(
+                        errors,
+                        typed.pat.span(),
+                        "a pattern argument cannot be memoized: give the argument a name and destructure it in the body",
+                    );
+                    continue;
+                };
+                if let Some(message) = unsupported_arg_type(&typed.ty) {
+                    reject(errors, typed.ty.span(), message);
+                    continue;
+                }
+                args.push(Arg {
+                    ident,
+                    ty: (*typed.ty).clone(),
+                });
+            }
+        }
+    }
+
+    let ret = match &sig.output {
+        ReturnType::Default => {
+            reject(
+                errors,
+                sig.paren_token.span.close(),
+                "a function without a return value has nothing to cache: return the value to memoize",
+            );
+            None
+        }
+        ReturnType::Type(_, ty) => {
+            if let Some(message) = unsupported_return_type(ty) {
+                reject(errors, ty.span(), message);
+                None
+            } else {
+                Some((**ty).clone())
+            }
+        }
+    };
+
+    let ret = ret?;
+    if !ok {
+        return None;
+    }
+    let kind = result_kind(&ret);
+    Some(Func {
+        item,
+        receiver,
+        args,
+        ret,
+        kind,
+    })
+}
+
+fn unsupported_arg_type(ty: &Type) -> Option<&'static str> {
+    match ty {
+        Type::Reference(reference) if reference.mutability.is_some() => Some(
+            "a `&mut` argument cannot be memoized: a cached call would skip the mutation; take `&` or a value",
+        ),
+        Type::ImplTrait(_) => Some(
+            "an `impl Trait` argument makes the function generic, which cannot be memoized: take a concrete type",
+        ),
+        Type::Reference(reference) => unsupported_arg_type(&reference.elem),
+        Type::Paren(inner) => unsupported_arg_type(&inner.elem),
+        Type::Group(inner) => unsupported_arg_type(&inner.elem),
+        _ => None,
+    }
+}
+
+fn unsupported_return_type(ty: &Type) -> Option<&'static str> {
+    if let Type::Tuple(tuple) = ty {
+        if tuple.elems.is_empty() {
+            return Some(
+                "a function returning `()` has nothing to cache: return the value to memoize",
+            );
+        }
+    }
+    let mut finder = ReturnTypeCheck::default();
+    finder.visit_type(ty);
+    if finder.impl_trait {
+        return Some(
+            "a cached value needs a nameable type: return a concrete type instead of `impl Trait`",
+        );
+    }
+    if finder.self_type {
+        return Some(
+            "a cache is a `static`, which cannot name `Self`: write the type's name instead of `Self`",
+        );
+    }
+    if finder.borrowed {
+        return Some(
+            "a cached value outlives the call, so it cannot borrow: return an owned type (`String`, `Vec<T>`, `Arc<T>`) or a `&'static` reference",
+        );
+    }
+    None
+}
+
+#[derive(Default)]
+struct ReturnTypeCheck {
+    impl_trait: bool,
+    self_type: bool,
+    borrowed: bool,
+}
+
+impl<'ast> Visit<'ast> for ReturnTypeCheck {
+    fn visit_type_impl_trait(&mut self, _: &'ast syn::TypeImplTrait) {
+        self.impl_trait = true;
+    }
+
+    fn visit_type_reference(&mut self, reference: &'ast syn::TypeReference) {
+        match &reference.lifetime {
+            Some(lifetime) if lifetime.ident == "static" => {}
+            _ => self.borrowed = true,
+        }
+        syn::visit::visit_type_reference(self, reference);
+    }
+
+    fn visit_lifetime(&mut self, lifetime: &'ast syn::Lifetime) {
+        if lifetime.ident != "static" {
+            self.borrowed = true;
+        }
+    }
+
+    fn visit_path_segment(&mut self, segment: &'ast syn::PathSegment) {
+        if segment.ident == "Self" {
+            self.self_type = true;
+        }
+        syn::visit::visit_path_segment(self, segment);
+    }
+}
+
+/// `Result` and `Option` are recognised by the last path segment, so `io::Result<T>` and
+/// `std::option::Option<T>` count.
+fn result_kind(ty: &Type) -> ResultKind {
+    match ty {
+        Type::Path(path) if path.qself.is_none() => match path.path.segments.last() {
+            Some(last) if last.ident == "Result" => ResultKind::Result,
+            Some(last) if last.ident == "Option" => ResultKind::Option,
+            _ => ResultKind::Other,
+        },
+        Type::Paren(inner) => result_kind(&inner.elem),
+        Type::Group(inner) => result_kind(&inner.elem),
+        _ => ResultKind::Other,
+    }
+}

@@ -1,0 +1,72 @@
+//! The `#[memoize]` attribute. Use it through `cachemacro-runtime`, which re-exports it and holds
+//! the documentation of every option.
+//!
+//! Parse ([`attr`]), check ([`func`], [`valid`]), expand ([`expand`]), as separate steps. Every
+//! mistake is collected and reported at once on its own token; on error the function is emitted
+//! unchanged beside the errors, so one mistake gives one error and the IDE keeps working.
+
+mod attr;
+mod errors;
+mod expand;
+mod func;
+mod symbol;
+mod valid;
+
+use proc_macro::TokenStream;
+use quote::ToTokens;
+
+/// Caches a function's results. See the `cachemacro-runtime` crate for the options.
+#[proc_macro_attribute]
+pub fn memoize(args: TokenStream, item: TokenStream) -> TokenStream {
+    memoize_impl(args.into(), item.into()).into()
+}
+
+fn memoize_impl(
+    args: proc_macro2::TokenStream,
+    item: proc_macro2::TokenStream,
+) -> proc_macro2::TokenStream {
+    let function: syn::ItemFn = match syn::parse2(item.clone()) {
+        Ok(function) => function,
+        Err(_) => return not_a_function(item),
+    };
+    let mut errors = errors::Errors::default();
+    let options = match attr::Options::parse(args, &mut errors) {
+        Ok(options) => Some(options),
+        Err(error) => {
+            errors.push(error);
+            None
+        }
+    };
+    let func = func::analyze(function.clone(), &mut errors);
+    if let (Some(options), Some(func)) = (&options, &func) {
+        valid::check(options, func, &mut errors);
+    }
+    match (errors.into_result(), options, func) {
+        (Ok(()), Some(options), Some(func)) => expand::expand(&options, &func),
+        (result, _, _) => {
+            let errors = result.err().map(|error| error.to_compile_error());
+            let mut out = function.into_token_stream();
+            out.extend(errors);
+            out
+        }
+    }
+}
+
+/// The one error for `#[memoize]` on something that is not a function with a body.
+fn not_a_function(item: proc_macro2::TokenStream) -> proc_macro2::TokenStream {
+    let what = match syn::parse2::<syn::Item>(item.clone()) {
+        Ok(syn::Item::Struct(_)) => "a struct",
+        Ok(syn::Item::Enum(_)) => "an enum",
+        Ok(syn::Item::Trait(_)) => "a trait",
+        Ok(syn::Item::Impl(_)) => "an impl block (put it on the method instead)",
+        Ok(syn::Item::Mod(_)) => "a module",
+        Ok(syn::Item::Const(_)) | Ok(syn::Item::Static(_)) => "a constant or static",
+        Ok(syn::Item::Type(_)) => "a type alias",
+        _ => "something that is not a function with a body (a trait method's declaration, say)",
+    };
+    let message = format!("#[memoize] applies to functions and methods with a body, not to {what}");
+    let error = syn::Error::new(proc_macro2::Span::call_site(), message).to_compile_error();
+    let mut out = item;
+    out.extend(error);
+    out
+}

@@ -1,0 +1,16 @@
+//! The option names, written once.
+
+pub(crate) const TTL: &str = "ttl";
+pub(crate) const CAPACITY: &str = "capacity";
+pub(crate) const NAME: &str = "name";
+pub(crate) const VERSION: &str = "version";
+pub(crate) const IGNORE: &str = "ignore";
+pub(crate) const CACHE_ERR: &str = "cache_err";
+pub(crate) const CACHE_NONE: &str = "cache_none";
+pub(crate) const BACKEND: &str = "backend";
+pub(crate) const CRATE: &str = "crate";
+
+/// Every option, in the order the error messages list them.
+pub(crate) const ALL: &[&str] = &[
+    TTL, CAPACITY, NAME, VERSION, IGNORE, CACHE_ERR, CACHE_NONE, BACKEND, CRATE,
+];
