@@ -86,6 +86,8 @@ pub struct FnConfig {
     pub ttl_ms: u64,
     /// Its `capacity` (in-process backend).
     pub capacity: u64,
+    /// The return type as written, to tell values of a changed type apart in a shared backend.
+    pub ret_type: &'static str,
 }
 
 /// What the generated code calls. Not a public API: it changes without notice.

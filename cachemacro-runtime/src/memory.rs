@@ -314,6 +314,7 @@ mod tests {
             version: 0,
             ttl_ms: 0,
             capacity,
+            ret_type: "u64",
         })
     }
 

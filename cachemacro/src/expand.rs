@@ -194,6 +194,7 @@ pub(crate) fn expand(options: &Options, func: &Func) -> TokenStream {
                         version: #version,
                         ttl_ms: #ttl_ms,
                         capacity: #capacity,
+                        ret_type: ::core::stringify!(#ret),
                     })
                 });
             &__CACHEMACRO_CACHE

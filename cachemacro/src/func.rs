@@ -190,12 +190,10 @@ fn unsupported_arg_type(ty: &Type) -> Option<&'static str> {
 }
 
 fn unsupported_return_type(ty: &Type) -> Option<&'static str> {
-    if let Type::Tuple(tuple) = ty {
-        if tuple.elems.is_empty() {
-            return Some(
-                "a function returning `()` has nothing to cache: return the value to memoize",
-            );
-        }
+    if let Type::Tuple(tuple) = ty
+        && tuple.elems.is_empty()
+    {
+        return Some("a function returning `()` has nothing to cache: return the value to memoize");
     }
     let mut finder = ReturnTypeCheck::default();
     finder.visit_type(ty);

@@ -33,20 +33,20 @@ pub(crate) fn check(options: &Options, func: &Func, errors: &mut Errors) {
         }
     }
 
-    if let Some(set) = options.cache_err.get() {
-        if func.kind != ResultKind::Result {
-            errors.at(
-                set.key,
-                "`cache_err` applies only to a function returning `Result`",
-            );
-        }
+    if let Some(set) = options.cache_err.get()
+        && func.kind != ResultKind::Result
+    {
+        errors.at(
+            set.key,
+            "`cache_err` applies only to a function returning `Result`",
+        );
     }
-    if let Some(set) = options.cache_none.get() {
-        if func.kind != ResultKind::Option {
-            errors.at(
-                set.key,
-                "`cache_none` applies only to a function returning `Option`",
-            );
-        }
+    if let Some(set) = options.cache_none.get()
+        && func.kind != ResultKind::Option
+    {
+        errors.at(
+            set.key,
+            "`cache_none` applies only to a function returning `Option`",
+        );
     }
 }
