@@ -9,9 +9,8 @@
 //! [`resume`] goes back to real time. The clock is process-wide, so a test binary that pauses it
 //! should run its time-dependent tests one at a time.
 
-use std::sync::Once;
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, Once, OnceLock};
 use std::time::{Duration, Instant};
 
 /// How often the background thread updates the clock: its resolution.
@@ -21,6 +20,9 @@ static NOW_MS: AtomicU64 = AtomicU64::new(0);
 static PAUSED: AtomicBool = AtomicBool::new(false);
 static TICKER: Once = Once::new();
 static START: OnceLock<Instant> = OnceLock::new();
+/// Held by the ticker while it stores and by [`pause`], so that once `pause` returns no tick
+/// that read "not paused" can still land.
+static TICK_LOCK: Mutex<()> = Mutex::new(());
 
 /// Milliseconds on the coarse clock. Cheap: one atomic load.
 #[inline]
@@ -38,6 +40,7 @@ pub(crate) fn start() {
             .spawn(move || {
                 loop {
                     std::thread::sleep(TICK);
+                    let _held = TICK_LOCK.lock().unwrap_or_else(|poison| poison.into_inner());
                     if !PAUSED.load(Ordering::Relaxed) {
                         let elapsed = start.elapsed().as_millis() as u64;
                         NOW_MS.fetch_max(elapsed, Ordering::Relaxed);
@@ -53,6 +56,9 @@ pub(crate) fn start() {
 
 /// Freezes the clock: from now on it moves only through [`advance`]. For tests.
 pub fn pause() {
+    let _held = TICK_LOCK
+        .lock()
+        .unwrap_or_else(|poison| poison.into_inner());
     PAUSED.store(true, Ordering::SeqCst);
 }
 

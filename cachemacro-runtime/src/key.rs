@@ -32,18 +32,28 @@
 //!
 //! # The hash
 //!
-//! The key hash is **XXH3-128** (xxHash 0.8, seed 0) of the encoding: a frozen, specified hash.
-//! [`format_key`] renders a function's key as `{name}@v{version}:{hash as 32 lowercase hex digits}`,
-//! for example `app::user_name@v0:6a09e667f3bcc908b2fb1366ea957d3e`. The Redis backend prefixes it
-//! with its namespace. No argument value ever appears in a key, only its hash.
+//! The stable key hash is **XXH3-128** (xxHash 0.8, seed 0) of the encoding, computed by
+//! [`StableHasher`]: a frozen, specified hash. [`format_key`] renders a function's key as
+//! `{name}@v{version}:{hash as 32 lowercase hex digits}`, for example
+//! `app::user_name@v0:54053832f7d03b09d46d3c91d17c1512`. Shared backends (Redis) prefix it with
+//! their namespace. No argument value ever appears in a key, only its hash.
 //!
 //! The integration test `tests/keys.rs` freezes all of this with golden vectors.
+//!
+//! # In-process keys
+//!
+//! The in-process backend never shares a key with another process, so it does not pay for the
+//! stable hash: [`LocalHasher`] hashes the same sequence of writes with two lanes of foldhash,
+//! seeded at random once per process (128 bits, and collisions cannot be crafted from outside).
+//! Buffering an encoding and then hashing it costs more than a whole in-process hit.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
+
+use std::hash::{BuildHasher, Hasher};
 
 use xxhash_rust::xxh3::{Xxh3, xxh3_128};
 
@@ -56,12 +66,12 @@ use xxhash_rust::xxh3::{Xxh3, xxh3_128};
 /// Implement it for your own types by writing their fields in a fixed order:
 ///
 /// ```
-/// use cachemacro_runtime::{CacheKey, KeyWriter};
+/// use cachemacro_runtime::{CacheKey, KeySink};
 ///
 /// struct Point { x: i32, y: i32 }
 ///
 /// impl CacheKey for Point {
-///     fn write_key(&self, out: &mut KeyWriter) {
+///     fn write_key<S: KeySink + ?Sized>(&self, out: &mut S) {
 ///         self.x.write_key(out);
 ///         self.y.write_key(out);
 ///     }
@@ -75,37 +85,56 @@ use xxhash_rust::xxh3::{Xxh3, xxh3_128};
 )]
 pub trait CacheKey {
     /// Writes this value's encoding.
-    fn write_key(&self, out: &mut KeyWriter);
+    fn write_key<S: KeySink + ?Sized>(&self, out: &mut S);
+}
+
+/// Where a key's encoding goes: a hasher. Integers have their own methods so that a hasher that
+/// does not need bytes (the in-process one) can take them in registers; every method's meaning is
+/// the bytes its default writes.
+pub trait KeySink {
+    /// Appends raw bytes to the encoding.
+    fn write_bytes(&mut self, bytes: &[u8]);
+
+    /// Appends a `u64`, little-endian.
+    #[inline]
+    fn write_u64(&mut self, value: u64) {
+        self.write_bytes(&value.to_le_bytes());
+    }
+
+    /// Appends a length prefix: the length as a `u64`, little-endian.
+    #[inline]
+    fn write_len(&mut self, len: usize) {
+        self.write_u64(len as u64);
+    }
 }
 
 /// Bytes kept on the stack before the writer switches to streaming hashing. Typical keys (a few
 /// integers and a short string) fit, so a hit neither allocates nor streams.
 const INLINE: usize = 128;
 
-/// Collects an argument encoding and hashes it with XXH3-128.
+/// The stable hash: XXH3-128 of the encoding, the same in every process.
 ///
 /// Short encodings are buffered on the stack and hashed in one shot; longer ones stream through the
 /// XXH3 state (which gives the same hash as one shot over the same bytes), so no size allocates.
-pub struct KeyWriter {
+pub struct StableHasher {
     len: usize,
     inline: [u8; INLINE],
     stream: Option<Xxh3>,
 }
 
-impl KeyWriter {
-    /// An empty writer.
+impl StableHasher {
+    /// An empty hasher.
     #[inline]
     pub fn new() -> Self {
-        KeyWriter {
+        StableHasher {
             len: 0,
             inline: [0; INLINE],
             stream: None,
         }
     }
 
-    /// Appends raw bytes to the encoding.
     #[inline]
-    pub fn write_bytes(&mut self, bytes: &[u8]) {
+    fn append(&mut self, bytes: &[u8]) {
         if let Some(stream) = &mut self.stream {
             stream.update(bytes);
             return;
@@ -128,12 +157,6 @@ impl KeyWriter {
         self.stream = Some(stream);
     }
 
-    /// Appends a length prefix (`u64`, little-endian).
-    #[inline]
-    pub fn write_len(&mut self, len: usize) {
-        self.write_bytes(&(len as u64).to_le_bytes());
-    }
-
     /// The XXH3-128 hash of everything written.
     #[inline]
     pub fn finish(&self) -> u128 {
@@ -144,15 +167,71 @@ impl KeyWriter {
     }
 }
 
-impl Default for KeyWriter {
+impl Default for StableHasher {
     fn default() -> Self {
         Self::new()
     }
 }
 
-/// The key hash of one value, as the macro computes it for a one-argument function.
+impl KeySink for StableHasher {
+    #[inline]
+    fn write_bytes(&mut self, bytes: &[u8]) {
+        self.append(bytes);
+    }
+}
+
+/// The in-process hash: two lanes of foldhash with per-process random seeds, 128 bits in all.
+/// Only equality within one process matters here, and it is several times cheaper than buffering
+/// the encoding for XXH3.
+pub struct LocalHasher {
+    low: foldhash::quality::FoldHasher<'static>,
+    high: foldhash::quality::FoldHasher<'static>,
+}
+
+static LOCAL_SEEDS: std::sync::LazyLock<[foldhash::quality::RandomState; 2]> =
+    std::sync::LazyLock::new(Default::default);
+
+impl LocalHasher {
+    /// An empty hasher with this process' seeds.
+    #[inline]
+    pub fn new() -> Self {
+        let [low, high] = &*LOCAL_SEEDS;
+        LocalHasher {
+            low: low.build_hasher(),
+            high: high.build_hasher(),
+        }
+    }
+
+    /// The 128-bit hash of everything written.
+    #[inline]
+    pub fn finish(&self) -> u128 {
+        (u128::from(self.high.finish()) << 64) | u128::from(self.low.finish())
+    }
+}
+
+impl Default for LocalHasher {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl KeySink for LocalHasher {
+    #[inline]
+    fn write_bytes(&mut self, bytes: &[u8]) {
+        self.low.write(bytes);
+        self.high.write(bytes);
+    }
+
+    #[inline]
+    fn write_u64(&mut self, value: u64) {
+        self.low.write_u64(value);
+        self.high.write_u64(value);
+    }
+}
+
+/// The stable key hash of one value, as the macro computes it for a one-argument function.
 pub fn key_hash<T: CacheKey + ?Sized>(value: &T) -> u128 {
-    let mut out = KeyWriter::new();
+    let mut out = StableHasher::new();
     value.write_key(&mut out);
     out.finish()
 }
@@ -166,45 +245,59 @@ macro_rules! int_keys {
     ($($t:ty),*) => {$(
         impl CacheKey for $t {
             #[inline]
-            fn write_key(&self, out: &mut KeyWriter) {
+            fn write_key<S: KeySink + ?Sized>(&self, out: &mut S) {
                 out.write_bytes(&self.to_le_bytes());
             }
         }
     )*};
 }
-int_keys!(u8, u16, u32, u64, u128, i8, i16, i32, i64, i128);
+int_keys!(u8, u16, u32, u128, i8, i16, i32, i128);
+
+impl CacheKey for u64 {
+    #[inline]
+    fn write_key<S: KeySink + ?Sized>(&self, out: &mut S) {
+        out.write_u64(*self);
+    }
+}
+
+impl CacheKey for i64 {
+    #[inline]
+    fn write_key<S: KeySink + ?Sized>(&self, out: &mut S) {
+        out.write_u64(*self as u64);
+    }
+}
 
 impl CacheKey for usize {
     #[inline]
-    fn write_key(&self, out: &mut KeyWriter) {
+    fn write_key<S: KeySink + ?Sized>(&self, out: &mut S) {
         (*self as u64).write_key(out);
     }
 }
 
 impl CacheKey for isize {
     #[inline]
-    fn write_key(&self, out: &mut KeyWriter) {
+    fn write_key<S: KeySink + ?Sized>(&self, out: &mut S) {
         (*self as i64).write_key(out);
     }
 }
 
 impl CacheKey for bool {
     #[inline]
-    fn write_key(&self, out: &mut KeyWriter) {
+    fn write_key<S: KeySink + ?Sized>(&self, out: &mut S) {
         out.write_bytes(&[*self as u8]);
     }
 }
 
 impl CacheKey for char {
     #[inline]
-    fn write_key(&self, out: &mut KeyWriter) {
+    fn write_key<S: KeySink + ?Sized>(&self, out: &mut S) {
         (*self as u32).write_key(out);
     }
 }
 
 impl CacheKey for f32 {
     #[inline]
-    fn write_key(&self, out: &mut KeyWriter) {
+    fn write_key<S: KeySink + ?Sized>(&self, out: &mut S) {
         // Equal values must give equal keys: -0.0 == 0.0, and NaN payloads carry no meaning.
         let bits = if *self == 0.0 {
             0
@@ -219,7 +312,7 @@ impl CacheKey for f32 {
 
 impl CacheKey for f64 {
     #[inline]
-    fn write_key(&self, out: &mut KeyWriter) {
+    fn write_key<S: KeySink + ?Sized>(&self, out: &mut S) {
         let bits = if *self == 0.0 {
             0
         } else if self.is_nan() {
@@ -233,7 +326,7 @@ impl CacheKey for f64 {
 
 impl CacheKey for str {
     #[inline]
-    fn write_key(&self, out: &mut KeyWriter) {
+    fn write_key<S: KeySink + ?Sized>(&self, out: &mut S) {
         out.write_len(self.len());
         out.write_bytes(self.as_bytes());
     }
@@ -241,14 +334,14 @@ impl CacheKey for str {
 
 impl CacheKey for String {
     #[inline]
-    fn write_key(&self, out: &mut KeyWriter) {
+    fn write_key<S: KeySink + ?Sized>(&self, out: &mut S) {
         self.as_str().write_key(out);
     }
 }
 
 impl<T: CacheKey> CacheKey for [T] {
     #[inline]
-    fn write_key(&self, out: &mut KeyWriter) {
+    fn write_key<S: KeySink + ?Sized>(&self, out: &mut S) {
         out.write_len(self.len());
         for item in self {
             item.write_key(out);
@@ -258,20 +351,20 @@ impl<T: CacheKey> CacheKey for [T] {
 
 impl<T: CacheKey, const N: usize> CacheKey for [T; N] {
     #[inline]
-    fn write_key(&self, out: &mut KeyWriter) {
+    fn write_key<S: KeySink + ?Sized>(&self, out: &mut S) {
         self.as_slice().write_key(out);
     }
 }
 
 impl<T: CacheKey> CacheKey for Vec<T> {
     #[inline]
-    fn write_key(&self, out: &mut KeyWriter) {
+    fn write_key<S: KeySink + ?Sized>(&self, out: &mut S) {
         self.as_slice().write_key(out);
     }
 }
 
 impl<T: CacheKey> CacheKey for VecDeque<T> {
-    fn write_key(&self, out: &mut KeyWriter) {
+    fn write_key<S: KeySink + ?Sized>(&self, out: &mut S) {
         out.write_len(self.len());
         for item in self {
             item.write_key(out);
@@ -280,7 +373,7 @@ impl<T: CacheKey> CacheKey for VecDeque<T> {
 }
 
 impl<T: CacheKey> CacheKey for BTreeSet<T> {
-    fn write_key(&self, out: &mut KeyWriter) {
+    fn write_key<S: KeySink + ?Sized>(&self, out: &mut S) {
         out.write_len(self.len());
         for item in self {
             item.write_key(out);
@@ -289,7 +382,7 @@ impl<T: CacheKey> CacheKey for BTreeSet<T> {
 }
 
 impl<K: CacheKey, V: CacheKey> CacheKey for BTreeMap<K, V> {
-    fn write_key(&self, out: &mut KeyWriter) {
+    fn write_key<S: KeySink + ?Sized>(&self, out: &mut S) {
         out.write_len(self.len());
         for (key, value) in self {
             key.write_key(out);
@@ -300,7 +393,7 @@ impl<K: CacheKey, V: CacheKey> CacheKey for BTreeMap<K, V> {
 
 impl<T: CacheKey> CacheKey for Option<T> {
     #[inline]
-    fn write_key(&self, out: &mut KeyWriter) {
+    fn write_key<S: KeySink + ?Sized>(&self, out: &mut S) {
         match self {
             None => out.write_bytes(&[0]),
             Some(value) => {
@@ -312,7 +405,7 @@ impl<T: CacheKey> CacheKey for Option<T> {
 }
 
 impl CacheKey for Duration {
-    fn write_key(&self, out: &mut KeyWriter) {
+    fn write_key<S: KeySink + ?Sized>(&self, out: &mut S) {
         self.as_secs().write_key(out);
         self.subsec_nanos().write_key(out);
     }
@@ -322,7 +415,7 @@ macro_rules! transparent_keys {
     ($($(#[$meta:meta])* [$($gen:tt)*] $t:ty),* $(,)?) => {$(
         impl<$($gen)*> CacheKey for $t {
             #[inline]
-            fn write_key(&self, out: &mut KeyWriter) {
+            fn write_key<S: KeySink + ?Sized>(&self, out: &mut S) {
                 (**self).write_key(out);
             }
         }
@@ -341,7 +434,7 @@ macro_rules! tuple_keys {
         impl<$($name: CacheKey),*> CacheKey for ($($name,)*) {
             #[inline]
             #[allow(non_snake_case, unused_variables)]
-            fn write_key(&self, out: &mut KeyWriter) {
+            fn write_key<S: KeySink + ?Sized>(&self, out: &mut S) {
                 let ($($name,)*) = self;
                 $($name.write_key(out);)*
             }
@@ -370,7 +463,7 @@ mod tests {
 
     fn encode<T: CacheKey + ?Sized>(value: &T) -> Vec<u8> {
         // Force the streaming path off by staying small, and read the inline buffer back.
-        let mut out = KeyWriter::new();
+        let mut out = StableHasher::new();
         value.write_key(&mut out);
         assert!(out.stream.is_none());
         out.inline[..out.len].to_vec()
@@ -395,12 +488,26 @@ mod tests {
         assert_eq!(encode(&f64::NAN), encode(&-f64::NAN));
     }
 
+    fn local<T: CacheKey + ?Sized>(value: &T) -> u128 {
+        let mut out = LocalHasher::new();
+        value.write_key(&mut out);
+        out.finish()
+    }
+
+    #[test]
+    fn local_hashes_agree_on_equal_values_and_differ_on_others() {
+        assert_eq!(local(&(7u64, "en")), local(&(7u64, String::from("en"))));
+        assert_eq!(local(&(7usize, vec![1u8])), local(&(7u64, [1u8])));
+        assert_ne!(local(&("ab", "c")), local(&("a", "bc")));
+        assert_ne!(local(&1u64), local(&2u64));
+    }
+
     #[test]
     fn long_encodings_stream_to_the_same_hash_as_one_shot() {
         let long = "x".repeat(1000);
         let mut bytes = (long.len() as u64).to_le_bytes().to_vec();
         bytes.extend_from_slice(long.as_bytes());
-        let mut out = KeyWriter::new();
+        let mut out = StableHasher::new();
         7u8.write_key(&mut out);
         long.write_key(&mut out);
         assert!(out.stream.is_some());

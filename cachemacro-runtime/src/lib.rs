@@ -65,12 +65,14 @@
 #![warn(missing_docs)]
 
 pub mod clock;
+mod flight;
 pub mod key;
 pub mod memory;
 mod stats;
+mod store;
 
 pub use cachemacro::memoize;
-pub use key::{CacheKey, KeyWriter};
+pub use key::{CacheKey, KeySink};
 pub use memory::MemoryCache;
 pub use stats::Stats;
 
@@ -96,12 +98,14 @@ pub mod __private {
     pub use crate::FnConfig;
     pub use std::sync::LazyLock;
 
-    use crate::key::{CacheKey, KeyWriter};
+    pub use crate::key::{LocalHasher, StableHasher};
+
+    use crate::key::{CacheKey, KeySink};
 
     /// Writes one argument; a separate function so that a missing `CacheKey` impl is reported on
     /// the argument's type.
     #[inline(always)]
-    pub fn write_arg<T: CacheKey + ?Sized>(value: &T, out: &mut KeyWriter) {
+    pub fn write_arg<T: CacheKey + ?Sized, S: KeySink>(value: &T, out: &mut S) {
         value.write_key(out);
     }
 

@@ -1,39 +1,113 @@
 //! The in-process backend: a bounded, sharded cache per memoized function, with TTL and
 //! single-flight misses.
 //!
-//! The store is [`quick_cache`]'s sharded cache: reads take a shard's read lock (no global lock),
-//! and its placeholders give single-flight for threads and tasks alike. Keys are the 128-bit stable
-//! key hashes, so the store never holds (or clones) arguments. Eviction is quick_cache's
-//! CLOCK-PRO-style policy, an approximation of LRU that keeps hits cheap and resists scans: an entry
-//! that was hit since the hand last passed survives, a never-hit entry goes first.
+//! Keys are 128-bit hashes of the arguments (see [`crate::key`]), so the cache never holds or
+//! clones arguments. Eviction is CLOCK, an approximation of LRU that keeps hits cheap: a hit sets
+//! the entry's bit; when the cache is full the hand sweeps, clearing bits, and gives up the first
+//! entry that was not hit since the hand last passed, or that expired. The capacity is
+//! exact: the cache never holds more than `capacity` entries, at any moment.
 
 use std::future::Future;
-use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
-
-use quick_cache::sync::GuardResult;
-use quick_cache::{Lifecycle, OptionsBuilder, UnitWeighter};
 
 use crate::FnConfig;
 use crate::clock;
+use crate::flight::Flight;
 use crate::stats::{Counters, Stats};
+use crate::store::{Probe, Removed, Store};
 
 /// The capacity of an in-process cache when `capacity` is not given.
 pub const DEFAULT_CAPACITY: u64 = 10_000;
 
-#[derive(Clone)]
-struct Entry<R> {
-    value: R,
-    /// On the coarse clock; `u64::MAX` for no expiry.
-    expires_at: u64,
-}
-
 /// The cache of one memoized function on the in-process backend, returned by `f_cache()`.
 pub struct MemoryCache<R> {
     config: FnConfig,
-    store: quick_cache::sync::Cache<u128, Entry<R>, UnitWeighter, KeyHashBuilder, EvictionCounter>,
-    capacity: u64,
-    counters: Arc<Counters>,
+    store: Store<R>,
+    counters: Counters,
+}
+
+/// The caller that computes a missing key. Dropping it without [`Lead::land`] (a panic in the body,
+/// a cancelled future) ends the flight with nothing stored, which releases the waiters.
+struct Lead<'a, R: Clone> {
+    cache: &'a MemoryCache<R>,
+    key: u128,
+    flight: Arc<Flight>,
+    landed: bool,
+}
+
+impl<R: Clone> Lead<'_, R> {
+    fn land(mut self, value: Option<R>) {
+        self.landed = true;
+        let cache = self.cache;
+        let value = value.map(|value| (value, cache.expires_at()));
+        let removed = cache
+            .store
+            .finish(self.key, &self.flight, value, clock::now_ms());
+        cache.count(removed);
+    }
+}
+
+impl<R: Clone> Drop for Lead<'_, R> {
+    fn drop(&mut self) {
+        if !self.landed {
+            let removed = self
+                .cache
+                .store
+                .finish(self.key, &self.flight, None, clock::now_ms());
+            self.cache.count(removed);
+        }
+    }
+}
+
+/// What a caller does next.
+enum Step<'a, R: Clone> {
+    Hit(R),
+    Wait(Arc<Flight>),
+    Lead(Lead<'a, R>),
+}
+
+impl<R: Clone> MemoryCache<R> {
+    fn expires_at(&self) -> u64 {
+        match self.config.ttl_ms {
+            0 => u64::MAX,
+            ttl => clock::now_ms().saturating_add(ttl),
+        }
+    }
+
+    /// One look at the table: a hit, a flight to wait for, or the lead.
+    #[inline]
+    fn step(&self, key: u128) -> Step<'_, R> {
+        let mut removed = Removed::default();
+        let probe = self.store.probe(key, clock::now_ms(), &mut removed);
+        if removed.expired.is_some() {
+            self.count(removed);
+        }
+        match probe {
+            Probe::Hit(value) => {
+                self.counters.hit();
+                Step::Hit(value)
+            }
+            Probe::Wait(flight) => Step::Wait(flight),
+            Probe::Lead(flight) => {
+                self.counters.miss();
+                Step::Lead(Lead {
+                    cache: self,
+                    key,
+                    flight,
+                    landed: false,
+                })
+            }
+        }
+    }
+
+    fn count(&self, removed: Removed<R>) {
+        if removed.evicted.is_some() {
+            Counters::count(&self.counters.evictions);
+        }
+        if removed.expired.is_some() {
+            Counters::count(&self.counters.expirations);
+        }
+    }
 }
 
 impl<R: Clone + Send + Sync + 'static> MemoryCache<R> {
@@ -42,58 +116,10 @@ impl<R: Clone + Send + Sync + 'static> MemoryCache<R> {
         if config.ttl_ms > 0 {
             clock::start();
         }
-        let requested = config.capacity.max(1);
-        let shards = shard_count(requested);
-        // quick_cache rounds each shard's share up; a multiple of the shard count makes the shares
-        // exact, so the total never exceeds what was asked for.
-        let capacity = (requested / shards) * shards;
-        let counters = Arc::new(Counters::default());
-        let options = OptionsBuilder::new()
-            .shards(shards as usize)
-            .estimated_items_capacity(capacity as usize)
-            .weight_capacity(capacity)
-            .build()
-            .expect("the options are all set");
-        let store = quick_cache::sync::Cache::with_options(
-            options,
-            UnitWeighter,
-            KeyHashBuilder,
-            EvictionCounter(counters.clone()),
-        );
         MemoryCache {
+            store: Store::new(config.capacity),
             config,
-            store,
-            capacity,
-            counters,
-        }
-    }
-
-    fn expires_at(&self) -> u64 {
-        match self.config.ttl_ms {
-            0 => u64::MAX,
-            ttl => clock::now_ms().saturating_add(ttl),
-        }
-    }
-
-    /// The live value under `key`, removing it if it expired.
-    #[inline]
-    fn live(&self, key: u128, entry: Entry<R>) -> Option<R> {
-        if entry.expires_at > clock::now_ms() {
-            return Some(entry.value);
-        }
-        self.expire(key);
-        None
-    }
-
-    #[cold]
-    fn expire(&self, key: u128) {
-        let now = clock::now_ms();
-        if self
-            .store
-            .remove_if(&key, |entry| entry.expires_at <= now)
-            .is_some()
-        {
-            Counters::count(&self.counters.expirations);
+            counters: Counters::default(),
         }
     }
 
@@ -107,32 +133,16 @@ impl<R: Clone + Send + Sync + 'static> MemoryCache<R> {
         cacheable: impl Fn(&R) -> bool,
         body: impl FnOnce() -> R,
     ) -> R {
-        let mut body = Some(body);
-        loop {
-            match self.store.get_value_or_guard(&key, None) {
-                GuardResult::Value(entry) => {
-                    if let Some(value) = self.live(key, entry) {
-                        self.counters.hit(key);
-                        return value;
-                    }
-                }
-                GuardResult::Guard(guard) => {
-                    self.counters.miss(key);
-                    // A panic in the body drops the guard, which wakes the waiters: one of them
-                    // becomes the next to compute. Nothing is stored and no lock is poisoned.
-                    let body = body.take().expect("the body runs at most once");
-                    let value = body();
-                    if cacheable(&value) {
-                        let _ = guard.insert(Entry {
-                            value: value.clone(),
-                            expires_at: self.expires_at(),
-                        });
-                    }
-                    return value;
-                }
-                GuardResult::Timeout => {}
+        let lead = loop {
+            match self.step(key) {
+                Step::Hit(value) => return value,
+                Step::Wait(flight) => flight.wait(),
+                Step::Lead(lead) => break lead,
             }
-        }
+        };
+        let value = body();
+        lead.land(cacheable(&value).then(|| value.clone()));
+        value
     }
 
     /// The async form of [`get_or_compute`](Self::get_or_compute): waiters await, and a cancelled
@@ -144,42 +154,26 @@ impl<R: Clone + Send + Sync + 'static> MemoryCache<R> {
         cacheable: impl Fn(&R) -> bool,
         body: impl Future<Output = R>,
     ) -> R {
-        let mut body = Some(body);
-        loop {
-            match self.store.get_value_or_guard_async(&key).await {
-                Ok(entry) => {
-                    if let Some(value) = self.live(key, entry) {
-                        self.counters.hit(key);
-                        return value;
-                    }
-                }
-                Err(guard) => {
-                    self.counters.miss(key);
-                    let body = body.take().expect("the body runs at most once");
-                    let value = body.await;
-                    if cacheable(&value) {
-                        let _ = guard.insert(Entry {
-                            value: value.clone(),
-                            expires_at: self.expires_at(),
-                        });
-                    }
-                    return value;
-                }
+        let lead = loop {
+            match self.step(key) {
+                Step::Hit(value) => return value,
+                Step::Wait(flight) => flight.wait_async().await,
+                Step::Lead(lead) => break lead,
             }
-        }
+        };
+        let value = body.await;
+        lead.land(cacheable(&value).then(|| value.clone()));
+        value
     }
 
     /// Stores `value` under `key` if it is cacheable, replacing any entry (`f_refresh`).
     #[doc(hidden)]
     pub fn store(&self, key: u128, cacheable: impl Fn(&R) -> bool, value: &R) {
         if cacheable(value) {
-            self.store.insert(
-                key,
-                Entry {
-                    value: value.clone(),
-                    expires_at: self.expires_at(),
-                },
-            );
+            let removed = self
+                .store
+                .insert(key, value.clone(), self.expires_at(), clock::now_ms());
+            self.count(removed);
         }
     }
 
@@ -189,30 +183,28 @@ impl<R: Clone + Send + Sync + 'static> MemoryCache<R> {
         self.store(key, cacheable, value);
     }
 
+    /// Removes the entry under `key`; true if a live one was there (`f_invalidate`).
+    #[doc(hidden)]
+    pub fn invalidate(&self, key: u128) -> bool {
+        matches!(self.store.remove(key, clock::now_ms()), Some((_, true)))
+    }
+
     /// [`invalidate`](Self::invalidate) for async functions.
     #[doc(hidden)]
     pub async fn invalidate_async(&self, key: u128) -> bool {
         self.invalidate(key)
     }
 
-    /// Removes the entry under `key`; true if a live one was there (`f_invalidate`).
-    #[doc(hidden)]
-    pub fn invalidate(&self, key: u128) -> bool {
-        match self.store.remove(&key) {
-            Some((_, entry)) => entry.expires_at > clock::now_ms(),
-            None => false,
-        }
-    }
-
     /// A snapshot of this cache's counters.
     pub fn stats(&self) -> Stats {
         let mut stats = self.counters.snapshot();
         stats.entries = Some(self.store.len() as u64);
-        stats.capacity = Some(self.capacity);
+        stats.capacity = Some(self.store.capacity());
         stats
     }
 
-    /// Removes every entry. Counters keep their values.
+    /// Removes every entry. Counters keep their values; computations in progress still store
+    /// their results when they finish.
     pub fn clear(&self) {
         self.store.clear();
     }
@@ -224,13 +216,12 @@ impl<R: Clone + Send + Sync + 'static> MemoryCache<R> {
 
     /// True when no entry is held.
     pub fn is_empty(&self) -> bool {
-        self.store.is_empty()
+        self.len() == 0
     }
 
-    /// The most entries this cache holds at once: the `capacity` option, rounded down to a
-    /// multiple of the shard count (at most 32 fewer, and exact for round numbers).
+    /// The most entries this cache holds at once: the `capacity` option.
     pub fn capacity(&self) -> u64 {
-        self.capacity
+        self.store.capacity()
     }
 
     /// The function's identity in keys: its module path and name, or its `name = "..."`.
@@ -249,85 +240,6 @@ impl<R> std::fmt::Debug for MemoryCache<R> {
         f.debug_struct("MemoryCache")
             .field("name", &self.config.name)
             .field("version", &self.config.version)
-            .field("capacity", &self.capacity)
             .finish_non_exhaustive()
-    }
-}
-
-/// Power-of-two shard count: enough for the machine's threads, and at least 32 entries per shard
-/// so that the per-shard eviction order stays close to the global one.
-fn shard_count(capacity: u64) -> u64 {
-    let threads = std::thread::available_parallelism().map_or(4, |n| n.get()) as u64;
-    let mut shards = (threads * 4).next_power_of_two().min(32);
-    while shards > 1 && capacity / shards < 32 {
-        shards /= 2;
-    }
-    shards
-}
-
-/// Keys are already uniform 128-bit hashes: fold them instead of hashing them again.
-#[derive(Clone, Copy, Default)]
-struct KeyHashBuilder;
-
-#[derive(Default)]
-struct KeyHasher(u64);
-
-impl BuildHasher for KeyHashBuilder {
-    type Hasher = KeyHasher;
-    fn build_hasher(&self) -> KeyHasher {
-        KeyHasher(0)
-    }
-}
-
-impl Hasher for KeyHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write_u128(&mut self, key: u128) {
-        self.0 = (key as u64) ^ ((key >> 64) as u64);
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        // Only u128 keys reach this hasher; keep a correct fallback all the same.
-        for &byte in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(byte);
-        }
-    }
-}
-
-#[derive(Clone)]
-struct EvictionCounter(Arc<Counters>);
-
-impl<R> Lifecycle<u128, Entry<R>> for EvictionCounter {
-    type RequestState = ();
-    fn on_evict(&self, _: &mut (), _: u128, _: Entry<R>) {
-        Counters::count(&self.0.evictions);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn cache(capacity: u64) -> MemoryCache<u64> {
-        MemoryCache::new(FnConfig {
-            name: "t",
-            version: 0,
-            ttl_ms: 0,
-            capacity,
-            ret_type: "u64",
-        })
-    }
-
-    #[test]
-    fn capacity_is_never_exceeded_by_rounding() {
-        for requested in [1, 7, 33, 100, 1000, 10_001, 12_345] {
-            let cache = cache(requested);
-            assert!(cache.capacity() <= requested);
-            assert!(requested - cache.capacity() < 32);
-            for key in 0..requested as u128 * 3 {
-                cache.store(key, |_| true, &1);
-                assert!(cache.len() as u64 <= cache.capacity());
-            }
-        }
     }
 }

@@ -94,10 +94,17 @@ pub(crate) fn expand(options: &Options, func: &Func) -> TokenStream {
         _ => quote!(|_: &#ret| true),
     };
 
-    let (cache_ty, backend_check) = match options.backend() {
-        Backend::Memory => (quote!(#krate::MemoryCache<#ret>), quote!()),
+    // In process a key only has to be equal within the process; a shared backend needs the
+    // stable hash.
+    let (cache_ty, hasher, backend_check) = match options.backend() {
+        Backend::Memory => (
+            quote!(#krate::MemoryCache<#ret>),
+            quote!(#krate::__private::LocalHasher),
+            quote!(),
+        ),
         Backend::Redis => (
             quote!(#krate::RedisCache<#ret>),
+            quote!(#krate::__private::StableHasher),
             quote_spanned!(ret.span()=> #krate::__private::assert_serde::<#ret>();),
         ),
     };
@@ -205,7 +212,7 @@ pub(crate) fn expand(options: &Options, func: &Func) -> TokenStream {
         #[inline]
         #[allow(clippy::ptr_arg, clippy::trivially_copy_pass_by_ref)]
         fn #key_fn #generics (#key_receiver #(#key_params),*) -> u128 #where_clause {
-            let mut __cachemacro_out = #krate::KeyWriter::new();
+            let mut __cachemacro_out = <#hasher>::new();
             #key_self_write
             #(#key_writes)*
             __cachemacro_out.finish()

@@ -1,0 +1,143 @@
+//! The in-process hit path beside its baselines, in one run: a plain `HashMap` lookup (foldhash)
+//! of a prebuilt key of the same arguments, and the `cached` crate's `#[cached(max_size = 10000)]`.
+//! `BENCHMARKS.md` records the ratios.
+
+use std::collections::HashMap;
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use cached::proc_macro::cached;
+use cachemacro_runtime::memoize;
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+
+const NAME: &str = "user-name-42";
+
+#[memoize(capacity = 10_000)]
+fn ours_str(a: u64, b: &str) -> u64 {
+    a + b.len() as u64
+}
+
+#[memoize(capacity = 10_000)]
+fn ours_string(a: u64, b: String) -> u64 {
+    a + b.len() as u64
+}
+
+#[cached(max_size = 10000)]
+fn theirs_string(a: u64, b: String) -> u64 {
+    a + b.len() as u64
+}
+
+#[memoize(capacity = 10_000)]
+fn ours_miss(a: u64, b: &str) -> u64 {
+    a + b.len() as u64
+}
+
+#[memoize(capacity = 10_000)]
+fn ours_shared(a: u64) -> u64 {
+    a * 3
+}
+
+#[cached(max_size = 10000)]
+fn theirs_shared(a: u64) -> u64 {
+    a * 3
+}
+
+fn hit(c: &mut Criterion) {
+    let mut group = c.benchmark_group("hit");
+    let mut map: HashMap<(u64, String), u64, foldhash::fast::RandomState> = HashMap::default();
+    map.insert((42, NAME.to_string()), 54);
+    let key = (42u64, NAME.to_string());
+    group.bench_function("baseline: HashMap<(u64, String)> get, foldhash", |b| {
+        b.iter(|| *map.get(black_box(&key)).unwrap())
+    });
+    ours_str(42, NAME);
+    group.bench_function("cachemacro: f(u64, &str)", |b| {
+        b.iter(|| ours_str(black_box(42), black_box(NAME)))
+    });
+    // Owned arguments: the caller's String is built outside the timing and dropped inside it,
+    // the same for both crates.
+    ours_string(42, NAME.to_string());
+    group.bench_function("cachemacro: f(u64, String)", |b| {
+        b.iter_batched(
+            || NAME.to_string(),
+            |name| ours_string(black_box(42), name),
+            BatchSize::SmallInput,
+        )
+    });
+    theirs_string(42, NAME.to_string());
+    group.bench_function("cached: f(u64, String)", |b| {
+        b.iter_batched(
+            || NAME.to_string(),
+            |name| theirs_string(black_box(42), name),
+            BatchSize::SmallInput,
+        )
+    });
+    group.finish();
+}
+
+fn miss(c: &mut Criterion) {
+    let mut group = c.benchmark_group("miss_insert");
+    let mut map: HashMap<(u64, String), u64, foldhash::fast::RandomState> = HashMap::default();
+    let mut next = 0u64;
+    group.bench_function("baseline: HashMap get miss + insert, foldhash", |b| {
+        b.iter(|| {
+            next += 1;
+            map.entry((next, NAME.to_string())).or_insert(next);
+            if map.len() >= 10_000 {
+                map.clear();
+            }
+        })
+    });
+    let mut next = 0u64;
+    group.bench_function("cachemacro: f(u64, &str) miss + insert (evicting)", |b| {
+        b.iter(|| {
+            next += 1;
+            ours_miss(black_box(next), black_box(NAME))
+        })
+    });
+    group.finish();
+}
+
+/// Wall time for `threads` threads each doing `iters` hits over a 1,000-key working set.
+fn parallel_hits(threads: usize, iters: u64, hit: fn(u64) -> u64) -> Duration {
+    let start = Instant::now();
+    std::thread::scope(|scope| {
+        for t in 0..threads as u64 {
+            scope.spawn(move || {
+                for i in 0..iters {
+                    black_box(hit(black_box((i + t * 500) % 1_000)));
+                }
+            });
+        }
+    });
+    start.elapsed()
+}
+
+fn threads(c: &mut Criterion) {
+    for key in 0..1_000 {
+        ours_shared(key);
+        theirs_shared(key);
+    }
+    let mut group = c.benchmark_group("threads_1000_keys");
+    for threads in [1usize, 2] {
+        group.bench_function(
+            format!("cachemacro: {threads} thread(s), time per hit per thread"),
+            |b| b.iter_custom(|iters| parallel_hits(threads, iters, ours_shared)),
+        );
+        group.bench_function(
+            format!("cached: {threads} thread(s), time per hit per thread"),
+            |b| b.iter_custom(|iters| parallel_hits(threads, iters, theirs_shared)),
+        );
+    }
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3))
+        .sample_size(40);
+    targets = hit, miss, threads
+}
+criterion_main!(benches);

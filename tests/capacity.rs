@@ -1,0 +1,86 @@
+//! Capacity is a hard bound, and eviction goes by recency.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use cachemacro_runtime::memoize;
+
+static SMALL_RUNS: AtomicUsize = AtomicUsize::new(0);
+#[memoize(capacity = 4)]
+fn small(x: u32) -> u32 {
+    SMALL_RUNS.fetch_add(1, Ordering::SeqCst);
+    x
+}
+
+fn small_runs() -> usize {
+    SMALL_RUNS.load(Ordering::SeqCst)
+}
+
+#[test]
+fn the_least_recently_used_entry_is_evicted_first() {
+    for x in 1..=4 {
+        small(x);
+    }
+    assert_eq!(small_cache().len(), 4);
+    // Use 1, 2 and 4 again; 3 is now the only entry not used since it was stored.
+    small(1);
+    small(2);
+    small(4);
+    assert_eq!(small_runs(), 4);
+    small(5);
+    assert_eq!(small_cache().len(), 4, "still at capacity");
+    assert_eq!(small_cache().stats().evictions, 1);
+    let before = small_runs();
+    for x in [1, 2, 4, 5] {
+        small(x);
+    }
+    assert_eq!(small_runs(), before, "the recently used entries survived");
+    small(3);
+    assert_eq!(small_runs(), before + 1, "3 was the one evicted");
+}
+
+#[memoize(capacity = 1000)]
+fn bounded(x: u64) -> u64 {
+    x
+}
+
+#[test]
+fn entries_never_exceed_capacity_under_concurrency() {
+    let done = AtomicBool::new(false);
+    let capacity = bounded_cache().capacity() as usize;
+    assert_eq!(capacity, 1000);
+    std::thread::scope(|scope| {
+        let observer = scope.spawn(|| {
+            let mut largest = 0;
+            while !done.load(Ordering::SeqCst) {
+                largest = largest.max(bounded_cache().len());
+            }
+            largest
+        });
+        let writers: Vec<_> = (0..4u64)
+            .map(|t| {
+                scope.spawn(move || {
+                    for i in 0..20_000u64 {
+                        assert_eq!(bounded(t * 1_000_000 + i), t * 1_000_000 + i);
+                    }
+                })
+            })
+            .collect();
+        for writer in writers {
+            writer.join().unwrap();
+        }
+        done.store(true, Ordering::SeqCst);
+        let largest = observer.join().unwrap();
+        assert!(
+            largest <= capacity,
+            "saw {largest} entries, capacity {capacity}"
+        );
+    });
+    let stats = bounded_cache().stats();
+    assert!(stats.entries.unwrap() <= 1000);
+    assert_eq!(stats.misses, 80_000);
+    assert!(
+        stats.evictions >= 79_000,
+        "evictions counted: {}",
+        stats.evictions
+    );
+}

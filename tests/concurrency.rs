@@ -1,0 +1,172 @@
+//! Single-flight: concurrent misses on one key run the body once, for threads and tasks, and a
+//! panicking body releases its waiters without caching anything or poisoning a lock.
+//!
+//! Bodies block until every caller has arrived at the call, so callers are really concurrent; no
+//! sleeps are involved.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use cachemacro_runtime::memoize;
+
+const CALLERS: usize = 16;
+
+/// Spins until `counter` reaches `target`, yielding the thread.
+fn wait_for(counter: &AtomicUsize, target: usize) {
+    while counter.load(Ordering::SeqCst) < target {
+        std::thread::yield_now();
+    }
+}
+
+static COLD_ARRIVED: AtomicUsize = AtomicUsize::new(0);
+static COLD_RUNS: AtomicUsize = AtomicUsize::new(0);
+#[memoize]
+fn cold(key: u32) -> String {
+    COLD_RUNS.fetch_add(1, Ordering::SeqCst);
+    wait_for(&COLD_ARRIVED, CALLERS);
+    format!("value {key}")
+}
+
+#[test]
+fn sixteen_threads_missing_one_key_run_the_body_once() {
+    let values: Vec<String> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..CALLERS)
+            .map(|_| {
+                scope.spawn(|| {
+                    COLD_ARRIVED.fetch_add(1, Ordering::SeqCst);
+                    cold(7)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(values.iter().all(|v| v == "value 7"));
+    assert_eq!(COLD_RUNS.load(Ordering::SeqCst), 1);
+    let stats = cold_cache().stats();
+    assert_eq!((stats.hits, stats.misses), (CALLERS as u64 - 1, 1));
+}
+
+static TASK_ARRIVED: AtomicUsize = AtomicUsize::new(0);
+static TASK_RUNS: AtomicUsize = AtomicUsize::new(0);
+#[memoize(ttl = 60)]
+async fn cold_async(key: u32) -> u64 {
+    TASK_RUNS.fetch_add(1, Ordering::SeqCst);
+    while TASK_ARRIVED.load(Ordering::SeqCst) < CALLERS {
+        tokio::task::yield_now().await;
+    }
+    u64::from(key) * 10
+}
+
+#[test]
+fn sixteen_tasks_missing_one_key_run_the_body_once() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .build()
+        .unwrap();
+    let values = runtime.block_on(async {
+        let tasks: Vec<_> = (0..CALLERS)
+            .map(|_| {
+                tokio::spawn(async {
+                    TASK_ARRIVED.fetch_add(1, Ordering::SeqCst);
+                    cold_async(3).await
+                })
+            })
+            .collect();
+        let mut values = Vec::new();
+        for task in tasks {
+            values.push(task.await.unwrap());
+        }
+        values
+    });
+    assert!(values.iter().all(|v| *v == 30));
+    assert_eq!(TASK_RUNS.load(Ordering::SeqCst), 1);
+}
+
+static PANIC_ARRIVED: AtomicUsize = AtomicUsize::new(0);
+static PANIC_RUNS: AtomicUsize = AtomicUsize::new(0);
+#[memoize]
+fn first_run_panics(key: u32) -> u32 {
+    let run = PANIC_RUNS.fetch_add(1, Ordering::SeqCst);
+    if run == 0 {
+        wait_for(&PANIC_ARRIVED, CALLERS);
+        panic!("the first run fails");
+    }
+    key + 1
+}
+
+#[test]
+fn a_panicking_body_releases_its_waiters_and_caches_nothing() {
+    let outcomes: Vec<Result<u32, ()>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..CALLERS)
+            .map(|_| {
+                scope.spawn(|| {
+                    PANIC_ARRIVED.fetch_add(1, Ordering::SeqCst);
+                    catch_unwind(AssertUnwindSafe(|| first_run_panics(1))).map_err(|_| ())
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let panicked = outcomes.iter().filter(|o| o.is_err()).count();
+    assert_eq!(
+        panicked, 1,
+        "the panic reaches the caller that ran the body, only"
+    );
+    assert!(outcomes.iter().flatten().all(|v| *v == 2));
+    // One failed run, then one waiter computed for the rest.
+    assert_eq!(PANIC_RUNS.load(Ordering::SeqCst), 2);
+    assert_eq!(
+        first_run_panics(1),
+        2,
+        "the cache still works: no poisoned lock"
+    );
+    assert_eq!(PANIC_RUNS.load(Ordering::SeqCst), 2);
+}
+
+static MANY_RUNS: AtomicUsize = AtomicUsize::new(0);
+#[memoize(capacity = 100_000)]
+fn many(key: u64) -> u64 {
+    MANY_RUNS.fetch_add(1, Ordering::SeqCst);
+    key * 2
+}
+
+#[test]
+fn threads_over_many_keys_compute_each_key_once() {
+    std::thread::scope(|scope| {
+        for _ in 0..8 {
+            scope.spawn(|| {
+                for key in 0..5_000 {
+                    assert_eq!(many(key), key * 2);
+                }
+            });
+        }
+    });
+    assert_eq!(MANY_RUNS.load(Ordering::SeqCst), 5_000);
+    let stats = many_cache().stats();
+    assert_eq!(stats.hits + stats.misses, 40_000);
+}
+
+#[memoize]
+fn counted(key: u64) -> u64 {
+    key
+}
+
+#[test]
+fn stats_stay_exact_with_more_threads_than_counter_slots() {
+    counted(1);
+    let threads = 100;
+    let barrier = std::sync::Barrier::new(threads);
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                // All alive at once: more than the 64 threads that get a counter slot of their own.
+                barrier.wait();
+                for _ in 0..1_000 {
+                    assert_eq!(counted(1), 1);
+                }
+            });
+        }
+    });
+    let stats = counted_cache().stats();
+    assert_eq!((stats.hits, stats.misses), (100_000, 1));
+}
