@@ -181,14 +181,14 @@ counter!(FIND_RUNS);
 #[memoize]
 fn find(id: u32) -> Option<String> {
     FIND_RUNS.fetch_add(1, Ordering::SeqCst);
-    (id % 2 == 0).then(|| format!("item {id}"))
+    id.is_multiple_of(2).then(|| format!("item {id}"))
 }
 
 counter!(FIND_SOME_RUNS);
 #[memoize(cache_none = false)]
 fn find_some(id: u32) -> Option<String> {
     FIND_SOME_RUNS.fetch_add(1, Ordering::SeqCst);
-    (id % 2 == 0).then(|| format!("item {id}"))
+    id.is_multiple_of(2).then(|| format!("item {id}"))
 }
 
 #[test]
