@@ -184,11 +184,11 @@ impl KeySink for StableHasher {
 /// Only equality within one process matters here, and it is several times cheaper than buffering
 /// the encoding for XXH3.
 pub struct LocalHasher {
-    low: foldhash::quality::FoldHasher<'static>,
-    high: foldhash::quality::FoldHasher<'static>,
+    low: foldhash::fast::FoldHasher<'static>,
+    high: foldhash::fast::FoldHasher<'static>,
 }
 
-static LOCAL_SEEDS: std::sync::LazyLock<[foldhash::quality::RandomState; 2]> =
+static LOCAL_SEEDS: std::sync::LazyLock<[foldhash::fast::RandomState; 2]> =
     std::sync::LazyLock::new(Default::default);
 
 impl LocalHasher {

@@ -77,18 +77,16 @@ impl<R: Clone> MemoryCache<R> {
     /// One look at the table: a hit, a flight to wait for, or the lead.
     #[inline]
     fn step(&self, key: u128) -> Step<'_, R> {
-        let mut removed = Removed::default();
-        let probe = self.store.probe(key, clock::now_ms(), &mut removed);
-        if removed.expired.is_some() {
-            self.count(removed);
-        }
-        match probe {
+        match self.store.probe(key, clock::now_ms()) {
             Probe::Hit(value) => {
                 self.counters.hit();
                 Step::Hit(value)
             }
             Probe::Wait(flight) => Step::Wait(flight),
-            Probe::Lead(flight) => {
+            Probe::Lead(flight, expired) => {
+                if expired.is_some() {
+                    Counters::count(&self.counters.expirations);
+                }
                 self.counters.miss();
                 Step::Lead(Lead {
                     cache: self,

@@ -92,6 +92,7 @@ impl Counters {
 
 /// Which counter slot the current thread uses, and whether it is the slot's only writer.
 mod thread_slot {
+    use std::cell::Cell;
     use std::sync::Mutex;
     use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -102,21 +103,14 @@ mod thread_slot {
     static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     const SHARED: usize = usize::MAX;
 
-    struct Owned(usize);
+    const UNCLAIMED: usize = usize::MAX - 1;
 
-    impl Owned {
-        fn claim() -> Owned {
-            let mut free = FREE.lock().unwrap_or_else(|poison| poison.into_inner());
-            if let Some(slot) = free.pop() {
-                return Owned(slot);
-            }
-            let next = NEXT.fetch_add(1, Ordering::Relaxed);
-            Owned(if next < SLOTS { next } else { SHARED })
-        }
-    }
+    /// Gives the slot back when the thread exits.
+    struct Release(usize);
 
-    impl Drop for Owned {
+    impl Drop for Release {
         fn drop(&mut self) {
+            SLOT.with(|slot| slot.set(SHARED));
             if self.0 != SHARED {
                 // The mutex orders this thread's last counts before the next owner's first.
                 let mut free = FREE.lock().unwrap_or_else(|poison| poison.into_inner());
@@ -126,13 +120,40 @@ mod thread_slot {
     }
 
     thread_local! {
-        static SLOT: Owned = Owned::claim();
+        // Const-initialised: reading it on the hit path is one load, with no lazy-init check.
+        static SLOT: Cell<usize> = const { Cell::new(UNCLAIMED) };
+        static RELEASE: Cell<Option<Release>> = const { Cell::new(None) };
+    }
+
+    #[cold]
+    fn claim() -> usize {
+        let slot = {
+            let mut free = FREE.lock().unwrap_or_else(|poison| poison.into_inner());
+            free.pop().unwrap_or_else(|| {
+                let next = NEXT.fetch_add(1, Ordering::Relaxed);
+                if next < SLOTS { next } else { SHARED }
+            })
+        };
+        // A thread already being torn down cannot register the release: give the slot back and
+        // count through the shared one.
+        if RELEASE
+            .try_with(|release| release.set(Some(Release(slot))))
+            .is_err()
+        {
+            drop(Release(slot));
+            return SHARED;
+        }
+        let _ = SLOT.try_with(|cell| cell.set(slot));
+        slot
     }
 
     /// Adds one to the counter `counter(slot)` picks for this thread.
     #[inline]
     pub(super) fn bump<'a>(counter: impl Fn(usize) -> &'a AtomicU64) {
-        let slot = SLOT.try_with(|owned| owned.0).unwrap_or(SHARED);
+        let mut slot = SLOT.try_with(Cell::get).unwrap_or(SHARED);
+        if slot == UNCLAIMED {
+            slot = claim();
+        }
         if slot == SHARED {
             // No slot of its own (too many threads, or one being torn down): use the shared one.
             counter(SLOTS).fetch_add(1, Ordering::Relaxed);

@@ -33,8 +33,9 @@ pub(crate) enum Probe<R> {
     Hit(R),
     /// Another caller is computing this key: wait for it, then look again.
     Wait(Arc<Flight>),
-    /// Nobody is: compute it, then [`Store::finish`].
-    Lead(Arc<Flight>),
+    /// Nobody is: compute it, then [`Store::finish`]. Carries the expired entry the lookup
+    /// removed, if any, to count and drop outside the lock.
+    Lead(Arc<Flight>, Option<R>),
 }
 
 /// What a lookup or an insertion took out of the table: counted, and dropped after the lock is
@@ -133,18 +134,19 @@ impl<R: Clone> Store<R> {
     }
 
     /// The live value under `key`, or the flight to wait for or to lead. An expired entry is
-    /// removed and handed back in `removed`.
+    /// removed.
     #[inline]
-    pub(crate) fn probe(&self, key: u128, now: u64, removed: &mut Removed<R>) -> Probe<R> {
+    pub(crate) fn probe(&self, key: u128, now: u64) -> Probe<R> {
         let mut table = self.shard(key).table.lock();
+        let mut expired = None;
         if let Some(entry) = table.entries.find_mut(hash(key), |e| e.key == key) {
             if entry.expires_at > now {
                 entry.referenced = true;
                 return Probe::Hit(entry.value.clone());
             }
-            removed.expired = table.remove(key);
+            expired = table.remove(key);
         }
-        table.flight(key)
+        table.flight(key, expired)
     }
 
     /// Ends the flight on `key`, storing `value` first if there is one. Waiters then look again.
@@ -214,14 +216,17 @@ impl<R: Clone> Store<R> {
 
 impl<R> Table<R> {
     /// The flight on `key`: the current one to wait for, or a new one this caller leads.
-    fn flight(&mut self, key: u128) -> Probe<R> {
+    #[cold]
+    fn flight(&mut self, key: u128, expired: Option<R>) -> Probe<R> {
         if let Some((_, flight)) = self.flights.find(hash(key), |(k, _)| *k == key) {
+            // Nobody can store under a key with a flight but its leader, so nothing expired here.
+            debug_assert!(expired.is_none());
             return Probe::Wait(flight.clone());
         }
         let flight = Arc::new(Flight::new());
         self.flights
             .insert_unique(hash(key), (key, flight.clone()), |(k, _)| hash(*k));
-        Probe::Lead(flight)
+        Probe::Lead(flight, expired)
     }
 
     fn remove(&mut self, key: u128) -> Option<R> {
@@ -326,8 +331,7 @@ mod tests {
     fn the_hand_spares_referenced_entries() {
         let store = Store::<u64>::new(3);
         fill(&store, [1, 2, 3]);
-        let mut removed = Removed::default();
-        assert!(matches!(store.probe(1, 0, &mut removed), Probe::Hit(1)));
+        assert!(matches!(store.probe(1, 0), Probe::Hit(1)));
         let removed = store.insert(4, 4, u64::MAX, 0);
         assert_eq!(removed.evicted, Some(2));
         assert_eq!(store.len(), 3);
@@ -338,9 +342,8 @@ mod tests {
         let store = Store::<u64>::new(2);
         store.insert(1, 1, u64::MAX, 0);
         store.insert(2, 2, 10, 0);
-        let mut removed = Removed::default();
-        assert!(matches!(store.probe(1, 0, &mut removed), Probe::Hit(1)));
-        assert!(matches!(store.probe(2, 0, &mut removed), Probe::Hit(2)));
+        assert!(matches!(store.probe(1, 0), Probe::Hit(1)));
+        assert!(matches!(store.probe(2, 0), Probe::Hit(2)));
         let removed = store.insert(3, 3, u64::MAX, 20);
         assert_eq!(removed.expired, Some(2));
         assert_eq!(removed.evicted, None);
