@@ -34,7 +34,11 @@ fn async_companions_are_async_and_behave_like_the_sync_ones() {
 
         assert_eq!(price_refresh("abc".into()).await, Ok(3.0));
         assert_eq!(price("abc".into()).await, Ok(3.0));
-        assert_eq!(PRICE_RUNS.load(Ordering::SeqCst), 3, "refresh primed the entry");
+        assert_eq!(
+            PRICE_RUNS.load(Ordering::SeqCst),
+            3,
+            "refresh primed the entry"
+        );
 
         assert!(price_invalidate("abc".into()).await);
         assert!(!price_invalidate("abc".into()).await);

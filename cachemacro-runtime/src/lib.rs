@@ -68,6 +68,7 @@ pub mod clock;
 mod flight;
 pub mod key;
 pub mod memory;
+pub mod refresh;
 mod stats;
 mod store;
 
@@ -88,6 +89,9 @@ pub struct FnConfig {
     pub ttl_ms: u64,
     /// Its `capacity` (in-process backend).
     pub capacity: u64,
+    /// With `refresh = "background"`: the age in milliseconds from which a hit schedules a
+    /// refresh. 0 without background refresh.
+    pub refresh_after_ms: u64,
     /// The return type as written, to tell values of a changed type apart in a shared backend.
     pub ret_type: &'static str,
 }

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use crate::FnConfig;
 use crate::clock;
 use crate::flight::Flight;
+use crate::refresh;
 use crate::stats::{Counters, Stats};
 use crate::store::{Probe, Removed, Store};
 
@@ -61,7 +62,8 @@ impl<R: Clone> Drop for Lead<'_, R> {
 
 /// What a caller does next.
 enum Step<'a, R: Clone> {
-    Hit(R),
+    /// A value, and whether this caller must schedule the entry's refresh.
+    Hit(R, bool),
     Wait(Arc<Flight>),
     Lead(Lead<'a, R>),
 }
@@ -77,10 +79,13 @@ impl<R: Clone> MemoryCache<R> {
     /// One look at the table: a hit, a flight to wait for, or the lead.
     #[inline]
     fn step(&self, key: u128) -> Step<'_, R> {
-        match self.store.probe(key, clock::now_ms()) {
-            Probe::Hit(value) => {
+        match self
+            .store
+            .probe(key, clock::now_ms(), self.config.refresh_after_ms)
+        {
+            Probe::Hit(value, refresh) => {
                 self.counters.hit();
-                Step::Hit(value)
+                Step::Hit(value, refresh)
             }
             Probe::Wait(flight) => Step::Wait(flight),
             Probe::Lead(flight, expired) => {
@@ -133,7 +138,8 @@ impl<R: Clone + Send + Sync + 'static> MemoryCache<R> {
     ) -> R {
         let lead = loop {
             match self.step(key) {
-                Step::Hit(value) => return value,
+                // Without a `refresh_after`, the store never asks for a refresh.
+                Step::Hit(value, _) => return value,
                 Step::Wait(flight) => flight.wait(),
                 Step::Lead(lead) => break lead,
             }
@@ -141,6 +147,111 @@ impl<R: Clone + Send + Sync + 'static> MemoryCache<R> {
         let value = body();
         lead.land(cacheable(&value).then(|| value.clone()));
         value
+    }
+
+    /// [`get_or_compute`](Self::get_or_compute) with background refresh: a hit on an entry older
+    /// than `refresh_after` is served, and `refresh()` builds the recomputation the pool runs.
+    #[doc(hidden)]
+    #[inline]
+    pub fn get_or_compute_refreshing<C, J>(
+        &'static self,
+        key: u128,
+        cacheable: C,
+        body: impl FnOnce() -> R,
+        refresh: impl FnOnce() -> J,
+    ) -> R
+    where
+        C: Fn(&R) -> bool + Copy + Send + 'static,
+        J: FnOnce() -> R + Send + 'static,
+    {
+        let lead = loop {
+            match self.step(key) {
+                Step::Hit(value, false) => return value,
+                Step::Hit(value, true) => {
+                    let job = refresh();
+                    let scheduled = refresh::spawn_blocking(move || {
+                        Counters::count(&self.counters.refreshes.started);
+                        let outcome = refresh::run_caught(job);
+                        self.refresh_done(key, cacheable, outcome);
+                    });
+                    if scheduled.is_err() {
+                        self.refresh_dropped(key);
+                    }
+                    return value;
+                }
+                Step::Wait(flight) => flight.wait(),
+                Step::Lead(lead) => break lead,
+            }
+        };
+        let value = body();
+        lead.land(cacheable(&value).then(|| value.clone()));
+        value
+    }
+
+    /// The async form of [`get_or_compute_refreshing`](Self::get_or_compute_refreshing):
+    /// refreshes run as tasks on the caller's tokio runtime.
+    #[doc(hidden)]
+    pub async fn get_or_compute_refreshing_async<C, J>(
+        &'static self,
+        key: u128,
+        cacheable: C,
+        body: impl Future<Output = R>,
+        refresh: impl FnOnce() -> J,
+    ) -> R
+    where
+        C: Fn(&R) -> bool + Copy + Send + 'static,
+        J: Future<Output = R> + Send + 'static,
+    {
+        let lead = loop {
+            match self.step(key) {
+                Step::Hit(value, false) => return value,
+                Step::Hit(value, true) => {
+                    let job = refresh();
+                    let scheduled = refresh::spawn_task(async move {
+                        Counters::count(&self.counters.refreshes.started);
+                        let outcome = refresh::await_caught(job).await;
+                        self.refresh_done(key, cacheable, outcome);
+                    });
+                    if scheduled.is_err() {
+                        self.refresh_dropped(key);
+                    }
+                    return value;
+                }
+                Step::Wait(flight) => flight.wait_async().await,
+                Step::Lead(lead) => break lead,
+            }
+        };
+        let value = body.await;
+        lead.land(cacheable(&value).then(|| value.clone()));
+        value
+    }
+
+    /// Stores a refresh's value, or keeps the old one when it failed (`None`: a panic).
+    fn refresh_done(&self, key: u128, cacheable: impl Fn(&R) -> bool, outcome: Option<R>) {
+        let refreshes = &self.counters.refreshes;
+        let value = match outcome {
+            Some(value) if cacheable(&value) => Some((value, self.expires_at())),
+            failed => {
+                Counters::count(&refreshes.failed);
+                tracing::warn!(
+                    function = self.config.name,
+                    panicked = failed.is_none(),
+                    "cachemacro: background refresh failed; the cached value is kept"
+                );
+                None
+            }
+        };
+        let stored = value.is_some();
+        let replaced = self.store.refreshed(key, value, clock::now_ms());
+        if stored && replaced.is_some() {
+            Counters::count(&refreshes.updated);
+        }
+    }
+
+    #[cold]
+    fn refresh_dropped(&self, key: u128) {
+        Counters::count(&self.counters.refreshes.dropped);
+        self.store.refreshed(key, None, clock::now_ms());
     }
 
     /// The async form of [`get_or_compute`](Self::get_or_compute): waiters await, and a cancelled
@@ -154,7 +265,7 @@ impl<R: Clone + Send + Sync + 'static> MemoryCache<R> {
     ) -> R {
         let lead = loop {
             match self.step(key) {
-                Step::Hit(value) => return value,
+                Step::Hit(value, _) => return value,
                 Step::Wait(flight) => flight.wait_async().await,
                 Step::Lead(lead) => break lead,
             }

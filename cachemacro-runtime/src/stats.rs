@@ -25,6 +25,18 @@ pub struct Stats {
     pub expirations: u64,
     /// Backend errors (Redis unreachable, timed out, undecodable values). Always 0 in process.
     pub errors: u64,
+    /// Background refreshes that began running (`refresh = "background"`).
+    pub refreshes_started: u64,
+    /// Refreshes that stored a new value. In process every successful refresh counts here: the
+    /// value is replaced without comparing.
+    pub refreshes_updated: u64,
+    /// Refreshes whose value was unchanged, so only the entry's age was renewed (shared backends,
+    /// which compare the encoded bytes).
+    pub refreshes_unchanged: u64,
+    /// Refreshes that failed (an `Err` that is not cached, or a panic): the old value stays.
+    pub refreshes_failed: u64,
+    /// Refreshes dropped because the pool's queue was full; a later hit tries again.
+    pub refreshes_dropped: u64,
 }
 
 /// Threads with a slot of their own; more threads at once share slots (and pay for atomic adds).
@@ -40,6 +52,17 @@ pub(crate) struct Counters {
     pub(crate) evictions: AtomicU64,
     pub(crate) expirations: AtomicU64,
     pub(crate) errors: AtomicU64,
+    pub(crate) refreshes: RefreshCounters,
+}
+
+/// What happened to background refreshes.
+#[derive(Default)]
+pub(crate) struct RefreshCounters {
+    pub(crate) started: AtomicU64,
+    pub(crate) updated: AtomicU64,
+    pub(crate) unchanged: AtomicU64,
+    pub(crate) failed: AtomicU64,
+    pub(crate) dropped: AtomicU64,
 }
 
 impl Default for Counters {
@@ -50,6 +73,7 @@ impl Default for Counters {
             evictions: AtomicU64::new(0),
             expirations: AtomicU64::new(0),
             errors: AtomicU64::new(0),
+            refreshes: RefreshCounters::default(),
         }
     }
 }
@@ -86,6 +110,12 @@ impl Counters {
         stats.evictions = self.evictions.load(Ordering::Relaxed);
         stats.expirations = self.expirations.load(Ordering::Relaxed);
         stats.errors = self.errors.load(Ordering::Relaxed);
+        let refreshes = &self.refreshes;
+        stats.refreshes_started = refreshes.started.load(Ordering::Relaxed);
+        stats.refreshes_updated = refreshes.updated.load(Ordering::Relaxed);
+        stats.refreshes_unchanged = refreshes.unchanged.load(Ordering::Relaxed);
+        stats.refreshes_failed = refreshes.failed.load(Ordering::Relaxed);
+        stats.refreshes_dropped = refreshes.dropped.load(Ordering::Relaxed);
         stats
     }
 }

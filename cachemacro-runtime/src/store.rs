@@ -21,6 +21,10 @@ struct Entry<R> {
     value: R,
     /// On the coarse clock; `u64::MAX` for no expiry.
     expires_at: u64,
+    /// On the coarse clock: when the value was stored or last refreshed.
+    stored_at: u64,
+    /// A background refresh of this entry is scheduled or running.
+    refreshing: bool,
     /// CLOCK's bit: set by a hit, cleared by the passing hand.
     referenced: bool,
     /// This entry's place on the clock face.
@@ -29,8 +33,9 @@ struct Entry<R> {
 
 /// What a lookup found.
 pub(crate) enum Probe<R> {
-    /// A live value.
-    Hit(R),
+    /// A live value; `true` when the caller must schedule its refresh (it is old enough and no
+    /// refresh is in flight: from now on one is).
+    Hit(R, bool),
     /// Another caller is computing this key: wait for it, then look again.
     Wait(Arc<Flight>),
     /// Nobody is: compute it, then [`Store::finish`]. Carries the expired entry the lookup
@@ -134,15 +139,19 @@ impl<R: Clone> Store<R> {
     }
 
     /// The live value under `key`, or the flight to wait for or to lead. An expired entry is
-    /// removed.
+    /// removed. `refresh_after` (0 for never) is the age from which a hit asks for a refresh.
     #[inline]
-    pub(crate) fn probe(&self, key: u128, now: u64) -> Probe<R> {
+    pub(crate) fn probe(&self, key: u128, now: u64, refresh_after: u64) -> Probe<R> {
         let mut table = self.shard(key).table.lock();
         let mut expired = None;
         if let Some(entry) = table.entries.find_mut(hash(key), |e| e.key == key) {
             if entry.expires_at > now {
                 entry.referenced = true;
-                return Probe::Hit(entry.value.clone());
+                let due = refresh_after > 0
+                    && !entry.refreshing
+                    && now.saturating_sub(entry.stored_at) >= refresh_after;
+                entry.refreshing |= due;
+                return Probe::Hit(entry.value.clone(), due);
             }
             expired = table.remove(key);
         }
@@ -180,6 +189,25 @@ impl<R: Clone> Store<R> {
             .table
             .lock()
             .insert(key, value, expires_at, now)
+    }
+
+    /// Ends the refresh of `key`: stores `value` (with a new age) if there is one, or keeps the old
+    /// value. Hands back what was replaced; `None` if the entry is gone (evicted or invalidated
+    /// meanwhile), in which case nothing is stored.
+    pub(crate) fn refreshed(
+        &self,
+        key: u128,
+        value: Option<(R, u64)>,
+        now: u64,
+    ) -> Option<Option<R>> {
+        let mut table = self.shard(key).table.lock();
+        let entry = table.entries.find_mut(hash(key), |e| e.key == key)?;
+        entry.refreshing = false;
+        Some(value.map(|(value, expires_at)| {
+            entry.expires_at = expires_at;
+            entry.stored_at = now;
+            std::mem::replace(&mut entry.value, value)
+        }))
     }
 
     /// Removes the entry under `key`; its value and whether it was live.
@@ -244,6 +272,7 @@ impl<R> Table<R> {
         let mut removed = Removed::default();
         if let Some(entry) = self.entries.find_mut(hash(key), |e| e.key == key) {
             entry.expires_at = expires_at;
+            entry.stored_at = now;
             removed.replaced = Some(std::mem::replace(&mut entry.value, value));
             return removed;
         }
@@ -267,6 +296,8 @@ impl<R> Table<R> {
                 key,
                 value,
                 expires_at,
+                stored_at: now,
+                refreshing: false,
                 referenced: false,
                 slot,
             },
@@ -331,10 +362,43 @@ mod tests {
     fn the_hand_spares_referenced_entries() {
         let store = Store::<u64>::new(3);
         fill(&store, [1, 2, 3]);
-        assert!(matches!(store.probe(1, 0), Probe::Hit(1)));
+        assert!(matches!(store.probe(1, 0, 0), Probe::Hit(1, false)));
         let removed = store.insert(4, 4, u64::MAX, 0);
         assert_eq!(removed.evicted, Some(2));
         assert_eq!(store.len(), 3);
+    }
+
+    #[test]
+    fn one_hit_at_a_time_is_asked_to_refresh() {
+        let store = Store::<u64>::new(10);
+        store.insert(1, 1, u64::MAX, 0);
+        assert!(
+            matches!(store.probe(1, 99, 100), Probe::Hit(1, false)),
+            "young"
+        );
+        assert!(
+            matches!(store.probe(1, 100, 100), Probe::Hit(1, true)),
+            "old: refresh"
+        );
+        assert!(
+            matches!(store.probe(1, 101, 100), Probe::Hit(1, false)),
+            "one in flight"
+        );
+        assert_eq!(store.refreshed(1, Some((2, u64::MAX)), 150), Some(Some(1)));
+        assert!(
+            matches!(store.probe(1, 249, 100), Probe::Hit(2, false)),
+            "renewed"
+        );
+        assert!(matches!(store.probe(1, 250, 100), Probe::Hit(2, true)));
+        assert_eq!(
+            store.refreshed(1, None, 260),
+            Some(None),
+            "failed: old value kept"
+        );
+        assert!(
+            matches!(store.probe(1, 261, 100), Probe::Hit(2, true)),
+            "and retried"
+        );
     }
 
     #[test]
@@ -342,8 +406,8 @@ mod tests {
         let store = Store::<u64>::new(2);
         store.insert(1, 1, u64::MAX, 0);
         store.insert(2, 2, 10, 0);
-        assert!(matches!(store.probe(1, 0), Probe::Hit(1)));
-        assert!(matches!(store.probe(2, 0), Probe::Hit(2)));
+        assert!(matches!(store.probe(1, 0, 0), Probe::Hit(1, false)));
+        assert!(matches!(store.probe(2, 0, 0), Probe::Hit(2, false)));
         let removed = store.insert(3, 3, u64::MAX, 20);
         assert_eq!(removed.expired, Some(2));
         assert_eq!(removed.evicted, None);

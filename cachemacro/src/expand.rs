@@ -201,6 +201,7 @@ pub(crate) fn expand(options: &Options, func: &Func) -> TokenStream {
                         version: #version,
                         ttl_ms: #ttl_ms,
                         capacity: #capacity,
+                        refresh_after_ms: 0,
                         ret_type: ::core::stringify!(#ret),
                     })
                 });
