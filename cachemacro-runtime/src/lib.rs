@@ -105,6 +105,64 @@ pub mod __private {
         value.write_key(out);
     }
 
-    /// Fails to compile, on the return type, when a memoized function's result is not `Clone`.
-    pub const fn assert_clone<T: Clone>() {}
+    /// Implemented by every type a memoized function can return; its [`Cacheable`] proof unlocks
+    /// the function's cache.
+    ///
+    /// The generated code reaches its cache only through the proof, `<R as CacheValue<_>>::proof()`,
+    /// so a return type that cannot be cached is reported once, on the return type: where the
+    /// bound fails, the proof's type is unknown and the compiler says nothing more about what is
+    /// done with it.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` cannot be cached: a memoized function's return type must be `Clone + Send + Sync + 'static`",
+        label = "this return type cannot be cached",
+        note = "a hit returns a clone of the cached value, and the cache is shared between threads",
+        note = "derive `Clone` for the type, or return an `Arc` of it (`Arc<T>` is `Clone`, and `Send + Sync` when `T` is)"
+    )]
+    pub trait CacheValue<P> {
+        /// The proof.
+        fn proof() -> P;
+    }
+
+    impl<T: Clone + Send + Sync + 'static> CacheValue<Cacheable> for T {
+        #[inline(always)]
+        fn proof() -> Cacheable {
+            Cacheable(())
+        }
+    }
+
+    // An impl that never applies (`Never<T>` is never `Clone`). With two candidates the compiler
+    // checks each one's bounds before it picks one, so for a type that fails them the proof's type
+    // stays unknown; with one, it would pick it regardless, and every use of the cache would be
+    // reported as well.
+    impl<T> CacheValue<Cacheable> for T
+    where
+        Never<T>: Clone,
+    {
+        fn proof() -> Cacheable {
+            Cacheable(())
+        }
+    }
+
+    #[doc(hidden)]
+    pub struct Never<T>(::core::marker::PhantomData<T>);
+
+    /// Proof that a function's return type can be cached.
+    #[derive(Clone, Copy)]
+    pub struct Cacheable(());
+
+    impl Cacheable {
+        /// Returns `cache` unchanged.
+        #[inline(always)]
+        pub fn pass<C>(self, cache: C) -> C {
+            cache
+        }
+
+        /// The in-process cache of a function.
+        pub fn memory_cache<R: Clone + Send + Sync + 'static>(
+            self,
+            config: FnConfig,
+        ) -> crate::MemoryCache<R> {
+            crate::MemoryCache::new(config)
+        }
+    }
 }

@@ -68,7 +68,9 @@ pub(crate) fn expand(options: &Options, func: &Func) -> TokenStream {
         quote!(#ident: &#ty)
     });
     let key_writes = key_args.iter().map(|arg| {
-        let ident = &arg.ident;
+        // The argument carries its type's span, so a type that cannot be part of a key is reported
+        // on the type, not on the argument's name.
+        let ident = Ident::new(&arg.ident.to_string(), arg.ty.span());
         quote_spanned!(arg.ty.span()=> #krate::__private::write_arg(#ident, &mut __cachemacro_out);)
     });
     let key_key_args = key_args.iter().map(|arg| &arg.ident);
@@ -76,7 +78,7 @@ pub(crate) fn expand(options: &Options, func: &Func) -> TokenStream {
         (Some(recv), true) => (
             Some(quote!(#recv,)),
             Some(
-                quote_spanned!(recv.span()=> #krate::__private::write_arg(self, &mut __cachemacro_out);),
+                quote_spanned!(recv.self_token.span=> #krate::__private::write_arg(self, &mut __cachemacro_out);),
             ),
             Some(quote!(self,)),
         ),
@@ -94,10 +96,19 @@ pub(crate) fn expand(options: &Options, func: &Func) -> TokenStream {
         _ => quote!(|_: &#ret| true),
     };
 
-    let (cache_ty, backend_check) = match options.backend() {
-        Backend::Memory => (quote!(#krate::MemoryCache<#ret>), quote!()),
+    // Every use of the cache goes through this proof: for a return type that cannot be cached it
+    // is the one error, on the return type, instead of one per use (see `__private::CacheValue`).
+    let proof = quote!(<#ret as #krate::__private::CacheValue<_>>::proof());
+    let cache_ref = quote!(#proof.pass(#this #cache()));
+    let (cache_ty, new_cache, backend_check) = match options.backend() {
+        Backend::Memory => (
+            quote!(#krate::MemoryCache<#ret>),
+            quote!(#proof.memory_cache),
+            quote!(),
+        ),
         Backend::Redis => (
             quote!(#krate::RedisCache<#ret>),
+            quote!(<#krate::RedisCache<#ret>>::new),
             quote_spanned!(ret.span()=> #krate::__private::assert_serde::<#ret>();),
         ),
     };
@@ -111,7 +122,6 @@ pub(crate) fn expand(options: &Options, func: &Func) -> TokenStream {
     let version = options.version.value().copied().unwrap_or(0);
     let ttl_ms = options.ttl.value().copied().unwrap_or(0);
     let capacity = options.capacity.value().copied().unwrap_or(10_000);
-    let assert_clone = quote_spanned!(ret.span()=> #krate::__private::assert_clone::<#ret>(););
 
     let user_attrs = &func.item.attrs;
     let companion_attrs: Vec<&Attribute> = func
@@ -159,7 +169,7 @@ pub(crate) fn expand(options: &Options, func: &Func) -> TokenStream {
         #(#user_attrs)*
         #vis #asyncness fn #name #generics (#receiver_param #(#params),*) -> #ret #where_clause {
             let __cachemacro_key = #key_call;
-            #this #cache().#get(__cachemacro_key, #cacheable, #body_call) #dot_await
+            #cache_ref.#get(__cachemacro_key, #cacheable, #body_call) #dot_await
         }
 
         #[doc = #doc_uncached]
@@ -171,7 +181,7 @@ pub(crate) fn expand(options: &Options, func: &Func) -> TokenStream {
         #vis #asyncness fn #refresh #generics (#receiver_param #(#params),*) -> #ret #where_clause {
             let __cachemacro_key = #key_call;
             let __cachemacro_value = #this #uncached(#self_arg #(#arg_names),*) #dot_await;
-            #this #cache().#store(__cachemacro_key, #cacheable, &__cachemacro_value) #dot_await;
+            #cache_ref.#store(__cachemacro_key, #cacheable, &__cachemacro_value) #dot_await;
             __cachemacro_value
         }
 
@@ -179,17 +189,16 @@ pub(crate) fn expand(options: &Options, func: &Func) -> TokenStream {
         #(#companion_attrs)*
         #[allow(unused_variables)]
         #vis #asyncness fn #invalidate #generics (#receiver_param #(#params),*) -> bool #where_clause {
-            #this #cache().#invalidate_call(#key_call) #dot_await
+            #cache_ref.#invalidate_call(#key_call) #dot_await
         }
 
         #[doc = #doc_cache]
         #(#companion_attrs)*
         #vis fn #cache() -> &'static #cache_ty {
-            #assert_clone
             #backend_check
             static __CACHEMACRO_CACHE: #krate::__private::LazyLock<#cache_ty> =
                 #krate::__private::LazyLock::new(|| {
-                    <#cache_ty>::new(#krate::__private::FnConfig {
+                    #new_cache(#krate::__private::FnConfig {
                         name: #fn_name,
                         version: #version,
                         ttl_ms: #ttl_ms,
