@@ -86,8 +86,13 @@ impl Parse for RawOption {
         let value = if input.peek(Token![=]) {
             input.parse::<Token![=]>()?;
             Some(input.parse()?)
-        } else {
+        } else if input.is_empty() || input.peek(Token![,]) {
             None
+        } else {
+            return Err(input.error(format_args!(
+                "expected `=` after `{key}`, as in `{key} = {}`",
+                example(&key.unraw().to_string())
+            )));
         };
         Ok(RawOption { key, value })
     }
@@ -400,16 +405,21 @@ fn parse_ignore(value: &Expr, errors: &mut Errors) -> syn::Result<Vec<Ident>> {
     };
     let mut names: Vec<Ident> = Vec::new();
     for element in &array.elems {
+        const NOT_A_NAME: &str =
+            "`ignore` takes argument names, as in `ignore = [logger, self]`; this is not a name";
         let Expr::Path(path) = element else {
-            errors.spanned(element, "expected an argument name");
+            errors.spanned(element, NOT_A_NAME);
             continue;
         };
         let Some(ident) = path.path.get_ident() else {
-            errors.spanned(element, "expected an argument name");
+            errors.spanned(element, NOT_A_NAME);
             continue;
         };
         if names.iter().any(|seen| seen == ident) {
-            errors.spanned(ident, format_args!("`{ident}` is ignored twice"));
+            errors.spanned(
+                ident,
+                format_args!("`{ident}` is ignored twice: list each argument once"),
+            );
             continue;
         }
         names.push(ident.clone());
