@@ -196,8 +196,8 @@ pub(crate) fn expand(options: &Options, func: &Func) -> TokenStream {
         #(#companion_attrs)*
         #vis fn #cache() -> &'static #cache_ty {
             #backend_check
-            static __CACHEMACRO_CACHE: #krate::__private::LazyLock<#cache_ty> =
-                #krate::__private::LazyLock::new(|| {
+            static __CACHEMACRO_CACHE: ::std::sync::LazyLock<#cache_ty> =
+                ::std::sync::LazyLock::new(|| {
                     #new_cache(#krate::__private::FnConfig {
                         name: #fn_name,
                         version: #version,
