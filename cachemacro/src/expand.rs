@@ -121,7 +121,10 @@ pub(crate) fn expand(options: &Options, func: &Func) -> TokenStream {
     };
     let version = options.version.value().copied().unwrap_or(0);
     let ttl_ms = options.ttl.value().copied().unwrap_or(0);
-    let capacity = options.capacity.value().copied().unwrap_or(10_000);
+    let capacity = match options.capacity.value() {
+        Some(capacity) => quote!(#capacity),
+        None => quote!(#krate::memory::DEFAULT_CAPACITY),
+    };
 
     let user_attrs = &func.item.attrs;
     let companion_attrs: Vec<&Attribute> = func
