@@ -16,7 +16,8 @@
 //!
 //! This crate is the one dependency a user adds: it re-exports the [`memoize`] attribute and holds
 //! what the generated code calls: the [stable keys](key), the in-process [backend](memory), the
-//! [clock] and the [statistics](Stats).
+//! [clock] and the [statistics](Stats). Every option of `#[memoize(...)]`, with its type, default,
+//! meaning and an example, is in [`options`].
 //!
 //! # What `#[memoize]` generates
 //!
@@ -67,6 +68,7 @@
 pub mod clock;
 pub mod key;
 pub mod memory;
+pub mod options;
 mod stats;
 
 pub use cachemacro::memoize;
