@@ -100,11 +100,60 @@ pub mod __private {
 
     use crate::key::{CacheKey, KeyWriter};
 
-    /// Writes one argument; a separate function so that a missing `CacheKey` impl is reported on
-    /// the argument's type.
-    #[inline(always)]
-    pub fn write_arg<T: CacheKey + ?Sized>(value: &T, out: &mut KeyWriter) {
-        value.write_key(out);
+    /// Writes one argument of a call's key: implemented by every [`CacheKey`] type.
+    ///
+    /// The generated code calls this rather than `CacheKey` itself so that an argument type
+    /// without a key is reported with advice for arguments, on the argument's type. It has two
+    /// impls for the reason given at [`CacheValue`]: with one, the compiler would report the
+    /// missing `CacheKey` impl instead, with `CacheKey`'s advice and a list of its impls.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` cannot be part of a cache key",
+        label = "this argument's type does not implement `CacheKey`",
+        note = "leave the argument out of the key by naming it in `#[memoize(ignore = [...])]`, or implement `cachemacro_runtime::CacheKey` for `{Self}`",
+        note = "`HashMap`/`HashSet` iterate in random order and have no stable key: use `BTreeMap`/`BTreeSet`"
+    )]
+    pub trait KeyArg {
+        /// Writes `self`'s key encoding.
+        fn write_arg(&self, out: &mut KeyWriter);
+    }
+
+    impl<T: CacheKey + ?Sized> KeyArg for T {
+        #[inline(always)]
+        fn write_arg(&self, out: &mut KeyWriter) {
+            self.write_key(out);
+        }
+    }
+
+    impl<T: ?Sized> KeyArg for T
+    where
+        Never<T>: Clone,
+    {
+        fn write_arg(&self, _: &mut KeyWriter) {}
+    }
+
+    /// [`KeyArg`] for a method's `&self`, with the advice for a receiver.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` cannot be part of a cache key, so `&self` cannot be",
+        label = "`Self` does not implement `CacheKey`",
+        note = "leave the receiver out of the key with `#[memoize(ignore = [self])]`, or implement `cachemacro_runtime::CacheKey` for `{Self}`"
+    )]
+    pub trait KeySelf {
+        /// Writes `self`'s key encoding.
+        fn write_self(&self, out: &mut KeyWriter);
+    }
+
+    impl<T: CacheKey + ?Sized> KeySelf for T {
+        #[inline(always)]
+        fn write_self(&self, out: &mut KeyWriter) {
+            self.write_key(out);
+        }
+    }
+
+    impl<T: ?Sized> KeySelf for T
+    where
+        Never<T>: Clone,
+    {
+        fn write_self(&self, _: &mut KeyWriter) {}
     }
 
     /// Implemented by every type a memoized function can return; its [`Cacheable`] proof unlocks
@@ -133,9 +182,9 @@ pub mod __private {
     }
 
     // An impl that never applies (`Never<T>` is never `Clone`). With two candidates the compiler
-    // checks each one's bounds before it picks one, so for a type that fails them the proof's type
-    // stays unknown; with one, it would pick it regardless, and every use of the cache would be
-    // reported as well.
+    // checks each one's bounds before it picks one, so for a type that fails them it reports this
+    // trait's own message and the proof's type stays unknown; with one, it would pick it
+    // regardless, report the bound inside it, and every use of the cache as well.
     impl<T> CacheValue<Cacheable> for T
     where
         Never<T>: Clone,
@@ -145,8 +194,8 @@ pub mod __private {
         }
     }
 
-    #[doc(hidden)]
-    pub struct Never<T>(::core::marker::PhantomData<T>);
+    /// Never `Clone`: the bound of the impls that never apply.
+    pub struct Never<T: ?Sized>(::core::marker::PhantomData<T>);
 
     /// Proof that a function's return type can be cached.
     #[derive(Clone, Copy)]

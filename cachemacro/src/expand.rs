@@ -4,10 +4,10 @@
 //! inside `f_cache()`; everything else calls into the runtime. Paths are absolute (`::core`, the
 //! runtime's path), so local items named `core`, `std` or `Result` change nothing.
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::{Attribute, Ident};
+use syn::{Attribute, Ident, Type};
 
 use crate::attr::{Backend, Options};
 use crate::func::{Func, ResultKind};
@@ -70,15 +70,18 @@ pub(crate) fn expand(options: &Options, func: &Func) -> TokenStream {
     let key_writes = key_args.iter().map(|arg| {
         // The argument carries its type's span, so a type that cannot be part of a key is reported
         // on the type, not on the argument's name.
-        let ident = Ident::new(&arg.ident.to_string(), arg.ty.span());
-        quote_spanned!(arg.ty.span()=> #krate::__private::write_arg(#ident, &mut __cachemacro_out);)
+        let span = type_name_span(&arg.ty);
+        let ident = Ident::new(&arg.ident.to_string(), span);
+        // `&T` keys as `T`: write the referent, so an error names `T`, the type to give a key.
+        let derefs = (0..reference_depth(&arg.ty)).map(|_| quote_spanned!(span=> *));
+        quote_spanned!(span=> #krate::__private::KeyArg::write_arg(#(#derefs)* #ident, &mut __cachemacro_out);)
     });
     let key_key_args = key_args.iter().map(|arg| &arg.ident);
     let (key_receiver, key_self_write, key_self_arg) = match (&func.receiver, key_self) {
         (Some(recv), true) => (
             Some(quote!(#recv,)),
             Some(
-                quote_spanned!(recv.self_token.span=> #krate::__private::write_arg(self, &mut __cachemacro_out);),
+                quote_spanned!(recv.self_token.span=> #krate::__private::KeySelf::write_self(self, &mut __cachemacro_out);),
             ),
             Some(quote!(self,)),
         ),
@@ -240,4 +243,29 @@ fn is_passed_to_companions(attr: &Attribute) -> bool {
     ]
     .iter()
     .any(|name| attr.path().is_ident(name))
+}
+
+/// The span of a type's name: `HashMap` in `&std::collections::HashMap<K, V>`. A span covers one
+/// token on stable Rust, and the name is the token that says what the type is.
+fn type_name_span(ty: &Type) -> Span {
+    match ty {
+        Type::Path(path) => match path.path.segments.last() {
+            Some(last) => last.ident.span(),
+            None => ty.span(),
+        },
+        Type::Reference(reference) => type_name_span(&reference.elem),
+        Type::Paren(inner) => type_name_span(&inner.elem),
+        Type::Group(inner) => type_name_span(&inner.elem),
+        _ => ty.span(),
+    }
+}
+
+/// How many `&` wrap a type: 1 for `&str`, 2 for `&&str`.
+fn reference_depth(ty: &Type) -> usize {
+    match ty {
+        Type::Reference(reference) => 1 + reference_depth(&reference.elem),
+        Type::Paren(inner) => reference_depth(&inner.elem),
+        Type::Group(inner) => reference_depth(&inner.elem),
+        _ => 0,
+    }
 }
