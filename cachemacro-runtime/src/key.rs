@@ -70,7 +70,7 @@ use xxhash_rust::xxh3::{Xxh3, xxh3_128};
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be part of a cache key",
     label = "this argument's type does not implement `CacheKey`",
-    note = "implement `cachemacro_runtime::CacheKey` for it, or leave the argument out of the key: `#[memoize(ignore = [the_argument])]`, or `ignore = [self]` for a method's receiver",
+    note = "implement `cachemacro_runtime::CacheKey` for it, or leave the argument out of the key with `ignore = [...]`",
     note = "`HashMap`/`HashSet` iterate in random order and have no stable key: use `BTreeMap`/`BTreeSet`"
 )]
 pub trait CacheKey {
