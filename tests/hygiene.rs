@@ -1,6 +1,6 @@
 //! The expansion names everything by an absolute path (`::core`, `::std`, the runtime's path), so
-//! local items called `core`, `std` or `Result` beside a memoized function change nothing, and
-//! `crate = "..."` points it at the runtime under another name.
+//! local items called `core`, `std`, `Result` or `bool` beside a memoized function change nothing,
+//! and `crate = "..."` points it at the runtime under another name.
 
 #![allow(dead_code)]
 
@@ -8,11 +8,15 @@ extern crate cachemacro_runtime as renamed;
 
 use renamed::memoize;
 
-// Shadow what a careless expansion would name by a relative path.
+// Shadow what a careless expansion would name by a relative path, primitive types included.
 mod core {}
 mod std {}
 type Result<T> = ::core::result::Result<T, ::std::string::String>;
 type Option = ();
+#[allow(non_camel_case_types)]
+type bool = ();
+#[allow(non_camel_case_types)]
+type u128 = ();
 struct LazyLock;
 fn drop() {}
 

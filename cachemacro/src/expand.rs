@@ -194,7 +194,7 @@ pub(crate) fn expand(options: &Options, func: &Func) -> TokenStream {
         #[doc = #doc_invalidate]
         #(#companion_attrs)*
         #[allow(unused_variables)]
-        #vis #asyncness fn #invalidate #generics (#receiver_param #(#params),*) -> bool #where_clause {
+        #vis #asyncness fn #invalidate #generics (#receiver_param #(#params),*) -> ::core::primitive::bool #where_clause {
             #cache_ref.#invalidate_call(#key_call) #dot_await
         }
 
@@ -219,7 +219,7 @@ pub(crate) fn expand(options: &Options, func: &Func) -> TokenStream {
         #(#companion_attrs)*
         #[inline]
         #[allow(clippy::ptr_arg, clippy::trivially_copy_pass_by_ref)]
-        fn #key_fn #generics (#key_receiver #(#key_params),*) -> u128 #where_clause {
+        fn #key_fn #generics (#key_receiver #(#key_params),*) -> ::core::primitive::u128 #where_clause {
             let mut __cachemacro_out = #krate::KeyWriter::new();
             #key_self_write
             #(#key_writes)*
