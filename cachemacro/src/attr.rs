@@ -275,7 +275,15 @@ pub(crate) fn parse_duration(text: &str) -> Result<u64, String> {
         "h" => 3_600_000,
         "d" => 86_400_000,
         "" => return Err(format!("the unit is missing: {FORMAT}")),
-        other => return Err(format!("unknown unit `{other}`: {FORMAT}")),
+        other => {
+            return Err(match unit_abbreviation(other.trim()) {
+                Some(short) => format!(
+                    "write it as \"{digits}{short}\", digits then a unit without a space (the \
+                     units are ms, s, m, h, d)"
+                ),
+                None => format!("unknown unit `{}`: {FORMAT}", other.trim()),
+            });
+        }
     };
     let amount: u64 = digits
         .parse()
@@ -287,6 +295,18 @@ pub(crate) fn parse_duration(text: &str) -> Result<u64, String> {
         return Err("it must be longer than zero; to keep entries forever, leave it out".into());
     }
     Ok(ms)
+}
+
+/// The unit a spelled-out or spaced unit (`" minutes"`, `"sec"`) stands for.
+fn unit_abbreviation(unit: &str) -> Option<&'static str> {
+    match unit {
+        "ms" | "msec" | "millis" | "millisecond" | "milliseconds" => Some("ms"),
+        "s" | "sec" | "secs" | "second" | "seconds" => Some("s"),
+        "m" | "min" | "mins" | "minute" | "minutes" => Some("m"),
+        "h" | "hr" | "hrs" | "hour" | "hours" => Some("h"),
+        "d" | "day" | "days" => Some("d"),
+        _ => None,
+    }
 }
 
 fn parse_capacity(value: &Expr) -> syn::Result<u64> {
@@ -443,6 +463,30 @@ mod tests {
         assert!(parse_duration("10").is_err());
         assert!(parse_duration("0s").is_err());
         assert!(parse_duration("99999999999999999999d").is_err());
+    }
+
+    #[test]
+    fn spelled_out_units_are_rewritten() {
+        assert!(
+            parse_duration("5 minutes")
+                .unwrap_err()
+                .starts_with("write it as \"5m\"")
+        );
+        assert!(
+            parse_duration("90sec")
+                .unwrap_err()
+                .starts_with("write it as \"90s\"")
+        );
+        assert!(
+            parse_duration("2 h")
+                .unwrap_err()
+                .starts_with("write it as \"2h\"")
+        );
+        assert!(
+            parse_duration("10x")
+                .unwrap_err()
+                .starts_with("unknown unit `x`")
+        );
     }
 
     #[test]
