@@ -16,7 +16,8 @@
 //!
 //! This crate is the one dependency a user adds: it re-exports the [`memoize`] attribute and holds
 //! what the generated code calls: the [stable keys](key), the in-process [backend](memory), the
-//! [clock] and the [statistics](Stats).
+//! [clock] and the [statistics](Stats). Every option of `#[memoize(...)]`, with its type, default,
+//! meaning and an example, is in [`options`].
 //!
 //! # What `#[memoize]` generates
 //!
@@ -68,6 +69,7 @@ pub mod clock;
 mod flight;
 pub mod key;
 pub mod memory;
+pub mod options;
 pub mod refresh;
 mod stats;
 mod store;
@@ -106,13 +108,120 @@ pub mod __private {
 
     use crate::key::{CacheKey, KeySink};
 
-    /// Writes one argument; a separate function so that a missing `CacheKey` impl is reported on
-    /// the argument's type.
-    #[inline(always)]
-    pub fn write_arg<T: CacheKey + ?Sized, S: KeySink>(value: &T, out: &mut S) {
-        value.write_key(out);
+    /// Writes one argument of a call's key: implemented by every [`CacheKey`] type.
+    ///
+    /// The generated code calls this rather than `CacheKey` itself so that an argument type
+    /// without a key is reported with advice for arguments, on the argument's type. It has two
+    /// impls for the reason given at [`CacheValue`]: with one, the compiler would report the
+    /// missing `CacheKey` impl instead, with `CacheKey`'s advice and a list of its impls.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` cannot be part of a cache key",
+        label = "this argument's type does not implement `CacheKey`",
+        note = "leave the argument out of the key by naming it in `#[memoize(ignore = [...])]`, or implement `cachemacro_runtime::CacheKey` for `{Self}`",
+        note = "`HashMap`/`HashSet` iterate in random order and have no stable key: use `BTreeMap`/`BTreeSet`"
+    )]
+    pub trait KeyArg {
+        /// Writes `self`'s key encoding.
+        fn write_arg<S: KeySink + ?Sized>(&self, out: &mut S);
     }
 
-    /// Fails to compile, on the return type, when a memoized function's result is not `Clone`.
-    pub const fn assert_clone<T: Clone>() {}
+    impl<T: CacheKey + ?Sized> KeyArg for T {
+        #[inline(always)]
+        fn write_arg<S: KeySink + ?Sized>(&self, out: &mut S) {
+            self.write_key(out);
+        }
+    }
+
+    impl<T: ?Sized> KeyArg for T
+    where
+        Never<T>: Clone,
+    {
+        fn write_arg<S: KeySink + ?Sized>(&self, _: &mut S) {}
+    }
+
+    /// [`KeyArg`] for a method's `&self`, with the advice for a receiver.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` cannot be part of a cache key, so `&self` cannot be",
+        label = "`Self` does not implement `CacheKey`",
+        note = "leave the receiver out of the key with `#[memoize(ignore = [self])]`, or implement `cachemacro_runtime::CacheKey` for `{Self}`"
+    )]
+    pub trait KeySelf {
+        /// Writes `self`'s key encoding.
+        fn write_self<S: KeySink + ?Sized>(&self, out: &mut S);
+    }
+
+    impl<T: CacheKey + ?Sized> KeySelf for T {
+        #[inline(always)]
+        fn write_self<S: KeySink + ?Sized>(&self, out: &mut S) {
+            self.write_key(out);
+        }
+    }
+
+    impl<T: ?Sized> KeySelf for T
+    where
+        Never<T>: Clone,
+    {
+        fn write_self<S: KeySink + ?Sized>(&self, _: &mut S) {}
+    }
+
+    /// Implemented by every type a memoized function can return; its [`Cacheable`] proof unlocks
+    /// the function's cache.
+    ///
+    /// The generated code reaches its cache only through the proof, `<R as CacheValue<_>>::proof()`,
+    /// so a return type that cannot be cached is reported once, on the return type: where the
+    /// bound fails, the proof's type is unknown and the compiler says nothing more about what is
+    /// done with it.
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` cannot be cached: a memoized function's return type must be `Clone + Send + Sync + 'static`",
+        label = "this return type cannot be cached",
+        note = "a hit returns a clone of the cached value, and the cache is shared between threads",
+        note = "derive `Clone` for the type, or return an `Arc` of it (`Arc<T>` is `Clone`, and `Send + Sync` when `T` is)"
+    )]
+    pub trait CacheValue<P> {
+        /// The proof.
+        fn proof() -> P;
+    }
+
+    impl<T: Clone + Send + Sync + 'static> CacheValue<Cacheable> for T {
+        #[inline(always)]
+        fn proof() -> Cacheable {
+            Cacheable(())
+        }
+    }
+
+    // An impl that never applies (`Never<T>` is never `Clone`). With two candidates the compiler
+    // checks each one's bounds before it picks one, so for a type that fails them it reports this
+    // trait's own message and the proof's type stays unknown; with one, it would pick it
+    // regardless, report the bound inside it, and every use of the cache as well.
+    impl<T> CacheValue<Cacheable> for T
+    where
+        Never<T>: Clone,
+    {
+        fn proof() -> Cacheable {
+            Cacheable(())
+        }
+    }
+
+    /// Never `Clone`: the bound of the impls that never apply.
+    pub struct Never<T: ?Sized>(::core::marker::PhantomData<T>);
+
+    /// Proof that a function's return type can be cached.
+    #[derive(Clone, Copy)]
+    pub struct Cacheable(());
+
+    impl Cacheable {
+        /// Returns `cache` unchanged.
+        #[inline(always)]
+        pub fn pass<C>(self, cache: C) -> C {
+            cache
+        }
+
+        /// The in-process cache of a function.
+        pub fn memory_cache<R: Clone + Send + Sync + 'static>(
+            self,
+            config: FnConfig,
+        ) -> crate::MemoryCache<R> {
+            crate::MemoryCache::new(config)
+        }
+    }
 }

@@ -86,8 +86,13 @@ impl Parse for RawOption {
         let value = if input.peek(Token![=]) {
             input.parse::<Token![=]>()?;
             Some(input.parse()?)
-        } else {
+        } else if input.is_empty() || input.peek(Token![,]) {
             None
+        } else {
+            return Err(input.error(format_args!(
+                "expected `=` after `{key}`, as in `{key} = {}`",
+                example(&key.unraw().to_string())
+            )));
         };
         Ok(RawOption { key, value })
     }
@@ -270,7 +275,15 @@ pub(crate) fn parse_duration(text: &str) -> Result<u64, String> {
         "h" => 3_600_000,
         "d" => 86_400_000,
         "" => return Err(format!("the unit is missing: {FORMAT}")),
-        other => return Err(format!("unknown unit `{other}`: {FORMAT}")),
+        other => {
+            return Err(match unit_abbreviation(other.trim()) {
+                Some(short) => format!(
+                    "write it as \"{digits}{short}\", digits then a unit without a space (the \
+                     units are ms, s, m, h, d)"
+                ),
+                None => format!("unknown unit `{}`: {FORMAT}", other.trim()),
+            });
+        }
     };
     let amount: u64 = digits
         .parse()
@@ -282,6 +295,18 @@ pub(crate) fn parse_duration(text: &str) -> Result<u64, String> {
         return Err("it must be longer than zero; to keep entries forever, leave it out".into());
     }
     Ok(ms)
+}
+
+/// The unit a spelled-out or spaced unit (`" minutes"`, `"sec"`) stands for.
+fn unit_abbreviation(unit: &str) -> Option<&'static str> {
+    match unit {
+        "ms" | "msec" | "millis" | "millisecond" | "milliseconds" => Some("ms"),
+        "s" | "sec" | "secs" | "second" | "seconds" => Some("s"),
+        "m" | "min" | "mins" | "minute" | "minutes" => Some("m"),
+        "h" | "hr" | "hrs" | "hour" | "hours" => Some("h"),
+        "d" | "day" | "days" => Some("d"),
+        _ => None,
+    }
 }
 
 fn parse_capacity(value: &Expr) -> syn::Result<u64> {
@@ -400,16 +425,21 @@ fn parse_ignore(value: &Expr, errors: &mut Errors) -> syn::Result<Vec<Ident>> {
     };
     let mut names: Vec<Ident> = Vec::new();
     for element in &array.elems {
+        const NOT_A_NAME: &str =
+            "`ignore` takes argument names, as in `ignore = [logger, self]`; this is not a name";
         let Expr::Path(path) = element else {
-            errors.spanned(element, "expected an argument name");
+            errors.spanned(element, NOT_A_NAME);
             continue;
         };
         let Some(ident) = path.path.get_ident() else {
-            errors.spanned(element, "expected an argument name");
+            errors.spanned(element, NOT_A_NAME);
             continue;
         };
         if names.iter().any(|seen| seen == ident) {
-            errors.spanned(ident, format_args!("`{ident}` is ignored twice"));
+            errors.spanned(
+                ident,
+                format_args!("`{ident}` is ignored twice: list each argument once"),
+            );
             continue;
         }
         names.push(ident.clone());
@@ -433,6 +463,30 @@ mod tests {
         assert!(parse_duration("10").is_err());
         assert!(parse_duration("0s").is_err());
         assert!(parse_duration("99999999999999999999d").is_err());
+    }
+
+    #[test]
+    fn spelled_out_units_are_rewritten() {
+        assert!(
+            parse_duration("5 minutes")
+                .unwrap_err()
+                .starts_with("write it as \"5m\"")
+        );
+        assert!(
+            parse_duration("90sec")
+                .unwrap_err()
+                .starts_with("write it as \"90s\"")
+        );
+        assert!(
+            parse_duration("2 h")
+                .unwrap_err()
+                .starts_with("write it as \"2h\"")
+        );
+        assert!(
+            parse_duration("10x")
+                .unwrap_err()
+                .starts_with("unknown unit `x`")
+        );
     }
 
     #[test]

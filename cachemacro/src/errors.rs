@@ -22,6 +22,13 @@ impl Errors {
         self.push(syn::Error::new_spanned(tokens, message));
     }
 
+    /// How many errors were collected so far.
+    pub(crate) fn count(&self) -> usize {
+        self.0
+            .as_ref()
+            .map_or(0, |error| error.clone().into_iter().count())
+    }
+
     pub(crate) fn into_result(self) -> Result<(), syn::Error> {
         match self.0 {
             Some(error) => Err(error),

@@ -4,10 +4,10 @@
 //! inside `f_cache()`; everything else calls into the runtime. Paths are absolute (`::core`, the
 //! runtime's path), so local items named `core`, `std` or `Result` change nothing.
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::{Attribute, Ident};
+use syn::{Attribute, Ident, Type};
 
 use crate::attr::{Backend, Options};
 use crate::func::{Func, ResultKind};
@@ -68,15 +68,20 @@ pub(crate) fn expand(options: &Options, func: &Func) -> TokenStream {
         quote!(#ident: &#ty)
     });
     let key_writes = key_args.iter().map(|arg| {
-        let ident = &arg.ident;
-        quote_spanned!(arg.ty.span()=> #krate::__private::write_arg(#ident, &mut __cachemacro_out);)
+        // The argument carries its type's span, so a type that cannot be part of a key is reported
+        // on the type, not on the argument's name.
+        let span = type_name_span(&arg.ty);
+        let ident = Ident::new(&arg.ident.to_string(), span);
+        // `&T` keys as `T`: write the referent, so an error names `T`, the type to give a key.
+        let derefs = (0..reference_depth(&arg.ty)).map(|_| quote_spanned!(span=> *));
+        quote_spanned!(span=> #krate::__private::KeyArg::write_arg(#(#derefs)* #ident, &mut __cachemacro_out);)
     });
     let key_key_args = key_args.iter().map(|arg| &arg.ident);
     let (key_receiver, key_self_write, key_self_arg) = match (&func.receiver, key_self) {
         (Some(recv), true) => (
             Some(quote!(#recv,)),
             Some(
-                quote_spanned!(recv.span()=> #krate::__private::write_arg(self, &mut __cachemacro_out);),
+                quote_spanned!(recv.self_token.span=> #krate::__private::KeySelf::write_self(self, &mut __cachemacro_out);),
             ),
             Some(quote!(self,)),
         ),
@@ -94,16 +99,22 @@ pub(crate) fn expand(options: &Options, func: &Func) -> TokenStream {
         _ => quote!(|_: &#ret| true),
     };
 
+    // Every use of the cache goes through this proof: for a return type that cannot be cached it
+    // is the one error, on the return type, instead of one per use (see `__private::CacheValue`).
+    let proof = quote!(<#ret as #krate::__private::CacheValue<_>>::proof());
+    let cache_ref = quote!(#proof.pass(#this #cache()));
     // In process a key only has to be equal within the process; a shared backend needs the
     // stable hash.
-    let (cache_ty, hasher, backend_check) = match options.backend() {
+    let (cache_ty, new_cache, hasher, backend_check) = match options.backend() {
         Backend::Memory => (
             quote!(#krate::MemoryCache<#ret>),
+            quote!(#proof.memory_cache),
             quote!(#krate::__private::LocalHasher),
             quote!(),
         ),
         Backend::Redis => (
             quote!(#krate::RedisCache<#ret>),
+            quote!(<#krate::RedisCache<#ret>>::new),
             quote!(#krate::__private::StableHasher),
             quote_spanned!(ret.span()=> #krate::__private::assert_serde::<#ret>();),
         ),
@@ -117,8 +128,10 @@ pub(crate) fn expand(options: &Options, func: &Func) -> TokenStream {
     };
     let version = options.version.value().copied().unwrap_or(0);
     let ttl_ms = options.ttl.value().copied().unwrap_or(0);
-    let capacity = options.capacity.value().copied().unwrap_or(10_000);
-    let assert_clone = quote_spanned!(ret.span()=> #krate::__private::assert_clone::<#ret>(););
+    let capacity = match options.capacity.value() {
+        Some(capacity) => quote!(#capacity),
+        None => quote!(#krate::memory::DEFAULT_CAPACITY),
+    };
 
     let user_attrs = &func.item.attrs;
     let companion_attrs: Vec<&Attribute> = func
@@ -166,7 +179,7 @@ pub(crate) fn expand(options: &Options, func: &Func) -> TokenStream {
         #(#user_attrs)*
         #vis #asyncness fn #name #generics (#receiver_param #(#params),*) -> #ret #where_clause {
             let __cachemacro_key = #key_call;
-            #this #cache().#get(__cachemacro_key, #cacheable, #body_call) #dot_await
+            #cache_ref.#get(__cachemacro_key, #cacheable, #body_call) #dot_await
         }
 
         #[doc = #doc_uncached]
@@ -178,25 +191,24 @@ pub(crate) fn expand(options: &Options, func: &Func) -> TokenStream {
         #vis #asyncness fn #refresh #generics (#receiver_param #(#params),*) -> #ret #where_clause {
             let __cachemacro_key = #key_call;
             let __cachemacro_value = #this #uncached(#self_arg #(#arg_names),*) #dot_await;
-            #this #cache().#store(__cachemacro_key, #cacheable, &__cachemacro_value) #dot_await;
+            #cache_ref.#store(__cachemacro_key, #cacheable, &__cachemacro_value) #dot_await;
             __cachemacro_value
         }
 
         #[doc = #doc_invalidate]
         #(#companion_attrs)*
         #[allow(unused_variables)]
-        #vis #asyncness fn #invalidate #generics (#receiver_param #(#params),*) -> bool #where_clause {
-            #this #cache().#invalidate_call(#key_call) #dot_await
+        #vis #asyncness fn #invalidate #generics (#receiver_param #(#params),*) -> ::core::primitive::bool #where_clause {
+            #cache_ref.#invalidate_call(#key_call) #dot_await
         }
 
         #[doc = #doc_cache]
         #(#companion_attrs)*
         #vis fn #cache() -> &'static #cache_ty {
-            #assert_clone
             #backend_check
-            static __CACHEMACRO_CACHE: #krate::__private::LazyLock<#cache_ty> =
-                #krate::__private::LazyLock::new(|| {
-                    <#cache_ty>::new(#krate::__private::FnConfig {
+            static __CACHEMACRO_CACHE: ::std::sync::LazyLock<#cache_ty> =
+                ::std::sync::LazyLock::new(|| {
+                    #new_cache(#krate::__private::FnConfig {
                         name: #fn_name,
                         version: #version,
                         ttl_ms: #ttl_ms,
@@ -212,7 +224,7 @@ pub(crate) fn expand(options: &Options, func: &Func) -> TokenStream {
         #(#companion_attrs)*
         #[inline]
         #[allow(clippy::ptr_arg, clippy::trivially_copy_pass_by_ref)]
-        fn #key_fn #generics (#key_receiver #(#key_params),*) -> u128 #where_clause {
+        fn #key_fn #generics (#key_receiver #(#key_params),*) -> ::core::primitive::u128 #where_clause {
             let mut __cachemacro_out = <#hasher>::new();
             #key_self_write
             #(#key_writes)*
@@ -236,4 +248,29 @@ fn is_passed_to_companions(attr: &Attribute) -> bool {
     ]
     .iter()
     .any(|name| attr.path().is_ident(name))
+}
+
+/// The span of a type's name: `HashMap` in `&std::collections::HashMap<K, V>`. A span covers one
+/// token on stable Rust, and the name is the token that says what the type is.
+fn type_name_span(ty: &Type) -> Span {
+    match ty {
+        Type::Path(path) => match path.path.segments.last() {
+            Some(last) => last.ident.span(),
+            None => ty.span(),
+        },
+        Type::Reference(reference) => type_name_span(&reference.elem),
+        Type::Paren(inner) => type_name_span(&inner.elem),
+        Type::Group(inner) => type_name_span(&inner.elem),
+        _ => ty.span(),
+    }
+}
+
+/// How many `&` wrap a type: 1 for `&str`, 2 for `&&str`.
+fn reference_depth(ty: &Type) -> usize {
+    match ty {
+        Type::Reference(reference) => 1 + reference_depth(&reference.elem),
+        Type::Paren(inner) => reference_depth(&inner.elem),
+        Type::Group(inner) => reference_depth(&inner.elem),
+        _ => 0,
+    }
 }

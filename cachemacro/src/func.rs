@@ -1,8 +1,6 @@
 //! Reads the memoized function's signature into [`Func`], rejecting what cannot be memoized, each on
 //! the offending token.
 
-use proc_macro2::Span;
-use syn::spanned::Spanned;
 use syn::visit::Visit;
 use syn::{FnArg, Ident, ItemFn, Pat, ReturnType, Type};
 
@@ -41,46 +39,33 @@ impl Func {
 /// Checks `item` and reads it; `None` when something in the signature cannot be memoized.
 pub(crate) fn analyze(item: ItemFn, errors: &mut Errors) -> Option<Func> {
     let sig = &item.sig;
-    let mut ok = true;
-    let mut reject = |errors: &mut Errors, span: Span, message: &str| {
-        errors.at(span, message);
-        ok = false;
-    };
+    let errors_before = errors.count();
 
+    // Each offender is reported on all of its tokens (`&mut T`, `extern "C"`, `T: Clone`).
     if let Some(constness) = &sig.constness {
-        reject(
-            errors,
-            constness.span,
+        errors.spanned(
+            constness,
             "a `const fn` cannot be memoized: a cache lookup is not a constant expression",
         );
     }
     if let Some(unsafety) = &sig.unsafety {
-        reject(
-            errors,
-            unsafety.span,
+        errors.spanned(unsafety,
             "an `unsafe fn` cannot be memoized: wrap the unsafe call in a safe function and memoize that",
         );
     }
     if let Some(abi) = &sig.abi {
-        reject(
-            errors,
-            abi.span(),
+        errors.spanned(abi,
             "an `extern` fn cannot be memoized: memoize a Rust function and call it from the extern one",
         );
     }
     if let Some(variadic) = &sig.variadic {
-        reject(
-            errors,
-            variadic.span(),
-            "a variadic function cannot be memoized",
-        );
+        errors.spanned(variadic, "a variadic function cannot be memoized");
     }
     for param in &sig.generics.params {
         match param {
             syn::GenericParam::Lifetime(_) => {}
-            _ => reject(
-                errors,
-                param.span(),
+            _ => errors.spanned(
+                param,
                 "a generic function cannot be memoized: each function has one cache, which cannot \
                  keep instantiations apart; memoize a non-generic function per concrete type",
             ),
@@ -93,21 +78,17 @@ pub(crate) fn analyze(item: ItemFn, errors: &mut Errors) -> Option<Func> {
         match input {
             FnArg::Receiver(recv) => {
                 if recv.colon_token.is_some() {
-                    reject(
-                        errors,
-                        recv.span(),
+                    errors.spanned(
+                        recv,
                         "only `&self` receivers can be memoized: write `&self`",
                     );
                 } else if recv.reference.is_none() {
-                    reject(
-                        errors,
-                        recv.self_token.span,
+                    errors.spanned(
+                        recv.self_token,
                         "`self` by value cannot be memoized: take `&self`",
                     );
-                } else if let Some(mutability) = recv.mutability {
-                    reject(
-                        errors,
-                        mutability.span,
+                } else if recv.mutability.is_some() {
+                    errors.spanned(recv,
                         "`&mut self` cannot be memoized: a cached call would skip the mutation; take `&self`",
                     );
                 } else {
@@ -122,15 +103,13 @@ pub(crate) fn analyze(item: ItemFn, errors: &mut Errors) -> Option<Func> {
                     _ => None,
                 };
                 let Some(ident) = ident else {
-                    reject(
-                        errors,
-                        typed.pat.span(),
+                    errors.spanned(&typed.pat,
                         "a pattern argument cannot be memoized: give the argument a name and destructure it in the body",
                     );
                     continue;
                 };
                 if let Some(message) = unsupported_arg_type(&typed.ty) {
-                    reject(errors, typed.ty.span(), message);
+                    errors.spanned(&typed.ty, message);
                     continue;
                 }
                 args.push(Arg {
@@ -143,8 +122,7 @@ pub(crate) fn analyze(item: ItemFn, errors: &mut Errors) -> Option<Func> {
 
     let ret = match &sig.output {
         ReturnType::Default => {
-            reject(
-                errors,
+            errors.at(
                 sig.paren_token.span.close(),
                 "a function without a return value has nothing to cache: return the value to memoize",
             );
@@ -152,7 +130,7 @@ pub(crate) fn analyze(item: ItemFn, errors: &mut Errors) -> Option<Func> {
         }
         ReturnType::Type(_, ty) => {
             if let Some(message) = unsupported_return_type(ty) {
-                reject(errors, ty.span(), message);
+                errors.spanned(ty, message);
                 None
             } else {
                 Some((**ty).clone())
@@ -161,7 +139,7 @@ pub(crate) fn analyze(item: ItemFn, errors: &mut Errors) -> Option<Func> {
     };
 
     let ret = ret?;
-    if !ok {
+    if errors.count() > errors_before {
         return None;
     }
     let kind = result_kind(&ret);

@@ -54,17 +54,23 @@ fn memoize_impl(
 
 /// The one error for `#[memoize]` on something that is not a function with a body.
 fn not_a_function(item: proc_macro2::TokenStream) -> proc_macro2::TokenStream {
-    let what = match syn::parse2::<syn::Item>(item.clone()) {
-        Ok(syn::Item::Struct(_)) => "a struct",
-        Ok(syn::Item::Enum(_)) => "an enum",
-        Ok(syn::Item::Trait(_)) => "a trait",
-        Ok(syn::Item::Impl(_)) => "an impl block (put it on the method instead)",
-        Ok(syn::Item::Mod(_)) => "a module",
-        Ok(syn::Item::Const(_)) | Ok(syn::Item::Static(_)) => "a constant or static",
-        Ok(syn::Item::Type(_)) => "a type alias",
-        _ => "something that is not a function with a body (a trait method's declaration, say)",
+    let message = if syn::parse2::<syn::TraitItemFn>(item.clone()).is_ok() {
+        "#[memoize] needs a function body: put it on the method in the `impl` block, not on the \
+         trait's declaration"
+            .to_string()
+    } else {
+        let what = match syn::parse2::<syn::Item>(item.clone()) {
+            Ok(syn::Item::Struct(_)) => "a struct",
+            Ok(syn::Item::Enum(_)) => "an enum",
+            Ok(syn::Item::Trait(_)) => "a trait (put it on a method of an `impl` block)",
+            Ok(syn::Item::Impl(_)) => "an impl block (put it on the method instead)",
+            Ok(syn::Item::Mod(_)) => "a module",
+            Ok(syn::Item::Const(_)) | Ok(syn::Item::Static(_)) => "a constant or static",
+            Ok(syn::Item::Type(_)) => "a type alias",
+            _ => "this item",
+        };
+        format!("#[memoize] applies to functions and methods with a body, not to {what}")
     };
-    let message = format!("#[memoize] applies to functions and methods with a body, not to {what}");
     let error = syn::Error::new(proc_macro2::Span::call_site(), message).to_compile_error();
     let mut out = item;
     out.extend(error);

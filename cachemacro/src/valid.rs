@@ -38,7 +38,7 @@ pub(crate) fn check(options: &Options, func: &Func, errors: &mut Errors) {
     {
         errors.at(
             set.key,
-            "`cache_err` applies only to a function returning `Result`",
+            "`cache_err` applies only to a function returning `Result`: remove it, or return a `Result`",
         );
     }
     if let Some(set) = options.cache_none.get()
@@ -46,7 +46,7 @@ pub(crate) fn check(options: &Options, func: &Func, errors: &mut Errors) {
     {
         errors.at(
             set.key,
-            "`cache_none` applies only to a function returning `Option`",
+            "`cache_none` applies only to a function returning `Option`: remove it, or return an `Option`",
         );
     }
 }

@@ -1,0 +1,223 @@
+//! Every option of `#[memoize(...)]`: its type, its default, what it does, and an example.
+//!
+//! Options are written `name = value` and separated by commas, in any order:
+//! `#[memoize(ttl = "5m", capacity = 1_000, ignore = [logger])]`. All of them are checked at
+//! compile time: an unknown option (with the closest valid name suggested), an option set twice, a
+//! value of the wrong kind or out of range, or an option that does not fit the function is a
+//! compile error on the offending token, and every such mistake is reported in the same build.
+//!
+//! | option | type | default | meaning |
+//! |---|---|---|---|
+//! | [`ttl`](#ttl) | whole seconds, or a string with a unit | no expiry | entries older than this are never served |
+//! | [`capacity`](#capacity) | integer, 1 to 4294967295 | 10,000 | at most this many entries are kept |
+//! | [`name`](#name) | string | `module::path::fn_name` | the function's identity in its keys |
+//! | [`version`](#version) | integer, `u32` | 0 | bump it to drop the entries of older versions |
+//! | [`ignore`](#ignore) | list of argument names | `[]` | arguments left out of the key |
+//! | [`cache_err`](#cache_err) | `bool` | `false` | also cache the `Err` of a `Result` |
+//! | [`cache_none`](#cache_none) | `bool` | `true` | cache the `None` of an `Option` |
+//! | [`backend`](#backend) | `"memory"` or `"redis"` | `"memory"` | where the entries live |
+//! | [`crate`](#crate) | path as a string | `cachemacro_runtime` | the runtime crate, if renamed |
+//!
+//! # `ttl`
+//!
+//! **Type:** a whole number of seconds (`ttl = 60`), or a string of digits and one unit, `ms`, `s`,
+//! `m`, `h` or `d` (`ttl = "250ms"`, `"90s"`, `"5m"`, `"1h"`, `"1d"`). **Default:** none; entries
+//! never expire (they still leave when the cache is full).
+//!
+//! An entry older than `ttl` is never served: the next call runs the body and stores a fresh value.
+//! A `ttl` of zero is rejected (leave `ttl` out to keep entries), and so is one that overflows a
+//! `u64` of milliseconds.
+//!
+//! ```
+//! use cachemacro_runtime::memoize;
+//!
+//! #[memoize(ttl = 60)]
+//! fn exchange_rate(currency: &str) -> f64 {
+//!     if currency == "EUR" { 1.08 } else { 1.0 }
+//! }
+//!
+//! #[memoize(ttl = "250ms")]
+//! fn queue_depth(queue: &str) -> usize {
+//!     queue.len()
+//! }
+//!
+//! assert_eq!(exchange_rate("EUR"), 1.08);
+//! assert_eq!(queue_depth("jobs"), 4);
+//! ```
+//!
+//! # `capacity`
+//!
+//! **Type:** a whole number from 1 to 4294967295. **Default:** 10,000
+//! ([`DEFAULT_CAPACITY`](crate::memory::DEFAULT_CAPACITY)).
+//!
+//! The most entries the function's in-process cache holds; when it is full, inserting evicts an
+//! entry (see [`memory`](crate::memory) for the order).
+//!
+//! ```
+//! use cachemacro_runtime::memoize;
+//!
+//! #[memoize(capacity = 2)]
+//! fn square(x: u64) -> u64 {
+//!     x * x
+//! }
+//!
+//! for x in 0..10 {
+//!     square(x);
+//! }
+//! assert!(square_cache().len() <= 2);
+//! assert_eq!(square_cache().capacity(), 2);
+//! ```
+//!
+//! # `name`
+//!
+//! **Type:** a non-empty string without control characters. **Default:** the function's module
+//! path and name, as in `my_app::users::user_name`.
+//!
+//! The function's identity, the first part of every key it writes (see [`key`](crate::key)). Give
+//! one when the identity must outlive a move or a rename of the function, or to tell apart two
+//! methods of the same name in one module that share a Redis backend.
+//!
+//! ```
+//! use cachemacro_runtime::memoize;
+//!
+//! #[memoize(name = "users::by_id")]
+//! fn user(id: u32) -> String {
+//!     format!("user {id}")
+//! }
+//!
+//! assert_eq!(user(1), "user 1");
+//! assert_eq!(user_cache().name(), "users::by_id");
+//! ```
+//!
+//! # `version`
+//!
+//! **Type:** a whole number that fits in a `u32`. **Default:** 0.
+//!
+//! Part of every key: bump it when the function's results change meaning, so entries written by
+//! the previous version (in a shared backend, by processes still running it) are never read.
+//!
+//! ```
+//! use cachemacro_runtime::memoize;
+//!
+//! #[memoize(version = 2)]
+//! fn price_in_cents(sku: u32) -> u64 {
+//!     u64::from(sku) * 100
+//! }
+//!
+//! assert_eq!(price_in_cents(3), 300);
+//! assert_eq!(price_in_cents_cache().version(), 2);
+//! ```
+//!
+//! # `ignore`
+//!
+//! **Type:** a list of the function's argument names, `self` included. **Default:** `[]`; every
+//! argument is part of the key.
+//!
+//! The listed arguments are left out of the key: calls that differ only in them share an entry.
+//! Use it for arguments that do not change the result (a logger, a connection pool, a `&self` with
+//! no state that matters), and for arguments whose type does not implement
+//! [`CacheKey`](crate::CacheKey). Each name must be an argument, listed once.
+//!
+//! ```
+//! use cachemacro_runtime::memoize;
+//!
+//! struct Logger;
+//! struct Repo;
+//!
+//! impl Repo {
+//!     #[memoize(ignore = [self, log])]
+//!     fn count(&self, table: &str, log: &Logger) -> usize {
+//!         let _ = log;
+//!         table.len()
+//!     }
+//! }
+//!
+//! assert_eq!(Repo.count("users", &Logger), 5);
+//! assert_eq!(Repo.count("users", &Logger), 5); // the same key: a hit
+//! assert_eq!(Repo::count_cache().stats().hits, 1);
+//! ```
+//!
+//! # `cache_err`
+//!
+//! **Type:** `bool`. **Default:** `false`. Only for a function returning a `Result` (any type
+//! whose path ends in `Result`, such as `io::Result<T>`).
+//!
+//! By default only `Ok` results are cached, so a failure is retried on the next call. With
+//! `cache_err = true` errors are cached too, for as long as a value would be: use it for errors
+//! that will not go away (a "not found" that is a normal answer).
+//!
+//! ```
+//! use cachemacro_runtime::memoize;
+//!
+//! #[memoize(cache_err = true)]
+//! fn parse_port(text: &str) -> Result<u16, String> {
+//!     text.parse().map_err(|_| format!("not a port: {text}"))
+//! }
+//!
+//! assert!(parse_port("http").is_err());
+//! assert!(parse_port("http").is_err()); // served from the cache
+//! assert_eq!(parse_port_cache().stats().hits, 1);
+//! ```
+//!
+//! # `cache_none`
+//!
+//! **Type:** `bool`. **Default:** `true`. Only for a function returning an `Option` (any type
+//! whose path ends in `Option`).
+//!
+//! By default `None` is cached like any other value. With `cache_none = false` it is not, so a
+//! lookup that found nothing is retried on the next call: use it when the value may appear later.
+//!
+//! ```
+//! use cachemacro_runtime::memoize;
+//!
+//! #[memoize(cache_none = false)]
+//! fn find_order(id: u32) -> Option<String> {
+//!     (id % 2 == 0).then(|| format!("order {id}"))
+//! }
+//!
+//! assert_eq!(find_order(1), None);
+//! assert_eq!(find_order(2).as_deref(), Some("order 2"));
+//! assert_eq!(find_order_cache().len(), 1); // only the `Some`
+//! ```
+//!
+//! # `backend`
+//!
+//! **Type:** a string, `"memory"` or `"redis"`. **Default:** `"memory"`.
+//!
+//! Where the entries live. `"memory"` keeps them in the process, in a
+//! [`MemoryCache`](crate::MemoryCache). `"redis"` keeps them in Redis, shared by every process
+//! that runs the function; its return type must also be serializable. Any other string is rejected
+//! with the list of backends.
+//!
+//! ```
+//! use cachemacro_runtime::memoize;
+//!
+//! #[memoize(backend = "memory")]
+//! fn greeting(name: &str) -> String {
+//!     format!("hello, {name}")
+//! }
+//!
+//! assert_eq!(greeting("ada"), "hello, ada");
+//! ```
+//!
+//! # `crate`
+//!
+//! **Type:** the path of the runtime crate, as a string. **Default:** `cachemacro_runtime`.
+//!
+//! The generated code names the runtime by an absolute path. If your `Cargo.toml` renames the
+//! dependency (`cache = { package = "cachemacro-runtime", ... }`), or you reach it through a
+//! re-export, say where it is. A single name means a crate (`"cache"` becomes `::cache`); a longer
+//! path is used as written (`"crate::deps::cache"`).
+//!
+//! ```
+//! extern crate cachemacro_runtime as cache;
+//!
+//! #[cache::memoize(crate = "cache")]
+//! fn double(x: u32) -> u32 {
+//!     x * 2
+//! }
+//!
+//! fn main() {
+//!     assert_eq!(double(21), 42);
+//! }
+//! ```

@@ -1,0 +1,84 @@
+//! The expansion names everything by an absolute path (`::core`, `::std`, the runtime's path), so
+//! local items called `core`, `std`, `Result` or `bool` beside a memoized function change nothing,
+//! and `crate = "..."` points it at the runtime under another name.
+
+#![allow(dead_code)]
+
+extern crate cachemacro_runtime as renamed;
+
+use renamed::memoize;
+
+// Shadow what a careless expansion would name by a relative path, primitive types included.
+mod core {}
+mod std {}
+type Result<T> = ::core::result::Result<T, ::std::string::String>;
+type Option = ();
+#[allow(non_camel_case_types)]
+type bool = ();
+#[allow(non_camel_case_types)]
+type u128 = ();
+struct LazyLock;
+fn drop() {}
+
+/// The runtime re-exported under a path of the user's choosing.
+mod facade {
+    pub use ::cachemacro_runtime::*;
+}
+
+#[memoize(ttl = 60)]
+fn parse(text: &str) -> Result<u32> {
+    text.parse()
+        .map_err(|_| ::std::format!("not a number: {text}"))
+}
+
+#[memoize(cache_none = false)]
+fn find(id: u32) -> ::core::option::Option<u32> {
+    (id > 1).then_some(id)
+}
+
+#[memoize(crate = "renamed", capacity = 10)]
+fn through_renamed(x: u64) -> u64 {
+    x + 1
+}
+
+#[memoize(crate = "crate::facade")]
+fn through_facade(x: u64) -> u64 {
+    x + 2
+}
+
+struct Repo;
+
+impl Repo {
+    #[memoize(ignore = [self])]
+    fn count(&self, table: &str) -> usize {
+        table.len()
+    }
+}
+
+#[memoize]
+async fn fetch(id: u32) -> Result<u32> {
+    ::core::result::Result::Ok(id)
+}
+
+#[test]
+fn expansion_ignores_local_core_std_and_result() {
+    ::core::assert_eq!(parse("7"), ::core::result::Result::Ok(7));
+    ::core::assert!(parse("x").is_err());
+    ::core::assert_eq!(find(0), ::core::option::Option::None);
+    ::core::assert_eq!(Repo.count("users"), 5);
+    ::core::assert_eq!(Repo::count_cache().len(), 1);
+    let runtime = ::tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    ::core::assert_eq!(runtime.block_on(fetch(3)), ::core::result::Result::Ok(3));
+}
+
+#[test]
+fn crate_option_points_the_expansion_at_a_renamed_runtime() {
+    ::core::assert_eq!(through_renamed(1), 2);
+    ::core::assert_eq!(through_renamed(1), 2);
+    ::core::assert_eq!(through_renamed_cache().stats().hits, 1);
+    ::core::assert_eq!(through_renamed_cache().capacity(), 10);
+    ::core::assert_eq!(through_facade(1), 3);
+    ::core::assert_eq!(through_facade_cache().len(), 1);
+}

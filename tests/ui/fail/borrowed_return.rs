@@ -1,0 +1,8 @@
+use cachemacro_runtime::memoize;
+
+#[memoize()]
+fn f(x: &str) -> &str {
+    x
+}
+
+fn main() {}

@@ -1,0 +1,10 @@
+use cachemacro_runtime::memoize;
+
+#[memoize(tll = 60)]
+fn f(x: u32) -> u32 {
+    x
+}
+
+fn main() {
+    let _: u32 = f(1);
+}

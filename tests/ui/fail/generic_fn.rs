@@ -1,0 +1,8 @@
+use cachemacro_runtime::memoize;
+
+#[memoize()]
+fn f<T: Clone>(x: T) -> T {
+    x
+}
+
+fn main() {}

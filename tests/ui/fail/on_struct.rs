@@ -1,0 +1,8 @@
+use cachemacro_runtime::memoize;
+
+#[memoize]
+struct Config {
+    ttl: u64,
+}
+
+fn main() {}

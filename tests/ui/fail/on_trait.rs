@@ -1,0 +1,8 @@
+use cachemacro_runtime::memoize;
+
+#[memoize]
+trait Repo {
+    fn count(&self) -> usize;
+}
+
+fn main() {}

@@ -1,0 +1,8 @@
+use cachemacro_runtime::memoize;
+
+trait Repo {
+    #[memoize]
+    fn count(&self) -> usize;
+}
+
+fn main() {}

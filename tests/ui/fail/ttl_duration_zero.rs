@@ -1,0 +1,8 @@
+use cachemacro_runtime::memoize;
+
+#[memoize(ttl = "0ms")]
+fn f(x: u32) -> u32 {
+    x
+}
+
+fn main() {}

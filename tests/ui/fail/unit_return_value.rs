@@ -1,0 +1,8 @@
+use cachemacro_runtime::memoize;
+
+#[memoize()]
+fn f(x: u32) -> () {
+    let _ = x;
+}
+
+fn main() {}

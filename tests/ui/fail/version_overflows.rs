@@ -1,0 +1,8 @@
+use cachemacro_runtime::memoize;
+
+#[memoize(version = 4_294_967_296)]
+fn f(x: u32) -> u32 {
+    x
+}
+
+fn main() {}
