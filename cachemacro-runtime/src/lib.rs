@@ -67,8 +67,12 @@
 pub mod clock;
 pub mod key;
 pub mod memory;
+#[cfg(feature = "redis")]
+pub mod redis;
 mod stats;
 
+#[cfg(feature = "redis")]
+pub use crate::redis::{RedisCache, RedisConfig};
 pub use cachemacro::memoize;
 pub use key::{CacheKey, KeyWriter};
 pub use memory::MemoryCache;
@@ -107,4 +111,9 @@ pub mod __private {
 
     /// Fails to compile, on the return type, when a memoized function's result is not `Clone`.
     pub const fn assert_clone<T: Clone>() {}
+
+    /// Fails to compile, on the return type, when a Redis-backed function's result is not
+    /// serializable.
+    #[cfg(feature = "redis")]
+    pub const fn assert_serde<T: crate::redis::RedisValue>() {}
 }
