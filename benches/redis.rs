@@ -1,1 +1,137 @@
-fn main() {}
+//! A hit on the Redis backend against a raw redis-rs `GET` of the same bytes, in the same run, on
+//! a `redis-server` of its own (loopback, no persistence).
+//!
+//! - `redis_hit/raw_get` vs `redis_hit/memoized`: one caller, one key.
+//! - `redis_hit_32/raw_get` vs `redis_hit_32/memoized`: 32 tasks at once, each reading its own
+//!   key, on the multiplexed connection; one iteration is the 32 reads.
+//!
+//! Targets: a hit costs at most 1.2x the raw GET; 32 concurrent hits have at least 0.9x the
+//! throughput of 32 raw GETs. Run with `cargo bench --bench redis`; results in BENCHMARKS.md.
+
+#[path = "../tests/support/redis_server.rs"]
+mod redis_server;
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::Duration;
+
+use cachemacro_runtime::key::format_key;
+use cachemacro_runtime::{CacheKey, KeyWriter, RedisConfig, memoize};
+use criterion::{Criterion, criterion_group, criterion_main};
+use redis::aio::ConnectionManager;
+use redis_server::RedisServer;
+
+const CONCURRENCY: u64 = 32;
+const NAMESPACE: &str = "bench";
+
+/// A small record, as a typical memoized lookup returns: about 100 bytes stored.
+#[memoize(backend = "redis", name = "bench_record")]
+async fn record(id: u64) -> (u64, String, Vec<u32>) {
+    (
+        id,
+        format!("record number {id} with a short description"),
+        (0..16).collect(),
+    )
+}
+
+fn redis_key(id: u64) -> String {
+    let mut out = KeyWriter::new();
+    id.write_key(&mut out);
+    format!(
+        "{NAMESPACE}:{}",
+        format_key("bench_record", 0, out.finish())
+    )
+}
+
+async fn raw_get(mut connection: ConnectionManager, key: Arc<str>) -> Vec<u8> {
+    redis::cmd("GET")
+        .arg(&*key)
+        .query_async(&mut connection)
+        .await
+        .expect("GET works")
+}
+
+fn benches(c: &mut Criterion) {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    record_cache().configure(
+        RedisConfig::new()
+            .url(server.url())
+            .namespace(NAMESPACE)
+            .timeout(Duration::from_secs(1)),
+    );
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let client = redis::Client::open(server.url()).expect("a valid URL");
+    let connection = runtime
+        .block_on(ConnectionManager::new(client))
+        .expect("raw connection");
+
+    let keys: Vec<Arc<str>> = (0..CONCURRENCY).map(|id| redis_key(id).into()).collect();
+    runtime.block_on(async {
+        for id in 0..CONCURRENCY {
+            record(id).await; // stores every entry
+            assert!(
+                !raw_get(connection.clone(), keys[id as usize].clone())
+                    .await
+                    .is_empty()
+            );
+        }
+    });
+    let misses = record_cache().stats().misses;
+
+    let mut one = c.benchmark_group("redis_hit");
+    one.bench_function("raw_get", |b| {
+        b.iter(|| runtime.block_on(raw_get(connection.clone(), black_box(keys[0].clone()))))
+    });
+    one.bench_function("memoized", |b| {
+        b.iter(|| runtime.block_on(record(black_box(0))))
+    });
+    one.finish();
+
+    let mut many = c.benchmark_group("redis_hit_32");
+    many.bench_function("raw_get", |b| {
+        b.iter(|| {
+            runtime.block_on(async {
+                let reads: Vec<_> = keys
+                    .iter()
+                    .map(|key| tokio::spawn(raw_get(connection.clone(), key.clone())))
+                    .collect();
+                for read in reads {
+                    black_box(read.await.expect("the read task completes"));
+                }
+            })
+        })
+    });
+    many.bench_function("memoized", |b| {
+        b.iter(|| {
+            runtime.block_on(async {
+                let reads: Vec<_> = (0..CONCURRENCY)
+                    .map(|id| tokio::spawn(record(id)))
+                    .collect();
+                for read in reads {
+                    black_box(read.await.expect("the read task completes"));
+                }
+            })
+        })
+    });
+    many.finish();
+
+    let stats = record_cache().stats();
+    assert_eq!(stats.misses, misses, "every benchmarked call was a hit");
+    assert_eq!(stats.errors, 0);
+}
+
+criterion_group! {
+    name = redis_backend;
+    config = Criterion::default()
+        .sample_size(50)
+        .warm_up_time(Duration::from_secs(2))
+        .measurement_time(Duration::from_secs(4));
+    targets = benches
+}
+criterion_main!(redis_backend);

@@ -4,6 +4,9 @@
 //! When `redis-server` is not on PATH, [`RedisServer::start`] returns `None` after printing why (the
 //! test then returns early, visibly skipped); under `CI=true` it panics instead, naming the package
 //! to install, so that CI can never pass by skipping.
+//!
+//! Included with `#[path]` by the tests, the bench and the example, each using part of it.
+#![allow(dead_code)]
 
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;

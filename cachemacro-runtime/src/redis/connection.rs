@@ -1,12 +1,13 @@
 //! The one shared connection per Redis URL, the background runtime that drives it, and the
 //! deadline and back-off around every operation.
 //!
-//! Every Redis operation runs on a small tokio runtime owned by this crate (one worker thread,
-//! started on first use), whatever the caller is: a plain thread, a task on a current-thread
+//! Every Redis operation runs in the context of a small tokio runtime owned by this crate (one
+//! worker thread, started on first use), whatever the caller is: a plain thread, a task on a current-thread
 //! runtime without timers, or a task on a runtime that is about to shut down. redis-rs spawns its
 //! reconnection work and arms its timers on the runtime it runs on, so running it on ours keeps
 //! that work alive and keeps sync callers from needing (or tripping over) a runtime of their own.
-//! A sync caller blocks on a channel; an async caller awaits the task's handle.
+//! A sync caller hands the operation to that runtime and blocks on a channel; an async caller
+//! polls the operation in its own task, but inside our runtime's context (see [`in_context`]).
 //!
 //! After a connection failure or a timeout, the connection cools down for [`COOL_DOWN`]: calls skip
 //! Redis and run the body at once, so a stalled Redis costs one timeout per cool-down rather than
@@ -206,20 +207,29 @@ impl Connection {
         .await
     }
 
-    /// [`run_blocking`](Self::run_blocking) for async callers, on any executor.
+    /// [`run_blocking`](Self::run_blocking) for async callers, on any executor: `op` runs in the
+    /// caller's task (no hop to another thread), inside the background runtime's context.
     pub(crate) async fn run<T, Op, Fut>(&self, deadline: Duration, op: Op) -> Result<T, Failure>
     where
         Op: FnOnce(ConnectionManager) -> Fut,
-        Fut: Future<Output = Result<T, Failure>> + Send + 'static,
-        T: Send + 'static,
+        Fut: Future<Output = Result<T, Failure>>,
     {
         let (manager, runtime) = self.ready()?;
-        let result = runtime
-            .spawn(within(deadline, op(manager)))
-            .await
-            .unwrap_or(Err(Failure::TimedOut));
+        let result = in_context(runtime, within(deadline, op(manager))).await;
         self.note(result)
     }
+}
+
+/// Polls `future` inside `runtime`'s context, whichever executor polls it: the timers it arms,
+/// the sockets it opens and the tasks it spawns (redis-rs reconnecting) belong to `runtime`,
+/// which outlives any caller's runtime and always has its time and I/O drivers.
+async fn in_context<F: Future>(runtime: &Runtime, future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    std::future::poll_fn(|cx| {
+        let _entered = runtime.enter();
+        future.as_mut().poll(cx)
+    })
+    .await
 }
 
 /// `work`, or [`Failure::TimedOut`] after `deadline`. Runs on the background runtime.

@@ -4,7 +4,7 @@
 //! | bytes | content |
 //! |---|---|
 //! | 0..2 | `cm`, so that a value written by something else is recognised |
-//! | 2 | the envelope format, [`FORMAT`] (bumped if the header or the codec changes) |
+//! | 2 | the envelope format, now 1 (bumped if the header or the codec changes) |
 //! | 3..11 | the type tag: XXH3-64 of the return type as written, whitespace removed, little-endian |
 //! | 11.. | the value, [postcard](https://docs.rs/postcard)-encoded |
 //!

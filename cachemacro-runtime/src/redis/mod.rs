@@ -30,30 +30,43 @@
 //! An entry's key is `{namespace}:` followed by [`format_key`]: for example
 //! `cachemacro:app::servers@v0:6a09e667f3bcc908b2fb1366ea957d3e`. Arguments appear only as their
 //! hash. The value is the result serialized with postcard inside a small
-//! [envelope](envelope) that names the format and the return type, written with one
+//! [`envelope`] that names the format and the return type, written with one
 //! `SET key value PX ttl` (no `PX` without a `ttl`). The return type must be `Clone`,
 //! `serde::Serialize` and `serde::de::DeserializeOwned`; types that serde can only read
 //! self-describing formats into (`#[serde(flatten)]`, untagged enums, `serde_json::Value`) do not
 //! round-trip through postcard. Change the function's `version` when a type's fields change.
+//! A return type that is not serializable is rejected at compile time, on the type:
+//!
+//! ```compile_fail
+//! # use cachemacro_runtime::memoize;
+//! #[derive(Clone)]
+//! struct Handle(u32); // no serde derives
+//!
+//! #[memoize(backend = "redis")]
+//! fn open(path: &str) -> Handle { // error: `Handle` cannot be stored in Redis
+//!     Handle(3)
+//! }
+//! ```
 //!
 //! # Failures
 //!
 //! The cache never makes a call fail. When Redis is unreachable, refuses a command or does not
 //! answer within the timeout, or a stored value cannot be read (another type, another format,
-//! corrupt, larger than the limit), the call runs the body and returns its value, the error is
-//! counted in [`Stats::errors`] and logged through `tracing` at most once per 10 seconds per
-//! function, and an unreadable value is overwritten by the new one. After a connection failure or
-//! a timeout, Redis is left alone for [one second](connection::COOL_DOWN): calls run the body
-//! straight away (these skipped calls are misses, not errors); then caching resumes by itself.
+//! corrupt, larger than the limit), the call runs the body and returns its value; the error is
+//! counted in [`Stats::errors`] and logged through `tracing` (`WARN`) at most once per
+//! [`LOG_INTERVAL`] (10 s) per function, and an unreadable value is overwritten by the new one.
+//! After a connection failure or a timeout, Redis is left alone for [`COOL_DOWN`] (1 s): calls
+//! run the body straight away (these skipped calls are misses, not errors), then the next call
+//! tries again and caching resumes by itself.
 //!
 //! Concurrent misses on one key within one process run the body once, as with the in-process
 //! backend; across processes, two simultaneous misses may both run it.
 
 mod config;
-pub mod connection;
+mod connection;
 pub mod envelope;
 mod flight;
-pub mod report;
+mod report;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -67,6 +80,8 @@ pub use config::{
     AlreadyConfigured, DEFAULT_MAX_VALUE_BYTES, DEFAULT_NAMESPACE, DEFAULT_TIMEOUT, DEFAULT_URL,
     NAMESPACE_VAR, RedisConfig, URL_VAR, configure,
 };
+pub use connection::COOL_DOWN;
+pub use report::LOG_INTERVAL;
 
 use self::connection::{Connection, Failure, query, within};
 use self::flight::{Flights, Role};
@@ -216,7 +231,7 @@ impl<R> RedisCache<R> {
 
 impl<R> RedisCache<R>
 where
-    R: Clone + Send + Sync + Serialize + DeserializeOwned + 'static,
+    R: Clone + Send + Sync + RedisValue + 'static,
 {
     /// The cached value for `key`, or the body's value, computed once in this process however
     /// many callers miss the same key at once.
@@ -385,7 +400,10 @@ where
             }
         }
     }
+}
 
+/// Operations that never read or write a value, so need no serde bound.
+impl<R> RedisCache<R> {
     /// Deletes the entry under `key`; true if there was one (`f_invalidate`). False, and an
     /// error counted, when Redis cannot be reached.
     #[doc(hidden)]
