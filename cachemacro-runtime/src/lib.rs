@@ -18,6 +18,10 @@
 //! what the generated code calls: the [stable keys](key), the in-process [backend](memory), the
 //! [clock] and the [statistics](Stats).
 //!
+//! With `backend = "redis"` (cargo feature `redis`, on by default) entries live in Redis and are
+//! shared by every process: see [`redis`](mod@redis) for its configuration, key and value layout,
+//! and failure behaviour (it never makes a call fail). `rediss://` needs the feature `tls`.
+//!
 //! # What `#[memoize]` generates
 //!
 //! For a function `f(args) -> R`, beside `f` itself and with `f`'s visibility (for methods:
@@ -29,6 +33,9 @@
 //! | `f_refresh(args) -> R` | runs the body now and stores its result (prime / put) |
 //! | `f_invalidate(args) -> bool` | removes the entry for these arguments; true if there was a live one |
 //! | `f_cache() -> &'static MemoryCache<R>` | the cache: [`stats()`](MemoryCache::stats), [`clear()`](MemoryCache::clear), [`len()`](MemoryCache::len) |
+//!
+//! With `backend = "redis"`, `f_cache()` returns `&'static RedisCache<R>`, with the same methods
+//! (`len()` and `is_empty()` answer `Option`s) plus `clear_async()`, `configure()` and `config()`.
 //!
 //! For an `async fn`, `f`, `f_uncached`, `f_refresh` and `f_invalidate` are `async` too.
 //!

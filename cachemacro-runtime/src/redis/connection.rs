@@ -112,6 +112,12 @@ pub(crate) fn shared(config: &RedisConfig) -> Arc<Connection> {
 
 impl Connection {
     fn new(config: &RedisConfig) -> Self {
+        #[cfg(feature = "tls")]
+        {
+            // rustls cannot pick a crypto provider by itself when none or two of its provider
+            // features are enabled; install ring unless the application installed one.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+        }
         let manager = runtime().and_then(|runtime| {
             let client = ::redis::Client::open(config.url.as_str()).map_err(|error| {
                 Arc::<str>::from(format!(
