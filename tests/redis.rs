@@ -556,3 +556,77 @@ fn a_panicking_body_releases_waiters() {
         "one panicking run, then one for everyone else"
     );
 }
+
+static AUTH_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[memoize(ttl = 60, backend = "redis", name = "authenticated")]
+fn authenticated(n: u64) -> u64 {
+    AUTH_RUNS.fetch_add(1, Ordering::SeqCst);
+    n + 100
+}
+
+#[test]
+fn user_password_and_database_come_from_the_url() {
+    let Some(server) = RedisServer::start_with_password(Some("s3cret")) else {
+        return;
+    };
+    let port = server.port();
+    authenticated_cache().configure(
+        RedisConfig::new()
+            .url(format!("redis://127.0.0.1:{port}/"))
+            .namespace(NAMESPACE),
+    );
+    assert_eq!(authenticated(1), 101, "no password: fail-open");
+    assert!(authenticated_cache().stats().errors >= 1);
+
+    let url = format!("redis://default:s3cret@127.0.0.1:{port}/3");
+    authenticated_cache().configure(RedisConfig::new().url(&url).namespace(NAMESPACE));
+    let before = runs(&AUTH_RUNS);
+    assert_eq!(authenticated(2), 102);
+    assert_eq!(authenticated(2), 102);
+    assert_eq!(runs(&AUTH_RUNS), before + 1, "a hit with the password");
+    let mut in_db_3 = redis::Client::open(url).unwrap().get_connection().unwrap();
+    assert!(
+        in_db_3
+            .exists::<_, bool>(redis_key("authenticated", 0, 2u64))
+            .unwrap()
+    );
+    let debug = format!("{:?}", authenticated_cache().config());
+    assert!(
+        !debug.contains("s3cret"),
+        "the password is redacted: {debug}"
+    );
+}
+
+static PROCESS_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+/// The one function of this binary without its own configuration.
+#[memoize(ttl = 60, backend = "redis", name = "process_configured")]
+fn process_configured(n: u64) -> u64 {
+    PROCESS_RUNS.fetch_add(1, Ordering::SeqCst);
+    n * 7
+}
+
+#[test]
+fn the_process_wide_configuration_applies_to_unconfigured_functions() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let namespace = "process_wide";
+    cachemacro_runtime::redis::configure(RedisConfig::new().url(server.url()).namespace(namespace))
+        .expect("nothing in this binary fixes the process-wide configuration before");
+    assert_eq!(
+        cachemacro_runtime::redis::configure(RedisConfig::new()),
+        Err(cachemacro_runtime::redis::AlreadyConfigured)
+    );
+    assert_eq!(process_configured(6), 42);
+    assert_eq!(process_configured(6), 42);
+    assert_eq!(runs(&PROCESS_RUNS), 1);
+    let mut out = KeyWriter::new();
+    6u64.write_key(&mut out);
+    let key = format!(
+        "{namespace}:{}",
+        format_key("process_configured", 0, out.finish())
+    );
+    assert!(server.client().exists::<_, bool>(key).unwrap());
+}

@@ -17,11 +17,18 @@ pub struct RedisServer {
     child: Option<Child>,
     port: u16,
     dir: PathBuf,
+    /// `--requirepass`, if any.
+    password: Option<String>,
 }
 
 impl RedisServer {
     /// A new server, or `None` (test skipped) when `redis-server` is missing outside CI.
     pub fn start() -> Option<RedisServer> {
+        Self::start_with_password(None)
+    }
+
+    /// [`start`](Self::start), with `--requirepass password` when given.
+    pub fn start_with_password(password: Option<&str>) -> Option<RedisServer> {
         if !on_path("redis-server") {
             let why = "redis-server is not on PATH: install the `redis-server` package \
                        (apt-get install -y redis-server)";
@@ -40,6 +47,7 @@ impl RedisServer {
                 child: None,
                 port,
                 dir,
+                password: password.map(str::to_owned),
             };
             if server.spawn() {
                 return Some(server);
@@ -48,8 +56,16 @@ impl RedisServer {
         panic!("redis-server did not start on any of 5 free ports");
     }
 
+    /// The server's URL, with the password if it has one.
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
+        match &self.password {
+            Some(password) => format!("redis://:{password}@127.0.0.1:{}/", self.port),
+            None => format!("redis://127.0.0.1:{}/", self.port),
+        }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
     }
 
     pub fn pid(&self) -> u32 {
@@ -90,7 +106,11 @@ impl RedisServer {
     /// Starts `redis-server` on `self.port` and waits until it answers; false if it exited.
     fn spawn(&mut self) -> bool {
         let _ = std::fs::create_dir_all(&self.dir);
-        let child = Command::new("redis-server")
+        let mut command = Command::new("redis-server");
+        if let Some(password) = &self.password {
+            command.args(["--requirepass", password]);
+        }
+        let child = command
             .args(["--port", &self.port.to_string()])
             .args(["--bind", "127.0.0.1"])
             .args(["--save", ""])

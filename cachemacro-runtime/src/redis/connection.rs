@@ -9,9 +9,9 @@
 //! A sync caller hands the operation to that runtime and blocks on a channel; an async caller
 //! polls the operation in its own task, but inside our runtime's context (see [`in_context`]).
 //!
-//! After a connection failure or a timeout, the connection cools down for [`COOL_DOWN`]: calls skip
-//! Redis and run the body at once, so a stalled Redis costs one timeout per cool-down rather than
-//! one per call. The first call after the cool-down tries again, and redis-rs' connection manager
+//! After a connection failure or a timeout, the connection cools down for [`COOL_DOWN`]: routine
+//! reads and writes skip Redis and run the body at once, so a stalled Redis costs one timeout per
+//! cool-down rather than one per call. The first call after the cool-down tries again, and redis-rs' connection manager
 //! reconnects.
 
 use std::collections::HashMap;
@@ -30,6 +30,20 @@ use super::config::RedisConfig;
 
 /// How long Redis is left alone after it failed or timed out.
 pub const COOL_DOWN: Duration = Duration::from_secs(1);
+
+/// How long establishing a connection may take; each operation has its own, shorter deadline on
+/// top, so this only bounds a connection attempt that outlives the calls waiting for it.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Whether an operation is skipped while Redis cools down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Attempt {
+    /// Reading and writing entries: during a cool-down the call just runs the body.
+    Routine,
+    /// Deleting what the caller asked to delete (`f_invalidate`, `clear()`) or counting: always
+    /// tried, since skipping it would leave the caller's intent undone.
+    Explicit,
+}
 
 /// Why an operation did not complete.
 #[derive(Debug)]
@@ -126,8 +140,10 @@ impl Connection {
                 ))
             })?;
             let options = ConnectionManagerConfig::new()
-                .set_connection_timeout(Some(config.timeout))
-                .set_response_timeout(Some(config.timeout))
+                .set_connection_timeout(Some(CONNECT_TIMEOUT))
+                // Deadlines are per operation (see `within`), so functions with different
+                // timeouts can share the connection.
+                .set_response_timeout(None)
                 // Reconnection is driven by the calls (after the cool-down), not by a retry loop.
                 .set_number_of_retries(0);
             // The manager spawns its helper task on the runtime it is created in: ours.
@@ -145,10 +161,11 @@ impl Connection {
         }
     }
 
-    /// The manager and the runtime, unless Redis is cooling down or was never usable.
-    fn ready(&self) -> Result<(ConnectionManager, &'static Runtime), Failure> {
+    /// The manager and the runtime, unless Redis is cooling down (for routine operations) or was
+    /// never usable.
+    fn ready(&self, attempt: Attempt) -> Result<(ConnectionManager, &'static Runtime), Failure> {
         let retry_at = self.retry_at_ms.load(Ordering::Relaxed);
-        if retry_at != 0 && now_ms() < retry_at {
+        if attempt == Attempt::Routine && retry_at != 0 && now_ms() < retry_at {
             return Err(Failure::CoolingDown);
         }
         let manager = self
@@ -173,13 +190,18 @@ impl Connection {
     }
 
     /// Runs `op` on the background runtime within `deadline`, blocking the calling thread.
-    pub(crate) fn run_blocking<T, Op, Fut>(&self, deadline: Duration, op: Op) -> Result<T, Failure>
+    pub(crate) fn run_blocking<T, Op, Fut>(
+        &self,
+        attempt: Attempt,
+        deadline: Duration,
+        op: Op,
+    ) -> Result<T, Failure>
     where
         Op: FnOnce(ConnectionManager) -> Fut,
         Fut: Future<Output = Result<T, Failure>> + Send + 'static,
         T: Send + 'static,
     {
-        let (manager, runtime) = self.ready()?;
+        let (manager, runtime) = self.ready(attempt)?;
         let (sender, receiver) = std::sync::mpsc::sync_channel(1);
         let work = op(manager);
         runtime.spawn(async move {
@@ -193,21 +215,31 @@ impl Connection {
     }
 
     /// Sends one command within `deadline`, blocking the calling thread.
-    pub(crate) fn command_blocking<T>(&self, deadline: Duration, command: Cmd) -> Result<T, Failure>
+    pub(crate) fn command_blocking<T>(
+        &self,
+        attempt: Attempt,
+        deadline: Duration,
+        command: Cmd,
+    ) -> Result<T, Failure>
     where
         T: FromRedisValue + Send + 'static,
     {
-        self.run_blocking(deadline, move |mut manager| async move {
+        self.run_blocking(attempt, deadline, move |mut manager| async move {
             query(&mut manager, &command).await
         })
     }
 
     /// [`command_blocking`](Self::command_blocking) for async callers, on any executor.
-    pub(crate) async fn command<T>(&self, deadline: Duration, command: Cmd) -> Result<T, Failure>
+    pub(crate) async fn command<T>(
+        &self,
+        attempt: Attempt,
+        deadline: Duration,
+        command: Cmd,
+    ) -> Result<T, Failure>
     where
         T: FromRedisValue + Send + 'static,
     {
-        self.run(deadline, move |mut manager| async move {
+        self.run(attempt, deadline, move |mut manager| async move {
             query(&mut manager, &command).await
         })
         .await
@@ -215,12 +247,17 @@ impl Connection {
 
     /// [`run_blocking`](Self::run_blocking) for async callers, on any executor: `op` runs in the
     /// caller's task (no hop to another thread), inside the background runtime's context.
-    pub(crate) async fn run<T, Op, Fut>(&self, deadline: Duration, op: Op) -> Result<T, Failure>
+    pub(crate) async fn run<T, Op, Fut>(
+        &self,
+        attempt: Attempt,
+        deadline: Duration,
+        op: Op,
+    ) -> Result<T, Failure>
     where
         Op: FnOnce(ConnectionManager) -> Fut,
         Fut: Future<Output = Result<T, Failure>>,
     {
-        let (manager, runtime) = self.ready()?;
+        let (manager, runtime) = self.ready(attempt)?;
         let result = in_context(runtime, within(deadline, op(manager))).await;
         self.note(result)
     }

@@ -57,7 +57,9 @@
 //! [`LOG_INTERVAL`] (10 s) per function, and an unreadable value is overwritten by the new one.
 //! After a connection failure or a timeout, Redis is left alone for [`COOL_DOWN`] (1 s): calls
 //! run the body straight away (these skipped calls are misses, not errors), then the next call
-//! tries again and caching resumes by itself.
+//! tries again and caching resumes by itself. `f_invalidate`, `clear()` and `len()` are tried even
+//! during a cool-down; when they fail, `f_invalidate` returns `false`, `len()` returns `None`, and
+//! the error is counted and logged.
 //!
 //! Concurrent misses on one key within one process run the body once, as with the in-process
 //! backend; across processes, two simultaneous misses may both run it.
@@ -83,7 +85,7 @@ pub use config::{
 pub use connection::COOL_DOWN;
 pub use report::LOG_INTERVAL;
 
-use self::connection::{Connection, Failure, query, within};
+use self::connection::{Attempt, Connection, Failure, query, within};
 use self::flight::{Flights, Role};
 use self::report::ErrorLog;
 use crate::FnConfig;
@@ -255,9 +257,11 @@ where
         };
         let target = self.target();
         let redis_key = target.redis_key(&self.config, key);
-        let fetched = target
-            .connection
-            .command_blocking(target.timeout(), get_command(&redis_key));
+        let fetched = target.connection.command_blocking(
+            Attempt::Routine,
+            target.timeout(),
+            get_command(&redis_key),
+        );
         if let Some(value) = self.read(fetched, &target) {
             self.counters.hit(key);
             leader.finish(&value);
@@ -268,9 +272,11 @@ where
         let value = body();
         if cacheable(&value) {
             if let Some(command) = self.set_command(&redis_key, &value, &target) {
-                let written = target
-                    .connection
-                    .command_blocking::<()>(target.timeout(), command);
+                let written = target.connection.command_blocking::<()>(
+                    Attempt::Routine,
+                    target.timeout(),
+                    command,
+                );
                 if let Err(failure) = written {
                     self.connection_failed("write", failure);
                 }
@@ -304,7 +310,7 @@ where
         let redis_key = target.redis_key(&self.config, key);
         let fetched = target
             .connection
-            .command(target.timeout(), get_command(&redis_key))
+            .command(Attempt::Routine, target.timeout(), get_command(&redis_key))
             .await;
         if let Some(value) = self.read(fetched, &target) {
             self.counters.hit(key);
@@ -317,7 +323,7 @@ where
             if let Some(command) = self.set_command(&redis_key, &value, &target) {
                 let written = target
                     .connection
-                    .command::<()>(target.timeout(), command)
+                    .command::<()>(Attempt::Routine, target.timeout(), command)
                     .await;
                 if let Err(failure) = written {
                     self.connection_failed("write", failure);
@@ -373,9 +379,11 @@ where
         let target = self.target();
         let redis_key = target.redis_key(&self.config, key);
         if let Some(command) = self.set_command(&redis_key, value, &target) {
-            let written = target
-                .connection
-                .command_blocking::<()>(target.timeout(), command);
+            let written = target.connection.command_blocking::<()>(
+                Attempt::Routine,
+                target.timeout(),
+                command,
+            );
             if let Err(failure) = written {
                 self.connection_failed("write", failure);
             }
@@ -393,7 +401,7 @@ where
         if let Some(command) = self.set_command(&redis_key, value, &target) {
             let written = target
                 .connection
-                .command::<()>(target.timeout(), command)
+                .command::<()>(Attempt::Routine, target.timeout(), command)
                 .await;
             if let Err(failure) = written {
                 self.connection_failed("write", failure);
@@ -410,9 +418,10 @@ impl<R> RedisCache<R> {
     pub fn invalidate(&self, key: u128) -> bool {
         let target = self.target();
         let command = unlink_command(&target.redis_key(&self.config, key));
-        let removed = target
-            .connection
-            .command_blocking::<u64>(target.timeout(), command);
+        let removed =
+            target
+                .connection
+                .command_blocking::<u64>(Attempt::Explicit, target.timeout(), command);
         self.removed(removed)
     }
 
@@ -423,7 +432,7 @@ impl<R> RedisCache<R> {
         let command = unlink_command(&target.redis_key(&self.config, key));
         let removed = target
             .connection
-            .command::<u64>(target.timeout(), command)
+            .command::<u64>(Attempt::Explicit, target.timeout(), command)
             .await;
         self.removed(removed)
     }
@@ -444,11 +453,12 @@ impl<R> RedisCache<R> {
     pub fn clear(&self) {
         let target = self.target();
         let (pattern, page_timeout) = (target.pattern(&self.config), target.timeout());
-        let cleared = target
-            .connection
-            .run_blocking(Duration::MAX, move |manager| {
-                clear_matching(manager, pattern, page_timeout)
-            });
+        let cleared =
+            target
+                .connection
+                .run_blocking(Attempt::Explicit, Duration::MAX, move |manager| {
+                    clear_matching(manager, pattern, page_timeout)
+                });
         if let Err(failure) = cleared {
             self.connection_failed("clear", failure);
         }
@@ -460,7 +470,7 @@ impl<R> RedisCache<R> {
         let (pattern, page_timeout) = (target.pattern(&self.config), target.timeout());
         let cleared = target
             .connection
-            .run(Duration::MAX, move |manager| {
+            .run(Attempt::Explicit, Duration::MAX, move |manager| {
                 clear_matching(manager, pattern, page_timeout)
             })
             .await;
@@ -475,11 +485,12 @@ impl<R> RedisCache<R> {
     pub fn len(&self) -> Option<u64> {
         let target = self.target();
         let (pattern, page_timeout) = (target.pattern(&self.config), target.timeout());
-        let counted = target
-            .connection
-            .run_blocking(Duration::MAX, move |manager| {
-                count_matching(manager, pattern, page_timeout)
-            });
+        let counted =
+            target
+                .connection
+                .run_blocking(Attempt::Explicit, Duration::MAX, move |manager| {
+                    count_matching(manager, pattern, page_timeout)
+                });
         match counted {
             Ok(count) => Some(count),
             Err(failure) => {

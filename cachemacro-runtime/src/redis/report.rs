@@ -40,3 +40,18 @@ impl ErrorLog {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_burst_of_errors_logs_one_line() {
+        let log = ErrorLog::default();
+        for _ in 0..100 {
+            log.report("f", "read", &"connection refused");
+        }
+        assert_eq!(log.suppressed.load(Ordering::Relaxed), 99);
+        assert!(log.quiet_until_ms.load(Ordering::Relaxed) >= LOG_INTERVAL.as_millis() as u64);
+    }
+}
