@@ -8,6 +8,7 @@
 //! Included with `#[path]` by the tests, the bench and the example, each using part of it.
 #![allow(dead_code)]
 
+use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -19,6 +20,8 @@ pub struct RedisServer {
     dir: PathBuf,
     /// `--requirepass`, if any.
     password: Option<String>,
+    /// More `redis-server` arguments.
+    extra_args: Vec<String>,
 }
 
 impl RedisServer {
@@ -29,13 +32,20 @@ impl RedisServer {
 
     /// [`start`](Self::start), with `--requirepass password` when given.
     pub fn start_with_password(password: Option<&str>) -> Option<RedisServer> {
+        Self::start_with(password, &[])
+    }
+
+    /// [`start`](Self::start) with a password and more `redis-server` arguments.
+    pub fn start_with(password: Option<&str>, extra_args: &[String]) -> Option<RedisServer> {
         if !on_path("redis-server") {
             let why = "redis-server is not on PATH: install the `redis-server` package \
                        (apt-get install -y redis-server)";
             if std::env::var("CI").is_ok_and(|ci| ci == "true") {
                 panic!("{why}");
             }
-            eprintln!("SKIPPED: {why}");
+            // Straight to the file descriptor: `eprintln!` output is captured by the test harness
+            // and shown only for failing tests, and a skip must be seen.
+            let _ = writeln!(std::io::stderr(), "SKIPPED: {why}");
             return None;
         }
         // Another process may take the port between our probe and the server's bind: retry.
@@ -48,6 +58,7 @@ impl RedisServer {
                 port,
                 dir,
                 password: password.map(str::to_owned),
+                extra_args: extra_args.to_vec(),
             };
             if server.spawn() {
                 return Some(server);
@@ -66,6 +77,11 @@ impl RedisServer {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// A free loopback port, for a second listener such as `--tls-port`.
+    pub fn free_port() -> u16 {
+        free_port()
     }
 
     pub fn pid(&self) -> u32 {
@@ -110,6 +126,7 @@ impl RedisServer {
         if let Some(password) = &self.password {
             command.args(["--requirepass", password]);
         }
+        command.args(&self.extra_args);
         let child = command
             .args(["--port", &self.port.to_string()])
             .args(["--bind", "127.0.0.1"])
