@@ -2,17 +2,18 @@
 //! deadline and back-off around every operation.
 //!
 //! Every Redis operation runs in the context of a small tokio runtime owned by this crate (one
-//! worker thread, started on first use), whatever the caller is: a plain thread, a task on a current-thread
-//! runtime without timers, or a task on a runtime that is about to shut down. redis-rs spawns its
-//! reconnection work and arms its timers on the runtime it runs on, so running it on ours keeps
-//! that work alive and keeps sync callers from needing (or tripping over) a runtime of their own.
-//! A sync caller hands the operation to that runtime and blocks on a channel; an async caller
-//! polls the operation in its own task, but inside our runtime's context (see [`in_context`]).
+//! worker thread, started on first use), whatever the caller is: a plain thread, a task on a
+//! current-thread runtime without timers, or a task on a runtime that is about to shut down.
+//! redis-rs spawns its reconnection work and arms its timers on the runtime it runs on, so running
+//! it on ours keeps that work alive and keeps sync callers from needing (or tripping over) a
+//! runtime of their own. A sync caller hands the operation to that runtime and blocks on a
+//! channel; an async caller polls the operation in its own task, but inside our runtime's context
+//! (see [`in_context`]).
 //!
 //! After a connection failure or a timeout, the connection cools down for [`COOL_DOWN`]: routine
 //! reads and writes skip Redis and run the body at once, so a stalled Redis costs one timeout per
-//! cool-down rather than one per call. The first call after the cool-down tries again, and redis-rs' connection manager
-//! reconnects.
+//! cool-down rather than one per call. The first call after the cool-down tries again, and
+//! redis-rs' connection manager reconnects.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -179,7 +180,12 @@ impl Connection {
     /// Records how an operation went: a connection failure or timeout starts a cool-down.
     fn note<T>(&self, result: Result<T, Failure>) -> Result<T, Failure> {
         match &result {
-            Ok(_) | Err(Failure::Reply(_)) => self.retry_at_ms.store(0, Ordering::Relaxed),
+            Ok(_) | Err(Failure::Reply(_)) => {
+                // Read first: a store on every call would bounce the line between all callers.
+                if self.retry_at_ms.load(Ordering::Relaxed) != 0 {
+                    self.retry_at_ms.store(0, Ordering::Relaxed);
+                }
+            }
             Err(Failure::TimedOut | Failure::Connection(_)) => {
                 let until = now_ms().saturating_add(COOL_DOWN.as_millis() as u64);
                 self.retry_at_ms.store(until.max(1), Ordering::Relaxed);

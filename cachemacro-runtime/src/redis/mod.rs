@@ -134,11 +134,12 @@ impl Target {
 
     /// The `SCAN MATCH` pattern of every key of `function`'s current version.
     fn pattern(&self, function: &FnConfig) -> String {
-        let prefix = format!(
-            "{}:{}@v{}:",
-            self.settings.namespace, function.name, function.version
-        );
-        let mut pattern = escape_glob(&prefix);
+        // `format_key` ends with the hash as 32 ASCII hex digits; the rest is common to all keys.
+        let any_key = self.redis_key(function, 0);
+        let prefix = any_key
+            .get(..any_key.len().saturating_sub(32))
+            .unwrap_or_default();
+        let mut pattern = escape_glob(prefix);
         pattern.push('*');
         pattern
     }
@@ -170,7 +171,9 @@ impl<R> RedisCache<R> {
     }
 
     /// Points this function at its own Redis, namespace, timeout or size limit, overriding the
-    /// process-wide configuration from the next call on.
+    /// process-wide configuration from the next call on (calls in progress finish with the old
+    /// one). Typically called once at start-up; tests use it to give each function its own
+    /// server.
     pub fn configure(&self, config: RedisConfig) {
         self.target.store(Some(Arc::new(Target::new(config))));
     }
