@@ -220,17 +220,18 @@ impl<R> RedisCache<R> {
         self.config.version
     }
 
-    /// Counts and logs a failure; a skipped call during a cool-down is neither.
-    fn failed(&self, operation: &str, failure: &dyn std::fmt::Display, skipped: bool) {
-        if !skipped {
-            Counters::count(&self.counters.errors);
-            self.log.report(self.config.name, operation, failure);
-        }
+    /// Counts and logs an error.
+    fn failed(&self, operation: &str, error: &dyn std::fmt::Display) {
+        Counters::count(&self.counters.errors);
+        self.log.report(self.config.name, operation, error);
     }
 
+    /// [`failed`](Self::failed) for Redis operations; a call skipped during a cool-down is not
+    /// an error of its own.
     fn connection_failed(&self, operation: &str, failure: Failure) {
-        let skipped = matches!(failure, Failure::CoolingDown);
-        self.failed(operation, &failure, skipped);
+        if !matches!(failure, Failure::CoolingDown) {
+            self.failed(operation, &failure);
+        }
     }
 }
 
@@ -274,16 +275,7 @@ where
         // A panic here drops `leader`, which sends the waiters back to look again.
         let value = body();
         if cacheable(&value) {
-            if let Some(command) = self.set_command(&redis_key, &value, &target) {
-                let written = target.connection.command_blocking::<()>(
-                    Attempt::Routine,
-                    target.timeout(),
-                    command,
-                );
-                if let Err(failure) = written {
-                    self.connection_failed("write", failure);
-                }
-            }
+            self.write_blocking(&target, &redis_key, &value);
             leader.finish(&value);
         }
         value
@@ -323,15 +315,7 @@ where
         self.counters.miss(key);
         let value = body.await;
         if cacheable(&value) {
-            if let Some(command) = self.set_command(&redis_key, &value, &target) {
-                let written = target
-                    .connection
-                    .command::<()>(Attempt::Routine, target.timeout(), command)
-                    .await;
-                if let Err(failure) = written {
-                    self.connection_failed("write", failure);
-                }
-            }
+            self.write(&target, &redis_key, &value).await;
             leader.finish(&value);
         }
         value
@@ -349,8 +333,35 @@ where
         match envelope::decode(self.type_tag, &bytes, target.settings.max_value_bytes) {
             Ok(value) => Some(value),
             Err(error) => {
-                self.failed("decode", &error, false);
+                self.failed("decode", &error);
                 None
+            }
+        }
+    }
+
+    /// Writes `value` with one `SET ... PX`; failures are counted and logged.
+    fn write_blocking(&self, target: &Target, redis_key: &str, value: &R) {
+        if let Some(command) = self.set_command(redis_key, value, target) {
+            let written = target.connection.command_blocking::<()>(
+                Attempt::Routine,
+                target.timeout(),
+                command,
+            );
+            if let Err(failure) = written {
+                self.connection_failed("write", failure);
+            }
+        }
+    }
+
+    /// [`write_blocking`](Self::write_blocking) for async callers.
+    async fn write(&self, target: &Target, redis_key: &str, value: &R) {
+        if let Some(command) = self.set_command(redis_key, value, target) {
+            let written = target
+                .connection
+                .command::<()>(Attempt::Routine, target.timeout(), command)
+                .await;
+            if let Err(failure) = written {
+                self.connection_failed("write", failure);
             }
         }
     }
@@ -361,7 +372,7 @@ where
         let bytes = match envelope::encode(self.type_tag, value, target.settings.max_value_bytes) {
             Ok(bytes) => bytes,
             Err(error) => {
-                self.failed("encode", &error, false);
+                self.failed("encode", &error);
                 return None;
             }
         };
@@ -376,39 +387,19 @@ where
     /// Stores `value` under `key` if it is cacheable, replacing any entry (`f_refresh`).
     #[doc(hidden)]
     pub fn store(&self, key: u128, cacheable: impl Fn(&R) -> bool, value: &R) {
-        if !cacheable(value) {
-            return;
-        }
-        let target = self.target();
-        let redis_key = target.redis_key(&self.config, key);
-        if let Some(command) = self.set_command(&redis_key, value, &target) {
-            let written = target.connection.command_blocking::<()>(
-                Attempt::Routine,
-                target.timeout(),
-                command,
-            );
-            if let Err(failure) = written {
-                self.connection_failed("write", failure);
-            }
+        if cacheable(value) {
+            let target = self.target();
+            self.write_blocking(&target, &target.redis_key(&self.config, key), value);
         }
     }
 
     /// [`store`](Self::store) for async functions.
     #[doc(hidden)]
     pub async fn store_async(&self, key: u128, cacheable: impl Fn(&R) -> bool, value: &R) {
-        if !cacheable(value) {
-            return;
-        }
-        let target = self.target();
-        let redis_key = target.redis_key(&self.config, key);
-        if let Some(command) = self.set_command(&redis_key, value, &target) {
-            let written = target
-                .connection
-                .command::<()>(Attempt::Routine, target.timeout(), command)
+        if cacheable(value) {
+            let target = self.target();
+            self.write(&target, &target.redis_key(&self.config, key), value)
                 .await;
-            if let Err(failure) = written {
-                self.connection_failed("write", failure);
-            }
         }
     }
 }
