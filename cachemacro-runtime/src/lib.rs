@@ -19,6 +19,10 @@
 //! [clock] and the [statistics](Stats). Every option of `#[memoize(...)]`, with its type, default,
 //! meaning and an example, is in [`options`].
 //!
+//! With `backend = "redis"` (cargo feature `redis`, on by default) entries live in Redis and are
+//! shared by every process: see [`redis`](mod@redis) for its configuration, key and value layout,
+//! and failure behaviour (it never makes a call fail). `rediss://` needs the feature `tls`.
+//!
 //! # What `#[memoize]` generates
 //!
 //! For a function `f(args) -> R`, beside `f` itself and with `f`'s visibility (for methods:
@@ -30,6 +34,9 @@
 //! | `f_refresh(args) -> R` | runs the body now and stores its result (prime / put) |
 //! | `f_invalidate(args) -> bool` | removes the entry for these arguments; true if there was a live one |
 //! | `f_cache() -> &'static MemoryCache<R>` | the cache: [`stats()`](MemoryCache::stats), [`clear()`](MemoryCache::clear), [`len()`](MemoryCache::len) |
+//!
+//! With `backend = "redis"`, `f_cache()` returns `&'static RedisCache<R>`, with the same methods
+//! (`len()` and `is_empty()` answer `Option`s) plus `clear_async()`, `configure()` and `config()`.
 //!
 //! For an `async fn`, `f`, `f_uncached`, `f_refresh` and `f_invalidate` are `async` too.
 //!
@@ -70,10 +77,14 @@ mod flight;
 pub mod key;
 pub mod memory;
 pub mod options;
+#[cfg(feature = "redis")]
+pub mod redis;
 pub mod refresh;
 mod stats;
 mod store;
 
+#[cfg(feature = "redis")]
+pub use crate::redis::{RedisCache, RedisConfig};
 pub use cachemacro::memoize;
 pub use key::{CacheKey, KeySink};
 pub use memory::MemoryCache;
@@ -224,4 +235,9 @@ pub mod __private {
             crate::MemoryCache::new(config)
         }
     }
+
+    /// Fails to compile, on the return type, when a Redis-backed function's result is not
+    /// serializable.
+    #[cfg(feature = "redis")]
+    pub const fn assert_serde<T: crate::redis::RedisValue>() {}
 }

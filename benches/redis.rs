@@ -1,0 +1,222 @@
+//! A hit on the Redis backend against a raw redis-rs `GET` of the same bytes, in the same run, on
+//! a `redis-server` of its own (loopback, no persistence).
+//!
+//! - `redis_hit/raw_get` vs `redis_hit/memoized`: one caller, one key.
+//! - `redis_hit_32/raw_get` vs `redis_hit_32/memoized`: 32 tasks at once, each reading its own
+//!   key, on the multiplexed connection; one iteration is the 32 reads.
+//!
+//! Targets: a hit costs at most 1.2x the raw GET; 32 concurrent hits have at least 0.9x the
+//! throughput of 32 raw GETs. Besides criterion's numbers, the bench prints both ratios measured
+//! in alternating blocks (see [`paired_ratios`]). Run with `cargo bench --bench redis`; results
+//! in BENCHMARKS.md.
+
+#[path = "../tests/support/redis_server.rs"]
+mod redis_server;
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cachemacro_runtime::key::{format_key, key_hash};
+use cachemacro_runtime::{RedisConfig, memoize};
+use criterion::{Criterion, criterion_group, criterion_main};
+use redis::aio::ConnectionManager;
+use redis_server::RedisServer;
+
+const CONCURRENCY: u64 = 32;
+const NAMESPACE: &str = "bench";
+
+/// A small record, as a typical memoized lookup returns: about 100 bytes stored.
+#[memoize(backend = "redis", name = "bench_record")]
+async fn record(id: u64) -> (u64, String, Vec<u32>) {
+    (
+        id,
+        format!("record number {id} with a short description"),
+        (0..16).collect(),
+    )
+}
+
+fn redis_key(id: u64) -> String {
+    format!(
+        "{NAMESPACE}:{}",
+        format_key("bench_record", 0, key_hash(&id))
+    )
+}
+
+async fn raw_get(mut connection: ConnectionManager, key: Arc<str>) -> Vec<u8> {
+    redis::cmd("GET")
+        .arg(&*key)
+        .query_async(&mut connection)
+        .await
+        .expect("GET works")
+}
+
+fn benches(c: &mut Criterion) {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    record_cache().configure(
+        RedisConfig::new()
+            .url(server.url())
+            .namespace(NAMESPACE)
+            .timeout(Duration::from_secs(1)),
+    );
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let client = redis::Client::open(server.url()).expect("a valid URL");
+    let connection = runtime
+        .block_on(ConnectionManager::new(client))
+        .expect("raw connection");
+
+    let keys: Vec<Arc<str>> = (0..CONCURRENCY).map(|id| redis_key(id).into()).collect();
+    runtime.block_on(async {
+        for id in 0..CONCURRENCY {
+            record(id).await; // stores every entry
+            assert!(
+                !raw_get(connection.clone(), keys[id as usize].clone())
+                    .await
+                    .is_empty()
+            );
+        }
+    });
+    let misses = record_cache().stats().misses;
+
+    let mut one = c.benchmark_group("redis_hit");
+    one.bench_function("raw_get", |b| {
+        b.iter(|| runtime.block_on(raw_get(connection.clone(), black_box(keys[0].clone()))))
+    });
+    one.bench_function("memoized", |b| {
+        b.iter(|| runtime.block_on(record(black_box(0))))
+    });
+    one.finish();
+
+    let mut many = c.benchmark_group("redis_hit_32");
+    many.bench_function("raw_get", |b| {
+        b.iter(|| {
+            runtime.block_on(async {
+                let reads: Vec<_> = keys
+                    .iter()
+                    .map(|key| tokio::spawn(raw_get(connection.clone(), key.clone())))
+                    .collect();
+                for read in reads {
+                    black_box(read.await.expect("the read task completes"));
+                }
+            })
+        })
+    });
+    many.bench_function("memoized", |b| {
+        b.iter(|| {
+            runtime.block_on(async {
+                let reads: Vec<_> = (0..CONCURRENCY)
+                    .map(|id| tokio::spawn(record(id)))
+                    .collect();
+                for read in reads {
+                    black_box(read.await.expect("the read task completes"));
+                }
+            })
+        })
+    });
+    many.finish();
+
+    paired_ratios(&runtime, &connection, &keys);
+
+    let stats = record_cache().stats();
+    assert_eq!(stats.misses, misses, "every benchmarked call was a hit");
+    assert_eq!(stats.errors, 0);
+}
+
+/// The machine is shared, so load drifts between criterion's sequential measurements. These
+/// ratios come from alternating short blocks of both sides (in alternating order), so each pair
+/// sees the same load; the median over the rounds is printed.
+fn paired_ratios(
+    runtime: &tokio::runtime::Runtime,
+    connection: &ConnectionManager,
+    keys: &[Arc<str>],
+) {
+    const ROUNDS: usize = 41;
+    const CALLS: usize = 200;
+    const BATCHES: usize = 20;
+
+    let single_raw = || {
+        runtime.block_on(async {
+            for _ in 0..CALLS {
+                black_box(raw_get(connection.clone(), keys[0].clone()).await);
+            }
+        })
+    };
+    let single_memoized = || {
+        runtime.block_on(async {
+            for _ in 0..CALLS {
+                black_box(record(0).await);
+            }
+        })
+    };
+    let many_raw = || {
+        runtime.block_on(async {
+            for _ in 0..BATCHES {
+                let reads: Vec<_> = keys
+                    .iter()
+                    .map(|key| tokio::spawn(raw_get(connection.clone(), key.clone())))
+                    .collect();
+                for read in reads {
+                    black_box(read.await.expect("the read task completes"));
+                }
+            }
+        })
+    };
+    let many_memoized = || {
+        runtime.block_on(async {
+            for _ in 0..BATCHES {
+                let reads: Vec<_> = (0..CONCURRENCY)
+                    .map(|id| tokio::spawn(record(id)))
+                    .collect();
+                for read in reads {
+                    black_box(read.await.expect("the read task completes"));
+                }
+            }
+        })
+    };
+
+    let single = median_ratio(ROUNDS, &single_memoized, &single_raw);
+    let many = median_ratio(ROUNDS, &many_memoized, &many_raw);
+    println!("paired: one caller, memoized hit time / raw GET time = {single:.3} (target <= 1.2)");
+    println!(
+        "paired: 32 tasks, memoized throughput / raw GET throughput = {:.3} (target >= 0.9)",
+        1.0 / many
+    );
+}
+
+/// The median over `rounds` of (time of `a`) / (time of `b`), measured back to back.
+fn median_ratio(rounds: usize, a: &dyn Fn(), b: &dyn Fn()) -> f64 {
+    let time = |f: &dyn Fn()| {
+        let started = Instant::now();
+        f();
+        started.elapsed().as_secs_f64()
+    };
+    let mut ratios: Vec<f64> = (0..rounds)
+        .map(|round| {
+            if round % 2 == 0 {
+                let ta = time(a);
+                ta / time(b)
+            } else {
+                let tb = time(b);
+                time(a) / tb
+            }
+        })
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    ratios[rounds / 2]
+}
+
+criterion_group! {
+    name = redis_backend;
+    config = Criterion::default()
+        .sample_size(50)
+        .warm_up_time(Duration::from_secs(2))
+        .measurement_time(Duration::from_secs(4));
+    targets = benches
+}
+criterion_main!(redis_backend);

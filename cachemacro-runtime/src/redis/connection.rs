@@ -1,0 +1,301 @@
+//! The one shared connection per Redis URL, the background runtime that drives it, and the
+//! deadline and back-off around every operation.
+//!
+//! Every Redis operation runs in the context of a small tokio runtime owned by this crate (one
+//! worker thread, started on first use), whatever the caller is: a plain thread, a task on a
+//! current-thread runtime without timers, or a task on a runtime that is about to shut down.
+//! redis-rs spawns its reconnection work and arms its timers on the runtime it runs on, so running
+//! it on ours keeps that work alive and keeps sync callers from needing (or tripping over) a
+//! runtime of their own. A sync caller hands the operation to that runtime and blocks on a
+//! channel; an async caller polls the operation in its own task, but inside our runtime's context
+//! (see [`in_context`]).
+//!
+//! After a connection failure or a timeout, the connection cools down for [`COOL_DOWN`]: routine
+//! reads and writes skip Redis and run the body at once, so a stalled Redis costs one timeout per
+//! cool-down rather than one per call. The first call after the cool-down tries again, and
+//! redis-rs' connection manager reconnects.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock, OnceLock};
+use std::time::{Duration, Instant};
+
+use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use ::redis::{Cmd, ErrorKind, FromRedisValue, RedisError, RedisResult};
+use parking_lot::Mutex;
+use tokio::runtime::Runtime;
+
+use super::config::RedisConfig;
+
+/// How long Redis is left alone after it failed or timed out.
+pub const COOL_DOWN: Duration = Duration::from_secs(1);
+
+/// How long establishing a connection may take; each operation has its own, shorter deadline on
+/// top, so this only bounds a connection attempt that outlives the calls waiting for it.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Whether an operation is skipped while Redis cools down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Attempt {
+    /// Reading and writing entries: during a cool-down the call just runs the body.
+    Routine,
+    /// Deleting what the caller asked to delete (`f_invalidate`, `clear()`) or counting: always
+    /// tried, since skipping it would leave the caller's intent undone.
+    Explicit,
+}
+
+/// Why an operation did not complete.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// Redis failed recently; it was not tried.
+    CoolingDown,
+    TimedOut,
+    /// No connection: refused, reset, not resolvable, authentication failed...
+    Connection(RedisError),
+    /// Redis answered with an error about this command or key (e.g. `WRONGTYPE`).
+    Reply(RedisError),
+    /// The URL is invalid or the background runtime could not start.
+    Setup(Arc<str>),
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::CoolingDown => f.write_str("Redis failed recently; cooling down"),
+            Failure::TimedOut => f.write_str("Redis did not answer in time"),
+            Failure::Connection(error) => write!(f, "no connection to Redis: {error}"),
+            Failure::Reply(error) => write!(f, "Redis refused the command: {error}"),
+            Failure::Setup(why) => f.write_str(why),
+        }
+    }
+}
+
+impl From<RedisError> for Failure {
+    fn from(error: RedisError) -> Self {
+        // A reply with an error code (`WRONGTYPE ...`, `OOM ...`) comes from a working server.
+        if error.code().is_some() || error.kind() == ErrorKind::UnexpectedReturnType {
+            Failure::Reply(error)
+        } else {
+            Failure::Connection(error)
+        }
+    }
+}
+
+/// One multiplexed, auto-reconnecting connection, shared by every function configured with its URL.
+pub(crate) struct Connection {
+    manager: Result<ConnectionManager, Arc<str>>,
+    /// Milliseconds since [`EPOCH`] before which Redis is not tried; 0 when healthy.
+    retry_at_ms: AtomicU64,
+}
+
+static EPOCH: LazyLock<Instant> = LazyLock::new(Instant::now);
+
+/// Milliseconds since the first call, for cool-downs and log rate limits (not on the hit path).
+pub(crate) fn now_ms() -> u64 {
+    EPOCH.elapsed().as_millis() as u64
+}
+
+static RUNTIME: OnceLock<Result<Runtime, Arc<str>>> = OnceLock::new();
+
+fn runtime() -> Result<&'static Runtime, Arc<str>> {
+    RUNTIME
+        .get_or_init(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .thread_name("cachemacro-redis")
+                .enable_all()
+                .build()
+                .map_err(|error| format!("could not start the Redis runtime: {error}").into())
+        })
+        .as_ref()
+        .map_err(Arc::clone)
+}
+
+static CONNECTIONS: LazyLock<Mutex<HashMap<String, Arc<Connection>>>> =
+    LazyLock::new(|| Mutex::new(HashMap::new()));
+
+/// The connection for `config`'s URL, created (without connecting) on first request.
+pub(crate) fn shared(config: &RedisConfig) -> Arc<Connection> {
+    CONNECTIONS
+        .lock()
+        .entry(config.url.clone())
+        .or_insert_with(|| Arc::new(Connection::new(config)))
+        .clone()
+}
+
+impl Connection {
+    fn new(config: &RedisConfig) -> Self {
+        #[cfg(feature = "tls")]
+        {
+            // rustls cannot pick a crypto provider by itself when none or two of its provider
+            // features are enabled; install ring unless the application installed one.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+        }
+        let manager = runtime().and_then(|runtime| {
+            let client = ::redis::Client::open(config.url.as_str()).map_err(|error| {
+                Arc::<str>::from(format!(
+                    "invalid Redis URL {}: {error}",
+                    config.redacted_url()
+                ))
+            })?;
+            let options = ConnectionManagerConfig::new()
+                .set_connection_timeout(Some(CONNECT_TIMEOUT))
+                // Deadlines are per operation (see `within`), so functions with different
+                // timeouts can share the connection.
+                .set_response_timeout(None)
+                // Reconnection is driven by the calls (after the cool-down), not by a retry loop.
+                .set_number_of_retries(0);
+            // The manager spawns its helper task on the runtime it is created in: ours.
+            let _entered = runtime.enter();
+            ConnectionManager::new_lazy_with_config(client, options).map_err(|error| {
+                Arc::<str>::from(format!(
+                    "could not set up Redis at {}: {error}",
+                    config.redacted_url()
+                ))
+            })
+        });
+        Connection {
+            manager,
+            retry_at_ms: AtomicU64::new(0),
+        }
+    }
+
+    /// The manager and the runtime, unless Redis is cooling down (for routine operations) or was
+    /// never usable.
+    fn ready(&self, attempt: Attempt) -> Result<(ConnectionManager, &'static Runtime), Failure> {
+        let retry_at = self.retry_at_ms.load(Ordering::Relaxed);
+        if attempt == Attempt::Routine && retry_at != 0 && now_ms() < retry_at {
+            return Err(Failure::CoolingDown);
+        }
+        let manager = self
+            .manager
+            .as_ref()
+            .map_err(|why| Failure::Setup(why.clone()))?;
+        let runtime = runtime().map_err(Failure::Setup)?;
+        Ok((manager.clone(), runtime))
+    }
+
+    /// Records how an operation went: a connection failure or timeout starts a cool-down.
+    fn note<T>(&self, result: Result<T, Failure>) -> Result<T, Failure> {
+        match &result {
+            Ok(_) | Err(Failure::Reply(_)) => {
+                // Read first: a store on every call would bounce the line between all callers.
+                if self.retry_at_ms.load(Ordering::Relaxed) != 0 {
+                    self.retry_at_ms.store(0, Ordering::Relaxed);
+                }
+            }
+            Err(Failure::TimedOut | Failure::Connection(_)) => {
+                let until = now_ms().saturating_add(COOL_DOWN.as_millis() as u64);
+                self.retry_at_ms.store(until.max(1), Ordering::Relaxed);
+            }
+            Err(Failure::CoolingDown | Failure::Setup(_)) => {}
+        }
+        result
+    }
+
+    /// Runs `op` on the background runtime within `deadline`, blocking the calling thread.
+    pub(crate) fn run_blocking<T, Op, Fut>(
+        &self,
+        attempt: Attempt,
+        deadline: Duration,
+        op: Op,
+    ) -> Result<T, Failure>
+    where
+        Op: FnOnce(ConnectionManager) -> Fut,
+        Fut: Future<Output = Result<T, Failure>> + Send + 'static,
+        T: Send + 'static,
+    {
+        let (manager, runtime) = self.ready(attempt)?;
+        let (sender, receiver) = std::sync::mpsc::sync_channel(1);
+        let work = op(manager);
+        runtime.spawn(async move {
+            let _ = sender.send(within(deadline, work).await);
+        });
+        // The task keeps the deadline; the margin only covers a starved runtime.
+        let result = receiver
+            .recv_timeout(deadline.saturating_add(Duration::from_millis(50)))
+            .unwrap_or(Err(Failure::TimedOut));
+        self.note(result)
+    }
+
+    /// Sends one command within `deadline`, blocking the calling thread.
+    pub(crate) fn command_blocking<T>(
+        &self,
+        attempt: Attempt,
+        deadline: Duration,
+        command: Cmd,
+    ) -> Result<T, Failure>
+    where
+        T: FromRedisValue + Send + 'static,
+    {
+        self.run_blocking(attempt, deadline, move |mut manager| async move {
+            query(&mut manager, &command).await
+        })
+    }
+
+    /// [`command_blocking`](Self::command_blocking) for async callers, on any executor.
+    pub(crate) async fn command<T>(
+        &self,
+        attempt: Attempt,
+        deadline: Duration,
+        command: Cmd,
+    ) -> Result<T, Failure>
+    where
+        T: FromRedisValue + Send + 'static,
+    {
+        self.run(attempt, deadline, move |mut manager| async move {
+            query(&mut manager, &command).await
+        })
+        .await
+    }
+
+    /// [`run_blocking`](Self::run_blocking) for async callers, on any executor: `op` runs in the
+    /// caller's task (no hop to another thread), inside the background runtime's context.
+    pub(crate) async fn run<T, Op, Fut>(
+        &self,
+        attempt: Attempt,
+        deadline: Duration,
+        op: Op,
+    ) -> Result<T, Failure>
+    where
+        Op: FnOnce(ConnectionManager) -> Fut,
+        Fut: Future<Output = Result<T, Failure>>,
+    {
+        let (manager, runtime) = self.ready(attempt)?;
+        let result = in_context(runtime, within(deadline, op(manager))).await;
+        self.note(result)
+    }
+}
+
+/// Polls `future` inside `runtime`'s context, whichever executor polls it: the timers it arms,
+/// the sockets it opens and the tasks it spawns (redis-rs reconnecting) belong to `runtime`,
+/// which outlives any caller's runtime and always has its time and I/O drivers.
+async fn in_context<F: Future>(runtime: &Runtime, future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    std::future::poll_fn(|cx| {
+        let _entered = runtime.enter();
+        future.as_mut().poll(cx)
+    })
+    .await
+}
+
+/// `work`, or [`Failure::TimedOut`] after `deadline`. Runs on the background runtime.
+pub(crate) async fn within<T>(
+    deadline: Duration,
+    work: impl Future<Output = Result<T, Failure>>,
+) -> Result<T, Failure> {
+    tokio::time::timeout(deadline, work)
+        .await
+        .unwrap_or(Err(Failure::TimedOut))
+}
+
+/// Sends `command` and converts the reply. Runs on the background runtime.
+pub(crate) async fn query<T: FromRedisValue>(
+    manager: &mut ConnectionManager,
+    command: &Cmd,
+) -> Result<T, Failure> {
+    let reply: RedisResult<T> = command.query_async(manager).await;
+    reply.map_err(Failure::from)
+}

@@ -1,0 +1,183 @@
+//! The bytes stored under a key: a small header that names the format and the value's type, then
+//! the value in postcard.
+//!
+//! | bytes | content |
+//! |---|---|
+//! | 0..2 | `cm`, so that a value written by something else is recognised |
+//! | 2 | the envelope format, now 1 (bumped if the header or the codec changes) |
+//! | 3..11 | the type tag: XXH3-64 of the return type as written, whitespace removed, little-endian |
+//! | 11.. | the value, [postcard](https://docs.rs/postcard)-encoded |
+//!
+//! A different format or type tag is a miss, not a wrong value: after a deploy that changes a
+//! function's return type, old entries are recomputed. Postcard is not self-describing, so a type
+//! that keeps its name but changes its fields needs a new `version = N` on the function.
+
+use std::fmt;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use xxhash_rust::xxh3::xxh3_64;
+
+const MAGIC: [u8; 2] = *b"cm";
+/// The envelope format written by this version of the crate.
+pub(crate) const FORMAT: u8 = 1;
+const HEADER_LEN: usize = 11;
+
+/// The tag of a return type as the macro spells it (`stringify!`), blind to spacing.
+pub(crate) fn type_tag(ret_type: &str) -> u64 {
+    let compact: String = ret_type.chars().filter(|c| !c.is_whitespace()).collect();
+    xxh3_64(compact.as_bytes())
+}
+
+/// Why a value was not written or not read.
+#[derive(Debug)]
+pub(crate) enum EnvelopeError {
+    TooLarge { len: usize, limit: usize },
+    NotAnEnvelope,
+    OtherFormat(u8),
+    OtherType,
+    Codec(postcard::Error),
+}
+
+impl fmt::Display for EnvelopeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EnvelopeError::TooLarge { len, limit } => {
+                write!(f, "value of {len} bytes is over the limit of {limit} bytes")
+            }
+            EnvelopeError::NotAnEnvelope => {
+                f.write_str("stored value was not written by cachemacro")
+            }
+            EnvelopeError::OtherFormat(format) => {
+                write!(
+                    f,
+                    "stored value has envelope format {format}, expected {FORMAT}"
+                )
+            }
+            EnvelopeError::OtherType => f.write_str("stored value is of another return type"),
+            EnvelopeError::Codec(error) => write!(f, "value could not be (de)serialized: {error}"),
+        }
+    }
+}
+
+/// Serializes `value` into an envelope of at most `limit` bytes.
+pub(crate) fn encode<R: Serialize>(
+    tag: u64,
+    value: &R,
+    limit: usize,
+) -> Result<Vec<u8>, EnvelopeError> {
+    let mut bytes = Vec::with_capacity(64);
+    bytes.extend_from_slice(&MAGIC);
+    bytes.push(FORMAT);
+    bytes.extend_from_slice(&tag.to_le_bytes());
+    let bytes = postcard::to_extend(value, bytes).map_err(EnvelopeError::Codec)?;
+    if bytes.len() > limit {
+        return Err(EnvelopeError::TooLarge {
+            len: bytes.len(),
+            limit,
+        });
+    }
+    Ok(bytes)
+}
+
+/// The value in an envelope of type `tag`; the size is checked before anything is decoded.
+pub(crate) fn decode<R: DeserializeOwned>(
+    tag: u64,
+    bytes: &[u8],
+    limit: usize,
+) -> Result<R, EnvelopeError> {
+    if bytes.len() > limit {
+        return Err(EnvelopeError::TooLarge {
+            len: bytes.len(),
+            limit,
+        });
+    }
+    if bytes.len() < HEADER_LEN || bytes[..2] != MAGIC {
+        return Err(EnvelopeError::NotAnEnvelope);
+    }
+    if bytes[2] != FORMAT {
+        return Err(EnvelopeError::OtherFormat(bytes[2]));
+    }
+    let mut stored_tag = [0; 8];
+    stored_tag.copy_from_slice(&bytes[3..HEADER_LEN]);
+    if u64::from_le_bytes(stored_tag) != tag {
+        return Err(EnvelopeError::OtherType);
+    }
+    match postcard::take_from_bytes(&bytes[HEADER_LEN..]) {
+        Ok((value, [])) => Ok(value),
+        // Trailing bytes mean the stored value is not of this shape, even if a prefix decoded.
+        Ok(_) => Err(EnvelopeError::Codec(
+            postcard::Error::DeserializeBadEncoding,
+        )),
+        Err(error) => Err(EnvelopeError::Codec(error)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMIT: usize = 1 << 20;
+
+    #[test]
+    fn values_round_trip() {
+        let tag = type_tag("Vec<(u32, String)>");
+        let value = vec![(1u32, "one".to_owned()), (2, "two".to_owned())];
+        let bytes = encode(tag, &value, LIMIT).unwrap();
+        assert_eq!(&bytes[..3], b"cm\x01");
+        assert_eq!(
+            decode::<Vec<(u32, String)>>(tag, &bytes, LIMIT).unwrap(),
+            value
+        );
+    }
+
+    #[test]
+    fn type_tag_ignores_spacing_only() {
+        assert_eq!(type_tag("Vec < u8 >"), type_tag("Vec<u8>"));
+        assert_ne!(type_tag("Vec<u8>"), type_tag("Vec<u16>"));
+    }
+
+    #[test]
+    fn another_type_is_rejected() {
+        let bytes = encode(type_tag("u64"), &7u64, LIMIT).unwrap();
+        assert!(matches!(
+            decode::<u64>(type_tag("u32"), &bytes, LIMIT),
+            Err(EnvelopeError::OtherType)
+        ));
+    }
+
+    #[test]
+    fn foreign_and_truncated_bytes_are_rejected() {
+        let tag = type_tag("String");
+        assert!(matches!(
+            decode::<String>(tag, b"hello world, not ours", LIMIT),
+            Err(EnvelopeError::NotAnEnvelope)
+        ));
+        let bytes = encode(tag, &"a long enough string".to_owned(), LIMIT).unwrap();
+        assert!(decode::<String>(tag, &bytes[..bytes.len() - 3], LIMIT).is_err());
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert!(decode::<String>(tag, &longer, LIMIT).is_err());
+        let mut other_format = bytes;
+        other_format[2] = FORMAT + 1;
+        assert!(matches!(
+            decode::<String>(tag, &other_format, LIMIT),
+            Err(EnvelopeError::OtherFormat(_))
+        ));
+    }
+
+    #[test]
+    fn size_limit_applies_both_ways() {
+        let tag = type_tag("Vec<u8>");
+        let big = vec![0u8; 100];
+        assert!(matches!(
+            encode(tag, &big, 50),
+            Err(EnvelopeError::TooLarge { .. })
+        ));
+        let bytes = encode(tag, &big, LIMIT).unwrap();
+        assert!(matches!(
+            decode::<Vec<u8>>(tag, &bytes, 50),
+            Err(EnvelopeError::TooLarge { .. })
+        ));
+    }
+}

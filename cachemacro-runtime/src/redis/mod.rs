@@ -1,0 +1,620 @@
+//! The shared backend: `#[memoize(backend = "redis")]` keeps entries in Redis, so every process
+//! that memoizes the same function with the same arguments finds the same entry.
+//!
+//! ```no_run
+//! use cachemacro_runtime::memoize;
+//! # #[derive(Clone, serde::Serialize, serde::Deserialize)] struct Server;
+//!
+//! #[memoize(ttl = "10m", backend = "redis")]
+//! fn servers(region: &str) -> Vec<Server> {
+//!     vec![] // imagine an inventory query
+//! }
+//!
+//! let here = servers("eu-west"); // computed here, or by any other process, within 10 minutes
+//! println!("{:?}", servers_cache().stats());
+//! ```
+//!
+//! # Configuration
+//!
+//! A function's [`RedisConfig`] is, in order of preference: the one given to its own
+//! [`RedisCache::configure`]; the one given to [`configure`] at start-up; or
+//! [`RedisConfig::new`]: the environment variables `CACHEMACRO_REDIS_URL` and
+//! `CACHEMACRO_REDIS_NAMESPACE`, else `redis://127.0.0.1:6379/` and the namespace `cachemacro`, a
+//! timeout of 200 ms per operation and values of at most 8 MiB. `rediss://` URLs need the cargo
+//! feature `tls`. Nothing connects until the first call; all functions configured with one URL
+//! share one multiplexed, auto-reconnecting connection (redis-rs' connection manager), driven by a
+//! one-thread tokio runtime of this crate's own.
+//!
+//! # Keys and values
+//!
+//! An entry's key is `{namespace}:` followed by [`format_key`]: for example
+//! `cachemacro:app::servers@v0:6a09e667f3bcc908b2fb1366ea957d3e`. Arguments appear only as their
+//! hash. The value is the result serialized with postcard inside a small
+//! [`envelope`] that names the format and the return type, written with one
+//! `SET key value PX ttl` (no `PX` without a `ttl`). The return type must be `Clone`,
+//! `serde::Serialize` and `serde::de::DeserializeOwned`; types that serde can only read
+//! self-describing formats into (`#[serde(flatten)]`, untagged enums, `serde_json::Value`) do not
+//! round-trip through postcard. Change the function's `version` when a type's fields change.
+//! A return type that is not serializable is rejected at compile time, on the type:
+//!
+//! ```compile_fail
+//! # use cachemacro_runtime::memoize;
+//! #[derive(Clone)]
+//! struct Handle(u32); // no serde derives
+//!
+//! #[memoize(backend = "redis")]
+//! fn open(path: &str) -> Handle { // error: `Handle` cannot be stored in Redis
+//!     Handle(3)
+//! }
+//! ```
+//!
+//! # Failures
+//!
+//! The cache never makes a call fail. When Redis is unreachable, refuses a command or does not
+//! answer within the timeout, or a stored value cannot be read (another type, another format,
+//! corrupt, larger than the limit), the call runs the body and returns its value; the error is
+//! counted in [`Stats::errors`] and logged through `tracing` (`WARN`) at most once per
+//! [`LOG_INTERVAL`] (10 s) per function, and an unreadable value is overwritten by the new one.
+//! After a connection failure or a timeout, Redis is left alone for [`COOL_DOWN`] (1 s): calls
+//! run the body straight away (these skipped calls are misses, not errors), then the next call
+//! tries again and caching resumes by itself. `f_invalidate`, `clear()` and `len()` are tried even
+//! during a cool-down; when they fail, `f_invalidate` returns `false`, `len()` returns `None`, and
+//! the error is counted and logged.
+//!
+//! Concurrent misses on one key within one process run the body once, as with the in-process
+//! backend; across processes, two simultaneous misses may both run it.
+
+mod config;
+mod connection;
+pub mod envelope;
+mod flight;
+mod report;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ::redis::Cmd;
+use arc_swap::ArcSwapOption;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+pub use config::{
+    AlreadyConfigured, DEFAULT_MAX_VALUE_BYTES, DEFAULT_NAMESPACE, DEFAULT_TIMEOUT, DEFAULT_URL,
+    NAMESPACE_VAR, RedisConfig, URL_VAR, configure,
+};
+pub use connection::COOL_DOWN;
+pub use report::LOG_INTERVAL;
+
+use self::connection::{Attempt, Connection, Failure, query, within};
+use self::flight::{Flights, Role};
+use self::report::ErrorLog;
+use crate::FnConfig;
+use crate::key::format_key;
+use crate::stats::{Counters, Stats};
+
+/// Keys asked for per `SCAN` page by [`RedisCache::clear`] and [`RedisCache::len`].
+const SCAN_PAGE: usize = 1000;
+
+/// The cache of one memoized function on the Redis backend, returned by `f_cache()`.
+pub struct RedisCache<R> {
+    config: FnConfig,
+    type_tag: u64,
+    /// Resolved on first use, so that building the cache (in a static) neither reads the
+    /// configuration nor connects.
+    target: ArcSwapOption<Target>,
+    flights: Flights<R>,
+    counters: Counters,
+    log: ErrorLog,
+}
+
+/// Where this function's entries live.
+struct Target {
+    settings: RedisConfig,
+    connection: Arc<Connection>,
+}
+
+impl Target {
+    fn new(settings: RedisConfig) -> Self {
+        Target {
+            connection: connection::shared(&settings),
+            settings,
+        }
+    }
+
+    fn timeout(&self) -> Duration {
+        self.settings.timeout
+    }
+
+    fn redis_key(&self, function: &FnConfig, hash: u128) -> String {
+        let mut key = self.settings.namespace.clone();
+        key.push(':');
+        key.push_str(&format_key(function.name, function.version, hash));
+        key
+    }
+
+    /// The `SCAN MATCH` pattern of every key of `function`'s current version.
+    fn pattern(&self, function: &FnConfig) -> String {
+        // `format_key` ends with the hash as 32 ASCII hex digits; the rest is common to all keys.
+        let any_key = self.redis_key(function, 0);
+        let prefix = any_key
+            .get(..any_key.len().saturating_sub(32))
+            .unwrap_or_default();
+        let mut pattern = escape_glob(prefix);
+        pattern.push('*');
+        pattern
+    }
+}
+
+/// `text` with Redis glob's special characters escaped, to match itself literally.
+fn escape_glob(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
+impl<R> RedisCache<R> {
+    #[doc(hidden)]
+    pub fn new(config: FnConfig) -> Self {
+        RedisCache {
+            type_tag: envelope::type_tag(config.ret_type),
+            config,
+            target: ArcSwapOption::empty(),
+            flights: Flights::new(),
+            counters: Counters::default(),
+            log: ErrorLog::default(),
+        }
+    }
+
+    /// Points this function at its own Redis, namespace, timeout or size limit, overriding the
+    /// process-wide configuration from the next call on (calls in progress finish with the old
+    /// one). Typically called once at start-up; tests use it to give each function its own
+    /// server.
+    pub fn configure(&self, config: RedisConfig) {
+        self.target.store(Some(Arc::new(Target::new(config))));
+    }
+
+    /// This function's configuration (fixing it from the process-wide one if it was not yet).
+    pub fn config(&self) -> RedisConfig {
+        self.target().settings.clone()
+    }
+
+    fn target(&self) -> Arc<Target> {
+        if let Some(target) = self.target.load_full() {
+            return target;
+        }
+        let fresh = Arc::new(Target::new(config::process_config().clone()));
+        // A concurrent first call or `configure` may have got there first: theirs wins.
+        let previous = self
+            .target
+            .compare_and_swap(&None::<Arc<Target>>, Some(fresh.clone()));
+        match &*previous {
+            Some(theirs) => theirs.clone(),
+            None => fresh,
+        }
+    }
+
+    /// A snapshot of this cache's counters; `entries` and `capacity` are `None` (Redis holds the
+    /// entries, and its `maxmemory` policy bounds them).
+    pub fn stats(&self) -> Stats {
+        self.counters.snapshot()
+    }
+
+    /// `None`: Redis' own `maxmemory` policy bounds the entries. (The same method as the
+    /// in-process backend's, so code can print either.)
+    pub fn capacity(&self) -> Option<u64> {
+        None
+    }
+
+    /// The function's identity in keys: its module path and name, or its `name = "..."`.
+    pub fn name(&self) -> &'static str {
+        self.config.name
+    }
+
+    /// The function's `version`.
+    pub fn version(&self) -> u32 {
+        self.config.version
+    }
+
+    /// Counts and logs an error.
+    fn failed(&self, operation: &str, error: &dyn std::fmt::Display) {
+        Counters::count(&self.counters.errors);
+        self.log.report(self.config.name, operation, error);
+    }
+
+    /// [`failed`](Self::failed) for Redis operations; a call skipped during a cool-down is not
+    /// an error of its own.
+    fn connection_failed(&self, operation: &str, failure: Failure) {
+        if !matches!(failure, Failure::CoolingDown) {
+            self.failed(operation, &failure);
+        }
+    }
+}
+
+impl<R> RedisCache<R>
+where
+    R: Clone + Send + Sync + RedisValue + 'static,
+{
+    /// The cached value for `key`, or the body's value, computed once in this process however
+    /// many callers miss the same key at once.
+    #[doc(hidden)]
+    pub fn get_or_compute(
+        &self,
+        key: u128,
+        cacheable: impl Fn(&R) -> bool,
+        body: impl FnOnce() -> R,
+    ) -> R {
+        let leader = loop {
+            match self.flights.join(key) {
+                Role::Leader(leader) => break leader,
+                Role::Follower(flight) => {
+                    if let Some(value) = flight.wait() {
+                        self.counters.hit();
+                        return value;
+                    }
+                }
+            }
+        };
+        let target = self.target();
+        let redis_key = target.redis_key(&self.config, key);
+        let fetched = target.connection.command_blocking(
+            Attempt::Routine,
+            target.timeout(),
+            get_command(&redis_key),
+        );
+        if let Some(value) = self.read(fetched, &target) {
+            self.counters.hit();
+            leader.finish(&value);
+            return value;
+        }
+        self.counters.miss();
+        // A panic here drops `leader`, which sends the waiters back to look again.
+        let value = body();
+        if cacheable(&value) {
+            self.write_blocking(&target, &redis_key, &value);
+            leader.finish(&value);
+        }
+        value
+    }
+
+    /// The async form of [`get_or_compute`](Self::get_or_compute): waiters await, and a cancelled
+    /// computation releases them like a panicking one.
+    #[doc(hidden)]
+    pub async fn get_or_compute_async(
+        &self,
+        key: u128,
+        cacheable: impl Fn(&R) -> bool,
+        body: impl Future<Output = R>,
+    ) -> R {
+        let leader = loop {
+            match self.flights.join(key) {
+                Role::Leader(leader) => break leader,
+                Role::Follower(flight) => {
+                    if let Some(value) = flight.wait_async().await {
+                        self.counters.hit();
+                        return value;
+                    }
+                }
+            }
+        };
+        let target = self.target();
+        let redis_key = target.redis_key(&self.config, key);
+        let fetched = target
+            .connection
+            .command(Attempt::Routine, target.timeout(), get_command(&redis_key))
+            .await;
+        if let Some(value) = self.read(fetched, &target) {
+            self.counters.hit();
+            leader.finish(&value);
+            return value;
+        }
+        self.counters.miss();
+        let value = body.await;
+        if cacheable(&value) {
+            self.write(&target, &redis_key, &value).await;
+            leader.finish(&value);
+        }
+        value
+    }
+
+    /// The value in a `GET` reply, if there is a readable one; counts and logs the failures.
+    fn read(&self, fetched: Result<Option<Vec<u8>>, Failure>, target: &Target) -> Option<R> {
+        let bytes = match fetched {
+            Ok(bytes) => bytes?,
+            Err(failure) => {
+                self.connection_failed("read", failure);
+                return None;
+            }
+        };
+        match envelope::decode(self.type_tag, &bytes, target.settings.max_value_bytes) {
+            Ok(value) => Some(value),
+            Err(error) => {
+                self.failed("decode", &error);
+                None
+            }
+        }
+    }
+
+    /// Writes `value` with one `SET ... PX`; failures are counted and logged.
+    fn write_blocking(&self, target: &Target, redis_key: &str, value: &R) {
+        if let Some(command) = self.set_command(redis_key, value, target) {
+            let written = target.connection.command_blocking::<()>(
+                Attempt::Routine,
+                target.timeout(),
+                command,
+            );
+            if let Err(failure) = written {
+                self.connection_failed("write", failure);
+            }
+        }
+    }
+
+    /// [`write_blocking`](Self::write_blocking) for async callers.
+    async fn write(&self, target: &Target, redis_key: &str, value: &R) {
+        if let Some(command) = self.set_command(redis_key, value, target) {
+            let written = target
+                .connection
+                .command::<()>(Attempt::Routine, target.timeout(), command)
+                .await;
+            if let Err(failure) = written {
+                self.connection_failed("write", failure);
+            }
+        }
+    }
+
+    /// The `SET` that stores `value`, or `None` (counted and logged) if it cannot be encoded
+    /// within the size limit.
+    fn set_command(&self, redis_key: &str, value: &R, target: &Target) -> Option<Cmd> {
+        let bytes = match envelope::encode(self.type_tag, value, target.settings.max_value_bytes) {
+            Ok(bytes) => bytes,
+            Err(error) => {
+                self.failed("encode", &error);
+                return None;
+            }
+        };
+        let mut command = ::redis::cmd("SET");
+        command.arg(redis_key).arg(bytes);
+        if self.config.ttl_ms > 0 {
+            command.arg("PX").arg(self.config.ttl_ms);
+        }
+        Some(command)
+    }
+
+    /// Stores `value` under `key` if it is cacheable, replacing any entry (`f_refresh`).
+    #[doc(hidden)]
+    pub fn store(&self, key: u128, cacheable: impl Fn(&R) -> bool, value: &R) {
+        if cacheable(value) {
+            let target = self.target();
+            self.write_blocking(&target, &target.redis_key(&self.config, key), value);
+        }
+    }
+
+    /// [`store`](Self::store) for async functions.
+    #[doc(hidden)]
+    pub async fn store_async(&self, key: u128, cacheable: impl Fn(&R) -> bool, value: &R) {
+        if cacheable(value) {
+            let target = self.target();
+            self.write(&target, &target.redis_key(&self.config, key), value)
+                .await;
+        }
+    }
+}
+
+/// Operations that never read or write a value, so need no serde bound.
+impl<R> RedisCache<R> {
+    /// Deletes the entry under `key`; true if there was one (`f_invalidate`). False, and an
+    /// error counted, when Redis cannot be reached.
+    #[doc(hidden)]
+    pub fn invalidate(&self, key: u128) -> bool {
+        let target = self.target();
+        let command = unlink_command(&target.redis_key(&self.config, key));
+        let removed =
+            target
+                .connection
+                .command_blocking::<u64>(Attempt::Explicit, target.timeout(), command);
+        self.removed(removed)
+    }
+
+    /// [`invalidate`](Self::invalidate) for async functions.
+    #[doc(hidden)]
+    pub async fn invalidate_async(&self, key: u128) -> bool {
+        let target = self.target();
+        let command = unlink_command(&target.redis_key(&self.config, key));
+        let removed = target
+            .connection
+            .command::<u64>(Attempt::Explicit, target.timeout(), command)
+            .await;
+        self.removed(removed)
+    }
+
+    fn removed(&self, removed: Result<u64, Failure>) -> bool {
+        match removed {
+            Ok(count) => count > 0,
+            Err(failure) => {
+                self.connection_failed("invalidate", failure);
+                false
+            }
+        }
+    }
+
+    /// Deletes every entry of this function's current `version`, page by page (`SCAN` and
+    /// `UNLINK`, never `KEYS`), each page within the timeout. Counters keep their values. A
+    /// failure is counted and logged, and leaves the remaining entries in place.
+    pub fn clear(&self) {
+        let target = self.target();
+        let (pattern, page_timeout) = (target.pattern(&self.config), target.timeout());
+        let cleared =
+            target
+                .connection
+                .run_blocking(Attempt::Explicit, Duration::MAX, move |manager| {
+                    clear_matching(manager, pattern, page_timeout)
+                });
+        if let Err(failure) = cleared {
+            self.connection_failed("clear", failure);
+        }
+    }
+
+    /// [`clear`](Self::clear) for async code.
+    pub async fn clear_async(&self) {
+        let target = self.target();
+        let (pattern, page_timeout) = (target.pattern(&self.config), target.timeout());
+        let cleared = target
+            .connection
+            .run(Attempt::Explicit, Duration::MAX, move |manager| {
+                clear_matching(manager, pattern, page_timeout)
+            })
+            .await;
+        if let Err(failure) = cleared {
+            self.connection_failed("clear", failure);
+        }
+    }
+
+    /// The number of this function's entries (current `version`), counted with `SCAN`: a walk
+    /// over the whole Redis database, for tests and diagnostics. `None` (and an error counted)
+    /// when Redis cannot be reached.
+    pub fn len(&self) -> Option<u64> {
+        let target = self.target();
+        let (pattern, page_timeout) = (target.pattern(&self.config), target.timeout());
+        let counted =
+            target
+                .connection
+                .run_blocking(Attempt::Explicit, Duration::MAX, move |manager| {
+                    count_matching(manager, pattern, page_timeout)
+                });
+        match counted {
+            Ok(count) => Some(count),
+            Err(failure) => {
+                self.connection_failed("len", failure);
+                None
+            }
+        }
+    }
+
+    /// True when [`len`](Self::len) is `Some(0)`; `None` when Redis cannot be reached.
+    pub fn is_empty(&self) -> Option<bool> {
+        self.len().map(|count| count == 0)
+    }
+}
+
+fn get_command(redis_key: &str) -> Cmd {
+    let mut command = ::redis::cmd("GET");
+    command.arg(redis_key);
+    command
+}
+
+fn unlink_command(redis_key: &str) -> Cmd {
+    let mut command = ::redis::cmd("UNLINK");
+    command.arg(redis_key);
+    command
+}
+
+/// One `SCAN` page: the next cursor (0 at the end) and the keys found.
+async fn scan_page(
+    manager: &mut ::redis::aio::ConnectionManager,
+    cursor: u64,
+    pattern: &str,
+    page_timeout: Duration,
+) -> Result<(u64, Vec<Vec<u8>>), Failure> {
+    let mut command = ::redis::cmd("SCAN");
+    command
+        .arg(cursor)
+        .arg("MATCH")
+        .arg(pattern)
+        .arg("COUNT")
+        .arg(SCAN_PAGE);
+    within(page_timeout, query(manager, &command)).await
+}
+
+async fn clear_matching(
+    mut manager: ::redis::aio::ConnectionManager,
+    pattern: String,
+    page_timeout: Duration,
+) -> Result<u64, Failure> {
+    let (mut cursor, mut removed) = (0, 0);
+    loop {
+        let (next, keys) = scan_page(&mut manager, cursor, &pattern, page_timeout).await?;
+        if !keys.is_empty() {
+            let mut command = ::redis::cmd("UNLINK");
+            command.arg(keys);
+            removed += within(page_timeout, query::<u64>(&mut manager, &command)).await?;
+        }
+        if next == 0 {
+            return Ok(removed);
+        }
+        cursor = next;
+    }
+}
+
+async fn count_matching(
+    mut manager: ::redis::aio::ConnectionManager,
+    pattern: String,
+    page_timeout: Duration,
+) -> Result<u64, Failure> {
+    let (mut cursor, mut count) = (0, 0);
+    loop {
+        let (next, keys) = scan_page(&mut manager, cursor, &pattern, page_timeout).await?;
+        count += keys.len() as u64;
+        if next == 0 {
+            return Ok(count);
+        }
+        cursor = next;
+    }
+}
+
+impl<R> std::fmt::Debug for RedisCache<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisCache")
+            .field("name", &self.config.name)
+            .field("version", &self.config.version)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Implemented by every type a Redis-backed function can return; the macro asks for it on the
+/// return type so that a missing serde impl is reported there.
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be stored in Redis: it is not `serde::Serialize + serde::de::DeserializeOwned`",
+    label = "the return type of a `backend = \"redis\"` function must be serializable",
+    note = "derive `serde::Serialize` and `serde::Deserialize` for it, or memoize in process (no `backend = \"redis\"`)"
+)]
+pub trait RedisValue: Serialize + DeserializeOwned {}
+
+impl<T: Serialize + DeserializeOwned> RedisValue for T {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn glob_characters_are_escaped() {
+        assert_eq!(escape_glob(r"a*b?c[d]e\f:g"), r"a\*b\?c\[d\]e\\f:g");
+    }
+
+    #[test]
+    fn keys_are_namespaced_stable_keys() {
+        let target = Target {
+            settings: RedisConfig::new()
+                .url("redis://127.0.0.1:1/")
+                .namespace("ns"),
+            connection: connection::shared(&RedisConfig::new().url("redis://127.0.0.1:1/")),
+        };
+        let function = FnConfig {
+            name: "app::f",
+            version: 3,
+            ttl_ms: 0,
+            capacity: 0,
+            refresh_after_ms: 0,
+            ret_type: "u64",
+        };
+        assert_eq!(
+            target.redis_key(&function, 0xab),
+            "ns:app::f@v3:000000000000000000000000000000ab"
+        );
+        assert_eq!(target.pattern(&function), "ns:app::f@v3:*");
+    }
+}
