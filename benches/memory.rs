@@ -2,6 +2,9 @@
 //! of a prebuilt key of the same arguments, and the `cached` crate's `#[cached(max_size = 10000)]`.
 //! `BENCHMARKS.md` records the ratios.
 
+#[path = "support/paired.rs"]
+mod paired;
+
 use std::collections::HashMap;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -99,7 +102,8 @@ fn miss(c: &mut Criterion) {
 }
 
 /// Wall time for `threads` threads each doing `iters` hits over a 1,000-key working set.
-fn parallel_hits(threads: usize, iters: u64, hit: fn(u64) -> u64) -> Duration {
+fn parallel_hits(threads: usize, iters: u64, hit: impl Fn(u64) -> u64 + Sync) -> Duration {
+    let hit = &hit;
     let start = Instant::now();
     std::thread::scope(|scope| {
         for t in 0..threads as u64 {
@@ -118,8 +122,15 @@ fn threads(c: &mut Criterion) {
         ours_shared(key);
         theirs_shared(key);
     }
+    // The machine's own ceiling: a read-only map shared by the threads, no writes at all.
+    let map: HashMap<u64, u64, foldhash::fast::RandomState> =
+        (0..1_000).map(|k| (k, k * 3)).collect();
     let mut group = c.benchmark_group("threads_1000_keys");
     for threads in [1usize, 2] {
+        group.bench_function(
+            format!("baseline: read-only HashMap, {threads} thread(s), time per hit per thread"),
+            |b| b.iter_custom(|iters| parallel_hits(threads, iters, |k| map[&k])),
+        );
         group.bench_function(
             format!("cachemacro: {threads} thread(s), time per hit per thread"),
             |b| b.iter_custom(|iters| parallel_hits(threads, iters, ours_shared)),
@@ -132,12 +143,76 @@ fn threads(c: &mut Criterion) {
     group.finish();
 }
 
+/// The ratios the targets are about, each measured in alternating blocks (see `support/paired.rs`).
+fn paired_ratios(_: &mut Criterion) {
+    const ROUNDS: usize = 41;
+    const CALLS: u64 = 20_000;
+    let mut map: HashMap<(u64, String), u64, foldhash::fast::RandomState> = HashMap::default();
+    map.insert((42, NAME.to_string()), 54);
+    let key = (42u64, NAME.to_string());
+    ours_str(42, NAME);
+    ours_string(42, NAME.to_string());
+    theirs_string(42, NAME.to_string());
+
+    let baseline = || {
+        for _ in 0..CALLS {
+            black_box(map.get(black_box(&key)));
+        }
+    };
+    let ours = || {
+        for _ in 0..CALLS {
+            black_box(ours_str(black_box(42), black_box(NAME)));
+        }
+    };
+    let hit = paired::median_ratio(ROUNDS, &ours, &baseline);
+    println!("paired: hit f(u64, &str) / HashMap get = {hit:.2}x the time (target <= 1.5)");
+
+    // Owned arguments: both sides take a String built before the timing and drop it inside.
+    let names = || vec![NAME.to_string(); CALLS as usize];
+    let ours_owned = || {
+        for name in names() {
+            black_box(ours_string(black_box(42), name));
+        }
+    };
+    let theirs_owned = || {
+        for name in names() {
+            black_box(theirs_string(black_box(42), name));
+        }
+    };
+    let versus_cached = paired::median_ratio(ROUNDS, &theirs_owned, &ours_owned);
+    println!(
+        "paired: hit f(u64, String), cached / cachemacro = {versus_cached:.2}x faster (target >= 2.5)"
+    );
+
+    let one = || {
+        parallel_hits(1, CALLS, ours_shared);
+    };
+    let two = || {
+        parallel_hits(2, CALLS, ours_shared);
+    };
+    // Two threads do twice the work in the time measured.
+    let scaling = 2.0 / paired::median_ratio(ROUNDS, &two, &one);
+    println!("paired: 2 threads / 1 thread throughput = {scaling:.2}x (target >= 1.6)");
+    let map: HashMap<u64, u64, foldhash::fast::RandomState> =
+        (0..1_000).map(|k| (k, k * 3)).collect();
+    let one = || {
+        parallel_hits(1, CALLS, |k| map[&k]);
+    };
+    let two = || {
+        parallel_hits(2, CALLS, |k| map[&k]);
+    };
+    let ceiling = 2.0 / paired::median_ratio(ROUNDS, &two, &one);
+    println!(
+        "paired: read-only HashMap, 2 threads / 1 thread throughput = {ceiling:.2}x (the machine's ceiling)"
+    );
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3))
         .sample_size(40);
-    targets = hit, miss, threads
+    targets = hit, miss, threads, paired_ratios
 }
 criterion_main!(benches);

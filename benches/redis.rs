@@ -10,6 +10,8 @@
 //! in alternating blocks (see [`paired_ratios`]). Run with `cargo bench --bench redis`; results
 //! in BENCHMARKS.md.
 
+#[path = "support/paired.rs"]
+mod paired;
 #[path = "../tests/support/redis_server.rs"]
 mod redis_server;
 
@@ -180,35 +182,13 @@ fn paired_ratios(
         })
     };
 
-    let single = median_ratio(ROUNDS, &single_memoized, &single_raw);
-    let many = median_ratio(ROUNDS, &many_memoized, &many_raw);
+    let single = paired::median_ratio(ROUNDS, &single_memoized, &single_raw);
+    let many = paired::median_ratio(ROUNDS, &many_memoized, &many_raw);
     println!("paired: one caller, memoized hit time / raw GET time = {single:.3} (target <= 1.2)");
     println!(
         "paired: 32 tasks, memoized throughput / raw GET throughput = {:.3} (target >= 0.9)",
         1.0 / many
     );
-}
-
-/// The median over `rounds` of (time of `a`) / (time of `b`), measured back to back.
-fn median_ratio(rounds: usize, a: &dyn Fn(), b: &dyn Fn()) -> f64 {
-    let time = |f: &dyn Fn()| {
-        let started = Instant::now();
-        f();
-        started.elapsed().as_secs_f64()
-    };
-    let mut ratios: Vec<f64> = (0..rounds)
-        .map(|round| {
-            if round % 2 == 0 {
-                let ta = time(a);
-                ta / time(b)
-            } else {
-                let tb = time(b);
-                time(a) / tb
-            }
-        })
-        .collect();
-    ratios.sort_by(f64::total_cmp);
-    ratios[rounds / 2]
 }
 
 criterion_group! {

@@ -180,38 +180,49 @@ impl KeySink for StableHasher {
     }
 }
 
-/// The in-process hash: two lanes of foldhash with per-process random seeds, 128 bits in all.
-/// Only equality within one process matters here, and it is several times cheaper than buffering
-/// the encoding for XXH3.
+/// A hasher that turns a key's encoding into its 128-bit hash. Each backend hands out its own
+/// (`key_hasher()`): the stable one for shared backends, a seeded local one in process.
+pub trait KeyHasher: KeySink {
+    /// The 128-bit hash of everything written.
+    fn finish(&self) -> u128;
+}
+
+impl KeyHasher for StableHasher {
+    #[inline]
+    fn finish(&self) -> u128 {
+        StableHasher::finish(self)
+    }
+}
+
+/// The in-process hash: two lanes of foldhash, 128 bits in all, seeded at random per cache. Only
+/// equality within one process matters here, and it is several times cheaper than buffering the
+/// encoding for XXH3.
 pub struct LocalHasher {
     low: foldhash::fast::FoldHasher<'static>,
     high: foldhash::fast::FoldHasher<'static>,
 }
 
-static LOCAL_SEEDS: std::sync::LazyLock<[foldhash::fast::RandomState; 2]> =
-    std::sync::LazyLock::new(Default::default);
-
 impl LocalHasher {
-    /// An empty hasher with this process' seeds.
+    /// An empty hasher with these seeds ([`LocalHasher::random_seeds`] makes some).
     #[inline]
-    pub fn new() -> Self {
-        let [low, high] = &*LOCAL_SEEDS;
+    pub fn with_seeds(seeds: [u64; 2]) -> Self {
         LocalHasher {
-            low: low.build_hasher(),
-            high: high.build_hasher(),
+            low: foldhash::fast::FixedState::with_seed(seeds[0]).build_hasher(),
+            high: foldhash::fast::FixedState::with_seed(seeds[1]).build_hasher(),
         }
     }
 
-    /// The 128-bit hash of everything written.
-    #[inline]
-    pub fn finish(&self) -> u128 {
-        (u128::from(self.high.finish()) << 64) | u128::from(self.low.finish())
+    /// Two seeds no one outside the process can know.
+    pub fn random_seeds() -> [u64; 2] {
+        let random = foldhash::fast::RandomState::default();
+        [random.hash_one(0u64), random.hash_one(1u64)]
     }
 }
 
-impl Default for LocalHasher {
-    fn default() -> Self {
-        Self::new()
+impl KeyHasher for LocalHasher {
+    #[inline]
+    fn finish(&self) -> u128 {
+        (u128::from(self.high.finish()) << 64) | u128::from(self.low.finish())
     }
 }
 
@@ -489,7 +500,7 @@ mod tests {
     }
 
     fn local<T: CacheKey + ?Sized>(value: &T) -> u128 {
-        let mut out = LocalHasher::new();
+        let mut out = LocalHasher::with_seeds([1, 2]);
         value.write_key(&mut out);
         out.finish()
     }

@@ -77,6 +77,7 @@ mod flight;
 pub mod key;
 pub mod memory;
 pub mod options;
+mod per_thread;
 #[cfg(feature = "redis")]
 pub mod redis;
 pub mod refresh;
@@ -114,8 +115,6 @@ pub struct FnConfig {
 pub mod __private {
     pub use crate::FnConfig;
     pub use std::sync::LazyLock;
-
-    pub use crate::key::{LocalHasher, StableHasher};
 
     use crate::key::{CacheKey, KeySink};
 

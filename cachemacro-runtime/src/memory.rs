@@ -13,9 +13,11 @@ use std::sync::Arc;
 use crate::FnConfig;
 use crate::clock;
 use crate::flight::Flight;
+use crate::key::LocalHasher;
+use crate::per_thread::{self, Slots};
 use crate::refresh;
 use crate::stats::{Counters, Stats};
-use crate::store::{Probe, Removed, Store};
+use crate::store::{Probe, Read, Removed, Store};
 
 /// The capacity of an in-process cache when `capacity` is not given.
 pub const DEFAULT_CAPACITY: u64 = 10_000;
@@ -23,6 +25,7 @@ pub const DEFAULT_CAPACITY: u64 = 10_000;
 /// The cache of one memoized function on the in-process backend, returned by `f_cache()`.
 pub struct MemoryCache<R> {
     config: FnConfig,
+    key_seeds: [u64; 2],
     store: Store<R>,
     counters: Counters,
 }
@@ -41,9 +44,13 @@ impl<R: Clone> Lead<'_, R> {
         self.landed = true;
         let cache = self.cache;
         let value = value.map(|value| (value, cache.expires_at()));
-        let removed = cache
-            .store
-            .finish(self.key, &self.flight, value, clock::now_ms());
+        let removed = cache.store.finish(
+            self.key,
+            &self.flight,
+            value,
+            clock::now_ms(),
+            cache.readers(),
+        );
         cache.count(removed);
     }
 }
@@ -51,11 +58,15 @@ impl<R: Clone> Lead<'_, R> {
 impl<R: Clone> Drop for Lead<'_, R> {
     fn drop(&mut self) {
         if !self.landed {
-            let removed = self
-                .cache
-                .store
-                .finish(self.key, &self.flight, None, clock::now_ms());
-            self.cache.count(removed);
+            let cache = self.cache;
+            let removed = cache.store.finish(
+                self.key,
+                &self.flight,
+                None,
+                clock::now_ms(),
+                cache.readers(),
+            );
+            cache.count(removed);
         }
     }
 }
@@ -76,16 +87,35 @@ impl<R: Clone> MemoryCache<R> {
         }
     }
 
+    fn readers(&self) -> &Slots {
+        &self.counters.threads
+    }
+
     /// One look at the table: a hit, a flight to wait for, or the lead.
     #[inline]
     fn step(&self, key: u128) -> Step<'_, R> {
+        let index = per_thread::current();
+        let readers = self.readers();
+        let slot = readers.get(index);
+        let now = clock::now_ms();
         match self
             .store
-            .probe(key, clock::now_ms(), self.config.refresh_after_ms)
+            .read(key, now, self.config.refresh_after_ms, index, slot, readers)
         {
-            Probe::Hit(value, refresh) => {
-                self.counters.hit();
+            Read::Hit(value, refresh) => {
+                Slots::bump(index, &slot.hits);
                 Step::Hit(value, refresh)
+            }
+            Read::Miss => self.miss(key, now, readers),
+        }
+    }
+
+    #[cold]
+    fn miss(&self, key: u128, now: u64, readers: &Slots) -> Step<'_, R> {
+        match self.store.lead_or_wait(key, now, readers) {
+            Probe::Hit(value) => {
+                self.counters.hit();
+                Step::Hit(value, false)
             }
             Probe::Wait(flight) => Step::Wait(flight),
             Probe::Lead(flight, expired) => {
@@ -120,10 +150,18 @@ impl<R: Clone + Send + Sync + 'static> MemoryCache<R> {
             clock::start();
         }
         MemoryCache {
+            key_seeds: LocalHasher::random_seeds(),
             store: Store::new(config.capacity),
             config,
             counters: Counters::default(),
         }
+    }
+
+    /// The hasher for this cache's keys.
+    #[doc(hidden)]
+    #[inline]
+    pub fn key_hasher(&self) -> LocalHasher {
+        LocalHasher::with_seeds(self.key_seeds)
     }
 
     /// The cached value for `key`, or the body's value, computed once however many callers miss
@@ -242,7 +280,9 @@ impl<R: Clone + Send + Sync + 'static> MemoryCache<R> {
             }
         };
         let stored = value.is_some();
-        let replaced = self.store.refreshed(key, value, clock::now_ms());
+        let replaced = self
+            .store
+            .refreshed(key, value, clock::now_ms(), self.readers());
         if stored && replaced.is_some() {
             Counters::count(&refreshes.updated);
         }
@@ -251,7 +291,8 @@ impl<R: Clone + Send + Sync + 'static> MemoryCache<R> {
     #[cold]
     fn refresh_dropped(&self, key: u128) {
         Counters::count(&self.counters.refreshes.dropped);
-        self.store.refreshed(key, None, clock::now_ms());
+        self.store
+            .refreshed(key, None, clock::now_ms(), self.readers());
     }
 
     /// The async form of [`get_or_compute`](Self::get_or_compute): waiters await, and a cancelled
@@ -279,9 +320,13 @@ impl<R: Clone + Send + Sync + 'static> MemoryCache<R> {
     #[doc(hidden)]
     pub fn store(&self, key: u128, cacheable: impl Fn(&R) -> bool, value: &R) {
         if cacheable(value) {
-            let removed = self
-                .store
-                .insert(key, value.clone(), self.expires_at(), clock::now_ms());
+            let removed = self.store.insert(
+                key,
+                value.clone(),
+                self.expires_at(),
+                clock::now_ms(),
+                self.readers(),
+            );
             self.count(removed);
         }
     }
@@ -295,7 +340,10 @@ impl<R: Clone + Send + Sync + 'static> MemoryCache<R> {
     /// Removes the entry under `key`; true if a live one was there (`f_invalidate`).
     #[doc(hidden)]
     pub fn invalidate(&self, key: u128) -> bool {
-        matches!(self.store.remove(key, clock::now_ms()), Some((_, true)))
+        matches!(
+            self.store.remove(key, clock::now_ms(), self.readers()),
+            Some((_, true))
+        )
     }
 
     /// [`invalidate`](Self::invalidate) for async functions.
@@ -315,7 +363,7 @@ impl<R: Clone + Send + Sync + 'static> MemoryCache<R> {
     /// Removes every entry. Counters keep their values; computations in progress still store
     /// their results when they finish.
     pub fn clear(&self) {
-        self.store.clear();
+        self.store.clear(self.readers());
     }
 
     /// Entries held now, including expired ones not yet removed.

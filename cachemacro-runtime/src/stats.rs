@@ -2,6 +2,8 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::per_thread::{self, Slots};
+
 /// A snapshot of one memoized function's cache, from `f_cache().stats()`.
 ///
 /// Counters start at zero when the cache is first used and only grow; `clear()` does not reset them.
@@ -39,16 +41,11 @@ pub struct Stats {
     pub refreshes_dropped: u64,
 }
 
-/// Threads with a slot of their own; more threads at once share slots (and pay for atomic adds).
-const SLOTS: usize = 64;
-
-/// Hit and miss counters, one pair per thread slot.
-///
-/// A hit is the hot path, and an atomic add (~2.4 ns here) is a large part of it: a thread that
-/// owns its slot counts with a plain load and store instead, which no other thread writes. Slots
-/// are handed out once per thread and taken back when the thread exits, so counts stay exact.
+/// A cache's counters. Hits and misses live in per-thread slots (see [`crate::per_thread`]): the
+/// hit path must not write a cache line that other threads write.
+#[derive(Default)]
 pub(crate) struct Counters {
-    slots: Box<[Slot]>,
+    pub(crate) threads: Slots,
     pub(crate) evictions: AtomicU64,
     pub(crate) expirations: AtomicU64,
     pub(crate) errors: AtomicU64,
@@ -65,35 +62,17 @@ pub(crate) struct RefreshCounters {
     pub(crate) dropped: AtomicU64,
 }
 
-impl Default for Counters {
-    fn default() -> Self {
-        Counters {
-            // One more than the owned slots: the last is shared, and only ever added to atomically.
-            slots: (0..=SLOTS).map(|_| Slot::default()).collect(),
-            evictions: AtomicU64::new(0),
-            expirations: AtomicU64::new(0),
-            errors: AtomicU64::new(0),
-            refreshes: RefreshCounters::default(),
-        }
-    }
-}
-
-#[derive(Default)]
-#[repr(align(64))]
-struct Slot {
-    hits: AtomicU64,
-    misses: AtomicU64,
-}
-
 impl Counters {
     #[inline]
     pub(crate) fn hit(&self) {
-        thread_slot::bump(|slot| &self.slots[slot].hits);
+        let index = per_thread::current();
+        Slots::bump(index, &self.threads.get(index).hits);
     }
 
     #[inline]
     pub(crate) fn miss(&self) {
-        thread_slot::bump(|slot| &self.slots[slot].misses);
+        let index = per_thread::current();
+        Slots::bump(index, &self.threads.get(index).misses);
     }
 
     pub(crate) fn count(counter: &AtomicU64) {
@@ -103,10 +82,7 @@ impl Counters {
     /// A snapshot with the backend-specific fields left for the caller.
     pub(crate) fn snapshot(&self) -> Stats {
         let mut stats = Stats::default();
-        for slot in &*self.slots {
-            stats.hits += slot.hits.load(Ordering::Relaxed);
-            stats.misses += slot.misses.load(Ordering::Relaxed);
-        }
+        (stats.hits, stats.misses) = self.threads.totals();
         stats.evictions = self.evictions.load(Ordering::Relaxed);
         stats.expirations = self.expirations.load(Ordering::Relaxed);
         stats.errors = self.errors.load(Ordering::Relaxed);
@@ -117,79 +93,5 @@ impl Counters {
         stats.refreshes_failed = refreshes.failed.load(Ordering::Relaxed);
         stats.refreshes_dropped = refreshes.dropped.load(Ordering::Relaxed);
         stats
-    }
-}
-
-/// Which counter slot the current thread uses, and whether it is the slot's only writer.
-mod thread_slot {
-    use std::cell::Cell;
-    use std::sync::Mutex;
-    use std::sync::atomic::{AtomicU64, Ordering};
-
-    use super::SLOTS;
-
-    /// Slots no live thread owns. A thread that finds none uses the shared slot, `SLOTS`.
-    static FREE: Mutex<Vec<usize>> = Mutex::new(Vec::new());
-    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    const SHARED: usize = usize::MAX;
-
-    const UNCLAIMED: usize = usize::MAX - 1;
-
-    /// Gives the slot back when the thread exits.
-    struct Release(usize);
-
-    impl Drop for Release {
-        fn drop(&mut self) {
-            SLOT.with(|slot| slot.set(SHARED));
-            if self.0 != SHARED {
-                // The mutex orders this thread's last counts before the next owner's first.
-                let mut free = FREE.lock().unwrap_or_else(|poison| poison.into_inner());
-                free.push(self.0);
-            }
-        }
-    }
-
-    thread_local! {
-        // Const-initialised: reading it on the hit path is one load, with no lazy-init check.
-        static SLOT: Cell<usize> = const { Cell::new(UNCLAIMED) };
-        static RELEASE: Cell<Option<Release>> = const { Cell::new(None) };
-    }
-
-    #[cold]
-    fn claim() -> usize {
-        let slot = {
-            let mut free = FREE.lock().unwrap_or_else(|poison| poison.into_inner());
-            free.pop().unwrap_or_else(|| {
-                let next = NEXT.fetch_add(1, Ordering::Relaxed);
-                if next < SLOTS { next } else { SHARED }
-            })
-        };
-        // A thread already being torn down cannot register the release: give the slot back and
-        // count through the shared one.
-        if RELEASE
-            .try_with(|release| release.set(Some(Release(slot))))
-            .is_err()
-        {
-            drop(Release(slot));
-            return SHARED;
-        }
-        let _ = SLOT.try_with(|cell| cell.set(slot));
-        slot
-    }
-
-    /// Adds one to the counter `counter(slot)` picks for this thread.
-    #[inline]
-    pub(super) fn bump<'a>(counter: impl Fn(usize) -> &'a AtomicU64) {
-        let mut slot = SLOT.try_with(Cell::get).unwrap_or(SHARED);
-        if slot == UNCLAIMED {
-            slot = claim();
-        }
-        if slot == SHARED {
-            // No slot of its own (too many threads, or one being torn down): use the shared one.
-            counter(SLOTS).fetch_add(1, Ordering::Relaxed);
-        } else {
-            let counter = counter(slot);
-            counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
-        }
     }
 }

@@ -87,7 +87,9 @@ pub(crate) fn expand(options: &Options, func: &Func) -> TokenStream {
         ),
         _ => (None, None, None),
     };
-    let key_call = quote!(#this #key_fn(#key_self_arg #(&#key_key_args),*));
+    // The hasher comes from the cache: in process it carries the cache's own random seeds.
+    let key_call =
+        quote!(#this #key_fn(#key_self_arg #(&#key_key_args,)* __cachemacro_cache.key_hasher()));
 
     let cacheable = match func.kind {
         ResultKind::Result if options.cache_err.value() != Some(&true) => {
@@ -103,19 +105,15 @@ pub(crate) fn expand(options: &Options, func: &Func) -> TokenStream {
     // is the one error, on the return type, instead of one per use (see `__private::CacheValue`).
     let proof = quote!(<#ret as #krate::__private::CacheValue<_>>::proof());
     let cache_ref = quote!(#proof.pass(#this #cache()));
-    // In process a key only has to be equal within the process; a shared backend needs the
-    // stable hash.
-    let (cache_ty, new_cache, hasher, backend_check) = match options.backend() {
+    let (cache_ty, new_cache, backend_check) = match options.backend() {
         Backend::Memory => (
             quote!(#krate::MemoryCache<#ret>),
             quote!(#proof.memory_cache),
-            quote!(#krate::__private::LocalHasher),
             quote!(),
         ),
         Backend::Redis => (
             quote!(#krate::RedisCache<#ret>),
             quote!(<#krate::RedisCache<#ret>>::new),
-            quote!(#krate::__private::StableHasher),
             quote_spanned!(ret.span()=> #krate::__private::assert_serde::<#ret>();),
         ),
     };
@@ -178,8 +176,9 @@ pub(crate) fn expand(options: &Options, func: &Func) -> TokenStream {
     quote! {
         #(#user_attrs)*
         #vis #asyncness fn #name #generics (#receiver_param #(#params),*) -> #ret #where_clause {
+            let __cachemacro_cache = #cache_ref;
             let __cachemacro_key = #key_call;
-            #cache_ref.#get(__cachemacro_key, #cacheable, #body_call) #dot_await
+            __cachemacro_cache.#get(__cachemacro_key, #cacheable, #body_call) #dot_await
         }
 
         #[doc = #doc_uncached]
@@ -189,9 +188,10 @@ pub(crate) fn expand(options: &Options, func: &Func) -> TokenStream {
         #[doc = #doc_refresh]
         #(#companion_attrs)*
         #vis #asyncness fn #refresh #generics (#receiver_param #(#params),*) -> #ret #where_clause {
+            let __cachemacro_cache = #cache_ref;
             let __cachemacro_key = #key_call;
             let __cachemacro_value = #this #uncached(#self_arg #(#arg_names),*) #dot_await;
-            #cache_ref.#store(__cachemacro_key, #cacheable, &__cachemacro_value) #dot_await;
+            __cachemacro_cache.#store(__cachemacro_key, #cacheable, &__cachemacro_value) #dot_await;
             __cachemacro_value
         }
 
@@ -199,7 +199,8 @@ pub(crate) fn expand(options: &Options, func: &Func) -> TokenStream {
         #(#companion_attrs)*
         #[allow(unused_variables)]
         #vis #asyncness fn #invalidate #generics (#receiver_param #(#params),*) -> ::core::primitive::bool #where_clause {
-            #cache_ref.#invalidate_call(#key_call) #dot_await
+            let __cachemacro_cache = #cache_ref;
+            __cachemacro_cache.#invalidate_call(#key_call) #dot_await
         }
 
         #[doc = #doc_cache]
@@ -222,10 +223,12 @@ pub(crate) fn expand(options: &Options, func: &Func) -> TokenStream {
 
         #[doc(hidden)]
         #(#companion_attrs)*
-        #[inline]
+        #[inline(always)]
         #[allow(clippy::ptr_arg, clippy::trivially_copy_pass_by_ref)]
-        fn #key_fn #generics (#key_receiver #(#key_params),*) -> ::core::primitive::u128 #where_clause {
-            let mut __cachemacro_out = <#hasher>::new();
+        fn #key_fn #generics (
+            #key_receiver #(#key_params,)*
+            mut __cachemacro_out: impl #krate::key::KeyHasher,
+        ) -> ::core::primitive::u128 #where_clause {
             #key_self_write
             #(#key_writes)*
             __cachemacro_out.finish()

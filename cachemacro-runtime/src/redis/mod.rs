@@ -158,6 +158,13 @@ fn escape_glob(text: &str) -> String {
 }
 
 impl<R> RedisCache<R> {
+    /// The hasher for this cache's keys: the stable one, the same in every process.
+    #[doc(hidden)]
+    #[inline]
+    pub fn key_hasher(&self) -> crate::key::StableHasher {
+        crate::key::StableHasher::new()
+    }
+
     #[doc(hidden)]
     pub fn new(config: FnConfig) -> Self {
         RedisCache {
