@@ -17,7 +17,7 @@ mod redis_server;
 
 use std::hint::black_box;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use cachemacro_runtime::key::{format_key, key_hash};
 use cachemacro_runtime::{RedisConfig, memoize};
