@@ -191,12 +191,13 @@ impl<R: Clone + Send + Sync + 'static> MemoryCache<R> {
     /// than `refresh_after` is served, and `refresh()` builds the recomputation the pool runs.
     #[doc(hidden)]
     #[inline]
-    pub fn get_or_compute_refreshing<C, J>(
+    pub fn get_or_compute_refreshing<A, C, J>(
         &'static self,
         key: u128,
         cacheable: C,
-        body: impl FnOnce() -> R,
-        refresh: impl FnOnce() -> J,
+        args: A,
+        body: impl FnOnce(A) -> R,
+        refresh: impl FnOnce(&A) -> J,
     ) -> R
     where
         C: Fn(&R) -> bool + Copy + Send + 'static,
@@ -206,7 +207,7 @@ impl<R: Clone + Send + Sync + 'static> MemoryCache<R> {
             match self.step(key) {
                 Step::Hit(value, false) => return value,
                 Step::Hit(value, true) => {
-                    let job = refresh();
+                    let job = refresh(&args);
                     let scheduled = refresh::spawn_blocking(move || {
                         Counters::count(&self.counters.refreshes.started);
                         let outcome = refresh::run_caught(job);
@@ -221,7 +222,7 @@ impl<R: Clone + Send + Sync + 'static> MemoryCache<R> {
                 Step::Lead(lead) => break lead,
             }
         };
-        let value = body();
+        let value = body(args);
         lead.land(cacheable(&value).then(|| value.clone()));
         value
     }
@@ -229,22 +230,24 @@ impl<R: Clone + Send + Sync + 'static> MemoryCache<R> {
     /// The async form of [`get_or_compute_refreshing`](Self::get_or_compute_refreshing):
     /// refreshes run as tasks on the caller's tokio runtime.
     #[doc(hidden)]
-    pub async fn get_or_compute_refreshing_async<C, J>(
+    pub async fn get_or_compute_refreshing_async<A, C, F, J>(
         &'static self,
         key: u128,
         cacheable: C,
-        body: impl Future<Output = R>,
-        refresh: impl FnOnce() -> J,
+        args: A,
+        body: impl FnOnce(A) -> F,
+        refresh: impl FnOnce(&A) -> J,
     ) -> R
     where
         C: Fn(&R) -> bool + Copy + Send + 'static,
+        F: Future<Output = R>,
         J: Future<Output = R> + Send + 'static,
     {
         let lead = loop {
             match self.step(key) {
                 Step::Hit(value, false) => return value,
                 Step::Hit(value, true) => {
-                    let job = refresh();
+                    let job = refresh(&args);
                     let scheduled = refresh::spawn_task(async move {
                         Counters::count(&self.counters.refreshes.started);
                         let outcome = refresh::await_caught(job).await;
@@ -259,31 +262,32 @@ impl<R: Clone + Send + Sync + 'static> MemoryCache<R> {
                 Step::Lead(lead) => break lead,
             }
         };
-        let value = body.await;
+        let value = body(args).await;
         lead.land(cacheable(&value).then(|| value.clone()));
         value
     }
 
-    /// Stores a refresh's value, or keeps the old one when it failed (`None`: a panic).
+    /// Stores a refresh's value, or keeps the old one when it failed (`None`: a panic). The
+    /// entry is updated before the outcome is counted, so whoever sees the count sees the entry
+    /// ready for its next refresh.
     fn refresh_done(&self, key: u128, cacheable: impl Fn(&R) -> bool, outcome: Option<R>) {
-        let refreshes = &self.counters.refreshes;
-        let value = match outcome {
-            Some(value) if cacheable(&value) => Some((value, self.expires_at())),
-            failed => {
-                Counters::count(&refreshes.failed);
-                tracing::warn!(
-                    function = self.config.name,
-                    panicked = failed.is_none(),
-                    "cachemacro: background refresh failed; the cached value is kept"
-                );
-                None
-            }
-        };
+        let panicked = outcome.is_none();
+        let value = outcome
+            .filter(|value| cacheable(value))
+            .map(|value| (value, self.expires_at()));
         let stored = value.is_some();
         let replaced = self
             .store
             .refreshed(key, value, clock::now_ms(), self.readers());
-        if stored && replaced.is_some() {
+        let refreshes = &self.counters.refreshes;
+        if !stored {
+            Counters::count(&refreshes.failed);
+            tracing::warn!(
+                function = self.config.name,
+                panicked,
+                "cachemacro: background refresh failed; the cached value is kept"
+            );
+        } else if replaced.is_some() {
             Counters::count(&refreshes.updated);
         }
     }

@@ -70,6 +70,9 @@ pub(crate) struct Options {
     pub(crate) cache_err: Attr<bool>,
     pub(crate) cache_none: Attr<bool>,
     pub(crate) backend: Attr<Backend>,
+    pub(crate) refresh: Attr<Refresh>,
+    /// In milliseconds.
+    pub(crate) refresh_after: Attr<u64>,
     pub(crate) krate: Attr<syn::Path>,
 }
 
@@ -111,6 +114,8 @@ impl Options {
             cache_err: Attr::none(CACHE_ERR),
             cache_none: Attr::none(CACHE_NONE),
             backend: Attr::none(BACKEND),
+            refresh: Attr::none(REFRESH),
+            refresh_after: Attr::none(REFRESH_AFTER),
             krate: Attr::none(CRATE),
         };
         for option in raw {
@@ -137,7 +142,10 @@ impl Options {
             return;
         };
         let parsed = match name.as_str() {
-            TTL => parse_ttl(&value).map(|v| self.ttl.set(errors, &key, v)),
+            TTL => parse_duration_option(&value, TTL).map(|v| self.ttl.set(errors, &key, v)),
+            REFRESH => parse_refresh(&value).map(|v| self.refresh.set(errors, &key, v)),
+            REFRESH_AFTER => parse_duration_option(&value, REFRESH_AFTER)
+                .map(|v| self.refresh_after.set(errors, &key, v)),
             CAPACITY => parse_capacity(&value).map(|v| self.capacity.set(errors, &key, v)),
             NAME => parse_name(&value).map(|v| self.name.set(errors, &key, v)),
             VERSION => parse_version(&value).map(|v| self.version.set(errors, &key, v)),
@@ -158,6 +166,20 @@ impl Options {
     pub(crate) fn backend(&self) -> Backend {
         self.backend.value().copied().unwrap_or(Backend::Memory)
     }
+
+    /// With `refresh = "background"`: the age from which a hit schedules a refresh, in
+    /// milliseconds. `refresh_after`, or half the `ttl` when it is not given.
+    pub(crate) fn refresh_after_ms(&self) -> u64 {
+        match (self.refresh.value(), self.ttl.value()) {
+            (Some(Refresh::Background), Some(ttl)) => self
+                .refresh_after
+                .value()
+                .copied()
+                .unwrap_or(ttl / 2)
+                .max(1),
+            _ => 0,
+        }
+    }
 }
 
 fn example(name: &str) -> &'static str {
@@ -169,6 +191,8 @@ fn example(name: &str) -> &'static str {
         IGNORE => "[self]",
         CACHE_ERR | CACHE_NONE => "true",
         BACKEND => "\"memory\"",
+        REFRESH => "\"background\"",
+        REFRESH_AFTER => "\"30s\"",
         CRATE => "\"cachemacro_runtime\"",
         _ => "...",
     }
@@ -217,43 +241,75 @@ fn literal(value: &Expr) -> Option<&Lit> {
     }
 }
 
-fn parse_ttl(value: &Expr) -> syn::Result<u64> {
+/// `ttl` and `refresh_after`: whole seconds, or a string with a unit; in milliseconds.
+fn parse_duration_option(value: &Expr, name: &str) -> syn::Result<u64> {
     let span = value.span();
     let ms = match literal(value) {
         Some(Lit::Int(int)) => {
             let seconds: u64 = int.base10_parse().map_err(|_| {
                 syn::Error::new(
                     span,
-                    "`ttl` is out of range: it must fit in a u64 of seconds",
+                    format!("`{name}` is out of range: it must fit in a u64 of seconds"),
                 )
             })?;
             if seconds == 0 {
-                return Err(syn::Error::new(
-                    span,
-                    "`ttl` must be at least 1 second; to keep entries forever, leave `ttl` out",
-                ));
+                let advice = if name == TTL {
+                    "`ttl` must be at least 1 second; to keep entries forever, leave `ttl` out"
+                } else {
+                    "`refresh_after` must be at least 1 second; use a string for less, as in \"500ms\""
+                };
+                return Err(syn::Error::new(span, advice));
             }
             seconds.checked_mul(1000).ok_or_else(|| {
                 syn::Error::new(
                     span,
-                    "`ttl` is out of range: it overflows a u64 of milliseconds",
+                    format!("`{name}` is out of range: it overflows a u64 of milliseconds"),
                 )
             })?
         }
         Some(Lit::Str(text)) => parse_duration(&text.value()).map_err(|why| {
             syn::Error::new(
                 span,
-                format!("`ttl = {:?}` is not a duration: {why}", text.value()),
+                format!("`{name} = {:?}` is not a duration: {why}", text.value()),
             )
         })?,
         _ => {
             return Err(syn::Error::new(
                 span,
-                "`ttl` takes whole seconds (`ttl = 60`) or a string with a unit (`ttl = \"250ms\"`, \"90s\", \"5m\", \"1h\", \"1d\")",
+                format!(
+                    "`{name}` takes whole seconds (`{name} = 60`) or a string with a unit (`{name} = \"250ms\"`, \"90s\", \"5m\", \"1h\", \"1d\")"
+                ),
             ));
         }
     };
     Ok(ms)
+}
+
+/// How a function's entries are kept fresh.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Refresh {
+    /// Only by expiry (the default).
+    None,
+    /// Stale hits are served and recomputed in the background pool.
+    Background,
+}
+
+fn parse_refresh(value: &Expr) -> syn::Result<Refresh> {
+    const CHOICES: &str = "the choices are \"background\" (serve stale hits and recompute them in a pool) and \"none\" (the default)";
+    let Some(Lit::Str(text)) = literal(value) else {
+        return Err(syn::Error::new(
+            value.span(),
+            format!("`refresh` takes a string: {CHOICES}"),
+        ));
+    };
+    match text.value().as_str() {
+        "background" => Ok(Refresh::Background),
+        "none" => Ok(Refresh::None),
+        other => Err(syn::Error::new(
+            value.span(),
+            format!("no refresh mode `{other}`: {CHOICES}"),
+        )),
+    }
 }
 
 /// Parses `"<digits><unit>"` with the unit one of ms, s, m, h, d, into milliseconds.

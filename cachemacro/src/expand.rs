@@ -167,18 +167,24 @@ pub(crate) fn expand(options: &Options, func: &Func) -> TokenStream {
             quote!(),
         )
     };
-    let body_call = if asyncness.is_some() {
-        quote!(#this #uncached(#self_arg #(#arg_names),*))
+    let lookup = if options.refresh_after_ms() > 0 {
+        refreshing_lookup(func, &this, &uncached, &cacheable)
     } else {
-        quote!(move || #this #uncached(#self_arg #(#arg_names),*))
+        let body_call = if asyncness.is_some() {
+            quote!(#this #uncached(#self_arg #(#arg_names),*))
+        } else {
+            quote!(move || #this #uncached(#self_arg #(#arg_names),*))
+        };
+        quote!(__cachemacro_cache.#get(__cachemacro_key, #cacheable, #body_call) #dot_await)
     };
+    let refresh_after_ms = options.refresh_after_ms();
 
     quote! {
         #(#user_attrs)*
         #vis #asyncness fn #name #generics (#receiver_param #(#params),*) -> #ret #where_clause {
             let __cachemacro_cache = #cache_ref;
             let __cachemacro_key = #key_call;
-            __cachemacro_cache.#get(__cachemacro_key, #cacheable, #body_call) #dot_await
+            #lookup
         }
 
         #[doc = #doc_uncached]
@@ -214,7 +220,7 @@ pub(crate) fn expand(options: &Options, func: &Func) -> TokenStream {
                         version: #version,
                         ttl_ms: #ttl_ms,
                         capacity: #capacity,
-                        refresh_after_ms: 0,
+                        refresh_after_ms: #refresh_after_ms,
                         ret_type: ::core::stringify!(#ret),
                     })
                 });
@@ -233,6 +239,80 @@ pub(crate) fn expand(options: &Options, func: &Func) -> TokenStream {
             #(#key_writes)*
             __cachemacro_out.finish()
         }
+    }
+}
+
+/// The lookup of a function with `refresh = "background"`. The runtime holds the arguments: on a
+/// miss it hands them to the body, on a stale hit it lends them to the job builder, which makes
+/// owned copies (`Clone`, or `ToOwned` for references, and `Clone` for `self`) for a job that runs
+/// later on the pool.
+fn refreshing_lookup(
+    func: &Func,
+    this: &Option<TokenStream>,
+    uncached: &Ident,
+    cacheable: &TokenStream,
+) -> TokenStream {
+    let is_async = func.item.sig.asyncness.is_some();
+    let self_name = func.receiver.as_ref().map(|_| quote!(__cachemacro_this,));
+    let self_arg = func.receiver.as_ref().map(|_| quote!(self,));
+    let names: Vec<&Ident> = func.args.iter().map(|arg| &arg.ident).collect();
+    let owned: Vec<Ident> = names
+        .iter()
+        .map(|name| format_ident!("__cachemacro_owned_{}", name))
+        .collect();
+    let copies = func.args.iter().zip(&owned).map(|(arg, owned)| {
+        let name = &arg.ident;
+        let span = arg.ty.span();
+        if matches!(arg.ty, Type::Reference(_)) {
+            quote_spanned!(span=> let #owned = ::std::borrow::ToOwned::to_owned(*#name);)
+        } else {
+            quote_spanned!(span=> let #owned = ::core::clone::Clone::clone(#name);)
+        }
+    });
+    let passed = func.args.iter().zip(&owned).map(|(arg, owned)| {
+        if matches!(arg.ty, Type::Reference(_)) {
+            quote!(&#owned)
+        } else {
+            quote!(#owned)
+        }
+    });
+    let (self_copy, self_passed) = match &func.receiver {
+        Some(recv) => (
+            Some(
+                quote_spanned!(recv.self_token.span=> let __cachemacro_owned_self = ::core::clone::Clone::clone(*__cachemacro_this);),
+            ),
+            Some(quote!(&__cachemacro_owned_self,)),
+        ),
+        None => (None, None),
+    };
+    let job_call = quote!(#this #uncached(#self_passed #(#passed),*));
+    let (get, job, body, dot_await) = if is_async {
+        (
+            quote!(get_or_compute_refreshing_async),
+            quote!(async move { #job_call.await }),
+            quote!(|(#self_name #(#names,)*)| #this #uncached(#self_name #(#names),*)),
+            quote!(.await),
+        )
+    } else {
+        (
+            quote!(get_or_compute_refreshing),
+            quote!(move || #job_call),
+            quote!(|(#self_name #(#names,)*)| #this #uncached(#self_name #(#names),*)),
+            quote!(),
+        )
+    };
+    quote! {
+        __cachemacro_cache.#get(
+            __cachemacro_key,
+            #cacheable,
+            (#self_arg #(#names,)*),
+            #body,
+            |(#self_name #(#names,)*)| {
+                #self_copy
+                #(#copies)*
+                #job
+            },
+        ) #dot_await
     }
 }
 

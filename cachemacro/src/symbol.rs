@@ -8,9 +8,21 @@ pub(crate) const IGNORE: &str = "ignore";
 pub(crate) const CACHE_ERR: &str = "cache_err";
 pub(crate) const CACHE_NONE: &str = "cache_none";
 pub(crate) const BACKEND: &str = "backend";
+pub(crate) const REFRESH: &str = "refresh";
+pub(crate) const REFRESH_AFTER: &str = "refresh_after";
 pub(crate) const CRATE: &str = "crate";
 
 /// Every option, in the order the error messages list them.
 pub(crate) const ALL: &[&str] = &[
-    TTL, CAPACITY, NAME, VERSION, IGNORE, CACHE_ERR, CACHE_NONE, BACKEND, CRATE,
+    TTL,
+    CAPACITY,
+    NAME,
+    VERSION,
+    IGNORE,
+    CACHE_ERR,
+    CACHE_NONE,
+    BACKEND,
+    REFRESH,
+    REFRESH_AFTER,
+    CRATE,
 ];

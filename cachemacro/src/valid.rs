@@ -1,7 +1,7 @@
 //! Checks the options against each other and against the function: the mistakes that no single
 //! option shows on its own.
 
-use crate::attr::Options;
+use crate::attr::{Backend, Options, Refresh};
 use crate::errors::Errors;
 use crate::func::{Func, ResultKind};
 
@@ -47,6 +47,49 @@ pub(crate) fn check(options: &Options, func: &Func, errors: &mut Errors) {
         errors.at(
             set.key,
             "`cache_none` applies only to a function returning `Option`: remove it, or return an `Option`",
+        );
+    }
+
+    check_refresh(options, errors);
+
+    if let Some(set) = options.capacity.get()
+        && options.backend() == Backend::Redis
+    {
+        errors.at(
+            set.key,
+            "`capacity` bounds the in-process cache; with `backend = \"redis\"` Redis' own `maxmemory` policy bounds the entries: remove `capacity`",
+        );
+    }
+}
+
+fn check_refresh(options: &Options, errors: &mut Errors) {
+    let background = options.refresh.value() == Some(&Refresh::Background);
+    if let Some(set) = options.refresh.get()
+        && background
+        && options.ttl.value().is_none()
+    {
+        errors.at(
+            set.key,
+            "`refresh = \"background\"` needs a `ttl`: an entry is refreshed once it is older than `refresh_after`, which must be shorter than `ttl`; add `ttl = ...`",
+        );
+    }
+    let Some(after) = options.refresh_after.get() else {
+        return;
+    };
+    if !background {
+        errors.at(
+            after.key,
+            "`refresh_after` applies only with `refresh = \"background\"`: add it, or remove `refresh_after`",
+        );
+    } else if let Some(&ttl) = options.ttl.value()
+        && after.value >= ttl
+    {
+        errors.at(
+            after.key,
+            format_args!(
+                "`refresh_after` ({} ms) must be shorter than `ttl` ({ttl} ms): an entry older than `ttl` is never served, so it could never be refreshed in the background",
+                after.value
+            ),
         );
     }
 }
