@@ -174,6 +174,38 @@ pub mod __private {
         fn write_self<S: KeySink + ?Sized>(&self, _: &mut S) {}
     }
 
+    /// An argument a background refresh can take an owned copy of: `Clone` values, and
+    /// references to `ToOwned` types (`&str` gives a `String`, `&[T]` a `Vec<T>`). A refresh runs
+    /// later, on a pool thread, so it cannot borrow the caller's arguments. Two impls, for the
+    /// reason given at [`CacheValue`].
+    #[diagnostic::on_unimplemented(
+        message = "`refresh = \"background\"` needs an owned copy of every argument, and `{Self}` has none",
+        label = "a background refresh cannot copy this argument",
+        note = "a refresh runs later on a pool thread, so it takes owned copies of the arguments: derive `Clone` for `{Self}`, or pass an `Arc` of it"
+    )]
+    pub trait RefreshArg {
+        /// The owned copy.
+        type Owned;
+        /// Makes the owned copy.
+        fn to_refresh(&self) -> Self::Owned;
+    }
+
+    impl<T: ?Sized + ToOwned> RefreshArg for T {
+        type Owned = T::Owned;
+        #[inline]
+        fn to_refresh(&self) -> T::Owned {
+            self.to_owned()
+        }
+    }
+
+    impl<T: ?Sized> RefreshArg for T
+    where
+        Never<T>: Clone,
+    {
+        type Owned = ();
+        fn to_refresh(&self) {}
+    }
+
     /// Implemented by every type a memoized function can return; its [`Cacheable`] proof unlocks
     /// the function's cache.
     ///

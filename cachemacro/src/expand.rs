@@ -168,7 +168,7 @@ pub(crate) fn expand(options: &Options, func: &Func) -> TokenStream {
         )
     };
     let lookup = if options.refresh_after_ms() > 0 {
-        refreshing_lookup(func, &this, &uncached, &cacheable)
+        refreshing_lookup(&krate, func, &this, &uncached, &cacheable)
     } else {
         let body_call = if asyncness.is_some() {
             quote!(#this #uncached(#self_arg #(#arg_names),*))
@@ -247,6 +247,7 @@ pub(crate) fn expand(options: &Options, func: &Func) -> TokenStream {
 /// owned copies (`Clone`, or `ToOwned` for references, and `Clone` for `self`) for a job that runs
 /// later on the pool.
 fn refreshing_lookup(
+    krate: &TokenStream,
     func: &Func,
     this: &Option<TokenStream>,
     uncached: &Ident,
@@ -261,13 +262,14 @@ fn refreshing_lookup(
         .map(|name| format_ident!("__cachemacro_owned_{}", name))
         .collect();
     let copies = func.args.iter().zip(&owned).map(|(arg, owned)| {
-        let name = &arg.ident;
-        let span = arg.ty.span();
-        if matches!(arg.ty, Type::Reference(_)) {
-            quote_spanned!(span=> let #owned = ::std::borrow::ToOwned::to_owned(*#name);)
-        } else {
-            quote_spanned!(span=> let #owned = ::core::clone::Clone::clone(#name);)
-        }
+        // Spanned on the type's name, so an argument that cannot be copied is reported there.
+        let span = type_name_span(&arg.ty);
+        let name = Ident::new(&arg.ident.to_string(), span);
+        // `name` is bound to `&A`: a reference argument copies its referent (`&str` -> `String`).
+        let derefs = (0..reference_depth(&arg.ty)).map(|_| quote_spanned!(span=> *));
+        quote_spanned!(span=>
+            let #owned = #krate::__private::RefreshArg::to_refresh(#(#derefs)* #name);
+        )
     });
     let passed = func.args.iter().zip(&owned).map(|(arg, owned)| {
         if matches!(arg.ty, Type::Reference(_)) {
@@ -279,7 +281,7 @@ fn refreshing_lookup(
     let (self_copy, self_passed) = match &func.receiver {
         Some(recv) => (
             Some(
-                quote_spanned!(recv.self_token.span=> let __cachemacro_owned_self = ::core::clone::Clone::clone(*__cachemacro_this);),
+                quote_spanned!(recv.self_token.span=> let __cachemacro_owned_self = #krate::__private::RefreshArg::to_refresh(*__cachemacro_this);),
             ),
             Some(quote!(&__cachemacro_owned_self,)),
         ),

@@ -1,0 +1,8 @@
+use cachemacro_runtime::memoize;
+
+#[memoize(ttl = 60, refresh = "background", refresh_after = "1m")]
+fn servers(region: &str) -> Vec<String> {
+    vec![region.to_string()]
+}
+
+fn main() {}

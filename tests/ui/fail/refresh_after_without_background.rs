@@ -1,0 +1,8 @@
+use cachemacro_runtime::memoize;
+
+#[memoize(ttl = 60, refresh_after = 30)]
+fn servers(region: &str) -> Vec<String> {
+    vec![region.to_string()]
+}
+
+fn main() {}
