@@ -16,6 +16,8 @@
 //! | [`cache_err`](#cache_err) | `bool` | `false` | also cache the `Err` of a `Result` |
 //! | [`cache_none`](#cache_none) | `bool` | `true` | cache the `None` of an `Option` |
 //! | [`backend`](#backend) | `"memory"` or `"redis"` | `"memory"` | where the entries live |
+//! | [`refresh`](#refresh) | `"background"` or `"none"` | `"none"` | serve stale hits and recompute them in a pool |
+//! | [`refresh_after`](#refresh_after) | whole seconds, or a string with a unit | half the `ttl` | the age from which a hit schedules a refresh |
 //! | [`crate`](#crate) | path as a string | `cachemacro_runtime` | the runtime crate, if renamed |
 //!
 //! # `ttl`
@@ -198,6 +200,51 @@
 //! }
 //!
 //! assert_eq!(greeting("ada"), "hello, ada");
+//! ```
+//!
+//! # `refresh`
+//!
+//! **Type:** a string, `"background"` or `"none"`. **Default:** `"none"`. **Needs:** `ttl`.
+//!
+//! With `"background"`, a hit on an entry older than [`refresh_after`](#refresh_after) (and younger
+//! than `ttl`) returns the cached value at once and schedules one recomputation of that key in the
+//! bounded [refresh pool](crate::refresh); at most one refresh per key is in flight in a process.
+//! When it lands, the new value replaces the old one with a full `ttl`; a failed refresh (an `Err`
+//! that is not cached, or a panic) keeps the old value and is counted in
+//! [`Stats::refreshes_failed`](crate::Stats::refreshes_failed). An entry older than `ttl` is never
+//! served: that call computes inline, as for any miss.
+//!
+//! The refresh runs later, on another thread, so it takes owned copies of the arguments: values
+//! must be `Clone`, references must point to `ToOwned` types (`&str` becomes a `String`), and a
+//! method's `self` must be `Clone`. Without a `ttl`, or with another string, the build fails.
+//!
+//! ```
+//! use cachemacro_runtime::memoize;
+//!
+//! #[memoize(ttl = "10m", refresh = "background")]
+//! fn servers(region: &str) -> Vec<String> {
+//!     vec![format!("{region}-1"), format!("{region}-2")] // imagine 5 s of network calls
+//! }
+//!
+//! assert_eq!(servers("eu").len(), 2);
+//! ```
+//!
+//! # `refresh_after`
+//!
+//! **Type:** whole seconds (`30`) or a string with a unit, like `ttl`. **Default:** half the `ttl`.
+//! **Needs:** `refresh = "background"`, and must be shorter than `ttl`.
+//!
+//! The age from which a hit schedules a background refresh. Younger entries are ordinary hits.
+//!
+//! ```
+//! use cachemacro_runtime::memoize;
+//!
+//! #[memoize(ttl = "10m", refresh = "background", refresh_after = "30s")]
+//! fn price(listing: u64) -> u64 {
+//!     listing * 100
+//! }
+//!
+//! assert_eq!(price(2), 200);
 //! ```
 //!
 //! # `crate`
