@@ -58,6 +58,8 @@
 //!   value (threads block, tasks await). If the body panics, nothing is cached, the panic reaches
 //!   the caller that ran it, and the waiters run the body themselves, one at a time.
 //!   Recursive memoized functions work.
+//! - **Background refresh.** With `refresh = "background"`, a hit on an entry older than
+//!   `refresh_after` is served at once and recomputed in a bounded pool: see [`refresh`].
 //!
 //! # Limits
 //!
