@@ -4,7 +4,8 @@
 //! The test runs this test binary again as a child process (`CHILD_MODE`), whose refresh body
 //! never finishes; the parent waits for the child to exit.
 
-use std::process::Command;
+use std::io::Read;
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -50,6 +51,8 @@ fn a_program_exits_promptly_with_refreshes_in_flight() {
             "--test-threads=1",
         ])
         .env(CHILD_MODE, "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -63,5 +66,14 @@ fn a_program_exits_promptly_with_refreshes_in_flight() {
         }
         std::thread::sleep(Duration::from_millis(20));
     };
-    assert!(status.success(), "the child's test failed: {status}");
+    if !status.success() {
+        let mut output = String::new();
+        if let Some(mut stdout) = child.stdout.take() {
+            let _ = stdout.read_to_string(&mut output);
+        }
+        if let Some(mut stderr) = child.stderr.take() {
+            let _ = stderr.read_to_string(&mut output);
+        }
+        panic!("the child's test failed ({status}):\n{output}");
+    }
 }
