@@ -63,11 +63,22 @@
 //!
 //! Concurrent misses on one key within one process run the body once, as with the in-process
 //! backend; across processes, two simultaneous misses may both run it.
+//!
+//! # Background refresh
+//!
+//! With `refresh = "background"`, an entry's age is Redis' own, `ttl - PTTL`, so every process
+//! sees the same age: lookups of such a function send `GET` and `PTTL` in one round trip (other
+//! functions send a bare `GET`). A stale hit is served at once and schedules one refresh of the
+//! key per process. A refresh whose encoded value is unchanged renews the entry's age with
+//! `PEXPIRE` and writes no value; a changed value is written with a full `ttl`; a failed one
+//! (an uncached `Err`, a panic) keeps the old value and its age. Refreshes are counted in
+//! [`Stats`]' `refreshes_*` fields.
 
 mod config;
 mod connection;
 pub mod envelope;
 mod flight;
+mod refresh;
 mod report;
 
 use std::sync::Arc;
@@ -103,6 +114,8 @@ pub struct RedisCache<R> {
     /// configuration nor connects.
     target: ArcSwapOption<Target>,
     flights: Flights<R>,
+    /// Keys whose background refresh is queued or running in this process: at most one each.
+    refreshing: refresh::InFlight,
     counters: Counters,
     log: ErrorLog,
 }
@@ -172,6 +185,7 @@ impl<R> RedisCache<R> {
             config,
             target: ArcSwapOption::empty(),
             flights: Flights::new(),
+            refreshing: refresh::InFlight::default(),
             counters: Counters::default(),
             log: ErrorLog::default(),
         }
@@ -337,7 +351,12 @@ where
                 return None;
             }
         };
-        match envelope::decode(self.type_tag, &bytes, target.settings.max_value_bytes) {
+        self.decode(&bytes, target)
+    }
+
+    /// The value in stored bytes, if they are readable; counts and logs the failure.
+    fn decode(&self, bytes: &[u8], target: &Target) -> Option<R> {
+        match envelope::decode(self.type_tag, bytes, target.settings.max_value_bytes) {
             Ok(value) => Some(value),
             Err(error) => {
                 self.failed("decode", &error);
@@ -376,19 +395,30 @@ where
     /// The `SET` that stores `value`, or `None` (counted and logged) if it cannot be encoded
     /// within the size limit.
     fn set_command(&self, redis_key: &str, value: &R, target: &Target) -> Option<Cmd> {
-        let bytes = match envelope::encode(self.type_tag, value, target.settings.max_value_bytes) {
-            Ok(bytes) => bytes,
+        let bytes = self.encode(value, target)?;
+        Some(self.set_bytes_command(redis_key, bytes))
+    }
+
+    /// `value`'s envelope, or `None` (counted and logged) if it cannot be encoded within the size
+    /// limit.
+    fn encode(&self, value: &R, target: &Target) -> Option<Vec<u8>> {
+        match envelope::encode(self.type_tag, value, target.settings.max_value_bytes) {
+            Ok(bytes) => Some(bytes),
             Err(error) => {
                 self.failed("encode", &error);
-                return None;
+                None
             }
-        };
+        }
+    }
+
+    /// `SET key bytes PX ttl` (no `PX` without a `ttl`).
+    fn set_bytes_command(&self, redis_key: &str, bytes: Vec<u8>) -> Cmd {
         let mut command = ::redis::cmd("SET");
         command.arg(redis_key).arg(bytes);
         if self.config.ttl_ms > 0 {
             command.arg("PX").arg(self.config.ttl_ms);
         }
-        Some(command)
+        command
     }
 
     /// Stores `value` under `key` if it is cacheable, replacing any entry (`f_refresh`).
