@@ -22,7 +22,7 @@ use parking_lot::Mutex;
 
 use super::connection::{Attempt, Failure, query_pipeline};
 use super::flight::Role;
-use super::{RedisCache, RedisValue, Target};
+use super::{RedisCache, Storage, Target};
 use crate::refresh;
 use crate::stats::Counters;
 
@@ -34,21 +34,21 @@ pub(super) struct InFlight {
 
 /// A key's place in [`InFlight`]; dropping it (refresh done, dropped by a full queue, or its task
 /// dropped by a runtime shutting down) lets the next stale hit schedule another.
-struct Slot<R: 'static> {
-    cache: &'static RedisCache<R>,
+struct Slot<R: 'static, S: 'static> {
+    cache: &'static RedisCache<R, S>,
     key: u128,
 }
 
-impl<R> Drop for Slot<R> {
+impl<R, S> Drop for Slot<R, S> {
     fn drop(&mut self) {
         self.cache.refreshing.keys.lock().remove(&self.key);
     }
 }
 
 /// A stale entry whose refresh is scheduled: where it lives and the bytes it held.
-struct Stale<R: 'static> {
+struct Stale<R: 'static, S: 'static> {
     /// Held, not read: the key stays in flight until the refresh is done with.
-    _slot: Slot<R>,
+    _slot: Slot<R, S>,
     target: Arc<Target>,
     redis_key: String,
     bytes: Vec<u8>,
@@ -68,9 +68,10 @@ struct Aged<R> {
     stale: bool,
 }
 
-impl<R> RedisCache<R>
+impl<R, S> RedisCache<R, S>
 where
-    R: Clone + Send + Sync + RedisValue + 'static,
+    R: Clone + Send + Sync + 'static,
+    S: Storage<R>,
 {
     /// [`get_or_compute`](Self::get_or_compute) with background refresh: a hit on an entry older
     /// than `refresh_after` is served, and `refresh()` builds the recomputation the pool runs.
@@ -257,7 +258,7 @@ where
     }
 
     /// The key's place in the refreshes in flight, unless one is queued or running already.
-    fn refresh_slot(&'static self, key: u128) -> Option<Slot<R>> {
+    fn refresh_slot(&'static self, key: u128) -> Option<Slot<R, S>> {
         // Not `then_some`: a `Slot` built for nothing would drop, and unlock its key, right here.
         let vacant = self.refreshing.keys.lock().insert(key);
         vacant.then(|| Slot { cache: self, key })
@@ -267,10 +268,10 @@ where
     /// value that is not cached), which is counted and logged, and sends nothing.
     fn renewal(
         &self,
-        stale: Stale<R>,
+        stale: Stale<R, S>,
         cacheable: impl Fn(&R) -> bool,
         outcome: Option<R>,
-    ) -> Option<(Stale<R>, Cmd, Renewal)> {
+    ) -> Option<(Stale<R, S>, Cmd, Renewal)> {
         let panicked = outcome.is_none();
         let Some(value) = outcome.filter(|value| cacheable(value)) else {
             drop(stale);
@@ -297,7 +298,7 @@ where
 
     /// Counts what Redis made of a refresh's command. The key leaves the refreshes in flight
     /// before the outcome is counted, so whoever sees the count can schedule the next refresh.
-    fn refresh_done(&self, stale: Stale<R>, renewal: Renewal, sent: Result<bool, Failure>) {
+    fn refresh_done(&self, stale: Stale<R, S>, renewal: Renewal, sent: Result<bool, Failure>) {
         drop(stale);
         let refreshes = &self.counters.refreshes;
         match (sent, renewal) {
