@@ -167,7 +167,13 @@ pub(crate) fn expand(options: &Options, func: &Func) -> TokenStream {
     let doc_invalidate = format!(
         "Removes [`{name}`]'s cache entry for these arguments; `true` if there was a live one."
     );
-    let doc_cache = format!("The cache behind [`{name}`]: statistics, `clear()`, `len()`.");
+    let doc_cache = match options.backend() {
+        Backend::Memory => format!("The cache behind [`{name}`]: statistics, `clear()`, `len()`."),
+        Backend::Redis => format!(
+            "The Redis cache behind [`{name}`]: statistics, `clear()` and `clear_async()`, `len()`, \
+             and `configure()` to point it at its own Redis (URL, namespace, timeout)."
+        ),
+    };
 
     let (get, store, invalidate_call, dot_await) = if asyncness.is_some() {
         (
