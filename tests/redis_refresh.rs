@@ -1,6 +1,7 @@
 //! Background refresh on the Redis backend against real `redis-server`s: stale hits are served at
 //! once, an unchanged value renews the entry's age with `PEXPIRE` and no `SET`, a changed one is
-//! written with a full `ttl`, and a failed refresh keeps the old value.
+//! written with a full `ttl`, a failed refresh keeps the old value, an invalidated entry stays
+//! gone, and a refresh that cannot be scheduled is counted as dropped.
 //!
 //! An entry's age is Redis' own (`ttl - PTTL`), so the tests make an entry old with `PEXPIRE` on
 //! their own server instead of waiting. Refresh bodies block on gates the tests open; every wait
@@ -10,8 +11,10 @@
 #[path = "support/redis_server.rs"]
 mod redis_server;
 
+use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Condvar, LazyLock, Mutex};
+use std::sync::{Arc, Condvar, LazyLock, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 use cachemacro_runtime::key::{format_key, key_hash};
@@ -160,6 +163,47 @@ fn a_stale_hit_is_served_at_once_and_the_new_value_is_written_with_a_full_ttl() 
         ),
         (1, 0, 1, 0)
     );
+}
+
+static REGIONS_GATE: Gate = Gate::new();
+static REGIONS_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[memoize(
+    ttl = "10m",
+    refresh = "background",
+    refresh_after = "30s",
+    backend = "redis",
+    name = "regions"
+)]
+fn regions(zone: u32) -> String {
+    let run = REGIONS_RUNS.fetch_add(1, Ordering::SeqCst);
+    REGIONS_GATE.pass();
+    format!("{zone} v{run}")
+}
+
+#[test]
+fn a_refresh_does_not_bring_back_an_entry_invalidated_while_it_ran() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    regions_cache().configure(config(&server));
+    let mut redis = server.client();
+    let key = redis_key("regions", 3u32);
+
+    assert_eq!(regions(3), "3 v0");
+    let sets = set_calls(&mut redis);
+    REGIONS_GATE.set(false);
+    make_stale(&mut redis, &key);
+    assert_eq!(regions(3), "3 v0");
+    assert!(eventually(PATIENCE, || REGIONS_RUNS.load(Ordering::SeqCst) == 2));
+    assert!(regions_invalidate(3));
+    REGIONS_GATE.set(true);
+    // The refresh's `SET ... XX` is counted by Redis whether or not it found the key.
+    assert!(eventually(PATIENCE, || set_calls(&mut redis) == sets + 1));
+    let exists: bool = redis.exists(&key).unwrap();
+    assert!(!exists, "the invalidated entry stays gone");
+    let stats = regions_cache().stats();
+    assert_eq!((stats.refreshes_updated, stats.errors), (0, 0));
 }
 
 static SAME_RUNS: AtomicUsize = AtomicUsize::new(0);
@@ -359,4 +403,57 @@ fn async_refreshes_run_as_tasks_with_the_same_outcomes() {
         (stats.refreshes_started, stats.misses, stats.errors),
         (3, 1, 0)
     );
+}
+
+/// Polls `future` on this thread, outside any tokio runtime.
+fn block_on_plain<F: Future>(future: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut context = Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        if let Poll::Ready(output) = future.as_mut().poll(&mut context) {
+            return output;
+        }
+        std::thread::park();
+    }
+}
+
+static PLAIN_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[memoize(
+    ttl = "10m",
+    refresh = "background",
+    refresh_after = "30s",
+    backend = "redis",
+    name = "plain"
+)]
+async fn plain(n: u32) -> u32 {
+    PLAIN_RUNS.fetch_add(1, Ordering::SeqCst);
+    n
+}
+
+#[test]
+fn an_async_refresh_without_a_tokio_runtime_is_dropped_and_counted() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    plain_cache().configure(config(&server));
+    let mut redis = server.client();
+    let key = redis_key("plain", 9u32);
+
+    assert_eq!(block_on_plain(plain(9)), 9);
+    make_stale(&mut redis, &key);
+    assert_eq!(block_on_plain(plain(9)), 9, "served");
+    // The dropped refresh leaves the key free: the next stale hit tries again.
+    assert_eq!(block_on_plain(plain(9)), 9);
+    let stats = plain_cache().stats();
+    assert_eq!((stats.refreshes_dropped, stats.refreshes_started), (2, 0));
+    assert_eq!(PLAIN_RUNS.load(Ordering::SeqCst), 1);
+    assert!(pttl(&mut redis, &key) <= STALE_PTTL_MS, "nothing renewed");
 }
