@@ -264,8 +264,9 @@ where
         vacant.then(|| Slot { cache: self, key })
     }
 
-    /// What a finished refresh sends to Redis; `None` when it failed (`None`: a panic, or a
-    /// value that is not cached), which is counted and logged, and sends nothing.
+    /// What a finished refresh sends to Redis. `None`, and nothing sent, when the refresh failed
+    /// (`outcome` is `None` after a panic, or its value is not cached: counted as a failed
+    /// refresh and logged) or its value cannot be encoded (counted as an error and logged).
     fn renewal(
         &self,
         stale: Stale<R, S>,
