@@ -627,3 +627,77 @@ fn the_process_wide_configuration_applies_to_unconfigured_functions() {
     );
     assert!(server.client().exists::<_, bool>(key).unwrap());
 }
+
+/// An error type without serde: with `cache_err = false` (the default) it is never stored.
+#[derive(Debug, Clone, PartialEq)]
+struct NotFound(u64);
+
+static OK_ONLY_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[memoize(ttl = 60, backend = "redis", name = "ok_only")]
+fn ok_only(id: u64) -> Result<User, NotFound> {
+    OK_ONLY_RUNS.fetch_add(1, Ordering::SeqCst);
+    if id == 0 {
+        return Err(NotFound(id));
+    }
+    Ok(User {
+        id,
+        name: format!("ok {id}"),
+        tags: vec![],
+    })
+}
+
+#[test]
+fn without_cache_err_only_the_ok_value_is_stored_and_only_it_needs_serde() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    ok_only_cache().configure(config(&server));
+    assert_eq!(ok_only(5).unwrap().name, "ok 5");
+    assert_eq!(ok_only(5).unwrap().name, "ok 5");
+    assert_eq!(ok_only(0), Err(NotFound(0)));
+    assert_eq!(ok_only(0), Err(NotFound(0)));
+    assert_eq!(
+        runs(&OK_ONLY_RUNS),
+        3,
+        "the Ok value is a hit, errors run again"
+    );
+    let stats = ok_only_cache().stats();
+    assert_eq!((stats.hits, stats.misses, stats.errors), (1, 3, 0));
+    assert_eq!(ok_only_cache().len(), Some(1));
+}
+
+static FLIP_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+/// One function before and after its `cache_err` is flipped: same name, same return type.
+#[memoize(backend = "redis", name = "flip")]
+fn flip_ok_only(id: u64) -> Result<Vec<u8>, String> {
+    FLIP_RUNS.fetch_add(1, Ordering::SeqCst);
+    Ok(vec![id as u8 - 7])
+}
+
+#[memoize(backend = "redis", name = "flip", cache_err = true)]
+fn flip_whole(id: u64) -> Result<Vec<u8>, String> {
+    FLIP_RUNS.fetch_add(1, Ordering::SeqCst);
+    Ok(vec![id as u8, 2])
+}
+
+#[test]
+fn flipping_cache_err_makes_stored_values_misses_not_misreadings() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    flip_ok_only_cache().configure(config(&server));
+    flip_whole_cache().configure(config(&server));
+    // The `Ok` value `[0]` is stored as the bytes `[1, 0]`, which postcard would read as the
+    // `Result` `Err("")`: only the layouts' type tags tell them apart. Each layout's entry is a
+    // miss for the other (counted as an unreadable value) that the new value overwrites.
+    assert_eq!(flip_ok_only(7), Ok(vec![0]));
+    assert_eq!(flip_whole(7), Ok(vec![7, 2]));
+    assert_eq!(flip_whole_cache().stats().errors, 1);
+    assert_eq!(flip_ok_only(7), Ok(vec![0]));
+    assert_eq!(flip_ok_only_cache().stats().errors, 1);
+    assert_eq!(runs(&FLIP_RUNS), 3);
+    assert_eq!(flip_ok_only(7), Ok(vec![0]), "read back in its own layout");
+    assert_eq!(runs(&FLIP_RUNS), 3);
+}

@@ -269,8 +269,54 @@ pub mod __private {
         }
     }
 
-    /// Fails to compile, on the return type, when a Redis-backed function's result is not
-    /// serializable.
+    /// Implemented by every type a Redis-backed function can store: the return type, or the `Ok`
+    /// type of a `Result` whose errors are not cached. Its [`Storable`] proof unlocks the cache,
+    /// so a type without serde is reported once, on the type, like [`CacheValue`] (and with two
+    /// impls for the same reason).
     #[cfg(feature = "redis")]
-    pub const fn assert_serde<T: crate::redis::RedisValue>() {}
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` cannot be stored in Redis: it is not `serde::Serialize + serde::de::DeserializeOwned`",
+        label = "a `backend = \"redis\"` function must return a serializable type",
+        note = "derive `serde::Serialize` and `serde::Deserialize` for it, or memoize in process (no `backend = \"redis\"`)",
+        note = "of a `Result`, only the `Ok` type is stored, unless `cache_err = true` stores the error type too"
+    )]
+    pub trait StoredValue<P> {
+        /// The proof.
+        fn proof() -> P;
+    }
+
+    #[cfg(feature = "redis")]
+    impl<T: serde::Serialize + serde::de::DeserializeOwned> StoredValue<Storable> for T {
+        #[inline(always)]
+        fn proof() -> Storable {
+            Storable(())
+        }
+    }
+
+    #[cfg(feature = "redis")]
+    impl<T> StoredValue<Storable> for T
+    where
+        Never<T>: Clone,
+    {
+        fn proof() -> Storable {
+            Storable(())
+        }
+    }
+
+    /// Proof that what a Redis-backed function stores is serializable.
+    #[cfg(feature = "redis")]
+    #[derive(Clone, Copy)]
+    pub struct Storable(());
+
+    #[cfg(feature = "redis")]
+    impl Storable {
+        /// Returns `cache` unchanged.
+        #[inline(always)]
+        pub fn pass<C>(self, cache: C) -> C {
+            cache
+        }
+    }
+
+    #[cfg(feature = "redis")]
+    pub use crate::redis::{OkOnly, Whole};
 }

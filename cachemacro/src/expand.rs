@@ -104,18 +104,35 @@ pub(crate) fn expand(options: &Options, func: &Func) -> TokenStream {
     // Every use of the cache goes through this proof: for a return type that cannot be cached it
     // is the one error, on the return type, instead of one per use (see `__private::CacheValue`).
     let proof = quote!(<#ret as #krate::__private::CacheValue<_>>::proof());
-    let cache_ref = quote!(#proof.pass(#this #cache()));
-    let (cache_ty, new_cache, backend_check) = match options.backend() {
+    let cache_call = quote!(#this #cache());
+    let (cache_ty, new_cache, cache_ref) = match options.backend() {
         Backend::Memory => (
             quote!(#krate::MemoryCache<#ret>),
             quote!(#proof.memory_cache),
-            quote!(),
+            quote!(#proof.pass(#cache_call)),
         ),
-        Backend::Redis => (
-            quote!(#krate::RedisCache<#ret>),
-            quote!(<#krate::RedisCache<#ret>>::new),
-            quote_spanned!(ret.span()=> #krate::__private::assert_serde::<#ret>();),
-        ),
+        Backend::Redis => {
+            // A `Result` whose errors are not cached stores its `Ok` value alone, so only the `Ok`
+            // type needs serde. The second proof reports a type without serde once, on the type
+            // that is stored (see `__private::StoredValue`).
+            let ok_only = (func.kind == ResultKind::Result
+                && options.cache_err.value() != Some(&true))
+            .then(|| ok_type(ret))
+            .flatten();
+            let (cache_ty, stored) = match ok_only {
+                Some(ok) => (
+                    quote!(#krate::RedisCache<#ret, #krate::__private::OkOnly>),
+                    ok,
+                ),
+                None => (quote!(#krate::RedisCache<#ret>), ret),
+            };
+            let stored_proof = quote!(<#stored as #krate::__private::StoredValue<_>>::proof());
+            (
+                cache_ty.clone(),
+                quote!(<#cache_ty>::new),
+                quote!(#proof.pass(#stored_proof.pass(#cache_call))),
+            )
+        }
     };
     let fn_name = match options.name.value() {
         Some(explicit) => quote!(#explicit),
@@ -150,7 +167,13 @@ pub(crate) fn expand(options: &Options, func: &Func) -> TokenStream {
     let doc_invalidate = format!(
         "Removes [`{name}`]'s cache entry for these arguments; `true` if there was a live one."
     );
-    let doc_cache = format!("The cache behind [`{name}`]: statistics, `clear()`, `len()`.");
+    let doc_cache = match options.backend() {
+        Backend::Memory => format!("The cache behind [`{name}`]: statistics, `clear()`, `len()`."),
+        Backend::Redis => format!(
+            "The Redis cache behind [`{name}`]: statistics, `clear()` and `clear_async()`, `len()`, \
+             and `configure()` to point it at its own Redis (URL, namespace, timeout)."
+        ),
+    };
 
     let (get, store, invalidate_call, dot_await) = if asyncness.is_some() {
         (
@@ -212,7 +235,6 @@ pub(crate) fn expand(options: &Options, func: &Func) -> TokenStream {
         #[doc = #doc_cache]
         #(#companion_attrs)*
         #vis fn #cache() -> &'static #cache_ty {
-            #backend_check
             static __CACHEMACRO_CACHE: ::std::sync::LazyLock<#cache_ty> =
                 ::std::sync::LazyLock::new(|| {
                     #new_cache(#krate::__private::FnConfig {
@@ -348,6 +370,21 @@ fn type_name_span(ty: &Type) -> Span {
         Type::Group(inner) => type_name_span(&inner.elem),
         _ => ty.span(),
     }
+}
+
+/// The `T` of a `Result<T, E>` (or of an alias such as `io::Result<T>`): its path's last segment's
+/// first type argument.
+fn ok_type(ty: &Type) -> Option<&Type> {
+    let Type::Path(path) = ty else {
+        return None;
+    };
+    let syn::PathArguments::AngleBracketed(args) = &path.path.segments.last()?.arguments else {
+        return None;
+    };
+    args.args.iter().find_map(|arg| match arg {
+        syn::GenericArgument::Type(ty) => Some(ty),
+        _ => None,
+    })
 }
 
 /// How many `&` wrap a type: 1 for `&str`, 2 for `&&str`.

@@ -299,3 +299,12 @@ pub(crate) async fn query<T: FromRedisValue>(
     let reply: RedisResult<T> = command.query_async(manager).await;
     reply.map_err(Failure::from)
 }
+
+/// Sends `pipeline` (one round trip) and converts the replies. Runs on the background runtime.
+pub(crate) async fn query_pipeline<T: FromRedisValue>(
+    manager: &mut ConnectionManager,
+    pipeline: &::redis::Pipeline,
+) -> Result<T, Failure> {
+    let reply: RedisResult<T> = pipeline.query_async(manager).await;
+    reply.map_err(Failure::from)
+}

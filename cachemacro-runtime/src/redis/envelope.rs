@@ -5,7 +5,7 @@
 //! |---|---|
 //! | 0..2 | `cm`, so that a value written by something else is recognised |
 //! | 2 | the envelope format, now 1 (bumped if the header or the codec changes) |
-//! | 3..11 | the type tag: XXH3-64 of the return type as written, whitespace removed, little-endian |
+//! | 3..11 | the type tag: XXH3-64 of the return type as written, whitespace removed (after `#ok:` when only the `Ok` value of a `Result` is stored), little-endian |
 //! | 11.. | the value, [postcard](https://docs.rs/postcard)-encoded |
 //!
 //! A different format or type tag is a miss, not a wrong value: after a deploy that changes a

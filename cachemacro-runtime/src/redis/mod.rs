@@ -31,11 +31,14 @@
 //! `cachemacro:app::servers@v0:6a09e667f3bcc908b2fb1366ea957d3e`. Arguments appear only as their
 //! hash. The value is the result serialized with postcard inside a small
 //! [`envelope`] that names the format and the return type, written with one
-//! `SET key value PX ttl` (no `PX` without a `ttl`). The return type must be `Clone`,
-//! `serde::Serialize` and `serde::de::DeserializeOwned`; types that serde can only read
-//! self-describing formats into (`#[serde(flatten)]`, untagged enums, `serde_json::Value`) do not
-//! round-trip through postcard. Change the function's `version` when a type's fields change.
-//! A return type that is not serializable is rejected at compile time, on the type:
+//! `SET key value PX ttl` (no `PX` without a `ttl`). Of a `Result` whose errors are not cached
+//! (`cache_err = false`, the default), only the `Ok` value is stored, so the error type needs no
+//! serde; entries of the two layouts have different type tags, so flipping `cache_err` makes old
+//! entries misses. The return type must be `Clone`, and what is stored `serde::Serialize` and
+//! `serde::de::DeserializeOwned`; types that serde can only read self-describing formats into
+//! (`#[serde(flatten)]`, untagged enums, `serde_json::Value`) do not round-trip through postcard.
+//! Change the function's `version` when a type's fields change. A type that is not serializable
+//! is rejected at compile time, once, on the type:
 //!
 //! ```compile_fail
 //! # use cachemacro_runtime::memoize;
@@ -63,20 +66,31 @@
 //!
 //! Concurrent misses on one key within one process run the body once, as with the in-process
 //! backend; across processes, two simultaneous misses may both run it.
+//!
+//! # Background refresh
+//!
+//! With `refresh = "background"`, an entry's age is Redis' own, `ttl - PTTL`, so every process
+//! sees the same age: lookups of such a function send `GET` and `PTTL` in one round trip (other
+//! functions send a bare `GET`). A stale hit is served at once and schedules one refresh of the
+//! key per process. A refresh whose encoded value is unchanged renews the entry's age with
+//! `PEXPIRE` and writes no value; a changed value is written with a full `ttl`; a failed one
+//! (an uncached `Err`, a panic) keeps the old value and its age. Refreshes are counted in
+//! [`Stats`]' `refreshes_*` fields.
 
 mod config;
 mod connection;
 pub mod envelope;
 mod flight;
+mod refresh;
 mod report;
+mod stored;
 
+use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
 use ::redis::Cmd;
 use arc_swap::ArcSwapOption;
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 
 pub use config::{
     AlreadyConfigured, DEFAULT_MAX_VALUE_BYTES, DEFAULT_NAMESPACE, DEFAULT_TIMEOUT, DEFAULT_URL,
@@ -84,6 +98,8 @@ pub use config::{
 };
 pub use connection::COOL_DOWN;
 pub use report::LOG_INTERVAL;
+#[doc(hidden)]
+pub use stored::{Layout, OkOnly, Storage, Whole};
 
 use self::connection::{Attempt, Connection, Failure, query, within};
 use self::flight::{Flights, Role};
@@ -96,15 +112,21 @@ use crate::stats::{Counters, Stats};
 const SCAN_PAGE: usize = 1000;
 
 /// The cache of one memoized function on the Redis backend, returned by `f_cache()`.
-pub struct RedisCache<R> {
+///
+/// `S` is what is stored of a result (see [`Storage`]): the whole value, or the `Ok` value alone
+/// for a `Result` whose errors are not cached.
+pub struct RedisCache<R, S = Whole> {
     config: FnConfig,
     type_tag: u64,
     /// Resolved on first use, so that building the cache (in a static) neither reads the
     /// configuration nor connects.
     target: ArcSwapOption<Target>,
     flights: Flights<R>,
+    /// Keys whose background refresh is queued or running in this process: at most one each.
+    refreshing: refresh::InFlight,
     counters: Counters,
     log: ErrorLog,
+    layout: PhantomData<S>,
 }
 
 /// Where this function's entries live.
@@ -157,24 +179,28 @@ fn escape_glob(text: &str) -> String {
     escaped
 }
 
-impl<R> RedisCache<R> {
+impl<R, S: Layout> RedisCache<R, S> {
+    #[doc(hidden)]
+    pub fn new(config: FnConfig) -> Self {
+        RedisCache {
+            type_tag: envelope::type_tag(&format!("{}{}", S::TAG_PREFIX, config.ret_type)),
+            config,
+            target: ArcSwapOption::empty(),
+            flights: Flights::new(),
+            refreshing: refresh::InFlight::default(),
+            counters: Counters::default(),
+            log: ErrorLog::default(),
+            layout: PhantomData,
+        }
+    }
+}
+
+impl<R, S> RedisCache<R, S> {
     /// The hasher for this cache's keys: the stable one, the same in every process.
     #[doc(hidden)]
     #[inline]
     pub fn key_hasher(&self) -> crate::key::StableHasher {
         crate::key::StableHasher::new()
-    }
-
-    #[doc(hidden)]
-    pub fn new(config: FnConfig) -> Self {
-        RedisCache {
-            type_tag: envelope::type_tag(config.ret_type),
-            config,
-            target: ArcSwapOption::empty(),
-            flights: Flights::new(),
-            counters: Counters::default(),
-            log: ErrorLog::default(),
-        }
     }
 
     /// Points this function at its own Redis, namespace, timeout or size limit, overriding the
@@ -242,9 +268,10 @@ impl<R> RedisCache<R> {
     }
 }
 
-impl<R> RedisCache<R>
+impl<R, S> RedisCache<R, S>
 where
-    R: Clone + Send + Sync + RedisValue + 'static,
+    R: Clone + Send + Sync + 'static,
+    S: Storage<R>,
 {
     /// The cached value for `key`, or the body's value, computed once in this process however
     /// many callers miss the same key at once.
@@ -337,8 +364,13 @@ where
                 return None;
             }
         };
-        match envelope::decode(self.type_tag, &bytes, target.settings.max_value_bytes) {
-            Ok(value) => Some(value),
+        self.decode(&bytes, target)
+    }
+
+    /// The value in stored bytes, if they are readable; counts and logs the failure.
+    fn decode(&self, bytes: &[u8], target: &Target) -> Option<R> {
+        match envelope::decode(self.type_tag, bytes, target.settings.max_value_bytes) {
+            Ok(stored) => Some(S::restore(stored)),
             Err(error) => {
                 self.failed("decode", &error);
                 None
@@ -376,19 +408,31 @@ where
     /// The `SET` that stores `value`, or `None` (counted and logged) if it cannot be encoded
     /// within the size limit.
     fn set_command(&self, redis_key: &str, value: &R, target: &Target) -> Option<Cmd> {
-        let bytes = match envelope::encode(self.type_tag, value, target.settings.max_value_bytes) {
-            Ok(bytes) => bytes,
+        let bytes = self.encode(value, target)?;
+        Some(self.set_bytes_command(redis_key, bytes))
+    }
+
+    /// `value`'s envelope, or `None` if nothing of it is stored or (counted and logged) it cannot
+    /// be encoded within the size limit.
+    fn encode(&self, value: &R, target: &Target) -> Option<Vec<u8>> {
+        let stored = S::stored(value)?;
+        match envelope::encode(self.type_tag, stored, target.settings.max_value_bytes) {
+            Ok(bytes) => Some(bytes),
             Err(error) => {
                 self.failed("encode", &error);
-                return None;
+                None
             }
-        };
+        }
+    }
+
+    /// `SET key bytes PX ttl` (no `PX` without a `ttl`).
+    fn set_bytes_command(&self, redis_key: &str, bytes: Vec<u8>) -> Cmd {
         let mut command = ::redis::cmd("SET");
         command.arg(redis_key).arg(bytes);
         if self.config.ttl_ms > 0 {
             command.arg("PX").arg(self.config.ttl_ms);
         }
-        Some(command)
+        command
     }
 
     /// Stores `value` under `key` if it is cacheable, replacing any entry (`f_refresh`).
@@ -412,7 +456,7 @@ where
 }
 
 /// Operations that never read or write a value, so need no serde bound.
-impl<R> RedisCache<R> {
+impl<R, S> RedisCache<R, S> {
     /// Deletes the entry under `key`; true if there was one (`f_invalidate`). False, and an
     /// error counted, when Redis cannot be reached.
     #[doc(hidden)]
@@ -572,7 +616,7 @@ async fn count_matching(
     }
 }
 
-impl<R> std::fmt::Debug for RedisCache<R> {
+impl<R, S> std::fmt::Debug for RedisCache<R, S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisCache")
             .field("name", &self.config.name)
@@ -580,18 +624,6 @@ impl<R> std::fmt::Debug for RedisCache<R> {
             .finish_non_exhaustive()
     }
 }
-
-/// Implemented by every type a Redis-backed function can return; the macro asks for it on the
-/// return type so that a missing serde impl is reported there.
-#[doc(hidden)]
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot be stored in Redis: it is not `serde::Serialize + serde::de::DeserializeOwned`",
-    label = "the return type of a `backend = \"redis\"` function must be serializable",
-    note = "derive `serde::Serialize` and `serde::Deserialize` for it, or memoize in process (no `backend = \"redis\"`)"
-)]
-pub trait RedisValue: Serialize + DeserializeOwned {}
-
-impl<T: Serialize + DeserializeOwned> RedisValue for T {}
 
 #[cfg(test)]
 mod tests {
