@@ -35,7 +35,8 @@
 //! | `f_invalidate(args) -> bool` | removes the entry for these arguments; true if there was a live one |
 //! | `f_cache() -> &'static MemoryCache<R>` | the cache: [`stats()`](MemoryCache::stats), [`clear()`](MemoryCache::clear), [`len()`](MemoryCache::len) |
 //!
-//! With `backend = "redis"`, `f_cache()` returns `&'static RedisCache<R>`, with the same methods
+//! With `backend = "redis"`, `f_cache()` returns `&'static RedisCache<R>` (for a `Result` without
+//! `cache_err`, `RedisCache<R, OkOnly>`, which stores only the `Ok` value), with the same methods
 //! (`len()` and `is_empty()` answer `Option`s) plus `clear_async()`, `configure()` and `config()`.
 //!
 //! For an `async fn`, `f`, `f_uncached`, `f_refresh` and `f_invalidate` are `async` too.
