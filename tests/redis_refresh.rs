@@ -8,17 +8,21 @@
 //! polls an outcome with a deadline. Each test has its own server and functions, so they run in
 //! parallel.
 
+#[path = "support/gate.rs"]
+mod gate;
+
 #[path = "support/redis_server.rs"]
 mod redis_server;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, LazyLock, Mutex};
+use std::sync::{Arc, LazyLock};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 use cachemacro_runtime::key::{format_key, key_hash};
 use cachemacro_runtime::{CacheKey, RedisConfig, Stats, memoize};
+use gate::Gate;
 use redis::Commands;
 use redis_server::{RedisServer, eventually};
 
@@ -64,33 +68,6 @@ fn wait_for(what: &str, stats: impl Fn() -> Stats, condition: impl Fn(&Stats) ->
         "timed out waiting for {what}: {:?}",
         stats()
     );
-}
-
-/// A gate bodies wait at until the test opens it.
-struct Gate {
-    open: Mutex<bool>,
-    changed: Condvar,
-}
-
-impl Gate {
-    const fn new() -> Gate {
-        Gate {
-            open: Mutex::new(true),
-            changed: Condvar::new(),
-        }
-    }
-
-    fn set(&self, open: bool) {
-        *self.open.lock().unwrap() = open;
-        self.changed.notify_all();
-    }
-
-    fn pass(&self) {
-        let mut open = self.open.lock().unwrap();
-        while !*open {
-            open = self.changed.wait(open).unwrap();
-        }
-    }
 }
 
 static SERVERS_GATE: Gate = Gate::new();

@@ -4,12 +4,16 @@
 //! Time is the controllable clock; refresh bodies block on gates the tests open. The clock and the
 //! pool are process-wide, so the tests take one lock.
 
+#[path = "support/gate.rs"]
+mod gate;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use cachemacro_runtime::refresh::{RefreshConfig, configure};
 use cachemacro_runtime::{Stats, clock, memoize};
+use gate::Gate;
 
 /// The pool's bounds in this test binary.
 const WORKERS: usize = 2;
@@ -34,33 +38,6 @@ fn eventually(what: &str, condition: impl Fn() -> bool) {
     while !condition() {
         assert!(Instant::now() < deadline, "timed out waiting for: {what}");
         std::thread::yield_now();
-    }
-}
-
-/// A gate bodies wait at until the test opens it.
-struct Gate {
-    open: Mutex<bool>,
-    changed: Condvar,
-}
-
-impl Gate {
-    const fn new() -> Gate {
-        Gate {
-            open: Mutex::new(true),
-            changed: Condvar::new(),
-        }
-    }
-
-    fn set(&self, open: bool) {
-        *self.open.lock().unwrap() = open;
-        self.changed.notify_all();
-    }
-
-    fn pass(&self) {
-        let mut open = self.open.lock().unwrap();
-        while !*open {
-            open = self.changed.wait(open).unwrap();
-        }
     }
 }
 
