@@ -170,3 +170,47 @@ fn stats_stay_exact_with_more_threads_than_counter_slots() {
     let stats = counted_cache().stats();
     assert_eq!((stats.hits, stats.misses), (100_000, 1));
 }
+
+static CHATTY_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+/// A value whose `Clone` calls the memoized function that caches it.
+#[derive(Debug, PartialEq)]
+struct Chatty(u32);
+
+impl Clone for Chatty {
+    fn clone(&self) -> Self {
+        if self.0 < 1_000 {
+            // Re-enters the cache from inside a read of it: runs uncached.
+            assert_eq!(chatty(self.0 + 1_000), Chatty(self.0 + 1_000));
+        }
+        Chatty(self.0)
+    }
+}
+
+#[memoize]
+fn chatty(x: u32) -> Chatty {
+    CHATTY_RUNS.fetch_add(1, Ordering::SeqCst);
+    Chatty(x)
+}
+
+#[test]
+fn a_values_clone_calling_its_own_cache_neither_deadlocks_nor_races() {
+    // Regression: the nested call used to clear the reader's mark (a writer could then free the
+    // value being cloned) or wait for it (a deadlock).
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            for _ in 0..2_000 {
+                assert_eq!(chatty(1), Chatty(1));
+            }
+        });
+        scope.spawn(|| {
+            for _ in 0..2_000 {
+                chatty_invalidate(1);
+                chatty_invalidate(1_001);
+            }
+        });
+    });
+    // Only 1 and 1_001 (stored by a miss of 1, whose clone runs outside the store) can be held.
+    assert!(chatty_cache().len() <= 2);
+    assert!(CHATTY_RUNS.load(Ordering::SeqCst) >= 2_000);
+}

@@ -255,7 +255,7 @@ static TASK_READY: AtomicUsize = AtomicUsize::new(0);
 
 #[memoize(
     ttl = 600,
-    capacity = 5_000,
+    capacity = 20_000,
     refresh = "background",
     refresh_after = 60
 )]
@@ -272,7 +272,7 @@ async fn many_tasks(key: u32) -> u32 {
 #[test]
 fn async_refreshes_are_bounded_too() {
     let _serial = setup();
-    const KEYS: u32 = 2_000;
+    const KEYS: u32 = 10_000;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .build()
@@ -289,14 +289,72 @@ fn async_refreshes_are_bounded_too() {
         let stats = many_tasks_cache().stats();
         assert!(stats.refreshes_dropped >= u64::from(KEYS) - (WORKERS + QUEUE) as u64);
         TASK_GATE.add_permits(KEYS as usize);
+        let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let stats = many_tasks_cache().stats();
             if stats.refreshes_updated + stats.refreshes_dropped == u64::from(KEYS) {
                 break;
             }
+            assert!(
+                Instant::now() < deadline,
+                "refreshes never all landed: {stats:?}"
+            );
             tokio::task::yield_now().await;
         }
     });
     assert!(TASK_MAX.load(Ordering::SeqCst) <= WORKERS);
     assert!(TASK_MAX.load(Ordering::SeqCst) >= 1);
+}
+
+static CANCEL_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[memoize(
+    ttl = 600,
+    capacity = 1_000,
+    refresh = "background",
+    refresh_after = 60
+)]
+async fn cancelled(key: u32) -> u32 {
+    if CANCEL_RUNS.fetch_add(1, Ordering::SeqCst) >= 50 {
+        // Refreshes never finish: the runtime they run on is shut down under them.
+        std::future::pending::<()>().await;
+    }
+    key
+}
+
+#[test]
+fn cancelled_refresh_tasks_give_back_their_place_and_their_entry() {
+    // Regression: a refresh task cancelled by its runtime's shutdown kept its place in the pool
+    // for good, and its entry never refreshed again.
+    let _serial = setup();
+    let runtime = || {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+    };
+    runtime().block_on(async {
+        for key in 0..50 {
+            cancelled(key).await;
+        }
+    });
+    clock::advance(Duration::from_secs(60));
+    for round in 1..=3u64 {
+        // Stale hits fill the pool with refreshes that never end; the runtime is then dropped,
+        // which cancels them.
+        let doomed = runtime();
+        doomed.block_on(async {
+            for key in 0..50 {
+                assert_eq!(cancelled(key).await, key);
+            }
+            // Let the admitted tasks run up to their pending point.
+            tokio::task::yield_now().await;
+        });
+        drop(doomed);
+        let stats = cancelled_cache().stats();
+        // Each round, `WORKERS` refreshes start: the cancelled ones gave their places back.
+        assert_eq!(stats.refreshes_started, WORKERS as u64 * round, "{stats:?}");
+        // And every one of the round's 50 is accounted as dropped, refused or cancelled, which
+        // released its entry for the next round's stale hit.
+        assert_eq!(stats.refreshes_dropped, 50 * round, "{stats:?}");
+    }
 }

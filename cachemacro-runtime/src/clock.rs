@@ -2,8 +2,9 @@
 //!
 //! Reading the OS clock (`Instant::now()`, ~30 ns here) costs more than a whole cache hit, so a hit
 //! reads an atomic instead: a background thread, started the first time a cache with a `ttl` is
-//! built, stores the milliseconds since the clock's start every [`TICK`]. Ages are therefore
-//! measured to within one tick.
+//! built, stores the milliseconds since the clock's start every [`TICK`]. The clock lags real
+//! time by at least a tick, more when the thread is not scheduled in time: ages are measured
+//! short by that lag, so an entry may outlive its `ttl` by it, and is never cut short.
 //!
 //! Tests replace the ticking with manual time: [`pause`] freezes the clock, [`advance`] moves it,
 //! [`resume`] goes back to real time. The clock is process-wide, so a test binary that pauses it

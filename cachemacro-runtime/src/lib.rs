@@ -52,13 +52,16 @@
 //!   cached unless `cache_none = false`. `Result` and `Option` are recognised by the last segment of
 //!   the return type's path, so `io::Result<T>` counts as a `Result`.
 //! - **TTL.** An entry older than `ttl` is never served: the next call recomputes it. Ages are
-//!   measured on a coarse [clock] with a 1 ms tick.
+//!   measured on a coarse [clock] that ticks every millisecond; a stalled tick makes entries
+//!   live a little longer, never shorter.
 //! - **Capacity.** A hard bound: the cache never holds more than `capacity` entries. See
 //!   [`memory`] for the eviction order.
 //! - **Concurrency.** Concurrent misses on one key run the body once; the other callers wait for its
 //!   value (threads block, tasks await). If the body panics, nothing is cached, the panic reaches
-//!   the caller that ran it, and the waiters run the body themselves, one at a time.
-//!   Recursive memoized functions work.
+//!   the caller that ran it, and the waiters run the body themselves, one at a time; the same
+//!   happens when the result is not cached (an `Err`), so many concurrent callers of a failing
+//!   key compute one after another. Recursive memoized functions work. A value's `Clone` that
+//!   calls a memoized function while the cache clones it runs that function uncached.
 //! - **Background refresh.** With `refresh = "background"`, a hit on an entry older than
 //!   `refresh_after` is served at once and recomputed in a bounded pool: see [`refresh`].
 //!

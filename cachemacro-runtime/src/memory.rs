@@ -22,7 +22,7 @@ use crate::key::LocalHasher;
 use crate::per_thread::{self, Slots};
 use crate::refresh;
 use crate::stats::{Counters, Stats};
-use crate::store::{Probe, Read, Removed, Store};
+use crate::store::{self, Probe, Read, Removed, Store};
 
 /// The capacity of an in-process cache when `capacity` is not given.
 pub const DEFAULT_CAPACITY: u64 = 10_000;
@@ -78,10 +78,40 @@ impl<R: Clone> Drop for Lead<'_, R> {
 
 /// What a caller does next.
 enum Step<'a, R: Clone> {
-    /// A value, and whether this caller must schedule the entry's refresh.
-    Hit(R, bool),
+    /// A value, and the entry's generation when this caller must schedule its refresh.
+    Hit(R, Option<u64>),
     Wait(Arc<Flight>),
     Lead(Lead<'a, R>),
+    /// Called from a value's `Clone` inside this store: run the body, touch nothing.
+    Bypass,
+}
+
+/// A scheduled refresh's claim on its entry. Dropped before it [`lands`](Refreshing::land) (the
+/// job was dropped, its task cancelled, building it panicked), it releases the entry, so a later
+/// hit schedules again, and counts the refresh as dropped.
+struct Refreshing<R: Clone + Send + Sync + 'static> {
+    cache: &'static MemoryCache<R>,
+    key: u128,
+    generation: u64,
+    landed: bool,
+}
+
+impl<R: Clone + Send + Sync + 'static> Refreshing<R> {
+    fn land(mut self, cacheable: impl Fn(&R) -> bool, outcome: Option<R>) {
+        // Marked landed only afterwards: a panic in between (in `cacheable`, or in the old
+        // value's `Drop`) still releases the entry through `drop`.
+        self.cache
+            .refresh_done(self.key, self.generation, cacheable, outcome);
+        self.landed = true;
+    }
+}
+
+impl<R: Clone + Send + Sync + 'static> Drop for Refreshing<R> {
+    fn drop(&mut self) {
+        if !self.landed {
+            self.cache.refresh_dropped(self.key, self.generation);
+        }
+    }
 }
 
 impl<R: Clone> MemoryCache<R> {
@@ -99,6 +129,9 @@ impl<R: Clone> MemoryCache<R> {
     /// One look at the table: a hit, a flight to wait for, or the lead.
     #[inline]
     fn step(&self, key: u128) -> Step<'_, R> {
+        if store::reentered() {
+            return Step::Bypass;
+        }
         let index = per_thread::current();
         let readers = self.readers();
         let slot = readers.get(index);
@@ -120,9 +153,14 @@ impl<R: Clone> MemoryCache<R> {
         match self.store.lead_or_wait(key, now, readers) {
             Probe::Hit(value) => {
                 self.counters.hit();
-                Step::Hit(value, false)
+                Step::Hit(value, None)
             }
-            Probe::Wait(flight) => Step::Wait(flight),
+            Probe::Wait(flight, expired) => {
+                if expired.is_some() {
+                    Counters::count(&self.counters.expirations);
+                }
+                Step::Wait(flight)
+            }
             Probe::Lead(flight, expired) => {
                 if expired.is_some() {
                     Counters::count(&self.counters.expirations);
@@ -184,11 +222,14 @@ impl<R: Clone + Send + Sync + 'static> MemoryCache<R> {
                 // Without a `refresh_after`, the store never asks for a refresh.
                 Step::Hit(value, _) => return value,
                 Step::Wait(flight) => flight.wait(),
-                Step::Lead(lead) => break lead,
+                Step::Lead(lead) => break Some(lead),
+                Step::Bypass => break None,
             }
         };
         let value = body();
-        lead.land(cacheable(&value).then(|| value.clone()));
+        if let Some(lead) = lead {
+            lead.land(cacheable(&value).then(|| value.clone()));
+        }
         value
     }
 
@@ -210,25 +251,28 @@ impl<R: Clone + Send + Sync + 'static> MemoryCache<R> {
     {
         let lead = loop {
             match self.step(key) {
-                Step::Hit(value, false) => return value,
-                Step::Hit(value, true) => {
+                Step::Hit(value, None) => return value,
+                Step::Hit(value, Some(generation)) => {
+                    // Made first: if building the job panics, or the pool refuses it, the claim
+                    // is dropped and releases the entry.
+                    let claim = self.claim(key, generation);
                     let job = refresh(&args);
-                    let scheduled = refresh::spawn_blocking(move || {
+                    let _ = refresh::spawn_blocking(move || {
                         Counters::count(&self.counters.refreshes.started);
                         let outcome = refresh::run_caught(job);
-                        self.refresh_done(key, cacheable, outcome);
+                        claim.land(cacheable, outcome);
                     });
-                    if scheduled.is_err() {
-                        self.refresh_dropped(key);
-                    }
                     return value;
                 }
                 Step::Wait(flight) => flight.wait(),
-                Step::Lead(lead) => break lead,
+                Step::Lead(lead) => break Some(lead),
+                Step::Bypass => break None,
             }
         };
         let value = body(args);
-        lead.land(cacheable(&value).then(|| value.clone()));
+        if let Some(lead) = lead {
+            lead.land(cacheable(&value).then(|| value.clone()));
+        }
         value
     }
 
@@ -250,40 +294,57 @@ impl<R: Clone + Send + Sync + 'static> MemoryCache<R> {
     {
         let lead = loop {
             match self.step(key) {
-                Step::Hit(value, false) => return value,
-                Step::Hit(value, true) => {
+                Step::Hit(value, None) => return value,
+                Step::Hit(value, Some(generation)) => {
+                    // As in the sync form; a cancelled task drops the claim too.
+                    let claim = self.claim(key, generation);
                     let job = refresh(&args);
-                    let scheduled = refresh::spawn_task(async move {
+                    let _ = refresh::spawn_task(async move {
                         Counters::count(&self.counters.refreshes.started);
                         let outcome = refresh::await_caught(job).await;
-                        self.refresh_done(key, cacheable, outcome);
+                        claim.land(cacheable, outcome);
                     });
-                    if scheduled.is_err() {
-                        self.refresh_dropped(key);
-                    }
                     return value;
                 }
                 Step::Wait(flight) => flight.wait_async().await,
-                Step::Lead(lead) => break lead,
+                Step::Lead(lead) => break Some(lead),
+                Step::Bypass => break None,
             }
         };
         let value = body(args).await;
-        lead.land(cacheable(&value).then(|| value.clone()));
+        if let Some(lead) = lead {
+            lead.land(cacheable(&value).then(|| value.clone()));
+        }
         value
+    }
+
+    fn claim(&'static self, key: u128, generation: u64) -> Refreshing<R> {
+        Refreshing {
+            cache: self,
+            key,
+            generation,
+            landed: false,
+        }
     }
 
     /// Stores a refresh's value, or keeps the old one when it failed (`None`: a panic). The
     /// entry is updated before the outcome is counted, so whoever sees the count sees the entry
     /// ready for its next refresh.
-    fn refresh_done(&self, key: u128, cacheable: impl Fn(&R) -> bool, outcome: Option<R>) {
+    fn refresh_done(
+        &self,
+        key: u128,
+        generation: u64,
+        cacheable: impl Fn(&R) -> bool,
+        outcome: Option<R>,
+    ) {
         let panicked = outcome.is_none();
         let value = outcome
             .filter(|value| cacheable(value))
             .map(|value| (value, self.expires_at()));
         let stored = value.is_some();
-        let replaced = self
-            .store
-            .refreshed(key, value, clock::now_ms(), self.readers());
+        let replaced =
+            self.store
+                .refreshed(key, generation, value, clock::now_ms(), self.readers());
         let refreshes = &self.counters.refreshes;
         if !stored {
             Counters::count(&refreshes.failed);
@@ -298,10 +359,10 @@ impl<R: Clone + Send + Sync + 'static> MemoryCache<R> {
     }
 
     #[cold]
-    fn refresh_dropped(&self, key: u128) {
-        Counters::count(&self.counters.refreshes.dropped);
+    fn refresh_dropped(&self, key: u128, generation: u64) {
         self.store
-            .refreshed(key, None, clock::now_ms(), self.readers());
+            .refreshed(key, generation, None, clock::now_ms(), self.readers());
+        Counters::count(&self.counters.refreshes.dropped);
     }
 
     /// The async form of [`get_or_compute`](Self::get_or_compute): waiters await, and a cancelled
@@ -317,11 +378,14 @@ impl<R: Clone + Send + Sync + 'static> MemoryCache<R> {
             match self.step(key) {
                 Step::Hit(value, _) => return value,
                 Step::Wait(flight) => flight.wait_async().await,
-                Step::Lead(lead) => break lead,
+                Step::Lead(lead) => break Some(lead),
+                Step::Bypass => break None,
             }
         };
         let value = body.await;
-        lead.land(cacheable(&value).then(|| value.clone()));
+        if let Some(lead) = lead {
+            lead.land(cacheable(&value).then(|| value.clone()));
+        }
         value
     }
 

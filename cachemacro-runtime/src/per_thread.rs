@@ -73,8 +73,15 @@ impl Slots {
     /// announced its write (a SeqCst store), so readers arriving later see it and keep out.
     pub(crate) fn wait_for_readers(&self, mark: u32) {
         for slot in &self.slots[..claimed()] {
+            let mut spins = 0u32;
             while slot.reading.load(Ordering::SeqCst) == mark {
-                std::hint::spin_loop();
+                // A read is a probe and a clone; a reader that takes longer was likely preempted.
+                if spins < 100 {
+                    spins += 1;
+                    std::hint::spin_loop();
+                } else {
+                    std::thread::yield_now();
+                }
             }
         }
     }

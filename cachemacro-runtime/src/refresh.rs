@@ -135,13 +135,12 @@ impl ThreadPool {
 
     /// Starts one more worker while there are fewer than `workers`.
     fn grow(&'static self) {
-        let started = self.started.load(Ordering::Relaxed);
-        if started >= self.workers
-            || self
-                .started
-                .compare_exchange(started, started + 1, Ordering::AcqRel, Ordering::Relaxed)
-                .is_err()
-        {
+        let claimed = self
+            .started
+            .fetch_update(Ordering::AcqRel, Ordering::Relaxed, |started| {
+                (started < self.workers).then_some(started + 1)
+            });
+        if claimed.is_err() {
             return;
         }
         let receiver = self.receiver.clone();
@@ -154,8 +153,11 @@ impl ThreadPool {
                         receiver.recv()
                     };
                     match job {
-                        // Jobs catch their own panics; a worker never dies of one.
-                        Ok(job) => job(),
+                        // A panic anywhere in a job (the refresh catches its own; this covers
+                        // what surrounds it) must not cost the pool a worker.
+                        Ok(job) => {
+                            let _ = run_caught(job);
+                        }
                         Err(_) => return,
                     }
                 }
@@ -207,13 +209,24 @@ pub(crate) fn spawn_task(
         pool.admitted.fetch_sub(1, Ordering::AcqRel);
         return Err(Dropped);
     }
+    // Released on drop: also when the runtime shuts down and cancels the task.
+    let admission = Admission(pool);
     runtime.spawn(async move {
+        let _admission = admission;
         if let Ok(_permit) = pool.running.acquire().await {
             refresh.await;
         }
-        pool.admitted.fetch_sub(1, Ordering::AcqRel);
     });
     Ok(())
+}
+
+/// One admitted refresh task, counted until it ends or is cancelled.
+struct Admission(&'static TaskPool);
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        self.0.admitted.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 /// Runs `body`, turning a panic into `None`.

@@ -29,8 +29,9 @@ pub struct Stats {
     pub errors: u64,
     /// Background refreshes that began running (`refresh = "background"`).
     pub refreshes_started: u64,
-    /// Refreshes that stored a new value. In process every successful refresh counts here: the
-    /// value is replaced without comparing.
+    /// Refreshes that stored a new value. In process every successful refresh of an entry that
+    /// is still there counts here: the value is replaced without comparing. (A refresh whose
+    /// entry was invalidated, evicted or replaced meanwhile stores nothing and is not counted.)
     pub refreshes_updated: u64,
     /// Refreshes whose value was unchanged, so only the entry's age was renewed (shared backends,
     /// which compare the encoded bytes).

@@ -27,6 +27,8 @@ use crate::per_thread::{SHARED, Slot, Slots};
 struct Entry<R> {
     key: u128,
     value: R,
+    /// Which store of this key this is: a refresh lands only on the entry it was scheduled for.
+    generation: u64,
     /// On the coarse clock; `u64::MAX` for no expiry.
     expires_at: u64,
     /// On the coarse clock: when the value was stored or last refreshed.
@@ -41,9 +43,9 @@ struct Entry<R> {
 
 /// What a read found without taking a lock.
 pub(crate) enum Read<R> {
-    /// A live value; `true` when this caller must schedule its refresh (it is old enough and no
-    /// refresh is in flight: from now on one is).
-    Hit(R, bool),
+    /// A live value, and the entry's generation when this caller must schedule its refresh (it is
+    /// old enough and no refresh is in flight: from now on one is).
+    Hit(R, Option<u64>),
     /// No live value: take the miss path, [`Store::lead_or_wait`].
     Miss,
 }
@@ -52,11 +54,39 @@ pub(crate) enum Read<R> {
 pub(crate) enum Probe<R> {
     /// A live value after all (stored since the read).
     Hit(R),
-    /// Another caller is computing this key: wait for it, then look again.
-    Wait(Arc<Flight>),
-    /// Nobody is: compute it, then [`Store::finish`]. Carries the expired entry the lookup
-    /// removed, if any, to count and drop outside the lock.
+    /// Another caller is computing this key: wait for it, then look again. Carries the expired
+    /// entry the lookup removed, if any, to count and drop outside the lock.
+    Wait(Arc<Flight>, Option<R>),
+    /// Nobody is: compute it, then [`Store::finish`]. Carries an expired entry as `Wait` does.
     Lead(Arc<Flight>, Option<R>),
+}
+
+thread_local! {
+    /// Non-zero while this thread runs user code (a value's `Clone`) inside a store operation.
+    static IN_USER_CODE: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// True while this thread is inside a store operation's user code: a call into any in-process
+/// cache then must not touch its store (it could clear this thread's reader mark, or wait for
+/// it), so the caller runs the function body uncached instead.
+#[inline]
+pub(crate) fn reentered() -> bool {
+    IN_USER_CODE.with(|depth| depth.get() != 0)
+}
+
+/// Clones a value, marking the thread as inside user code meanwhile.
+#[inline]
+fn clone_value<R: Clone>(value: &R) -> R {
+    struct Depth;
+    impl Drop for Depth {
+        #[inline]
+        fn drop(&mut self) {
+            IN_USER_CODE.with(|depth| depth.set(depth.get() - 1));
+        }
+    }
+    IN_USER_CODE.with(|depth| depth.set(depth.get() + 1));
+    let _depth = Depth;
+    value.clone()
 }
 
 /// What a write took out of the table: counted, and dropped after the lock is released.
@@ -111,6 +141,8 @@ struct Table<R> {
     hand: usize,
     capacity: usize,
     flights: HashTable<(u128, Arc<Flight>)>,
+    /// The next entry's generation.
+    generations: u64,
 }
 
 /// A power of two: enough shards that writers rarely meet on one, and at least 32 entries per
@@ -194,6 +226,7 @@ impl<R: Clone> Store<R> {
                     hand: 0,
                     capacity: (base + u64::from(i < extra)) as usize,
                     flights: HashTable::new(),
+                    generations: 0,
                 }),
             })
             .collect();
@@ -256,11 +289,13 @@ impl<R: Clone> Store<R> {
         if !entry.referenced.load(Ordering::Relaxed) {
             entry.referenced.store(true, Ordering::Relaxed);
         }
+        // Cloned before the refresh is claimed: a panicking clone leaves no claim behind.
+        let value = clone_value(&entry.value);
         let due = refresh_after > 0
             && now.saturating_sub(entry.stored_at) >= refresh_after
             && !entry.refreshing.load(Ordering::Relaxed)
             && !entry.refreshing.swap(true, Ordering::Relaxed);
-        Read::Hit(entry.value.clone(), due)
+        Read::Hit(value, due.then_some(entry.generation))
     }
 
     /// The miss path: the value if it was stored meanwhile, else the flight to wait for or to
@@ -271,12 +306,12 @@ impl<R: Clone> Store<R> {
         let mut expired = None;
         if let Some(entry) = table.entries.find(hash(key), |e| e.key == key) {
             if entry.expires_at > now {
-                return Probe::Hit(entry.value.clone());
+                return Probe::Hit(clone_value(&entry.value));
             }
             expired = table.remove(key);
         }
         if let Some((_, flight)) = table.flights.find(hash(key), |(k, _)| *k == key) {
-            return Probe::Wait(flight.clone());
+            return Probe::Wait(flight.clone(), expired);
         }
         let flight = Arc::new(Flight::new());
         table
@@ -326,12 +361,13 @@ impl<R: Clone> Store<R> {
             .insert(key, value, expires_at, now)
     }
 
-    /// Ends the refresh of `key`: stores `value` (with a new age) if there is one, or keeps the old
-    /// value. Hands back what was replaced; `None` if the entry is gone (evicted or invalidated
-    /// meanwhile), in which case nothing is stored.
+    /// Ends the refresh of generation `generation` of `key`: stores `value` (with a new age) if
+    /// there is one, or keeps the old value. Hands back what was replaced; `None` if that entry is
+    /// gone (evicted, invalidated or replaced meanwhile), in which case nothing is stored.
     pub(crate) fn refreshed(
         &self,
         key: u128,
+        generation: u64,
         value: Option<(R, u64)>,
         now: u64,
         readers: &Slots,
@@ -340,7 +376,7 @@ impl<R: Clone> Store<R> {
         let entry = write
             .table()
             .entries
-            .find_mut(hash(key), |e| e.key == key)?;
+            .find_mut(hash(key), |e| e.key == key && e.generation == generation)?;
         entry.refreshing.store(false, Ordering::Relaxed);
         Some(value.map(|(value, expires_at)| {
             entry.expires_at = expires_at;
@@ -398,9 +434,14 @@ impl<R> Table<R> {
 
     fn insert(&mut self, key: u128, value: R, expires_at: u64, now: u64) -> Removed<R> {
         let mut removed = Removed::default();
+        self.generations += 1;
+        let generation = self.generations;
         if let Some(entry) = self.entries.find_mut(hash(key), |e| e.key == key) {
+            // A new value is a new entry: a refresh scheduled for the old one does not land.
             entry.expires_at = expires_at;
             entry.stored_at = now;
+            entry.generation = generation;
+            entry.refreshing.store(false, Ordering::Relaxed);
             removed.replaced = Some(std::mem::replace(&mut entry.value, value));
             return removed;
         }
@@ -423,6 +464,7 @@ impl<R> Table<R> {
             Entry {
                 key,
                 value,
+                generation,
                 expires_at,
                 stored_at: now,
                 refreshing: AtomicBool::new(false),
@@ -473,7 +515,7 @@ mod tests {
         let slots = readers();
         let index = crate::per_thread::current();
         match store.read(key, now, refresh_after, index, slots.get(index), &slots) {
-            Read::Hit(value, due) => Some((value, due)),
+            Read::Hit(value, due) => Some((value, due.is_some())),
             Read::Miss => None,
         }
     }
@@ -517,13 +559,18 @@ mod tests {
         assert_eq!(read(&store, 1, 100, 100), Some((1, true)), "old: refresh");
         assert_eq!(read(&store, 1, 101, 100), Some((1, false)), "one in flight");
         assert_eq!(
-            store.refreshed(1, Some((2, u64::MAX)), 150, &slots),
+            store.refreshed(1, 2, Some((2, u64::MAX)), 150, &slots),
+            None,
+            "not that entry"
+        );
+        assert_eq!(
+            store.refreshed(1, 1, Some((2, u64::MAX)), 150, &slots),
             Some(Some(1))
         );
         assert_eq!(read(&store, 1, 249, 100), Some((2, false)), "renewed");
         assert_eq!(read(&store, 1, 250, 100), Some((2, true)));
         assert_eq!(
-            store.refreshed(1, None, 260, &slots),
+            store.refreshed(1, 1, None, 260, &slots),
             Some(None),
             "failed: kept"
         );
