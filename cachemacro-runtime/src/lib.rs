@@ -120,7 +120,6 @@ pub struct FnConfig {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::FnConfig;
-    pub use std::sync::LazyLock;
 
     use crate::key::{CacheKey, KeySink};
 

@@ -86,6 +86,13 @@ enum Step<'a, R: Clone> {
     Bypass,
 }
 
+/// What a lookup ended with.
+enum Found<'a, R: Clone> {
+    Value(R),
+    /// Run the body; hand the value to the flight, if this caller leads one.
+    Compute(Option<Lead<'a, R>>),
+}
+
 /// A scheduled refresh's claim on its entry. Dropped before it [`lands`](Refreshing::land) (the
 /// job was dropped, its task cancelled, building it panicked), it releases the entry, so a later
 /// hit schedules again, and counts the refresh as dropped.
@@ -207,6 +214,50 @@ impl<R: Clone + Send + Sync + 'static> MemoryCache<R> {
         LocalHasher::with_seeds(self.key_seeds)
     }
 
+    /// A live value for `key` (scheduling its refresh through `schedule` when the store asks for
+    /// one), or the right to compute it: `Compute(None)` when called from inside this store.
+    #[inline]
+    fn find(&self, key: u128, schedule: impl FnOnce(u64)) -> Found<'_, R> {
+        loop {
+            match self.step(key) {
+                Step::Hit(value, due) => {
+                    if let Some(generation) = due {
+                        schedule(generation);
+                    }
+                    return Found::Value(value);
+                }
+                Step::Wait(flight) => flight.wait(),
+                Step::Lead(lead) => return Found::Compute(Some(lead)),
+                Step::Bypass => return Found::Compute(None),
+            }
+        }
+    }
+
+    /// [`find`](Self::find) for tasks: waiters await.
+    async fn find_async(&self, key: u128, schedule: impl FnOnce(u64)) -> Found<'_, R> {
+        loop {
+            match self.step(key) {
+                Step::Hit(value, due) => {
+                    if let Some(generation) = due {
+                        schedule(generation);
+                    }
+                    return Found::Value(value);
+                }
+                Step::Wait(flight) => flight.wait_async().await,
+                Step::Lead(lead) => return Found::Compute(Some(lead)),
+                Step::Bypass => return Found::Compute(None),
+            }
+        }
+    }
+
+    /// Hands a computed value to its flight (storing it if cacheable) and returns it.
+    fn computed(lead: Option<Lead<'_, R>>, cacheable: impl Fn(&R) -> bool, value: R) -> R {
+        if let Some(lead) = lead {
+            lead.land(cacheable(&value).then(|| value.clone()));
+        }
+        value
+    }
+
     /// The cached value for `key`, or the body's value, computed once however many callers miss
     /// the same key at once.
     #[doc(hidden)]
@@ -217,20 +268,26 @@ impl<R: Clone + Send + Sync + 'static> MemoryCache<R> {
         cacheable: impl Fn(&R) -> bool,
         body: impl FnOnce() -> R,
     ) -> R {
-        let lead = loop {
-            match self.step(key) {
-                // Without a `refresh_after`, the store never asks for a refresh.
-                Step::Hit(value, _) => return value,
-                Step::Wait(flight) => flight.wait(),
-                Step::Lead(lead) => break Some(lead),
-                Step::Bypass => break None,
-            }
-        };
-        let value = body();
-        if let Some(lead) = lead {
-            lead.land(cacheable(&value).then(|| value.clone()));
+        // Without a `refresh_after`, the store never asks for a refresh.
+        match self.find(key, |_| {}) {
+            Found::Value(value) => value,
+            Found::Compute(lead) => Self::computed(lead, cacheable, body()),
         }
-        value
+    }
+
+    /// The async form of [`get_or_compute`](Self::get_or_compute): waiters await, and a cancelled
+    /// computation releases them like a panicking one.
+    #[doc(hidden)]
+    pub async fn get_or_compute_async(
+        &self,
+        key: u128,
+        cacheable: impl Fn(&R) -> bool,
+        body: impl Future<Output = R>,
+    ) -> R {
+        match self.find_async(key, |_| {}).await {
+            Found::Value(value) => value,
+            Found::Compute(lead) => Self::computed(lead, cacheable, body.await),
+        }
     }
 
     /// [`get_or_compute`](Self::get_or_compute) with background refresh: a hit on an entry older
@@ -249,31 +306,20 @@ impl<R: Clone + Send + Sync + 'static> MemoryCache<R> {
         C: Fn(&R) -> bool + Copy + Send + 'static,
         J: FnOnce() -> R + Send + 'static,
     {
-        let lead = loop {
-            match self.step(key) {
-                Step::Hit(value, None) => return value,
-                Step::Hit(value, Some(generation)) => {
-                    // Made first: if building the job panics, or the pool refuses it, the claim
-                    // is dropped and releases the entry.
-                    let claim = self.claim(key, generation);
-                    let job = refresh(&args);
-                    let _ = refresh::spawn_blocking(move || {
-                        Counters::count(&self.counters.refreshes.started);
-                        let outcome = refresh::run_caught(job);
-                        claim.land(cacheable, outcome);
-                    });
-                    return value;
-                }
-                Step::Wait(flight) => flight.wait(),
-                Step::Lead(lead) => break Some(lead),
-                Step::Bypass => break None,
-            }
+        let schedule = |generation| {
+            // The claim first: if building the job panics, or the pool refuses it, the claim is
+            // dropped and releases the entry.
+            let claim = self.claim(key, generation);
+            let job = refresh(&args);
+            let _ = refresh::spawn_blocking(move || {
+                Counters::count(&self.counters.refreshes.started);
+                claim.land(cacheable, refresh::run_caught(job));
+            });
         };
-        let value = body(args);
-        if let Some(lead) = lead {
-            lead.land(cacheable(&value).then(|| value.clone()));
+        match self.find(key, schedule) {
+            Found::Value(value) => value,
+            Found::Compute(lead) => Self::computed(lead, cacheable, body(args)),
         }
-        value
     }
 
     /// The async form of [`get_or_compute_refreshing`](Self::get_or_compute_refreshing):
@@ -292,30 +338,19 @@ impl<R: Clone + Send + Sync + 'static> MemoryCache<R> {
         F: Future<Output = R>,
         J: Future<Output = R> + Send + 'static,
     {
-        let lead = loop {
-            match self.step(key) {
-                Step::Hit(value, None) => return value,
-                Step::Hit(value, Some(generation)) => {
-                    // As in the sync form; a cancelled task drops the claim too.
-                    let claim = self.claim(key, generation);
-                    let job = refresh(&args);
-                    let _ = refresh::spawn_task(async move {
-                        Counters::count(&self.counters.refreshes.started);
-                        let outcome = refresh::await_caught(job).await;
-                        claim.land(cacheable, outcome);
-                    });
-                    return value;
-                }
-                Step::Wait(flight) => flight.wait_async().await,
-                Step::Lead(lead) => break Some(lead),
-                Step::Bypass => break None,
-            }
+        let schedule = |generation| {
+            // As in the sync form; a cancelled task drops the claim too.
+            let claim = self.claim(key, generation);
+            let job = refresh(&args);
+            let _ = refresh::spawn_task(async move {
+                Counters::count(&self.counters.refreshes.started);
+                claim.land(cacheable, refresh::await_caught(job).await);
+            });
         };
-        let value = body(args).await;
-        if let Some(lead) = lead {
-            lead.land(cacheable(&value).then(|| value.clone()));
+        match self.find_async(key, schedule).await {
+            Found::Value(value) => value,
+            Found::Compute(lead) => Self::computed(lead, cacheable, body(args).await),
         }
-        value
     }
 
     fn claim(&'static self, key: u128, generation: u64) -> Refreshing<R> {
@@ -363,30 +398,6 @@ impl<R: Clone + Send + Sync + 'static> MemoryCache<R> {
         self.store
             .refreshed(key, generation, None, clock::now_ms(), self.readers());
         Counters::count(&self.counters.refreshes.dropped);
-    }
-
-    /// The async form of [`get_or_compute`](Self::get_or_compute): waiters await, and a cancelled
-    /// computation releases them like a panicking one.
-    #[doc(hidden)]
-    pub async fn get_or_compute_async(
-        &self,
-        key: u128,
-        cacheable: impl Fn(&R) -> bool,
-        body: impl Future<Output = R>,
-    ) -> R {
-        let lead = loop {
-            match self.step(key) {
-                Step::Hit(value, _) => return value,
-                Step::Wait(flight) => flight.wait_async().await,
-                Step::Lead(lead) => break Some(lead),
-                Step::Bypass => break None,
-            }
-        };
-        let value = body.await;
-        if let Some(lead) = lead {
-            lead.land(cacheable(&value).then(|| value.clone()));
-        }
-        value
     }
 
     /// Stores `value` under `key` if it is cacheable, replacing any entry (`f_refresh`).

@@ -102,7 +102,7 @@ pub use report::LOG_INTERVAL;
 pub use stored::{Layout, OkOnly, Storage, Whole};
 
 use self::connection::{Attempt, Connection, Failure, query, within};
-use self::flight::{Flights, Role};
+use self::flight::{Flights, Leader, Role};
 use self::report::ErrorLog;
 use crate::FnConfig;
 use crate::key::format_key;
@@ -273,6 +273,37 @@ where
     R: Clone + Send + Sync + 'static,
     S: Storage<R>,
 {
+    /// The lead of this process' flight on `key`, or the value another caller's flight brought
+    /// (a hit).
+    fn lead(&self, key: u128) -> Result<Leader<'_, R>, R> {
+        loop {
+            match self.flights.join(key) {
+                Role::Leader(leader) => return Ok(leader),
+                Role::Follower(flight) => {
+                    if let Some(value) = flight.wait() {
+                        self.counters.hit();
+                        return Err(value);
+                    }
+                }
+            }
+        }
+    }
+
+    /// [`lead`](Self::lead) for tasks: followers await.
+    async fn lead_async(&self, key: u128) -> Result<Leader<'_, R>, R> {
+        loop {
+            match self.flights.join(key) {
+                Role::Leader(leader) => return Ok(leader),
+                Role::Follower(flight) => {
+                    if let Some(value) = flight.wait_async().await {
+                        self.counters.hit();
+                        return Err(value);
+                    }
+                }
+            }
+        }
+    }
+
     /// The cached value for `key`, or the body's value, computed once in this process however
     /// many callers miss the same key at once.
     #[doc(hidden)]
@@ -282,16 +313,9 @@ where
         cacheable: impl Fn(&R) -> bool,
         body: impl FnOnce() -> R,
     ) -> R {
-        let leader = loop {
-            match self.flights.join(key) {
-                Role::Leader(leader) => break leader,
-                Role::Follower(flight) => {
-                    if let Some(value) = flight.wait() {
-                        self.counters.hit();
-                        return value;
-                    }
-                }
-            }
+        let leader = match self.lead(key) {
+            Ok(leader) => leader,
+            Err(value) => return value,
         };
         let target = self.target();
         let redis_key = target.redis_key(&self.config, key);
@@ -324,16 +348,9 @@ where
         cacheable: impl Fn(&R) -> bool,
         body: impl Future<Output = R>,
     ) -> R {
-        let leader = loop {
-            match self.flights.join(key) {
-                Role::Leader(leader) => break leader,
-                Role::Follower(flight) => {
-                    if let Some(value) = flight.wait_async().await {
-                        self.counters.hit();
-                        return value;
-                    }
-                }
-            }
+        let leader = match self.lead_async(key).await {
+            Ok(leader) => leader,
+            Err(value) => return value,
         };
         let target = self.target();
         let redis_key = target.redis_key(&self.config, key);

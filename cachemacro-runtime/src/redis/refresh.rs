@@ -21,7 +21,6 @@ use ::redis::aio::ConnectionManager;
 use parking_lot::Mutex;
 
 use super::connection::{Attempt, Failure, query_pipeline};
-use super::flight::Role;
 use super::{RedisCache, Storage, Target};
 use crate::refresh;
 use crate::stats::Counters;
@@ -88,16 +87,9 @@ where
         C: Fn(&R) -> bool + Copy + Send + 'static,
         J: FnOnce() -> R + Send + 'static,
     {
-        let leader = loop {
-            match self.flights.join(key) {
-                Role::Leader(leader) => break leader,
-                Role::Follower(flight) => {
-                    if let Some(value) = flight.wait() {
-                        self.counters.hit();
-                        return value;
-                    }
-                }
-            }
+        let leader = match self.lead(key) {
+            Ok(leader) => leader,
+            Err(value) => return value,
         };
         let target = self.target();
         let redis_key = target.redis_key(&self.config, key);
@@ -165,16 +157,9 @@ where
         F: Future<Output = R>,
         J: Future<Output = R> + Send + 'static,
     {
-        let leader = loop {
-            match self.flights.join(key) {
-                Role::Leader(leader) => break leader,
-                Role::Follower(flight) => {
-                    if let Some(value) = flight.wait_async().await {
-                        self.counters.hit();
-                        return value;
-                    }
-                }
-            }
+        let leader = match self.lead_async(key).await {
+            Ok(leader) => leader,
+            Err(value) => return value,
         };
         let target = self.target();
         let redis_key = target.redis_key(&self.config, key);
