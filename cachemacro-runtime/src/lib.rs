@@ -114,12 +114,28 @@ pub struct FnConfig {
     pub refresh_after_ms: u64,
     /// The return type as written, to tell values of a changed type apart in a shared backend.
     pub ret_type: &'static str,
+    /// Its `lock`: who coalesces concurrent misses of one key.
+    pub lock: Lock,
+    /// Its `lock_ttl` in milliseconds (the Redis lock's expiry); 0 for the default.
+    pub lock_ttl_ms: u64,
+}
+
+/// Who makes concurrent misses of one key run the body once: the `lock` option.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lock {
+    /// Nobody: every caller that misses runs the body.
+    None,
+    /// This process: one caller runs the body, the others in this process wait for it.
+    Process,
+    /// Every process sharing the Redis backend: one caller in all of them runs the body.
+    Redis,
 }
 
 /// What the generated code calls. Not a public API: it changes without notice.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::FnConfig;
+    pub use crate::{FnConfig, Lock};
 
     use crate::key::{CacheKey, KeySink};
 

@@ -201,6 +201,10 @@ pub(crate) fn expand(options: &Options, func: &Func) -> TokenStream {
         quote!(__cachemacro_cache.#get(__cachemacro_key, #cacheable, #body_call) #dot_await)
     };
     let refresh_after_ms = options.refresh_after_ms();
+    let lock = match options.backend() {
+        Backend::Memory => quote!(Process),
+        Backend::Redis => quote!(Process),
+    };
 
     quote! {
         #(#user_attrs)*
@@ -244,6 +248,8 @@ pub(crate) fn expand(options: &Options, func: &Func) -> TokenStream {
                         capacity: #capacity,
                         refresh_after_ms: #refresh_after_ms,
                         ret_type: ::core::stringify!(#ret),
+                        lock: #krate::__private::Lock::#lock,
+                        lock_ttl_ms: 0,
                     })
                 });
             &__CACHEMACRO_CACHE

@@ -666,6 +666,8 @@ mod tests {
             capacity: 0,
             refresh_after_ms: 0,
             ret_type: "u64",
+            lock: crate::Lock::Process,
+            lock_ttl_ms: 0,
         };
         assert_eq!(
             target.redis_key(&function, 0xab),
