@@ -33,13 +33,19 @@
 //! | `f_uncached(args) -> R` | runs the original body; neither reads nor writes the cache |
 //! | `f_refresh(args) -> R` | runs the body now and stores its result (prime / put) |
 //! | `f_invalidate(args) -> bool` | removes the entry for these arguments; true if there was a live one |
+//! | `f_warm(items) -> WarmReport` | computes and stores the items (argument tuples) not cached yet, a few at a time: see [`warm`] |
 //! | `f_cache() -> &'static MemoryCache<R>` | the cache: [`stats()`](MemoryCache::stats), [`clear()`](MemoryCache::clear), [`len()`](MemoryCache::len) |
 //!
 //! With `backend = "redis"`, `f_cache()` returns `&'static RedisCache<R>` (for a `Result` without
 //! `cache_err`, `RedisCache<R, OkOnly>`, which stores only the `Ok` value), with the same methods
 //! (`len()` and `is_empty()` answer `Option`s) plus `clear_async()`, `configure()` and `config()`.
 //!
-//! For an `async fn`, `f`, `f_uncached`, `f_refresh` and `f_invalidate` are `async` too.
+//! For an `async fn`, `f`, `f_uncached`, `f_refresh`, `f_invalidate` and `f_warm` are `async`
+//! too.
+//!
+//! A path that must see fresh data wraps its calls in [`bypass`] (or [`bypass_async`]): memoized
+//! functions called there run their bodies and touch no cache, on that thread or in that future
+//! only.
 //!
 //! # Semantics
 //!
@@ -78,6 +84,7 @@
 //!   are separate in any case.
 #![warn(missing_docs)]
 
+pub mod bypass;
 pub mod clock;
 mod flight;
 pub mod key;
@@ -89,13 +96,16 @@ pub mod redis;
 pub mod refresh;
 mod stats;
 mod store;
+pub mod warm;
 
 #[cfg(feature = "redis")]
 pub use crate::redis::{RedisCache, RedisConfig};
+pub use bypass::{bypass, bypass_async};
 pub use cachemacro::memoize;
 pub use key::{CacheKey, KeySink};
 pub use memory::MemoryCache;
 pub use stats::Stats;
+pub use warm::WarmReport;
 
 /// What the macro knows about one memoized function, fixed at compile time.
 #[doc(hidden)]
@@ -135,7 +145,14 @@ pub enum Lock {
 /// What the generated code calls. Not a public API: it changes without notice.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::warm::{WarmCall, Warmed, warm, warm_async};
     pub use crate::{FnConfig, Lock};
+
+    /// True while memoized calls on this thread run uncached (inside a `bypass`).
+    #[inline]
+    pub fn bypassed() -> bool {
+        crate::bypass::active()
+    }
 
     use crate::key::{CacheKey, KeySink};
 

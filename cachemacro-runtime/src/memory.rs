@@ -15,14 +15,16 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use crate::FnConfig;
+use crate::bypass;
 use crate::clock;
 use crate::flight::Flight;
 use crate::key::LocalHasher;
 use crate::per_thread::{self, Slots};
 use crate::refresh;
 use crate::stats::{Counters, Stats};
-use crate::store::{self, Probe, Read, Removed, Store};
+use crate::store::{Probe, Read, Removed, Store};
+use crate::warm::Warmed;
+use crate::{FnConfig, Lock};
 
 /// The capacity of an in-process cache when `capacity` is not given.
 pub const DEFAULT_CAPACITY: u64 = 10_000;
@@ -82,15 +84,27 @@ enum Step<'a, R: Clone> {
     Hit(R, Option<u64>),
     Wait(Arc<Flight>),
     Lead(Lead<'a, R>),
-    /// Called from a value's `Clone` inside this store: run the body, touch nothing.
+    /// A miss with `lock = "none"`: compute and store, without a flight.
+    Unlocked,
+    /// Inside a bypass (or a value's `Clone` inside this store): run the body, touch nothing.
     Bypass,
 }
 
 /// What a lookup ended with.
 enum Found<'a, R: Clone> {
     Value(R),
-    /// Run the body; hand the value to the flight, if this caller leads one.
-    Compute(Option<Lead<'a, R>>),
+    /// Run the body, then [`MemoryCache::computed`].
+    Compute(Compute<'a, R>),
+}
+
+/// What becomes of a computed value.
+enum Compute<'a, R: Clone> {
+    /// Handed to this caller's flight, and stored if cacheable.
+    Lead(Lead<'a, R>),
+    /// Stored if cacheable (`lock = "none"`).
+    Store,
+    /// Nothing: returned only.
+    Return,
 }
 
 /// A scheduled refresh's claim on its entry. Dropped before it [`lands`](Refreshing::land) (the
@@ -136,7 +150,7 @@ impl<R: Clone> MemoryCache<R> {
     /// One look at the table: a hit, a flight to wait for, or the lead.
     #[inline]
     fn step(&self, key: u128) -> Step<'_, R> {
-        if store::reentered() {
+        if bypass::active() {
             return Step::Bypass;
         }
         let index = per_thread::current();
@@ -157,6 +171,10 @@ impl<R: Clone> MemoryCache<R> {
 
     #[cold]
     fn miss(&self, key: u128, now: u64, readers: &Slots) -> Step<'_, R> {
+        if self.config.lock == Lock::None {
+            self.counters.miss();
+            return Step::Unlocked;
+        }
         match self.store.lead_or_wait(key, now, readers) {
             Probe::Hit(value) => {
                 self.counters.hit();
@@ -227,8 +245,9 @@ impl<R: Clone + Send + Sync + 'static> MemoryCache<R> {
                     return Found::Value(value);
                 }
                 Step::Wait(flight) => flight.wait(),
-                Step::Lead(lead) => return Found::Compute(Some(lead)),
-                Step::Bypass => return Found::Compute(None),
+                Step::Lead(lead) => return Found::Compute(Compute::Lead(lead)),
+                Step::Unlocked => return Found::Compute(Compute::Store),
+                Step::Bypass => return Found::Compute(Compute::Return),
             }
         }
     }
@@ -244,18 +263,71 @@ impl<R: Clone + Send + Sync + 'static> MemoryCache<R> {
                     return Found::Value(value);
                 }
                 Step::Wait(flight) => flight.wait_async().await,
-                Step::Lead(lead) => return Found::Compute(Some(lead)),
-                Step::Bypass => return Found::Compute(None),
+                Step::Lead(lead) => return Found::Compute(Compute::Lead(lead)),
+                Step::Unlocked => return Found::Compute(Compute::Store),
+                Step::Bypass => return Found::Compute(Compute::Return),
             }
         }
     }
 
-    /// Hands a computed value to its flight (storing it if cacheable) and returns it.
-    fn computed(lead: Option<Lead<'_, R>>, cacheable: impl Fn(&R) -> bool, value: R) -> R {
-        if let Some(lead) = lead {
-            lead.land(cacheable(&value).then(|| value.clone()));
+    /// Does with a computed value what `compute` says, and returns it with whether it was
+    /// stored.
+    fn computed(
+        &self,
+        key: u128,
+        compute: Compute<'_, R>,
+        cacheable: impl Fn(&R) -> bool,
+        value: R,
+    ) -> (R, bool) {
+        let stored = match compute {
+            Compute::Lead(lead) => {
+                let stored = cacheable(&value);
+                lead.land(stored.then(|| value.clone()));
+                stored
+            }
+            Compute::Store => self.store(key, cacheable, &value),
+            Compute::Return => false,
+        };
+        (value, stored)
+    }
+
+    /// Warms one item (`f_warm`): looks `key` up as a call would, and computes and stores it if
+    /// it is missing.
+    #[doc(hidden)]
+    pub fn warm(
+        &self,
+        key: u128,
+        cacheable: impl Fn(&R) -> bool,
+        body: impl FnOnce() -> R,
+    ) -> Warmed {
+        match self.find(key, |_| {}) {
+            Found::Value(_) => Warmed::Present,
+            Found::Compute(compute) => Self::warmed(self.computed(key, compute, cacheable, body())),
         }
-        value
+    }
+
+    /// [`warm`](Self::warm) for async functions.
+    #[doc(hidden)]
+    pub async fn warm_async(
+        &self,
+        key: u128,
+        cacheable: impl Fn(&R) -> bool,
+        body: impl Future<Output = R>,
+    ) -> Warmed {
+        match self.find_async(key, |_| {}).await {
+            Found::Value(_) => Warmed::Present,
+            Found::Compute(compute) => {
+                Self::warmed(self.computed(key, compute, cacheable, body.await))
+            }
+        }
+    }
+
+    fn warmed((_, stored): (R, bool)) -> Warmed {
+        if stored {
+            Warmed::Stored
+        } else {
+            Warmed::Failed
+        }
     }
 
     /// The cached value for `key`, or the body's value, computed once however many callers miss
@@ -271,7 +343,7 @@ impl<R: Clone + Send + Sync + 'static> MemoryCache<R> {
         // Without a `refresh_after`, the store never asks for a refresh.
         match self.find(key, |_| {}) {
             Found::Value(value) => value,
-            Found::Compute(lead) => Self::computed(lead, cacheable, body()),
+            Found::Compute(compute) => self.computed(key, compute, cacheable, body()).0,
         }
     }
 
@@ -286,7 +358,7 @@ impl<R: Clone + Send + Sync + 'static> MemoryCache<R> {
     ) -> R {
         match self.find_async(key, |_| {}).await {
             Found::Value(value) => value,
-            Found::Compute(lead) => Self::computed(lead, cacheable, body.await),
+            Found::Compute(compute) => self.computed(key, compute, cacheable, body.await).0,
         }
     }
 
@@ -318,7 +390,7 @@ impl<R: Clone + Send + Sync + 'static> MemoryCache<R> {
         };
         match self.find(key, schedule) {
             Found::Value(value) => value,
-            Found::Compute(lead) => Self::computed(lead, cacheable, body(args)),
+            Found::Compute(compute) => self.computed(key, compute, cacheable, body(args)).0,
         }
     }
 
@@ -349,7 +421,7 @@ impl<R: Clone + Send + Sync + 'static> MemoryCache<R> {
         };
         match self.find_async(key, schedule).await {
             Found::Value(value) => value,
-            Found::Compute(lead) => Self::computed(lead, cacheable, body(args).await),
+            Found::Compute(compute) => self.computed(key, compute, cacheable, body(args).await).0,
         }
     }
 
@@ -400,10 +472,12 @@ impl<R: Clone + Send + Sync + 'static> MemoryCache<R> {
         Counters::count(&self.counters.refreshes.dropped);
     }
 
-    /// Stores `value` under `key` if it is cacheable, replacing any entry (`f_refresh`).
+    /// Stores `value` under `key` if it is cacheable, replacing any entry (`f_refresh`); true if
+    /// it was stored.
     #[doc(hidden)]
-    pub fn store(&self, key: u128, cacheable: impl Fn(&R) -> bool, value: &R) {
-        if cacheable(value) {
+    pub fn store(&self, key: u128, cacheable: impl Fn(&R) -> bool, value: &R) -> bool {
+        let stored = cacheable(value);
+        if stored {
             let removed = self.store.insert(
                 key,
                 value.clone(),
@@ -413,12 +487,13 @@ impl<R: Clone + Send + Sync + 'static> MemoryCache<R> {
             );
             self.count(removed);
         }
+        stored
     }
 
     /// [`store`](Self::store) for async functions, so the expansion is the same for every backend.
     #[doc(hidden)]
-    pub async fn store_async(&self, key: u128, cacheable: impl Fn(&R) -> bool, value: &R) {
-        self.store(key, cacheable, value);
+    pub async fn store_async(&self, key: u128, cacheable: impl Fn(&R) -> bool, value: &R) -> bool {
+        self.store(key, cacheable, value)
     }
 
     /// Removes the entry under `key`; true if a live one was there (`f_invalidate`).

@@ -93,6 +93,12 @@ fn config() -> RefreshConfig {
     *CONFIG.get_or_init(RefreshConfig::default)
 }
 
+/// The configured `workers`, without fixing the configuration (warm-up may run before the
+/// program calls [`configure`]).
+pub(crate) fn workers() -> usize {
+    CONFIG.get().copied().unwrap_or_default().workers
+}
+
 /// A refresh that could not be queued: the queue was full or no worker could run it.
 #[derive(Debug)]
 pub(crate) struct Dropped;

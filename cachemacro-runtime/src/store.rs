@@ -20,6 +20,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use hashbrown::HashTable;
 
+use crate::bypass;
 use crate::flight::Flight;
 use crate::per_thread::{SHARED, Slot, Slots};
 
@@ -61,31 +62,12 @@ pub(crate) enum Probe<R> {
     Lead(Arc<Flight>, Option<R>),
 }
 
-thread_local! {
-    /// Non-zero while this thread runs user code (a value's `Clone`) inside a store operation.
-    static IN_USER_CODE: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
-}
-
-/// True while this thread is inside a store operation's user code: a call into any in-process
-/// cache then must not touch its store (it could clear this thread's reader mark, or wait for
-/// it), so the caller runs the function body uncached instead.
-#[inline]
-pub(crate) fn reentered() -> bool {
-    IN_USER_CODE.with(|depth| depth.get() != 0)
-}
-
-/// Clones a value, marking the thread as inside user code meanwhile.
+/// Clones a value, marking the thread meanwhile as one whose memoized calls run uncached: a call
+/// into an in-process cache from the value's `Clone` must not touch a store (it could clear this
+/// thread's reader mark, or wait for it).
 #[inline]
 fn clone_value<R: Clone>(value: &R) -> R {
-    struct Depth;
-    impl Drop for Depth {
-        #[inline]
-        fn drop(&mut self) {
-            IN_USER_CODE.with(|depth| depth.set(depth.get() - 1));
-        }
-    }
-    IN_USER_CODE.with(|depth| depth.set(depth.get() + 1));
-    let _depth = Depth;
+    let _scope = bypass::Scope::enter();
     value.clone()
 }
 

@@ -12,6 +12,9 @@ use syn::{Attribute, Ident, Type};
 use crate::attr::{Backend, Options};
 use crate::func::{Func, ResultKind};
 
+/// The most arguments of a function that gets `f_warm` (the runtime's `MAX_WARM_ARGS`).
+const MAX_WARM_ARGS: usize = 12;
+
 pub(crate) fn expand(options: &Options, func: &Func) -> TokenStream {
     let krate = match options.krate.value() {
         Some(path) => quote!(#path),
@@ -200,6 +203,26 @@ pub(crate) fn expand(options: &Options, func: &Func) -> TokenStream {
         };
         quote!(__cachemacro_cache.#get(__cachemacro_key, #cacheable, #body_call) #dot_await)
     };
+    // The in-process store sees a bypass in the thread-local it reads anyway; a Redis call is
+    // checked here.
+    let bypass = match options.backend() {
+        Backend::Memory => None,
+        Backend::Redis => Some(quote! {
+            if #krate::__private::bypassed() {
+                return #this #uncached(#self_arg #(#arg_names),*) #dot_await;
+            }
+        }),
+    };
+    let warm = warm_companions(&Warm {
+        krate: &krate,
+        func,
+        this: &this,
+        uncached: &uncached,
+        cache_ref: &cache_ref,
+        key_call: &key_call,
+        cacheable: &cacheable,
+        companion_attrs: &companion_attrs,
+    });
     let refresh_after_ms = options.refresh_after_ms();
     let lock = match options.backend() {
         Backend::Memory => quote!(Process),
@@ -209,6 +232,7 @@ pub(crate) fn expand(options: &Options, func: &Func) -> TokenStream {
     quote! {
         #(#user_attrs)*
         #vis #asyncness fn #name #generics (#receiver_param #(#params),*) -> #ret #where_clause {
+            #bypass
             let __cachemacro_cache = #cache_ref;
             let __cachemacro_key = #key_call;
             #lookup
@@ -254,6 +278,8 @@ pub(crate) fn expand(options: &Options, func: &Func) -> TokenStream {
                 });
             &__CACHEMACRO_CACHE
         }
+
+        #warm
 
         #[doc(hidden)]
         #(#companion_attrs)*
@@ -343,6 +369,224 @@ fn refreshing_lookup(
                 #job
             },
         ) #dot_await
+    }
+}
+
+/// What [`warm_companions`] needs of the expansion.
+struct Warm<'a> {
+    krate: &'a TokenStream,
+    func: &'a Func,
+    this: &'a Option<TokenStream>,
+    uncached: &'a Ident,
+    cache_ref: &'a TokenStream,
+    key_call: &'a TokenStream,
+    cacheable: &'a TokenStream,
+    companion_attrs: &'a [&'a Attribute],
+}
+
+/// `f_warm(items)`, and the hidden step it takes per item: look the call up, compute and store it
+/// if missing (see the runtime's `warm` module).
+///
+/// A sync `f_warm` runs items on several threads, so it needs `Send` items (and a `Sync` `self`);
+/// it states that on its own generic parameter, so a function whose arguments are not `Send`
+/// still compiles and only a call of `f_warm` fails. Its items are named only through a function
+/// pointer type, which may elide lifetimes (`&str`, `Cow<str>`). An async `f_warm` polls its items
+/// in the caller's task, and names them in a bound with every elided lifetime made explicit (an
+/// async fn cannot hide a lifetime in a path, so all of them are visible).
+fn warm_companions(warm: &Warm<'_>) -> TokenStream {
+    let Warm {
+        krate,
+        func,
+        this,
+        uncached,
+        cache_ref,
+        key_call,
+        cacheable,
+        companion_attrs,
+    } = *warm;
+    let arity = func.args.len();
+    if arity > MAX_WARM_ARGS {
+        return TokenStream::new();
+    }
+    let name = func.name();
+    let vis = &func.item.vis;
+    let is_async = func.item.sig.asyncness.is_some();
+    let asyncness = &func.item.sig.asyncness;
+    let warm_fn = format_ident!("{}_warm", name);
+    let one = format_ident!("__cachemacro_{}_warm_one", name);
+    let receiver = &func.receiver;
+    let names: Vec<&Ident> = func.args.iter().map(|arg| &arg.ident).collect();
+    let types: Vec<&Type> = func.args.iter().map(|arg| &arg.ty).collect();
+    let params = quote!(#(#names: #types),*);
+    let self_arg = receiver.as_ref().map(|_| quote!(self,));
+    let lifetimes: Vec<_> = func.item.sig.generics.lifetimes().collect();
+    let where_clause = func
+        .item
+        .sig
+        .generics
+        .where_clause
+        .as_ref()
+        .map(|clause| &clause.predicates);
+    let item_pattern = match arity {
+        1 => quote!(#(#names)*),
+        _ => quote!((#(#names,)*)),
+    };
+    let (dot_await, warm_call, body) = if is_async {
+        (
+            quote!(.await),
+            quote!(warm_async),
+            quote!(#this #uncached(#self_arg #(#names),*)),
+        )
+    } else {
+        (
+            quote!(),
+            quote!(warm),
+            quote!(move || #this #uncached(#self_arg #(#names),*)),
+        )
+    };
+    // A sync step takes a context first (`&self`, or `()`), as `__private::warm` passes it.
+    let step_context = match (receiver, is_async) {
+        (Some(recv), _) => quote!(#recv,),
+        (None, false) => quote!(_: (),),
+        (None, true) => quote!(),
+    };
+    let doc = format!(
+        "Computes and stores [`{name}`] for each of `items` that is not cached yet, a few at a \
+         time; each item is the function's arguments (a tuple of them when there are several). \
+         See `cachemacro_runtime::warm`."
+    );
+    let step = quote! {
+        #[doc(hidden)]
+        #(#companion_attrs)*
+        #[allow(clippy::ptr_arg, clippy::trivially_copy_pass_by_ref, clippy::too_many_arguments)]
+        #asyncness fn #one<#(#lifetimes),*>(#step_context #params) -> #krate::__private::Warmed
+        where #where_clause
+        {
+            if #krate::__private::bypassed() {
+                return #krate::__private::Warmed::Failed;
+            }
+            let __cachemacro_cache = #cache_ref;
+            let __cachemacro_key = #key_call;
+            __cachemacro_cache.#warm_call(__cachemacro_key, #cacheable, #body) #dot_await
+        }
+    };
+    let items = quote!(__CachemacroItems);
+    let item = quote!(<#items as ::core::iter::IntoIterator>::Item);
+    let companion = if is_async {
+        let explicit: Vec<Type> = types
+            .iter()
+            .map(|ty| {
+                let mut ty = (*ty).clone();
+                name_elided_lifetimes(&mut ty);
+                ty
+            })
+            .collect();
+        let item_type = match arity {
+            1 => quote!(#(#explicit)*),
+            _ => quote!((#(#explicit,)*)),
+        };
+        let receiver_param = receiver.as_ref().map(|recv| quote!(#recv,));
+        quote! {
+            #[doc = #doc]
+            #(#companion_attrs)*
+            #vis async fn #warm_fn<#(#lifetimes,)* '__cachemacro_items, #items>(
+                #receiver_param items: #items,
+            ) -> #krate::WarmReport
+            where
+                #items: ::core::iter::IntoIterator<Item = #item_type>,
+                #where_clause
+            {
+                #krate::__private::warm_async(items, |#item_pattern| async move {
+                    #this #one(#self_arg #(#names),*).await
+                })
+                .await
+            }
+        }
+    } else {
+        let (receiver_param, context, context_type) = match receiver {
+            Some(_) => (
+                quote!(&'__cachemacro_self self,),
+                quote!(self),
+                quote!(&'__cachemacro_self Self),
+            ),
+            None => (quote!(), quote!(()), quote!(())),
+        };
+        let pointer_context = match receiver {
+            Some(_) => quote!(&Self),
+            None => quote!(()),
+        };
+        let pointer = quote!(fn(#pointer_context, #(#types),*) -> #krate::__private::Warmed);
+        quote! {
+            #[doc = #doc]
+            #(#companion_attrs)*
+            #vis fn #warm_fn<#(#lifetimes,)* '__cachemacro_self, #items>(
+                #receiver_param items: #items,
+            ) -> #krate::WarmReport
+            where
+                #items: ::core::iter::IntoIterator,
+                (#item, #context_type): ::core::marker::Send,
+                #pointer: #krate::__private::WarmCall<#context_type, #item, #arity>,
+                #where_clause
+            {
+                #krate::__private::warm(#context, items, #this #one as #pointer)
+            }
+        }
+    };
+    quote!(#step #companion)
+}
+
+/// Names every elided lifetime in `ty` (`&T`, `'_`) `'__cachemacro_items`, so that the type can
+/// appear in a bound.
+fn name_elided_lifetimes(ty: &mut Type) {
+    let named = || syn::Lifetime::new("'__cachemacro_items", Span::call_site());
+    let in_path = |path: &mut syn::Path| {
+        for segment in &mut path.segments {
+            if let syn::PathArguments::AngleBracketed(args) = &mut segment.arguments {
+                for arg in &mut args.args {
+                    match arg {
+                        syn::GenericArgument::Type(ty) => name_elided_lifetimes(ty),
+                        syn::GenericArgument::Lifetime(lifetime) if lifetime.ident == "_" => {
+                            *lifetime = named();
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+    };
+    match ty {
+        Type::Reference(reference) => {
+            match &reference.lifetime {
+                None => reference.lifetime = Some(named()),
+                Some(lifetime) if lifetime.ident == "_" => reference.lifetime = Some(named()),
+                Some(_) => {}
+            }
+            name_elided_lifetimes(&mut reference.elem);
+        }
+        Type::Path(path) => {
+            if let Some(qself) = &mut path.qself {
+                name_elided_lifetimes(&mut qself.ty);
+            }
+            in_path(&mut path.path);
+        }
+        Type::Tuple(tuple) => tuple.elems.iter_mut().for_each(name_elided_lifetimes),
+        Type::Slice(slice) => name_elided_lifetimes(&mut slice.elem),
+        Type::Array(array) => name_elided_lifetimes(&mut array.elem),
+        Type::Paren(inner) => name_elided_lifetimes(&mut inner.elem),
+        Type::Group(inner) => name_elided_lifetimes(&mut inner.elem),
+        Type::Ptr(pointer) => name_elided_lifetimes(&mut pointer.elem),
+        Type::TraitObject(object) => {
+            for bound in &mut object.bounds {
+                match bound {
+                    syn::TypeParamBound::Lifetime(lifetime) if lifetime.ident == "_" => {
+                        *lifetime = named();
+                    }
+                    syn::TypeParamBound::Trait(bound) => in_path(&mut bound.path),
+                    _ => {}
+                }
+            }
+        }
+        _ => {}
     }
 }
 

@@ -84,6 +84,7 @@ mod flight;
 mod refresh;
 mod report;
 mod stored;
+mod warm;
 
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -395,29 +396,36 @@ where
         }
     }
 
-    /// Writes `value` with one `SET ... PX`; failures are counted and logged.
-    fn write_blocking(&self, target: &Target, redis_key: &str, value: &R) {
-        if let Some(command) = self.set_command(redis_key, value, target) {
-            let written = target.connection.command_blocking::<()>(
-                Attempt::Routine,
-                target.timeout(),
-                command,
-            );
-            if let Err(failure) = written {
-                self.connection_failed("write", failure);
-            }
-        }
+    /// Writes `value` with one `SET ... PX`; failures are counted and logged. True if written.
+    fn write_blocking(&self, target: &Target, redis_key: &str, value: &R) -> bool {
+        let Some(command) = self.set_command(redis_key, value, target) else {
+            return false;
+        };
+        let written =
+            target
+                .connection
+                .command_blocking::<()>(Attempt::Routine, target.timeout(), command);
+        self.written(written)
     }
 
     /// [`write_blocking`](Self::write_blocking) for async callers.
-    async fn write(&self, target: &Target, redis_key: &str, value: &R) {
-        if let Some(command) = self.set_command(redis_key, value, target) {
-            let written = target
-                .connection
-                .command::<()>(Attempt::Routine, target.timeout(), command)
-                .await;
-            if let Err(failure) = written {
+    async fn write(&self, target: &Target, redis_key: &str, value: &R) -> bool {
+        let Some(command) = self.set_command(redis_key, value, target) else {
+            return false;
+        };
+        let written = target
+            .connection
+            .command::<()>(Attempt::Routine, target.timeout(), command)
+            .await;
+        self.written(written)
+    }
+
+    fn written(&self, written: Result<(), Failure>) -> bool {
+        match written {
+            Ok(()) => true,
+            Err(failure) => {
                 self.connection_failed("write", failure);
+                false
             }
         }
     }

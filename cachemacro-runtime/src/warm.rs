@@ -1,0 +1,239 @@
+//! Warm-up: filling a cache before traffic arrives, with `f_warm(items)`.
+//!
+//! For a memoized `f(a: A, b: &B) -> R`, the macro generates `f_warm(items)`, where `items` is any
+//! `IntoIterator` of the function's arguments as it takes them, `(A, &B)`: a tuple of them for
+//! several, the argument itself for one, `()` for none. Every argument is given, including those
+//! in `ignore` (the body needs them). Each item is looked up as a call of `f` would be: an entry
+//! already cached (by this process, or by another one on Redis) is left as it is and counted as
+//! [`present`](WarmReport::present); a missing one is computed and stored (on Redis, under the
+//! function's `lock`, so processes warming at once compute each item once). A failure (a panic,
+//! an uncached `Err` or `None`, a value the backend could not store) is counted and does not stop
+//! the rest.
+//!
+//! At most [`RefreshConfig::workers`](crate::refresh::RefreshConfig::workers) items (default 4)
+//! are computed at once: on as many scoped threads for a sync function, so its items, and `self`
+//! for a method, must be `Send` and `Sync` respectively (a function whose arguments are not still
+//! compiles; only its `f_warm` cannot be called); as many futures polled together in the
+//! caller's task for an `async fn` (nothing needs to be `Send`). `f_warm` returns when every item
+//! is done, with a [`WarmReport`]. Warming counts in the cache's statistics as calls do: a present
+//! item is a hit, a computed one a miss.
+//!
+//! ```
+//! use cachemacro_runtime::memoize;
+//!
+//! #[memoize(ttl = "10m")]
+//! fn greeting(id: u64, locale: &str) -> String {
+//!     format!("hello #{id} ({locale})") // imagine a slow query
+//! }
+//!
+//! let report = greeting_warm((1..=100).map(|id| (id, "en")));
+//! assert_eq!((report.stored, report.present, report.failed), (100, 0, 0));
+//! assert_eq!(greeting_warm([(1, "en"), (101, "en")]).present, 1);
+//! assert_eq!(greeting_cache().len(), 101);
+//!
+//! #[memoize]
+//! fn square(n: u64) -> u64 {
+//!     n * n
+//! }
+//!
+//! assert_eq!(square_warm(0..10).stored, 10); // one argument: the values themselves
+//! ```
+//!
+//! Inside a [`bypass`](crate::bypass()), `f_warm` runs no body and stores nothing: every item
+//! counts as failed.
+//!
+//! `f_warm` is generated for functions of at most 12 arguments.
+
+use std::future::Future;
+use std::sync::Mutex;
+use std::sync::mpsc::sync_channel;
+
+use futures_util::StreamExt;
+
+use crate::{bypass, refresh};
+
+/// What `f_warm` did with its items.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WarmReport {
+    /// Items computed and stored.
+    pub stored: usize,
+    /// Items already cached, left as they were.
+    pub present: usize,
+    /// Items that ended with nothing stored: the body panicked, returned a value that is not
+    /// cached (an `Err` without `cache_err`, a `None` with `cache_none = false`), or the backend
+    /// could not store it (Redis unreachable: see the cache's `errors`), or the call ran inside
+    /// a [`bypass`](crate::bypass()).
+    pub failed: usize,
+}
+
+impl WarmReport {
+    /// How many items were given.
+    pub fn total(&self) -> usize {
+        self.stored + self.present + self.failed
+    }
+
+    fn add(&mut self, outcome: Option<Warmed>) {
+        match outcome {
+            Some(Warmed::Stored) => self.stored += 1,
+            Some(Warmed::Present) => self.present += 1,
+            Some(Warmed::Failed) | None => self.failed += 1,
+        }
+    }
+
+    fn merge(&mut self, other: WarmReport) {
+        self.stored += other.stored;
+        self.present += other.present;
+        self.failed += other.failed;
+    }
+}
+
+/// What warming one item did.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Warmed {
+    Stored,
+    Present,
+    Failed,
+}
+
+/// Calls a sync function's warm-up step with one item: `f(context, item)` for a one-argument
+/// function, `f(context, a, b, ...)` for a tuple. `N` is the number of arguments.
+///
+/// The generated `f_warm` names its items only through this bound on a function pointer type,
+/// `fn(C, A, B) -> Warmed: WarmCall<C, I::Item, [(); 2]>`, because a pointer type may elide
+/// lifetimes (`&str`, `Cow<str>`) where a generic parameter's bound may not.
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "`f_warm` takes the function's arguments: one item per call, as the function takes them",
+    label = "these items are not this function's arguments",
+    note = "an item is the argument itself for a one-argument function, and a tuple of them for several (every argument, including those in `ignore`)"
+)]
+pub trait WarmCall<C, Item, const N: usize> {
+    fn call(&self, context: C, item: Item) -> Warmed;
+}
+
+impl<F: Fn(C) -> Warmed, C> WarmCall<C, (), 0> for F {
+    #[inline]
+    fn call(&self, context: C, (): ()) -> Warmed {
+        self(context)
+    }
+}
+
+impl<F: Fn(C, A) -> Warmed, C, A> WarmCall<C, A, 1> for F {
+    #[inline]
+    fn call(&self, context: C, a: A) -> Warmed {
+        self(context, a)
+    }
+}
+
+macro_rules! warm_call_tuples {
+    ($($n:literal: ($($arg:ident),+);)+) => {$(
+        impl<F: Fn(C, $($arg),+) -> Warmed, C, $($arg),+> WarmCall<C, ($($arg,)+), $n> for F {
+            #[inline]
+            #[allow(non_snake_case)]
+            fn call(&self, context: C, ($($arg,)+): ($($arg,)+)) -> Warmed {
+                self(context, $($arg),+)
+            }
+        }
+    )+};
+}
+
+warm_call_tuples! {
+    2: (A, B);
+    3: (A, B, D);
+    4: (A, B, D, E);
+    5: (A, B, D, E, G);
+    6: (A, B, D, E, G, H);
+    7: (A, B, D, E, G, H, J);
+    8: (A, B, D, E, G, H, J, K);
+    9: (A, B, D, E, G, H, J, K, L);
+    10: (A, B, D, E, G, H, J, K, L, M);
+    11: (A, B, D, E, G, H, J, K, L, M, O);
+    12: (A, B, D, E, G, H, J, K, L, M, O, P);
+}
+
+/// Warms `items` on up to `workers` scoped threads, each calling `one` with `context` and an item.
+///
+/// `context` is `&self` for a method (`()` otherwise) and travels with each item, so the one bound
+/// `(Item, C): Send` covers both. The generated `f_warm` states that bound on its own generic
+/// parameter, so a function whose arguments are not `Send` still compiles: only calling its
+/// `f_warm` is an error.
+#[doc(hidden)]
+pub fn warm<C, I, F, const N: usize>(context: C, items: I, one: F) -> WarmReport
+where
+    C: Copy,
+    I: IntoIterator,
+    (I::Item, C): Send,
+    F: WarmCall<C, I::Item, N> + Sync,
+{
+    if bypass::active() {
+        // The workers would not be bypassed: nothing is warmed, as for an async `f_warm`.
+        return WarmReport {
+            failed: items.into_iter().count(),
+            ..WarmReport::default()
+        };
+    }
+    let workers = refresh::workers();
+    let (sender, receiver) = sync_channel::<(I::Item, C)>(workers);
+    // Workers take turns at the one receiver; the lock is held for a `recv` only.
+    let receiver = Mutex::new(receiver);
+    let work = || {
+        let mut report = WarmReport::default();
+        loop {
+            let next = match receiver.lock() {
+                Ok(receiver) => receiver.recv(),
+                Err(poisoned) => poisoned.into_inner().recv(),
+            };
+            let Ok((item, context)) = next else {
+                return report;
+            };
+            report.add(refresh::run_caught(|| one.call(context, item)));
+        }
+    };
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map_while(|_| std::thread::Builder::new().spawn_scoped(scope, work).ok())
+            .collect();
+        let mut report = WarmReport::default();
+        if handles.is_empty() {
+            // No thread could be started: warm here, one item at a time.
+            for item in items {
+                report.add(refresh::run_caught(|| one.call(context, item)));
+            }
+            return report;
+        }
+        for item in items {
+            if sender.send((item, context)).is_err() {
+                break; // Unreachable while a worker lives: workers only stop once it is closed.
+            }
+        }
+        drop(sender);
+        for handle in handles {
+            // `work` catches the panics of `one`, so a worker does not panic.
+            if let Ok(part) = handle.join() {
+                report.merge(part);
+            }
+        }
+        report
+    })
+}
+
+/// Warms `items` with up to `workers` futures polled at once in the caller's task.
+#[doc(hidden)]
+pub async fn warm_async<I, F, Fut>(items: I, one: F) -> WarmReport
+where
+    I: IntoIterator,
+    F: FnMut(I::Item) -> Fut,
+    Fut: Future<Output = Warmed>,
+{
+    let mut outcomes = futures_util::stream::iter(items)
+        .map(one)
+        .map(refresh::await_caught)
+        .buffer_unordered(refresh::workers());
+    let mut report = WarmReport::default();
+    while let Some(outcome) = outcomes.next().await {
+        report.add(outcome);
+    }
+    report
+}

@@ -1,0 +1,263 @@
+//! `f_warm(items)`: computes and stores what is missing, a bounded number at a time, and reports
+//! what it did; a failure does not stop the rest.
+
+#[path = "support/gate.rs"]
+mod gate;
+#[path = "support/redis_server.rs"]
+mod redis_server;
+
+use std::borrow::Cow;
+use std::rc::Rc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use cachemacro_runtime::{RedisConfig, WarmReport, bypass, memoize};
+use gate::Gate;
+use redis_server::RedisServer;
+
+fn runs(counter: &AtomicUsize) -> usize {
+    counter.load(Ordering::SeqCst)
+}
+
+fn report(stored: usize, present: usize, failed: usize) -> (usize, usize, usize) {
+    (stored, present, failed)
+}
+
+fn counts(report: WarmReport) -> (usize, usize, usize) {
+    (report.stored, report.present, report.failed)
+}
+
+static GREETING_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[memoize(ttl = 60)]
+fn greeting(id: u64, locale: &str) -> String {
+    GREETING_RUNS.fetch_add(1, Ordering::SeqCst);
+    format!("{locale}:{id}")
+}
+
+#[test]
+fn warming_stores_what_is_missing_and_leaves_what_is_there() {
+    assert_eq!(greeting(1, "en"), "en:1");
+    let warmed = greeting_warm((1..=50).map(|id| (id, "en")));
+    assert_eq!(counts(warmed), report(49, 1, 0));
+    assert_eq!(warmed.total(), 50);
+    assert_eq!(runs(&GREETING_RUNS), 50, "each missing item computed once");
+    assert_eq!(greeting_cache().len(), 50);
+
+    // Warmed entries are ordinary entries: calls hit them.
+    let hits = greeting_cache().stats().hits;
+    assert_eq!(greeting(30, "en"), "en:30");
+    assert_eq!(greeting_cache().stats().hits, hits + 1);
+    assert_eq!(runs(&GREETING_RUNS), 50);
+
+    // Items borrowed from owned data.
+    let locales = ["fr".to_string(), "de".to_string()];
+    let warmed = greeting_warm(locales.iter().map(|locale| (1, locale.as_str())));
+    assert_eq!(counts(warmed), report(2, 0, 0));
+    assert_eq!(greeting(1, "de"), "de:1");
+    assert_eq!(runs(&GREETING_RUNS), 52);
+}
+
+static FLAKY_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[memoize]
+fn flaky(n: u32) -> Result<u32, String> {
+    FLAKY_RUNS.fetch_add(1, Ordering::SeqCst);
+    match n % 10 {
+        3 => Err(format!("{n} failed")),
+        7 => panic!("{n} panicked"),
+        _ => Ok(n),
+    }
+}
+
+#[test]
+fn failures_are_counted_and_do_not_stop_the_rest() {
+    let warmed = flaky_warm(0..100);
+    assert_eq!(
+        counts(warmed),
+        report(80, 0, 20),
+        "errors and panics failed"
+    );
+    assert_eq!(runs(&FLAKY_RUNS), 100, "every item ran");
+    assert_eq!(flaky_cache().len(), 80, "only the Ok values are stored");
+    assert_eq!(flaky(5), Ok(5));
+    assert_eq!(runs(&FLAKY_RUNS), 100, "a hit");
+}
+
+static SLOW_RUNS: AtomicUsize = AtomicUsize::new(0);
+static SLOW_RUNNING: AtomicUsize = AtomicUsize::new(0);
+static SLOW_MOST: AtomicUsize = AtomicUsize::new(0);
+static SLOW_GATE: Gate = Gate::new();
+
+/// The default refresh pool bound: `RefreshConfig::workers`.
+const WORKERS: usize = 4;
+
+#[memoize]
+fn slow(n: u32) -> u32 {
+    SLOW_RUNS.fetch_add(1, Ordering::SeqCst);
+    let running = SLOW_RUNNING.fetch_add(1, Ordering::SeqCst) + 1;
+    SLOW_MOST.fetch_max(running, Ordering::SeqCst);
+    SLOW_GATE.pass();
+    SLOW_RUNNING.fetch_sub(1, Ordering::SeqCst);
+    n
+}
+
+/// Waits, with a deadline for failure only, until `condition` holds.
+fn wait_for(mut condition: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !condition() {
+        assert!(Instant::now() < deadline, "timed out");
+        std::thread::yield_now();
+    }
+}
+
+#[test]
+fn sync_warming_runs_up_to_the_pool_bound_at_once() {
+    SLOW_GATE.set(false);
+    let warming = std::thread::spawn(|| slow_warm(0..40));
+    // The first `WORKERS` items are in their bodies, held at the gate: warming is concurrent...
+    wait_for(|| SLOW_RUNNING.load(Ordering::SeqCst) == WORKERS);
+    SLOW_GATE.set(true);
+    let warmed = warming.join().unwrap();
+    assert_eq!(counts(warmed), report(40, 0, 0));
+    // ...and bounded.
+    assert_eq!(SLOW_MOST.load(Ordering::SeqCst), WORKERS);
+    assert_eq!(runs(&SLOW_RUNS), 40);
+}
+
+struct Repo {
+    table: &'static str,
+    log: Mutex<Vec<String>>,
+}
+
+static COUNT_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+impl Repo {
+    #[memoize(ignore = [self, note])]
+    fn count(&self, filter: Cow<str>, note: &str) -> usize {
+        COUNT_RUNS.fetch_add(1, Ordering::SeqCst);
+        self.log
+            .lock()
+            .unwrap()
+            .push(format!("{}:{filter}:{note}", self.table));
+        filter.len()
+    }
+}
+
+#[test]
+fn methods_warm_with_self_and_every_argument() {
+    let repo = Repo {
+        table: "users",
+        log: Mutex::new(Vec::new()),
+    };
+    let warmed = repo.count_warm([
+        (Cow::Borrowed("a"), "warm-up"),
+        (Cow::Owned("bb".to_string()), "warm-up"),
+        (Cow::Borrowed("a"), "again"),
+    ]);
+    // The third item has the key of the first (`note` is ignored); which one computes depends
+    // on which worker gets there first, so only the totals are fixed.
+    assert_eq!(warmed.total(), 3);
+    assert_eq!(warmed.stored, 2);
+    assert_eq!(runs(&COUNT_RUNS), 2);
+    assert_eq!(repo.count(Cow::Borrowed("bb"), "call"), 2);
+    assert_eq!(runs(&COUNT_RUNS), 2, "a hit");
+    assert!(
+        repo.log
+            .lock()
+            .unwrap()
+            .iter()
+            .all(|line| line.starts_with("users:"))
+    );
+}
+
+/// A sync function whose arguments are not `Send` still compiles; only its `f_warm` could not be
+/// called (its items cannot go to other threads).
+#[memoize]
+fn rc_len(text: Rc<str>) -> usize {
+    text.len()
+}
+
+#[test]
+fn functions_with_arguments_that_cannot_be_sent_still_compile() {
+    assert_eq!(rc_len(Rc::from("four")), 4);
+}
+
+static LABEL_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[memoize]
+fn label(id: u64) -> String {
+    LABEL_RUNS.fetch_add(1, Ordering::SeqCst);
+    format!("#{id}")
+}
+
+#[test]
+fn inside_a_bypass_warming_stores_nothing() {
+    let warmed = bypass(|| label_warm([1, 2]));
+    assert_eq!(counts(warmed), report(0, 0, 2));
+    assert_eq!(runs(&LABEL_RUNS), 0, "no body ran");
+    assert_eq!(label_cache().len(), 0);
+}
+
+static PRICE_RUNS: AtomicUsize = AtomicUsize::new(0);
+static PRICE_RUNNING: AtomicUsize = AtomicUsize::new(0);
+static PRICE_MOST: AtomicUsize = AtomicUsize::new(0);
+
+#[memoize(ttl = 60)]
+async fn price(symbol: String, scale: Rc<u32>) -> u64 {
+    PRICE_RUNS.fetch_add(1, Ordering::SeqCst);
+    let running = PRICE_RUNNING.fetch_add(1, Ordering::SeqCst) + 1;
+    PRICE_MOST.fetch_max(running, Ordering::SeqCst);
+    // Every item yields once while "running", so the warm-up polls others meanwhile.
+    tokio::task::yield_now().await;
+    PRICE_RUNNING.fetch_sub(1, Ordering::SeqCst);
+    symbol.len() as u64 * u64::from(*scale)
+}
+
+#[tokio::test]
+async fn async_warming_polls_up_to_the_bound_in_the_callers_task() {
+    let scale = Rc::new(10); // Not `Send`: async warm-up stays in this task.
+    let symbols: Vec<String> = (0..20).map(|n| format!("S{n}")).collect();
+    let warmed = price_warm(symbols.iter().map(|s| (s.clone(), scale.clone()))).await;
+    assert_eq!(counts(warmed), report(20, 0, 0));
+    assert_eq!(
+        PRICE_MOST.load(Ordering::SeqCst),
+        WORKERS,
+        "concurrent, and bounded"
+    );
+    assert_eq!(price("S7".to_string(), scale.clone()).await, 20);
+    assert_eq!(runs(&PRICE_RUNS), 20, "a hit");
+    let again = price_warm([("S7".to_string(), scale)]).await;
+    assert_eq!(counts(again), report(0, 1, 0));
+}
+
+static SHARED_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[memoize(ttl = 60, backend = "redis")]
+fn shared(id: u64) -> Option<u64> {
+    SHARED_RUNS.fetch_add(1, Ordering::SeqCst);
+    id.is_multiple_of(2).then_some(id)
+}
+
+#[test]
+fn warming_a_redis_backed_function() {
+    let Some(mut server) = RedisServer::start() else {
+        return;
+    };
+    shared_cache().configure(RedisConfig::new().url(server.url()).namespace("warm"));
+    assert_eq!(
+        counts(shared_warm(0..10)),
+        report(10, 0, 0),
+        "None is cached too"
+    );
+    assert_eq!(counts(shared_warm(5..15)), report(5, 5, 0));
+    assert_eq!(shared_cache().len(), Some(15));
+    assert_eq!(runs(&SHARED_RUNS), 15);
+
+    // With Redis gone, values are computed but cannot be stored: failures, not lies.
+    server.kill();
+    let warmed = shared_warm(100..103);
+    assert_eq!(counts(warmed), report(0, 0, 3));
+    assert!(shared_cache().stats().errors >= 1);
+}
