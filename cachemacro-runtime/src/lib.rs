@@ -124,13 +124,16 @@ pub struct FnConfig {
     pub refresh_after_ms: u64,
     /// The return type as written, to tell values of a changed type apart in a shared backend.
     pub ret_type: &'static str,
-    /// Its `lock`: who coalesces concurrent misses of one key.
+    /// Its `lock`, or the macro's default for its backend (`Redis` for Redis, `Process` in
+    /// process): who coalesces concurrent misses of one key.
     pub lock: Lock,
-    /// Its `lock_ttl` in milliseconds (the Redis lock's expiry); 0 for the default.
+    /// Its `lock_ttl` in milliseconds: the expiry of the Redis lock (`Lock::Redis` only); 0 for
+    /// the default, 10 s.
     pub lock_ttl_ms: u64,
 }
 
-/// Who makes concurrent misses of one key run the body once: the `lock` option.
+/// Who makes concurrent misses of one key run the body once: the `lock` option (see
+/// [`options`](crate::options#lock)).
 #[doc(hidden)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lock {
@@ -138,7 +141,9 @@ pub enum Lock {
     None,
     /// This process: one caller runs the body, the others in this process wait for it.
     Process,
-    /// Every process sharing the Redis backend: one caller in all of them runs the body.
+    /// Every process sharing the Redis backend: one caller in all of them runs the body, under a
+    /// per-key lock in Redis (see the `redis` module's docs); and one process at a time
+    /// refreshes a key in the background. The macro accepts it only with `backend = "redis"`.
     Redis,
 }
 

@@ -18,6 +18,8 @@
 //! | [`backend`](#backend) | `"memory"` or `"redis"` | `"memory"` | where the entries live |
 //! | [`refresh`](#refresh) | `"background"` or `"none"` | `"none"` | serve stale hits and recompute them in a pool |
 //! | [`refresh_after`](#refresh_after) | whole seconds, or a string with a unit | half the `ttl` | the age from which a hit schedules a refresh |
+//! | [`lock`](#lock) | `"redis"`, `"process"` or `"none"` | `"redis"` with `backend = "redis"`, else `"process"` | who computes a missing entry while the other callers wait |
+//! | [`lock_ttl`](#lock_ttl) | whole seconds, or a string with a unit | 10 s | how long a Redis lock lasts, so how long a crashed holder stalls the others |
 //! | [`crate`](#crate) | path as a string | `cachemacro_runtime` | the runtime crate, if renamed |
 //!
 //! # `ttl`
@@ -245,6 +247,77 @@
 //! }
 //!
 //! assert_eq!(price(2), 200);
+//! ```
+//!
+//! # `lock`
+//!
+//! **Type:** a string, `"redis"`, `"process"` or `"none"`. **Default:** `"redis"` with
+//! `backend = "redis"`, `"process"` otherwise.
+//!
+//! Who makes concurrent misses of one key run the body once:
+//!
+//! - `"process"`: one caller per process runs the body; the others in the process wait for its
+//!   value (threads block, tasks await). Processes sharing a Redis backend may each run it.
+//! - `"redis"` (only with `backend = "redis"`): one caller among all the processes sharing the
+//!   backend runs the body. The first to miss takes a per-key lock in Redis; callers in other
+//!   processes wait for the value and are served it as a hit. If the holder dies, or its body
+//!   runs longer than [`lock_ttl`](#lock_ttl), one waiter takes the lock over and runs the body;
+//!   if it returns a value that is not cached (an `Err`), the lock is released and the waiters
+//!   compete again. With `refresh = "background"`, one process at a time refreshes a key: the
+//!   others skip their refresh
+//!   ([`Stats::refreshes_skipped`](crate::Stats::refreshes_skipped)). If Redis fails during the
+//!   lock, the call runs the body without it. See [the Redis backend](crate::redis#locks).
+//! - `"none"`: every caller that misses runs the body, with no waiting: for bodies so cheap that
+//!   waiting costs more than computing.
+//!
+//! `lock = "redis"` without `backend = "redis"` is rejected, as is any other string.
+//!
+//! ```no_run
+//! use cachemacro_runtime::memoize;
+//!
+//! // One process computes a missing report; the others wait for it.
+//! #[memoize(ttl = "1h", backend = "redis")]
+//! fn daily_report(day: u32) -> String {
+//!     format!("report {day}") // imagine a minute of queries
+//! }
+//!
+//! // One computation per process, none across processes.
+//! #[memoize(ttl = "1m", backend = "redis", lock = "process")]
+//! fn feature_flags(team: u32) -> Vec<String> {
+//!     vec![format!("team-{team}")]
+//! }
+//!
+//! // Cheap: every caller that misses computes, and nobody waits.
+//! #[memoize(ttl = "1m", backend = "redis", lock = "none")]
+//! fn shard_of(user: u64) -> u64 {
+//!     user % 16
+//! }
+//!
+//! assert_eq!(daily_report(1), "report 1");
+//! assert_eq!(feature_flags(2), ["team-2"]);
+//! assert_eq!(shard_of(17), 1);
+//! ```
+//!
+//! # `lock_ttl`
+//!
+//! **Type:** whole seconds (`10`) or a string with a unit, like `ttl`. **Default:** 10 s
+//! ([`DEFAULT_LOCK_TTL`](crate::redis::DEFAULT_LOCK_TTL)). **Needs:** `lock = "redis"` (the
+//! default with `backend = "redis"`).
+//!
+//! How long a Redis lock lasts. It is not renewed while the body runs, so set it above the body's
+//! slowest normal run: past it, one waiting process takes over and runs the body as well. It is
+//! also the longest the other processes wait after a holder crashed. Zero is rejected, and so is
+//! a `lock_ttl` with `lock = "process"` or `"none"`, or with the in-process backend.
+//!
+//! ```no_run
+//! use cachemacro_runtime::memoize;
+//!
+//! #[memoize(ttl = "1d", backend = "redis", lock_ttl = "2m")]
+//! fn monthly_invoice(customer: u64) -> u64 {
+//!     customer * 100 // imagine a minute of work
+//! }
+//!
+//! assert_eq!(monthly_invoice(3), 300);
 //! ```
 //!
 //! # `crate`

@@ -40,6 +40,17 @@ pub struct Stats {
     pub refreshes_failed: u64,
     /// Refreshes dropped because the pool's queue was full; a later hit tries again.
     pub refreshes_dropped: u64,
+    /// Refreshes not run because another process was refreshing the same key, or had just
+    /// refreshed it (Redis with `lock = "redis"`): one refresh serves every process.
+    pub refreshes_skipped: u64,
+    /// Misses that found another process computing the same key (Redis with `lock = "redis"`)
+    /// and waited for its value instead of running the body. A wait ends as a hit, or, when that
+    /// process gives up (see `lock_takeovers`), as a miss that runs the body here.
+    pub lock_waits: u64,
+    /// Waits that ended with this process taking the lock over and running the body: the holder
+    /// released it without storing a value (an `Err` that is not cached, a panic), or died, or
+    /// ran longer than `lock_ttl`.
+    pub lock_takeovers: u64,
 }
 
 /// A cache's counters. Hits and misses live in per-thread slots (see [`crate::per_thread`]): the
@@ -51,6 +62,7 @@ pub(crate) struct Counters {
     pub(crate) expirations: AtomicU64,
     pub(crate) errors: AtomicU64,
     pub(crate) refreshes: RefreshCounters,
+    pub(crate) locks: LockCounters,
 }
 
 /// What happened to background refreshes.
@@ -61,6 +73,14 @@ pub(crate) struct RefreshCounters {
     pub(crate) unchanged: AtomicU64,
     pub(crate) failed: AtomicU64,
     pub(crate) dropped: AtomicU64,
+    pub(crate) skipped: AtomicU64,
+}
+
+/// What happened to waits for other processes' locks.
+#[derive(Default)]
+pub(crate) struct LockCounters {
+    pub(crate) waits: AtomicU64,
+    pub(crate) takeovers: AtomicU64,
 }
 
 impl Counters {
@@ -93,6 +113,9 @@ impl Counters {
         stats.refreshes_unchanged = refreshes.unchanged.load(Ordering::Relaxed);
         stats.refreshes_failed = refreshes.failed.load(Ordering::Relaxed);
         stats.refreshes_dropped = refreshes.dropped.load(Ordering::Relaxed);
+        stats.refreshes_skipped = refreshes.skipped.load(Ordering::Relaxed);
+        stats.lock_waits = self.locks.waits.load(Ordering::Relaxed);
+        stats.lock_takeovers = self.locks.takeovers.load(Ordering::Relaxed);
         stats
     }
 }

@@ -11,10 +11,11 @@ use syn::{Expr, ExprLit, Ident, Lit, Token};
 use crate::errors::Errors;
 use crate::symbol::*;
 
-/// An option's value with the span of the option's name, for errors that concern the option as a
-/// whole (duplicates, combinations).
+/// An option's value with the spans of the option's name, for errors that concern the option as a
+/// whole (duplicates, combinations), and of its value, for errors about the value chosen.
 pub(crate) struct Set<T> {
     pub(crate) key: Span,
+    pub(crate) value_span: Span,
     pub(crate) value: T,
 }
 
@@ -29,7 +30,7 @@ impl<T> Attr<T> {
         Attr { name, set: None }
     }
 
-    fn set(&mut self, errors: &mut Errors, key: &Ident, value: T) {
+    fn set(&mut self, errors: &mut Errors, key: &Ident, written: &Expr, value: T) {
         if self.set.is_some() {
             errors.at(
                 key.span(),
@@ -38,6 +39,7 @@ impl<T> Attr<T> {
         } else {
             self.set = Some(Set {
                 key: key.span(),
+                value_span: written.span(),
                 value,
             });
         }
@@ -73,6 +75,9 @@ pub(crate) struct Options {
     pub(crate) refresh: Attr<Refresh>,
     /// In milliseconds.
     pub(crate) refresh_after: Attr<u64>,
+    pub(crate) lock: Attr<Lock>,
+    /// In milliseconds.
+    pub(crate) lock_ttl: Attr<u64>,
     pub(crate) krate: Attr<syn::Path>,
 }
 
@@ -116,6 +121,8 @@ impl Options {
             backend: Attr::none(BACKEND),
             refresh: Attr::none(REFRESH),
             refresh_after: Attr::none(REFRESH_AFTER),
+            lock: Attr::none(LOCK),
+            lock_ttl: Attr::none(LOCK_TTL),
             krate: Attr::none(CRATE),
         };
         for option in raw {
@@ -141,21 +148,24 @@ impl Options {
             );
             return;
         };
+        let (key, v) = (&key, &value);
         let parsed = match name.as_str() {
-            TTL => parse_duration_option(&value, TTL).map(|v| self.ttl.set(errors, &key, v)),
-            REFRESH => parse_refresh(&value).map(|v| self.refresh.set(errors, &key, v)),
-            REFRESH_AFTER => parse_duration_option(&value, REFRESH_AFTER)
-                .map(|v| self.refresh_after.set(errors, &key, v)),
-            CAPACITY => parse_capacity(&value).map(|v| self.capacity.set(errors, &key, v)),
-            NAME => parse_name(&value).map(|v| self.name.set(errors, &key, v)),
-            VERSION => parse_version(&value).map(|v| self.version.set(errors, &key, v)),
-            IGNORE => parse_ignore(&value, errors).map(|v| self.ignore.set(errors, &key, v)),
-            CACHE_ERR => parse_bool(&value, CACHE_ERR).map(|v| self.cache_err.set(errors, &key, v)),
-            CACHE_NONE => {
-                parse_bool(&value, CACHE_NONE).map(|v| self.cache_none.set(errors, &key, v))
+            TTL => parse_duration_option(v, TTL).map(|p| self.ttl.set(errors, key, v, p)),
+            REFRESH => parse_refresh(v).map(|p| self.refresh.set(errors, key, v, p)),
+            REFRESH_AFTER => parse_duration_option(v, REFRESH_AFTER)
+                .map(|p| self.refresh_after.set(errors, key, v, p)),
+            LOCK => parse_lock(v).map(|p| self.lock.set(errors, key, v, p)),
+            LOCK_TTL => {
+                parse_duration_option(v, LOCK_TTL).map(|p| self.lock_ttl.set(errors, key, v, p))
             }
-            BACKEND => parse_backend(&value).map(|v| self.backend.set(errors, &key, v)),
-            CRATE => parse_crate(&value).map(|v| self.krate.set(errors, &key, v)),
+            CAPACITY => parse_capacity(v).map(|p| self.capacity.set(errors, key, v, p)),
+            NAME => parse_name(v).map(|p| self.name.set(errors, key, v, p)),
+            VERSION => parse_version(v).map(|p| self.version.set(errors, key, v, p)),
+            IGNORE => parse_ignore(v, errors).map(|p| self.ignore.set(errors, key, v, p)),
+            CACHE_ERR => parse_bool(v, CACHE_ERR).map(|p| self.cache_err.set(errors, key, v, p)),
+            CACHE_NONE => parse_bool(v, CACHE_NONE).map(|p| self.cache_none.set(errors, key, v, p)),
+            BACKEND => parse_backend(v).map(|p| self.backend.set(errors, key, v, p)),
+            CRATE => parse_crate(v).map(|p| self.krate.set(errors, key, v, p)),
             _ => unreachable!("every name in ALL has a parser"),
         };
         if let Err(error) = parsed {
@@ -165,6 +175,20 @@ impl Options {
 
     pub(crate) fn backend(&self) -> Backend {
         self.backend.value().copied().unwrap_or(Backend::Memory)
+    }
+
+    /// The `lock`, or the backend's default: across processes for Redis, in the process for
+    /// memory.
+    pub(crate) fn lock(&self) -> Lock {
+        self.lock.value().copied().unwrap_or(match self.backend() {
+            Backend::Memory => Lock::Process,
+            Backend::Redis => Lock::Redis,
+        })
+    }
+
+    /// The `lock_ttl` in milliseconds; 0 leaves the runtime's default.
+    pub(crate) fn lock_ttl_ms(&self) -> u64 {
+        self.lock_ttl.value().copied().unwrap_or(0)
     }
 
     /// With `refresh = "background"`: the age from which a hit schedules a refresh, in
@@ -193,6 +217,8 @@ fn example(name: &str) -> &'static str {
         BACKEND => "\"memory\"",
         REFRESH => "\"background\"",
         REFRESH_AFTER => "\"30s\"",
+        LOCK => "\"redis\"",
+        LOCK_TTL => "\"30s\"",
         CRATE => "\"cachemacro_runtime\"",
         _ => "...",
     }
@@ -204,17 +230,22 @@ fn unknown_option_message(name: &str) -> String {
         .map(|option| format!("`{option}`"))
         .collect::<Vec<_>>()
         .join(", ");
-    let closest = ALL
-        .iter()
-        .map(|option| (edit_distance(name, option), *option))
-        .min()
-        .filter(|(distance, option)| *distance <= 2.max(option.len() / 3));
-    match closest {
-        Some((_, option)) => {
+    match closest(name, ALL) {
+        Some(option) => {
             format!("unknown option `{name}`: did you mean `{option}`?\nthe options are {valid}")
         }
         None => format!("unknown option `{name}`: the options are {valid}"),
     }
+}
+
+/// The candidate closest to a misspelt `name`, if one is close enough to be what was meant.
+fn closest<'a>(name: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    candidates
+        .iter()
+        .map(|candidate| (edit_distance(name, candidate), *candidate))
+        .min()
+        .filter(|(distance, candidate)| *distance <= 2.max(candidate.len() / 3))
+        .map(|(_, candidate)| candidate)
 }
 
 /// Levenshtein distance; names are short, so the quadratic table is fine.
@@ -241,7 +272,7 @@ fn literal(value: &Expr) -> Option<&Lit> {
     }
 }
 
-/// `ttl` and `refresh_after`: whole seconds, or a string with a unit; in milliseconds.
+/// `ttl`, `refresh_after` and `lock_ttl`: whole seconds, or a string with a unit; in milliseconds.
 fn parse_duration_option(value: &Expr, name: &str) -> syn::Result<u64> {
     let span = value.span();
     let ms = match literal(value) {
@@ -253,10 +284,14 @@ fn parse_duration_option(value: &Expr, name: &str) -> syn::Result<u64> {
                 )
             })?;
             if seconds == 0 {
-                let advice = if name == TTL {
-                    "`ttl` must be at least 1 second; to keep entries forever, leave `ttl` out"
-                } else {
-                    "`refresh_after` must be at least 1 second; use a string for less, as in \"500ms\""
+                let advice = match name {
+                    TTL => {
+                        "`ttl` must be at least 1 second; to keep entries forever, leave `ttl` out"
+                    }
+                    LOCK_TTL => LOCK_TTL_ZERO,
+                    _ => {
+                        "`refresh_after` must be at least 1 second; use a string for less, as in \"500ms\""
+                    }
                 };
                 return Err(syn::Error::new(span, advice));
             }
@@ -267,12 +302,25 @@ fn parse_duration_option(value: &Expr, name: &str) -> syn::Result<u64> {
                 )
             })?
         }
-        Some(Lit::Str(text)) => parse_duration(&text.value()).map_err(|why| {
-            syn::Error::new(
-                span,
-                format!("`{name} = {:?}` is not a duration: {why}", text.value()),
-            )
-        })?,
+        Some(Lit::Str(text)) => match parse_duration(&text.value()) {
+            Ok(0) if name == LOCK_TTL => return Err(syn::Error::new(span, LOCK_TTL_ZERO)),
+            Ok(0) => {
+                return Err(syn::Error::new(
+                    span,
+                    format!(
+                        "`{name} = {:?}` is not a duration: it must be longer than zero; to keep entries forever, leave it out",
+                        text.value()
+                    ),
+                ));
+            }
+            Ok(ms) => ms,
+            Err(why) => {
+                return Err(syn::Error::new(
+                    span,
+                    format!("`{name} = {:?}` is not a duration: {why}", text.value()),
+                ));
+            }
+        },
         _ => {
             return Err(syn::Error::new(
                 span,
@@ -283,6 +331,65 @@ fn parse_duration_option(value: &Expr, name: &str) -> syn::Result<u64> {
         }
     };
     Ok(ms)
+}
+
+/// A zero `lock_ttl`, whichever way it is written.
+const LOCK_TTL_ZERO: &str = "`lock_ttl` must be longer than zero: it is how long the Redis lock outlives a crashed holder before another process takes over; leave it out for the default (10 s)";
+
+/// Who makes concurrent misses of one key run the body once.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Lock {
+    /// Nobody: every caller that misses runs the body.
+    None,
+    /// One caller per process.
+    Process,
+    /// One caller among all processes sharing the Redis backend.
+    Redis,
+}
+
+impl Lock {
+    /// The name of the runtime's `__private::Lock` variant.
+    pub(crate) fn variant(self) -> Ident {
+        let name = match self {
+            Lock::None => "None",
+            Lock::Process => "Process",
+            Lock::Redis => "Redis",
+        };
+        Ident::new(name, Span::call_site())
+    }
+
+    /// As written in the attribute.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Lock::None => "none",
+            Lock::Process => "process",
+            Lock::Redis => "redis",
+        }
+    }
+}
+
+fn parse_lock(value: &Expr) -> syn::Result<Lock> {
+    const CHOICES: &str = "the locks are \"redis\" (one caller in all processes computes a missing entry; the default with `backend = \"redis\"`), \"process\" (one caller per process; the default in process) and \"none\" (every caller that misses computes)";
+    let Some(Lit::Str(text)) = literal(value) else {
+        return Err(syn::Error::new(
+            value.span(),
+            format!("`lock` takes a string: {CHOICES}"),
+        ));
+    };
+    let written = text.value();
+    let lock = match written.as_str() {
+        "redis" => Lock::Redis,
+        "process" => Lock::Process,
+        "none" => Lock::None,
+        other => {
+            let message = match closest(other, &["redis", "process", "none"]) {
+                Some(meant) => format!("no lock `{other}`: did you mean \"{meant}\"?\n{CHOICES}"),
+                None => format!("no lock `{other}`: {CHOICES}"),
+            };
+            return Err(syn::Error::new(value.span(), message));
+        }
+    };
+    Ok(lock)
 }
 
 /// How a function's entries are kept fresh.
@@ -312,7 +419,8 @@ fn parse_refresh(value: &Expr) -> syn::Result<Refresh> {
     }
 }
 
-/// Parses `"<digits><unit>"` with the unit one of ms, s, m, h, d, into milliseconds.
+/// Parses `"<digits><unit>"` with the unit one of ms, s, m, h, d, into milliseconds (zero
+/// included: each option says why it cannot be zero).
 pub(crate) fn parse_duration(text: &str) -> Result<u64, String> {
     const FORMAT: &str =
         "write digits then a unit, one of ms, s, m, h, d, as in \"250ms\" or \"5m\"";
@@ -344,13 +452,9 @@ pub(crate) fn parse_duration(text: &str) -> Result<u64, String> {
     let amount: u64 = digits
         .parse()
         .map_err(|_| "the number is too large".to_string())?;
-    let ms = amount
+    amount
         .checked_mul(per_unit)
-        .ok_or_else(|| "it overflows a u64 of milliseconds".to_string())?;
-    if ms == 0 {
-        return Err("it must be longer than zero; to keep entries forever, leave it out".into());
-    }
-    Ok(ms)
+        .ok_or_else(|| "it overflows a u64 of milliseconds".to_string())
 }
 
 /// The unit a spelled-out or spaced unit (`" minutes"`, `"sec"`) stands for.
@@ -517,7 +621,7 @@ mod tests {
         assert!(parse_duration("5 minutes").is_err());
         assert!(parse_duration("10x").is_err());
         assert!(parse_duration("10").is_err());
-        assert!(parse_duration("0s").is_err());
+        assert_eq!(parse_duration("0s"), Ok(0));
         assert!(parse_duration("99999999999999999999d").is_err());
     }
 
@@ -550,5 +654,19 @@ mod tests {
         assert!(unknown_option_message("tll").contains("did you mean `ttl`"));
         assert!(unknown_option_message("capacty").contains("did you mean `capacity`"));
         assert!(!unknown_option_message("zzzzzz").contains("did you mean"));
+        assert!(unknown_option_message("lock_tll").contains("did you mean `lock_ttl`"));
+    }
+
+    #[test]
+    fn close_lock_names_are_suggested() {
+        let message = |text: &str| {
+            let value: Expr = syn::parse_str(&format!("{text:?}")).unwrap();
+            parse_lock(&value).unwrap_err().to_string()
+        };
+        assert!(message("rediss").contains("did you mean \"redis\""));
+        assert!(message("proces").contains("did you mean \"process\""));
+        assert!(!message("distributed").contains("did you mean"));
+        let none: Expr = syn::parse_str("\"none\"").unwrap();
+        assert_eq!(parse_lock(&none).unwrap(), Lock::None);
     }
 }

@@ -224,10 +224,8 @@ pub(crate) fn expand(options: &Options, func: &Func) -> TokenStream {
         companion_attrs: &companion_attrs,
     });
     let refresh_after_ms = options.refresh_after_ms();
-    let lock = match options.backend() {
-        Backend::Memory => quote!(Process),
-        Backend::Redis => quote!(Process),
-    };
+    let lock = options.lock().variant();
+    let lock_ttl_ms = options.lock_ttl_ms();
 
     quote! {
         #(#user_attrs)*
@@ -273,7 +271,7 @@ pub(crate) fn expand(options: &Options, func: &Func) -> TokenStream {
                         refresh_after_ms: #refresh_after_ms,
                         ret_type: ::core::stringify!(#ret),
                         lock: #krate::__private::Lock::#lock,
-                        lock_ttl_ms: 0,
+                        lock_ttl_ms: #lock_ttl_ms,
                     })
                 });
             &__CACHEMACRO_CACHE

@@ -10,6 +10,8 @@ pub(crate) const CACHE_NONE: &str = "cache_none";
 pub(crate) const BACKEND: &str = "backend";
 pub(crate) const REFRESH: &str = "refresh";
 pub(crate) const REFRESH_AFTER: &str = "refresh_after";
+pub(crate) const LOCK: &str = "lock";
+pub(crate) const LOCK_TTL: &str = "lock_ttl";
 pub(crate) const CRATE: &str = "crate";
 
 /// Every option, in the order the error messages list them.
@@ -24,5 +26,7 @@ pub(crate) const ALL: &[&str] = &[
     BACKEND,
     REFRESH,
     REFRESH_AFTER,
+    LOCK,
+    LOCK_TTL,
     CRATE,
 ];

@@ -1,7 +1,7 @@
 //! Checks the options against each other and against the function: the mistakes that no single
 //! option shows on its own.
 
-use crate::attr::{Backend, Options, Refresh};
+use crate::attr::{Backend, Lock, Options, Refresh};
 use crate::errors::Errors;
 use crate::func::{Func, ResultKind};
 
@@ -51,6 +51,7 @@ pub(crate) fn check(options: &Options, func: &Func, errors: &mut Errors) {
     }
 
     check_refresh(options, errors);
+    check_lock(options, errors);
 
     if let Some(set) = options.capacity.get()
         && options.backend() == Backend::Redis
@@ -92,4 +93,33 @@ fn check_refresh(options: &Options, errors: &mut Errors) {
             ),
         );
     }
+}
+
+fn check_lock(options: &Options, errors: &mut Errors) {
+    if let Some(set) = options.lock.get()
+        && set.value == Lock::Redis
+        && options.backend() == Backend::Memory
+    {
+        errors.at(
+            set.value_span,
+            "`lock = \"redis\"` makes processes wait for each other through Redis, and this function's entries live in process memory: add `backend = \"redis\"`, or use `lock = \"process\"`",
+        );
+        // That is the mistake; a `lock_ttl` beside it is right for the lock that was meant.
+        return;
+    }
+    let Some(ttl) = options.lock_ttl.get() else {
+        return;
+    };
+    let lock = options.lock();
+    if lock == Lock::Redis {
+        return;
+    }
+    let why = match options.lock.value() {
+        Some(_) => format!(
+            "`lock_ttl` is the expiry of the Redis lock, and this function has `lock = \"{}\"`: remove `lock_ttl`, or use `lock = \"redis\"`",
+            lock.as_str()
+        ),
+        None => "`lock_ttl` is the expiry of the Redis lock, which needs `backend = \"redis\"`: this function is cached in process; remove `lock_ttl`".to_string(),
+    };
+    errors.at(ttl.key, why);
 }

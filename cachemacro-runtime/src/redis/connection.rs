@@ -267,6 +267,38 @@ impl Connection {
         let result = in_context(runtime, within(deadline, op(manager))).await;
         self.note(result)
     }
+
+    /// Starts `op` on the background runtime and returns at once; its failure only counts
+    /// towards a cool-down. For clean-up that cannot wait for Redis: a lock released from `Drop`.
+    pub(crate) fn spawn<T, Op, Fut>(self: &Arc<Self>, attempt: Attempt, deadline: Duration, op: Op)
+    where
+        Op: FnOnce(ConnectionManager) -> Fut,
+        Fut: Future<Output = Result<T, Failure>> + Send + 'static,
+        T: Send + 'static,
+    {
+        let Ok((manager, runtime)) = self.ready(attempt) else {
+            return;
+        };
+        let work = op(manager);
+        let connection = Arc::clone(self);
+        runtime.spawn(async move {
+            let _ = connection.note(within(deadline, work).await);
+        });
+    }
+}
+
+/// Waits `duration` without blocking the caller's thread, on the background runtime's timer: the
+/// caller's runtime may have none. Returns at once if that runtime could not start (then no
+/// Redis operation can run either).
+pub(crate) async fn pause(duration: Duration) {
+    if let Ok(runtime) = runtime() {
+        // A `Sleep` binds to the timer of the runtime it is made in.
+        let sleep = {
+            let _entered = runtime.enter();
+            tokio::time::sleep(duration)
+        };
+        in_context(runtime, sleep).await;
+    }
 }
 
 /// Polls `future` inside `runtime`'s context, whichever executor polls it: the timers it arms,

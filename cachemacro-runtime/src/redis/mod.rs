@@ -64,15 +64,40 @@
 //! during a cool-down; when they fail, `f_invalidate` returns `false`, `len()` returns `None`, and
 //! the error is counted and logged.
 //!
-//! Concurrent misses on one key within one process run the body once, as with the in-process
-//! backend; across processes, two simultaneous misses may both run it.
+//! # Locks
+//!
+//! Concurrent misses on one key run the body once in all the processes sharing the backend
+//! (`lock = "redis"`, the default here). Within a process, one caller looks the key up and the
+//! others wait for it, as with the in-process backend. When that caller misses, it claims the
+//! key's lock in Redis, `{entry key}:lock` (for example
+//! `cachemacro:app::servers@v0:6a09e667f3bcc908b2fb1366ea957d3e:lock`), holding a random token
+//! and expiring after `lock_ttl` ([`DEFAULT_LOCK_TTL`], 10 s, unless the function sets it). The
+//! holder runs the body, stores the value, then deletes the lock if it still holds its token.
+//! A process that finds the key locked waits: it asks again after 5 ms, then after doubling
+//! pauses up to [`MAX_BACKOFF`] (100 ms), until the value is there (a hit) or the lock is free,
+//! and then takes it over and runs the body itself. That happens when the holder's result was
+//! not cached (an `Err`), or the holder panicked, was cancelled or died (its lock expires), or
+//! its body ran longer than `lock_ttl` (the lock is not renewed: set `lock_ttl` above the body's
+//! slowest normal run). Each step is one Lua script (`EVALSHA`) that reads the entry and the lock
+//! at one instant, so one process takes over, and none runs the body once the value is stored.
+//! Threads block while they wait; tasks await, without blocking their runtime's thread.
+//! [`Stats`] counts the waits (`lock_waits`) and takeovers (`lock_takeovers`).
+//!
+//! Locks are not entries: `len()` does not count them and `clear()` leaves them to their holders.
+//! When Redis fails while a call claims or waits for a lock, the call runs the body at once (fail
+//! open), and the failure is counted and logged as above. `lock = "process"` coalesces within
+//! each process only (two processes may both run the body), and `lock = "none"` not at all:
+//! every caller that misses runs the body.
 //!
 //! # Background refresh
 //!
 //! With `refresh = "background"`, an entry's age is Redis' own, `ttl - PTTL`, so every process
 //! sees the same age: lookups of such a function send `GET` and `PTTL` in one round trip (other
 //! functions send a bare `GET`). A stale hit is served at once and schedules one refresh of the
-//! key per process. A refresh whose encoded value is unchanged renews the entry's age with
+//! key per process. With `lock = "redis"`, a refresh runs only if it takes the key's lock and
+//! finds the entry still stale: a process whose refresh another process is running, or has just
+//! landed, skips its own (counted in `refreshes_skipped`), so a key is refreshed once, not once
+//! per process. A refresh whose encoded value is unchanged renews the entry's age with
 //! `PEXPIRE` and writes no value; a changed value is written with a full `ttl`; a failed one
 //! (an uncached `Err`, a panic) keeps the old value and its age. Refreshes are counted in
 //! [`Stats`]' `refreshes_*` fields.
@@ -81,6 +106,7 @@ mod config;
 mod connection;
 pub mod envelope;
 mod flight;
+mod lock;
 mod refresh;
 mod report;
 mod stored;
@@ -98,16 +124,18 @@ pub use config::{
     NAMESPACE_VAR, RedisConfig, URL_VAR, configure,
 };
 pub use connection::COOL_DOWN;
+pub use lock::{DEFAULT_LOCK_TTL, MAX_BACKOFF};
 pub use report::LOG_INTERVAL;
 #[doc(hidden)]
 pub use stored::{Layout, OkOnly, Storage, Whole};
 
 use self::connection::{Attempt, Connection, Failure, query, within};
 use self::flight::{Flights, Leader, Role};
+use self::lock::Claim;
 use self::report::ErrorLog;
-use crate::FnConfig;
 use crate::key::format_key;
 use crate::stats::{Counters, Stats};
+use crate::{FnConfig, Lock};
 
 /// Keys asked for per `SCAN` page by [`RedisCache::clear`] and [`RedisCache::len`].
 const SCAN_PAGE: usize = 1000;
@@ -155,7 +183,7 @@ impl Target {
         key
     }
 
-    /// The `SCAN MATCH` pattern of every key of `function`'s current version.
+    /// The `SCAN MATCH` pattern of every entry of `function`'s current version: not their locks.
     fn pattern(&self, function: &FnConfig) -> String {
         // `format_key` ends with the hash as 32 ASCII hex digits; the rest is common to all keys.
         let any_key = self.redis_key(function, 0);
@@ -163,7 +191,9 @@ impl Target {
             .get(..any_key.len().saturating_sub(32))
             .unwrap_or_default();
         let mut pattern = escape_glob(prefix);
-        pattern.push('*');
+        for _ in 0..32 {
+            pattern.push_str("[0-9a-f]");
+        }
         pattern
     }
 }
@@ -274,12 +304,15 @@ where
     R: Clone + Send + Sync + 'static,
     S: Storage<R>,
 {
-    /// The lead of this process' flight on `key`, or the value another caller's flight brought
-    /// (a hit).
-    fn lead(&self, key: u128) -> Result<Leader<'_, R>, R> {
+    /// The lead of this process' flight on `key` (`None` with `lock = "none"`: no flight), or the
+    /// value another caller's flight brought (a hit).
+    fn lead(&self, key: u128) -> Result<Option<Leader<'_, R>>, R> {
+        if self.config.lock == Lock::None {
+            return Ok(None);
+        }
         loop {
             match self.flights.join(key) {
-                Role::Leader(leader) => return Ok(leader),
+                Role::Leader(leader) => return Ok(Some(leader)),
                 Role::Follower(flight) => {
                     if let Some(value) = flight.wait() {
                         self.counters.hit();
@@ -291,10 +324,13 @@ where
     }
 
     /// [`lead`](Self::lead) for tasks: followers await.
-    async fn lead_async(&self, key: u128) -> Result<Leader<'_, R>, R> {
+    async fn lead_async(&self, key: u128) -> Result<Option<Leader<'_, R>>, R> {
+        if self.config.lock == Lock::None {
+            return Ok(None);
+        }
         loop {
             match self.flights.join(key) {
-                Role::Leader(leader) => return Ok(leader),
+                Role::Leader(leader) => return Ok(Some(leader)),
                 Role::Follower(flight) => {
                     if let Some(value) = flight.wait_async().await {
                         self.counters.hit();
@@ -305,8 +341,8 @@ where
         }
     }
 
-    /// The cached value for `key`, or the body's value, computed once in this process however
-    /// many callers miss the same key at once.
+    /// The cached value for `key`, or the body's value, computed once in this process (or in
+    /// all processes, with `lock = "redis"`) however many callers miss the same key at once.
     #[doc(hidden)]
     pub fn get_or_compute(
         &self,
@@ -325,19 +361,13 @@ where
             target.timeout(),
             get_command(&redis_key),
         );
+        let absent = matches!(fetched, Ok(None));
         if let Some(value) = self.read(fetched, &target) {
             self.counters.hit();
-            leader.finish(&value);
+            finish(leader, &value);
             return value;
         }
-        self.counters.miss();
-        // A panic here drops `leader`, which sends the waiters back to look again.
-        let value = body();
-        if cacheable(&value) {
-            self.write_blocking(&target, &redis_key, &value);
-            leader.finish(&value);
-        }
-        value
+        self.compute_blocking(leader, &target, &redis_key, absent, cacheable, body)
     }
 
     /// The async form of [`get_or_compute`](Self::get_or_compute): waiters await, and a cancelled
@@ -359,16 +389,86 @@ where
             .connection
             .command(Attempt::Routine, target.timeout(), get_command(&redis_key))
             .await;
+        let absent = matches!(fetched, Ok(None));
         if let Some(value) = self.read(fetched, &target) {
             self.counters.hit();
-            leader.finish(&value);
+            finish(leader, &value);
             return value;
+        }
+        self.compute(leader, &target, &redis_key, absent, cacheable, body)
+            .await
+    }
+
+    /// After a lookup of `redis_key` that found no value: with `lock = "redis"` and the key
+    /// `absent` from Redis, the value another process stores meanwhile; otherwise the body's,
+    /// stored if `cacheable`. (A lookup that failed, or found an unreadable value, is not
+    /// `absent`: there is nobody to wait for, so the body runs at once.)
+    fn compute_blocking(
+        &self,
+        leader: Option<Leader<'_, R>>,
+        target: &Arc<Target>,
+        redis_key: &str,
+        absent: bool,
+        cacheable: impl Fn(&R) -> bool,
+        body: impl FnOnce() -> R,
+    ) -> R {
+        let mut held = None;
+        if absent && self.config.lock == Lock::Redis {
+            match self.claim_blocking(target, redis_key) {
+                Claim::Value(value) => {
+                    self.counters.hit();
+                    finish(leader, &value);
+                    return value;
+                }
+                Claim::Held(lock) => held = Some(lock),
+                Claim::Open => {}
+            }
+        }
+        self.counters.miss();
+        // A panic here drops `leader`, which sends the waiters back to look again, and `held`,
+        // which releases the lock for the other processes.
+        let value = body();
+        if cacheable(&value) {
+            self.write_blocking(target, redis_key, &value);
+            finish(leader, &value);
+        }
+        // Released after the write, so whoever takes the lock next finds the value.
+        if let Some(lock) = held {
+            self.release_blocking(lock);
+        }
+        value
+    }
+
+    /// [`compute_blocking`](Self::compute_blocking) for tasks.
+    async fn compute(
+        &self,
+        leader: Option<Leader<'_, R>>,
+        target: &Arc<Target>,
+        redis_key: &str,
+        absent: bool,
+        cacheable: impl Fn(&R) -> bool,
+        body: impl Future<Output = R>,
+    ) -> R {
+        let mut held = None;
+        if absent && self.config.lock == Lock::Redis {
+            match self.claim(target, redis_key).await {
+                Claim::Value(value) => {
+                    self.counters.hit();
+                    finish(leader, &value);
+                    return value;
+                }
+                Claim::Held(lock) => held = Some(lock),
+                Claim::Open => {}
+            }
         }
         self.counters.miss();
         let value = body.await;
         if cacheable(&value) {
-            self.write(&target, &redis_key, &value).await;
-            leader.finish(&value);
+            self.write(target, redis_key, &value).await;
+            finish(leader, &value);
+        }
+        if let Some(lock) = held {
+            self.release(lock).await;
         }
         value
     }
@@ -576,6 +676,13 @@ impl<R, S> RedisCache<R, S> {
     }
 }
 
+/// Hands `value` to this process' waiters, if there is a flight.
+fn finish<R: Clone>(leader: Option<Leader<'_, R>>, value: &R) {
+    if let Some(leader) = leader {
+        leader.finish(value);
+    }
+}
+
 fn get_command(redis_key: &str) -> Cmd {
     let mut command = ::redis::cmd("GET");
     command.arg(redis_key);
@@ -681,6 +788,11 @@ mod tests {
             target.redis_key(&function, 0xab),
             "ns:app::f@v3:000000000000000000000000000000ab"
         );
-        assert_eq!(target.pattern(&function), "ns:app::f@v3:*");
+        let pattern = target.pattern(&function);
+        assert_eq!(
+            pattern,
+            format!("ns:app::f@v3:{}", "[0-9a-f]".repeat(32)),
+            "entries alone: not `...:lock`"
+        );
     }
 }

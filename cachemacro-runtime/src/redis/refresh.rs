@@ -5,6 +5,12 @@
 //! sees: `age = ttl - PTTL`. Only functions with background refresh pay for it: their lookups send
 //! `GET` and `PTTL` in one pipeline (one round trip); every other function sends a bare `GET`.
 //!
+//! With `lock = "redis"`, a refresh first claims the key's lock (see [`lock`](super::lock)) and
+//! reads the entry's `PTTL` in the same script: if another process holds the lock, or the entry
+//! is young again (another process refreshed it since it was found stale here), the refresh is
+//! skipped and counted in `refreshes_skipped`. The lock is released before the outcome is
+//! counted.
+//!
 //! A finished refresh compares the encoded bytes of its value with those it was scheduled for.
 //! Equal, it sends `PEXPIRE key ttl`: the value is not rewritten, and the entry is young again for
 //! every process. Different, it sends `SET key value PX ttl XX`. Both leave a key that is gone
@@ -21,7 +27,8 @@ use ::redis::aio::ConnectionManager;
 use parking_lot::Mutex;
 
 use super::connection::{Attempt, Failure, query_pipeline};
-use super::{RedisCache, Storage, Target};
+use super::lock::Turn;
+use super::{RedisCache, Storage, Target, finish};
 use crate::refresh;
 use crate::stats::Counters;
 
@@ -58,6 +65,16 @@ struct Stale<R: 'static, S: 'static> {
 enum Renewal {
     Unchanged,
     Updated,
+}
+
+/// How a refresh ended.
+enum Landed {
+    /// An `Err` that is not cached, or a panic: nothing was sent.
+    Failed { panicked: bool },
+    /// The value could not be encoded (counted as an error): nothing was sent.
+    NotEncoded,
+    /// Redis' answer to the renewal: whether the key was still there.
+    Sent(Renewal, Result<bool, Failure>),
 }
 
 /// A readable entry and whether it is old enough to refresh.
@@ -100,9 +117,10 @@ where
                 .run_blocking(Attempt::Routine, target.timeout(), |manager| {
                     get_with_pttl(manager, fetch_key)
                 });
+        let absent = matches!(fetched, Ok((None, _)));
         if let Some(entry) = self.read_aged(fetched, &target) {
             self.counters.hit();
-            leader.finish(&entry.value);
+            finish(leader, &entry.value);
             if entry.stale
                 && let Some(slot) = self.refresh_slot(key)
             {
@@ -114,17 +132,32 @@ where
                     bytes: entry.bytes,
                 };
                 let scheduled = refresh::spawn_blocking(move || {
+                    let lock = match self.refresh_turn_blocking(&stale.target, &stale.redis_key) {
+                        Turn::Run(lock) => lock,
+                        Turn::Skip(lock) => {
+                            if let Some(lock) = lock {
+                                self.release_blocking(lock);
+                            }
+                            return self.refresh_skipped(stale);
+                        }
+                    };
                     Counters::count(&self.counters.refreshes.started);
                     let outcome = refresh::run_caught(job);
-                    if let Some((stale, command, renewal)) = self.renewal(stale, cacheable, outcome)
-                    {
-                        let sent = stale.target.connection.command_blocking(
-                            Attempt::Routine,
-                            stale.target.timeout(),
-                            command,
-                        );
-                        self.refresh_done(stale, renewal, sent);
+                    let landed = match self.renewal(&stale, cacheable, outcome) {
+                        Ok((command, renewal)) => Landed::Sent(
+                            renewal,
+                            stale.target.connection.command_blocking(
+                                Attempt::Routine,
+                                stale.target.timeout(),
+                                command,
+                            ),
+                        ),
+                        Err(landed) => landed,
+                    };
+                    if let Some(lock) = lock {
+                        self.release_blocking(lock);
                     }
+                    self.refresh_done(stale, landed);
                 });
                 if scheduled.is_err() {
                     self.refresh_dropped();
@@ -132,13 +165,9 @@ where
             }
             return entry.value;
         }
-        self.counters.miss();
-        let value = body(args);
-        if cacheable(&value) {
-            self.write_blocking(&target, &redis_key, &value);
-            leader.finish(&value);
-        }
-        value
+        self.compute_blocking(leader, &target, &redis_key, absent, cacheable, || {
+            body(args)
+        })
     }
 
     /// The async form of [`get_or_compute_refreshing`](Self::get_or_compute_refreshing):
@@ -170,9 +199,10 @@ where
                 get_with_pttl(manager, fetch_key)
             })
             .await;
+        let absent = matches!(fetched, Ok((None, _)));
         if let Some(entry) = self.read_aged(fetched, &target) {
             self.counters.hit();
-            leader.finish(&entry.value);
+            finish(leader, &entry.value);
             if entry.stale
                 && let Some(slot) = self.refresh_slot(key)
             {
@@ -184,17 +214,32 @@ where
                     bytes: entry.bytes,
                 };
                 let scheduled = refresh::spawn_task(async move {
+                    let lock = match self.refresh_turn(&stale.target, &stale.redis_key).await {
+                        Turn::Run(lock) => lock,
+                        Turn::Skip(lock) => {
+                            if let Some(lock) = lock {
+                                self.release(lock).await;
+                            }
+                            return self.refresh_skipped(stale);
+                        }
+                    };
                     Counters::count(&self.counters.refreshes.started);
                     let outcome = refresh::await_caught(job).await;
-                    if let Some((stale, command, renewal)) = self.renewal(stale, cacheable, outcome)
-                    {
-                        let sent = stale
-                            .target
-                            .connection
-                            .command(Attempt::Routine, stale.target.timeout(), command)
-                            .await;
-                        self.refresh_done(stale, renewal, sent);
+                    let landed = match self.renewal(&stale, cacheable, outcome) {
+                        Ok((command, renewal)) => Landed::Sent(
+                            renewal,
+                            stale
+                                .target
+                                .connection
+                                .command(Attempt::Routine, stale.target.timeout(), command)
+                                .await,
+                        ),
+                        Err(landed) => landed,
+                    };
+                    if let Some(lock) = lock {
+                        self.release(lock).await;
                     }
+                    self.refresh_done(stale, landed);
                 });
                 if scheduled.is_err() {
                     self.refresh_dropped();
@@ -202,13 +247,8 @@ where
             }
             return entry.value;
         }
-        self.counters.miss();
-        let value = body(args).await;
-        if cacheable(&value) {
-            self.write(&target, &redis_key, &value).await;
-            leader.finish(&value);
-        }
-        value
+        self.compute(leader, &target, &redis_key, absent, cacheable, body(args))
+            .await
     }
 
     /// The entry in a `GET` + `PTTL` reply, if there is a readable one; counts and logs the
@@ -249,28 +289,23 @@ where
         vacant.then(|| Slot { cache: self, key })
     }
 
-    /// What a finished refresh sends to Redis. `None`, and nothing sent, when the refresh failed
-    /// (`outcome` is `None` after a panic, or its value is not cached: counted as a failed
-    /// refresh and logged) or its value cannot be encoded (counted as an error and logged).
+    /// What a finished refresh sends to Redis, or (`Err`) how it ended without sending anything:
+    /// it failed (`outcome` is `None` after a panic, or its value is not cached), or its value
+    /// cannot be encoded (counted as an error and logged).
     fn renewal(
         &self,
-        stale: Stale<R, S>,
+        stale: &Stale<R, S>,
         cacheable: impl Fn(&R) -> bool,
         outcome: Option<R>,
-    ) -> Option<(Stale<R, S>, Cmd, Renewal)> {
+    ) -> Result<(Cmd, Renewal), Landed> {
         let panicked = outcome.is_none();
         let Some(value) = outcome.filter(|value| cacheable(value)) else {
-            drop(stale);
-            Counters::count(&self.counters.refreshes.failed);
-            tracing::warn!(
-                function = self.config.name,
-                panicked,
-                "cachemacro: background refresh failed; the cached value is kept"
-            );
-            return None;
+            return Err(Landed::Failed { panicked });
         };
-        let bytes = self.encode(&value, &stale.target)?;
-        let (command, renewal) = if bytes == stale.bytes {
+        let Some(bytes) = self.encode(&value, &stale.target) else {
+            return Err(Landed::NotEncoded);
+        };
+        Ok(if bytes == stale.bytes {
             let mut command = ::redis::cmd("PEXPIRE");
             command.arg(&stale.redis_key).arg(self.config.ttl_ms);
             (command, Renewal::Unchanged)
@@ -278,22 +313,37 @@ where
             let mut command = self.set_bytes_command(&stale.redis_key, bytes);
             command.arg("XX");
             (command, Renewal::Updated)
-        };
-        Some((stale, command, renewal))
+        })
     }
 
-    /// Counts what Redis made of a refresh's command. The key leaves the refreshes in flight
-    /// before the outcome is counted, so whoever sees the count can schedule the next refresh.
-    fn refresh_done(&self, stale: Stale<R, S>, renewal: Renewal, sent: Result<bool, Failure>) {
+    /// Counts how a refresh ended. The key leaves the refreshes in flight (and its Redis lock is
+    /// released) before the outcome is counted, so whoever sees the count can schedule the next
+    /// refresh.
+    fn refresh_done(&self, stale: Stale<R, S>, landed: Landed) {
         drop(stale);
         let refreshes = &self.counters.refreshes;
-        match (sent, renewal) {
-            (Ok(true), Renewal::Unchanged) => Counters::count(&refreshes.unchanged),
-            (Ok(true), Renewal::Updated) => Counters::count(&refreshes.updated),
+        match landed {
+            Landed::Failed { panicked } => {
+                Counters::count(&refreshes.failed);
+                tracing::warn!(
+                    function = self.config.name,
+                    panicked,
+                    "cachemacro: background refresh failed; the cached value is kept"
+                );
+            }
+            Landed::NotEncoded => {}
+            Landed::Sent(Renewal::Unchanged, Ok(true)) => Counters::count(&refreshes.unchanged),
+            Landed::Sent(Renewal::Updated, Ok(true)) => Counters::count(&refreshes.updated),
             // The key is gone: invalidated, cleared or expired while the refresh ran.
-            (Ok(false), _) => {}
-            (Err(failure), _) => self.connection_failed("refresh", failure),
+            Landed::Sent(_, Ok(false)) => {}
+            Landed::Sent(_, Err(failure)) => self.connection_failed("refresh", failure),
         }
+    }
+
+    /// Counts a refresh that another process made unnecessary.
+    fn refresh_skipped(&self, stale: Stale<R, S>) {
+        drop(stale);
+        Counters::count(&self.counters.refreshes.skipped);
     }
 
     #[cold]

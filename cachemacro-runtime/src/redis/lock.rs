@@ -1,0 +1,435 @@
+//! Single-flight across processes (`lock = "redis"`): a per-key lock in Redis that lets one
+//! process compute a missing entry (or refresh a stale one) while the others wait or skip.
+//!
+//! The lock of the entry `K` is the string key `K:lock`, holding a random token of its holder and
+//! expiring after `lock_ttl`. Every step is one Lua script (`EVALSHA`), so it sees the entry and
+//! the lock at one instant. A script takes the lock with `SETNX` then `PEXPIRE`: inside a script
+//! that is as atomic as `SET NX PX`, and it leaves `SET` to value writes alone, so Redis' own
+//! command statistics (`cmdstat_set`) keep counting just those.
+//!
+//! - **claim** (after a miss): the entry if it is there now; else the lock if it is free; else
+//!   the lock's remaining `PTTL`. The holder computes, stores the entry, then releases, so a
+//!   process that finds the lock free also finds the value if one was stored. A waiter claims
+//!   again after a back-off (5 ms, doubling up to [`MAX_BACKOFF`], never past the lock's
+//!   expiry) until it gets the value or the lock: the holder died (its lock expired), ran past
+//!   `lock_ttl`, or released without storing (an `Err` that is not cached). Taking over is the
+//!   same claim, so one waiter wins.
+//! - **claim for a refresh**: the lock if it is free, with the entry's `PTTL`, so a refresh whose
+//!   entry another process renewed meanwhile is skipped too.
+//! - **release**: `DEL` only if the lock still holds the caller's token, so a holder that outran
+//!   its `lock_ttl` cannot delete its successor's lock.
+//!
+//! A lock's ttl is not renewed while the body runs: a body slower than `lock_ttl` lets one waiter
+//! take over and run it again. When Redis fails during any step, the caller goes on without the
+//! lock (fail open) and the failure is counted and logged like any other.
+
+use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock, OnceLock};
+use std::time::Duration;
+
+use ::redis::FromRedisValue;
+use ::redis::aio::ConnectionManager;
+
+use super::connection::{Attempt, Failure, pause, query};
+use super::{RedisCache, Storage, Target};
+use crate::stats::Counters;
+
+/// How long a lock is held when the function sets no `lock_ttl`: longer than a normal body runs
+/// (a query, a remote call), short enough that the other processes do not stall for long after
+/// a holder crashed. Neither the entry's `ttl` (minutes to days) nor the Redis timeout
+/// (milliseconds) says anything about how long the body runs, so neither is used.
+pub const DEFAULT_LOCK_TTL: Duration = Duration::from_secs(10);
+
+/// The first wait between two claims of a locked key.
+const FIRST_BACKOFF: Duration = Duration::from_millis(5);
+
+/// The longest wait between two claims of a locked key: the most a waiter is late after the
+/// value lands.
+pub const MAX_BACKOFF: Duration = Duration::from_millis(100);
+
+/// `KEYS`: the entry, its lock. `ARGV`: the caller's token, the lock's ttl in ms. Replies
+/// `{0, 0, value}` (the entry is there), `{1, 0, false}` (the lock is the caller's) or
+/// `{0, pttl, false}` (another holds it).
+static CLAIM: LuaScript = LuaScript::new(
+    r"local value = redis.call('GET', KEYS[1])
+if value then return {0, 0, value} end
+if redis.call('SETNX', KEYS[2], ARGV[1]) == 1 then
+  redis.call('PEXPIRE', KEYS[2], ARGV[2])
+  return {1, 0, false}
+end
+return {0, redis.call('PTTL', KEYS[2]), false}",
+);
+
+/// `KEYS` and `ARGV` as for [`CLAIM`]. Replies the entry's `PTTL` if the lock is the caller's
+/// now, else nil.
+static CLAIM_REFRESH: LuaScript = LuaScript::new(
+    r"if redis.call('SETNX', KEYS[2], ARGV[1]) == 1 then
+  redis.call('PEXPIRE', KEYS[2], ARGV[2])
+  return redis.call('PTTL', KEYS[1])
+end
+return false",
+);
+
+/// `KEYS`: the lock. `ARGV`: the caller's token. Replies 1 if it deleted the lock.
+static RELEASE: LuaScript = LuaScript::new(
+    r"if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0",
+);
+
+/// A Lua script run with `EVALSHA`: loaded on first use, and again whenever Redis has forgotten
+/// it (a restart, `SCRIPT FLUSH`, another server). What `redis::Script` does, whose cargo
+/// feature this crate does not enable.
+struct LuaScript {
+    source: &'static str,
+    /// The SHA1 Redis names it by; the same on every server.
+    sha: OnceLock<String>,
+}
+
+impl LuaScript {
+    const fn new(source: &'static str) -> Self {
+        LuaScript {
+            source,
+            sha: OnceLock::new(),
+        }
+    }
+
+    /// Runs the script. Runs on the background runtime.
+    async fn run<T: FromRedisValue>(
+        &'static self,
+        mut manager: ConnectionManager,
+        keys: Vec<String>,
+        args: Vec<String>,
+    ) -> Result<T, Failure> {
+        let evalsha = |sha: &str| {
+            let mut command = ::redis::cmd("EVALSHA");
+            command.arg(sha).arg(keys.len()).arg(&keys).arg(&args);
+            command
+        };
+        if let Some(sha) = self.sha.get() {
+            match query(&mut manager, &evalsha(sha)).await {
+                Err(Failure::Reply(error)) if error.code() == Some("NOSCRIPT") => {}
+                done => return done,
+            }
+        }
+        let mut load = ::redis::cmd("SCRIPT");
+        load.arg("LOAD").arg(self.source);
+        let sha: String = query(&mut manager, &load).await?;
+        let command = evalsha(&sha);
+        let _ = self.sha.set(sha);
+        query(&mut manager, &command).await
+    }
+}
+
+/// The lock key of the entry `redis_key`. Entries end with 32 hex digits, so no entry is named
+/// like a lock, and `clear()` and `len()` match entries alone.
+fn lock_key(redis_key: &str) -> String {
+    format!("{redis_key}:lock")
+}
+
+/// A token no other holder's lock has: a random number drawn once per process, and a counter.
+fn token() -> String {
+    // `RandomState` is seeded from the operating system's randomness.
+    static PROCESS: LazyLock<u64> = LazyLock::new(|| {
+        std::collections::hash_map::RandomState::new().hash_one(std::process::id())
+    });
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "{:016x}{:016x}",
+        *PROCESS,
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// What claiming a missing entry came to.
+pub(super) enum Claim<R> {
+    /// Another process stored it: a hit.
+    Value(R),
+    /// The lock is this caller's: compute, store, then [`release`](RedisCache::release_blocking).
+    Held(Held),
+    /// Redis failed, or the entry cannot be waited for: compute without the lock.
+    Open,
+}
+
+/// What a background refresh of a stale entry may do.
+pub(super) enum Turn {
+    /// Refresh, holding the lock if there is one (none without `lock = "redis"`, or when Redis
+    /// failed: fail open).
+    Run(Option<Held>),
+    /// Another process is refreshing the key, or has just refreshed it: release the lock if it
+    /// was taken, and skip.
+    Skip(Option<Held>),
+}
+
+/// A lock this process holds. Released explicitly once the value is stored; dropped unreleased
+/// (the body panicked, the future was cancelled), it is released in the background.
+pub(super) struct Held {
+    target: Arc<Target>,
+    lock_key: String,
+    token: String,
+    released: bool,
+}
+
+impl Held {
+    /// The lock and token, marking the lock released.
+    fn release(&mut self) -> (Vec<String>, Vec<String>) {
+        self.released = true;
+        (vec![self.lock_key.clone()], vec![self.token.clone()])
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        if !self.released {
+            let (keys, args) = self.release();
+            let connection = &self.target.connection;
+            connection.spawn(Attempt::Routine, self.target.timeout(), move |manager| {
+                RELEASE.run::<i64>(manager, keys, args)
+            });
+        }
+    }
+}
+
+/// One caller's claims on one entry: the same token each time, so a lock it took is recognised.
+struct Claiming {
+    target: Arc<Target>,
+    redis_key: String,
+    lock_key: String,
+    token: String,
+    lock_ttl_ms: String,
+    backoff: Duration,
+    waited: bool,
+}
+
+/// What the caller does after a claim.
+enum Step<R> {
+    Done(Claim<R>),
+    /// The key is locked by another process: claim again after this long.
+    Retry(Duration),
+}
+
+impl Claiming {
+    fn new(target: &Arc<Target>, redis_key: &str, lock_ttl_ms: u64) -> Self {
+        Claiming {
+            target: Arc::clone(target),
+            redis_key: redis_key.to_owned(),
+            lock_key: lock_key(redis_key),
+            token: token(),
+            lock_ttl_ms: lock_ttl_ms.to_string(),
+            backoff: FIRST_BACKOFF,
+            waited: false,
+        }
+    }
+
+    /// The `KEYS` and `ARGV` of [`CLAIM`] and [`CLAIM_REFRESH`].
+    fn arguments(&self) -> (Vec<String>, Vec<String>) {
+        (
+            vec![self.redis_key.clone(), self.lock_key.clone()],
+            vec![self.token.clone(), self.lock_ttl_ms.clone()],
+        )
+    }
+
+    fn held(&self) -> Held {
+        Held {
+            target: Arc::clone(&self.target),
+            lock_key: self.lock_key.clone(),
+            token: self.token.clone(),
+            released: false,
+        }
+    }
+}
+
+impl<R, S> RedisCache<R, S>
+where
+    R: Clone + Send + Sync + 'static,
+    S: Storage<R>,
+{
+    /// The lock's expiry: the function's `lock_ttl`, or [`DEFAULT_LOCK_TTL`].
+    fn lock_ttl_ms(&self) -> u64 {
+        match self.config.lock_ttl_ms {
+            0 => DEFAULT_LOCK_TTL.as_millis() as u64,
+            ms => ms,
+        }
+    }
+
+    /// After a miss: the value another process stores meanwhile, or this process' turn to
+    /// compute (with the lock, or without it when Redis fails). Blocks the thread while it waits.
+    pub(super) fn claim_blocking(&self, target: &Arc<Target>, redis_key: &str) -> Claim<R> {
+        let mut claiming = Claiming::new(target, redis_key, self.lock_ttl_ms());
+        loop {
+            let (keys, args) = claiming.arguments();
+            let reply = target.connection.run_blocking(
+                Attempt::Routine,
+                target.timeout(),
+                move |manager| CLAIM.run(manager, keys, args),
+            );
+            match self.step(&mut claiming, reply) {
+                Step::Done(claim) => return claim,
+                Step::Retry(after) => std::thread::sleep(after),
+            }
+        }
+    }
+
+    /// [`claim_blocking`](Self::claim_blocking) for tasks: waiting awaits.
+    pub(super) async fn claim(&self, target: &Arc<Target>, redis_key: &str) -> Claim<R> {
+        let mut claiming = Claiming::new(target, redis_key, self.lock_ttl_ms());
+        loop {
+            let (keys, args) = claiming.arguments();
+            let reply = target
+                .connection
+                .run(Attempt::Routine, target.timeout(), move |manager| {
+                    CLAIM.run(manager, keys, args)
+                })
+                .await;
+            match self.step(&mut claiming, reply) {
+                Step::Done(claim) => return claim,
+                Step::Retry(after) => pause(after).await,
+            }
+        }
+    }
+
+    fn step(
+        &self,
+        claiming: &mut Claiming,
+        reply: Result<(i64, i64, Option<Vec<u8>>), Failure>,
+    ) -> Step<R> {
+        let (taken, pttl) = match reply {
+            Ok((_, _, Some(bytes))) => {
+                // Unreadable (another type, corrupt): counted; computed and overwritten here.
+                return Step::Done(match self.decode(&bytes, &claiming.target) {
+                    Some(value) => Claim::Value(value),
+                    None => Claim::Open,
+                });
+            }
+            Ok((taken, pttl, None)) => (taken == 1, pttl),
+            Err(failure) => {
+                self.connection_failed("lock", failure);
+                return Step::Done(Claim::Open);
+            }
+        };
+        if taken {
+            if claiming.waited {
+                Counters::count(&self.counters.locks.takeovers);
+            }
+            return Step::Done(Claim::Held(claiming.held()));
+        }
+        // We always lock with an expiry: a lock without one was set by something else, and
+        // would never free the key.
+        let Ok(remaining) = u64::try_from(pttl) else {
+            self.failed("lock", &"the lock key has no expiry; computing without it");
+            return Step::Done(Claim::Open);
+        };
+        if !claiming.waited {
+            claiming.waited = true;
+            Counters::count(&self.counters.locks.waits);
+        }
+        // Claim again as the lock expires rather than up to a back-off later.
+        let after = claiming
+            .backoff
+            .min(Duration::from_millis(remaining.saturating_add(1)));
+        claiming.backoff = (claiming.backoff * 2).min(MAX_BACKOFF);
+        Step::Retry(after)
+    }
+
+    /// Whether a background refresh of `redis_key` runs now (see [`Turn`]). Blocks the thread.
+    pub(super) fn refresh_turn_blocking(&self, target: &Arc<Target>, redis_key: &str) -> Turn {
+        if self.config.lock != crate::Lock::Redis {
+            return Turn::Run(None);
+        }
+        let claiming = Claiming::new(target, redis_key, self.lock_ttl_ms());
+        let (keys, args) = claiming.arguments();
+        let reply =
+            target
+                .connection
+                .run_blocking(Attempt::Routine, target.timeout(), move |manager| {
+                    CLAIM_REFRESH.run(manager, keys, args)
+                });
+        self.turn(&claiming, reply)
+    }
+
+    /// [`refresh_turn_blocking`](Self::refresh_turn_blocking) for tasks.
+    pub(super) async fn refresh_turn(&self, target: &Arc<Target>, redis_key: &str) -> Turn {
+        if self.config.lock != crate::Lock::Redis {
+            return Turn::Run(None);
+        }
+        let claiming = Claiming::new(target, redis_key, self.lock_ttl_ms());
+        let (keys, args) = claiming.arguments();
+        let reply = target
+            .connection
+            .run(Attempt::Routine, target.timeout(), move |manager| {
+                CLAIM_REFRESH.run(manager, keys, args)
+            })
+            .await;
+        self.turn(&claiming, reply)
+    }
+
+    fn turn(&self, claiming: &Claiming, reply: Result<Option<i64>, Failure>) -> Turn {
+        match reply {
+            Err(failure) => {
+                self.connection_failed("lock", failure);
+                Turn::Run(None)
+            }
+            Ok(None) => Turn::Skip(None),
+            // Younger than `refresh_after`: another process refreshed it since it was found
+            // stale here. (A key that is gone or has no expiry is refreshed as before.)
+            Ok(Some(pttl))
+                if u64::try_from(pttl).is_ok_and(|remaining| {
+                    self.config.ttl_ms.saturating_sub(remaining) < self.config.refresh_after_ms
+                }) =>
+            {
+                Turn::Skip(Some(claiming.held()))
+            }
+            Ok(Some(_)) => Turn::Run(Some(claiming.held())),
+        }
+    }
+
+    /// Releases `held` if it still holds its lock; a failure is counted and logged (the lock
+    /// then expires by itself).
+    pub(super) fn release_blocking(&self, mut held: Held) {
+        let (keys, args) = held.release();
+        let target = &held.target;
+        let released =
+            target
+                .connection
+                .run_blocking(Attempt::Routine, target.timeout(), move |manager| {
+                    RELEASE.run::<i64>(manager, keys, args)
+                });
+        if let Err(failure) = released {
+            self.connection_failed("unlock", failure);
+        }
+    }
+
+    /// [`release_blocking`](Self::release_blocking) for tasks.
+    pub(super) async fn release(&self, mut held: Held) {
+        let (keys, args) = held.release();
+        let target = &held.target;
+        let released = target
+            .connection
+            .run(Attempt::Routine, target.timeout(), move |manager| {
+                RELEASE.run::<i64>(manager, keys, args)
+            })
+            .await;
+        if let Err(failure) = released {
+            self.connection_failed("unlock", failure);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_differ() {
+        assert_ne!(token(), token());
+        assert_eq!(token().len(), 32);
+    }
+
+    #[test]
+    fn lock_keys_follow_their_entry() {
+        assert_eq!(
+            lock_key("ns:app::f@v3:000000000000000000000000000000ab"),
+            "ns:app::f@v3:000000000000000000000000000000ab:lock"
+        );
+    }
+}
