@@ -214,3 +214,37 @@ fn a_values_clone_calling_its_own_cache_neither_deadlocks_nor_races() {
     assert!(chatty_cache().len() <= 2);
     assert!(CHATTY_RUNS.load(Ordering::SeqCst) >= 2_000);
 }
+
+static UNLOCKED_INSIDE: AtomicUsize = AtomicUsize::new(0);
+static UNLOCKED_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+/// Holds every run until four are inside at once: only possible when nobody coalesces.
+#[memoize(lock = "none")]
+fn unlocked(key: u32) -> u32 {
+    UNLOCKED_RUNS.fetch_add(1, Ordering::SeqCst);
+    UNLOCKED_INSIDE.fetch_add(1, Ordering::SeqCst);
+    wait_for(&UNLOCKED_INSIDE, 4);
+    key * 2
+}
+
+#[test]
+fn without_a_lock_concurrent_misses_each_run_the_body_and_the_value_is_stored() {
+    let values: Vec<u32> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..4).map(|_| scope.spawn(|| unlocked(5))).collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(values, [10; 4]);
+    assert_eq!(
+        UNLOCKED_RUNS.load(Ordering::SeqCst),
+        4,
+        "each miss ran the body"
+    );
+    assert_eq!(unlocked(5), 10);
+    assert_eq!(
+        UNLOCKED_RUNS.load(Ordering::SeqCst),
+        4,
+        "and the value was stored: a hit"
+    );
+    let stats = unlocked_cache().stats();
+    assert_eq!((stats.hits, stats.misses, stats.entries), (1, 4, Some(1)));
+}

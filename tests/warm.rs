@@ -261,3 +261,39 @@ fn warming_a_redis_backed_function() {
     assert_eq!(counts(warmed), report(0, 0, 3));
     assert!(shared_cache().stats().errors >= 1);
 }
+
+static FLEET_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+// Two functions with one `name` stand for one function in two processes: they share entries and
+// locks in Redis, but not in-process flights.
+#[memoize(ttl = 60, backend = "redis", name = "fleet")]
+fn fleet_a(id: u32) -> u32 {
+    FLEET_RUNS.fetch_add(1, Ordering::SeqCst);
+    id + 1
+}
+
+#[memoize(ttl = 60, backend = "redis", name = "fleet")]
+fn fleet_b(id: u32) -> u32 {
+    FLEET_RUNS.fetch_add(1, Ordering::SeqCst);
+    id + 1
+}
+
+#[test]
+fn two_processes_warming_at_once_compute_each_item_once() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let config = RedisConfig::new().url(server.url()).namespace("fleet");
+    fleet_a_cache().configure(config.clone());
+    fleet_b_cache().configure(config);
+    let (a, b) = std::thread::scope(|scope| {
+        let a = scope.spawn(|| fleet_a_warm(0..40));
+        let b = scope.spawn(|| fleet_b_warm(0..40));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    assert_eq!((a.failed, b.failed), (0, 0));
+    assert_eq!(a.stored + b.stored, 40, "each item stored by one of them");
+    assert_eq!(a.present + b.present, 40, "and found by the other");
+    assert_eq!(runs(&FLEET_RUNS), 40, "each body ran once in all");
+    assert_eq!(fleet_b(7), 8);
+}

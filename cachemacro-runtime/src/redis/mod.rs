@@ -350,9 +350,31 @@ where
         cacheable: impl Fn(&R) -> bool,
         body: impl FnOnce() -> R,
     ) -> R {
+        self.look_up(key, cacheable, body).value()
+    }
+
+    /// The async form of [`get_or_compute`](Self::get_or_compute): waiters await, and a cancelled
+    /// computation releases them like a panicking one.
+    #[doc(hidden)]
+    pub async fn get_or_compute_async(
+        &self,
+        key: u128,
+        cacheable: impl Fn(&R) -> bool,
+        body: impl Future<Output = R>,
+    ) -> R {
+        self.look_up_async(key, cacheable, body).await.value()
+    }
+
+    /// [`get_or_compute`](Self::get_or_compute), telling a value found from one computed here.
+    fn look_up(
+        &self,
+        key: u128,
+        cacheable: impl Fn(&R) -> bool,
+        body: impl FnOnce() -> R,
+    ) -> Looked<R> {
         let leader = match self.lead(key) {
             Ok(leader) => leader,
-            Err(value) => return value,
+            Err(value) => return Looked::Found(value),
         };
         let target = self.target();
         let redis_key = target.redis_key(&self.config, key);
@@ -365,23 +387,21 @@ where
         if let Some(value) = self.read(fetched, &target) {
             self.counters.hit();
             finish(leader, &value);
-            return value;
+            return Looked::Found(value);
         }
         self.compute_blocking(leader, &target, &redis_key, absent, cacheable, body)
     }
 
-    /// The async form of [`get_or_compute`](Self::get_or_compute): waiters await, and a cancelled
-    /// computation releases them like a panicking one.
-    #[doc(hidden)]
-    pub async fn get_or_compute_async(
+    /// [`look_up`](Self::look_up) for tasks.
+    async fn look_up_async(
         &self,
         key: u128,
         cacheable: impl Fn(&R) -> bool,
         body: impl Future<Output = R>,
-    ) -> R {
+    ) -> Looked<R> {
         let leader = match self.lead_async(key).await {
             Ok(leader) => leader,
-            Err(value) => return value,
+            Err(value) => return Looked::Found(value),
         };
         let target = self.target();
         let redis_key = target.redis_key(&self.config, key);
@@ -393,7 +413,7 @@ where
         if let Some(value) = self.read(fetched, &target) {
             self.counters.hit();
             finish(leader, &value);
-            return value;
+            return Looked::Found(value);
         }
         self.compute(leader, &target, &redis_key, absent, cacheable, body)
             .await
@@ -411,14 +431,14 @@ where
         absent: bool,
         cacheable: impl Fn(&R) -> bool,
         body: impl FnOnce() -> R,
-    ) -> R {
+    ) -> Looked<R> {
         let mut held = None;
         if absent && self.config.lock == Lock::Redis {
             match self.claim_blocking(target, redis_key) {
                 Claim::Value(value) => {
                     self.counters.hit();
                     finish(leader, &value);
-                    return value;
+                    return Looked::Found(value);
                 }
                 Claim::Held(lock) => held = Some(lock),
                 Claim::Open => {}
@@ -428,15 +448,16 @@ where
         // A panic here drops `leader`, which sends the waiters back to look again, and `held`,
         // which releases the lock for the other processes.
         let value = body();
+        let mut stored = false;
         if cacheable(&value) {
-            self.write_blocking(target, redis_key, &value);
+            stored = self.write_blocking(target, redis_key, &value);
             finish(leader, &value);
         }
         // Released after the write, so whoever takes the lock next finds the value.
         if let Some(lock) = held {
             self.release_blocking(lock);
         }
-        value
+        Looked::Computed(value, stored)
     }
 
     /// [`compute_blocking`](Self::compute_blocking) for tasks.
@@ -448,14 +469,14 @@ where
         absent: bool,
         cacheable: impl Fn(&R) -> bool,
         body: impl Future<Output = R>,
-    ) -> R {
+    ) -> Looked<R> {
         let mut held = None;
         if absent && self.config.lock == Lock::Redis {
             match self.claim(target, redis_key).await {
                 Claim::Value(value) => {
                     self.counters.hit();
                     finish(leader, &value);
-                    return value;
+                    return Looked::Found(value);
                 }
                 Claim::Held(lock) => held = Some(lock),
                 Claim::Open => {}
@@ -463,14 +484,15 @@ where
         }
         self.counters.miss();
         let value = body.await;
+        let mut stored = false;
         if cacheable(&value) {
-            self.write(target, redis_key, &value).await;
+            stored = self.write(target, redis_key, &value).await;
             finish(leader, &value);
         }
         if let Some(lock) = held {
             self.release(lock).await;
         }
-        value
+        Looked::Computed(value, stored)
     }
 
     /// The value in a `GET` reply, if there is a readable one; counts and logs the failures.
@@ -673,6 +695,22 @@ impl<R, S> RedisCache<R, S> {
     /// True when [`len`](Self::len) is `Some(0)`; `None` when Redis cannot be reached.
     pub fn is_empty(&self) -> Option<bool> {
         self.len().map(|count| count == 0)
+    }
+}
+
+/// What a lookup ended with.
+enum Looked<R> {
+    /// A value from Redis, or from another caller's computation.
+    Found(R),
+    /// The body's value, and whether it was stored.
+    Computed(R, bool),
+}
+
+impl<R> Looked<R> {
+    fn value(self) -> R {
+        match self {
+            Looked::Found(value) | Looked::Computed(value, _) => value,
+        }
     }
 }
 

@@ -168,6 +168,7 @@ where
         self.compute_blocking(leader, &target, &redis_key, absent, cacheable, || {
             body(args)
         })
+        .value()
     }
 
     /// The async form of [`get_or_compute_refreshing`](Self::get_or_compute_refreshing):
@@ -249,6 +250,7 @@ where
         }
         self.compute(leader, &target, &redis_key, absent, cacheable, body(args))
             .await
+            .value()
     }
 
     /// The entry in a `GET` + `PTTL` reply, if there is a readable one; counts and logs the
