@@ -67,7 +67,9 @@
 //!   the caller that ran it, and the waiters run the body themselves, one at a time; the same
 //!   happens when the result is not cached (an `Err`), so many concurrent callers of a failing
 //!   key compute one after another. Recursive memoized functions work. A value's `Clone` that
-//!   calls a memoized function while the cache clones it runs that function uncached.
+//!   calls a memoized function while the cache clones it runs that function uncached. On the
+//!   Redis backend "once" holds across processes (`lock = "redis"`, the default there); `lock`
+//!   chooses (see [`options`]).
 //! - **Background refresh.** With `refresh = "background"`, a hit on an entry older than
 //!   `refresh_after` is served at once and recomputed in a bounded pool: see [`refresh`].
 //!
