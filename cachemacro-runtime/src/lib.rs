@@ -43,7 +43,7 @@
 //! For an `async fn`, `f`, `f_uncached`, `f_refresh`, `f_invalidate` and `f_warm` are `async`
 //! too.
 //!
-//! A path that must see fresh data wraps its calls in [`bypass`] (or [`bypass_async`]): memoized
+//! A path that must see fresh data wraps its calls in [`bypass()`] (or [`bypass_async`]): memoized
 //! functions called there run their bodies and touch no cache, on that thread or in that future
 //! only.
 //!
