@@ -88,10 +88,34 @@ impl Drop for TempDir {
     }
 }
 
+/// The counts in the start-up line
+/// `warmed 100 users in 412 ms (100 loaded, 0 already cached, 0 failed)`.
+fn warm_report(line: &str) -> (u64, u64, u64) {
+    let counts = line
+        .split_once('(')
+        .and_then(|(_, rest)| rest.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("a warm-up line with counts: {line}"));
+    let numbers: Vec<u64> = counts
+        .split(", ")
+        .map(|part| {
+            let number = part.split(' ').next().unwrap_or_default();
+            number
+                .parse()
+                .unwrap_or_else(|_| panic!("a count in {line}"))
+        })
+        .collect();
+    match numbers[..] {
+        [loaded, cached, failed] => (loaded, cached, failed),
+        _ => panic!("three counts in {line}"),
+    }
+}
+
 /// One running service, killed when dropped (also when a test fails).
 struct Service {
     child: Child,
     address: String,
+    /// What its warm-up reported: `loaded, already cached, failed`.
+    warmed: (u64, u64, u64),
 }
 
 /// An HTTP answer: status and body, the body parsed as JSON when it is JSON (else a string).
@@ -127,19 +151,27 @@ impl Service {
         let mut service = Service {
             child,
             address: String::new(),
+            warmed: (0, 0, 0),
         };
         let (sender, receiver) = mpsc::channel();
+        let (warm_sender, warm_receiver) = mpsc::channel();
         // Reads every line to the end, so the service never blocks on a full pipe.
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 if let Some(address) = line.strip_prefix("listening on ") {
                     let _ = sender.send(address.to_owned());
+                } else if line.starts_with("warmed ") {
+                    let _ = warm_sender.send(warm_report(&line));
                 }
             }
         });
         service.address = receiver.recv_timeout(START_TIMEOUT).unwrap_or_else(|why| {
             panic!("no `listening on` line ({why:?}); the service's stderr is above")
         });
+        // Printed before `listening on`.
+        service.warmed = warm_receiver
+            .try_recv()
+            .expect("a `warmed` line before `listening on`");
         service
     }
 
@@ -255,6 +287,7 @@ fn a_cold_user_is_a_miss_then_hits() {
 fn warmed_users_are_hits_on_their_first_get() {
     let dir = TempDir::new();
     let service = Service::memory(&dir.db());
+    assert_eq!(service.warmed, (100, 0, 0));
     let start = service.counts();
     assert_eq!(
         (start.hits, start.misses, start.entries),
@@ -349,6 +382,16 @@ fn a_put_on_one_process_is_seen_by_a_get_on_another_through_redis() {
         &dir.db(),
         &["--backend", "redis"],
         &[(URL_VAR, &url), (NAMESPACE_VAR, &namespace)],
+    );
+    assert_eq!(
+        first.warmed,
+        (100, 0, 0),
+        "the first process loaded the users"
+    );
+    assert_eq!(
+        second.warmed,
+        (0, 100, 0),
+        "the second found them in Redis, and loaded none"
     );
     let (user, moved) = second.moved(|| second.user(700));
     assert_eq!((user, moved), (seeded(700), MISS));
