@@ -427,9 +427,12 @@ fn the_lock_is_the_entry_key_with_a_lock_suffix_and_not_an_entry() {
 
     LAYOUT_GATE.set(true);
     assert_eq!(caller.join().unwrap(), 2);
-    let locked: bool = redis.exists(&lock).unwrap();
-    assert!(!locked, "released once the value is stored");
+    // The release is sent in the background, after the value is written.
     assert_eq!(layout_cache().len(), Some(1));
+    assert!(
+        eventually(PATIENCE, || !redis.exists::<_, bool>(&lock).unwrap()),
+        "released once the value is stored"
+    );
 }
 
 static AWAITED_GATE: Gate = Gate::new();
@@ -692,4 +695,101 @@ fn a_process_lock_runs_the_body_once_per_process() {
             (SAME_PROCESS_CALLERS as u64 - 1, 1, 0)
         );
     }
+}
+
+static DROPPED_RUNS: AtomicUsize = AtomicUsize::new(0);
+static DROPPED_URL: OnceLock<String> = OnceLock::new();
+
+/// Drops its own process' connection while it holds the lock: its write fails, and the
+/// connection then cools down.
+#[memoize(ttl = 60, backend = "redis", name = "dropped", lock_ttl = "30s")]
+fn dropped(n: u64) -> u64 {
+    DROPPED_RUNS.fetch_add(1, Ordering::SeqCst);
+    let url = DROPPED_URL.get().expect("the test set it");
+    let mut redis = redis::Client::open(url.as_str())
+        .and_then(|client| client.get_connection())
+        .unwrap();
+    let killed: u64 = redis::cmd("CLIENT")
+        .arg(&["KILL", "TYPE", "normal", "SKIPME", "yes"][..])
+        .query(&mut redis)
+        .unwrap();
+    assert!(killed >= 1, "the cache's connection was dropped");
+    n
+}
+
+#[test]
+fn a_holder_releases_its_lock_even_while_its_connection_cools_down() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    DROPPED_URL.set(server.url()).unwrap();
+    dropped_cache().configure(config(&server.url()));
+    assert_eq!(
+        dropped(1),
+        1,
+        "the body's value, though nothing could be stored"
+    );
+    assert!(
+        dropped_cache().stats().errors >= 1,
+        "the failed write is counted"
+    );
+    let mut redis = server.client();
+    // Without the release, the other processes would wait out the 30 s lock.
+    assert!(
+        eventually(PATIENCE, || !redis
+            .exists::<_, bool>(lock_key("dropped", 1u64))
+            .unwrap()),
+        "the lock was released"
+    );
+    assert_eq!(DROPPED_RUNS.load(Ordering::SeqCst), 1);
+}
+
+#[memoize(ttl = 60, backend = "redis", name = "paused", lock_ttl = "30s")]
+fn paused(n: u64) -> u64 {
+    n
+}
+
+/// `paused` in another process.
+#[memoize(ttl = 60, backend = "redis", name = "paused", lock_ttl = "30s")]
+fn paused_elsewhere(n: u64) -> u64 {
+    n
+}
+
+#[test]
+fn a_claim_whose_reply_is_lost_releases_the_lock_it_may_have_taken() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    paused_cache().configure(config(&server.url()).timeout(Duration::from_millis(100)));
+    paused_elsewhere_cache().configure(config(&server.url()));
+    // A first miss loads the claim script, so the next claim is one `EVALSHA`.
+    assert_eq!(paused(0), 0);
+    let mut redis = server.client();
+    // Reads go on; the claim (a script that writes) waits out the pause, long after its caller
+    // gave up on the reply and ran the body.
+    let _: () = redis::cmd("CLIENT")
+        .arg(&["PAUSE", "500", "WRITE"][..])
+        .query(&mut redis)
+        .unwrap();
+    assert_eq!(paused(1), 1);
+    assert!(
+        paused_cache().stats().errors >= 1,
+        "the lost reply is counted"
+    );
+    // A write of our own returns once the pause is over and the claim has run.
+    let _: () = redis.set("after-the-pause", 1).unwrap();
+    // Another process missing the key must not wait out a lock that nobody holds (30 s).
+    let started = Instant::now();
+    assert_eq!(paused_elsewhere(1), 1);
+    assert!(
+        started.elapsed() < PATIENCE,
+        "waited {:?} for an orphaned lock",
+        started.elapsed()
+    );
+    assert!(
+        eventually(PATIENCE, || !redis
+            .exists::<_, bool>(lock_key("paused", 1u64))
+            .unwrap()),
+        "no lock is left behind"
+    );
 }

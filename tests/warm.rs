@@ -12,7 +12,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use cachemacro_runtime::{RedisConfig, WarmReport, bypass, memoize};
+use cachemacro_runtime::{RedisConfig, WarmReport, bypass, clock, memoize};
 use gate::Gate;
 use redis_server::RedisServer;
 
@@ -283,7 +283,11 @@ fn two_processes_warming_at_once_compute_each_item_once() {
     let Some(server) = RedisServer::start() else {
         return;
     };
-    let config = RedisConfig::new().url(server.url()).namespace("fleet");
+    // A generous timeout: on a loaded machine one slow reply would fail open and compute twice.
+    let config = RedisConfig::new()
+        .url(server.url())
+        .namespace("fleet")
+        .timeout(Duration::from_secs(5));
     fleet_a_cache().configure(config.clone());
     fleet_b_cache().configure(config);
     let (a, b) = std::thread::scope(|scope| {
@@ -296,4 +300,41 @@ fn two_processes_warming_at_once_compute_each_item_once() {
     assert_eq!(a.present + b.present, 40, "and found by the other");
     assert_eq!(runs(&FLEET_RUNS), 40, "each body ran once in all");
     assert_eq!(fleet_b(7), 8);
+}
+
+#[memoize(ttl = 60)]
+async fn tag(id: u64, label: &str) -> String {
+    format!("{label}{id}")
+}
+
+#[tokio::test]
+async fn an_async_warm_up_can_be_spawned() {
+    // Compiles only if `tag_warm`'s future is `Send`.
+    let warming = tokio::spawn(tag_warm((0..10).map(|id| (id, "t"))));
+    assert_eq!(counts(warming.await.unwrap()), report(10, 0, 0));
+}
+
+static STALE_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[memoize(ttl = 60, refresh = "background", refresh_after = 1)]
+fn stale(id: u32) -> u32 {
+    STALE_RUNS.fetch_add(1, Ordering::SeqCst);
+    id
+}
+
+#[test]
+fn warming_a_stale_entry_leaves_its_refresh_to_the_next_call() {
+    clock::pause();
+    assert_eq!(stale(1), 1);
+    clock::advance(Duration::from_secs(2));
+    assert_eq!(
+        counts(stale_warm([1])),
+        report(0, 1, 0),
+        "present, though stale"
+    );
+    assert_eq!(stale_cache().stats().refreshes_started, 0);
+    // The next call schedules the refresh that warming declined.
+    assert_eq!(stale(1), 1);
+    wait_for(|| stale_cache().stats().refreshes_updated == 1);
+    assert_eq!(runs(&STALE_RUNS), 2);
 }

@@ -3,7 +3,9 @@
 //! Inside [`bypass`] (sync code) or [`bypass_async`] (a future), every memoized function runs its
 //! body and neither reads nor writes any cache, on that thread or in that future only: other
 //! threads and tasks keep caching. It covers the calls made inside, however deep, but not work
-//! handed to other threads or spawned as other tasks.
+//! handed to other threads or spawned as other tasks. The mark is the thread's while the closure
+//! (or a poll of the future) runs, so an executor driven from inside, such as a current-thread
+//! runtime's `block_on` or a `LocalSet`, bypasses every task it polls meanwhile.
 //!
 //! ```
 //! use cachemacro_runtime::{bypass, memoize};

@@ -300,7 +300,7 @@ impl<R: Clone + Send + Sync + 'static> MemoryCache<R> {
         cacheable: impl Fn(&R) -> bool,
         body: impl FnOnce() -> R,
     ) -> Warmed {
-        match self.find(key, |_| {}) {
+        match self.find(key, |generation| self.decline_refresh(key, generation)) {
             Found::Value(_) => Warmed::Present,
             Found::Compute(compute) => Self::warmed(self.computed(key, compute, cacheable, body())),
         }
@@ -314,7 +314,10 @@ impl<R: Clone + Send + Sync + 'static> MemoryCache<R> {
         cacheable: impl Fn(&R) -> bool,
         body: impl Future<Output = R>,
     ) -> Warmed {
-        match self.find_async(key, |_| {}).await {
+        match self
+            .find_async(key, |generation| self.decline_refresh(key, generation))
+            .await
+        {
             Found::Value(_) => Warmed::Present,
             Found::Compute(compute) => {
                 Self::warmed(self.computed(key, compute, cacheable, body.await))
@@ -463,6 +466,14 @@ impl<R: Clone + Send + Sync + 'static> MemoryCache<R> {
         } else if replaced.is_some() {
             Counters::count(&refreshes.updated);
         }
+    }
+
+    /// Gives back the refresh a stale hit claimed, for the next call to schedule: warming finds
+    /// an entry present, and leaves its refresh to the calls.
+    #[cold]
+    fn decline_refresh(&self, key: u128, generation: u64) {
+        self.store
+            .refreshed(key, generation, None, clock::now_ms(), self.readers());
     }
 
     #[cold]

@@ -49,6 +49,7 @@ use std::sync::Mutex;
 use std::sync::mpsc::sync_channel;
 
 use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 
 use crate::{bypass, refresh};
 
@@ -221,19 +222,26 @@ where
 
 /// Warms `items` with up to `workers` futures polled at once in the caller's task.
 #[doc(hidden)]
-pub async fn warm_async<I, F, Fut>(items: I, one: F) -> WarmReport
+pub async fn warm_async<I, F, Fut>(items: I, mut one: F) -> WarmReport
 where
     I: IntoIterator,
     F: FnMut(I::Item) -> Fut,
     Fut: Future<Output = Warmed>,
 {
-    let mut outcomes = futures_util::stream::iter(items)
-        .map(one)
-        .map(refresh::await_caught)
-        .buffer_unordered(refresh::workers());
+    // A loop rather than `stream::iter(..).map(..).buffer_unordered(..)`: with the closures of
+    // that chain, the future would not be `Send`, and could not be spawned.
+    let workers = refresh::workers();
+    let mut items = items.into_iter();
+    let mut running = FuturesUnordered::new();
     let mut report = WarmReport::default();
-    while let Some(outcome) = outcomes.next().await {
-        report.add(outcome);
+    loop {
+        while running.len() < workers {
+            let Some(item) = items.next() else { break };
+            running.push(refresh::await_caught(one(item)));
+        }
+        match running.next().await {
+            Some(outcome) => report.add(outcome),
+            None => return report,
+        }
     }
-    report
 }

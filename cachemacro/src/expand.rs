@@ -501,23 +501,32 @@ fn warm_companions(warm: &Warm<'_>) -> TokenStream {
             }
         }
     } else {
-        let (receiver_param, context, context_type) = match receiver {
-            Some(_) => (
-                quote!(&'__cachemacro_self self,),
-                quote!(self),
-                quote!(&'__cachemacro_self Self),
+        // `self`'s lifetime as written (`&'a self`), else one of f_warm's own.
+        let self_lifetime = match receiver.as_ref().and_then(|recv| recv.lifetime()) {
+            Some(lifetime) => (quote!(#lifetime), None),
+            None => (
+                quote!('__cachemacro_self),
+                Some(quote!('__cachemacro_self,)),
             ),
-            None => (quote!(), quote!(()), quote!(())),
         };
-        let pointer_context = match receiver {
-            Some(_) => quote!(&Self),
-            None => quote!(()),
+        let (self_lifetime, own_lifetime) = self_lifetime;
+        let (receiver_param, context, context_type, pointer_context) = match receiver {
+            Some(_) => (
+                quote!(&#self_lifetime self,),
+                quote!(self),
+                quote!(&#self_lifetime Self),
+                match own_lifetime {
+                    Some(_) => quote!(&Self),
+                    None => quote!(&#self_lifetime Self),
+                },
+            ),
+            None => (quote!(), quote!(()), quote!(()), quote!(())),
         };
         let pointer = quote!(fn(#pointer_context, #(#types),*) -> #krate::__private::Warmed);
         quote! {
             #[doc = #doc]
             #(#companion_attrs)*
-            #vis fn #warm_fn<#(#lifetimes,)* '__cachemacro_self, #items>(
+            #vis fn #warm_fn<#(#lifetimes,)* #own_lifetime #items>(
                 #receiver_param items: #items,
             ) -> #krate::WarmReport
             where

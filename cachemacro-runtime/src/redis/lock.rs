@@ -17,7 +17,9 @@
 //! - **claim for a refresh**: the lock if it is free, with the entry's `PTTL`, so a refresh whose
 //!   entry another process renewed meanwhile is skipped too.
 //! - **release**: `DEL` only if the lock still holds the caller's token, so a holder that outran
-//!   its `lock_ttl` cannot delete its successor's lock.
+//!   its `lock_ttl` cannot delete its successor's lock. Sent in the background, without waiting
+//!   for the reply, and tried even while the connection cools down after a failure; a claim
+//!   whose reply is lost (a timeout, a cancelled call) sends one too, in case it took the lock.
 //!
 //! A lock's ttl is not renewed while the body runs: a body slower than `lock_ttl` lets one waiter
 //! take over and run it again. When Redis fails during any step, the caller goes on without the
@@ -161,31 +163,45 @@ pub(super) enum Turn {
     Skip(Option<Held>),
 }
 
-/// A lock this process holds. Released explicitly once the value is stored; dropped unreleased
-/// (the body panicked, the future was cancelled), it is released in the background.
+/// A lock this process holds, or may hold: armed before a claim is sent, so that a claim whose
+/// reply is lost (a timeout, a cancelled future) still releases what it may have taken. Dropped
+/// or [`release`](Held::release)d, it releases the lock in the background if it still holds the
+/// caller's token; [`disarm`](Held::disarm)ed, it does nothing (the claim took no lock).
+///
+/// Releases are sent as explicit operations, tried even while the connection cools down after a
+/// failure, and never wait for the reply: a holder that skipped its release would leave every
+/// other process waiting out the lock's ttl.
 pub(super) struct Held {
     target: Arc<Target>,
     lock_key: String,
     token: String,
-    released: bool,
+    /// How long the release may take: after the lock's ttl there is nothing left to release.
+    deadline: Duration,
+    armed: bool,
 }
 
 impl Held {
-    /// The lock and token, marking the lock released.
-    fn release(&mut self) -> (Vec<String>, Vec<String>) {
-        self.released = true;
-        (vec![self.lock_key.clone()], vec![self.token.clone()])
+    /// Releases the lock (after the value is stored, so whoever claims next finds it).
+    pub(super) fn release(self) {
+        drop(self);
+    }
+
+    /// Forgets the lock: the claim did not take it.
+    fn disarm(mut self) {
+        self.armed = false;
     }
 }
 
 impl Drop for Held {
     fn drop(&mut self) {
-        if !self.released {
-            let (keys, args) = self.release();
-            let connection = &self.target.connection;
-            connection.spawn(Attempt::Routine, self.target.timeout(), move |manager| {
-                RELEASE.run::<i64>(manager, keys, args)
-            });
+        if self.armed {
+            let keys = vec![std::mem::take(&mut self.lock_key)];
+            let args = vec![std::mem::take(&mut self.token)];
+            self.target
+                .connection
+                .spawn(Attempt::Explicit, self.deadline, move |manager| {
+                    RELEASE.run::<i64>(manager, keys, args)
+                });
         }
     }
 }
@@ -197,6 +213,7 @@ struct Claiming {
     lock_key: String,
     token: String,
     lock_ttl_ms: String,
+    lock_ttl: Duration,
     backoff: Duration,
     waited: bool,
 }
@@ -216,6 +233,7 @@ impl Claiming {
             lock_key: lock_key(redis_key),
             token: token(),
             lock_ttl_ms: lock_ttl_ms.to_string(),
+            lock_ttl: Duration::from_millis(lock_ttl_ms),
             backoff: FIRST_BACKOFF,
             waited: false,
         }
@@ -229,12 +247,14 @@ impl Claiming {
         )
     }
 
+    /// A guard for the lock this caller's next claim may take.
     fn held(&self) -> Held {
         Held {
             target: Arc::clone(&self.target),
             lock_key: self.lock_key.clone(),
             token: self.token.clone(),
-            released: false,
+            deadline: self.lock_ttl,
+            armed: true,
         }
     }
 }
@@ -258,12 +278,13 @@ where
         let mut claiming = Claiming::new(target, redis_key, self.lock_ttl_ms());
         loop {
             let (keys, args) = claiming.arguments();
+            let held = claiming.held();
             let reply = target.connection.run_blocking(
                 Attempt::Routine,
                 target.timeout(),
                 move |manager| CLAIM.run(manager, keys, args),
             );
-            match self.step(&mut claiming, reply) {
+            match self.step(&mut claiming, held, reply) {
                 Step::Done(claim) => return claim,
                 Step::Retry(after) => std::thread::sleep(after),
             }
@@ -275,13 +296,15 @@ where
         let mut claiming = Claiming::new(target, redis_key, self.lock_ttl_ms());
         loop {
             let (keys, args) = claiming.arguments();
+            // Dropped with this future if it is cancelled while the claim is on its way.
+            let held = claiming.held();
             let reply = target
                 .connection
                 .run(Attempt::Routine, target.timeout(), move |manager| {
                     CLAIM.run(manager, keys, args)
                 })
                 .await;
-            match self.step(&mut claiming, reply) {
+            match self.step(&mut claiming, held, reply) {
                 Step::Done(claim) => return claim,
                 Step::Retry(after) => pause(after).await,
             }
@@ -291,10 +314,12 @@ where
     fn step(
         &self,
         claiming: &mut Claiming,
+        held: Held,
         reply: Result<(i64, i64, Option<Vec<u8>>), Failure>,
     ) -> Step<R> {
         let (taken, pttl) = match reply {
             Ok((_, _, Some(bytes))) => {
+                held.disarm();
                 // Unreadable (another type, corrupt): counted; computed and overwritten here.
                 return Step::Done(match self.decode(&bytes, &claiming.target) {
                     Some(value) => Claim::Value(value),
@@ -303,6 +328,8 @@ where
             }
             Ok((taken, pttl, None)) => (taken == 1, pttl),
             Err(failure) => {
+                // The claim may have taken the lock all the same: `held` releases it.
+                drop(held);
                 self.connection_failed("lock", failure);
                 return Step::Done(Claim::Open);
             }
@@ -311,8 +338,9 @@ where
             if claiming.waited {
                 Counters::count(&self.counters.locks.takeovers);
             }
-            return Step::Done(Claim::Held(claiming.held()));
+            return Step::Done(Claim::Held(held));
         }
+        held.disarm();
         // We always lock with an expiry: a lock without one was set by something else, and
         // would never free the key.
         let Ok(remaining) = u64::try_from(pttl) else {
@@ -338,13 +366,14 @@ where
         }
         let claiming = Claiming::new(target, redis_key, self.lock_ttl_ms());
         let (keys, args) = claiming.arguments();
+        let held = claiming.held();
         let reply =
             target
                 .connection
                 .run_blocking(Attempt::Routine, target.timeout(), move |manager| {
                     CLAIM_REFRESH.run(manager, keys, args)
                 });
-        self.turn(&claiming, reply)
+        self.turn(held, reply)
     }
 
     /// [`refresh_turn_blocking`](Self::refresh_turn_blocking) for tasks.
@@ -354,22 +383,27 @@ where
         }
         let claiming = Claiming::new(target, redis_key, self.lock_ttl_ms());
         let (keys, args) = claiming.arguments();
+        let held = claiming.held();
         let reply = target
             .connection
             .run(Attempt::Routine, target.timeout(), move |manager| {
                 CLAIM_REFRESH.run(manager, keys, args)
             })
             .await;
-        self.turn(&claiming, reply)
+        self.turn(held, reply)
     }
 
-    fn turn(&self, claiming: &Claiming, reply: Result<Option<i64>, Failure>) -> Turn {
+    fn turn(&self, held: Held, reply: Result<Option<i64>, Failure>) -> Turn {
         match reply {
             Err(failure) => {
+                drop(held); // The claim may have taken the lock all the same.
                 self.connection_failed("lock", failure);
                 Turn::Run(None)
             }
-            Ok(None) => Turn::Skip(None),
+            Ok(None) => {
+                held.disarm();
+                Turn::Skip(None)
+            }
             // Younger than `refresh_after`: another process refreshed it since it was found
             // stale here. (A key that is gone or has no expiry is refreshed as before.)
             Ok(Some(pttl))
@@ -377,40 +411,9 @@ where
                     self.config.ttl_ms.saturating_sub(remaining) < self.config.refresh_after_ms
                 }) =>
             {
-                Turn::Skip(Some(claiming.held()))
+                Turn::Skip(Some(held))
             }
-            Ok(Some(_)) => Turn::Run(Some(claiming.held())),
-        }
-    }
-
-    /// Releases `held` if it still holds its lock; a failure is counted and logged (the lock
-    /// then expires by itself).
-    pub(super) fn release_blocking(&self, mut held: Held) {
-        let (keys, args) = held.release();
-        let target = &held.target;
-        let released =
-            target
-                .connection
-                .run_blocking(Attempt::Routine, target.timeout(), move |manager| {
-                    RELEASE.run::<i64>(manager, keys, args)
-                });
-        if let Err(failure) = released {
-            self.connection_failed("unlock", failure);
-        }
-    }
-
-    /// [`release_blocking`](Self::release_blocking) for tasks.
-    pub(super) async fn release(&self, mut held: Held) {
-        let (keys, args) = held.release();
-        let target = &held.target;
-        let released = target
-            .connection
-            .run(Attempt::Routine, target.timeout(), move |manager| {
-                RELEASE.run::<i64>(manager, keys, args)
-            })
-            .await;
-        if let Err(failure) = released {
-            self.connection_failed("unlock", failure);
+            Ok(Some(_)) => Turn::Run(Some(held)),
         }
     }
 }

@@ -455,7 +455,7 @@ where
         }
         // Released after the write, so whoever takes the lock next finds the value.
         if let Some(lock) = held {
-            self.release_blocking(lock);
+            lock.release();
         }
         Looked::Computed(value, stored)
     }
@@ -490,7 +490,7 @@ where
             finish(leader, &value);
         }
         if let Some(lock) = held {
-            self.release(lock).await;
+            lock.release();
         }
         Looked::Computed(value, stored)
     }

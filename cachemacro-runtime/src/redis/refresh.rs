@@ -136,7 +136,7 @@ where
                         Turn::Run(lock) => lock,
                         Turn::Skip(lock) => {
                             if let Some(lock) = lock {
-                                self.release_blocking(lock);
+                                lock.release();
                             }
                             return self.refresh_skipped(stale);
                         }
@@ -155,7 +155,7 @@ where
                         Err(landed) => landed,
                     };
                     if let Some(lock) = lock {
-                        self.release_blocking(lock);
+                        lock.release();
                     }
                     self.refresh_done(stale, landed);
                 });
@@ -219,7 +219,7 @@ where
                         Turn::Run(lock) => lock,
                         Turn::Skip(lock) => {
                             if let Some(lock) = lock {
-                                self.release(lock).await;
+                                lock.release();
                             }
                             return self.refresh_skipped(stale);
                         }
@@ -238,7 +238,7 @@ where
                         Err(landed) => landed,
                     };
                     if let Some(lock) = lock {
-                        self.release(lock).await;
+                        lock.release();
                     }
                     self.refresh_done(stale, landed);
                 });
