@@ -129,7 +129,9 @@ fn lock_key(redis_key: &str) -> String {
     format!("{redis_key}:lock")
 }
 
-/// A token no other holder's lock has: a random number drawn once per process, and a counter.
+/// A token no other holder's lock has: a random number drawn once per process, mixed with the
+/// process id at every use (a child forked after the draw keeps the number, not the id), and a
+/// counter.
 fn token() -> String {
     // `RandomState` is seeded from the operating system's randomness.
     static PROCESS: LazyLock<u64> = LazyLock::new(|| {
@@ -138,7 +140,7 @@ fn token() -> String {
     static NEXT: AtomicU64 = AtomicU64::new(0);
     format!(
         "{:016x}{:016x}",
-        *PROCESS,
+        *PROCESS ^ u64::from(std::process::id()),
         NEXT.fetch_add(1, Ordering::Relaxed)
     )
 }

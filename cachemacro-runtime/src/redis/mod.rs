@@ -83,7 +83,13 @@
 //! Threads block while they wait; tasks await, without blocking their runtime's thread.
 //! [`Stats`] counts the waits (`lock_waits`) and takeovers (`lock_takeovers`).
 //!
+//! A result that is not cached (an `Err`) is not shared either: the next waiter takes the lock
+//! over and runs the body in its turn, so while a key keeps failing, the processes waiting for
+//! it run the body one after another (as callers in one process do), each within `lock_ttl`.
+//!
 //! Locks are not entries: `len()` does not count them and `clear()` leaves them to their holders.
+//! A lock and its entry are two keys, which Redis Cluster may place in different slots: the
+//! backend speaks to one Redis server (or a primary with replicas), not to a cluster.
 //! When Redis fails while a call claims or waits for a lock, the call runs the body at once (fail
 //! open), and the failure is counted and logged as above. `lock = "process"` coalesces within
 //! each process only (two processes may both run the body), and `lock = "none"` not at all:
