@@ -272,6 +272,9 @@ async fn stats(State(backend): State<Backend>) -> Json<serde_json::Value> {
         "refreshes_unchanged": stats.refreshes_unchanged,
         "refreshes_failed": stats.refreshes_failed,
         "refreshes_dropped": stats.refreshes_dropped,
+        "refreshes_skipped": stats.refreshes_skipped,
+        "lock_waits": stats.lock_waits,
+        "lock_takeovers": stats.lock_takeovers,
     }))
 }
 
