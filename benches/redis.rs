@@ -4,6 +4,9 @@
 //! - `redis_hit/raw_get` vs `redis_hit/memoized`: one caller, one key.
 //! - `redis_hit_32/raw_get` vs `redis_hit_32/memoized`: 32 tasks at once, each reading its own
 //!   key, on the multiplexed connection; one iteration is the 32 reads.
+//! - `redis_miss/*`: a miss of a new key, memoized with `lock = "redis"` (a `GET`, the claim
+//!   script, a `SET`, and the release sent in the background) and `lock = "process"` (`GET`,
+//!   `SET`), beside the `GET` then `SET` of hand-written cache-aside code.
 //!
 //! Targets: a hit costs at most 1.2x the raw GET; 32 concurrent hits have at least 0.9x the
 //! throughput of 32 raw GETs. Besides criterion's numbers, the bench prints both ratios measured
@@ -36,6 +39,12 @@ async fn record(id: u64) -> (u64, String, Vec<u32>) {
         format!("record number {id} with a short description"),
         (0..16).collect(),
     )
+}
+
+/// `record` under a lock in this process only: a miss is a `GET` and a `SET`.
+#[memoize(backend = "redis", name = "bench_record_process", lock = "process")]
+async fn record_process_lock(id: u64) -> (u64, String, Vec<u32>) {
+    record_uncached(id).await
 }
 
 fn redis_key(id: u64) -> String {
@@ -123,11 +132,47 @@ fn benches(c: &mut Criterion) {
     });
     many.finish();
 
-    paired_ratios(&runtime, &connection, &keys);
-
     let stats = record_cache().stats();
     assert_eq!(stats.misses, misses, "every benchmarked call was a hit");
     assert_eq!(stats.errors, 0);
+
+    // Misses: every iteration asks for an id never asked before. The baseline is what
+    // hand-written cache-aside code sends on a miss: a `GET` that finds nothing, then a `SET`.
+    record_process_lock_cache().configure(
+        RedisConfig::new()
+            .url(server.url())
+            .namespace(NAMESPACE)
+            .timeout(Duration::from_secs(1)),
+    );
+    let next = std::sync::atomic::AtomicU64::new(1_000_000);
+    let fresh = || next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut miss = c.benchmark_group("redis_miss");
+    miss.bench_function("raw_get_then_set", |b| {
+        b.iter(|| {
+            runtime.block_on(async {
+                let key: Arc<str> = format!("{NAMESPACE}:raw:{}", fresh()).into();
+                let mut connection = connection.clone();
+                let found = raw_get(connection.clone(), key.clone()).await;
+                assert!(found.is_empty());
+                let _: () = redis::cmd("SET")
+                    .arg(&*key)
+                    .arg(&[0u8; 100][..])
+                    .query_async(&mut connection)
+                    .await
+                    .expect("SET works");
+            })
+        })
+    });
+    miss.bench_function("memoized_lock_redis", |b| {
+        b.iter(|| runtime.block_on(record(black_box(fresh()))))
+    });
+    miss.bench_function("memoized_lock_process", |b| {
+        b.iter(|| runtime.block_on(record_process_lock(black_box(fresh()))))
+    });
+    miss.finish();
+    assert_eq!(record_cache().stats().errors, 0);
+
+    paired_ratios(&runtime, &connection, &keys);
 }
 
 /// The machine is shared, so load drifts between criterion's sequential measurements. These
