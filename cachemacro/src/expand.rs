@@ -12,7 +12,8 @@ use syn::{Attribute, Ident, Type};
 use crate::attr::{Backend, Options};
 use crate::func::{Func, ResultKind};
 
-/// The most arguments of a function that gets `f_warm` (the runtime's `MAX_WARM_ARGS`).
+/// The most arguments of a function that gets `f_warm`: the largest tuple the runtime's
+/// `WarmCall` is implemented for.
 const MAX_WARM_ARGS: usize = 12;
 
 pub(crate) fn expand(options: &Options, func: &Func) -> TokenStream {
