@@ -338,3 +338,19 @@ fn warming_a_stale_entry_leaves_its_refresh_to_the_next_call() {
     wait_for(|| stale_cache().stats().refreshes_updated == 1);
     assert_eq!(runs(&STALE_RUNS), 2);
 }
+
+static BYPASSED_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[memoize]
+async fn bypassed_label(id: u64) -> String {
+    BYPASSED_RUNS.fetch_add(1, Ordering::SeqCst);
+    format!("#{id}")
+}
+
+#[tokio::test]
+async fn inside_bypass_async_warming_stores_nothing() {
+    let warmed = cachemacro_runtime::bypass_async(bypassed_label_warm([1, 2, 3])).await;
+    assert_eq!(counts(warmed), report(0, 0, 3));
+    assert_eq!(runs(&BYPASSED_RUNS), 0, "no body ran");
+    assert_eq!(bypassed_label_cache().len(), 0);
+}

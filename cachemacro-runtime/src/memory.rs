@@ -302,7 +302,9 @@ impl<R: Clone + Send + Sync + 'static> MemoryCache<R> {
     ) -> Warmed {
         match self.find(key, |generation| self.decline_refresh(key, generation)) {
             Found::Value(_) => Warmed::Present,
-            Found::Compute(compute) => Self::warmed(self.computed(key, compute, cacheable, body())),
+            Found::Compute(compute) => {
+                Warmed::computed(self.computed(key, compute, cacheable, body()).1)
+            }
         }
     }
 
@@ -320,16 +322,8 @@ impl<R: Clone + Send + Sync + 'static> MemoryCache<R> {
         {
             Found::Value(_) => Warmed::Present,
             Found::Compute(compute) => {
-                Self::warmed(self.computed(key, compute, cacheable, body.await))
+                Warmed::computed(self.computed(key, compute, cacheable, body.await).1)
             }
-        }
-    }
-
-    fn warmed((_, stored): (R, bool)) -> Warmed {
-        if stored {
-            Warmed::Stored
-        } else {
-            Warmed::Failed
         }
     }
 
@@ -478,8 +472,7 @@ impl<R: Clone + Send + Sync + 'static> MemoryCache<R> {
 
     #[cold]
     fn refresh_dropped(&self, key: u128, generation: u64) {
-        self.store
-            .refreshed(key, generation, None, clock::now_ms(), self.readers());
+        self.decline_refresh(key, generation);
         Counters::count(&self.counters.refreshes.dropped);
     }
 

@@ -98,6 +98,17 @@ pub enum Warmed {
     Failed,
 }
 
+impl Warmed {
+    /// An item computed here: stored, or not.
+    pub(crate) fn computed(stored: bool) -> Warmed {
+        if stored {
+            Warmed::Stored
+        } else {
+            Warmed::Failed
+        }
+    }
+}
+
 /// Calls a sync function's warm-up step with one item: `f(context, item)` for a one-argument
 /// function, `f(context, a, b, ...)` for a tuple. `N` is the number of arguments.
 ///
@@ -169,11 +180,8 @@ where
     F: WarmCall<C, I::Item, N> + Sync,
 {
     if bypass::active() {
-        // The workers would not be bypassed: nothing is warmed, as for an async `f_warm`.
-        return WarmReport {
-            failed: items.into_iter().count(),
-            ..WarmReport::default()
-        };
+        // The workers would not be bypassed: nothing is warmed.
+        return bypassed(items);
     }
     let workers = refresh::workers();
     let (sender, receiver) = sync_channel::<(I::Item, C)>(workers);
@@ -228,6 +236,10 @@ where
     F: FnMut(I::Item) -> Fut,
     Fut: Future<Output = Warmed>,
 {
+    // Checked at the first poll, inside the caller's `bypass_async` if there is one.
+    if bypass::active() {
+        return bypassed(items);
+    }
     // A loop rather than `stream::iter(..).map(..).buffer_unordered(..)`: with the closures of
     // that chain, the future would not be `Send`, and could not be spawned.
     let workers = refresh::workers();
@@ -243,5 +255,13 @@ where
             Some(outcome) => report.add(outcome),
             None => return report,
         }
+    }
+}
+
+/// Inside a bypass: every item counts as failed, and no body runs.
+fn bypassed(items: impl IntoIterator) -> WarmReport {
+    WarmReport {
+        failed: items.into_iter().count(),
+        ..WarmReport::default()
     }
 }

@@ -461,9 +461,6 @@ fn warm_companions(warm: &Warm<'_>) -> TokenStream {
         #asyncness fn #one<#(#lifetimes),*>(#step_context #params) -> #krate::__private::Warmed
         where #where_clause
         {
-            if #krate::__private::bypassed() {
-                return #krate::__private::Warmed::Failed;
-            }
             let __cachemacro_cache = #cache_ref;
             let __cachemacro_key = #key_call;
             __cachemacro_cache.#warm_call(__cachemacro_key, #cacheable, #body) #dot_await

@@ -214,7 +214,6 @@ struct Claiming {
     redis_key: String,
     lock_key: String,
     token: String,
-    lock_ttl_ms: String,
     lock_ttl: Duration,
     backoff: Duration,
     waited: bool,
@@ -234,7 +233,6 @@ impl Claiming {
             redis_key: redis_key.to_owned(),
             lock_key: lock_key(redis_key),
             token: token(),
-            lock_ttl_ms: lock_ttl_ms.to_string(),
             lock_ttl: Duration::from_millis(lock_ttl_ms),
             backoff: FIRST_BACKOFF,
             waited: false,
@@ -245,7 +243,7 @@ impl Claiming {
     fn arguments(&self) -> (Vec<String>, Vec<String>) {
         (
             vec![self.redis_key.clone(), self.lock_key.clone()],
-            vec![self.token.clone(), self.lock_ttl_ms.clone()],
+            vec![self.token.clone(), self.lock_ttl.as_millis().to_string()],
         )
     }
 

@@ -135,9 +135,7 @@ where
                     let lock = match self.refresh_turn_blocking(&stale.target, &stale.redis_key) {
                         Turn::Run(lock) => lock,
                         Turn::Skip(lock) => {
-                            if let Some(lock) = lock {
-                                lock.release();
-                            }
+                            drop(lock); // Released, if it was taken.
                             return self.refresh_skipped(stale);
                         }
                     };
@@ -218,9 +216,7 @@ where
                     let lock = match self.refresh_turn(&stale.target, &stale.redis_key).await {
                         Turn::Run(lock) => lock,
                         Turn::Skip(lock) => {
-                            if let Some(lock) = lock {
-                                lock.release();
-                            }
+                            drop(lock); // Released, if it was taken.
                             return self.refresh_skipped(stale);
                         }
                     };

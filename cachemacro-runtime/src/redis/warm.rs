@@ -36,7 +36,6 @@ where
 fn warmed<R>(looked: Looked<R>) -> Warmed {
     match looked {
         Looked::Found(_) => Warmed::Present,
-        Looked::Computed(_, true) => Warmed::Stored,
-        Looked::Computed(_, false) => Warmed::Failed,
+        Looked::Computed(_, stored) => Warmed::computed(stored),
     }
 }
