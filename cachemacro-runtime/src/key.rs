@@ -43,9 +43,10 @@
 //! # In-process keys
 //!
 //! The in-process backend never shares a key with another process, so it does not pay for the
-//! stable hash: [`LocalHasher`] hashes the same sequence of writes with two lanes of foldhash,
-//! seeded at random once per process (128 bits, and collisions cannot be crafted from outside).
-//! Buffering an encoding and then hashing it costs more than a whole in-process hit.
+//! stable hash: [`LocalHasher`] hashes the same sequence of writes with two lanes of folded
+//! multiplies (foldhash's steps), seeded at random per cache (128 bits, and collisions cannot be
+//! crafted from outside). Buffering an encoding and then hashing it costs more than a whole
+//! in-process hit.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -53,9 +54,11 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use std::hash::{BuildHasher, Hasher};
-
 use xxhash_rust::xxh3::{Xxh3, xxh3_128};
+
+mod local;
+
+pub use local::{LocalHasher, LocalSeeds};
 
 /// A type whose values can be part of a cache key.
 ///
@@ -191,52 +194,6 @@ impl KeyHasher for StableHasher {
     #[inline]
     fn finish(&self) -> u128 {
         StableHasher::finish(self)
-    }
-}
-
-/// The in-process hash: two lanes of foldhash, 128 bits in all, seeded at random per cache. Only
-/// equality within one process matters here, and it is several times cheaper than buffering the
-/// encoding for XXH3.
-pub struct LocalHasher {
-    low: foldhash::fast::FoldHasher<'static>,
-    high: foldhash::fast::FoldHasher<'static>,
-}
-
-impl LocalHasher {
-    /// An empty hasher with these seeds ([`LocalHasher::random_seeds`] makes some).
-    #[inline]
-    pub fn with_seeds(seeds: [u64; 2]) -> Self {
-        LocalHasher {
-            low: foldhash::fast::FixedState::with_seed(seeds[0]).build_hasher(),
-            high: foldhash::fast::FixedState::with_seed(seeds[1]).build_hasher(),
-        }
-    }
-
-    /// Two seeds no one outside the process can know.
-    pub fn random_seeds() -> [u64; 2] {
-        let random = foldhash::fast::RandomState::default();
-        [random.hash_one(0u64), random.hash_one(1u64)]
-    }
-}
-
-impl KeyHasher for LocalHasher {
-    #[inline]
-    fn finish(&self) -> u128 {
-        (u128::from(self.high.finish()) << 64) | u128::from(self.low.finish())
-    }
-}
-
-impl KeySink for LocalHasher {
-    #[inline]
-    fn write_bytes(&mut self, bytes: &[u8]) {
-        self.low.write(bytes);
-        self.high.write(bytes);
-    }
-
-    #[inline]
-    fn write_u64(&mut self, value: u64) {
-        self.low.write_u64(value);
-        self.high.write_u64(value);
     }
 }
 
@@ -500,7 +457,9 @@ mod tests {
     }
 
     fn local<T: CacheKey + ?Sized>(value: &T) -> u128 {
-        let mut out = LocalHasher::with_seeds([1, 2]);
+        static SEEDS: std::sync::LazyLock<LocalSeeds> =
+            std::sync::LazyLock::new(LocalSeeds::random);
+        let mut out = LocalHasher::new(&SEEDS);
         value.write_key(&mut out);
         out.finish()
     }

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use crate::bypass;
 use crate::clock;
 use crate::flight::Flight;
-use crate::key::LocalHasher;
+use crate::key::{LocalHasher, LocalSeeds};
 use crate::per_thread::{self, Slots};
 use crate::refresh;
 use crate::stats::{Counters, Stats};
@@ -32,7 +32,9 @@ pub const DEFAULT_CAPACITY: u64 = 10_000;
 /// The cache of one memoized function on the in-process backend, returned by `f_cache()`.
 pub struct MemoryCache<R> {
     config: FnConfig,
-    key_seeds: [u64; 2],
+    key_seeds: LocalSeeds,
+    /// Entries age (a `ttl` or a refresh): hits read the clock.
+    ages: bool,
     store: Store<R>,
     counters: Counters,
 }
@@ -147,25 +149,42 @@ impl<R: Clone> MemoryCache<R> {
         &self.counters.threads
     }
 
+    /// The hit path: a live value under `key` and, when this caller must schedule its refresh,
+    /// the entry's generation. `None` on a miss. The caller has checked that no bypass is active.
+    #[inline(always)]
+    fn hit(&self, key: u128) -> Option<(R, Option<u64>)> {
+        let index = per_thread::current();
+        let readers = self.readers();
+        let slot = readers.get(index);
+        match self.store.read(
+            key,
+            self.now(),
+            self.config.refresh_after_ms,
+            index,
+            slot,
+            readers,
+        ) {
+            Read::Hit(value, due) => Some((value, due)),
+            Read::Miss => None,
+        }
+    }
+
+    /// The coarse clock for a hit: a cache whose entries never age (no `ttl`, no refresh) does
+    /// not read it.
+    #[inline(always)]
+    fn now(&self) -> u64 {
+        if !self.ages { 0 } else { clock::now_ms() }
+    }
+
     /// One look at the table: a hit, a flight to wait for, or the lead.
     #[inline]
     fn step(&self, key: u128) -> Step<'_, R> {
         if bypass::active() {
             return Step::Bypass;
         }
-        let index = per_thread::current();
-        let readers = self.readers();
-        let slot = readers.get(index);
-        let now = clock::now_ms();
-        match self
-            .store
-            .read(key, now, self.config.refresh_after_ms, index, slot, readers)
-        {
-            Read::Hit(value, refresh) => {
-                Slots::bump(index, &slot.hits);
-                Step::Hit(value, refresh)
-            }
-            Read::Miss => self.miss(key, now, readers),
+        match self.hit(key) {
+            Some((value, due)) => Step::Hit(value, due),
+            None => self.miss(key, clock::now_ms(), self.readers()),
         }
     }
 
@@ -218,7 +237,8 @@ impl<R: Clone + Send + Sync + 'static> MemoryCache<R> {
             clock::start();
         }
         MemoryCache {
-            key_seeds: LocalHasher::random_seeds(),
+            key_seeds: LocalSeeds::random(),
+            ages: config.ttl_ms > 0 || config.refresh_after_ms > 0,
             store: Store::new(config.capacity),
             config,
             counters: Counters::default(),
@@ -228,16 +248,37 @@ impl<R: Clone + Send + Sync + 'static> MemoryCache<R> {
     /// The hasher for this cache's keys.
     #[doc(hidden)]
     #[inline]
-    pub fn key_hasher(&self) -> LocalHasher {
-        LocalHasher::with_seeds(self.key_seeds)
+    pub fn key_hasher(&self) -> LocalHasher<'_> {
+        LocalHasher::new(&self.key_seeds)
     }
 
     /// A live value for `key` (scheduling its refresh through `schedule` when the store asks for
-    /// one), or the right to compute it: `Compute(None)` when called from inside this store.
-    #[inline]
+    /// one), or what to do with the value the caller computes instead.
+    #[inline(always)]
     fn find(&self, key: u128, schedule: impl FnOnce(u64)) -> Found<'_, R> {
+        if !bypass::active()
+            && let Some((value, due)) = self.hit(key)
+        {
+            if let Some(generation) = due {
+                schedule(generation);
+            }
+            return Found::Value(value);
+        }
+        self.find_slow(key, schedule)
+    }
+
+    /// [`find`](Self::find) after the hit path found nothing (or a bypass is active): out of
+    /// line, so that the hit path stays small.
+    #[cold]
+    #[inline(never)]
+    fn find_slow(&self, key: u128, schedule: impl FnOnce(u64)) -> Found<'_, R> {
+        let mut step = if bypass::active() {
+            Step::Bypass
+        } else {
+            self.miss(key, clock::now_ms(), self.readers())
+        };
         loop {
-            match self.step(key) {
+            match step {
                 Step::Hit(value, due) => {
                     if let Some(generation) = due {
                         schedule(generation);
@@ -249,6 +290,7 @@ impl<R: Clone + Send + Sync + 'static> MemoryCache<R> {
                 Step::Unlocked => return Found::Compute(Compute::Store),
                 Step::Bypass => return Found::Compute(Compute::Return),
             }
+            step = self.step(key);
         }
     }
 

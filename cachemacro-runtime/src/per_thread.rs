@@ -4,7 +4,8 @@
 //! A write to a cache line that another core also writes (a shared counter, a lock word) costs a
 //! transfer of the line between cores on nearly every hit once two threads share a working set:
 //! measured, two threads then did less work than one. A slot holds a thread's hit and miss counts
-//! and its reader mark for the store's read-mostly lock, all written by the owning thread only.
+//! and its reader mark for the store's read-mostly lock (one word with the hits), all written by
+//! the owning thread only.
 //!
 //! The first [`SLOTS`] threads alive at once own a slot each; slots are taken back when a thread
 //! exits. Further threads share one more slot, counted with atomic adds, and read the store under
@@ -12,7 +13,7 @@
 
 use std::cell::Cell;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 /// Threads with a slot of their own.
 pub(crate) const SLOTS: usize = 64;
@@ -23,21 +24,27 @@ pub(crate) const SHARED: usize = SLOTS;
 #[derive(Default)]
 #[repr(align(128))]
 pub(crate) struct Slot {
-    pub(crate) hits: AtomicU64,
+    /// Twice the hits counted here, plus one while the owner reads the store: a hit marks its
+    /// read, and counts itself as it clears the mark, with one locked add and one plain store.
+    pub(crate) reads: AtomicU64,
     pub(crate) misses: AtomicU64,
-    /// Non-zero while the owner reads the store: the reading shard's number plus one.
-    pub(crate) reading: AtomicU32,
 }
+
+/// What [`Slot::reads`] grows by per hit.
+pub(crate) const HIT: u64 = 2;
+/// The low bit of [`Slot::reads`]: its owner is reading the store.
+pub(crate) const READING: u64 = 1;
 
 /// A cache's slots: one per owned index, plus the shared one.
 pub(crate) struct Slots {
-    slots: Box<[Slot]>,
+    /// An array, not a slice: an index clamped to [`SHARED`] needs no bounds check on a hit.
+    slots: Box<[Slot; SLOTS + 1]>,
 }
 
 impl Default for Slots {
     fn default() -> Self {
         Slots {
-            slots: (0..=SLOTS).map(|_| Slot::default()).collect(),
+            slots: Box::new(std::array::from_fn(|_| Slot::default())),
         }
     }
 }
@@ -48,14 +55,14 @@ impl Slots {
         &self.slots[index.min(SHARED)]
     }
 
-    /// Adds one to `counter` of the slot at `index`.
+    /// Adds `amount` to `counter` of the slot at `index`.
     #[inline]
-    pub(crate) fn bump(index: usize, counter: &AtomicU64) {
+    pub(crate) fn add(index: usize, counter: &AtomicU64, amount: u64) {
         if index == SHARED {
-            counter.fetch_add(1, Ordering::Relaxed);
+            counter.fetch_add(amount, Ordering::Relaxed);
         } else {
             // Only the owner writes this counter: a plain load and store, no atomic add.
-            counter.store(counter.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+            counter.store(counter.load(Ordering::Relaxed) + amount, Ordering::Relaxed);
         }
     }
 
@@ -63,18 +70,24 @@ impl Slots {
     pub(crate) fn totals(&self) -> (u64, u64) {
         self.slots.iter().fold((0, 0), |(hits, misses), slot| {
             (
-                hits + slot.hits.load(Ordering::Relaxed),
+                hits + slot.reads.load(Ordering::Relaxed) / HIT,
                 misses + slot.misses.load(Ordering::Relaxed),
             )
         })
     }
 
-    /// Waits until no owner of a slot is reading the shard marked `mark`. The caller has already
-    /// announced its write (a SeqCst store), so readers arriving later see it and keep out.
-    pub(crate) fn wait_for_readers(&self, mark: u32) {
+    /// Waits until every owner of a slot that is reading the store now has finished that read.
+    /// The caller has already announced its write (a SeqCst store), so reads that start later see
+    /// it and keep out; a reader is not waited for past the read it is in, however soon it
+    /// starts another.
+    pub(crate) fn wait_for_readers(&self) {
         for slot in &self.slots[..claimed()] {
+            let seen = slot.reads.load(Ordering::SeqCst);
+            if seen & READING == 0 {
+                continue;
+            }
             let mut spins = 0u32;
-            while slot.reading.load(Ordering::SeqCst) == mark {
+            while slot.reads.load(Ordering::SeqCst) == seen {
                 // A read is a probe and a clone; a reader that takes longer was likely preempted.
                 if spins < 100 {
                     spins += 1;

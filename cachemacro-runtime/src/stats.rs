@@ -87,13 +87,13 @@ impl Counters {
     #[inline]
     pub(crate) fn hit(&self) {
         let index = per_thread::current();
-        Slots::bump(index, &self.threads.get(index).hits);
+        Slots::add(index, &self.threads.get(index).reads, per_thread::HIT);
     }
 
     #[inline]
     pub(crate) fn miss(&self) {
         let index = per_thread::current();
-        Slots::bump(index, &self.threads.get(index).misses);
+        Slots::add(index, &self.threads.get(index).misses, 1);
     }
 
     pub(crate) fn count(counter: &AtomicU64) {

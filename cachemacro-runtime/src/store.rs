@@ -8,21 +8,28 @@
 //!   one, because every hit's lock write pulled the shard's cache line from the other core.
 //!
 //! So hits take no lock. A reader marks its own per-thread slot (a cache line only it writes) with
-//! the shard it reads, checks that no writer is active, reads, and clears the mark. A writer
-//! (insert, remove, eviction, a miss looking for its flight) takes the shard's mutex, announces
-//! itself, and waits for the marked readers of that shard to leave. Both sides announce with
-//! SeqCst stores before they look at the other's, so one of them always sees the other. Writes are
-//! rare next to hits: each miss writes once, a hit never.
+//! one locked add, checks that no writer is active on the shard it reads, reads, and clears the
+//! mark with a plain store that also counts the hit (the mark and the hit count share one word). A
+//! writer (insert, remove, eviction, a miss looking for its flight) takes the shard's mutex,
+//! announces itself on the shard, and waits for every reader that is in the middle of a read to
+//! finish that read: a read takes tens of nanoseconds, and later reads of this shard see the
+//! announcement and keep out. Both sides announce with SeqCst operations before they look at the
+//! other's, so one of them always sees the other. Writes are rare next to hits: a miss writes
+//! twice (its flight, then its value), a hit never.
+//!
+//! The locked add is the one fence a hit pays. An asymmetric fence (`membarrier`) would let
+//! readers mark with a plain store, but it cost 9.3 us per call on these VMs while a second thread
+//! ran, and every write would pay it.
 
 use std::cell::UnsafeCell;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use hashbrown::HashTable;
 
 use crate::bypass;
 use crate::flight::Flight;
-use crate::per_thread::{SHARED, Slot, Slots};
+use crate::per_thread::{HIT, READING, SHARED, Slot, Slots};
 
 /// One slot of the table.
 struct Entry<R> {
@@ -102,8 +109,6 @@ struct Shard<R> {
     lock: Mutex<()>,
     /// A writer is active: readers keep out.
     writing: AtomicBool,
-    /// What readers of this shard write into their slot's `reading`.
-    mark: u32,
     /// Entries held, kept by writers so that counting takes no lock.
     len: AtomicUsize,
     table: UnsafeCell<Table<R>>,
@@ -143,13 +148,34 @@ fn hash(key: u128) -> u64 {
     key as u64
 }
 
-/// A reader's mark, cleared on drop: also when cloning a value panics.
-struct ReadMark<'a>(&'a AtomicU32);
+/// A reader's mark on its slot, cleared on drop (also when cloning a value panics), counting a
+/// hit if [`hit`](ReadMark::hit) said so.
+struct ReadMark<'a> {
+    reads: &'a AtomicU64,
+    /// What the slot holds once the mark is cleared.
+    after: u64,
+}
+
+impl<'a> ReadMark<'a> {
+    #[inline(always)]
+    fn enter(reads: &'a AtomicU64) -> Self {
+        let before = reads.fetch_add(READING, Ordering::SeqCst);
+        ReadMark {
+            reads,
+            after: before,
+        }
+    }
+
+    #[inline(always)]
+    fn hit(&mut self) {
+        self.after += HIT;
+    }
+}
 
 impl Drop for ReadMark<'_> {
-    #[inline]
+    #[inline(always)]
     fn drop(&mut self) {
-        self.0.store(0, Ordering::Release);
+        self.reads.store(self.after, Ordering::Release);
     }
 }
 
@@ -168,7 +194,7 @@ impl<'a, R> Write<'a, R> {
             .lock()
             .unwrap_or_else(|poison| poison.into_inner());
         shard.writing.store(true, Ordering::SeqCst);
-        readers.wait_for_readers(shard.mark);
+        readers.wait_for_readers();
         Write { shard, _lock: lock }
     }
 
@@ -199,7 +225,6 @@ impl<R: Clone> Store<R> {
             .map(|i| Shard {
                 lock: Mutex::new(()),
                 writing: AtomicBool::new(false),
-                mark: i as u32 + 1,
                 len: AtomicUsize::new(0),
                 table: UnsafeCell::new(Table {
                     entries: HashTable::new(),
@@ -229,8 +254,9 @@ impl<R: Clone> Store<R> {
     }
 
     /// The hit path: the live value under `key`, read without a lock by a thread that owns slot
-    /// `index`. `refresh_after` (0 for never) is the age from which a hit asks for a refresh.
-    #[inline]
+    /// `index`, and counted there as a hit. `refresh_after` (0 for never) is the age from which a
+    /// hit asks for a refresh.
+    #[inline(always)]
     pub(crate) fn read(
         &self,
         key: u128,
@@ -241,25 +267,45 @@ impl<R: Clone> Store<R> {
         readers: &Slots,
     ) -> Read<R> {
         let shard = self.shard(key);
-        if index == SHARED {
-            // No slot of its own to mark: read as a writer.
-            let mut write = Write::new(shard, readers);
-            return Self::read_entry(write.table(), key, now, refresh_after);
+        if index != SHARED {
+            let mut mark = ReadMark::enter(&slot.reads);
+            if !shard.writing.load(Ordering::SeqCst) {
+                // SAFETY: marked, and no writer active: writers wait for this mark to clear.
+                let table = unsafe { &*shard.table.get() };
+                let read = Self::read_entry(table, key, now, refresh_after);
+                if let Read::Hit(..) = read {
+                    mark.hit();
+                }
+                return read;
+            }
         }
-        let reading = &slot.reading;
-        reading.store(shard.mark, Ordering::SeqCst);
-        let _mark = ReadMark(reading);
-        if shard.writing.load(Ordering::SeqCst) {
-            drop(_mark);
-            let mut write = Write::new(shard, readers);
-            return Self::read_entry(write.table(), key, now, refresh_after);
-        }
-        // SAFETY: marked, and no writer active: writers wait for this mark to clear.
-        let table = unsafe { &*shard.table.get() };
-        Self::read_entry(table, key, now, refresh_after)
+        Self::read_locked(shard, key, now, refresh_after, index, slot, readers)
     }
 
-    #[inline]
+    /// [`read`](Self::read) as a writer: while a writer is active, or for a thread without a
+    /// slot of its own to mark. Out of line, so that the hit path stays small.
+    #[cold]
+    #[inline(never)]
+    fn read_locked(
+        shard: &Shard<R>,
+        key: u128,
+        now: u64,
+        refresh_after: u64,
+        index: usize,
+        slot: &Slot,
+        readers: &Slots,
+    ) -> Read<R> {
+        let read = {
+            let mut write = Write::new(shard, readers);
+            Self::read_entry(write.table(), key, now, refresh_after)
+        };
+        if let Read::Hit(..) = read {
+            Slots::add(index, &slot.reads, HIT);
+        }
+        read
+    }
+
+    #[inline(always)]
     fn read_entry(table: &Table<R>, key: u128, now: u64, refresh_after: u64) -> Read<R> {
         let Some(entry) = table.entries.find(hash(key), |e| e.key == key) else {
             return Read::Miss;
