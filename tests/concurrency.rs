@@ -215,6 +215,66 @@ fn a_values_clone_calling_its_own_cache_neither_deadlocks_nor_races() {
     assert!(CHATTY_RUNS.load(Ordering::SeqCst) >= 2_000);
 }
 
+/// A value whose `Clone` writes to the cache it is cloned from: every companion that writes.
+#[derive(Debug, PartialEq)]
+struct Meddling(u32);
+
+thread_local! {
+    /// Set around the calls that must hit: misses clone outside the store, where writes act.
+    static MEDDLE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+impl Clone for Meddling {
+    fn clone(&self) -> Self {
+        if MEDDLE.get() {
+            // Each of these would wait for the read this clone is part of.
+            assert!(!meddling_invalidate(self.0), "skipped inside a read");
+            assert!(!meddling_invalidate(self.0 + 1), "skipped inside a read");
+            assert_eq!(meddling_refresh(self.0 + 1_000), Meddling(self.0 + 1_000));
+            meddling_cache().clear();
+        }
+        Meddling(self.0)
+    }
+}
+
+#[memoize]
+fn meddling(x: u32) -> Meddling {
+    Meddling(x)
+}
+
+#[test]
+fn a_values_clone_writing_to_its_cache_is_skipped_and_does_not_hang() {
+    // Regression: a write from inside a read waited for that read to end. Run on a thread so a
+    // hang fails the test at its deadline instead of stalling the suite.
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for x in 0..64 {
+            meddling(x); // a miss: stored without a clone inside the store
+            meddling(x + 1); // the neighbour, maybe in the same shard
+            MEDDLE.set(true);
+            for _ in 0..3 {
+                assert_eq!(meddling(x), Meddling(x)); // hits: the clone meddles
+            }
+            MEDDLE.set(false);
+        }
+        done.send(()).unwrap();
+    });
+    finished
+        .recv_timeout(std::time::Duration::from_secs(30))
+        .expect("hits whose clone writes to the cache finish");
+    let stats = meddling_cache().stats();
+    assert_eq!(
+        stats.hits,
+        64 * 3 + 63,
+        "nothing was invalidated or cleared"
+    );
+    assert_eq!(
+        meddling_cache().len(),
+        65,
+        "and nothing was stored from inside a read"
+    );
+}
+
 static UNLOCKED_INSIDE: AtomicUsize = AtomicUsize::new(0);
 static UNLOCKED_RUNS: AtomicUsize = AtomicUsize::new(0);
 

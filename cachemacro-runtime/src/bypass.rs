@@ -33,10 +33,14 @@ use std::pin::pin;
 
 thread_local! {
     /// Non-zero while this thread is inside a bypass, or inside user code that an in-process
-    /// store runs during one of its operations (a value's `Clone`): in both cases a memoized call
-    /// must not touch a cache. One counter for both keeps the hit path at one thread-local read.
+    /// store runs during one of its reads (a value's `Clone`): in both cases a memoized call
+    /// must not touch a cache. One counter for both keeps the hit path at one thread-local read;
+    /// a store's read counts in units of [`IN_READ`], so that it can be told apart.
     static DEPTH: Cell<u32> = const { Cell::new(0) };
 }
+
+/// What a store's read adds to [`DEPTH`]; bypasses add one each.
+const IN_READ: u32 = 1 << 16;
 
 /// True while memoized calls on this thread must run uncached.
 #[inline]
@@ -44,21 +48,41 @@ pub(crate) fn active() -> bool {
     DEPTH.with(|depth| depth.get() != 0)
 }
 
+/// True while this thread runs user code in the middle of an in-process store's read (a value's
+/// `Clone`): it must not write to any in-process store, since a writer waits for readers, this
+/// one included.
+#[inline]
+pub(crate) fn in_store_read() -> bool {
+    DEPTH.with(|depth| depth.get() >= IN_READ)
+}
+
 /// Marks this thread as bypassing caches until dropped (also when unwinding).
-pub(crate) struct Scope(());
+pub(crate) struct Scope(u32);
 
 impl Scope {
+    /// A bypass.
     #[inline]
     pub(crate) fn enter() -> Scope {
-        DEPTH.with(|depth| depth.set(depth.get() + 1));
-        Scope(())
+        Scope::add(1)
+    }
+
+    /// A store's read running user code.
+    #[inline]
+    pub(crate) fn enter_store_read() -> Scope {
+        Scope::add(IN_READ)
+    }
+
+    #[inline]
+    fn add(amount: u32) -> Scope {
+        DEPTH.with(|depth| depth.set(depth.get() + amount));
+        Scope(amount)
     }
 }
 
 impl Drop for Scope {
     #[inline]
     fn drop(&mut self) {
-        DEPTH.with(|depth| depth.set(depth.get() - 1));
+        DEPTH.with(|depth| depth.set(depth.get() - self.0));
     }
 }
 

@@ -93,7 +93,9 @@ pub trait CacheKey {
 
 /// Where a key's encoding goes: a hasher. Integers have their own methods so that a hasher that
 /// does not need bytes (the in-process one) can take them in registers; every method's meaning is
-/// the bytes its default writes.
+/// the bytes its default writes. The in-process hash also depends on how the bytes are split into
+/// calls, so an implementation must split equal values alike (as one that writes its fields in a
+/// fixed order does).
 pub trait KeySink {
     /// Appends raw bytes to the encoding.
     fn write_bytes(&mut self, bytes: &[u8]);

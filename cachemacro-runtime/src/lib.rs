@@ -67,7 +67,9 @@
 //!   the caller that ran it, and the waiters run the body themselves, one at a time; the same
 //!   happens when the result is not cached (an `Err`), so many concurrent callers of a failing
 //!   key compute one after another. Recursive memoized functions work. A value's `Clone` that
-//!   calls a memoized function while the cache clones it runs that function uncached. On the
+//!   calls a memoized function while the cache clones it runs that function uncached, and the
+//!   writes it makes to an in-process cache meanwhile (`f_invalidate`, `f_refresh`, `clear`) are
+//!   skipped with a warning: they would wait for the read the clone is part of. On the
 //!   Redis backend "once" holds across processes (`lock = "redis"`, the default there); `lock`
 //!   chooses (see [`options`]).
 //! - **Background refresh.** With `refresh = "background"`, a hit on an entry older than

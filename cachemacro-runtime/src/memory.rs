@@ -522,6 +522,9 @@ impl<R: Clone + Send + Sync + 'static> MemoryCache<R> {
     /// it was stored.
     #[doc(hidden)]
     pub fn store(&self, key: u128, cacheable: impl Fn(&R) -> bool, value: &R) -> bool {
+        if self.refuse_write_in_read("f_refresh") {
+            return false;
+        }
         let stored = cacheable(value);
         if stored {
             let removed = self.store.insert(
@@ -545,6 +548,9 @@ impl<R: Clone + Send + Sync + 'static> MemoryCache<R> {
     /// Removes the entry under `key`; true if a live one was there (`f_invalidate`).
     #[doc(hidden)]
     pub fn invalidate(&self, key: u128) -> bool {
+        if self.refuse_write_in_read("f_invalidate") {
+            return false;
+        }
         matches!(
             self.store.remove(key, clock::now_ms(), self.readers()),
             Some((_, true))
@@ -568,7 +574,24 @@ impl<R: Clone + Send + Sync + 'static> MemoryCache<R> {
     /// Removes every entry. Counters keep their values; computations in progress still store
     /// their results when they finish.
     pub fn clear(&self) {
-        self.store.clear(self.readers());
+        if !self.refuse_write_in_read("clear") {
+            self.store.clear(self.readers());
+        }
+    }
+
+    /// True (and logged) when this thread is inside an in-process store's read, running a
+    /// value's `Clone`: a write now would wait for that read to end, which never comes (or, across
+    /// two threads doing the same, for each other). Such a write is skipped.
+    fn refuse_write_in_read(&self, operation: &'static str) -> bool {
+        let refused = bypass::in_store_read();
+        if refused {
+            tracing::warn!(
+                function = self.config.name,
+                operation,
+                "cachemacro: a cached value's `Clone` wrote to an in-process cache; skipped"
+            );
+        }
+        refused
     }
 
     /// Entries held now, including expired ones not yet removed.

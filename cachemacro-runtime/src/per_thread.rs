@@ -24,16 +24,17 @@ pub(crate) const SHARED: usize = SLOTS;
 #[derive(Default)]
 #[repr(align(128))]
 pub(crate) struct Slot {
-    /// Twice the hits counted here, plus one while the owner reads the store: a hit marks its
-    /// read, and counts itself as it clears the mark, with one locked add and one plain store.
+    /// The hits counted here times [`HIT`], plus, while the owner reads the store, the mark of
+    /// the shard it reads (below [`HIT`]): a hit marks its read, and counts itself as it clears
+    /// the mark, with one locked add and one plain store.
     pub(crate) reads: AtomicU64,
     pub(crate) misses: AtomicU64,
 }
 
-/// What [`Slot::reads`] grows by per hit.
-pub(crate) const HIT: u64 = 2;
-/// The low bit of [`Slot::reads`]: its owner is reading the store.
-pub(crate) const READING: u64 = 1;
+/// What [`Slot::reads`] grows by per hit; the shard marks (1 to 64) fit below it.
+pub(crate) const HIT: u64 = 256;
+/// The part of [`Slot::reads`] that holds the mark of the shard being read (0: none).
+const MARK: u64 = HIT - 1;
 
 /// A cache's slots: one per owned index, plus the shared one.
 pub(crate) struct Slots {
@@ -76,14 +77,14 @@ impl Slots {
         })
     }
 
-    /// Waits until every owner of a slot that is reading the store now has finished that read.
-    /// The caller has already announced its write (a SeqCst store), so reads that start later see
-    /// it and keep out; a reader is not waited for past the read it is in, however soon it
-    /// starts another.
-    pub(crate) fn wait_for_readers(&self) {
+    /// Waits until every owner of a slot that is reading the shard marked `mark` has finished
+    /// that read. The caller has already announced its write on that shard (a SeqCst store), so
+    /// reads of it that start later see the announcement and keep out: a reader is not waited for
+    /// past the read it is in.
+    pub(crate) fn wait_for_readers(&self, mark: u64) {
         for slot in &self.slots[..claimed()] {
             let seen = slot.reads.load(Ordering::SeqCst);
-            if seen & READING == 0 {
+            if seen & MARK != mark {
                 continue;
             }
             let mut spins = 0u32;

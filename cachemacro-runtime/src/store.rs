@@ -8,12 +8,11 @@
 //!   one, because every hit's lock write pulled the shard's cache line from the other core.
 //!
 //! So hits take no lock. A reader marks its own per-thread slot (a cache line only it writes) with
-//! one locked add, checks that no writer is active on the shard it reads, reads, and clears the
-//! mark with a plain store that also counts the hit (the mark and the hit count share one word). A
-//! writer (insert, remove, eviction, a miss looking for its flight) takes the shard's mutex,
-//! announces itself on the shard, and waits for every reader that is in the middle of a read to
-//! finish that read: a read takes tens of nanoseconds, and later reads of this shard see the
-//! announcement and keep out. Both sides announce with SeqCst operations before they look at the
+//! the shard it reads, by one locked add, checks that no writer is active on that shard, reads,
+//! and clears the mark with a plain store that also counts the hit (the mark and the hit count
+//! share one word). A writer (insert, remove, eviction, a miss looking for its flight) takes the
+//! shard's mutex, announces itself on the shard, and waits for the readers marked with that shard
+//! to finish the read they are in: later reads of the shard see the announcement and keep out. Both sides announce with SeqCst operations before they look at the
 //! other's, so one of them always sees the other. Writes are rare next to hits: a miss writes
 //! twice (its flight, then its value), a hit never.
 //!
@@ -29,7 +28,7 @@ use hashbrown::HashTable;
 
 use crate::bypass;
 use crate::flight::Flight;
-use crate::per_thread::{HIT, READING, SHARED, Slot, Slots};
+use crate::per_thread::{HIT, SHARED, Slot, Slots};
 
 /// One slot of the table.
 struct Entry<R> {
@@ -74,7 +73,7 @@ pub(crate) enum Probe<R> {
 /// thread's reader mark, or wait for it).
 #[inline]
 fn clone_value<R: Clone>(value: &R) -> R {
-    let _scope = bypass::Scope::enter();
+    let _scope = bypass::Scope::enter_store_read();
     value.clone()
 }
 
@@ -109,6 +108,9 @@ struct Shard<R> {
     lock: Mutex<()>,
     /// A writer is active: readers keep out.
     writing: AtomicBool,
+    /// What readers of this shard add to their slot's `reads` while they read: its place plus
+    /// one (1 to 64).
+    mark: u64,
     /// Entries held, kept by writers so that counting takes no lock.
     len: AtomicUsize,
     table: UnsafeCell<Table<R>>,
@@ -158,8 +160,8 @@ struct ReadMark<'a> {
 
 impl<'a> ReadMark<'a> {
     #[inline(always)]
-    fn enter(reads: &'a AtomicU64) -> Self {
-        let before = reads.fetch_add(READING, Ordering::SeqCst);
+    fn enter(reads: &'a AtomicU64, mark: u64) -> Self {
+        let before = reads.fetch_add(mark, Ordering::SeqCst);
         ReadMark {
             reads,
             after: before,
@@ -194,7 +196,7 @@ impl<'a, R> Write<'a, R> {
             .lock()
             .unwrap_or_else(|poison| poison.into_inner());
         shard.writing.store(true, Ordering::SeqCst);
-        readers.wait_for_readers();
+        readers.wait_for_readers(shard.mark);
         Write { shard, _lock: lock }
     }
 
@@ -225,6 +227,7 @@ impl<R: Clone> Store<R> {
             .map(|i| Shard {
                 lock: Mutex::new(()),
                 writing: AtomicBool::new(false),
+                mark: i + 1,
                 len: AtomicUsize::new(0),
                 table: UnsafeCell::new(Table {
                     entries: HashTable::new(),
@@ -266,9 +269,11 @@ impl<R: Clone> Store<R> {
         slot: &Slot,
         readers: &Slots,
     ) -> Read<R> {
-        let shard = self.shard(key);
+        let at = ((key >> 64) as usize) & self.mask;
+        let shard = &self.shards[at];
         if index != SHARED {
-            let mut mark = ReadMark::enter(&slot.reads);
+            // The shard's mark computed, not loaded: the locked add need not wait for a load.
+            let mut mark = ReadMark::enter(&slot.reads, at as u64 + 1);
             if !shard.writing.load(Ordering::SeqCst) {
                 // SAFETY: marked, and no writer active: writers wait for this mark to clear.
                 let table = unsafe { &*shard.table.get() };

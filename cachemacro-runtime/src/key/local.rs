@@ -9,7 +9,7 @@
 //!
 //! The steps are foldhash's own (a folded multiply of the input, xored with the accumulator and a
 //! seed), so each lane is as strong as one foldhash hasher; unlike `foldhash::fast::FixedState`,
-//! every seed is random, so no input can zero a multiplier. Integers are gathered two at a time
+//! every seed is random, so only an input that guesses a 64-bit secret can zero a multiplier. Integers are gathered two at a time
 //! (16 bytes) and folded as one piece; a byte string first folds the gathered integers, so the
 //! hash follows the order of the writes. A piece's length rotates the accumulator before it is
 //! folded in, so pieces of different lengths never read alike. Pieces longer than 16 bytes go
