@@ -427,12 +427,37 @@ fn the_lock_is_the_entry_key_with_a_lock_suffix_and_not_an_entry() {
 
     LAYOUT_GATE.set(true);
     assert_eq!(caller.join().unwrap(), 2);
-    // The release is sent in the background, after the value is written.
+    // Stored and released in one script before the call returned: a process that exits right
+    // after its call leaves no lock behind.
     assert_eq!(layout_cache().len(), Some(1));
-    assert!(
-        eventually(PATIENCE, || !redis.exists::<_, bool>(&lock).unwrap()),
-        "released once the value is stored"
-    );
+    let locked: bool = redis.exists(&lock).unwrap();
+    assert!(!locked, "released with the value, before the call returned");
+}
+
+#[memoize(ttl = 60, backend = "redis", name = "released", lock_ttl = "5s")]
+async fn released(n: u64) -> u64 {
+    n + 1
+}
+
+#[test]
+fn an_async_holder_releases_with_its_write_before_returning() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    released_cache().configure(config(&server.url()));
+    let mut redis = server.client();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    for n in 0..20u64 {
+        assert_eq!(runtime.block_on(released(n)), n + 1);
+        let locked: bool = redis.exists(lock_key("released", n)).unwrap();
+        assert!(!locked, "no lock left after call {n}");
+        let stored: bool = redis.exists(redis_key("released", n)).unwrap();
+        assert!(stored, "and the value is there");
+    }
+    assert_eq!(released_cache().stats().misses, 20);
 }
 
 static AWAITED_GATE: Gate = Gate::new();

@@ -17,9 +17,12 @@
 //! - **claim for a refresh**: the lock if it is free, with the entry's `PTTL`, so a refresh whose
 //!   entry another process renewed meanwhile is skipped too.
 //! - **release**: `DEL` only if the lock still holds the caller's token, so a holder that outran
-//!   its `lock_ttl` cannot delete its successor's lock. Sent in the background, without waiting
-//!   for the reply, and tried even while the connection cools down after a failure; a claim
-//!   whose reply is lost (a timeout, a cancelled call) sends one too, in case it took the lock.
+//!   its `lock_ttl` cannot delete its successor's lock. A holder that stores a value releases in
+//!   the same script as the write (**store and release**): one round trip, done before its call
+//!   returns, so a process that exits right after its call leaves no lock behind. Every other
+//!   release (nothing to store, a failed write, a refresh, a claim whose reply is lost) is sent
+//!   in the background, without waiting for the reply, and tried even while the connection cools
+//!   down after a failure.
 //!
 //! A lock's ttl is not renewed while the body runs: a body slower than `lock_ttl` lets one waiter
 //! take over and run it again. When Redis fails during any step, the caller goes on without the
@@ -79,6 +82,16 @@ static RELEASE: LuaScript = LuaScript::new(
 return 0",
 );
 
+/// `KEYS`: the entry, its lock. `ARGV`: the value, the caller's token, the entry's ttl in ms (`0`
+/// for none). Stores the value, then releases the lock if it still holds the token: the holder's
+/// last two steps in one round trip, done before its call returns. Replies 1.
+static STORE_RELEASE: LuaScript = LuaScript::new(
+    r"if ARGV[3] == '0' then redis.call('SET', KEYS[1], ARGV[1])
+else redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3]) end
+if redis.call('GET', KEYS[2]) == ARGV[2] then redis.call('DEL', KEYS[2]) end
+return 1",
+);
+
 /// A Lua script run with `EVALSHA`: loaded on first use, and again whenever Redis has forgotten
 /// it (a restart, `SCRIPT FLUSH`, another server). What `redis::Script` does, whose cargo
 /// feature this crate does not enable.
@@ -101,7 +114,7 @@ impl LuaScript {
         &'static self,
         mut manager: ConnectionManager,
         keys: Vec<String>,
-        args: Vec<String>,
+        args: Vec<Vec<u8>>,
     ) -> Result<T, Failure> {
         let evalsha = |sha: &str| {
             let mut command = ::redis::cmd("EVALSHA");
@@ -188,6 +201,23 @@ impl Held {
         drop(self);
     }
 
+    /// The keys and arguments of [`STORE_RELEASE`] for `bytes` under the entry `redis_key`.
+    fn store_release_arguments(
+        &self,
+        redis_key: &str,
+        bytes: Vec<u8>,
+        ttl_ms: u64,
+    ) -> (Vec<String>, Vec<Vec<u8>>) {
+        (
+            vec![redis_key.to_owned(), self.lock_key.clone()],
+            vec![
+                bytes,
+                self.token.clone().into_bytes(),
+                ttl_ms.to_string().into_bytes(),
+            ],
+        )
+    }
+
     /// Forgets the lock: the claim did not take it.
     fn disarm(mut self) {
         self.armed = false;
@@ -198,7 +228,7 @@ impl Drop for Held {
     fn drop(&mut self) {
         if self.armed {
             let keys = vec![std::mem::take(&mut self.lock_key)];
-            let args = vec![std::mem::take(&mut self.token)];
+            let args = vec![std::mem::take(&mut self.token).into_bytes()];
             self.target
                 .connection
                 .spawn(Attempt::Explicit, self.deadline, move |manager| {
@@ -240,10 +270,13 @@ impl Claiming {
     }
 
     /// The `KEYS` and `ARGV` of [`CLAIM`] and [`CLAIM_REFRESH`].
-    fn arguments(&self) -> (Vec<String>, Vec<String>) {
+    fn arguments(&self) -> (Vec<String>, Vec<Vec<u8>>) {
         (
             vec![self.redis_key.clone(), self.lock_key.clone()],
-            vec![self.token.clone(), self.lock_ttl.as_millis().to_string()],
+            vec![
+                self.token.clone().into_bytes(),
+                self.lock_ttl.as_millis().to_string().into_bytes(),
+            ],
         )
     }
 
@@ -274,6 +307,56 @@ where
 
     /// After a miss: the value another process stores meanwhile, or this process' turn to
     /// compute (with the lock, or without it when Redis fails). Blocks the thread while it waits.
+    /// Stores `bytes` under `redis_key` and releases `held` in one script. If the script fails,
+    /// the lock is released in the background (the script may not have run).
+    pub(super) fn store_release_blocking(
+        &self,
+        target: &Arc<Target>,
+        redis_key: &str,
+        bytes: Vec<u8>,
+        held: Held,
+    ) -> Result<(), Failure> {
+        let (keys, args) = held.store_release_arguments(redis_key, bytes, self.config.ttl_ms);
+        let reply =
+            target
+                .connection
+                .run_blocking(Attempt::Routine, target.timeout(), move |manager| {
+                    STORE_RELEASE.run::<i64>(manager, keys, args)
+                });
+        Self::stored_released(held, reply)
+    }
+
+    /// [`store_release_blocking`](Self::store_release_blocking) for tasks.
+    pub(super) async fn store_release(
+        &self,
+        target: &Arc<Target>,
+        redis_key: &str,
+        bytes: Vec<u8>,
+        held: Held,
+    ) -> Result<(), Failure> {
+        let (keys, args) = held.store_release_arguments(redis_key, bytes, self.config.ttl_ms);
+        let reply = target
+            .connection
+            .run(Attempt::Routine, target.timeout(), move |manager| {
+                STORE_RELEASE.run::<i64>(manager, keys, args)
+            })
+            .await;
+        Self::stored_released(held, reply)
+    }
+
+    fn stored_released(held: Held, reply: Result<i64, Failure>) -> Result<(), Failure> {
+        match reply {
+            Ok(_) => {
+                held.disarm();
+                Ok(())
+            }
+            Err(failure) => {
+                drop(held);
+                Err(failure)
+            }
+        }
+    }
+
     pub(super) fn claim_blocking(&self, target: &Arc<Target>, redis_key: &str) -> Claim<R> {
         let mut claiming = Claiming::new(target, redis_key, self.lock_ttl_ms());
         loop {

@@ -137,7 +137,7 @@ pub use stored::{Layout, OkOnly, Storage, Whole};
 
 use self::connection::{Attempt, Connection, Failure, query, within};
 use self::flight::{Flights, Leader, Role};
-use self::lock::Claim;
+use self::lock::{Claim, Held};
 use self::report::ErrorLog;
 use crate::key::format_key;
 use crate::stats::{Counters, Stats};
@@ -456,10 +456,13 @@ where
         let value = body();
         let mut stored = false;
         if cacheable(&value) {
-            stored = self.write_blocking(target, redis_key, &value);
+            // Released with the write, so whoever takes the lock next finds the value.
+            stored = match held.take() {
+                Some(lock) => self.write_releasing_blocking(target, redis_key, &value, lock),
+                None => self.write_blocking(target, redis_key, &value),
+            };
             finish(leader, &value);
         }
-        // Released after the write, so whoever takes the lock next finds the value.
         if let Some(lock) = held {
             lock.release();
         }
@@ -492,7 +495,10 @@ where
         let value = body.await;
         let mut stored = false;
         if cacheable(&value) {
-            stored = self.write(target, redis_key, &value).await;
+            stored = match held.take() {
+                Some(lock) => self.write_releasing(target, redis_key, &value, lock).await,
+                None => self.write(target, redis_key, &value).await,
+            };
             finish(leader, &value);
         }
         if let Some(lock) = held {
@@ -546,6 +552,37 @@ where
             .command::<()>(Attempt::Routine, target.timeout(), command)
             .await;
         self.written(written)
+    }
+
+    /// [`write_blocking`](Self::write_blocking) that also releases the lock `held`, in the same
+    /// round trip. A value that cannot be encoded is not written, and the lock is released.
+    fn write_releasing_blocking(
+        &self,
+        target: &Arc<Target>,
+        redis_key: &str,
+        value: &R,
+        held: Held,
+    ) -> bool {
+        let Some(bytes) = self.encode(value, target) else {
+            held.release();
+            return false;
+        };
+        self.written(self.store_release_blocking(target, redis_key, bytes, held))
+    }
+
+    /// [`write_releasing_blocking`](Self::write_releasing_blocking) for async callers.
+    async fn write_releasing(
+        &self,
+        target: &Arc<Target>,
+        redis_key: &str,
+        value: &R,
+        held: Held,
+    ) -> bool {
+        let Some(bytes) = self.encode(value, target) else {
+            held.release();
+            return false;
+        };
+        self.written(self.store_release(target, redis_key, bytes, held).await)
     }
 
     fn written(&self, written: Result<(), Failure>) -> bool {
