@@ -566,6 +566,39 @@ fn an_uncached_err_releases_the_lock_to_a_waiter() {
     );
 }
 
+#[memoize(ttl = 60, backend = "redis", name = "refused", lock_ttl = "30s")]
+fn refused(n: u64) -> Result<u64, String> {
+    Err(format!("{n} refused"))
+}
+
+#[memoize(ttl = 60, backend = "redis", name = "refused_async", lock_ttl = "30s")]
+async fn refused_async(n: u64) -> Result<u64, String> {
+    Err(format!("{n} refused"))
+}
+
+#[test]
+fn a_holder_with_nothing_to_store_releases_before_its_call_returns() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    refused_cache().configure(config(&server.url()));
+    refused_async_cache().configure(config(&server.url()));
+    let mut redis = server.client();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    for n in 0..20u64 {
+        assert!(refused(n).is_err());
+        assert!(runtime.block_on(refused_async(n)).is_err());
+        for name in ["refused", "refused_async"] {
+            let locked: bool = redis.exists(lock_key(name, n)).unwrap();
+            assert!(!locked, "{name}: no lock left after call {n}");
+        }
+    }
+    assert_eq!(refused_cache().stats().misses, 20);
+}
+
 static OUTAGE_GATE: Gate = Gate::new();
 static OUTAGE_RUNS: AtomicUsize = AtomicUsize::new(0);
 

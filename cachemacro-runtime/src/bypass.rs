@@ -23,7 +23,8 @@
 //! ```
 //!
 //! The companions that say what they do still do it inside a bypass: `f_refresh` stores, and
-//! `f_invalidate` removes, so a fresh path can write back what it learnt. `f_warm`, which fills
+//! `f_invalidate` removes, so a fresh path can write back what it learnt. (Not so inside a cached
+//! value's `Clone` while an in-process cache reads it: there they are skipped.) `f_warm`, which fills
 //! the cache on behalf of calls of `f`, does nothing inside a bypass (every item counts as
 //! failed).
 

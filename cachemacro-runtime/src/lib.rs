@@ -68,8 +68,9 @@
 //!   happens when the result is not cached (an `Err`), so many concurrent callers of a failing
 //!   key compute one after another. Recursive memoized functions work. A value's `Clone` that
 //!   calls a memoized function while the cache clones it runs that function uncached, and the
-//!   writes it makes to an in-process cache meanwhile (`f_invalidate`, `f_refresh`, `clear`) are
-//!   skipped with a warning: they would wait for the read the clone is part of. On the
+//!   writes it makes to an in-process cache meanwhile on that thread (`f_invalidate`,
+//!   `f_refresh`, `clear`) are skipped with a warning: they would wait for the read the clone is
+//!   part of. A `Clone` must not wait for another thread that writes to the same cache. On the
 //!   Redis backend "once" holds across processes (`lock = "redis"`, the default there); `lock`
 //!   chooses (see [`options`]).
 //! - **Background refresh.** With `refresh = "background"`, a hit on an entry older than

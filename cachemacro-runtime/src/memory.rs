@@ -572,7 +572,8 @@ impl<R: Clone + Send + Sync + 'static> MemoryCache<R> {
     }
 
     /// Removes every entry. Counters keep their values; computations in progress still store
-    /// their results when they finish.
+    /// their results when they finish. Skipped (with a warning) when called from a cached value's
+    /// `Clone` while this thread reads an in-process cache.
     pub fn clear(&self) {
         if !self.refuse_write_in_read("clear") {
             self.store.clear(self.readers());

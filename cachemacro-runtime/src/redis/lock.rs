@@ -19,10 +19,11 @@
 //! - **release**: `DEL` only if the lock still holds the caller's token, so a holder that outran
 //!   its `lock_ttl` cannot delete its successor's lock. A holder that stores a value releases in
 //!   the same script as the write (**store and release**): one round trip, done before its call
-//!   returns, so a process that exits right after its call leaves no lock behind. Every other
-//!   release (nothing to store, a failed write, a refresh, a claim whose reply is lost) is sent
-//!   in the background, without waiting for the reply, and tried even while the connection cools
-//!   down after a failure.
+//!   returns, so a process that exits right after its call leaves no lock behind. A holder with
+//!   nothing to store (an `Err` that is not cached, a value too large) releases before its call
+//!   returns too. The releases nobody waits for (a refresh's, a panicking or cancelled holder's,
+//!   a claim's whose reply is lost, one whose reply did not come in time) are sent in the
+//!   background. All are tried even while the connection cools down after a failure.
 //!
 //! A lock's ttl is not renewed while the body runs: a body slower than `lock_ttl` lets one waiter
 //! take over and run it again. When Redis fails during any step, the caller goes on without the
@@ -179,13 +180,15 @@ pub(super) enum Turn {
 }
 
 /// A lock this process holds, or may hold: armed before a claim is sent, so that a claim whose
-/// reply is lost (a timeout, a cancelled future) still releases what it may have taken. Dropped
-/// or [`release`](Held::release)d, it releases the lock in the background if it still holds the
-/// caller's token; [`disarm`](Held::disarm)ed, it does nothing (the claim took no lock).
+/// reply is lost (a timeout, a cancelled future) still releases what it may have taken. Dropped,
+/// it releases the lock in the background if it still holds the caller's token;
+/// [`release_blocking`](Held::release_blocking) and [`release_now`](Held::release_now) release
+/// it before they return (in the background if that fails); [`disarm`](Held::disarm)ed, it does
+/// nothing (the claim took no lock, or a store-and-release script released it).
 ///
 /// Releases are sent as explicit operations, tried even while the connection cools down after a
-/// failure, and never wait for the reply: a holder that skipped its release would leave every
-/// other process waiting out the lock's ttl.
+/// failure: a holder that skipped its release would leave every other process waiting out the
+/// lock's ttl.
 pub(super) struct Held {
     target: Arc<Target>,
     lock_key: String,
@@ -196,9 +199,48 @@ pub(super) struct Held {
 }
 
 impl Held {
-    /// Releases the lock (after the value is stored, so whoever claims next finds it).
+    /// Releases the lock in the background (a refresh, which runs off the callers' path).
     pub(super) fn release(self) {
         drop(self);
+    }
+
+    /// Releases the lock before returning, so that a process that exits right after its call
+    /// leaves no lock behind; in the background if Redis does not answer.
+    pub(super) fn release_blocking(self) {
+        let (keys, args) = self.release_arguments();
+        let reply = self.target.connection.run_blocking(
+            Attempt::Explicit,
+            self.target.timeout(),
+            move |manager| RELEASE.run::<i64>(manager, keys, args),
+        );
+        self.released(reply);
+    }
+
+    /// [`release_blocking`](Held::release_blocking) for tasks.
+    pub(super) async fn release_now(self) {
+        let (keys, args) = self.release_arguments();
+        let reply = self
+            .target
+            .connection
+            .run(Attempt::Explicit, self.target.timeout(), move |manager| {
+                RELEASE.run::<i64>(manager, keys, args)
+            })
+            .await;
+        self.released(reply);
+    }
+
+    fn release_arguments(&self) -> (Vec<String>, Vec<Vec<u8>>) {
+        (
+            vec![self.lock_key.clone()],
+            vec![self.token.clone().into_bytes()],
+        )
+    }
+
+    fn released(self, reply: Result<i64, Failure>) {
+        if reply.is_ok() {
+            self.disarm();
+        }
+        // Otherwise dropped armed: tried again in the background.
     }
 
     /// The keys and arguments of [`STORE_RELEASE`] for `bytes` under the entry `redis_key`.
@@ -305,8 +347,6 @@ where
         }
     }
 
-    /// After a miss: the value another process stores meanwhile, or this process' turn to
-    /// compute (with the lock, or without it when Redis fails). Blocks the thread while it waits.
     /// Stores `bytes` under `redis_key` and releases `held` in one script. If the script fails,
     /// the lock is released in the background (the script may not have run).
     pub(super) fn store_release_blocking(
@@ -357,6 +397,8 @@ where
         }
     }
 
+    /// After a miss: the value another process stores meanwhile, or this process' turn to
+    /// compute (with the lock, or without it when Redis fails). Blocks the thread while it waits.
     pub(super) fn claim_blocking(&self, target: &Arc<Target>, redis_key: &str) -> Claim<R> {
         let mut claiming = Claiming::new(target, redis_key, self.lock_ttl_ms());
         loop {

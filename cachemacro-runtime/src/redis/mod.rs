@@ -463,8 +463,10 @@ where
             };
             finish(leader, &value);
         }
+        // Nothing stored (an `Err` not cached, a failed write): released before returning all
+        // the same, so the others take over at once.
         if let Some(lock) = held {
-            lock.release();
+            lock.release_blocking();
         }
         Looked::Computed(value, stored)
     }
@@ -502,7 +504,7 @@ where
             finish(leader, &value);
         }
         if let Some(lock) = held {
-            lock.release();
+            lock.release_now().await;
         }
         Looked::Computed(value, stored)
     }
@@ -564,7 +566,7 @@ where
         held: Held,
     ) -> bool {
         let Some(bytes) = self.encode(value, target) else {
-            held.release();
+            held.release_blocking();
             return false;
         };
         self.written(self.store_release_blocking(target, redis_key, bytes, held))
@@ -579,7 +581,7 @@ where
         held: Held,
     ) -> bool {
         let Some(bytes) = self.encode(value, target) else {
-            held.release();
+            held.release_now().await;
             return false;
         };
         self.written(self.store_release(target, redis_key, bytes, held).await)
