@@ -33,8 +33,6 @@ pub const DEFAULT_CAPACITY: u64 = 10_000;
 pub struct MemoryCache<R> {
     config: FnConfig,
     key_seeds: LocalSeeds,
-    /// Entries age (a `ttl` or a refresh): hits read the clock.
-    ages: bool,
     store: Store<R>,
     counters: Counters,
 }
@@ -149,31 +147,28 @@ impl<R: Clone> MemoryCache<R> {
         &self.counters.threads
     }
 
-    /// The hit path: a live value under `key` and, when this caller must schedule its refresh,
-    /// the entry's generation. `None` on a miss. The caller has checked that no bypass is active.
+    /// The hit path: the store's read of `key`, counted there. The caller has checked that no
+    /// bypass is active.
     #[inline(always)]
-    fn hit(&self, key: u128) -> Option<(R, Option<u64>)> {
-        let index = per_thread::current();
-        let readers = self.readers();
-        let slot = readers.get(index);
-        match self.store.read(
+    fn hit(&self, key: u128) -> Read<R> {
+        self.store.read(
             key,
             self.now(),
             self.config.refresh_after_ms,
-            index,
-            slot,
-            readers,
-        ) {
-            Read::Hit(value, due) => Some((value, due)),
-            Read::Miss => None,
-        }
+            per_thread::current(),
+            self.readers(),
+        )
     }
 
     /// The coarse clock for a hit: a cache whose entries never age (no `ttl`, no refresh) does
     /// not read it.
     #[inline(always)]
     fn now(&self) -> u64 {
-        if !self.ages { 0 } else { clock::now_ms() }
+        if self.config.ttl_ms == 0 && self.config.refresh_after_ms == 0 {
+            0
+        } else {
+            clock::now_ms()
+        }
     }
 
     /// One look at the table: a hit, a flight to wait for, or the lead.
@@ -183,8 +178,8 @@ impl<R: Clone> MemoryCache<R> {
             return Step::Bypass;
         }
         match self.hit(key) {
-            Some((value, due)) => Step::Hit(value, due),
-            None => self.miss(key, clock::now_ms(), self.readers()),
+            Read::Hit(value, due) => Step::Hit(value, due),
+            Read::Miss => self.miss(key, clock::now_ms(), self.readers()),
         }
     }
 
@@ -238,7 +233,6 @@ impl<R: Clone + Send + Sync + 'static> MemoryCache<R> {
         }
         MemoryCache {
             key_seeds: LocalSeeds::random(),
-            ages: config.ttl_ms > 0 || config.refresh_after_ms > 0,
             store: Store::new(config.capacity),
             config,
             counters: Counters::default(),
@@ -257,7 +251,7 @@ impl<R: Clone + Send + Sync + 'static> MemoryCache<R> {
     #[inline(always)]
     fn find(&self, key: u128, schedule: impl FnOnce(u64)) -> Found<'_, R> {
         if !bypass::active()
-            && let Some((value, due)) = self.hit(key)
+            && let Read::Hit(value, due) = self.hit(key)
         {
             if let Some(generation) = due {
                 schedule(generation);

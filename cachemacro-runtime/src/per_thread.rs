@@ -31,10 +31,16 @@ pub(crate) struct Slot {
     pub(crate) misses: AtomicU64,
 }
 
-/// What [`Slot::reads`] grows by per hit; the shard marks (1 to 64) fit below it.
+/// What [`Slot::reads`] grows by per hit; the shard marks ([`mark`]: 1 to 64) fit below it.
 pub(crate) const HIT: u64 = 256;
 /// The part of [`Slot::reads`] that holds the mark of the shard being read (0: none).
 const MARK: u64 = HIT - 1;
+
+/// The mark of the shard at `place` (below 64).
+#[inline(always)]
+pub(crate) fn mark(place: usize) -> u64 {
+    place as u64 + 1
+}
 
 /// A cache's slots: one per owned index, plus the shared one.
 pub(crate) struct Slots {
@@ -56,9 +62,21 @@ impl Slots {
         &self.slots[index.min(SHARED)]
     }
 
+    /// Counts a hit in the slot at `index`.
+    #[inline]
+    pub(crate) fn hit(&self, index: usize) {
+        Slots::add(index, &self.get(index).reads, HIT);
+    }
+
+    /// Counts a miss in the slot at `index`.
+    #[inline]
+    pub(crate) fn miss(&self, index: usize) {
+        Slots::add(index, &self.get(index).misses, 1);
+    }
+
     /// Adds `amount` to `counter` of the slot at `index`.
     #[inline]
-    pub(crate) fn add(index: usize, counter: &AtomicU64, amount: u64) {
+    fn add(index: usize, counter: &AtomicU64, amount: u64) {
         if index == SHARED {
             counter.fetch_add(amount, Ordering::Relaxed);
         } else {

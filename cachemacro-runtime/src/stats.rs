@@ -86,14 +86,12 @@ pub(crate) struct LockCounters {
 impl Counters {
     #[inline]
     pub(crate) fn hit(&self) {
-        let index = per_thread::current();
-        Slots::add(index, &self.threads.get(index).reads, per_thread::HIT);
+        self.threads.hit(per_thread::current());
     }
 
     #[inline]
     pub(crate) fn miss(&self) {
-        let index = per_thread::current();
-        Slots::add(index, &self.threads.get(index).misses, 1);
+        self.threads.miss(per_thread::current());
     }
 
     pub(crate) fn count(counter: &AtomicU64) {

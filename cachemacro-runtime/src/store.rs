@@ -28,7 +28,7 @@ use hashbrown::HashTable;
 
 use crate::bypass;
 use crate::flight::Flight;
-use crate::per_thread::{HIT, SHARED, Slot, Slots};
+use crate::per_thread::{self, HIT, SHARED, Slots};
 
 /// One slot of the table.
 struct Entry<R> {
@@ -108,8 +108,8 @@ struct Shard<R> {
     lock: Mutex<()>,
     /// A writer is active: readers keep out.
     writing: AtomicBool,
-    /// What readers of this shard add to their slot's `reads` while they read: its place plus
-    /// one (1 to 64).
+    /// What readers of this shard add to their slot's `reads` while they read
+    /// ([`per_thread::mark`] of its place), kept for writers, which find a shard by key.
     mark: u64,
     /// Entries held, kept by writers so that counting takes no lock.
     len: AtomicUsize,
@@ -227,7 +227,7 @@ impl<R: Clone> Store<R> {
             .map(|i| Shard {
                 lock: Mutex::new(()),
                 writing: AtomicBool::new(false),
-                mark: i + 1,
+                mark: per_thread::mark(i as usize),
                 len: AtomicUsize::new(0),
                 table: UnsafeCell::new(Table {
                     entries: HashTable::new(),
@@ -253,7 +253,13 @@ impl<R: Clone> Store<R> {
 
     #[inline]
     fn shard(&self, key: u128) -> &Shard<R> {
-        &self.shards[((key >> 64) as usize) & self.mask]
+        &self.shards[self.place(key)]
+    }
+
+    /// The place of `key`'s shard, from the high half of the key.
+    #[inline(always)]
+    fn place(&self, key: u128) -> usize {
+        ((key >> 64) as usize) & self.mask
     }
 
     /// The hit path: the live value under `key`, read without a lock by a thread that owns slot
@@ -266,14 +272,13 @@ impl<R: Clone> Store<R> {
         now: u64,
         refresh_after: u64,
         index: usize,
-        slot: &Slot,
         readers: &Slots,
     ) -> Read<R> {
-        let at = ((key >> 64) as usize) & self.mask;
-        let shard = &self.shards[at];
+        let place = self.place(key);
+        let shard = &self.shards[place];
         if index != SHARED {
             // The shard's mark computed, not loaded: the locked add need not wait for a load.
-            let mut mark = ReadMark::enter(&slot.reads, at as u64 + 1);
+            let mut mark = ReadMark::enter(&readers.get(index).reads, per_thread::mark(place));
             if !shard.writing.load(Ordering::SeqCst) {
                 // SAFETY: marked, and no writer active: writers wait for this mark to clear.
                 let table = unsafe { &*shard.table.get() };
@@ -284,7 +289,7 @@ impl<R: Clone> Store<R> {
                 return read;
             }
         }
-        Self::read_locked(shard, key, now, refresh_after, index, slot, readers)
+        Self::read_locked(shard, key, now, refresh_after, index, readers)
     }
 
     /// [`read`](Self::read) as a writer: while a writer is active, or for a thread without a
@@ -297,7 +302,6 @@ impl<R: Clone> Store<R> {
         now: u64,
         refresh_after: u64,
         index: usize,
-        slot: &Slot,
         readers: &Slots,
     ) -> Read<R> {
         let read = {
@@ -305,7 +309,7 @@ impl<R: Clone> Store<R> {
             Self::read_entry(write.table(), key, now, refresh_after)
         };
         if let Read::Hit(..) = read {
-            Slots::add(index, &slot.reads, HIT);
+            readers.hit(index);
         }
         read
     }
@@ -547,7 +551,7 @@ mod tests {
     fn read(store: &Store<u64>, key: u128, now: u64, refresh_after: u64) -> Option<(u64, bool)> {
         let slots = readers();
         let index = crate::per_thread::current();
-        match store.read(key, now, refresh_after, index, slots.get(index), &slots) {
+        match store.read(key, now, refresh_after, index, &slots) {
             Read::Hit(value, due) => Some((value, due.is_some())),
             Read::Miss => None,
         }
@@ -637,8 +641,7 @@ mod tests {
                     for round in 0..20_000u128 {
                         let key = (round % 64) << 64 | (round % 64);
                         let index = crate::per_thread::current();
-                        let slot = slots.get(index);
-                        if let Read::Hit((a, b), _) = store.read(key, 0, 0, index, slot, &slots) {
+                        if let Read::Hit((a, b), _) = store.read(key, 0, 0, index, &slots) {
                             assert_eq!(a, b);
                         }
                     }

@@ -9,8 +9,8 @@
 //!
 //! The steps are foldhash's own (a folded multiply of the input, xored with the accumulator and a
 //! seed), so each lane is as strong as one foldhash hasher; unlike `foldhash::fast::FixedState`,
-//! every seed is random, so only an input that guesses a 64-bit secret can zero a multiplier. Integers are gathered two at a time
-//! (16 bytes) and folded as one piece; a byte string first folds the gathered integers, so the
+//! every seed is random, so only an input that guesses a 64-bit secret can zero a multiplier.
+//! Integers are gathered two at a time (16 bytes) and folded as one piece; a byte string first folds the gathered integers, so the
 //! hash follows the order of the writes. A piece's length rotates the accumulator before it is
 //! folded in, so pieces of different lengths never read alike. Pieces longer than 16 bytes go
 //! through foldhash's long-input hash, seeded per lane.
@@ -32,12 +32,7 @@ impl LocalSeeds {
     /// Seeds no one outside the process can know.
     pub fn random() -> Self {
         let random = foldhash::fast::RandomState::default();
-        let draw = |i: u64| random.hash_one(i);
-        LocalSeeds {
-            start: [draw(0), draw(1)],
-            pieces: [draw(2), draw(3)],
-            long: [SharedSeed::from_u64(draw(4)), SharedSeed::from_u64(draw(5))],
-        }
+        Self::drawn(|i| random.hash_one(i))
     }
 
     /// Fixed seeds, for tests: SplitMix64 of `seed`, so that no two are alike and none is zero
@@ -50,6 +45,11 @@ impl LocalSeeds {
             z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
             z ^ (z >> 31)
         };
+        Self::drawn(draw)
+    }
+
+    /// Seeds from `draw(0)` to `draw(5)`.
+    fn drawn(draw: impl Fn(u64) -> u64) -> Self {
         LocalSeeds {
             start: [draw(0), draw(1)],
             pieces: [draw(2), draw(3)],
@@ -60,6 +60,7 @@ impl LocalSeeds {
 
 /// The in-process hasher: equal write sequences give equal hashes within one process, and no
 /// two caches (or processes) share seeds.
+#[derive(Clone, Copy)]
 pub struct LocalHasher<'a> {
     lanes: [u64; 2],
     /// Integers written since the last fold, the first in the low half.
@@ -166,7 +167,7 @@ impl KeySink for LocalHasher<'_> {
 impl KeyHasher for LocalHasher<'_> {
     #[inline(always)]
     fn finish(&self) -> u128 {
-        let mut last = LocalHasher { ..*self };
+        let mut last = *self;
         last.fold_gathered();
         (u128::from(last.lanes[1]) << 64) | u128::from(last.lanes[0])
     }

@@ -93,6 +93,9 @@ if redis.call('GET', KEYS[2]) == ARGV[2] then redis.call('DEL', KEYS[2]) end
 return 1",
 );
 
+/// A script's `KEYS` and `ARGV`.
+type Arguments = (Vec<String>, Vec<Vec<u8>>);
+
 /// A Lua script run with `EVALSHA`: loaded on first use, and again whenever Redis has forgotten
 /// it (a restart, `SCRIPT FLUSH`, another server). What `redis::Script` does, whose cargo
 /// feature this crate does not enable.
@@ -108,6 +111,35 @@ impl LuaScript {
             source,
             sha: OnceLock::new(),
         }
+    }
+
+    /// Runs the script on `target`'s connection within its timeout, blocking the calling thread.
+    fn call_blocking<T: FromRedisValue + Send + 'static>(
+        &'static self,
+        target: &Target,
+        attempt: Attempt,
+        (keys, args): Arguments,
+    ) -> Result<T, Failure> {
+        target
+            .connection
+            .run_blocking(attempt, target.timeout(), move |manager| {
+                self.run(manager, keys, args)
+            })
+    }
+
+    /// [`call_blocking`](Self::call_blocking) for tasks.
+    async fn call<T: FromRedisValue + Send + 'static>(
+        &'static self,
+        target: &Target,
+        attempt: Attempt,
+        (keys, args): Arguments,
+    ) -> Result<T, Failure> {
+        target
+            .connection
+            .run(attempt, target.timeout(), move |manager| {
+                self.run(manager, keys, args)
+            })
+            .await
     }
 
     /// Runs the script. Runs on the background runtime.
@@ -174,9 +206,9 @@ pub(super) enum Turn {
     /// Refresh, holding the lock if there is one (none without `lock = "redis"`, or when Redis
     /// failed: fail open).
     Run(Option<Held>),
-    /// Another process is refreshing the key, or has just refreshed it: release the lock if it
-    /// was taken, and skip.
-    Skip(Option<Held>),
+    /// Another process is refreshing the key, or has just refreshed it: skip (a lock taken by
+    /// the claim is released already).
+    Skip,
 }
 
 /// A lock this process holds, or may hold: armed before a claim is sent, so that a claim whose
@@ -207,49 +239,59 @@ impl Held {
     /// Releases the lock before returning, so that a process that exits right after its call
     /// leaves no lock behind; in the background if Redis does not answer.
     pub(super) fn release_blocking(self) {
-        let (keys, args) = self.release_arguments();
-        let reply = self.target.connection.run_blocking(
-            Attempt::Explicit,
-            self.target.timeout(),
-            move |manager| RELEASE.run::<i64>(manager, keys, args),
-        );
-        self.released(reply);
+        let reply =
+            RELEASE.call_blocking::<i64>(&self.target, Attempt::Explicit, self.release_arguments());
+        self.settle(reply.is_ok());
     }
 
     /// [`release_blocking`](Held::release_blocking) for tasks.
     pub(super) async fn release_now(self) {
-        let (keys, args) = self.release_arguments();
-        let reply = self
-            .target
-            .connection
-            .run(Attempt::Explicit, self.target.timeout(), move |manager| {
-                RELEASE.run::<i64>(manager, keys, args)
-            })
+        let reply = RELEASE
+            .call::<i64>(&self.target, Attempt::Explicit, self.release_arguments())
             .await;
-        self.released(reply);
+        self.settle(reply.is_ok());
     }
 
-    fn release_arguments(&self) -> (Vec<String>, Vec<Vec<u8>>) {
+    /// Stores `bytes` under the entry `redis_key` (expiring after `ttl_ms`, 0 for never) and
+    /// releases the lock, in one script. If the script fails, the lock is released in the
+    /// background (the script may not have run).
+    pub(super) fn store_release_blocking(
+        self,
+        redis_key: &str,
+        bytes: Vec<u8>,
+        ttl_ms: u64,
+    ) -> Result<(), Failure> {
+        let arguments = self.store_release_arguments(redis_key, bytes, ttl_ms);
+        let reply = STORE_RELEASE.call_blocking::<i64>(&self.target, Attempt::Routine, arguments);
+        self.settle(reply.is_ok());
+        reply.map(drop)
+    }
+
+    /// [`store_release_blocking`](Held::store_release_blocking) for tasks.
+    pub(super) async fn store_release(
+        self,
+        redis_key: &str,
+        bytes: Vec<u8>,
+        ttl_ms: u64,
+    ) -> Result<(), Failure> {
+        let arguments = self.store_release_arguments(redis_key, bytes, ttl_ms);
+        let reply = STORE_RELEASE
+            .call::<i64>(&self.target, Attempt::Routine, arguments)
+            .await;
+        self.settle(reply.is_ok());
+        reply.map(drop)
+    }
+
+    /// The `KEYS` and `ARGV` of [`RELEASE`].
+    fn release_arguments(&self) -> Arguments {
         (
             vec![self.lock_key.clone()],
             vec![self.token.clone().into_bytes()],
         )
     }
 
-    fn released(self, reply: Result<i64, Failure>) {
-        if reply.is_ok() {
-            self.disarm();
-        }
-        // Otherwise dropped armed: tried again in the background.
-    }
-
-    /// The keys and arguments of [`STORE_RELEASE`] for `bytes` under the entry `redis_key`.
-    fn store_release_arguments(
-        &self,
-        redis_key: &str,
-        bytes: Vec<u8>,
-        ttl_ms: u64,
-    ) -> (Vec<String>, Vec<Vec<u8>>) {
+    /// The `KEYS` and `ARGV` of [`STORE_RELEASE`].
+    fn store_release_arguments(&self, redis_key: &str, bytes: Vec<u8>, ttl_ms: u64) -> Arguments {
         (
             vec![redis_key.to_owned(), self.lock_key.clone()],
             vec![
@@ -258,6 +300,14 @@ impl Held {
                 ttl_ms.to_string().into_bytes(),
             ],
         )
+    }
+
+    /// After a script that releases the lock: disarmed if it ran, else dropped armed, which
+    /// tries again in the background.
+    fn settle(self, released: bool) {
+        if released {
+            self.disarm();
+        }
     }
 
     /// Forgets the lock: the claim did not take it.
@@ -269,8 +319,7 @@ impl Held {
 impl Drop for Held {
     fn drop(&mut self) {
         if self.armed {
-            let keys = vec![std::mem::take(&mut self.lock_key)];
-            let args = vec![std::mem::take(&mut self.token).into_bytes()];
+            let (keys, args) = self.release_arguments();
             self.target
                 .connection
                 .spawn(Attempt::Explicit, self.deadline, move |manager| {
@@ -312,7 +361,7 @@ impl Claiming {
     }
 
     /// The `KEYS` and `ARGV` of [`CLAIM`] and [`CLAIM_REFRESH`].
-    fn arguments(&self) -> (Vec<String>, Vec<Vec<u8>>) {
+    fn arguments(&self) -> Arguments {
         (
             vec![self.redis_key.clone(), self.lock_key.clone()],
             vec![
@@ -347,68 +396,13 @@ where
         }
     }
 
-    /// Stores `bytes` under `redis_key` and releases `held` in one script. If the script fails,
-    /// the lock is released in the background (the script may not have run).
-    pub(super) fn store_release_blocking(
-        &self,
-        target: &Arc<Target>,
-        redis_key: &str,
-        bytes: Vec<u8>,
-        held: Held,
-    ) -> Result<(), Failure> {
-        let (keys, args) = held.store_release_arguments(redis_key, bytes, self.config.ttl_ms);
-        let reply =
-            target
-                .connection
-                .run_blocking(Attempt::Routine, target.timeout(), move |manager| {
-                    STORE_RELEASE.run::<i64>(manager, keys, args)
-                });
-        Self::stored_released(held, reply)
-    }
-
-    /// [`store_release_blocking`](Self::store_release_blocking) for tasks.
-    pub(super) async fn store_release(
-        &self,
-        target: &Arc<Target>,
-        redis_key: &str,
-        bytes: Vec<u8>,
-        held: Held,
-    ) -> Result<(), Failure> {
-        let (keys, args) = held.store_release_arguments(redis_key, bytes, self.config.ttl_ms);
-        let reply = target
-            .connection
-            .run(Attempt::Routine, target.timeout(), move |manager| {
-                STORE_RELEASE.run::<i64>(manager, keys, args)
-            })
-            .await;
-        Self::stored_released(held, reply)
-    }
-
-    fn stored_released(held: Held, reply: Result<i64, Failure>) -> Result<(), Failure> {
-        match reply {
-            Ok(_) => {
-                held.disarm();
-                Ok(())
-            }
-            Err(failure) => {
-                drop(held);
-                Err(failure)
-            }
-        }
-    }
-
     /// After a miss: the value another process stores meanwhile, or this process' turn to
     /// compute (with the lock, or without it when Redis fails). Blocks the thread while it waits.
     pub(super) fn claim_blocking(&self, target: &Arc<Target>, redis_key: &str) -> Claim<R> {
         let mut claiming = Claiming::new(target, redis_key, self.lock_ttl_ms());
         loop {
-            let (keys, args) = claiming.arguments();
             let held = claiming.held();
-            let reply = target.connection.run_blocking(
-                Attempt::Routine,
-                target.timeout(),
-                move |manager| CLAIM.run(manager, keys, args),
-            );
+            let reply = CLAIM.call_blocking(target, Attempt::Routine, claiming.arguments());
             match self.step(&mut claiming, held, reply) {
                 Step::Done(claim) => return claim,
                 Step::Retry(after) => std::thread::sleep(after),
@@ -420,14 +414,10 @@ where
     pub(super) async fn claim(&self, target: &Arc<Target>, redis_key: &str) -> Claim<R> {
         let mut claiming = Claiming::new(target, redis_key, self.lock_ttl_ms());
         loop {
-            let (keys, args) = claiming.arguments();
             // Dropped with this future if it is cancelled while the claim is on its way.
             let held = claiming.held();
-            let reply = target
-                .connection
-                .run(Attempt::Routine, target.timeout(), move |manager| {
-                    CLAIM.run(manager, keys, args)
-                })
+            let reply = CLAIM
+                .call(target, Attempt::Routine, claiming.arguments())
                 .await;
             match self.step(&mut claiming, held, reply) {
                 Step::Done(claim) => return claim,
@@ -490,14 +480,8 @@ where
             return Turn::Run(None);
         }
         let claiming = Claiming::new(target, redis_key, self.lock_ttl_ms());
-        let (keys, args) = claiming.arguments();
         let held = claiming.held();
-        let reply =
-            target
-                .connection
-                .run_blocking(Attempt::Routine, target.timeout(), move |manager| {
-                    CLAIM_REFRESH.run(manager, keys, args)
-                });
+        let reply = CLAIM_REFRESH.call_blocking(target, Attempt::Routine, claiming.arguments());
         self.turn(held, reply)
     }
 
@@ -507,13 +491,9 @@ where
             return Turn::Run(None);
         }
         let claiming = Claiming::new(target, redis_key, self.lock_ttl_ms());
-        let (keys, args) = claiming.arguments();
         let held = claiming.held();
-        let reply = target
-            .connection
-            .run(Attempt::Routine, target.timeout(), move |manager| {
-                CLAIM_REFRESH.run(manager, keys, args)
-            })
+        let reply = CLAIM_REFRESH
+            .call(target, Attempt::Routine, claiming.arguments())
             .await;
         self.turn(held, reply)
     }
@@ -527,7 +507,7 @@ where
             }
             Ok(None) => {
                 held.disarm();
-                Turn::Skip(None)
+                Turn::Skip
             }
             // Younger than `refresh_after`: another process refreshed it since it was found
             // stale here. (A key that is gone or has no expiry is refreshed as before.)
@@ -536,7 +516,8 @@ where
                     self.config.ttl_ms.saturating_sub(remaining) < self.config.refresh_after_ms
                 }) =>
             {
-                Turn::Skip(Some(held))
+                drop(held); // Released: the refresh is skipped.
+                Turn::Skip
             }
             Ok(Some(_)) => Turn::Run(Some(held)),
         }

@@ -457,14 +457,11 @@ where
         let mut stored = false;
         if cacheable(&value) {
             // Released with the write, so whoever takes the lock next finds the value.
-            stored = match held.take() {
-                Some(lock) => self.write_releasing_blocking(target, redis_key, &value, lock),
-                None => self.write_blocking(target, redis_key, &value),
-            };
+            stored = self.write_blocking(target, redis_key, &value, &mut held);
             finish(leader, &value);
         }
-        // Nothing stored (an `Err` not cached, a failed write): released before returning all
-        // the same, so the others take over at once.
+        // Nothing written (an `Err` not cached, a value too large): released before returning
+        // all the same, so the others take over at once.
         if let Some(lock) = held {
             lock.release_blocking();
         }
@@ -497,10 +494,7 @@ where
         let value = body.await;
         let mut stored = false;
         if cacheable(&value) {
-            stored = match held.take() {
-                Some(lock) => self.write_releasing(target, redis_key, &value, lock).await,
-                None => self.write(target, redis_key, &value).await,
-            };
+            stored = self.write(target, redis_key, &value, &mut held).await;
             finish(leader, &value);
         }
         if let Some(lock) = held {
@@ -532,59 +526,56 @@ where
         }
     }
 
-    /// Writes `value` with one `SET ... PX`; failures are counted and logged. True if written.
-    fn write_blocking(&self, target: &Target, redis_key: &str, value: &R) -> bool {
-        let Some(command) = self.set_command(redis_key, value, target) else {
+    /// Writes `value` with one `SET ... PX`, or, when this caller holds the entry's `lock`, with
+    /// one script that also releases it (taken out of `lock` then); failures are counted and
+    /// logged. True if written. A value that cannot be encoded is not written, and leaves the lock
+    /// to the caller.
+    fn write_blocking(
+        &self,
+        target: &Target,
+        redis_key: &str,
+        value: &R,
+        lock: &mut Option<Held>,
+    ) -> bool {
+        let Some(bytes) = self.encode(value, target) else {
             return false;
         };
-        let written =
-            target
-                .connection
-                .command_blocking::<()>(Attempt::Routine, target.timeout(), command);
+        let written = match lock.take() {
+            Some(held) => held.store_release_blocking(redis_key, bytes, self.config.ttl_ms),
+            None => target.connection.command_blocking::<()>(
+                Attempt::Routine,
+                target.timeout(),
+                self.set_bytes_command(redis_key, bytes),
+            ),
+        };
         self.written(written)
     }
 
     /// [`write_blocking`](Self::write_blocking) for async callers.
-    async fn write(&self, target: &Target, redis_key: &str, value: &R) -> bool {
-        let Some(command) = self.set_command(redis_key, value, target) else {
+    async fn write(
+        &self,
+        target: &Target,
+        redis_key: &str,
+        value: &R,
+        lock: &mut Option<Held>,
+    ) -> bool {
+        let Some(bytes) = self.encode(value, target) else {
             return false;
         };
-        let written = target
-            .connection
-            .command::<()>(Attempt::Routine, target.timeout(), command)
-            .await;
+        let written = match lock.take() {
+            Some(held) => {
+                held.store_release(redis_key, bytes, self.config.ttl_ms)
+                    .await
+            }
+            None => {
+                let command = self.set_bytes_command(redis_key, bytes);
+                target
+                    .connection
+                    .command::<()>(Attempt::Routine, target.timeout(), command)
+                    .await
+            }
+        };
         self.written(written)
-    }
-
-    /// [`write_blocking`](Self::write_blocking) that also releases the lock `held`, in the same
-    /// round trip. A value that cannot be encoded is not written, and the lock is released.
-    fn write_releasing_blocking(
-        &self,
-        target: &Arc<Target>,
-        redis_key: &str,
-        value: &R,
-        held: Held,
-    ) -> bool {
-        let Some(bytes) = self.encode(value, target) else {
-            held.release_blocking();
-            return false;
-        };
-        self.written(self.store_release_blocking(target, redis_key, bytes, held))
-    }
-
-    /// [`write_releasing_blocking`](Self::write_releasing_blocking) for async callers.
-    async fn write_releasing(
-        &self,
-        target: &Arc<Target>,
-        redis_key: &str,
-        value: &R,
-        held: Held,
-    ) -> bool {
-        let Some(bytes) = self.encode(value, target) else {
-            held.release_now().await;
-            return false;
-        };
-        self.written(self.store_release(target, redis_key, bytes, held).await)
     }
 
     fn written(&self, written: Result<(), Failure>) -> bool {
@@ -595,13 +586,6 @@ where
                 false
             }
         }
-    }
-
-    /// The `SET` that stores `value`, or `None` (counted and logged) if it cannot be encoded
-    /// within the size limit.
-    fn set_command(&self, redis_key: &str, value: &R, target: &Target) -> Option<Cmd> {
-        let bytes = self.encode(value, target)?;
-        Some(self.set_bytes_command(redis_key, bytes))
     }
 
     /// `value`'s envelope, or `None` if nothing of it is stored or (counted and logged) it cannot
@@ -632,7 +616,8 @@ where
     pub fn store(&self, key: u128, cacheable: impl Fn(&R) -> bool, value: &R) {
         if cacheable(value) {
             let target = self.target();
-            self.write_blocking(&target, &target.redis_key(&self.config, key), value);
+            let redis_key = target.redis_key(&self.config, key);
+            self.write_blocking(&target, &redis_key, value, &mut None);
         }
     }
 
@@ -641,8 +626,8 @@ where
     pub async fn store_async(&self, key: u128, cacheable: impl Fn(&R) -> bool, value: &R) {
         if cacheable(value) {
             let target = self.target();
-            self.write(&target, &target.redis_key(&self.config, key), value)
-                .await;
+            let redis_key = target.redis_key(&self.config, key);
+            self.write(&target, &redis_key, value, &mut None).await;
         }
     }
 }

@@ -134,10 +134,7 @@ where
                 let scheduled = refresh::spawn_blocking(move || {
                     let lock = match self.refresh_turn_blocking(&stale.target, &stale.redis_key) {
                         Turn::Run(lock) => lock,
-                        Turn::Skip(lock) => {
-                            drop(lock); // Released, if it was taken.
-                            return self.refresh_skipped(stale);
-                        }
+                        Turn::Skip => return self.refresh_skipped(stale),
                     };
                     Counters::count(&self.counters.refreshes.started);
                     let outcome = refresh::run_caught(job);
@@ -215,10 +212,7 @@ where
                 let scheduled = refresh::spawn_task(async move {
                     let lock = match self.refresh_turn(&stale.target, &stale.redis_key).await {
                         Turn::Run(lock) => lock,
-                        Turn::Skip(lock) => {
-                            drop(lock); // Released, if it was taken.
-                            return self.refresh_skipped(stale);
-                        }
+                        Turn::Skip => return self.refresh_skipped(stale),
                     };
                     Counters::count(&self.counters.refreshes.started);
                     let outcome = refresh::await_caught(job).await;
