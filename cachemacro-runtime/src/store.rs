@@ -629,11 +629,26 @@ mod tests {
     #[test]
     fn readers_and_writers_exclude_each_other() {
         // Many readers and a writer replacing values: a reader sees a whole value, never a
-        // half-written one (each value is a pair that must stay equal).
-        let store = Store::<(u64, u64)>::new(64);
+        // half-written one (each value is a pair that must stay equal). The clone reads the two
+        // halves far apart, so a writer let in during a read is caught.
+        #[derive(Debug, PartialEq)]
+        struct Pair(u64, u64);
+        impl Clone for Pair {
+            fn clone(&self) -> Self {
+                let first = self.0;
+                for _ in 0..200 {
+                    std::hint::spin_loop();
+                }
+                // SAFETY: a plain read of a field of `self`; volatile only so that it is made
+                // after the pause.
+                let second = unsafe { std::ptr::read_volatile(&self.1) };
+                Pair(first, second)
+            }
+        }
+        let store = Store::<Pair>::new(64);
         let slots = Slots::default();
         for key in 0..64u128 {
-            store.insert(key << 64 | key, (0, 0), u64::MAX, 0, &slots);
+            store.insert(key << 64 | key, Pair(0, 0), u64::MAX, 0, &slots);
         }
         std::thread::scope(|scope| {
             for _ in 0..3 {
@@ -641,7 +656,7 @@ mod tests {
                     for round in 0..20_000u128 {
                         let key = (round % 64) << 64 | (round % 64);
                         let index = crate::per_thread::current();
-                        if let Read::Hit((a, b), _) = store.read(key, 0, 0, index, &slots) {
+                        if let Read::Hit(Pair(a, b), _) = store.read(key, 0, 0, index, &slots) {
                             assert_eq!(a, b);
                         }
                     }
@@ -650,7 +665,7 @@ mod tests {
             scope.spawn(|| {
                 for round in 0..20_000u64 {
                     let key = u128::from(round % 64);
-                    store.insert(key << 64 | key, (round, round), u64::MAX, 0, &slots);
+                    store.insert(key << 64 | key, Pair(round, round), u64::MAX, 0, &slots);
                 }
             });
         });
