@@ -36,9 +36,11 @@
 //! | `f_warm(items) -> WarmReport` | computes and stores the items (argument tuples) not cached yet, a few at a time: see [`warm`] |
 //! | `f_cache() -> &'static MemoryCache<R>` | the cache: [`stats()`](MemoryCache::stats), [`clear()`](MemoryCache::clear), [`len()`](MemoryCache::len) |
 //!
-//! With `backend = "redis"`, `f_cache()` returns `&'static RedisCache<R>` (for a `Result` without
-//! `cache_err`, `RedisCache<R, OkOnly>`, which stores only the `Ok` value), with the same methods
+//! With `backend = "redis"`, `f_cache()` returns `&'static RedisCache<R>`, with the same methods
 //! (`len()` and `is_empty()` answer `Option`s) plus `clear_async()`, `configure()` and `config()`.
+//! For a function returning `Result<T, E>` without `cache_err`, the cache keeps the `Ok` value
+//! alone: `f_cache()` is a `MemoryCache<T, OkOnly>` (or `RedisCache<T, OkOnly>`; see
+//! [`layout`]).
 //!
 //! For an `async fn`, `f`, `f_uncached`, `f_refresh`, `f_invalidate` and `f_warm` are `async`
 //! too.
@@ -53,10 +55,13 @@
 //!   `name = "..."`), its `version`, and the values of the arguments that are part of the key: see
 //!   [`key`] for the exact encoding and hash. Every argument is part of the key unless listed in
 //!   `ignore = [...]`; an argument's type must implement [`CacheKey`].
-//! - **Results.** The return type must be `Clone` (return `Arc<T>` for large values, so a hit
-//!   clones a pointer). A `Result` is cached only when `Ok` unless `cache_err = true`; `None` is
-//!   cached unless `cache_none = false`. `Result` and `Option` are recognised by the last segment of
-//!   the return type's path, so `io::Result<T>` counts as a `Result`.
+//! - **Results.** What is cached must be `Clone` (return `Arc<T>` for large values, so a hit
+//!   clones a pointer). A `Result` is cached only when `Ok` unless `cache_err = true`, and then
+//!   only its `Ok` value is kept: a hit returns `Ok(value.clone())`, and the error type needs
+//!   nothing, so `std::io::Result<T>`, `anyhow::Result<T>` and `Result<T, Box<dyn Error>>` can be
+//!   memoized. With `cache_err = true` the error type must be `Clone` too. `None` is cached unless
+//!   `cache_none = false`. `Result` and `Option` are recognised by the last segment of the return
+//!   type's path, so `io::Result<T>` counts as a `Result`.
 //! - **TTL.** An entry older than `ttl` is never served: the next call recomputes it. Ages are
 //!   measured on a coarse [clock] that ticks every millisecond; a stalled tick makes entries
 //!   live a little longer, never shorter.
@@ -93,6 +98,7 @@ pub mod bypass;
 pub mod clock;
 mod flight;
 pub mod key;
+pub mod layout;
 pub mod memory;
 pub mod options;
 mod per_thread;
@@ -306,12 +312,85 @@ pub mod __private {
             cache
         }
 
-        /// The in-process cache of a function.
-        pub fn memory_cache<R: Clone + Send + Sync + 'static>(
+        /// The in-process cache of a function, keeping `R` of its results in the layout `L`.
+        pub fn memory_cache<R: Clone + Send + Sync + 'static, L: crate::layout::Layout>(
             self,
             config: FnConfig,
-        ) -> crate::MemoryCache<R> {
+        ) -> crate::MemoryCache<R, L> {
             crate::MemoryCache::new(config)
+        }
+
+        /// Completes this proof about a `Result`'s `Ok` type with `error`'s about its error type
+        /// (`cache_err = true`). Where the error type's proof failed, its type is unknown, and so
+        /// is this one's: nothing more is reported.
+        #[inline(always)]
+        pub fn and_err<E: ErrorProof<Self>>(self, error: E) -> E::Whole {
+            error.whole(self)
+        }
+    }
+
+    /// The `Ok` and error types of a `Result`, named through any alias of it (`io::Result<T>`).
+    pub trait ResultParts {
+        /// The `Ok` type.
+        type Ok;
+        /// The error type.
+        type Err;
+    }
+
+    impl<T, E> ResultParts for ::core::result::Result<T, E> {
+        type Ok = T;
+        type Err = E;
+    }
+
+    /// Implemented by every error type a function with `cache_err = true` can cache; its
+    /// [`ErrorCacheable`] proof completes the `Ok` type's (see [`Cacheable::and_err`]), so an
+    /// error type that cannot be cached is reported once, on itself, with the way out. Two impls,
+    /// for the reason given at [`CacheValue`].
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` cannot be cached: with `cache_err = true` errors are cached too, so the error type must be `Clone + Send + Sync + 'static`",
+        label = "this error type cannot be cached",
+        note = "remove `cache_err = true` to cache only `Ok` values: then the error type needs nothing",
+        note = "or derive `Clone` for the error type, or return an `Arc` of it"
+    )]
+    pub trait CachedError<P> {
+        /// The proof.
+        fn proof() -> P;
+    }
+
+    impl<T: Clone + Send + Sync + 'static> CachedError<ErrorCacheable> for T {
+        #[inline(always)]
+        fn proof() -> ErrorCacheable {
+            ErrorCacheable(())
+        }
+    }
+
+    impl<T> CachedError<ErrorCacheable> for T
+    where
+        Never<T>: Clone,
+    {
+        fn proof() -> ErrorCacheable {
+            ErrorCacheable(())
+        }
+    }
+
+    /// Proof that a `Result`'s error type can be cached.
+    #[derive(Clone, Copy)]
+    pub struct ErrorCacheable(());
+
+    /// A proof about a `Result`'s error type, which makes one about the whole `Result` from the
+    /// proof `P` about its `Ok` type.
+    pub trait ErrorProof<P> {
+        /// The proof about the whole `Result`.
+        type Whole;
+        /// Makes it.
+        fn whole(self, ok: P) -> Self::Whole;
+    }
+
+    impl ErrorProof<Cacheable> for ErrorCacheable {
+        type Whole = Cacheable;
+        #[inline(always)]
+        fn whole(self, ok: Cacheable) -> Cacheable {
+            ok
         }
     }
 
@@ -361,8 +440,59 @@ pub mod __private {
         pub fn pass<C>(self, cache: C) -> C {
             cache
         }
+
+        /// As [`Cacheable::and_err`], for serde.
+        #[inline(always)]
+        pub fn and_err<E: ErrorProof<Self>>(self, error: E) -> E::Whole {
+            error.whole(self)
+        }
+    }
+
+    /// Implemented by every error type a Redis-backed function with `cache_err = true` can
+    /// store: as [`CachedError`], for serde.
+    #[cfg(feature = "redis")]
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` cannot be stored in Redis: with `cache_err = true` errors are stored too, so the error type must be `serde::Serialize + serde::de::DeserializeOwned`",
+        label = "this error type cannot be stored",
+        note = "remove `cache_err = true` to store only `Ok` values: then the error type needs no serde",
+        note = "or derive `serde::Serialize` and `serde::Deserialize` for the error type"
+    )]
+    pub trait StoredError<P> {
+        /// The proof.
+        fn proof() -> P;
     }
 
     #[cfg(feature = "redis")]
-    pub use crate::redis::{OkOnly, Whole};
+    impl<T: serde::Serialize + serde::de::DeserializeOwned> StoredError<ErrorStorable> for T {
+        #[inline(always)]
+        fn proof() -> ErrorStorable {
+            ErrorStorable(())
+        }
+    }
+
+    #[cfg(feature = "redis")]
+    impl<T> StoredError<ErrorStorable> for T
+    where
+        Never<T>: Clone,
+    {
+        fn proof() -> ErrorStorable {
+            ErrorStorable(())
+        }
+    }
+
+    /// Proof that a `Result`'s error type can be stored in Redis.
+    #[cfg(feature = "redis")]
+    #[derive(Clone, Copy)]
+    pub struct ErrorStorable(());
+
+    #[cfg(feature = "redis")]
+    impl ErrorProof<Storable> for ErrorStorable {
+        type Whole = Storable;
+        #[inline(always)]
+        fn whole(self, ok: Storable) -> Storable {
+            ok
+        }
+    }
+
+    pub use crate::layout::{OkOnly, Whole};
 }

@@ -13,12 +13,14 @@
 //! marks.
 
 use std::future::Future;
+use std::marker::PhantomData;
 use std::sync::Arc;
 
 use crate::bypass;
 use crate::clock;
 use crate::flight::Flight;
 use crate::key::{LocalHasher, LocalSeeds};
+use crate::layout::{Keep, Layout, Whole, kept};
 use crate::per_thread::{self, Slots};
 use crate::refresh;
 use crate::stats::{Counters, Stats};
@@ -30,23 +32,27 @@ use crate::{FnConfig, Lock};
 pub const DEFAULT_CAPACITY: u64 = 10_000;
 
 /// The cache of one memoized function on the in-process backend, returned by `f_cache()`.
-pub struct MemoryCache<R> {
+///
+/// `R` is what the cache keeps of a result: the return type itself, or, for a `Result` whose
+/// errors are not cached, its `Ok` type with the layout `L` = `OkOnly` (see [`crate::layout`]).
+pub struct MemoryCache<R, L = Whole> {
     config: FnConfig,
     key_seeds: LocalSeeds,
     store: Store<R>,
     counters: Counters,
+    layout: PhantomData<fn() -> L>,
 }
 
 /// The caller that computes a missing key. Dropping it without [`Lead::land`] (a panic in the body,
 /// a cancelled future) ends the flight with nothing stored, which releases the waiters.
-struct Lead<'a, R: Clone> {
-    cache: &'a MemoryCache<R>,
+struct Lead<'a, R: Clone, L> {
+    cache: &'a MemoryCache<R, L>,
     key: u128,
     flight: Arc<Flight>,
     landed: bool,
 }
 
-impl<R: Clone> Lead<'_, R> {
+impl<R: Clone, L> Lead<'_, R, L> {
     fn land(mut self, value: Option<R>) {
         self.landed = true;
         let cache = self.cache;
@@ -62,7 +68,7 @@ impl<R: Clone> Lead<'_, R> {
     }
 }
 
-impl<R: Clone> Drop for Lead<'_, R> {
+impl<R: Clone, L> Drop for Lead<'_, R, L> {
     fn drop(&mut self) {
         if !self.landed {
             let cache = self.cache;
@@ -79,11 +85,11 @@ impl<R: Clone> Drop for Lead<'_, R> {
 }
 
 /// What a caller does next.
-enum Step<'a, R: Clone> {
+enum Step<'a, R: Clone, L> {
     /// A value, and the entry's generation when this caller must schedule its refresh.
     Hit(R, Option<u64>),
     Wait(Arc<Flight>),
-    Lead(Lead<'a, R>),
+    Lead(Lead<'a, R, L>),
     /// A miss with `lock = "none"`: compute and store, without a flight.
     Unlocked,
     /// Inside a bypass (or a value's `Clone` inside this store): run the body, touch nothing.
@@ -91,16 +97,16 @@ enum Step<'a, R: Clone> {
 }
 
 /// What a lookup ended with.
-enum Found<'a, R: Clone> {
+enum Found<'a, R: Clone, L> {
     Value(R),
     /// Run the body, then [`MemoryCache::computed`].
-    Compute(Compute<'a, R>),
+    Compute(Compute<'a, R, L>),
 }
 
 /// What becomes of a computed value.
-enum Compute<'a, R: Clone> {
+enum Compute<'a, R: Clone, L> {
     /// Handed to this caller's flight, and stored if cacheable.
-    Lead(Lead<'a, R>),
+    Lead(Lead<'a, R, L>),
     /// Stored if cacheable (`lock = "none"`).
     Store,
     /// Nothing: returned only.
@@ -110,15 +116,18 @@ enum Compute<'a, R: Clone> {
 /// A scheduled refresh's claim on its entry. Dropped before it [`lands`](Refreshing::land) (the
 /// job was dropped, its task cancelled, building it panicked), it releases the entry, so a later
 /// hit schedules again, and counts the refresh as dropped.
-struct Refreshing<R: Clone + Send + Sync + 'static> {
-    cache: &'static MemoryCache<R>,
+struct Refreshing<R: Clone + Send + Sync + 'static, L: Layout> {
+    cache: &'static MemoryCache<R, L>,
     key: u128,
     generation: u64,
     landed: bool,
 }
 
-impl<R: Clone + Send + Sync + 'static> Refreshing<R> {
-    fn land(mut self, cacheable: impl Fn(&R) -> bool, outcome: Option<R>) {
+impl<R: Clone + Send + Sync + 'static, L: Layout> Refreshing<R, L> {
+    fn land<Ret>(mut self, cacheable: impl Fn(&Ret) -> bool, outcome: Option<Ret>)
+    where
+        L: Keep<Ret, Kept = R>,
+    {
         // Marked landed only afterwards: a panic in between (in `cacheable`, or in the old
         // value's `Drop`) still releases the entry through `drop`.
         self.cache
@@ -127,7 +136,7 @@ impl<R: Clone + Send + Sync + 'static> Refreshing<R> {
     }
 }
 
-impl<R: Clone + Send + Sync + 'static> Drop for Refreshing<R> {
+impl<R: Clone + Send + Sync + 'static, L: Layout> Drop for Refreshing<R, L> {
     fn drop(&mut self) {
         if !self.landed {
             self.cache.refresh_dropped(self.key, self.generation);
@@ -135,7 +144,7 @@ impl<R: Clone + Send + Sync + 'static> Drop for Refreshing<R> {
     }
 }
 
-impl<R: Clone> MemoryCache<R> {
+impl<R: Clone, L> MemoryCache<R, L> {
     fn expires_at(&self) -> u64 {
         match self.config.ttl_ms {
             0 => u64::MAX,
@@ -173,7 +182,7 @@ impl<R: Clone> MemoryCache<R> {
 
     /// One look at the table: a hit, a flight to wait for, or the lead.
     #[inline]
-    fn step(&self, key: u128) -> Step<'_, R> {
+    fn step(&self, key: u128) -> Step<'_, R, L> {
         if bypass::active() {
             return Step::Bypass;
         }
@@ -184,7 +193,7 @@ impl<R: Clone> MemoryCache<R> {
     }
 
     #[cold]
-    fn miss(&self, key: u128, now: u64, readers: &Slots) -> Step<'_, R> {
+    fn miss(&self, key: u128, now: u64, readers: &Slots) -> Step<'_, R, L> {
         if self.config.lock == Lock::None {
             self.counters.miss();
             return Step::Unlocked;
@@ -225,7 +234,7 @@ impl<R: Clone> MemoryCache<R> {
     }
 }
 
-impl<R: Clone + Send + Sync + 'static> MemoryCache<R> {
+impl<R: Clone + Send + Sync + 'static, L: Layout> MemoryCache<R, L> {
     #[doc(hidden)]
     pub fn new(config: FnConfig) -> Self {
         if config.ttl_ms > 0 {
@@ -236,6 +245,7 @@ impl<R: Clone + Send + Sync + 'static> MemoryCache<R> {
             store: Store::new(config.capacity),
             config,
             counters: Counters::default(),
+            layout: PhantomData,
         }
     }
 
@@ -249,7 +259,7 @@ impl<R: Clone + Send + Sync + 'static> MemoryCache<R> {
     /// A live value for `key` (scheduling its refresh through `schedule` when the store asks for
     /// one), or what to do with the value the caller computes instead.
     #[inline(always)]
-    fn find(&self, key: u128, schedule: impl FnOnce(u64)) -> Found<'_, R> {
+    fn find(&self, key: u128, schedule: impl FnOnce(u64)) -> Found<'_, R, L> {
         if !bypass::active()
             && let Read::Hit(value, due) = self.hit(key)
         {
@@ -265,7 +275,7 @@ impl<R: Clone + Send + Sync + 'static> MemoryCache<R> {
     /// line, so that the hit path stays small.
     #[cold]
     #[inline(never)]
-    fn find_slow(&self, key: u128, schedule: impl FnOnce(u64)) -> Found<'_, R> {
+    fn find_slow(&self, key: u128, schedule: impl FnOnce(u64)) -> Found<'_, R, L> {
         let mut step = if bypass::active() {
             Step::Bypass
         } else {
@@ -289,7 +299,7 @@ impl<R: Clone + Send + Sync + 'static> MemoryCache<R> {
     }
 
     /// [`find`](Self::find) for tasks: waiters await.
-    async fn find_async(&self, key: u128, schedule: impl FnOnce(u64)) -> Found<'_, R> {
+    async fn find_async(&self, key: u128, schedule: impl FnOnce(u64)) -> Found<'_, R, L> {
         loop {
             match self.step(key) {
                 Step::Hit(value, due) => {
@@ -308,17 +318,21 @@ impl<R: Clone + Send + Sync + 'static> MemoryCache<R> {
 
     /// Does with a computed value what `compute` says, and returns it with whether it was
     /// stored.
-    fn computed(
+    fn computed<Ret>(
         &self,
         key: u128,
-        compute: Compute<'_, R>,
-        cacheable: impl Fn(&R) -> bool,
-        value: R,
-    ) -> (R, bool) {
+        compute: Compute<'_, R, L>,
+        cacheable: impl Fn(&Ret) -> bool,
+        value: Ret,
+    ) -> (Ret, bool)
+    where
+        L: Keep<Ret, Kept = R>,
+    {
         let stored = match compute {
             Compute::Lead(lead) => {
-                let stored = cacheable(&value);
-                lead.land(stored.then(|| value.clone()));
+                let kept = kept::<Ret, L>(&cacheable, &value).cloned();
+                let stored = kept.is_some();
+                lead.land(kept);
                 stored
             }
             Compute::Store => self.store(key, cacheable, &value),
@@ -330,12 +344,15 @@ impl<R: Clone + Send + Sync + 'static> MemoryCache<R> {
     /// Warms one item (`f_warm`): looks `key` up as a call would, and computes and stores it if
     /// it is missing.
     #[doc(hidden)]
-    pub fn warm(
+    pub fn warm<Ret>(
         &self,
         key: u128,
-        cacheable: impl Fn(&R) -> bool,
-        body: impl FnOnce() -> R,
-    ) -> Warmed {
+        cacheable: impl Fn(&Ret) -> bool,
+        body: impl FnOnce() -> Ret,
+    ) -> Warmed
+    where
+        L: Keep<Ret, Kept = R>,
+    {
         match self.find(key, |generation| self.decline_refresh(key, generation)) {
             Found::Value(_) => Warmed::Present,
             Found::Compute(compute) => {
@@ -346,12 +363,15 @@ impl<R: Clone + Send + Sync + 'static> MemoryCache<R> {
 
     /// [`warm`](Self::warm) for async functions.
     #[doc(hidden)]
-    pub async fn warm_async(
+    pub async fn warm_async<Ret>(
         &self,
         key: u128,
-        cacheable: impl Fn(&R) -> bool,
-        body: impl Future<Output = R>,
-    ) -> Warmed {
+        cacheable: impl Fn(&Ret) -> bool,
+        body: impl Future<Output = Ret>,
+    ) -> Warmed
+    where
+        L: Keep<Ret, Kept = R>,
+    {
         match self
             .find_async(key, |generation| self.decline_refresh(key, generation))
             .await
@@ -367,15 +387,18 @@ impl<R: Clone + Send + Sync + 'static> MemoryCache<R> {
     /// the same key at once.
     #[doc(hidden)]
     #[inline]
-    pub fn get_or_compute(
+    pub fn get_or_compute<Ret>(
         &self,
         key: u128,
-        cacheable: impl Fn(&R) -> bool,
-        body: impl FnOnce() -> R,
-    ) -> R {
+        cacheable: impl Fn(&Ret) -> bool,
+        body: impl FnOnce() -> Ret,
+    ) -> Ret
+    where
+        L: Keep<Ret, Kept = R>,
+    {
         // Without a `refresh_after`, the store never asks for a refresh.
         match self.find(key, |_| {}) {
-            Found::Value(value) => value,
+            Found::Value(value) => L::restore(value),
             Found::Compute(compute) => self.computed(key, compute, cacheable, body()).0,
         }
     }
@@ -383,14 +406,17 @@ impl<R: Clone + Send + Sync + 'static> MemoryCache<R> {
     /// The async form of [`get_or_compute`](Self::get_or_compute): waiters await, and a cancelled
     /// computation releases them like a panicking one.
     #[doc(hidden)]
-    pub async fn get_or_compute_async(
+    pub async fn get_or_compute_async<Ret>(
         &self,
         key: u128,
-        cacheable: impl Fn(&R) -> bool,
-        body: impl Future<Output = R>,
-    ) -> R {
+        cacheable: impl Fn(&Ret) -> bool,
+        body: impl Future<Output = Ret>,
+    ) -> Ret
+    where
+        L: Keep<Ret, Kept = R>,
+    {
         match self.find_async(key, |_| {}).await {
-            Found::Value(value) => value,
+            Found::Value(value) => L::restore(value),
             Found::Compute(compute) => self.computed(key, compute, cacheable, body.await).0,
         }
     }
@@ -399,17 +425,18 @@ impl<R: Clone + Send + Sync + 'static> MemoryCache<R> {
     /// than `refresh_after` is served, and `refresh()` builds the recomputation the pool runs.
     #[doc(hidden)]
     #[inline]
-    pub fn get_or_compute_refreshing<A, C, J>(
+    pub fn get_or_compute_refreshing<Ret, A, C, J>(
         &'static self,
         key: u128,
         cacheable: C,
         args: A,
-        body: impl FnOnce(A) -> R,
+        body: impl FnOnce(A) -> Ret,
         refresh: impl FnOnce(&A) -> J,
-    ) -> R
+    ) -> Ret
     where
-        C: Fn(&R) -> bool + Copy + Send + 'static,
-        J: FnOnce() -> R + Send + 'static,
+        L: Keep<Ret, Kept = R>,
+        C: Fn(&Ret) -> bool + Copy + Send + 'static,
+        J: FnOnce() -> Ret + Send + 'static,
     {
         let schedule = |generation| {
             // The claim first: if building the job panics, or the pool refuses it, the claim is
@@ -422,7 +449,7 @@ impl<R: Clone + Send + Sync + 'static> MemoryCache<R> {
             });
         };
         match self.find(key, schedule) {
-            Found::Value(value) => value,
+            Found::Value(value) => L::restore(value),
             Found::Compute(compute) => self.computed(key, compute, cacheable, body(args)).0,
         }
     }
@@ -430,18 +457,19 @@ impl<R: Clone + Send + Sync + 'static> MemoryCache<R> {
     /// The async form of [`get_or_compute_refreshing`](Self::get_or_compute_refreshing):
     /// refreshes run as tasks on the caller's tokio runtime.
     #[doc(hidden)]
-    pub async fn get_or_compute_refreshing_async<A, C, F, J>(
+    pub async fn get_or_compute_refreshing_async<Ret, A, C, F, J>(
         &'static self,
         key: u128,
         cacheable: C,
         args: A,
         body: impl FnOnce(A) -> F,
         refresh: impl FnOnce(&A) -> J,
-    ) -> R
+    ) -> Ret
     where
-        C: Fn(&R) -> bool + Copy + Send + 'static,
-        F: Future<Output = R>,
-        J: Future<Output = R> + Send + 'static,
+        L: Keep<Ret, Kept = R>,
+        C: Fn(&Ret) -> bool + Copy + Send + 'static,
+        F: Future<Output = Ret>,
+        J: Future<Output = Ret> + Send + 'static,
     {
         let schedule = |generation| {
             // As in the sync form; a cancelled task drops the claim too.
@@ -453,12 +481,12 @@ impl<R: Clone + Send + Sync + 'static> MemoryCache<R> {
             });
         };
         match self.find_async(key, schedule).await {
-            Found::Value(value) => value,
+            Found::Value(value) => L::restore(value),
             Found::Compute(compute) => self.computed(key, compute, cacheable, body(args).await).0,
         }
     }
 
-    fn claim(&'static self, key: u128, generation: u64) -> Refreshing<R> {
+    fn claim(&'static self, key: u128, generation: u64) -> Refreshing<R, L> {
         Refreshing {
             cache: self,
             key,
@@ -470,17 +498,20 @@ impl<R: Clone + Send + Sync + 'static> MemoryCache<R> {
     /// Stores a refresh's value, or keeps the old one when it failed (`None`: a panic). The
     /// entry is updated before the outcome is counted, so whoever sees the count sees the entry
     /// ready for its next refresh.
-    fn refresh_done(
+    fn refresh_done<Ret>(
         &self,
         key: u128,
         generation: u64,
-        cacheable: impl Fn(&R) -> bool,
-        outcome: Option<R>,
-    ) {
+        cacheable: impl Fn(&Ret) -> bool,
+        outcome: Option<Ret>,
+    ) where
+        L: Keep<Ret, Kept = R>,
+    {
         let panicked = outcome.is_none();
         let value = outcome
-            .filter(|value| cacheable(value))
-            .map(|value| (value, self.expires_at()));
+            .as_ref()
+            .and_then(|value| kept::<Ret, L>(&cacheable, value))
+            .map(|kept| (kept.clone(), self.expires_at()));
         let stored = value.is_some();
         let replaced =
             self.store
@@ -515,27 +546,38 @@ impl<R: Clone + Send + Sync + 'static> MemoryCache<R> {
     /// Stores `value` under `key` if it is cacheable, replacing any entry (`f_refresh`); true if
     /// it was stored.
     #[doc(hidden)]
-    pub fn store(&self, key: u128, cacheable: impl Fn(&R) -> bool, value: &R) -> bool {
+    pub fn store<Ret>(&self, key: u128, cacheable: impl Fn(&Ret) -> bool, value: &Ret) -> bool
+    where
+        L: Keep<Ret, Kept = R>,
+    {
         if self.refuse_write_in_read("f_refresh") {
             return false;
         }
-        let stored = cacheable(value);
-        if stored {
-            let removed = self.store.insert(
-                key,
-                value.clone(),
-                self.expires_at(),
-                clock::now_ms(),
-                self.readers(),
-            );
-            self.count(removed);
-        }
-        stored
+        let Some(kept) = kept::<Ret, L>(&cacheable, value) else {
+            return false;
+        };
+        let removed = self.store.insert(
+            key,
+            kept.clone(),
+            self.expires_at(),
+            clock::now_ms(),
+            self.readers(),
+        );
+        self.count(removed);
+        true
     }
 
     /// [`store`](Self::store) for async functions, so the expansion is the same for every backend.
     #[doc(hidden)]
-    pub async fn store_async(&self, key: u128, cacheable: impl Fn(&R) -> bool, value: &R) -> bool {
+    pub async fn store_async<Ret>(
+        &self,
+        key: u128,
+        cacheable: impl Fn(&Ret) -> bool,
+        value: &Ret,
+    ) -> bool
+    where
+        L: Keep<Ret, Kept = R>,
+    {
         self.store(key, cacheable, value)
     }
 
@@ -615,7 +657,7 @@ impl<R: Clone + Send + Sync + 'static> MemoryCache<R> {
     }
 }
 
-impl<R> std::fmt::Debug for MemoryCache<R> {
+impl<R, L> std::fmt::Debug for MemoryCache<R, L> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MemoryCache")
             .field("name", &self.config.name)

@@ -146,9 +146,25 @@
 //! **Type:** `bool`. **Default:** `false`. Only for a function returning a `Result` (any type
 //! whose path ends in `Result`, such as `io::Result<T>`).
 //!
-//! By default only `Ok` results are cached, so a failure is retried on the next call. With
-//! `cache_err = true` errors are cached too, for as long as a value would be: use it for errors
-//! that will not go away (a "not found" that is a normal answer).
+//! By default only `Ok` results are cached, so a failure is retried on the next call, and only
+//! the `Ok` value is kept: the error type needs neither `Clone` nor serde, so `io::Result<T>` or
+//! `Result<T, Box<dyn Error + Send + Sync>>` can be memoized as they are.
+//!
+//! ```
+//! use cachemacro_runtime::memoize;
+//!
+//! #[memoize]
+//! fn read_conf(path: &str) -> std::io::Result<String> {
+//!     std::fs::read_to_string(path) // `io::Error` is not `Clone`: it is never cached
+//! }
+//!
+//! assert!(read_conf("/no/such/file").is_err());
+//! assert_eq!(read_conf_cache().len(), 0);
+//! ```
+//!
+//! With `cache_err = true` errors are cached too, for as long as a value would be: use it for
+//! errors that will not go away (a "not found" that is a normal answer). The error type must then
+//! be `Clone` (and serde on Redis); if it is not, the compile error is on the error type.
 //!
 //! ```
 //! use cachemacro_runtime::memoize;

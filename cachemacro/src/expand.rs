@@ -105,32 +105,43 @@ pub(crate) fn expand(options: &Options, func: &Func) -> TokenStream {
         _ => quote!(|_: &#ret| true),
     };
 
-    // Every use of the cache goes through this proof: for a return type that cannot be cached it
-    // is the one error, on the return type, instead of one per use (see `__private::CacheValue`).
-    let proof = quote!(<#ret as #krate::__private::CacheValue<_>>::proof());
+    // What the cache keeps of a result (the runtime's `layout`): of a `Result` whose errors are not
+    // cached, the `Ok` value alone, so that the error type needs neither `Clone` nor serde.
+    let parts = (func.kind == ResultKind::Result).then(|| result_parts(ret, &krate));
+    let caches_errors = options.cache_err.value() == Some(&true);
+    let (kept, layout) = match &parts {
+        Some((ok, _)) if !caches_errors => (ok.clone(), quote!(, #krate::__private::OkOnly)),
+        _ => (quote!(#ret), quote!()),
+    };
+    // Every use of the cache goes through these proofs: for a type that cannot be cached each is
+    // the one error, on that type, instead of one per use (see `__private::CacheValue`). With
+    // `cache_err = true` the `Ok` and error types are proved apart, so that an error type that
+    // cannot be cached is reported on itself, with the advice to drop `cache_err`.
+    let proof = match &parts {
+        Some((ok, err)) if caches_errors => quote!(
+            <#ok as #krate::__private::CacheValue<_>>::proof()
+                .and_err(<#err as #krate::__private::CachedError<_>>::proof())
+        ),
+        _ => quote!(<#kept as #krate::__private::CacheValue<_>>::proof()),
+    };
     let cache_call = quote!(#this #cache());
     let (cache_ty, new_cache, cache_ref) = match options.backend() {
         Backend::Memory => (
-            quote!(#krate::MemoryCache<#ret>),
+            quote!(#krate::MemoryCache<#kept #layout>),
             quote!(#proof.memory_cache),
             quote!(#proof.pass(#cache_call)),
         ),
         Backend::Redis => {
-            // A `Result` whose errors are not cached stores its `Ok` value alone, so only the `Ok`
-            // type needs serde. The second proof reports a type without serde once, on the type
-            // that is stored (see `__private::StoredValue`).
-            let ok_only = (func.kind == ResultKind::Result
-                && options.cache_err.value() != Some(&true))
-            .then(|| ok_type(ret))
-            .flatten();
-            let (cache_ty, stored) = match ok_only {
-                Some(ok) => (
-                    quote!(#krate::RedisCache<#ret, #krate::__private::OkOnly>),
-                    ok,
+            // A second proof reports a type without serde once, on the type that is stored (see
+            // `__private::StoredValue`).
+            let stored_proof = match &parts {
+                Some((ok, err)) if caches_errors => quote!(
+                    <#ok as #krate::__private::StoredValue<_>>::proof()
+                        .and_err(<#err as #krate::__private::StoredError<_>>::proof())
                 ),
-                None => (quote!(#krate::RedisCache<#ret>), ret),
+                _ => quote!(<#kept as #krate::__private::StoredValue<_>>::proof()),
             };
-            let stored_proof = quote!(<#stored as #krate::__private::StoredValue<_>>::proof());
+            let cache_ty = quote!(#krate::RedisCache<#kept #layout>);
             (
                 cache_ty.clone(),
                 quote!(<#cache_ty>::new),
@@ -627,19 +638,31 @@ fn type_name_span(ty: &Type) -> Span {
     }
 }
 
-/// The `T` of a `Result<T, E>` (or of an alias such as `io::Result<T>`): its path's last segment's
-/// first type argument.
-fn ok_type(ty: &Type) -> Option<&Type> {
-    let Type::Path(path) = ty else {
-        return None;
-    };
-    let syn::PathArguments::AngleBracketed(args) = &path.path.segments.last()?.arguments else {
-        return None;
-    };
-    args.args.iter().find_map(|arg| match arg {
-        syn::GenericArgument::Type(ty) => Some(ty),
-        _ => None,
-    })
+/// The `Ok` and error types of a `Result` return type: as written in `Result<T, E>`, or, for an
+/// alias that does not name both (`io::Result<T>`, whose parameters may be in any order), the
+/// runtime's projections of the return type, spanned on it.
+fn result_parts(ty: &Type, krate: &TokenStream) -> (TokenStream, TokenStream) {
+    if let Type::Path(path) = ty
+        && let Some(syn::PathArguments::AngleBracketed(args)) =
+            path.path.segments.last().map(|last| &last.arguments)
+    {
+        let types: Vec<&Type> = args
+            .args
+            .iter()
+            .filter_map(|arg| match arg {
+                syn::GenericArgument::Type(ty) => Some(ty),
+                _ => None,
+            })
+            .collect();
+        if let [ok, err] = types[..] {
+            return (quote!(#ok), quote!(#err));
+        }
+    }
+    let span = type_name_span(ty);
+    (
+        quote_spanned!(span=> <#ty as #krate::__private::ResultParts>::Ok),
+        quote_spanned!(span=> <#ty as #krate::__private::ResultParts>::Err),
+    )
 }
 
 /// How many `&` wrap a type: 1 for `&str`, 2 for `&&str`.

@@ -38,8 +38,11 @@ use ::redis::FromRedisValue;
 use ::redis::aio::ConnectionManager;
 
 use super::connection::{Attempt, Failure, pause, query};
-use super::{RedisCache, Storage, Target};
+use super::{RedisCache, Target};
+use crate::layout::Layout;
 use crate::stats::Counters;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 /// How long a lock is held when the function sets no `lock_ttl`: longer than a normal body runs
 /// (a query, a remote call), short enough that the other processes do not stall for long after
@@ -385,8 +388,8 @@ impl Claiming {
 
 impl<R, S> RedisCache<R, S>
 where
-    R: Clone + Send + Sync + 'static,
-    S: Storage<R>,
+    R: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
+    S: Layout,
 {
     /// The lock's expiry: the function's `lock_ttl`, or [`DEFAULT_LOCK_TTL`].
     fn lock_ttl_ms(&self) -> u64 {

@@ -34,7 +34,7 @@
 //! `SET key value PX ttl` (no `PX` without a `ttl`). Of a `Result` whose errors are not cached
 //! (`cache_err = false`, the default), only the `Ok` value is stored, so the error type needs no
 //! serde; entries of the two layouts have different type tags, so flipping `cache_err` makes old
-//! entries misses. The return type must be `Clone`, and what is stored `serde::Serialize` and
+//! entries misses. What is stored must be `Clone`, `serde::Serialize` and
 //! `serde::de::DeserializeOwned`; types that serde can only read self-describing formats into
 //! (`#[serde(flatten)]`, untagged enums, `serde_json::Value`) do not round-trip through postcard.
 //! Change the function's `version` when a type's fields change. A type that is not serializable
@@ -115,7 +115,6 @@ mod flight;
 mod lock;
 mod refresh;
 mod report;
-mod stored;
 mod warm;
 
 use std::marker::PhantomData;
@@ -124,6 +123,8 @@ use std::time::Duration;
 
 use ::redis::Cmd;
 use arc_swap::ArcSwapOption;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 pub use config::{
     AlreadyConfigured, DEFAULT_MAX_VALUE_BYTES, DEFAULT_NAMESPACE, DEFAULT_TIMEOUT, DEFAULT_URL,
@@ -132,14 +133,13 @@ pub use config::{
 pub use connection::COOL_DOWN;
 pub use lock::{DEFAULT_LOCK_TTL, MAX_BACKOFF};
 pub use report::LOG_INTERVAL;
-#[doc(hidden)]
-pub use stored::{Layout, OkOnly, Storage, Whole};
 
 use self::connection::{Attempt, Connection, Failure, query, within};
 use self::flight::{Flights, Leader, Role};
 use self::lock::{Claim, Held};
 use self::report::ErrorLog;
 use crate::key::format_key;
+use crate::layout::{Keep, Layout, Whole, kept};
 use crate::stats::{Counters, Stats};
 use crate::{FnConfig, Lock};
 
@@ -148,8 +148,8 @@ const SCAN_PAGE: usize = 1000;
 
 /// The cache of one memoized function on the Redis backend, returned by `f_cache()`.
 ///
-/// `S` is what is stored of a result (see [`Storage`]): the whole value, or the `Ok` value alone
-/// for a `Result` whose errors are not cached.
+/// `R` is what is stored of a result in the layout `S` (see [`crate::layout`]): the return type
+/// itself, or the `Ok` type (`S` = `OkOnly`) for a `Result` whose errors are not cached.
 pub struct RedisCache<R, S = Whole> {
     config: FnConfig,
     type_tag: u64,
@@ -307,8 +307,8 @@ impl<R, S> RedisCache<R, S> {
 
 impl<R, S> RedisCache<R, S>
 where
-    R: Clone + Send + Sync + 'static,
-    S: Storage<R>,
+    R: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
+    S: Layout,
 {
     /// The lead of this process' flight on `key` (`None` with `lock = "none"`: no flight), or the
     /// value another caller's flight brought (a hit).
@@ -350,37 +350,46 @@ where
     /// The cached value for `key`, or the body's value, computed once in this process (or in
     /// all processes, with `lock = "redis"`) however many callers miss the same key at once.
     #[doc(hidden)]
-    pub fn get_or_compute(
+    pub fn get_or_compute<Ret>(
         &self,
         key: u128,
-        cacheable: impl Fn(&R) -> bool,
-        body: impl FnOnce() -> R,
-    ) -> R {
+        cacheable: impl Fn(&Ret) -> bool,
+        body: impl FnOnce() -> Ret,
+    ) -> Ret
+    where
+        S: Keep<Ret, Kept = R>,
+    {
         self.look_up(key, cacheable, body).value()
     }
 
     /// The async form of [`get_or_compute`](Self::get_or_compute): waiters await, and a cancelled
     /// computation releases them like a panicking one.
     #[doc(hidden)]
-    pub async fn get_or_compute_async(
+    pub async fn get_or_compute_async<Ret>(
         &self,
         key: u128,
-        cacheable: impl Fn(&R) -> bool,
-        body: impl Future<Output = R>,
-    ) -> R {
+        cacheable: impl Fn(&Ret) -> bool,
+        body: impl Future<Output = Ret>,
+    ) -> Ret
+    where
+        S: Keep<Ret, Kept = R>,
+    {
         self.look_up_async(key, cacheable, body).await.value()
     }
 
     /// [`get_or_compute`](Self::get_or_compute), telling a value found from one computed here.
-    fn look_up(
+    fn look_up<Ret>(
         &self,
         key: u128,
-        cacheable: impl Fn(&R) -> bool,
-        body: impl FnOnce() -> R,
-    ) -> Looked<R> {
+        cacheable: impl Fn(&Ret) -> bool,
+        body: impl FnOnce() -> Ret,
+    ) -> Looked<Ret>
+    where
+        S: Keep<Ret, Kept = R>,
+    {
         let leader = match self.lead(key) {
             Ok(leader) => leader,
-            Err(value) => return Looked::Found(value),
+            Err(value) => return Looked::Found(S::restore(value)),
         };
         let target = self.target();
         let redis_key = target.redis_key(&self.config, key);
@@ -393,21 +402,24 @@ where
         if let Some(value) = self.read(fetched, &target) {
             self.counters.hit();
             finish(leader, &value);
-            return Looked::Found(value);
+            return Looked::Found(S::restore(value));
         }
         self.compute_blocking(leader, &target, &redis_key, absent, cacheable, body)
     }
 
     /// [`look_up`](Self::look_up) for tasks.
-    async fn look_up_async(
+    async fn look_up_async<Ret>(
         &self,
         key: u128,
-        cacheable: impl Fn(&R) -> bool,
-        body: impl Future<Output = R>,
-    ) -> Looked<R> {
+        cacheable: impl Fn(&Ret) -> bool,
+        body: impl Future<Output = Ret>,
+    ) -> Looked<Ret>
+    where
+        S: Keep<Ret, Kept = R>,
+    {
         let leader = match self.lead_async(key).await {
             Ok(leader) => leader,
-            Err(value) => return Looked::Found(value),
+            Err(value) => return Looked::Found(S::restore(value)),
         };
         let target = self.target();
         let redis_key = target.redis_key(&self.config, key);
@@ -419,7 +431,7 @@ where
         if let Some(value) = self.read(fetched, &target) {
             self.counters.hit();
             finish(leader, &value);
-            return Looked::Found(value);
+            return Looked::Found(S::restore(value));
         }
         self.compute(leader, &target, &redis_key, absent, cacheable, body)
             .await
@@ -429,22 +441,25 @@ where
     /// `absent` from Redis, the value another process stores meanwhile; otherwise the body's,
     /// stored if `cacheable`. (A lookup that failed, or found an unreadable value, is not
     /// `absent`: there is nobody to wait for, so the body runs at once.)
-    fn compute_blocking(
+    fn compute_blocking<Ret>(
         &self,
         leader: Option<Leader<'_, R>>,
         target: &Arc<Target>,
         redis_key: &str,
         absent: bool,
-        cacheable: impl Fn(&R) -> bool,
-        body: impl FnOnce() -> R,
-    ) -> Looked<R> {
+        cacheable: impl Fn(&Ret) -> bool,
+        body: impl FnOnce() -> Ret,
+    ) -> Looked<Ret>
+    where
+        S: Keep<Ret, Kept = R>,
+    {
         let mut held = None;
         if absent && self.config.lock == Lock::Redis {
             match self.claim_blocking(target, redis_key) {
                 Claim::Value(value) => {
                     self.counters.hit();
                     finish(leader, &value);
-                    return Looked::Found(value);
+                    return Looked::Found(S::restore(value));
                 }
                 Claim::Held(lock) => held = Some(lock),
                 Claim::Open => {}
@@ -455,10 +470,10 @@ where
         // which releases the lock for the other processes.
         let value = body();
         let mut stored = false;
-        if cacheable(&value) {
+        if let Some(kept) = kept::<Ret, S>(&cacheable, &value) {
             // Released with the write, so whoever takes the lock next finds the value.
-            stored = self.write_blocking(target, redis_key, &value, &mut held);
-            finish(leader, &value);
+            stored = self.write_blocking(target, redis_key, kept, &mut held);
+            finish(leader, kept);
         }
         // Nothing written (an `Err` not cached, a value too large): released before returning
         // all the same, so the others take over at once.
@@ -469,22 +484,25 @@ where
     }
 
     /// [`compute_blocking`](Self::compute_blocking) for tasks.
-    async fn compute(
+    async fn compute<Ret>(
         &self,
         leader: Option<Leader<'_, R>>,
         target: &Arc<Target>,
         redis_key: &str,
         absent: bool,
-        cacheable: impl Fn(&R) -> bool,
-        body: impl Future<Output = R>,
-    ) -> Looked<R> {
+        cacheable: impl Fn(&Ret) -> bool,
+        body: impl Future<Output = Ret>,
+    ) -> Looked<Ret>
+    where
+        S: Keep<Ret, Kept = R>,
+    {
         let mut held = None;
         if absent && self.config.lock == Lock::Redis {
             match self.claim(target, redis_key).await {
                 Claim::Value(value) => {
                     self.counters.hit();
                     finish(leader, &value);
-                    return Looked::Found(value);
+                    return Looked::Found(S::restore(value));
                 }
                 Claim::Held(lock) => held = Some(lock),
                 Claim::Open => {}
@@ -493,9 +511,9 @@ where
         self.counters.miss();
         let value = body.await;
         let mut stored = false;
-        if cacheable(&value) {
-            stored = self.write(target, redis_key, &value, &mut held).await;
-            finish(leader, &value);
+        if let Some(kept) = kept::<Ret, S>(&cacheable, &value) {
+            stored = self.write(target, redis_key, kept, &mut held).await;
+            finish(leader, kept);
         }
         if let Some(lock) = held {
             lock.release_now().await;
@@ -518,7 +536,7 @@ where
     /// The value in stored bytes, if they are readable; counts and logs the failure.
     fn decode(&self, bytes: &[u8], target: &Target) -> Option<R> {
         match envelope::decode(self.type_tag, bytes, target.settings.max_value_bytes) {
-            Ok(stored) => Some(S::restore(stored)),
+            Ok(stored) => Some(stored),
             Err(error) => {
                 self.failed("decode", &error);
                 None
@@ -591,8 +609,7 @@ where
     /// `value`'s envelope, or `None` if nothing of it is stored or (counted and logged) it cannot
     /// be encoded within the size limit.
     fn encode(&self, value: &R, target: &Target) -> Option<Vec<u8>> {
-        let stored = S::stored(value)?;
-        match envelope::encode(self.type_tag, stored, target.settings.max_value_bytes) {
+        match envelope::encode(self.type_tag, value, target.settings.max_value_bytes) {
             Ok(bytes) => Some(bytes),
             Err(error) => {
                 self.failed("encode", &error);
@@ -613,21 +630,27 @@ where
 
     /// Stores `value` under `key` if it is cacheable, replacing any entry (`f_refresh`).
     #[doc(hidden)]
-    pub fn store(&self, key: u128, cacheable: impl Fn(&R) -> bool, value: &R) {
-        if cacheable(value) {
+    pub fn store<Ret>(&self, key: u128, cacheable: impl Fn(&Ret) -> bool, value: &Ret)
+    where
+        S: Keep<Ret, Kept = R>,
+    {
+        if let Some(kept) = kept::<Ret, S>(&cacheable, value) {
             let target = self.target();
             let redis_key = target.redis_key(&self.config, key);
-            self.write_blocking(&target, &redis_key, value, &mut None);
+            self.write_blocking(&target, &redis_key, kept, &mut None);
         }
     }
 
     /// [`store`](Self::store) for async functions.
     #[doc(hidden)]
-    pub async fn store_async(&self, key: u128, cacheable: impl Fn(&R) -> bool, value: &R) {
-        if cacheable(value) {
+    pub async fn store_async<Ret>(&self, key: u128, cacheable: impl Fn(&Ret) -> bool, value: &Ret)
+    where
+        S: Keep<Ret, Kept = R>,
+    {
+        if let Some(kept) = kept::<Ret, S>(&cacheable, value) {
             let target = self.target();
             let redis_key = target.redis_key(&self.config, key);
-            self.write(&target, &redis_key, value, &mut None).await;
+            self.write(&target, &redis_key, kept, &mut None).await;
         }
     }
 }

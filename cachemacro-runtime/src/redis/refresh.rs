@@ -28,9 +28,12 @@ use parking_lot::Mutex;
 
 use super::connection::{Attempt, Failure, query_pipeline};
 use super::lock::Turn;
-use super::{RedisCache, Storage, Target, finish};
+use super::{RedisCache, Target, finish};
+use crate::layout::{Keep, Layout, kept};
 use crate::refresh;
 use crate::stats::Counters;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 /// The keys of one function with a refresh queued or running in this process.
 #[derive(Default)]
@@ -86,27 +89,28 @@ struct Aged<R> {
 
 impl<R, S> RedisCache<R, S>
 where
-    R: Clone + Send + Sync + 'static,
-    S: Storage<R>,
+    R: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
+    S: Layout,
 {
     /// [`get_or_compute`](Self::get_or_compute) with background refresh: a hit on an entry older
     /// than `refresh_after` is served, and `refresh()` builds the recomputation the pool runs.
     #[doc(hidden)]
-    pub fn get_or_compute_refreshing<A, C, J>(
+    pub fn get_or_compute_refreshing<Ret, A, C, J>(
         &'static self,
         key: u128,
         cacheable: C,
         args: A,
-        body: impl FnOnce(A) -> R,
+        body: impl FnOnce(A) -> Ret,
         refresh: impl FnOnce(&A) -> J,
-    ) -> R
+    ) -> Ret
     where
-        C: Fn(&R) -> bool + Copy + Send + 'static,
-        J: FnOnce() -> R + Send + 'static,
+        S: Keep<Ret, Kept = R>,
+        C: Fn(&Ret) -> bool + Copy + Send + 'static,
+        J: FnOnce() -> Ret + Send + 'static,
     {
         let leader = match self.lead(key) {
             Ok(leader) => leader,
-            Err(value) => return value,
+            Err(value) => return S::restore(value),
         };
         let target = self.target();
         let redis_key = target.redis_key(&self.config, key);
@@ -158,7 +162,7 @@ where
                     self.refresh_dropped();
                 }
             }
-            return entry.value;
+            return S::restore(entry.value);
         }
         self.compute_blocking(leader, &target, &redis_key, absent, cacheable, || {
             body(args)
@@ -169,22 +173,23 @@ where
     /// The async form of [`get_or_compute_refreshing`](Self::get_or_compute_refreshing):
     /// refreshes run as tasks on the caller's tokio runtime.
     #[doc(hidden)]
-    pub async fn get_or_compute_refreshing_async<A, C, F, J>(
+    pub async fn get_or_compute_refreshing_async<Ret, A, C, F, J>(
         &'static self,
         key: u128,
         cacheable: C,
         args: A,
         body: impl FnOnce(A) -> F,
         refresh: impl FnOnce(&A) -> J,
-    ) -> R
+    ) -> Ret
     where
-        C: Fn(&R) -> bool + Copy + Send + 'static,
-        F: Future<Output = R>,
-        J: Future<Output = R> + Send + 'static,
+        S: Keep<Ret, Kept = R>,
+        C: Fn(&Ret) -> bool + Copy + Send + 'static,
+        F: Future<Output = Ret>,
+        J: Future<Output = Ret> + Send + 'static,
     {
         let leader = match self.lead_async(key).await {
             Ok(leader) => leader,
-            Err(value) => return value,
+            Err(value) => return S::restore(value),
         };
         let target = self.target();
         let redis_key = target.redis_key(&self.config, key);
@@ -236,7 +241,7 @@ where
                     self.refresh_dropped();
                 }
             }
-            return entry.value;
+            return S::restore(entry.value);
         }
         self.compute(leader, &target, &redis_key, absent, cacheable, body(args))
             .await
@@ -284,17 +289,23 @@ where
     /// What a finished refresh sends to Redis, or (`Err`) how it ended without sending anything:
     /// it failed (`outcome` is `None` after a panic, or its value is not cached), or its value
     /// cannot be encoded (counted as an error and logged).
-    fn renewal(
+    fn renewal<Ret>(
         &self,
         stale: &Stale<R, S>,
-        cacheable: impl Fn(&R) -> bool,
-        outcome: Option<R>,
-    ) -> Result<(Cmd, Renewal), Landed> {
+        cacheable: impl Fn(&Ret) -> bool,
+        outcome: Option<Ret>,
+    ) -> Result<(Cmd, Renewal), Landed>
+    where
+        S: Keep<Ret, Kept = R>,
+    {
         let panicked = outcome.is_none();
-        let Some(value) = outcome.filter(|value| cacheable(value)) else {
+        let Some(value) = outcome
+            .as_ref()
+            .and_then(|value| kept::<Ret, S>(&cacheable, value))
+        else {
             return Err(Landed::Failed { panicked });
         };
-        let Some(bytes) = self.encode(&value, &stale.target) else {
+        let Some(bytes) = self.encode(value, &stale.target) else {
             return Err(Landed::NotEncoded);
         };
         Ok(if bytes == stale.bytes {

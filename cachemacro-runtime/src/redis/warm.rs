@@ -1,34 +1,44 @@
 //! Warm-up (`f_warm`) on the Redis backend: an item is looked up as a call would be (under the
 //! function's `lock`), and computed and stored only if missing.
 
-use super::{Looked, RedisCache, Storage};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::{Looked, RedisCache};
+use crate::layout::{Keep, Layout};
 use crate::warm::Warmed;
 
 impl<R, S> RedisCache<R, S>
 where
-    R: Clone + Send + Sync + 'static,
-    S: Storage<R>,
+    R: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
+    S: Layout,
 {
     /// Warms one item: `Present` if a value was found (in Redis, or brought by another caller),
     /// else whether the computed value was stored.
     #[doc(hidden)]
-    pub fn warm(
+    pub fn warm<Ret>(
         &self,
         key: u128,
-        cacheable: impl Fn(&R) -> bool,
-        body: impl FnOnce() -> R,
-    ) -> Warmed {
+        cacheable: impl Fn(&Ret) -> bool,
+        body: impl FnOnce() -> Ret,
+    ) -> Warmed
+    where
+        S: Keep<Ret, Kept = R>,
+    {
         warmed(self.look_up(key, cacheable, body))
     }
 
     /// [`warm`](Self::warm) for async functions.
     #[doc(hidden)]
-    pub async fn warm_async(
+    pub async fn warm_async<Ret>(
         &self,
         key: u128,
-        cacheable: impl Fn(&R) -> bool,
-        body: impl Future<Output = R>,
-    ) -> Warmed {
+        cacheable: impl Fn(&Ret) -> bool,
+        body: impl Future<Output = Ret>,
+    ) -> Warmed
+    where
+        S: Keep<Ret, Kept = R>,
+    {
         warmed(self.look_up_async(key, cacheable, body).await)
     }
 }
