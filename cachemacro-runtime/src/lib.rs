@@ -63,8 +63,10 @@
 //!   `cache_none = false`. `Result` and `Option` are recognised by the last segment of the return
 //!   type's path, so `io::Result<T>` counts as a `Result`.
 //! - **TTL.** An entry older than `ttl` is never served: the next call recomputes it. Ages are
-//!   measured on a coarse [clock] that ticks every millisecond; a stalled tick makes entries
-//!   live a little longer, never shorter.
+//!   measured on a coarse [clock] that ticks every millisecond while caches read it; a stalled
+//!   tick makes entries live a little longer, never shorter. The clock stops ticking when no
+//!   cache has read it for about 64 ms, so an idle process gets no periodic wake-ups; the next
+//!   read sees the current time.
 //! - **Capacity.** A hard bound: the cache never holds more than `capacity` entries. See
 //!   [`memory`] for the eviction order.
 //! - **Concurrency.** Concurrent misses on one key run the body once; the other callers wait for its
