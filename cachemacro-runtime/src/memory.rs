@@ -20,6 +20,7 @@ use crate::clock;
 use crate::flight::Flight;
 use crate::key::{LocalHasher, LocalSeeds};
 use crate::per_thread::{self, Slots};
+use crate::reentry;
 use crate::refresh;
 use crate::stats::{Counters, Stats};
 use crate::store::{Probe, Read, Removed, Store};
@@ -279,6 +280,10 @@ impl<R: Clone + Send + Sync + 'static> MemoryCache<R> {
                     }
                     return Found::Value(value);
                 }
+                // This thread computes the key: waiting would wait for itself.
+                Step::Wait(_) if reentry::computing(self, key) => {
+                    return Found::Compute(Compute::Return);
+                }
                 Step::Wait(flight) => flight.wait(),
                 Step::Lead(lead) => return Found::Compute(Compute::Lead(lead)),
                 Step::Unlocked => return Found::Compute(Compute::Store),
@@ -298,12 +303,48 @@ impl<R: Clone + Send + Sync + 'static> MemoryCache<R> {
                     }
                     return Found::Value(value);
                 }
+                // This task computes the key: waiting would wait for itself.
+                Step::Wait(_) if reentry::computing(self, key) => {
+                    return Found::Compute(Compute::Return);
+                }
                 Step::Wait(flight) => flight.wait_async().await,
                 Step::Lead(lead) => return Found::Compute(Compute::Lead(lead)),
                 Step::Unlocked => return Found::Compute(Compute::Store),
                 Step::Bypass => return Found::Compute(Compute::Return),
             }
         }
+    }
+
+    /// Runs `body` and does with its value what `compute` says: the value, and whether it was
+    /// stored. A leader's body runs as the key's computation, so that a call of the key inside it
+    /// runs uncached rather than waiting for it (see [`reentry`]).
+    fn compute(
+        &self,
+        key: u128,
+        compute: Compute<'_, R>,
+        cacheable: impl Fn(&R) -> bool,
+        body: impl FnOnce() -> R,
+    ) -> (R, bool) {
+        let value = match compute {
+            Compute::Lead(_) => reentry::run(self, key, body),
+            Compute::Store | Compute::Return => body(),
+        };
+        self.computed(key, compute, cacheable, value)
+    }
+
+    /// [`compute`](Self::compute) for async bodies.
+    async fn compute_async(
+        &self,
+        key: u128,
+        compute: Compute<'_, R>,
+        cacheable: impl Fn(&R) -> bool,
+        body: impl Future<Output = R>,
+    ) -> (R, bool) {
+        let value = match compute {
+            Compute::Lead(_) => reentry::run_async(self, key, body).await,
+            Compute::Store | Compute::Return => body.await,
+        };
+        self.computed(key, compute, cacheable, value)
     }
 
     /// Does with a computed value what `compute` says, and returns it with whether it was
@@ -339,7 +380,7 @@ impl<R: Clone + Send + Sync + 'static> MemoryCache<R> {
         match self.find(key, |generation| self.decline_refresh(key, generation)) {
             Found::Value(_) => Warmed::Present,
             Found::Compute(compute) => {
-                Warmed::computed(self.computed(key, compute, cacheable, body()).1)
+                Warmed::computed(self.compute(key, compute, cacheable, body).1)
             }
         }
     }
@@ -358,7 +399,7 @@ impl<R: Clone + Send + Sync + 'static> MemoryCache<R> {
         {
             Found::Value(_) => Warmed::Present,
             Found::Compute(compute) => {
-                Warmed::computed(self.computed(key, compute, cacheable, body.await).1)
+                Warmed::computed(self.compute_async(key, compute, cacheable, body).await.1)
             }
         }
     }
@@ -376,7 +417,7 @@ impl<R: Clone + Send + Sync + 'static> MemoryCache<R> {
         // Without a `refresh_after`, the store never asks for a refresh.
         match self.find(key, |_| {}) {
             Found::Value(value) => value,
-            Found::Compute(compute) => self.computed(key, compute, cacheable, body()).0,
+            Found::Compute(compute) => self.compute(key, compute, cacheable, body).0,
         }
     }
 
@@ -391,7 +432,7 @@ impl<R: Clone + Send + Sync + 'static> MemoryCache<R> {
     ) -> R {
         match self.find_async(key, |_| {}).await {
             Found::Value(value) => value,
-            Found::Compute(compute) => self.computed(key, compute, cacheable, body.await).0,
+            Found::Compute(compute) => self.compute_async(key, compute, cacheable, body).await.0,
         }
     }
 
@@ -423,7 +464,7 @@ impl<R: Clone + Send + Sync + 'static> MemoryCache<R> {
         };
         match self.find(key, schedule) {
             Found::Value(value) => value,
-            Found::Compute(compute) => self.computed(key, compute, cacheable, body(args)).0,
+            Found::Compute(compute) => self.compute(key, compute, cacheable, || body(args)).0,
         }
     }
 
@@ -454,7 +495,11 @@ impl<R: Clone + Send + Sync + 'static> MemoryCache<R> {
         };
         match self.find_async(key, schedule).await {
             Found::Value(value) => value,
-            Found::Compute(compute) => self.computed(key, compute, cacheable, body(args).await).0,
+            Found::Compute(compute) => {
+                self.compute_async(key, compute, cacheable, body(args))
+                    .await
+                    .0
+            }
         }
     }
 

@@ -29,8 +29,8 @@ use parking_lot::Mutex;
 use super::connection::{Attempt, Failure, query_pipeline};
 use super::lock::Turn;
 use super::{RedisCache, Storage, Target, finish};
-use crate::refresh;
 use crate::stats::Counters;
+use crate::{reentry, refresh};
 
 /// The keys of one function with a refresh queued or running in this process.
 #[derive(Default)]
@@ -137,7 +137,12 @@ where
                         Turn::Skip => return self.refresh_skipped(stale),
                     };
                     Counters::count(&self.counters.refreshes.started);
-                    let outcome = refresh::run_caught(job);
+                    // Holding the lock, it is the key's computation: a call of the key in its
+                    // body must not wait for that lock.
+                    let outcome = match lock {
+                        Some(_) => reentry::run(self, key, || refresh::run_caught(job)),
+                        None => refresh::run_caught(job),
+                    };
                     let landed = match self.renewal(&stale, cacheable, outcome) {
                         Ok((command, renewal)) => Landed::Sent(
                             renewal,
@@ -160,7 +165,7 @@ where
             }
             return entry.value;
         }
-        self.compute_blocking(leader, &target, &redis_key, absent, cacheable, || {
+        self.compute_blocking(key, leader, &target, &redis_key, absent, cacheable, || {
             body(args)
         })
         .value()
@@ -215,7 +220,10 @@ where
                         Turn::Skip => return self.refresh_skipped(stale),
                     };
                     Counters::count(&self.counters.refreshes.started);
-                    let outcome = refresh::await_caught(job).await;
+                    let outcome = match lock {
+                        Some(_) => reentry::run_async(self, key, refresh::await_caught(job)).await,
+                        None => refresh::await_caught(job).await,
+                    };
                     let landed = match self.renewal(&stale, cacheable, outcome) {
                         Ok((command, renewal)) => Landed::Sent(
                             renewal,
@@ -238,9 +246,17 @@ where
             }
             return entry.value;
         }
-        self.compute(leader, &target, &redis_key, absent, cacheable, body(args))
-            .await
-            .value()
+        self.compute(
+            key,
+            leader,
+            &target,
+            &redis_key,
+            absent,
+            cacheable,
+            body(args),
+        )
+        .await
+        .value()
     }
 
     /// The entry in a `GET` + `PTTL` reply, if there is a readable one; counts and logs the
