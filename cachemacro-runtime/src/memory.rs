@@ -45,6 +45,10 @@ struct Lead<'a, R: Clone> {
     key: u128,
     flight: Arc<Flight>,
     landed: bool,
+    /// For a thread (sync caller), which runs the body between taking the lead and landing it:
+    /// lists the thread as the key's computation meanwhile (see [`reentry`]). A task's body is
+    /// listed during its polls instead ([`MemoryCache::compute_async`]).
+    listed: Option<reentry::Listed>,
 }
 
 impl<R: Clone> Lead<'_, R> {
@@ -211,6 +215,7 @@ impl<R: Clone> MemoryCache<R> {
                     key,
                     flight,
                     landed: false,
+                    listed: None,
                 })
             }
         }
@@ -285,7 +290,10 @@ impl<R: Clone + Send + Sync + 'static> MemoryCache<R> {
                     return Found::Compute(Compute::Return);
                 }
                 Step::Wait(flight) => flight.wait(),
-                Step::Lead(lead) => return Found::Compute(Compute::Lead(lead)),
+                Step::Lead(mut lead) => {
+                    lead.listed = Some(reentry::Listed::enter(self, key));
+                    return Found::Compute(Compute::Lead(lead));
+                }
                 Step::Unlocked => return Found::Compute(Compute::Store),
                 Step::Bypass => return Found::Compute(Compute::Return),
             }
@@ -315,24 +323,10 @@ impl<R: Clone + Send + Sync + 'static> MemoryCache<R> {
         }
     }
 
-    /// Runs `body` and does with its value what `compute` says: the value, and whether it was
-    /// stored. A leader's body runs as the key's computation, so that a call of the key inside it
-    /// runs uncached rather than waiting for it (see [`reentry`]).
-    fn compute(
-        &self,
-        key: u128,
-        compute: Compute<'_, R>,
-        cacheable: impl Fn(&R) -> bool,
-        body: impl FnOnce() -> R,
-    ) -> (R, bool) {
-        let value = match compute {
-            Compute::Lead(_) => reentry::run(self, key, body),
-            Compute::Store | Compute::Return => body(),
-        };
-        self.computed(key, compute, cacheable, value)
-    }
-
-    /// [`compute`](Self::compute) for async bodies.
+    /// Awaits `body` and does with its value what `compute` says: the value, and whether it was
+    /// stored. A leader's body is listed as the key's computation during each of its polls, so
+    /// that a call of the key in the same task runs uncached rather than waiting for it (see
+    /// [`reentry`]). (A thread's lead lists itself: see [`Lead`].)
     async fn compute_async(
         &self,
         key: u128,
@@ -380,7 +374,7 @@ impl<R: Clone + Send + Sync + 'static> MemoryCache<R> {
         match self.find(key, |generation| self.decline_refresh(key, generation)) {
             Found::Value(_) => Warmed::Present,
             Found::Compute(compute) => {
-                Warmed::computed(self.compute(key, compute, cacheable, body).1)
+                Warmed::computed(self.computed(key, compute, cacheable, body()).1)
             }
         }
     }
@@ -417,7 +411,7 @@ impl<R: Clone + Send + Sync + 'static> MemoryCache<R> {
         // Without a `refresh_after`, the store never asks for a refresh.
         match self.find(key, |_| {}) {
             Found::Value(value) => value,
-            Found::Compute(compute) => self.compute(key, compute, cacheable, body).0,
+            Found::Compute(compute) => self.computed(key, compute, cacheable, body()).0,
         }
     }
 
@@ -464,7 +458,7 @@ impl<R: Clone + Send + Sync + 'static> MemoryCache<R> {
         };
         match self.find(key, schedule) {
             Found::Value(value) => value,
-            Found::Compute(compute) => self.compute(key, compute, cacheable, || body(args)).0,
+            Found::Compute(compute) => self.computed(key, compute, cacheable, body(args)).0,
         }
     }
 

@@ -37,11 +37,17 @@ pub(crate) fn computing<C: ?Sized>(cache: &C, key: u128) -> bool {
 }
 
 /// A listed pair, unlisted when dropped (also when the body panics). The list is popped to the
-/// length it had before, so a scope always removes exactly what it added.
-struct Listed(Option<usize>);
+/// length it had before, so a scope always removes exactly what it added. Dropped on the thread
+/// that made it, after every pair listed since (scopes nest).
+pub(crate) struct Listed(Option<usize>);
 
 impl Listed {
-    fn enter(cache: usize, key: u128) -> Listed {
+    /// Lists `key` of `cache` as this thread's computation until the result is dropped.
+    pub(crate) fn enter<C: ?Sized>(cache: &C, key: u128) -> Listed {
+        Listed::enter_identity(identity(cache), key)
+    }
+
+    fn enter_identity(cache: usize, key: u128) -> Listed {
         // Fails only while this thread's locals are being destroyed: the body runs unlisted.
         Listed(
             COMPUTING
@@ -65,7 +71,7 @@ impl Drop for Listed {
 
 /// Runs `body`, the computation of `key` of `cache`, with the pair listed.
 pub(crate) fn run<C: ?Sized, T>(cache: &C, key: u128, body: impl FnOnce() -> T) -> T {
-    let _listed = Listed::enter(identity(cache), key);
+    let _listed = Listed::enter(cache, key);
     body()
 }
 
@@ -74,7 +80,7 @@ pub(crate) async fn run_async<C: ?Sized, F: Future>(cache: &C, key: u128, body: 
     let cache = identity(cache);
     let mut body = pin!(body);
     std::future::poll_fn(|cx| {
-        let _listed = Listed::enter(cache, key);
+        let _listed = Listed::enter_identity(cache, key);
         body.as_mut().poll(cx)
     })
     .await
