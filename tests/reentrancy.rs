@@ -474,3 +474,91 @@ fn a_refresh_that_calls_its_own_key_does_not_wait_for_its_own_lock() {
     assert_eq!(runs(&REFRESH_RUNS), 4);
     assert_eq!(refresh_reenters_cache().stats().errors, 0);
 }
+
+static ASYNC_REFRESH_RUNS: AtomicUsize = AtomicUsize::new(0);
+/// No permits while a test holds the refresh's body before its nested call.
+static ASYNC_REFRESH_GATE: Semaphore = Semaphore::const_new(0);
+static ASYNC_REFRESH_NESTED: AtomicU64 = AtomicU64::new(0);
+static ASYNC_REFRESH_NESTS: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+#[memoize(
+    ttl = "10m",
+    refresh = "background",
+    refresh_after = "30s",
+    backend = "redis",
+    name = "async_refresh_reenters",
+    lock_ttl = "10m",
+    ignore = [depth]
+)]
+async fn async_refresh_reenters(k: u64, depth: u32) -> u64 {
+    ASYNC_REFRESH_RUNS.fetch_add(1, Ordering::SeqCst);
+    if depth == 0 && ASYNC_REFRESH_NESTS.load(Ordering::SeqCst) {
+        drop(ASYNC_REFRESH_GATE.acquire().await.unwrap());
+        let nested = nested_refresh_call(k).await;
+        ASYNC_REFRESH_NESTED.store(nested, Ordering::SeqCst);
+        nested + 1
+    } else {
+        k
+    }
+}
+
+/// The nested call, as a `Send` future: a refresh job must be `Send`, and the compiler cannot
+/// tell through the recursion that it is.
+fn nested_refresh_call(k: u64) -> std::pin::Pin<Box<dyn Future<Output = u64> + Send>> {
+    Box::pin(async_refresh_reenters(k, 1))
+}
+
+/// Polls `condition` from a blocking thread, so the runtime's tasks (the refresh) go on.
+async fn eventually_async(condition: impl FnMut() -> bool + Send + 'static) -> bool {
+    tokio::task::spawn_blocking(move || eventually(DEADLINE, condition))
+        .await
+        .unwrap()
+}
+
+#[test]
+fn an_async_refresh_that_calls_its_own_key_does_not_wait_for_its_own_lock() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    async_refresh_reenters_cache().configure(config(&server));
+    let key = redis_key("async_refresh_reenters", 7u64);
+    let url = server.url();
+    // The refresh is a task on this runtime: the whole scenario runs inside it.
+    within_runtime("the async refresh scenario", true, async move {
+        let client = move || {
+            redis::Client::open(url.as_str())
+                .unwrap()
+                .get_connection()
+                .unwrap()
+        };
+        let mut redis = client();
+        assert_eq!(async_refresh_reenters(7, 0).await, 7);
+
+        ASYNC_REFRESH_NESTS.store(true, Ordering::SeqCst);
+        let set: bool = redis.pexpire(&key, 600_000 - 31_000).unwrap();
+        assert!(set);
+        assert_eq!(async_refresh_reenters(7, 0).await, 7, "the stale value");
+        assert!(eventually_async(|| runs(&ASYNC_REFRESH_RUNS) == 2).await);
+        assert!(async_refresh_reenters_invalidate(7, 0).await);
+        ASYNC_REFRESH_GATE.add_permits(Semaphore::MAX_PERMITS);
+        assert!(
+            eventually_async(|| ASYNC_REFRESH_NESTED.load(Ordering::SeqCst) == 7).await,
+            "the nested call returned the body's value"
+        );
+        let lock = format!("{key}:lock");
+        let mut watcher = client();
+        assert!(
+            eventually_async(move || !watcher.exists::<_, bool>(&lock).unwrap()).await,
+            "the refresh ended and released its lock"
+        );
+        assert_eq!(runs(&ASYNC_REFRESH_RUNS), 3);
+        let stored: Option<Vec<u8>> = redis.get(&key).unwrap();
+        assert_eq!(stored, None, "nothing written");
+
+        ASYNC_REFRESH_NESTS.store(false, Ordering::SeqCst);
+        assert_eq!(async_refresh_reenters(7, 0).await, 7, "the key is free");
+        assert_eq!(runs(&ASYNC_REFRESH_RUNS), 4);
+        assert_eq!(async_refresh_reenters_cache().stats().errors, 0);
+    });
+}

@@ -2,11 +2,12 @@
 //! computing right now runs its body uncached, instead of waiting for the computation it is part
 //! of, which would wait for it in turn, forever.
 //!
-//! Whoever computes a key under a flight (an in-process leader, a Redis lock holder, a Redis
-//! refresh holding the lock) runs its body through [`run`] or [`run_async`], which list the
-//! (cache, key) pair in a thread-local while the body runs: for a future, during each of its
-//! polls, so a nested call in the same task, polled inside, sees it, while another task that the
-//! same thread polls between two of those polls does not. A caller about to wait for a key asks
+//! Whoever computes a key that others may wait for (an in-process leader, a Redis flight leader
+//! or lock holder, a Redis refresh holding the lock) lists the (cache, key) pair in a
+//! thread-local while its body runs: a thread holds a [`Listed`] (or runs the body through
+//! [`run`]); a future runs through [`run_async`], which lists it during each of its polls, so a
+//! nested call in the same task, polled inside, sees it, while another task that the same thread
+//! polls between two of those polls does not. A caller about to wait for a key asks
 //! [`computing`] first; only the way to a wait asks, never a hit.
 //!
 //! Work the body hands to another thread or task and then waits for is not the body's own: a
