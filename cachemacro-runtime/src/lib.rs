@@ -78,11 +78,11 @@
 //!   (the same key), on the same thread, or in the same task for an `async fn`, the inner call
 //!   runs the body uncached: it does not wait for the outer call (which waits for it), stores
 //!   nothing and takes no lock, so the code returns what it returns without the cache, and the
-//!   outer call's value is cached as usual. The same holds in a body run by `f_warm`, or by a
-//!   background refresh on Redis (which holds the key's lock). Work that the body hands to
-//!   another thread or task and waits for is not the body's own: a call of the same key there
-//!   waits for the body, which waits for it. (With `lock = "none"` nobody waits: the inner call
-//!   is an ordinary one.)
+//!   outer call's value is cached as usual (on Redis, the inner call reads the entry first, like
+//!   any call). A body run by `f_warm` or by a background refresh (which holds the key's lock on
+//!   Redis) does not wait for itself either. Work that the body hands to another thread or task
+//!   and waits for is not the body's own: a call of the same key there waits for the body, which
+//!   waits for it. (With `lock = "none"` nobody waits: the inner call is an ordinary one.)
 //! - **Background refresh.** With `refresh = "background"`, a hit on an entry older than
 //!   `refresh_after` is served at once and recomputed in a bounded pool: see [`refresh`].
 //!

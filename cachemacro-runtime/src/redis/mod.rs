@@ -84,8 +84,9 @@
 //! [`Stats`] counts the waits (`lock_waits`) and takeovers (`lock_takeovers`).
 //!
 //! A call made inside the body that computes its own key (on the same thread, or in the same
-//! task) runs that body uncached: it neither waits for this process' flight nor claims the lock
-//! that the outer call holds (it would wait for it until `lock_ttl`), and it stores nothing. The
+//! task) does not wait for that computation: it reads the entry like any call, and when there is
+//! none it runs the body uncached, neither joining this process' flight nor claiming the lock
+//! that the outer call holds (it would wait for it until `lock_ttl`), and stores nothing. The
 //! same holds in the body of a background refresh, which holds the key's lock while it runs.
 //!
 //! A result that is not cached (an `Err`) is not shared either: the next waiter takes the lock
