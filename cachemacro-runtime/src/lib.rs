@@ -73,13 +73,23 @@
 //!   value (threads block, tasks await). If the body panics, nothing is cached, the panic reaches
 //!   the caller that ran it, and the waiters run the body themselves, one at a time; the same
 //!   happens when the result is not cached (an `Err`), so many concurrent callers of a failing
-//!   key compute one after another. Recursive memoized functions work. A value's `Clone` that
+//!   key compute one after another. A value's `Clone` that
 //!   calls a memoized function while the cache clones it runs that function uncached, and the
 //!   writes it makes to an in-process cache meanwhile on that thread (`f_invalidate`,
 //!   `f_refresh`, `clear`) are skipped with a warning: they would wait for the read the clone is
 //!   part of. A `Clone` must not wait for another thread that writes to the same cache. On the
 //!   Redis backend "once" holds across processes (`lock = "redis"`, the default there); `lock`
 //!   chooses (see [`options`]).
+//! - **Re-entrant calls.** A memoized function may call itself. With other arguments (a recursive
+//!   `fib`), each key is computed once, as usual. With the arguments of the call it is computing
+//!   (the same key), on the same thread, or in the same task for an `async fn`, the inner call
+//!   runs the body uncached: it does not wait for the outer call (which waits for it), stores
+//!   nothing and takes no lock, so the code returns what it returns without the cache, and the
+//!   outer call's value is cached as usual (on Redis, the inner call reads the entry first, like
+//!   any call). A body run by `f_warm` or by a background refresh (which holds the key's lock on
+//!   Redis) does not wait for itself either. Work that the body hands to another thread or task
+//!   and waits for is not the body's own: a call of the same key there waits for the body, which
+//!   waits for it. (With `lock = "none"` nobody waits: the inner call is an ordinary one.)
 //! - **Background refresh.** With `refresh = "background"`, a hit on an entry older than
 //!   `refresh_after` is served at once and recomputed in a bounded pool: see [`refresh`].
 //!
@@ -106,6 +116,7 @@ pub mod options;
 mod per_thread;
 #[cfg(feature = "redis")]
 pub mod redis;
+mod reentry;
 pub mod refresh;
 mod stats;
 mod store;

@@ -22,6 +22,7 @@ use crate::flight::Flight;
 use crate::key::{LocalHasher, LocalSeeds};
 use crate::layout::{Keep, Layout, Whole, kept};
 use crate::per_thread::{self, Slots};
+use crate::reentry;
 use crate::refresh;
 use crate::stats::{Counters, Stats};
 use crate::store::{Probe, Read, Removed, Store};
@@ -50,6 +51,10 @@ struct Lead<'a, R: Clone, L> {
     key: u128,
     flight: Arc<Flight>,
     landed: bool,
+    /// For a thread (sync caller), which runs the body between taking the lead and landing it:
+    /// lists the thread as the key's computation meanwhile (see [`reentry`]). A task's body is
+    /// listed during its polls instead ([`MemoryCache::compute_async`]).
+    listed: Option<reentry::Listed>,
 }
 
 impl<R: Clone, L> Lead<'_, R, L> {
@@ -219,6 +224,7 @@ impl<R: Clone, L> MemoryCache<R, L> {
                     key,
                     flight,
                     landed: false,
+                    listed: None,
                 })
             }
         }
@@ -289,8 +295,15 @@ impl<R: Clone + Send + Sync + 'static, L: Layout> MemoryCache<R, L> {
                     }
                     return Found::Value(value);
                 }
+                // This thread computes the key: waiting would wait for itself.
+                Step::Wait(_) if reentry::computing(self, key) => {
+                    return Found::Compute(Compute::Return);
+                }
                 Step::Wait(flight) => flight.wait(),
-                Step::Lead(lead) => return Found::Compute(Compute::Lead(lead)),
+                Step::Lead(mut lead) => {
+                    lead.listed = Some(reentry::Listed::enter(self, key));
+                    return Found::Compute(Compute::Lead(lead));
+                }
                 Step::Unlocked => return Found::Compute(Compute::Store),
                 Step::Bypass => return Found::Compute(Compute::Return),
             }
@@ -308,12 +321,37 @@ impl<R: Clone + Send + Sync + 'static, L: Layout> MemoryCache<R, L> {
                     }
                     return Found::Value(value);
                 }
+                // This task computes the key: waiting would wait for itself.
+                Step::Wait(_) if reentry::computing(self, key) => {
+                    return Found::Compute(Compute::Return);
+                }
                 Step::Wait(flight) => flight.wait_async().await,
                 Step::Lead(lead) => return Found::Compute(Compute::Lead(lead)),
                 Step::Unlocked => return Found::Compute(Compute::Store),
                 Step::Bypass => return Found::Compute(Compute::Return),
             }
         }
+    }
+
+    /// Awaits `body` and does with its value what `compute` says: the value, and whether it was
+    /// stored. A leader's body is listed as the key's computation during each of its polls, so
+    /// that a call of the key in the same task runs uncached rather than waiting for it (see
+    /// [`reentry`]). (A thread's lead lists itself: see [`Lead`].)
+    async fn compute_async<Ret>(
+        &self,
+        key: u128,
+        compute: Compute<'_, R, L>,
+        cacheable: impl Fn(&Ret) -> bool,
+        body: impl Future<Output = Ret>,
+    ) -> (Ret, bool)
+    where
+        L: Keep<Ret, Kept = R>,
+    {
+        let value = match compute {
+            Compute::Lead(_) => reentry::run_async(self, key, body).await,
+            Compute::Store | Compute::Return => body.await,
+        };
+        self.computed(key, compute, cacheable, value)
     }
 
     /// Does with a computed value what `compute` says, and returns it with whether it was
@@ -378,7 +416,7 @@ impl<R: Clone + Send + Sync + 'static, L: Layout> MemoryCache<R, L> {
         {
             Found::Value(_) => Warmed::Present,
             Found::Compute(compute) => {
-                Warmed::computed(self.computed(key, compute, cacheable, body.await).1)
+                Warmed::computed(self.compute_async(key, compute, cacheable, body).await.1)
             }
         }
     }
@@ -417,7 +455,7 @@ impl<R: Clone + Send + Sync + 'static, L: Layout> MemoryCache<R, L> {
     {
         match self.find_async(key, |_| {}).await {
             Found::Value(value) => L::restore(value),
-            Found::Compute(compute) => self.computed(key, compute, cacheable, body.await).0,
+            Found::Compute(compute) => self.compute_async(key, compute, cacheable, body).await.0,
         }
     }
 
@@ -482,7 +520,11 @@ impl<R: Clone + Send + Sync + 'static, L: Layout> MemoryCache<R, L> {
         };
         match self.find_async(key, schedule).await {
             Found::Value(value) => L::restore(value),
-            Found::Compute(compute) => self.computed(key, compute, cacheable, body(args).await).0,
+            Found::Compute(compute) => {
+                self.compute_async(key, compute, cacheable, body(args))
+                    .await
+                    .0
+            }
         }
     }
 

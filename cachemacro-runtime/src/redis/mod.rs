@@ -83,6 +83,12 @@
 //! Threads block while they wait; tasks await, without blocking their runtime's thread.
 //! [`Stats`] counts the waits (`lock_waits`) and takeovers (`lock_takeovers`).
 //!
+//! A call made inside the body that computes its own key (on the same thread, or in the same
+//! task) does not wait for that computation: it reads the entry like any call, and when there is
+//! none it runs the body uncached, neither joining this process' flight nor claiming the lock
+//! that the outer call holds (it would wait for it until `lock_ttl`), and stores nothing. The
+//! same holds in the body of a background refresh, which holds the key's lock while it runs.
+//!
 //! A result that is not cached (an `Err`) is not shared either: the next waiter takes the lock
 //! over and runs the body in its turn, so while a key keeps failing, the processes waiting for
 //! it run the body one after another (as callers in one process do), each within `lock_ttl`.
@@ -140,6 +146,7 @@ use self::lock::{Claim, Held};
 use self::report::ErrorLog;
 use crate::key::format_key;
 use crate::layout::{Keep, Layout, Whole, kept};
+use crate::reentry;
 use crate::stats::{Counters, Stats};
 use crate::{FnConfig, Lock};
 
@@ -310,8 +317,10 @@ where
     R: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
     S: Layout,
 {
-    /// The lead of this process' flight on `key` (`None` with `lock = "none"`: no flight), or the
-    /// value another caller's flight brought (a hit).
+    /// The lead of this process' flight on `key`, or the value another caller's flight brought
+    /// (a hit). `None` with `lock = "none"` (no flight), and for a call made inside the
+    /// computation of `key` that it would wait for: it goes on without the flight, and
+    /// [`compute_blocking`](Self::compute_blocking) runs its body uncached.
     fn lead(&self, key: u128) -> Result<Option<Leader<'_, R>>, R> {
         if self.config.lock == Lock::None {
             return Ok(None);
@@ -319,6 +328,7 @@ where
         loop {
             match self.flights.join(key) {
                 Role::Leader(leader) => return Ok(Some(leader)),
+                Role::Follower(_) if reentry::computing(self, key) => return Ok(None),
                 Role::Follower(flight) => {
                     if let Some(value) = flight.wait() {
                         self.counters.hit();
@@ -337,6 +347,7 @@ where
         loop {
             match self.flights.join(key) {
                 Role::Leader(leader) => return Ok(Some(leader)),
+                Role::Follower(_) if reentry::computing(self, key) => return Ok(None),
                 Role::Follower(flight) => {
                     if let Some(value) = flight.wait_async().await {
                         self.counters.hit();
@@ -404,7 +415,7 @@ where
             finish(leader, &value);
             return Looked::Found(S::restore(value));
         }
-        self.compute_blocking(leader, &target, &redis_key, absent, cacheable, body)
+        self.compute_blocking(key, leader, &target, &redis_key, absent, cacheable, body)
     }
 
     /// [`look_up`](Self::look_up) for tasks.
@@ -433,7 +444,7 @@ where
             finish(leader, &value);
             return Looked::Found(S::restore(value));
         }
-        self.compute(leader, &target, &redis_key, absent, cacheable, body)
+        self.compute(key, leader, &target, &redis_key, absent, cacheable, body)
             .await
     }
 
@@ -441,8 +452,15 @@ where
     /// `absent` from Redis, the value another process stores meanwhile; otherwise the body's,
     /// stored if `cacheable`. (A lookup that failed, or found an unreadable value, is not
     /// `absent`: there is nobody to wait for, so the body runs at once.)
+    ///
+    /// Inside the computation of `key` on this thread (a nested call of the key), the body runs
+    /// uncached: it neither claims the lock, which that computation may hold, nor stores. A body
+    /// run under this process' flight or the lock runs as the key's computation (see
+    /// [`reentry`]).
+    #[allow(clippy::too_many_arguments)]
     fn compute_blocking<Ret>(
         &self,
+        key: u128,
         leader: Option<Leader<'_, R>>,
         target: &Arc<Target>,
         redis_key: &str,
@@ -453,6 +471,9 @@ where
     where
         S: Keep<Ret, Kept = R>,
     {
+        if reentry::computing(self, key) {
+            return Looked::Computed(body(), false);
+        }
         let mut held = None;
         if absent && self.config.lock == Lock::Redis {
             match self.claim_blocking(target, redis_key) {
@@ -468,7 +489,11 @@ where
         self.counters.miss();
         // A panic here drops `leader`, which sends the waiters back to look again, and `held`,
         // which releases the lock for the other processes.
-        let value = body();
+        let value = if leader.is_some() || held.is_some() {
+            reentry::run(self, key, body)
+        } else {
+            body()
+        };
         let mut stored = false;
         if let Some(kept) = kept::<Ret, S>(&cacheable, &value) {
             // Released with the write, so whoever takes the lock next finds the value.
@@ -484,8 +509,10 @@ where
     }
 
     /// [`compute_blocking`](Self::compute_blocking) for tasks.
+    #[allow(clippy::too_many_arguments)]
     async fn compute<Ret>(
         &self,
+        key: u128,
         leader: Option<Leader<'_, R>>,
         target: &Arc<Target>,
         redis_key: &str,
@@ -496,6 +523,9 @@ where
     where
         S: Keep<Ret, Kept = R>,
     {
+        if reentry::computing(self, key) {
+            return Looked::Computed(body.await, false);
+        }
         let mut held = None;
         if absent && self.config.lock == Lock::Redis {
             match self.claim(target, redis_key).await {
@@ -509,7 +539,11 @@ where
             }
         }
         self.counters.miss();
-        let value = body.await;
+        let value = if leader.is_some() || held.is_some() {
+            reentry::run_async(self, key, body).await
+        } else {
+            body.await
+        };
         let mut stored = false;
         if let Some(kept) = kept::<Ret, S>(&cacheable, &value) {
             stored = self.write(target, redis_key, kept, &mut held).await;

@@ -30,8 +30,8 @@ use super::connection::{Attempt, Failure, query_pipeline};
 use super::lock::Turn;
 use super::{RedisCache, Target, finish};
 use crate::layout::{Keep, Layout, kept};
-use crate::refresh;
 use crate::stats::Counters;
+use crate::{reentry, refresh};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -141,7 +141,12 @@ where
                         Turn::Skip => return self.refresh_skipped(stale),
                     };
                     Counters::count(&self.counters.refreshes.started);
-                    let outcome = refresh::run_caught(job);
+                    // Holding the lock, it is the key's computation: a call of the key in its
+                    // body must not wait for that lock.
+                    let outcome = match lock {
+                        Some(_) => reentry::run(self, key, || refresh::run_caught(job)),
+                        None => refresh::run_caught(job),
+                    };
                     let landed = match self.renewal(&stale, cacheable, outcome) {
                         Ok((command, renewal)) => Landed::Sent(
                             renewal,
@@ -164,7 +169,7 @@ where
             }
             return S::restore(entry.value);
         }
-        self.compute_blocking(leader, &target, &redis_key, absent, cacheable, || {
+        self.compute_blocking(key, leader, &target, &redis_key, absent, cacheable, || {
             body(args)
         })
         .value()
@@ -220,7 +225,10 @@ where
                         Turn::Skip => return self.refresh_skipped(stale),
                     };
                     Counters::count(&self.counters.refreshes.started);
-                    let outcome = refresh::await_caught(job).await;
+                    let outcome = match lock {
+                        Some(_) => reentry::run_async(self, key, refresh::await_caught(job)).await,
+                        None => refresh::await_caught(job).await,
+                    };
                     let landed = match self.renewal(&stale, cacheable, outcome) {
                         Ok((command, renewal)) => Landed::Sent(
                             renewal,
@@ -243,9 +251,17 @@ where
             }
             return S::restore(entry.value);
         }
-        self.compute(leader, &target, &redis_key, absent, cacheable, body(args))
-            .await
-            .value()
+        self.compute(
+            key,
+            leader,
+            &target,
+            &redis_key,
+            absent,
+            cacheable,
+            body(args),
+        )
+        .await
+        .value()
     }
 
     /// The entry in a `GET` + `PTTL` reply, if there is a readable one; counts and logs the
