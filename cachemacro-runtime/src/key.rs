@@ -25,10 +25,59 @@
 //! | tuples, `()` | the elements in order; `()` is empty |
 //! | `Duration` | seconds as `u64`, then nanoseconds as `u32` |
 //! | `&T`, `Box<T>`, `Rc<T>`, `Arc<T>`, `Cow<T>` | as `T` |
+//! | a struct with `#[derive(CacheKey)]` (named, tuple or unit) | its fields in declaration order, without those marked `#[cache_key(skip)]`; a unit struct is empty |
+//! | an enum with `#[derive(CacheKey)]` | the variant's name as a `str` (or its `#[cache_key(rename = "...")]`), then the variant's fields as a struct's |
 //!
 //! So `&str` and `String`, `&[T]` and `Vec<T>`, `&T` and `T` give the same key.
 //! `HashMap` and `HashSet` have no encoding: their iteration order is random, so they are rejected
 //! at compile time (use `BTreeMap`/`BTreeSet`, or leave the argument out with `ignore = [...]`).
+//!
+//! # Derived keys
+//!
+//! `#[derive(CacheKey)]` gives a struct or an enum the encoding above; a generic type gets a
+//! `T: CacheKey` bound for each type parameter that a keyed field mentions. Options, in
+//! `#[cache_key(...)]`:
+//!
+//! - `skip` on a field: the field is not part of the key (a trace id, a cached handle). Values
+//!   that differ only in skipped fields share a key.
+//! - `rename = "Old"` on a variant: the variant is keyed by that name instead of its own, so a
+//!   renamed variant keeps its keys. Two variants keyed by one name are a compile error.
+//! - `crate = "path"` on the type: the runtime's path, as `#[memoize(crate = ...)]`.
+//!
+//! ```
+//! use cachemacro_runtime::CacheKey;
+//! use cachemacro_runtime::key::key_hash;
+//!
+//! #[derive(CacheKey)]
+//! struct Query {
+//!     text: String,
+//!     page: u32,
+//!     #[cache_key(skip)]
+//!     trace_id: u64,
+//! }
+//!
+//! #[derive(CacheKey)]
+//! enum Sort {
+//!     Relevance,
+//!     Newest { since: u32 },
+//! }
+//!
+//! let query = Query { text: "rust".into(), page: 2, trace_id: 7 };
+//! assert_eq!(key_hash(&query), key_hash(&("rust", 2u32)));
+//! assert_eq!(key_hash(&Sort::Newest { since: 5 }), key_hash(&("Newest", 5u32)));
+//! ```
+//!
+//! An enum is keyed by its variants' names, not their positions, so that a key can never change
+//! meaning from one build to the next: with positions, inserting or reordering variants would
+//! let a process running the new code read entries that an old one wrote for another variant
+//! (both share a Redis backend during a deploy). With names, adding or reordering variants keeps
+//! every key; renaming one changes its keys (a miss, never a wrong hit) unless it keeps its old
+//! name with `rename`. The price is a few bytes more to hash per call.
+//!
+//! A struct is keyed by its fields' values in declaration order, not their names: adding or
+//! removing a keyed field, or changing its type's encoding, changes every key (a miss). Swapping
+//! two fields of the same type keeps the bytes and changes their meaning: bump the function's
+//! `version` after such a change, as after any change of what a key means.
 //!
 //! # The hash
 //!
@@ -56,6 +105,7 @@ use std::time::Duration;
 
 use xxhash_rust::xxh3::{Xxh3, xxh3_128};
 
+pub(crate) mod generated;
 mod local;
 
 pub use local::{LocalHasher, LocalSeeds};
@@ -66,7 +116,8 @@ pub use local::{LocalHasher, LocalSeeds};
 /// bytes in every process, and two different values of one type never write the same bytes. The
 /// module documentation specifies the encoding of the standard types.
 ///
-/// Implement it for your own types by writing their fields in a fixed order:
+/// Derive it for your own structs and enums with `#[derive(CacheKey)]` (see
+/// [derived keys](self#derived-keys)), or implement it by writing the fields in a fixed order:
 ///
 /// ```
 /// use cachemacro_runtime::{CacheKey, KeySink};
@@ -83,7 +134,7 @@ pub use local::{LocalHasher, LocalSeeds};
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be part of a cache key",
     label = "this argument's type does not implement `CacheKey`",
-    note = "implement `cachemacro_runtime::CacheKey` for it, or leave the argument out of the key with `ignore = [...]`",
+    note = "derive it with `#[derive(cachemacro_runtime::CacheKey)]` or implement `cachemacro_runtime::CacheKey` for it, or leave the argument out of the key with `ignore = [...]`",
     note = "`HashMap`/`HashSet` iterate in random order and have no stable key: use `BTreeMap`/`BTreeSet`"
 )]
 pub trait CacheKey {

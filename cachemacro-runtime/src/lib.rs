@@ -106,7 +106,7 @@ pub mod warm;
 #[cfg(feature = "redis")]
 pub use crate::redis::{RedisCache, RedisConfig};
 pub use bypass::{bypass, bypass_async};
-pub use cachemacro::memoize;
+pub use cachemacro::{CacheKey, memoize};
 pub use key::{CacheKey, KeySink};
 pub use memory::MemoryCache;
 pub use stats::Stats;
@@ -155,6 +155,7 @@ pub enum Lock {
 /// What the generated code calls. Not a public API: it changes without notice.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::key::generated::KeyField;
     pub use crate::warm::{WarmCall, Warmed, warm, warm_async};
     pub use crate::{FnConfig, Lock};
 
@@ -175,7 +176,7 @@ pub mod __private {
     #[diagnostic::on_unimplemented(
         message = "`{Self}` cannot be part of a cache key",
         label = "this argument's type does not implement `CacheKey`",
-        note = "leave the argument out of the key by naming it in `#[memoize(ignore = [...])]`, or implement `cachemacro_runtime::CacheKey` for `{Self}`",
+        note = "if `{Self}` is your type, derive its key with `#[derive(cachemacro_runtime::CacheKey)]`; or leave the argument out of the key with `#[memoize(ignore = [...])]`",
         note = "`HashMap`/`HashSet` iterate in random order and have no stable key: use `BTreeMap`/`BTreeSet`"
     )]
     pub trait KeyArg {
@@ -201,7 +202,7 @@ pub mod __private {
     #[diagnostic::on_unimplemented(
         message = "`{Self}` cannot be part of a cache key, so `&self` cannot be",
         label = "`Self` does not implement `CacheKey`",
-        note = "leave the receiver out of the key with `#[memoize(ignore = [self])]`, or implement `cachemacro_runtime::CacheKey` for `{Self}`"
+        note = "derive a key for `{Self}` with `#[derive(cachemacro_runtime::CacheKey)]`, or leave the receiver out of the key with `#[memoize(ignore = [self])]`"
     )]
     pub trait KeySelf {
         /// Writes `self`'s key encoding.

@@ -239,7 +239,7 @@ fn unknown_option_message(name: &str) -> String {
 }
 
 /// The candidate closest to a misspelt `name`, if one is close enough to be what was meant.
-fn closest<'a>(name: &str, candidates: &[&'a str]) -> Option<&'a str> {
+pub(crate) fn closest<'a>(name: &str, candidates: &[&'a str]) -> Option<&'a str> {
     candidates
         .iter()
         .map(|candidate| (edit_distance(name, candidate), *candidate))
