@@ -52,7 +52,9 @@
 //! - **Keys.** A call's key depends only on the function's identity (its module path and name, or
 //!   `name = "..."`), its `version`, and the values of the arguments that are part of the key: see
 //!   [`key`] for the exact encoding and hash. Every argument is part of the key unless listed in
-//!   `ignore = [...]`; an argument's type must implement [`CacheKey`].
+//!   `ignore = [...]`; an argument's type must implement [`CacheKey`] (`#[derive(CacheKey)]` gives
+//!   your own types one). `key = <expression>` keys on the expression's value instead, such as
+//!   `key = (user.id, page)` (see [`options`](crate::options#key)).
 //! - **Results.** The return type must be `Clone` (return `Arc<T>` for large values, so a hit
 //!   clones a pointer). A `Result` is cached only when `Ok` unless `cache_err = true`; `None` is
 //!   cached unless `cache_none = false`. `Result` and `Option` are recognised by the last segment of
@@ -155,7 +157,7 @@ pub enum Lock {
 /// What the generated code calls. Not a public API: it changes without notice.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::key::generated::KeyField;
+    pub use crate::key::generated::{KeyExpr, KeyField};
     pub use crate::warm::{WarmCall, Warmed, warm, warm_async};
     pub use crate::{FnConfig, Lock};
 
@@ -176,7 +178,7 @@ pub mod __private {
     #[diagnostic::on_unimplemented(
         message = "`{Self}` cannot be part of a cache key",
         label = "this argument's type does not implement `CacheKey`",
-        note = "if `{Self}` is your type, derive its key with `#[derive(cachemacro_runtime::CacheKey)]`; or leave the argument out of the key with `#[memoize(ignore = [...])]`",
+        note = "if `{Self}` is your type, derive its key with `#[derive(cachemacro_runtime::CacheKey)]`; or key on part of the argument with `#[memoize(key = ...)]`, or leave it out of the key with `#[memoize(ignore = [...])]`",
         note = "`HashMap`/`HashSet` iterate in random order and have no stable key: use `BTreeMap`/`BTreeSet`"
     )]
     pub trait KeyArg {
@@ -202,7 +204,7 @@ pub mod __private {
     #[diagnostic::on_unimplemented(
         message = "`{Self}` cannot be part of a cache key, so `&self` cannot be",
         label = "`Self` does not implement `CacheKey`",
-        note = "derive a key for `{Self}` with `#[derive(cachemacro_runtime::CacheKey)]`, or leave the receiver out of the key with `#[memoize(ignore = [self])]`"
+        note = "derive a key for `{Self}` with `#[derive(cachemacro_runtime::CacheKey)]`, key on part of it with `#[memoize(key = ...)]`, or leave the receiver out of the key with `#[memoize(ignore = [self])]`"
     )]
     pub trait KeySelf {
         /// Writes `self`'s key encoding.

@@ -11,6 +11,7 @@ mod derive_key;
 mod errors;
 mod expand;
 mod func;
+mod key_expr;
 mod symbol;
 mod valid;
 
