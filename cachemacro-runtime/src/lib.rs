@@ -19,6 +19,10 @@
 //! [clock] and the [statistics](Stats). Every option of `#[memoize(...)]`, with its type, default,
 //! meaning and an example, is in [`options`].
 //!
+//! Keys: the standard types, `std::net` addresses and paths have one; `#[derive(CacheKey)]` gives
+//! your own structs and enums one; the cargo features `uuid`, `chrono`, `time`, `url` and
+//! `serde_json` (off by default) give those crates' types one. See [`key`].
+//!
 //! With `backend = "redis"` (cargo feature `redis`, on by default) entries live in Redis and are
 //! shared by every process: see [`redis`](mod@redis) for its configuration, key and value layout,
 //! and failure behaviour (it never makes a call fail). `rediss://` needs the feature `tls`.
