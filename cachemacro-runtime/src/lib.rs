@@ -84,8 +84,15 @@
 //!
 //! # Limits
 //!
-//! - **Generic functions are rejected** at compile time: one cache per function cannot keep two
-//!   instantiations apart. Write a memoized function per concrete type.
+//! - **Generic functions are rejected** at compile time. Each instantiation would need its own
+//!   cache, and Rust has no generic `static`: every call would first find its cache in a
+//!   process-wide map keyed by `TypeId` (a hash and a lock or an atomic load more per hit, and
+//!   type parameters would have to be `'static`). A shared backend would also need each type's
+//!   identity in the key, the same across builds and compilers: `TypeId` changes from one build
+//!   to the next, and `std::any::type_name` is documented as neither stable nor unique, so only a
+//!   name the user wrote per type would do. Memoize one non-generic function per concrete type
+//!   (a generic function can call the right one), or key one function on a value that says which
+//!   type is meant (an enum that derives [`CacheKey`]).
 //! - Methods are supported when they take `&self` (or no `self` is in the key: `ignore = [self]`).
 //!   The return type must name its type rather than `Self`, and a method in a generic `impl` cannot
 //!   be memoized. An associated function without a receiver is treated as a free function; memoize
