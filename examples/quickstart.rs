@@ -4,63 +4,72 @@
 
 use std::time::{Duration, Instant};
 
-use cachemacro_runtime::memoize;
+use cachemacro_runtime::{CacheKey, memoize};
+
+/// An argument of your own type: `#[derive(CacheKey)]` makes it part of the key.
+#[derive(Debug, Clone, Copy, CacheKey)]
+enum Locale {
+    En,
+    Fr,
+}
 
 /// Pretends to be a slow query: 100 ms per call.
 #[memoize(ttl = "5m", capacity = 1_000)]
-fn user_name(id: u64, locale: &str) -> String {
+fn user_name(id: u64, locale: Locale) -> String {
     std::thread::sleep(Duration::from_millis(100));
     match locale {
-        "fr" => format!("utilisateur {id}"),
-        _ => format!("user {id}"),
+        Locale::Fr => format!("utilisateur {id}"),
+        Locale::En => format!("user {id}"),
     }
 }
 
 fn timed<T>(label: &str, f: impl FnOnce() -> T) -> T {
     let start = Instant::now();
     let value = f();
-    println!("{label:<44} {:>10.3?}", start.elapsed());
+    println!("{label:<48} {:>10.3?}", start.elapsed());
     value
 }
 
 fn main() {
     println!("== without the cache (user_name_uncached)");
     for _ in 0..3 {
-        timed("user_name_uncached(42, \"en\")", || {
-            user_name_uncached(42, "en")
+        timed("user_name_uncached(42, Locale::En)", || {
+            user_name_uncached(42, Locale::En)
         });
     }
 
     println!("\n== with #[memoize(ttl = \"5m\", capacity = 1_000)]");
-    let first = timed("user_name(42, \"en\")  first call: miss", || {
-        user_name(42, "en")
+    let first = timed("user_name(42, Locale::En)  first call: miss", || {
+        user_name(42, Locale::En)
     });
     for _ in 0..3 {
-        let again = timed("user_name(42, \"en\")  again: hit", || user_name(42, "en"));
+        let again = timed("user_name(42, Locale::En)  again: hit", || {
+            user_name(42, Locale::En)
+        });
         assert_eq!(again, first);
     }
-    timed("user_name(42, \"fr\")  other arguments: miss", || {
-        user_name(42, "fr")
+    timed("user_name(42, Locale::Fr)  other arguments: miss", || {
+        user_name(42, Locale::Fr)
     });
 
     let hits = 100_000;
     let start = Instant::now();
     for _ in 0..hits {
-        std::hint::black_box(user_name(42, "en"));
+        std::hint::black_box(user_name(42, Locale::En));
     }
     println!(
-        "{:<44} {:>10.1?} per call",
+        "{:<48} {:>10.1?} per call",
         format!("{hits} more hits"),
         start.elapsed() / hits
     );
 
     println!("\n== after a write: drop the stale entry");
     println!(
-        "user_name_invalidate(42, \"en\") -> {}",
-        user_name_invalidate(42, "en")
+        "user_name_invalidate(42, Locale::En) -> {}",
+        user_name_invalidate(42, Locale::En)
     );
-    timed("user_name(42, \"en\")  recomputed: miss", || {
-        user_name(42, "en")
+    timed("user_name(42, Locale::En)  recomputed: miss", || {
+        user_name(42, Locale::En)
     });
 
     let stats = user_name_cache().stats();

@@ -1,6 +1,7 @@
 //! The expansion names everything by an absolute path (`::core`, `::std`, the runtime's path), so
 //! local items called `core`, `std`, `Result` or `bool` beside a memoized function change nothing,
-//! and `crate = "..."` points it at the runtime under another name.
+//! and `crate = "..."` points it at the runtime under another name. The same holds for
+//! `#[derive(CacheKey)]` and its `#[cache_key(crate = "...")]`.
 
 #![allow(dead_code)]
 
@@ -55,6 +56,25 @@ impl Repo {
     }
 }
 
+#[derive(renamed::CacheKey)]
+#[cache_key(crate = "renamed")]
+enum Plan {
+    Free,
+    Paid { seats: u32 },
+}
+
+#[derive(facade::CacheKey)]
+#[cache_key(crate = "crate::facade")]
+struct Seat(u32, Plan);
+
+#[memoize(crate = "renamed")]
+fn seat_count(seat: Seat) -> u32 {
+    match seat.1 {
+        Plan::Free => seat.0,
+        Plan::Paid { seats } => seat.0 + seats,
+    }
+}
+
 #[memoize]
 async fn fetch(id: u32) -> Result<u32> {
     ::core::result::Result::Ok(id)
@@ -81,4 +101,16 @@ fn crate_option_points_the_expansion_at_a_renamed_runtime() {
     ::core::assert_eq!(through_renamed_cache().capacity(), 10);
     ::core::assert_eq!(through_facade(1), 3);
     ::core::assert_eq!(through_facade_cache().len(), 1);
+}
+
+#[test]
+fn derive_names_the_runtime_by_its_crate_option() {
+    ::core::assert_eq!(seat_count(Seat(1, Plan::Paid { seats: 2 })), 3);
+    ::core::assert_eq!(seat_count(Seat(1, Plan::Paid { seats: 2 })), 3);
+    ::core::assert_eq!(seat_count(Seat(1, Plan::Free)), 1);
+    ::core::assert_eq!(seat_count_cache().stats().hits, 1);
+    ::core::assert_eq!(
+        renamed::key::key_hash(&Seat(1, Plan::Paid { seats: 2 })),
+        renamed::key::key_hash(&(1u32, "Paid", 2u32))
+    );
 }

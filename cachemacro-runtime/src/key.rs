@@ -25,10 +25,94 @@
 //! | tuples, `()` | the elements in order; `()` is empty |
 //! | `Duration` | seconds as `u64`, then nanoseconds as `u32` |
 //! | `&T`, `Box<T>`, `Rc<T>`, `Arc<T>`, `Cow<T>` | as `T` |
+//! | `Ipv4Addr`, `Ipv6Addr`, `IpAddr` | a tag byte, `4` or `6`, then the octets (4 or 16 bytes); a bare `Ipv4Addr` as `IpAddr::V4` |
+//! | `SocketAddrV4`, `SocketAddrV6`, `SocketAddr` | the IP address, then the port as `u16`; for IPv6 then the flow info and the scope id as `u32` (its equality compares them) |
+//! | `OsStr`, `OsString` | length in bytes as `u64`, then the bytes: on Unix the OS's bytes, on Windows WTF-8 (UTF-8 for valid Unicode); see below |
+//! | `Path`, `PathBuf` | the number of components as `u64`, then each component as an `OsStr` (`a//b` equals `a/b`, so they share a key) |
+//! | a struct with `#[derive(CacheKey)]` (named, tuple or unit) | its fields in declaration order, without those marked `#[cache_key(skip)]`; a unit struct is empty |
+//! | an enum with `#[derive(CacheKey)]` | the variant's name as a `str` (or its `#[cache_key(rename = "...")]`), then the variant's fields as a struct's |
 //!
 //! So `&str` and `String`, `&[T]` and `Vec<T>`, `&T` and `T` give the same key.
 //! `HashMap` and `HashSet` have no encoding: their iteration order is random, so they are rejected
 //! at compile time (use `BTreeMap`/`BTreeSet`, or leave the argument out with `ignore = [...]`).
+//!
+//! ## Paths on every platform
+//!
+//! An `OsStr` is its bytes on Unix (`OsStrExt::as_bytes`) and, on Windows, its UTF-16 converted
+//! to WTF-8, which is UTF-8 for every valid Unicode string: a Unicode name writes the same bytes
+//! on both. `OsStr::as_encoded_bytes` is not used, since std leaves its encoding unspecified;
+//! only on targets that are neither Unix nor Windows does a string that is not valid Unicode
+//! write those bytes. A `Path` is keyed by its components, as it compares: the same text may give
+//! other keys on Unix and on Windows, which do not split paths alike (`\` separates on Windows
+//! only, and there `C:` is a prefix component).
+//!
+//! ## Types of other crates (cargo features)
+//!
+//! Each is behind a feature of `cachemacro-runtime` named after the crate, off by default, with
+//! the crate as a plain optional dependency (default features off):
+//!
+//! | feature | types | encoding |
+//! |---|---|---|
+//! | `uuid` | `Uuid` | its 16 bytes (`as_bytes`, the byte order of its text form) |
+//! | `chrono` | `NaiveDate` | the days from the Common Era as `i32` (`num_days_from_ce`: 1 for 0001-01-01) |
+//! | `chrono` | `NaiveTime` | the seconds from midnight as `u32`, then the nanoseconds as `u32` (from 1,000,000,000 up in a leap second) |
+//! | `chrono` | `NaiveDateTime` | the date, then the time |
+//! | `chrono` | `DateTime<Tz>` | the UTC instant: the Unix timestamp in seconds as `i64`, then the nanoseconds as `u32`; equal instants in any zones share a key |
+//! | `time` | `Date`, `Time`, `PrimitiveDateTime` | as chrono's `NaiveDate`, `NaiveTime`, `NaiveDateTime` |
+//! | `time` | `OffsetDateTime`, `UtcDateTime` | the UTC instant, as chrono's `DateTime<Tz>` |
+//! | `url` | `Url` | its serialization (`as_str`) as a `str` |
+//! | `serde_json` | `Value` | a tag byte, then the value: `0` null; `1` and a `bool`; `2` and a number; `3` and a `str`; `4` and a sequence of values; `5` and an object: its length as `u64`, then each key (`str`) and value **sorted by key** |
+//! | `serde_json` | `Number` | `0` and the `u64` if it has one, else `1` and the `i64`, else `2` and the `f64`, else (only with serde_json's `arbitrary_precision`) `3` and its text as a `str`; so `1` and `1.0`, which compare unequal, have different keys |
+//!
+//! A date, a date-time or an instant keys alike in chrono and in time. `tests/ecosystem_keys.rs`
+//! freezes each encoding with golden vectors.
+//!
+//! # Derived keys
+//!
+//! `#[derive(CacheKey)]` gives a struct or an enum the encoding above; a generic type gets a
+//! `T: CacheKey` bound for each type parameter that a keyed field mentions. Options, in
+//! `#[cache_key(...)]`:
+//!
+//! - `skip` on a field: the field is not part of the key (a trace id, a cached handle). Values
+//!   that differ only in skipped fields share a key.
+//! - `rename = "Old"` on a variant: the variant is keyed by that name instead of its own, so a
+//!   renamed variant keeps its keys. Two variants keyed by one name are a compile error.
+//! - `crate = "path"` on the type: the runtime's path, as `#[memoize(crate = ...)]`.
+//!
+//! ```
+//! use cachemacro_runtime::CacheKey;
+//! use cachemacro_runtime::key::key_hash;
+//!
+//! #[derive(CacheKey)]
+//! struct Query {
+//!     text: String,
+//!     page: u32,
+//!     #[cache_key(skip)]
+//!     trace_id: u64,
+//! }
+//!
+//! #[derive(CacheKey)]
+//! enum Sort {
+//!     Relevance,
+//!     Newest { since: u32 },
+//! }
+//!
+//! let query = Query { text: "rust".into(), page: 2, trace_id: 7 };
+//! assert_eq!(key_hash(&query), key_hash(&("rust", 2u32)));
+//! assert_eq!(key_hash(&Sort::Newest { since: 5 }), key_hash(&("Newest", 5u32)));
+//! ```
+//!
+//! An enum is keyed by its variants' names, not their positions, so that a key can never change
+//! meaning from one build to the next: with positions, inserting or reordering variants would
+//! let a process running the new code read entries that an old one wrote for another variant
+//! (both share a Redis backend during a deploy). With names, adding or reordering variants keeps
+//! every key; renaming one changes its keys (a miss, never a wrong hit) unless it keeps its old
+//! name with `rename`. The price is a few bytes more to hash per call.
+//!
+//! A struct is keyed by its fields' values in declaration order, not their names: adding or
+//! removing a keyed field, or changing its type's encoding, changes every key (a miss). Swapping
+//! two fields of the same type keeps the bytes and changes their meaning: bump the function's
+//! `version` after such a change, as after any change of what a key means.
 //!
 //! # The hash
 //!
@@ -56,7 +140,20 @@ use std::time::Duration;
 
 use xxhash_rust::xxh3::{Xxh3, xxh3_128};
 
+pub(crate) mod generated;
 mod local;
+mod net;
+mod path;
+#[cfg(feature = "chrono")]
+mod with_chrono;
+#[cfg(feature = "serde_json")]
+mod with_serde_json;
+#[cfg(feature = "time")]
+mod with_time;
+#[cfg(feature = "url")]
+mod with_url;
+#[cfg(feature = "uuid")]
+mod with_uuid;
 
 pub use local::{LocalHasher, LocalSeeds};
 
@@ -66,7 +163,8 @@ pub use local::{LocalHasher, LocalSeeds};
 /// bytes in every process, and two different values of one type never write the same bytes. The
 /// module documentation specifies the encoding of the standard types.
 ///
-/// Implement it for your own types by writing their fields in a fixed order:
+/// Derive it for your own structs and enums with `#[derive(CacheKey)]` (see
+/// [derived keys](self#derived-keys)), or implement it by writing the fields in a fixed order:
 ///
 /// ```
 /// use cachemacro_runtime::{CacheKey, KeySink};
@@ -83,7 +181,7 @@ pub use local::{LocalHasher, LocalSeeds};
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be part of a cache key",
     label = "this argument's type does not implement `CacheKey`",
-    note = "implement `cachemacro_runtime::CacheKey` for it, or leave the argument out of the key with `ignore = [...]`",
+    note = "derive it with `#[derive(cachemacro_runtime::CacheKey)]` or implement `cachemacro_runtime::CacheKey` for it, or leave the argument out of the key with `ignore = [...]`",
     note = "`HashMap`/`HashSet` iterate in random order and have no stable key: use `BTreeMap`/`BTreeSet`"
 )]
 pub trait CacheKey {

@@ -19,6 +19,10 @@
 //! [clock] and the [statistics](Stats). Every option of `#[memoize(...)]`, with its type, default,
 //! meaning and an example, is in [`options`].
 //!
+//! Keys: the standard types, `std::net` addresses and paths have one; `#[derive(CacheKey)]` gives
+//! your own structs and enums one; the cargo features `uuid`, `chrono`, `time`, `url` and
+//! `serde_json` (off by default) give those crates' types one. See [`key`].
+//!
 //! With `backend = "redis"` (cargo feature `redis`, on by default) entries live in Redis and are
 //! shared by every process: see [`redis`](mod@redis) for its configuration, key and value layout,
 //! and failure behaviour (it never makes a call fail). `rediss://` needs the feature `tls`.
@@ -54,7 +58,9 @@
 //! - **Keys.** A call's key depends only on the function's identity (its module path and name, or
 //!   `name = "..."`), its `version`, and the values of the arguments that are part of the key: see
 //!   [`key`] for the exact encoding and hash. Every argument is part of the key unless listed in
-//!   `ignore = [...]`; an argument's type must implement [`CacheKey`].
+//!   `ignore = [...]`; an argument's type must implement [`CacheKey`] (`#[derive(CacheKey)]` gives
+//!   your own types one). `key = <expression>` keys on the expression's value instead, such as
+//!   `key = (user.id, page)` (see [`options`](crate::options#key)).
 //! - **Results.** What is cached must be `Clone` (return `Arc<T>` for large values, so a hit
 //!   clones a pointer). A `Result` is cached only when `Ok` unless `cache_err = true`, and then
 //!   only its `Ok` value is kept: a hit returns `Ok(value.clone())`, and the error type needs
@@ -95,8 +101,15 @@
 //!
 //! # Limits
 //!
-//! - **Generic functions are rejected** at compile time: one cache per function cannot keep two
-//!   instantiations apart. Write a memoized function per concrete type.
+//! - **Generic functions are rejected** at compile time. Each instantiation would need its own
+//!   cache, and Rust has no generic `static`: every call would first find its cache in a
+//!   process-wide map keyed by `TypeId` (a hash and a lock or an atomic load more per hit, and
+//!   type parameters would have to be `'static`). A shared backend would also need each type's
+//!   identity in the key, the same across builds and compilers: `TypeId` changes from one build
+//!   to the next, and `std::any::type_name` is documented as neither stable nor unique, so only a
+//!   name the user wrote per type would do. Memoize one non-generic function per concrete type
+//!   (a generic function can call the right one), or key one function on a value that says which
+//!   type is meant (an enum that derives [`CacheKey`]).
 //! - Methods are supported when they take `&self` (or no `self` is in the key: `ignore = [self]`).
 //!   The return type must name its type rather than `Self`, and a method in a generic `impl` cannot
 //!   be memoized. An associated function without a receiver is treated as a free function; memoize
@@ -125,7 +138,7 @@ pub mod warm;
 #[cfg(feature = "redis")]
 pub use crate::redis::{RedisCache, RedisConfig};
 pub use bypass::{bypass, bypass_async};
-pub use cachemacro::memoize;
+pub use cachemacro::{CacheKey, memoize};
 pub use key::{CacheKey, KeySink};
 pub use memory::MemoryCache;
 pub use stats::Stats;
@@ -174,6 +187,7 @@ pub enum Lock {
 /// What the generated code calls. Not a public API: it changes without notice.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::key::generated::{KeyExpr, KeyField};
     pub use crate::warm::{WarmCall, Warmed, warm, warm_async};
     pub use crate::{FnConfig, Lock};
 
@@ -194,7 +208,7 @@ pub mod __private {
     #[diagnostic::on_unimplemented(
         message = "`{Self}` cannot be part of a cache key",
         label = "this argument's type does not implement `CacheKey`",
-        note = "leave the argument out of the key by naming it in `#[memoize(ignore = [...])]`, or implement `cachemacro_runtime::CacheKey` for `{Self}`",
+        note = "if `{Self}` is your type, derive its key with `#[derive(cachemacro_runtime::CacheKey)]`; or key on part of the argument with `#[memoize(key = ...)]`, or leave it out of the key with `#[memoize(ignore = [...])]`",
         note = "`HashMap`/`HashSet` iterate in random order and have no stable key: use `BTreeMap`/`BTreeSet`"
     )]
     pub trait KeyArg {
@@ -220,7 +234,7 @@ pub mod __private {
     #[diagnostic::on_unimplemented(
         message = "`{Self}` cannot be part of a cache key, so `&self` cannot be",
         label = "`Self` does not implement `CacheKey`",
-        note = "leave the receiver out of the key with `#[memoize(ignore = [self])]`, or implement `cachemacro_runtime::CacheKey` for `{Self}`"
+        note = "derive a key for `{Self}` with `#[derive(cachemacro_runtime::CacheKey)]`, key on part of it with `#[memoize(key = ...)]`, or leave the receiver out of the key with `#[memoize(ignore = [self])]`"
     )]
     pub trait KeySelf {
         /// Writes `self`'s key encoding.

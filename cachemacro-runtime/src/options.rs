@@ -13,6 +13,7 @@
 //! | [`name`](#name) | string | `module::path::fn_name` | the function's identity in its keys |
 //! | [`version`](#version) | integer, `u32` | 0 | bump it to drop the entries of older versions |
 //! | [`ignore`](#ignore) | list of argument names | `[]` | arguments left out of the key |
+//! | [`key`](#key) | an expression over the arguments | every argument not in `ignore` | the key is this expression's value |
 //! | [`cache_err`](#cache_err) | `bool` | `false` | also cache the `Err` of a `Result` |
 //! | [`cache_none`](#cache_none) | `bool` | `true` | cache the `None` of an `Option` |
 //! | [`backend`](#backend) | `"memory"` or `"redis"` | `"memory"` | where the entries live |
@@ -120,7 +121,8 @@
 //! The listed arguments are left out of the key: calls that differ only in them share an entry.
 //! Use it for arguments that do not change the result (a logger, a connection pool, a `&self` with
 //! no state that matters), and for arguments whose type does not implement
-//! [`CacheKey`](crate::CacheKey). Each name must be an argument, listed once.
+//! [`CacheKey`](crate::CacheKey). Each name must be an argument, listed once. To key on part of
+//! an argument, use [`key`](#key) instead.
 //!
 //! ```
 //! use cachemacro_runtime::memoize;
@@ -139,6 +141,51 @@
 //! assert_eq!(Repo.count("users", &Logger), 5);
 //! assert_eq!(Repo.count("users", &Logger), 5); // the same key: a hit
 //! assert_eq!(Repo::count_cache().stats().hits, 1);
+//! ```
+//!
+//! # `key`
+//!
+//! **Type:** an expression over the arguments (and `self`). **Default:** none: the key is every
+//! argument not in `ignore`. **Not with:** `ignore`.
+//!
+//! The key is the expression's value instead of the arguments: key on what decides the result
+//! (an id, a normalized query) when an argument has no key, or carries data that does not change
+//! the result. The expression's type must implement [`CacheKey`](crate::CacheKey); the arguments
+//! it does not use need not.
+//!
+//! In the expression the arguments are borrowed: an argument `x: T` is a `&T` there (fields and
+//! methods see through it, `*page` copies a `Copy` value), and `self` is `&Self`. It runs once per
+//! call, before the lookup, and cannot `.await`; every companion (`f_refresh`, `f_invalidate`,
+//! `f_warm`) computes the key with it too. With `refresh = "background"` the key is computed at
+//! the call and the refresh gets copies of the arguments, as without `key`. Keep it cheap and
+//! deterministic: equal inputs must give equal keys in every process.
+//!
+//! A lowercase name in it that is neither an argument nor bound in the expression itself (a
+//! closure's parameter, a `let`, a `match` arm) is a compile error that suggests the closest
+//! argument. Constants, paths (`Self::LIMIT`, `crate::x`) and called functions are left to the
+//! compiler; write a lowercase `static` used as a value by its path (`self::name`).
+//!
+//! ```
+//! use cachemacro_runtime::memoize;
+//!
+//! struct Db; // a connection: no key, and not part of one
+//!
+//! struct User {
+//!     id: u64,
+//!     name: String,
+//! }
+//!
+//! #[memoize(key = (user.id, page))]
+//! fn feed(db: &Db, user: &User, page: u32) -> Vec<String> {
+//!     let _ = db;
+//!     vec![format!("{} page {page}", user.name)]
+//! }
+//!
+//! let ada = User { id: 7, name: "ada".into() };
+//! assert_eq!(feed(&Db, &ada, 1), ["ada page 1"]);
+//! let renamed = User { id: 7, name: "ada l.".into() };
+//! assert_eq!(feed(&Db, &renamed, 1), ["ada page 1"]); // the same id and page: a hit
+//! assert_eq!(feed_cache().stats().hits, 1);
 //! ```
 //!
 //! # `cache_err`

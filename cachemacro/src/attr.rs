@@ -69,6 +69,8 @@ pub(crate) struct Options {
     pub(crate) name: Attr<String>,
     pub(crate) version: Attr<u32>,
     pub(crate) ignore: Attr<Vec<Ident>>,
+    /// The expression whose value is the key, instead of the arguments.
+    pub(crate) key: Attr<Expr>,
     pub(crate) cache_err: Attr<bool>,
     pub(crate) cache_none: Attr<bool>,
     pub(crate) backend: Attr<Backend>,
@@ -116,6 +118,7 @@ impl Options {
             name: Attr::none(NAME),
             version: Attr::none(VERSION),
             ignore: Attr::none(IGNORE),
+            key: Attr::none(KEY),
             cache_err: Attr::none(CACHE_ERR),
             cache_none: Attr::none(CACHE_NONE),
             backend: Attr::none(BACKEND),
@@ -162,6 +165,11 @@ impl Options {
             NAME => parse_name(v).map(|p| self.name.set(errors, key, v, p)),
             VERSION => parse_version(v).map(|p| self.version.set(errors, key, v, p)),
             IGNORE => parse_ignore(v, errors).map(|p| self.ignore.set(errors, key, v, p)),
+            // Any expression: `valid` checks the names it uses, the compiler the rest.
+            KEY => {
+                self.key.set(errors, key, v, v.clone());
+                Ok(())
+            }
             CACHE_ERR => parse_bool(v, CACHE_ERR).map(|p| self.cache_err.set(errors, key, v, p)),
             CACHE_NONE => parse_bool(v, CACHE_NONE).map(|p| self.cache_none.set(errors, key, v, p)),
             BACKEND => parse_backend(v).map(|p| self.backend.set(errors, key, v, p)),
@@ -213,6 +221,7 @@ fn example(name: &str) -> &'static str {
         NAME => "\"users::by_id\"",
         VERSION => "2",
         IGNORE => "[self]",
+        KEY => "(user.id, page)",
         CACHE_ERR | CACHE_NONE => "true",
         BACKEND => "\"memory\"",
         REFRESH => "\"background\"",
@@ -239,7 +248,7 @@ fn unknown_option_message(name: &str) -> String {
 }
 
 /// The candidate closest to a misspelt `name`, if one is close enough to be what was meant.
-fn closest<'a>(name: &str, candidates: &[&'a str]) -> Option<&'a str> {
+pub(crate) fn closest<'a>(name: &str, candidates: &[&'a str]) -> Option<&'a str> {
     candidates
         .iter()
         .map(|candidate| (edit_distance(name, candidate), *candidate))
@@ -249,7 +258,7 @@ fn closest<'a>(name: &str, candidates: &[&'a str]) -> Option<&'a str> {
 }
 
 /// Levenshtein distance; names are short, so the quadratic table is fine.
-fn edit_distance(a: &str, b: &str) -> usize {
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut row: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {

@@ -50,7 +50,9 @@ pub(crate) fn expand(options: &Options, func: &Func) -> TokenStream {
     let receiver_param = receiver.as_ref().map(|recv| quote!(#recv,));
     let arg_names: Vec<&Ident> = func.args.iter().map(|arg| &arg.ident).collect();
 
-    // The key: every argument not in `ignore`, in order.
+    // The key: every argument not in `ignore`, in order; or with `key = ...`, the expression's
+    // value alone, computed from borrows of every argument (and `self`).
+    let key_expr = options.key.value();
     let ignored = |ident: &Ident| {
         options
             .ignore
@@ -71,22 +73,25 @@ pub(crate) fn expand(options: &Options, func: &Func) -> TokenStream {
         let (ident, ty) = (&arg.ident, &arg.ty);
         quote!(#ident: &#ty)
     });
-    let key_writes = key_args.iter().map(|arg| {
-        // The argument carries its type's span, so a type that cannot be part of a key is reported
-        // on the type, not on the argument's name.
-        let span = type_name_span(&arg.ty);
-        let ident = Ident::new(&arg.ident.to_string(), span);
-        // `&T` keys as `T`: write the referent, so an error names `T`, the type to give a key.
-        let derefs = (0..reference_depth(&arg.ty)).map(|_| quote_spanned!(span=> *));
-        quote_spanned!(span=> #krate::__private::KeyArg::write_arg(#(#derefs)* #ident, &mut __cachemacro_out);)
-    });
+    let key_writes: Vec<TokenStream> = match key_expr {
+        Some(expr) => vec![key_expr_write(&krate, expr)],
+        None => key_args.iter().map(|arg| {
+            // The argument carries its type's span, so a type that cannot be part of a key is
+            // reported on the type, not on the argument's name.
+            let span = type_name_span(&arg.ty);
+            let ident = Ident::new(&arg.ident.to_string(), span);
+            // `&T` keys as `T`: write the referent, so an error names `T`, the type to give a key.
+            let derefs = (0..reference_depth(&arg.ty)).map(|_| quote_spanned!(span=> *));
+            quote_spanned!(span=> #krate::__private::KeyArg::write_arg(#(#derefs)* #ident, &mut __cachemacro_out);)
+        }).collect(),
+    };
     let key_key_args = key_args.iter().map(|arg| &arg.ident);
     let (key_receiver, key_self_write, key_self_arg) = match (&func.receiver, key_self) {
         (Some(recv), true) => (
             Some(quote!(#recv,)),
-            Some(
-                quote_spanned!(recv.self_token.span=> #krate::__private::KeySelf::write_self(self, &mut __cachemacro_out);),
-            ),
+            key_expr.is_none().then(|| {
+                quote_spanned!(recv.self_token.span=> #krate::__private::KeySelf::write_self(self, &mut __cachemacro_out);)
+            }),
             Some(quote!(self,)),
         ),
         _ => (None, None, None),
@@ -294,7 +299,7 @@ pub(crate) fn expand(options: &Options, func: &Func) -> TokenStream {
         #[doc(hidden)]
         #(#companion_attrs)*
         #[inline(always)]
-        #[allow(clippy::ptr_arg, clippy::trivially_copy_pass_by_ref)]
+        #[allow(unused_variables, clippy::ptr_arg, clippy::trivially_copy_pass_by_ref)]
         fn #key_fn #generics (
             #key_receiver #(#key_params,)*
             mut __cachemacro_out: impl #krate::key::KeyHasher,
@@ -304,6 +309,14 @@ pub(crate) fn expand(options: &Options, func: &Func) -> TokenStream {
             __cachemacro_out.finish()
         }
     }
+}
+
+/// Writes the value of `key = <expr>`. Its arguments are borrowed (`x: T` is a `&T` there), as the
+/// key function takes them; the write is spanned on the expression, so a value without a key is
+/// reported there, with `KeyExpr`'s advice.
+fn key_expr_write(krate: &TokenStream, expr: &syn::Expr) -> TokenStream {
+    let span = expr.span();
+    quote_spanned!(span=> #krate::__private::KeyExpr::write_expr(&(#expr), &mut __cachemacro_out);)
 }
 
 /// The lookup of a function with `refresh = "background"`. The runtime holds the arguments: on a

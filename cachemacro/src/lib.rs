@@ -1,14 +1,17 @@
-//! The `#[memoize]` attribute. Use it through `cachemacro-runtime`, which re-exports it and holds
-//! the documentation of every option.
+//! The `#[memoize]` attribute and `#[derive(CacheKey)]`. Use them through `cachemacro-runtime`,
+//! which re-exports them and holds the documentation of every option and of the key encoding.
 //!
 //! Parse ([`attr`]), check ([`func`], [`valid`]), expand ([`expand`]), as separate steps. Every
 //! mistake is collected and reported at once on its own token; on error the function is emitted
-//! unchanged beside the errors, so one mistake gives one error and the IDE keeps working.
+//! unchanged beside the errors, so one mistake gives one error and the IDE keeps working. The
+//! derive lives on its own in [`derive_key`].
 
 mod attr;
+mod derive_key;
 mod errors;
 mod expand;
 mod func;
+mod key_expr;
 mod symbol;
 mod valid;
 
@@ -19,6 +22,13 @@ use quote::ToTokens;
 #[proc_macro_attribute]
 pub fn memoize(args: TokenStream, item: TokenStream) -> TokenStream {
     memoize_impl(args.into(), item.into()).into()
+}
+
+/// Implements `CacheKey` for a struct or an enum. See `cachemacro_runtime::key` for the encoding
+/// and the `#[cache_key(...)]` options.
+#[proc_macro_derive(CacheKey, attributes(cache_key))]
+pub fn derive_cache_key(item: TokenStream) -> TokenStream {
+    derive_key::derive(item.into()).into()
 }
 
 fn memoize_impl(

@@ -5,6 +5,7 @@ pub(crate) const CAPACITY: &str = "capacity";
 pub(crate) const NAME: &str = "name";
 pub(crate) const VERSION: &str = "version";
 pub(crate) const IGNORE: &str = "ignore";
+pub(crate) const KEY: &str = "key";
 pub(crate) const CACHE_ERR: &str = "cache_err";
 pub(crate) const CACHE_NONE: &str = "cache_none";
 pub(crate) const BACKEND: &str = "backend";
@@ -21,6 +22,7 @@ pub(crate) const ALL: &[&str] = &[
     NAME,
     VERSION,
     IGNORE,
+    KEY,
     CACHE_ERR,
     CACHE_NONE,
     BACKEND,

@@ -6,6 +6,15 @@ use crate::errors::Errors;
 use crate::func::{Func, ResultKind};
 
 pub(crate) fn check(options: &Options, func: &Func, errors: &mut Errors) {
+    if let Some(key) = options.key.get() {
+        crate::key_expr::check(&key.value, func, errors);
+        if options.ignore.get().is_some() {
+            errors.at(
+                key.key,
+                "`key` and `ignore` cannot be combined: with `key = ...` the key is the expression's value alone, and the arguments it does not use are already left out; remove `ignore`",
+            );
+        }
+    }
     if let Some(ignore) = options.ignore.get() {
         for name in &ignore.value {
             let known = if name == "self" {
