@@ -88,8 +88,11 @@
 //! and then takes it over and runs the body itself. That happens when the holder's result was
 //! not cached (an `Err`), or the holder panicked, was cancelled or died (its lock expires), or
 //! its body ran longer than `lock_ttl` (the lock is not renewed: set `lock_ttl` above the body's
-//! slowest normal run). Each step is one Lua script (`EVALSHA`) that reads the entry and the lock
-//! at one instant, so one process takes over, and none runs the body once the value is stored.
+//! slowest normal run). A process waits for one holder at most its own `lock_ttl`, whatever the
+//! lock's own expiry: a lock set with a longer one by another deployment or by hand (or with
+//! none) is then taken over as if it had expired. Each step is one Lua script (`EVALSHA`) that
+//! reads the entry and the lock at one instant, so one process takes over, and none runs the body
+//! once the value is stored.
 //! Threads block while they wait; tasks await, without blocking their runtime's thread.
 //! [`Stats`] counts the waits (`lock_waits`) and takeovers (`lock_takeovers`).
 //!
