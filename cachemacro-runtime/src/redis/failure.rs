@@ -190,6 +190,11 @@ mod tests {
             "DB index is out of range".to_owned(),
         ));
         assert_eq!(class(select), "refused");
+        let select_without_detail = RedisError::from((
+            ErrorKind::from(ServerErrorKind::ResponseError),
+            "Redis server refused to switch database",
+        ));
+        assert_eq!(class(select_without_detail), "refused");
     }
 
     #[test]
