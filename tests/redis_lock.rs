@@ -1,7 +1,9 @@
 //! Single-flight across processes on the Redis backend (`lock = "redis"`, its default), against
 //! real `redis-server`s: a missing key is computed by one process while the others wait, a dead
-//! holder is taken over by one process, a stale entry is refreshed by one process, a failing
-//! Redis fails open, and `lock = "none"` / `"process"` do what they say.
+//! holder is taken over by one process, a lock set elsewhere with a longer expiry (by
+//! `redis-cli`) is waited for no longer than the waiter's own `lock_ttl`, a stale entry is
+//! refreshed by one process, a failing Redis fails open, and `lock = "none"` / `"process"` do
+//! what they say.
 //!
 //! Processes are this test binary run again as children (`CHILD_VAR` names the server), or, where
 //! one process is enough to show it, two functions with the same `name`: they share their keys in
@@ -850,4 +852,205 @@ fn a_claim_whose_reply_is_lost_releases_the_lock_it_may_have_taken() {
             .unwrap()),
         "no lock is left behind"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// A lock another deployment (or an operator) left with a longer expiry than ours: a waiter waits
+// its own `lock_ttl`, not the lock's, then takes it over.
+
+/// What `redis-cli` stores as another deployment's lock: an expiry far beyond our `lock_ttl`.
+const FOREIGN_PTTL_MS: &str = "30000";
+
+/// Sets `key` to `value` through `redis-cli`, with `PX ttl_ms` if given, as an operator would.
+fn redis_cli_set(server: &RedisServer, key: &str, value: &str, ttl_ms: Option<&str>) {
+    let port = server.port().to_string();
+    let mut args = vec!["-p", &port, "SET", key, value];
+    args.extend(ttl_ms.map(|ttl| ["PX", ttl]).into_iter().flatten());
+    let output = Command::new("redis-cli").args(&args).output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        "OK",
+        "redis-cli {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Runs `call` on a thread, and its value, or `None` if it is not back within `PATIENCE`.
+fn within_patience<T: Send + 'static>(call: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = sender.send(call());
+    });
+    receiver.recv_timeout(PATIENCE).ok()
+}
+
+static FOREIGN_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[memoize(ttl = 60, backend = "redis", name = "foreign", lock_ttl = "1s")]
+fn foreign(n: u64) -> u64 {
+    FOREIGN_RUNS.fetch_add(1, Ordering::SeqCst);
+    n * 11
+}
+
+#[test]
+fn a_waiter_waits_its_own_lock_ttl_not_a_foreign_locks() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    foreign_cache().configure(config(&server.url()));
+    let lock = lock_key("foreign", 3u64);
+    redis_cli_set(&server, &lock, "another-deployment", Some(FOREIGN_PTTL_MS));
+
+    // Waiting out the foreign lock would take 30 s.
+    assert_eq!(within_patience(|| foreign(3)), Some(33));
+    assert_eq!(FOREIGN_RUNS.load(Ordering::SeqCst), 1);
+    let stats = foreign_cache().stats();
+    assert_eq!(
+        (
+            stats.misses,
+            stats.lock_waits,
+            stats.lock_takeovers,
+            stats.errors
+        ),
+        (1, 1, 1, 0)
+    );
+    let mut redis = server.client();
+    let locked: bool = redis.exists(&lock).unwrap();
+    assert!(!locked, "the lock taken over was released with the value");
+    assert_eq!(foreign(3), 33);
+    assert_eq!(FOREIGN_RUNS.load(Ordering::SeqCst), 1, "a hit");
+}
+
+/// Threads calling in each "process".
+const CONTESTED_THREADS: usize = 3;
+static CONTESTED_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+/// Three functions with one name stand for three processes.
+#[memoize(ttl = 60, backend = "redis", name = "contested", lock_ttl = "1s")]
+fn contested_a(n: u64) -> u64 {
+    CONTESTED_RUNS.fetch_add(1, Ordering::SeqCst);
+    n + 1
+}
+
+#[memoize(ttl = 60, backend = "redis", name = "contested", lock_ttl = "1s")]
+fn contested_b(n: u64) -> u64 {
+    CONTESTED_RUNS.fetch_add(1, Ordering::SeqCst);
+    n + 1
+}
+
+#[memoize(ttl = 60, backend = "redis", name = "contested", lock_ttl = "1s")]
+fn contested_c(n: u64) -> u64 {
+    CONTESTED_RUNS.fetch_add(1, Ordering::SeqCst);
+    n + 1
+}
+
+#[test]
+fn waiters_of_a_foreign_lock_take_it_over_once() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let functions: [fn(u64) -> u64; 3] = [contested_a, contested_b, contested_c];
+    contested_a_cache().configure(config(&server.url()));
+    contested_b_cache().configure(config(&server.url()));
+    contested_c_cache().configure(config(&server.url()));
+    let lock = lock_key("contested", 5u64);
+    redis_cli_set(&server, &lock, "another-deployment", Some(FOREIGN_PTTL_MS));
+
+    let values = within_patience(move || {
+        let barrier = Barrier::new(CONTESTED_THREADS * functions.len());
+        std::thread::scope(|scope| {
+            let callers: Vec<_> = functions
+                .iter()
+                .flat_map(|&f| std::iter::repeat_n(f, CONTESTED_THREADS))
+                .map(|f| {
+                    let barrier = &barrier;
+                    scope.spawn(move || {
+                        barrier.wait();
+                        f(5)
+                    })
+                })
+                .collect();
+            callers
+                .into_iter()
+                .map(|c| c.join().unwrap())
+                .collect::<Vec<_>>()
+        })
+    });
+    assert_eq!(
+        values,
+        Some(vec![6; CONTESTED_THREADS * functions.len()]),
+        "every caller gets the value, well before the foreign lock expires"
+    );
+    assert_eq!(CONTESTED_RUNS.load(Ordering::SeqCst), 1, "one takeover");
+    let stats = [
+        contested_a_cache().stats(),
+        contested_b_cache().stats(),
+        contested_c_cache().stats(),
+    ];
+    let total = |field: fn(&Stats) -> u64| stats.iter().map(field).sum::<u64>();
+    assert_eq!(
+        (
+            total(|s| s.lock_waits),
+            total(|s| s.lock_takeovers),
+            total(|s| s.misses),
+            total(|s| s.errors)
+        ),
+        (3, 1, 1, 0),
+        "each \"process\" waited, one took over: {stats:?}"
+    );
+}
+
+static UNENDING_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[memoize(ttl = 60, backend = "redis", name = "unending", lock_ttl = "1s")]
+async fn unending(n: u64) -> u64 {
+    UNENDING_RUNS.fetch_add(1, Ordering::SeqCst);
+    n * 2
+}
+
+#[test]
+fn an_async_waiter_takes_over_a_foreign_lock_without_expiry() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    unending_cache().configure(config(&server.url()));
+    let lock = lock_key("unending", 8u64);
+    redis_cli_set(&server, &lock, "left-by-hand", None);
+    let value = within_patience(|| {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        runtime.block_on(unending(8))
+    });
+    assert_eq!(value, Some(16));
+    assert_eq!(UNENDING_RUNS.load(Ordering::SeqCst), 1);
+    let stats = unending_cache().stats();
+    assert_eq!(
+        (stats.lock_waits, stats.lock_takeovers, stats.errors),
+        (1, 1, 0)
+    );
+    let locked: bool = server.client().exists(&lock).unwrap();
+    assert!(!locked, "released with the value");
+}
+
+static EMPTY_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[memoize(ttl = 60, backend = "redis", name = "empty_token", lock_ttl = "1s")]
+fn empty_token(n: u64) -> u64 {
+    EMPTY_RUNS.fetch_add(1, Ordering::SeqCst);
+    n + 3
+}
+
+#[test]
+fn a_foreign_lock_holding_the_empty_string_is_taken_over_too() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    empty_token_cache().configure(config(&server.url()));
+    let lock = lock_key("empty_token", 1u64);
+    redis_cli_set(&server, &lock, "", Some(FOREIGN_PTTL_MS));
+    assert_eq!(within_patience(|| empty_token(1)), Some(4));
+    assert_eq!(EMPTY_RUNS.load(Ordering::SeqCst), 1);
+    let stats = empty_token_cache().stats();
+    assert_eq!((stats.lock_waits, stats.lock_takeovers), (1, 1));
 }

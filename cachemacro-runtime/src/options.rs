@@ -369,7 +369,9 @@
 //!
 //! How long a Redis lock lasts. It is not renewed while the body runs, so set it above the body's
 //! slowest normal run: past it, one waiting process takes over and runs the body as well. It is
-//! also the longest the other processes wait after a holder crashed. Zero is rejected, and so is
+//! also the longest the other processes wait after a holder crashed, and the longest this
+//! function waits for any one holder: a lock another deployment set with a longer `lock_ttl`, or
+//! one left by hand, is taken over after this function's own. Zero is rejected, and so is
 //! a `lock_ttl` with `lock = "process"` or `"none"`, or with the in-process backend.
 //!
 //! ```no_run

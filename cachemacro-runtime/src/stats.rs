@@ -49,7 +49,7 @@ pub struct Stats {
     pub lock_waits: u64,
     /// Waits that ended with this process taking the lock over and running the body: the holder
     /// released it without storing a value (an `Err` that is not cached, a panic), or died, or
-    /// ran longer than `lock_ttl`.
+    /// ran longer than `lock_ttl` (this function's, if the holder's lock lives longer).
     pub lock_takeovers: u64,
 }
 

@@ -10,24 +10,28 @@
 //! channel; an async caller polls the operation in its own task, but inside our runtime's context
 //! (see [`in_context`]).
 //!
-//! After a connection failure or a timeout, the connection cools down for [`COOL_DOWN`]: routine
-//! reads and writes skip Redis and run the body at once, so a stalled Redis costs one timeout per
-//! cool-down rather than one per call. The first call after the cool-down tries again, and
-//! redis-rs' connection manager reconnects.
+//! After a connection failure, a timeout, or a reply saying that Redis refuses this connection's
+//! commands (a wrong password, a read-only replica: see [`failure`](super::failure)), the
+//! connection cools down for [`COOL_DOWN`]: routine reads and writes skip Redis and run the body
+//! at once, so a stalled or misconfigured Redis costs one attempt per cool-down rather than one per
+//! call. The first call after the cool-down tries again: redis-rs' connection manager reconnects
+//! after an I/O error, and a connection whose handshake or commands were refused is replaced by a
+//! new one, so a configuration fixed meanwhile is seen.
 
 use std::collections::HashMap;
-use std::fmt;
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, OnceLock};
 use std::time::{Duration, Instant};
 
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use ::redis::{Cmd, ErrorKind, FromRedisValue, RedisError, RedisResult};
+use ::redis::{Cmd, FromRedisValue, RedisResult};
+use arc_swap::ArcSwapOption;
 use parking_lot::Mutex;
 use tokio::runtime::Runtime;
 
 use super::config::RedisConfig;
+pub(crate) use super::failure::Failure;
 
 /// How long Redis is left alone after it failed or timed out.
 pub const COOL_DOWN: Duration = Duration::from_secs(1);
@@ -46,48 +50,55 @@ pub(crate) enum Attempt {
     Explicit,
 }
 
-/// Why an operation did not complete.
-#[derive(Debug)]
-pub(crate) enum Failure {
-    /// Redis failed recently; it was not tried.
-    CoolingDown,
-    TimedOut,
-    /// No connection: refused, reset, not resolvable, authentication failed...
-    Connection(RedisError),
-    /// Redis answered with an error about this command or key (e.g. `WRONGTYPE`).
-    Reply(RedisError),
-    /// The URL is invalid or the background runtime could not start.
-    Setup(Arc<str>),
-}
-
-impl fmt::Display for Failure {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Failure::CoolingDown => f.write_str("Redis failed recently; cooling down"),
-            Failure::TimedOut => f.write_str("Redis did not answer in time"),
-            Failure::Connection(error) => write!(f, "no connection to Redis: {error}"),
-            Failure::Reply(error) => write!(f, "Redis refused the command: {error}"),
-            Failure::Setup(why) => f.write_str(why),
-        }
-    }
-}
-
-impl From<RedisError> for Failure {
-    fn from(error: RedisError) -> Self {
-        // A reply with an error code (`WRONGTYPE ...`, `OOM ...`) comes from a working server.
-        if error.code().is_some() || error.kind() == ErrorKind::UnexpectedReturnType {
-            Failure::Reply(error)
-        } else {
-            Failure::Connection(error)
-        }
-    }
-}
-
 /// One multiplexed, auto-reconnecting connection, shared by every function configured with its URL.
 pub(crate) struct Connection {
-    manager: Result<ConnectionManager, Arc<str>>,
+    managed: Result<Managed, Arc<str>>,
     /// Milliseconds since [`EPOCH`] before which Redis is not tried; 0 when healthy.
     retry_at_ms: AtomicU64,
+}
+
+/// The connection manager in use, and the client that makes its replacements.
+struct Managed {
+    client: ::redis::Client,
+    /// The manager made with the connection, in use until a refusal replaces it: read as a plain
+    /// field, since loading `replacement` on every operation measurably slowed 32 concurrent hits.
+    /// (Once replaced, it keeps its idle socket, if the server left it one.)
+    first: ConnectionManager,
+    /// The manager in use once `replaced` is set.
+    replacement: ArcSwapOption<ConnectionManager>,
+    replaced: AtomicBool,
+}
+
+impl Managed {
+    /// The manager in use.
+    fn current(&self) -> ConnectionManager {
+        if self.replaced.load(Ordering::Acquire)
+            && let Some(manager) = &*self.replacement.load()
+        {
+            return ConnectionManager::clone(manager);
+        }
+        self.first.clone()
+    }
+
+    /// Puts a new manager in use.
+    fn replace(&self, fresh: ConnectionManager) {
+        self.replacement.store(Some(Arc::new(fresh)));
+        self.replaced.store(true, Ordering::Release);
+    }
+
+    /// A manager that connects on first use; its helper task runs on our runtime.
+    fn manager(client: &::redis::Client, runtime: &Runtime) -> RedisResult<ConnectionManager> {
+        let options = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(CONNECT_TIMEOUT))
+            // Deadlines are per operation (see `within`), so functions with different
+            // timeouts can share the connection.
+            .set_response_timeout(None)
+            // Reconnection is driven by the calls (after the cool-down), not by a retry loop.
+            .set_number_of_retries(0);
+        // The manager spawns its helper task on the runtime it is created in: ours.
+        let _entered = runtime.enter();
+        ConnectionManager::new_lazy_with_config(client.clone(), options)
+    }
 }
 
 static EPOCH: LazyLock<Instant> = LazyLock::new(Instant::now);
@@ -133,31 +144,28 @@ impl Connection {
             // features are enabled; install ring unless the application installed one.
             let _ = rustls::crypto::ring::default_provider().install_default();
         }
-        let manager = runtime().and_then(|runtime| {
+        let managed = runtime().and_then(|runtime| {
             let client = ::redis::Client::open(config.url.as_str()).map_err(|error| {
                 Arc::<str>::from(format!(
                     "invalid Redis URL {}: {error}",
                     config.redacted_url()
                 ))
             })?;
-            let options = ConnectionManagerConfig::new()
-                .set_connection_timeout(Some(CONNECT_TIMEOUT))
-                // Deadlines are per operation (see `within`), so functions with different
-                // timeouts can share the connection.
-                .set_response_timeout(None)
-                // Reconnection is driven by the calls (after the cool-down), not by a retry loop.
-                .set_number_of_retries(0);
-            // The manager spawns its helper task on the runtime it is created in: ours.
-            let _entered = runtime.enter();
-            ConnectionManager::new_lazy_with_config(client, options).map_err(|error| {
+            let manager = Managed::manager(&client, runtime).map_err(|error| {
                 Arc::<str>::from(format!(
                     "could not set up Redis at {}: {error}",
                     config.redacted_url()
                 ))
+            })?;
+            Ok(Managed {
+                client,
+                first: manager,
+                replacement: ArcSwapOption::empty(),
+                replaced: AtomicBool::new(false),
             })
         });
         Connection {
-            manager,
+            managed,
             retry_at_ms: AtomicU64::new(0),
         }
     }
@@ -169,30 +177,55 @@ impl Connection {
         if attempt == Attempt::Routine && retry_at != 0 && now_ms() < retry_at {
             return Err(Failure::CoolingDown);
         }
-        let manager = self
-            .manager
+        let managed = self
+            .managed
             .as_ref()
             .map_err(|why| Failure::Setup(why.clone()))?;
         let runtime = runtime().map_err(Failure::Setup)?;
-        Ok((manager.clone(), runtime))
+        Ok((managed.current(), runtime))
     }
 
-    /// Records how an operation went: a connection failure or timeout starts a cool-down.
+    /// Records how an operation went: a connection failure, a timeout or a refusal starts a
+    /// cool-down (and a refusal a new connection); an answer ends a cool-down that is over.
     fn note<T>(&self, result: Result<T, Failure>) -> Result<T, Failure> {
         match &result {
-            Ok(_) | Err(Failure::Reply(_)) => {
-                // Read first: a store on every call would bounce the line between all callers.
-                if self.retry_at_ms.load(Ordering::Relaxed) != 0 {
-                    self.retry_at_ms.store(0, Ordering::Relaxed);
-                }
-            }
-            Err(Failure::TimedOut | Failure::Connection(_)) => {
+            Err(failure) if failure.cools_down() => {
                 let until = now_ms().saturating_add(COOL_DOWN.as_millis() as u64);
                 self.retry_at_ms.store(until.max(1), Ordering::Relaxed);
+                if failure.needs_new_connection() {
+                    self.reconnect();
+                }
             }
             Err(Failure::CoolingDown | Failure::Setup(_)) => {}
+            Ok(_) | Err(_) => {
+                // Read first: a store on every call would bounce the line between all callers.
+                let retry_at = self.retry_at_ms.load(Ordering::Relaxed);
+                // A cool-down that is running stands: on a read-only replica reads succeed while
+                // claims and writes are refused, and the release sent after a refused claim
+                // succeeds too. Only a cool-down that this exact value started is ended, not one
+                // that a concurrent failure has just started.
+                if retry_at != 0 && now_ms() >= retry_at {
+                    let _ = self.retry_at_ms.compare_exchange(
+                        retry_at,
+                        0,
+                        Ordering::Relaxed,
+                        Ordering::Relaxed,
+                    );
+                }
+            }
         }
         result
+    }
+
+    /// Replaces the connection manager with a new one, which connects on its next use (after the
+    /// cool-down). Operations in flight finish on the old one.
+    fn reconnect(&self) {
+        let (Ok(managed), Ok(runtime)) = (&self.managed, runtime()) else {
+            return;
+        };
+        if let Ok(fresh) = Managed::manager(&managed.client, runtime) {
+            managed.replace(fresh);
+        }
     }
 
     /// Runs `op` on the background runtime within `deadline`, blocking the calling thread.
@@ -339,4 +372,81 @@ pub(crate) async fn query_pipeline<T: FromRedisValue>(
 ) -> Result<T, Failure> {
     let reply: RedisResult<T> = pipeline.query_async(manager).await;
     reply.map_err(Failure::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A connection to nowhere: nothing connects until an operation runs, and none does here.
+    fn idle() -> Connection {
+        Connection::new(&RedisConfig::new().url("redis://127.0.0.1:1/"))
+    }
+
+    fn cooling(connection: &Connection) -> bool {
+        matches!(
+            connection.ready(Attempt::Routine),
+            Err(Failure::CoolingDown)
+        )
+    }
+
+    /// The replacement manager in use, if any.
+    fn replacement(connection: &Connection) -> Option<Arc<ConnectionManager>> {
+        connection.managed.as_ref().unwrap().replacement.load_full()
+    }
+
+    fn refusal() -> Failure {
+        let value = ::redis::parse_redis_value(b"-READONLY You can't write against a replica.\r\n")
+            .unwrap();
+        Failure::from(value.extract_error().unwrap_err())
+    }
+
+    #[test]
+    fn a_refusal_cools_down_and_replaces_the_connection() {
+        let connection = idle();
+        assert!(replacement(&connection).is_none());
+        assert!(connection.note::<()>(Err(refusal())).is_err());
+        assert!(cooling(&connection));
+        assert!(
+            connection.ready(Attempt::Explicit).is_ok(),
+            "explicit operations are still tried"
+        );
+        let first = replacement(&connection).expect("a new manager");
+        let _ = connection.note::<()>(Err(refusal()));
+        let second = replacement(&connection).expect("a new manager");
+        assert!(
+            !Arc::ptr_eq(&first, &second),
+            "and another after each refusal"
+        );
+    }
+
+    #[test]
+    fn a_timeout_cools_down_on_the_same_connection() {
+        let connection = idle();
+        let _ = connection.note::<()>(Err(Failure::TimedOut));
+        assert!(cooling(&connection));
+        assert!(replacement(&connection).is_none());
+    }
+
+    #[test]
+    fn a_refused_command_does_not_cool_down() {
+        let connection = idle();
+        let value = ::redis::parse_redis_value(b"-WRONGTYPE Operation against a key\r\n").unwrap();
+        let _ = connection.note::<()>(Err(Failure::from(value.extract_error().unwrap_err())));
+        assert!(!cooling(&connection));
+    }
+
+    #[test]
+    fn an_answer_ends_a_cool_down_only_once_it_is_over() {
+        let connection = idle();
+        let _ = connection.note::<()>(Err(refusal()));
+        // A read that succeeds on a read-only replica, or a release after a refused claim.
+        let _ = connection.note(Ok(()));
+        assert!(cooling(&connection), "the cool-down stands");
+        // As if the cool-down had run out.
+        connection.retry_at_ms.store(now_ms(), Ordering::Relaxed);
+        let _ = connection.note(Ok(()));
+        assert_eq!(connection.retry_at_ms.load(Ordering::Relaxed), 0);
+        assert!(!cooling(&connection));
+    }
 }

@@ -8,12 +8,21 @@
 //! command statistics (`cmdstat_set`) keep counting just those.
 //!
 //! - **claim** (after a miss): the entry if it is there now; else the lock if it is free; else
-//!   the lock's remaining `PTTL`. The holder computes, stores the entry, then releases, so a
-//!   process that finds the lock free also finds the value if one was stored. A waiter claims
-//!   again after a back-off (5 ms, doubling up to [`MAX_BACKOFF`], never past the lock's
-//!   expiry) until it gets the value or the lock: the holder died (its lock expired), ran past
-//!   `lock_ttl`, or released without storing (an `Err` that is not cached). Taking over is the
-//!   same claim, so one waiter wins.
+//!   the lock's remaining `PTTL` and its holder's token. The holder computes, stores the entry,
+//!   then releases, so a process that finds the lock free also finds the value if one was
+//!   stored. A waiter claims again after a back-off (5 ms, doubling up to [`MAX_BACKOFF`], never
+//!   past the lock's expiry nor past its own patience) until it gets the value or the lock: the
+//!   holder died (its lock expired), ran past `lock_ttl`, or released without storing (an `Err`
+//!   that is not cached). Taking over is the same claim, so one waiter wins.
+//! - **claim, overdue**: a waiter waits for one holder at most its own `lock_ttl` from when it
+//!   first found that holder's token in the lock, whatever the lock's `PTTL` says: a lock left by
+//!   another deployment with a longer `lock_ttl`, or by hand with a long expiry or none, holds a
+//!   function back no longer than its own `lock_ttl`. Then its claim names the token it waited
+//!   for, and the script replaces the lock only if it still holds that token. So of the waiters
+//!   that have waited out one holder, the first to claim takes over; the others find its token
+//!   instead of the one they waited for, and wait for it afresh. A lock of the same function
+//!   (the same `lock_ttl`) expires before a waiter's patience runs out, so for it this changes
+//!   nothing.
 //! - **claim for a refresh**: the lock if it is free, with the entry's `PTTL`, so a refresh whose
 //!   entry another process renewed meanwhile is skipped too.
 //! - **release**: `DEL` only if the lock still holds the caller's token, so a holder that outran
@@ -25,14 +34,15 @@
 //!   a claim's whose reply is lost, one whose reply did not come in time) are sent in the
 //!   background. All are tried even while the connection cools down after a failure.
 //!
-//! A lock's ttl is not renewed while the body runs: a body slower than `lock_ttl` lets one waiter
-//! take over and run it again. When Redis fails during any step, the caller goes on without the
-//! lock (fail open) and the failure is counted and logged like any other.
+//! A lock's ttl is not renewed while the body runs: a body slower than `lock_ttl` (or than a
+//! waiter's, if that is shorter) lets one waiter take over and run it again. When Redis fails
+//! during any step, the caller goes on without the lock (fail open) and the failure is counted
+//! and logged like any other.
 
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ::redis::FromRedisValue;
 use ::redis::aio::ConnectionManager;
@@ -57,17 +67,20 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(5);
 /// value lands.
 pub const MAX_BACKOFF: Duration = Duration::from_millis(100);
 
-/// `KEYS`: the entry, its lock. `ARGV`: the caller's token, the lock's ttl in ms. Replies
-/// `{0, 0, value}` (the entry is there), `{1, 0, false}` (the lock is the caller's) or
-/// `{0, pttl, false}` (another holds it).
+/// `KEYS`: the entry, its lock. `ARGV`: the caller's token, the lock's ttl in ms, and (only once
+/// the caller has waited out a holder) that holder's token: a lock still holding it is taken
+/// over. Replies `{0, 0, value, false}` (the entry is there), `{1, 0, false, false}` (the lock is
+/// the caller's) or `{0, pttl, false, token}` (another holds it; `pttl` is -1 for a lock without
+/// expiry).
 static CLAIM: LuaScript = LuaScript::new(
     r"local value = redis.call('GET', KEYS[1])
-if value then return {0, 0, value} end
+if value then return {0, 0, value, false} end
+if ARGV[3] and redis.call('GET', KEYS[2]) == ARGV[3] then redis.call('DEL', KEYS[2]) end
 if redis.call('SETNX', KEYS[2], ARGV[1]) == 1 then
   redis.call('PEXPIRE', KEYS[2], ARGV[2])
-  return {1, 0, false}
+  return {1, 0, false, false}
 end
-return {0, redis.call('PTTL', KEYS[2]), false}",
+return {0, redis.call('PTTL', KEYS[2]), false, redis.call('GET', KEYS[2])}",
 );
 
 /// `KEYS` and `ARGV` as for [`CLAIM`]. Replies the entry's `PTTL` if the lock is the caller's
@@ -98,6 +111,9 @@ return 1",
 
 /// A script's `KEYS` and `ARGV`.
 type Arguments = (Vec<String>, Vec<Vec<u8>>);
+
+/// [`CLAIM`]'s reply: taken (1 or 0), the lock's `PTTL`, the entry, the holder's token.
+type ClaimReply = (i64, i64, Option<Vec<u8>>, Option<Vec<u8>>);
 
 /// A Lua script run with `EVALSHA`: loaded on first use, and again whenever Redis has forgotten
 /// it (a restart, `SCRIPT FLUSH`, another server). What `redis::Script` does, whose cargo
@@ -341,6 +357,8 @@ struct Claiming {
     lock_ttl: Duration,
     backoff: Duration,
     waited: bool,
+    /// The holder this caller waits for, and since when.
+    holder: Option<(Vec<u8>, Instant)>,
 }
 
 /// What the caller does after a claim.
@@ -360,7 +378,36 @@ impl Claiming {
             lock_ttl: Duration::from_millis(lock_ttl_ms),
             backoff: FIRST_BACKOFF,
             waited: false,
+            holder: None,
         }
+    }
+
+    /// The `KEYS` and `ARGV` of [`CLAIM`]: with the holder's token once this caller has waited
+    /// `lock_ttl` for it, which takes its lock over. (Absent rather than empty otherwise: a lock
+    /// set by hand may hold the empty string.)
+    fn claim_arguments(&self) -> Arguments {
+        let (keys, mut args) = self.arguments();
+        if let Some((token, since)) = &self.holder
+            && since.elapsed() >= self.lock_ttl
+        {
+            args.push(token.clone());
+        }
+        (keys, args)
+    }
+
+    /// How much longer this caller waits for `holder`: its own `lock_ttl` from when it first
+    /// found `holder` in the lock, however long that lock lives. Another holder (the lock
+    /// expired, or another waiter took it over) is waited for afresh.
+    fn patience(&mut self, holder: Vec<u8>) -> Duration {
+        let since = match &self.holder {
+            Some((waited_for, since)) if *waited_for == holder => *since,
+            _ => {
+                let now = Instant::now();
+                self.holder = Some((holder, now));
+                now
+            }
+        };
+        self.lock_ttl.saturating_sub(since.elapsed())
     }
 
     /// The `KEYS` and `ARGV` of [`CLAIM`] and [`CLAIM_REFRESH`].
@@ -405,7 +452,7 @@ where
         let mut claiming = Claiming::new(target, redis_key, self.lock_ttl_ms());
         loop {
             let held = claiming.held();
-            let reply = CLAIM.call_blocking(target, Attempt::Routine, claiming.arguments());
+            let reply = CLAIM.call_blocking(target, Attempt::Routine, claiming.claim_arguments());
             match self.step(&mut claiming, held, reply) {
                 Step::Done(claim) => return claim,
                 Step::Retry(after) => std::thread::sleep(after),
@@ -420,7 +467,7 @@ where
             // Dropped with this future if it is cancelled while the claim is on its way.
             let held = claiming.held();
             let reply = CLAIM
-                .call(target, Attempt::Routine, claiming.arguments())
+                .call(target, Attempt::Routine, claiming.claim_arguments())
                 .await;
             match self.step(&mut claiming, held, reply) {
                 Step::Done(claim) => return claim,
@@ -433,10 +480,10 @@ where
         &self,
         claiming: &mut Claiming,
         held: Held,
-        reply: Result<(i64, i64, Option<Vec<u8>>), Failure>,
+        reply: Result<ClaimReply, Failure>,
     ) -> Step<R> {
-        let (taken, pttl) = match reply {
-            Ok((_, _, Some(bytes))) => {
+        let (taken, pttl, holder) = match reply {
+            Ok((_, _, Some(bytes), _)) => {
                 held.disarm();
                 // Unreadable (another type, corrupt): counted; computed and overwritten here.
                 return Step::Done(match self.decode(&bytes, &claiming.target) {
@@ -444,7 +491,7 @@ where
                     None => Claim::Open,
                 });
             }
-            Ok((taken, pttl, None)) => (taken == 1, pttl),
+            Ok((taken, pttl, None, holder)) => (taken == 1, pttl, holder.unwrap_or_default()),
             Err(failure) => {
                 // The claim may have taken the lock all the same: `held` releases it.
                 drop(held);
@@ -459,20 +506,17 @@ where
             return Step::Done(Claim::Held(held));
         }
         held.disarm();
-        // We always lock with an expiry: a lock without one was set by something else, and
-        // would never free the key.
-        let Ok(remaining) = u64::try_from(pttl) else {
-            self.failed("lock", &"the lock key has no expiry; computing without it");
-            return Step::Done(Claim::Open);
-        };
         if !claiming.waited {
             claiming.waited = true;
             Counters::count(&self.counters.locks.waits);
         }
-        // Claim again as the lock expires rather than up to a back-off later.
-        let after = claiming
-            .backoff
-            .min(Duration::from_millis(remaining.saturating_add(1)));
+        // Claim again as the lock expires, or as this caller's patience runs out (then the claim
+        // takes the lock over), rather than up to a back-off later. A lock without expiry (set
+        // by something else: ours always expire) is waited for as long as patience lasts.
+        let mut after = claiming.backoff.min(claiming.patience(holder));
+        if let Ok(remaining) = u64::try_from(pttl) {
+            after = after.min(Duration::from_millis(remaining.saturating_add(1)));
+        }
         claiming.backoff = (claiming.backoff * 2).min(MAX_BACKOFF);
         Step::Retry(after)
     }

@@ -56,13 +56,23 @@
 //! The cache never makes a call fail. When Redis is unreachable, refuses a command or does not
 //! answer within the timeout, or a stored value cannot be read (another type, another format,
 //! corrupt, larger than the limit), the call runs the body and returns its value; the error is
-//! counted in [`Stats::errors`] and logged through `tracing` (`WARN`) at most once per
-//! [`LOG_INTERVAL`] (10 s) per function, and an unreadable value is overwritten by the new one.
-//! After a connection failure or a timeout, Redis is left alone for [`COOL_DOWN`] (1 s): calls
-//! run the body straight away (these skipped calls are misses, not errors), then the next call
-//! tries again and caching resumes by itself. `f_invalidate`, `clear()` and `len()` are tried even
-//! during a cool-down; when they fail, `f_invalidate` returns `false`, `len()` returns `None`, and
-//! the error is counted and logged.
+//! counted in [`Stats::errors`] and logged through `tracing` (`WARN`, with Redis' reply) at most
+//! once per [`LOG_INTERVAL`] (10 s) per function, and an unreadable value is overwritten by the
+//! new one. After a connection failure, a timeout, or a reply that retrying will not change,
+//! Redis is left alone for [`COOL_DOWN`] (1 s): calls run the body straight away (these skipped
+//! calls are misses, not errors), then the next call tries again and caching resumes by itself.
+//! The replies that retrying will not change are those refusing every command of the connection:
+//! a wrong or missing password (`WRONGPASS`, `NOAUTH`), an ACL that forbids the backend's
+//! commands (`NOPERM`), a database that does not exist (`SELECT` fails), a read-only replica
+//! (`READONLY`) or a server that cannot persist (`MISCONF`), and a server loading its data
+//! (`LOADING`), blocked by a script (`BUSY`) or a replica without its primary (`MASTERDOWN`).
+//! So a misconfigured Redis costs one attempt (about one error) per second, not two errors per
+//! call; the attempt after a refusal is made on a new connection, so a configuration fixed
+//! meanwhile (a password, a promoted replica) is picked up. A refusal of one command or key
+//! (`WRONGTYPE`, an unknown command, `OOM` on a write) is one call's error, with no cool-down.
+//! `f_invalidate`, `clear()` and `len()` are tried even during a cool-down, once per call; when
+//! they fail, `f_invalidate` returns `false`, `len()` returns `None`, and the error is counted and
+//! logged.
 //!
 //! # Locks
 //!
@@ -78,8 +88,11 @@
 //! and then takes it over and runs the body itself. That happens when the holder's result was
 //! not cached (an `Err`), or the holder panicked, was cancelled or died (its lock expires), or
 //! its body ran longer than `lock_ttl` (the lock is not renewed: set `lock_ttl` above the body's
-//! slowest normal run). Each step is one Lua script (`EVALSHA`) that reads the entry and the lock
-//! at one instant, so one process takes over, and none runs the body once the value is stored.
+//! slowest normal run). A process waits for one holder at most its own `lock_ttl`, whatever the
+//! lock's own expiry: a lock set with a longer one by another deployment or by hand (or with
+//! none) is then taken over as if it had expired. Each step is one Lua script (`EVALSHA`) that
+//! reads the entry and the lock at one instant, so one process takes over, and none runs the body
+//! once the value is stored.
 //! Threads block while they wait; tasks await, without blocking their runtime's thread.
 //! [`Stats`] counts the waits (`lock_waits`) and takeovers (`lock_takeovers`).
 //!
@@ -117,6 +130,7 @@
 mod config;
 mod connection;
 pub mod envelope;
+mod failure;
 mod flight;
 mod lock;
 mod refresh;
