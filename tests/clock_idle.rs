@@ -147,6 +147,29 @@ fn an_idle_process_gets_no_clock_wake_ups() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    // Drained on threads while the child runs: a child that prints more than a pipe holds (a
+    // panic's backtrace) must not block on it and be reported as hanging.
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            if let Some(mut pipe) = pipe {
+                let _ = pipe.read_to_string(&mut text);
+            }
+            text
+        })
+    };
+    let stdout = drain(
+        child
+            .stdout
+            .take()
+            .map(|pipe| Box::new(pipe) as Box<dyn Read + Send>),
+    );
+    let stderr = drain(
+        child
+            .stderr
+            .take()
+            .map(|pipe| Box::new(pipe) as Box<dyn Read + Send>),
+    );
     let deadline = Instant::now() + Duration::from_secs(30);
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {
@@ -156,15 +179,10 @@ fn an_idle_process_gets_no_clock_wake_ups() {
             child.kill().unwrap();
             panic!("the child did not finish within 30 s");
         }
+        // Polling a child's exit with a deadline; nothing else is waited for by sleeping.
         std::thread::sleep(Duration::from_millis(20));
     };
-    let mut output = String::new();
-    if let Some(mut stdout) = child.stdout.take() {
-        let _ = stdout.read_to_string(&mut output);
-    }
-    if let Some(mut stderr) = child.stderr.take() {
-        let _ = stderr.read_to_string(&mut output);
-    }
+    let output = stdout.join().unwrap() + &stderr.join().unwrap();
     assert!(
         status.success(),
         "the child's test failed ({status}):\n{output}"

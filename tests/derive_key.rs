@@ -29,6 +29,12 @@ struct Pair<T> {
     right: T,
 }
 
+/// A field of an associated type: the derive bounds `I::Item`, not `I` (an iterator has no key).
+#[derive(CacheKey)]
+struct Head<I: Iterator> {
+    first: Option<I::Item>,
+}
+
 /// Not a key: only a skipped field holds one.
 struct Span;
 
@@ -147,6 +153,11 @@ fn skipped_fields_leave_no_trace_and_generic_types_key_by_their_parameters() {
         }),
         key_hash(&("a", "b"))
     );
+    let head = |values: Vec<u32>| Head::<std::vec::IntoIter<u32>> {
+        first: values.into_iter().next(),
+    };
+    assert_eq!(key_hash(&head(vec![7, 8])), key_hash(&Some(7u32)));
+    assert_ne!(key_hash(&head(vec![7])), key_hash(&head(vec![])));
     assert_ne!(
         key_hash(&Pair {
             left: 1u8,

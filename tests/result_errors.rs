@@ -23,6 +23,18 @@ fn runs(counter: &AtomicUsize) -> usize {
     counter.load(Ordering::SeqCst)
 }
 
+/// Runs `test` on a thread, failing if it has not finished within 30 s: a lost wake-up fails the
+/// test instead of hanging the run.
+fn within<T: Send + 'static>(test: impl FnOnce() -> T + Send + 'static) -> T {
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(test());
+    });
+    finished
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the test did not finish within 30 s (or panicked: see above)")
+}
+
 /// Spins until `counter` reaches `target`, yielding the thread: a body waits until every caller
 /// has arrived at the call, so that the callers are really concurrent.
 fn wait_for(counter: &AtomicUsize, target: usize) {
@@ -91,16 +103,18 @@ fn slow_read(name: &str) -> io::Result<String> {
 #[test]
 fn concurrent_misses_of_an_io_result_run_the_body_once() {
     // The leader's `Ok` value is what the waiters receive: the kept `String`, made `Ok` again.
-    let values: Vec<String> = std::thread::scope(|scope| {
-        let callers: Vec<_> = (0..CALLERS)
-            .map(|_| {
-                scope.spawn(|| {
-                    SHARED_ARRIVED.fetch_add(1, Ordering::SeqCst);
-                    slow_read("g").unwrap()
+    let values: Vec<String> = within(|| {
+        std::thread::scope(|scope| {
+            let callers: Vec<_> = (0..CALLERS)
+                .map(|_| {
+                    scope.spawn(|| {
+                        SHARED_ARRIVED.fetch_add(1, Ordering::SeqCst);
+                        slow_read("g").unwrap()
+                    })
                 })
-            })
-            .collect();
-        callers.into_iter().map(|c| c.join().unwrap()).collect()
+                .collect();
+            callers.into_iter().map(|c| c.join().unwrap()).collect()
+        })
     });
     assert!(values.iter().all(|value| value == "contents of g"));
     assert_eq!(runs(&SHARED_RUNS), 1);
@@ -121,6 +135,12 @@ async fn fetch(id: u64) -> Result<u64, BoxError> {
 
 #[tokio::test]
 async fn boxed_error_result_keeps_ok_values_in_async_fns() {
+    tokio::time::timeout(Duration::from_secs(30), boxed_error_result_in_async_fns())
+        .await
+        .expect("did not finish within 30 s");
+}
+
+async fn boxed_error_result_in_async_fns() {
     let _: &'static MemoryCache<u64, OkOnly> = fetch_cache();
     assert_eq!(fetch(4).await.unwrap(), 40);
     assert_eq!(fetch(4).await.unwrap(), 40);
@@ -148,7 +168,15 @@ fn refreshed(id: u64) -> io::Result<u64> {
 
 #[test]
 fn background_refresh_of_an_io_result_keeps_the_old_value_on_error() {
-    // The clock is process-wide; this is the only test of this binary that moves it.
+    // The clock is process-wide; this is the only test of this binary that moves it, and it gives
+    // it back to real time however it ends.
+    struct Resume;
+    impl Drop for Resume {
+        fn drop(&mut self) {
+            cachemacro_runtime::clock::resume();
+        }
+    }
+    let _resume = Resume;
     cachemacro_runtime::clock::pause();
     assert_eq!(refreshed(1).unwrap(), 100);
     cachemacro_runtime::clock::advance(Duration::from_secs(31 * 60));
@@ -171,7 +199,6 @@ fn background_refresh_of_an_io_result_keeps_the_old_value_on_error() {
         101,
         "a failed refresh keeps the value"
     );
-    cachemacro_runtime::clock::resume();
 }
 
 // Redis: only the `Ok` type needs serde; `io::Error` has none.
@@ -201,16 +228,18 @@ fn io_result_on_redis_shares_ok_values_under_the_lock() {
     cache.configure(config(&server));
 
     // Concurrent misses: one body under the Redis lock, the others get its `Ok` value.
-    let values: Vec<String> = std::thread::scope(|scope| {
-        let callers: Vec<_> = (0..CALLERS)
-            .map(|_| {
-                scope.spawn(|| {
-                    REDIS_ARRIVED.fetch_add(1, Ordering::SeqCst);
-                    redis_read("h").unwrap()
+    let values: Vec<String> = within(|| {
+        std::thread::scope(|scope| {
+            let callers: Vec<_> = (0..CALLERS)
+                .map(|_| {
+                    scope.spawn(|| {
+                        REDIS_ARRIVED.fetch_add(1, Ordering::SeqCst);
+                        redis_read("h").unwrap()
+                    })
                 })
-            })
-            .collect();
-        callers.into_iter().map(|c| c.join().unwrap()).collect()
+                .collect();
+            callers.into_iter().map(|c| c.join().unwrap()).collect()
+        })
     });
     assert!(values.iter().all(|value| value == "contents of h"));
     assert_eq!(runs(&REDIS_RUNS), 1);
@@ -245,6 +274,12 @@ async fn boxed_error_result_on_redis_in_async_fns() {
         return;
     };
     redis_fetch_cache().configure(config(&server));
+    tokio::time::timeout(Duration::from_secs(30), boxed_error_result_on_redis())
+        .await
+        .expect("did not finish within 30 s");
+}
+
+async fn boxed_error_result_on_redis() {
     assert_eq!(redis_fetch(2).await.unwrap(), vec![2, 2, 2]);
     assert_eq!(redis_fetch(2).await.unwrap(), vec![2, 2, 2]);
     assert_eq!(runs(&REDIS_ASYNC_RUNS), 1);

@@ -28,7 +28,7 @@
 //! | `Ipv4Addr`, `Ipv6Addr`, `IpAddr` | a tag byte, `4` or `6`, then the octets (4 or 16 bytes); a bare `Ipv4Addr` as `IpAddr::V4` |
 //! | `SocketAddrV4`, `SocketAddrV6`, `SocketAddr` | the IP address, then the port as `u16`; for IPv6 then the flow info and the scope id as `u32` (its equality compares them) |
 //! | `OsStr`, `OsString` | length in bytes as `u64`, then the bytes: on Unix the OS's bytes, on Windows WTF-8 (UTF-8 for valid Unicode); see below |
-//! | `Path`, `PathBuf` | the number of components as `u64`, then each component as an `OsStr` (`a//b` equals `a/b`, so they share a key) |
+//! | `Path`, `PathBuf` | the number of components as `u64`, then each component as an `OsStr` (`a//b` equals `a/b`, so they share a key), a Windows prefix by its parsed form (`u64::MAX`, a tag byte for its kind, then its parts), so `c:` and `C:` share a key |
 //! | a struct with `#[derive(CacheKey)]` (named, tuple or unit) | its fields in declaration order, without those marked `#[cache_key(skip)]`; a unit struct is empty |
 //! | an enum with `#[derive(CacheKey)]` | the variant's name as a `str` (or its `#[cache_key(rename = "...")]`), then the variant's fields as a struct's |
 //!

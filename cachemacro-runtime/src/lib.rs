@@ -62,16 +62,16 @@
 //!   your own types one). `key = <expression>` keys on the expression's value instead, such as
 //!   `key = (user.id, page)` (see [`options`](crate::options#key)).
 //! - **Results.** What is cached must be `Clone` (return `Arc<T>` for large values, so a hit
-//!   clones a pointer). A `Result` is cached only when `Ok` unless `cache_err = true`, and then
-//!   only its `Ok` value is kept: a hit returns `Ok(value.clone())`, and the error type needs
-//!   nothing, so `std::io::Result<T>`, `anyhow::Result<T>` and `Result<T, Box<dyn Error>>` can be
-//!   memoized. With `cache_err = true` the error type must be `Clone` too. `None` is cached unless
+//!   clones a pointer). By default a `Result` is cached only when `Ok`, and only its `Ok` value
+//!   is kept: a hit returns `Ok(value.clone())`, and the error type needs nothing, so
+//!   `std::io::Result<T>`, `anyhow::Result<T>` and `Result<T, Box<dyn Error>>` can be memoized.
+//!   With `cache_err = true` the whole `Result` is kept, and the error type must be `Clone` too. `None` is cached unless
 //!   `cache_none = false`. `Result` and `Option` are recognised by the last segment of the return
 //!   type's path, so `io::Result<T>` counts as a `Result`.
 //! - **TTL.** An entry older than `ttl` is never served: the next call recomputes it. Ages are
 //!   measured on a coarse [clock] that ticks every millisecond while caches read it; a stalled
 //!   tick makes entries live a little longer, never shorter. The clock stops ticking when no
-//!   cache has read it for about 64 ms, so an idle process gets no periodic wake-ups; the next
+//!   cache has read it for 64 to 128 ms, so an idle process gets no periodic wake-ups; the next
 //!   read sees the current time.
 //! - **Capacity.** A hard bound: the cache never holds more than `capacity` entries. See
 //!   [`memory`] for the eviction order.

@@ -56,17 +56,36 @@ pub(crate) fn derive(input: TokenStream) -> TokenStream {
     let name = &input.ident;
     let mut generics = input.generics.clone();
     // Bound the type parameters that keyed fields use, as serde's derives do: a parameter that
-    // only a skipped field (or no field) mentions needs no key.
-    let bounded: Vec<Ident> = generics
+    // only a skipped field (or no field) mentions needs no key. A field of an associated type
+    // (`I::Item`) bounds that type, not the parameter (`I` itself needs no key).
+    let params: BTreeSet<Ident> = generics
         .type_params()
-        .filter(|param| used.contains(&param.ident))
         .map(|param| param.ident.clone())
+        .collect();
+    let bounded: Vec<Ident> = params
+        .iter()
+        .filter(|param| used.params.contains(*param))
+        .cloned()
+        .collect();
+    let associated: Vec<syn::Path> = used
+        .associated
+        .into_iter()
+        .filter(|path| {
+            path.segments
+                .first()
+                .is_some_and(|first| params.contains(&first.ident))
+        })
         .collect();
     let where_clause = generics.make_where_clause();
     for param in bounded {
         where_clause
             .predicates
             .push(syn::parse_quote!(#param: #krate::CacheKey));
+    }
+    for path in associated {
+        where_clause
+            .predicates
+            .push(syn::parse_quote!(#path: #krate::CacheKey));
     }
     let (impl_generics, type_generics, where_clause) = generics.split_for_impl();
     quote! {
@@ -206,14 +225,42 @@ fn type_name_span(ty: &syn::Type) -> Span {
     }
 }
 
-/// The type parameters a set of field types mention (any path segment named like one).
-fn used_names(fields: &[KeyedField], used: &mut BTreeSet<Ident>) {
-    struct Names<'a>(&'a mut BTreeSet<Ident>);
+/// What keyed fields' types mention: the names their paths start with (among them the type
+/// parameters they use), and their paths of several segments (among them associated types of
+/// parameters, such as `I::Item`), filtered against the parameters by the caller.
+#[derive(Default)]
+struct Used {
+    params: BTreeSet<Ident>,
+    associated: Vec<syn::Path>,
+}
+
+fn used_names(fields: &[KeyedField], used: &mut Used) {
+    struct Names<'a>(&'a mut Used);
     impl<'ast> Visit<'ast> for Names<'_> {
         fn visit_path(&mut self, path: &'ast syn::Path) {
-            if let Some(first) = path.segments.first() {
-                self.0.insert(first.ident.clone());
+            let mut segments = path.segments.iter();
+            let Some(first) = segments.next() else {
+                return;
+            };
+            if path.segments.len() > 1 && path.leading_colon.is_none() && first.arguments.is_none()
+            {
+                // `I::Item` (or `std::vec::Vec<T>`): the path is what is keyed, and only the
+                // arguments of its later segments may use parameters on their own.
+                let text = quote!(#path).to_string();
+                if !self
+                    .0
+                    .associated
+                    .iter()
+                    .any(|seen| quote!(#seen).to_string() == text)
+                {
+                    self.0.associated.push(path.clone());
+                }
+                for segment in segments {
+                    self.visit_path_arguments(&segment.arguments);
+                }
+                return;
             }
+            self.0.params.insert(first.ident.clone());
             syn::visit::visit_path(self, path);
         }
     }
@@ -222,12 +269,12 @@ fn used_names(fields: &[KeyedField], used: &mut BTreeSet<Ident>) {
     }
 }
 
-fn struct_body(krate: &TokenStream, keyed: &[KeyedField]) -> (TokenStream, BTreeSet<Ident>) {
+fn struct_body(krate: &TokenStream, keyed: &[KeyedField]) -> (TokenStream, Used) {
     let writes = keyed.iter().map(|field| {
         let member = &field.member;
         write_field(krate, field, quote!(&self.#member))
     });
-    let mut used = BTreeSet::new();
+    let mut used = Used::default();
     used_names(keyed, &mut used);
     (quote!(#(#writes)*), used)
 }
@@ -236,8 +283,8 @@ fn enum_body(
     krate: &TokenStream,
     data: &syn::DataEnum,
     errors: &mut Errors,
-) -> Option<(TokenStream, BTreeSet<Ident>)> {
-    let mut used = BTreeSet::new();
+) -> Option<(TokenStream, Used)> {
+    let mut used = Used::default();
     let mut arms = Vec::new();
     // The encoded names seen so far, to reject two variants that would write the same name.
     let mut names: BTreeMap<String, Ident> = BTreeMap::new();

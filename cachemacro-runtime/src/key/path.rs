@@ -7,12 +7,15 @@
 //! UTF-8, and another one the bytes of `as_encoded_bytes`, which std does not promise to keep.
 //!
 //! A `Path` compares by its components (`a//b` equals `a/b`), so it is keyed by them: their
-//! number as `u64`, then each component as an `OsStr` (`/` for the root, `.` and `..` as
-//! written). Two paths that are equal on one platform share a key; the same text can give other
-//! keys on Unix and Windows, whose paths do not parse alike (`\` separates on Windows only).
+//! number as `u64`, then each component as an `OsStr` (the root as the platform writes it: `/` on
+//! Unix, `\` on Windows; `.` and `..` as written), except a Windows prefix (`C:`, `\\server\share`),
+//! which compares by its parsed form and is keyed by it: `u64::MAX`, a tag for its kind (0
+//! verbatim, 1 verbatim UNC, 2 verbatim disk, 3 device, 4 UNC, 5 disk), then its parts (names
+//! as `OsStr`, a drive letter as one byte). Two paths that are equal on one platform share a key;
+//! the same text can give other keys on Unix and Windows, whose paths do not parse alike.
 
 use std::ffi::{OsStr, OsString};
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf, Prefix};
 
 use super::{CacheKey, KeySink};
 
@@ -61,8 +64,40 @@ impl CacheKey for Path {
     fn write_key<S: KeySink + ?Sized>(&self, out: &mut S) {
         out.write_len(self.components().count());
         for component in self.components() {
-            component.as_os_str().write_key(out);
+            match component {
+                Component::Prefix(prefix) => write_prefix(prefix.kind(), out),
+                other => other.as_os_str().write_key(out),
+            }
         }
+    }
+}
+
+/// A Windows prefix compares by its parsed form (`c:` equals `C:`, `//srv/share` equals
+/// `\\srv\share`), so it is keyed by that: `u64::MAX` (a length no `OsStr` has, so a prefix
+/// never writes what a first component could), a tag for its kind, then its parts.
+fn write_prefix<S: KeySink + ?Sized>(prefix: Prefix<'_>, out: &mut S) {
+    out.write_u64(u64::MAX);
+    match prefix {
+        Prefix::Verbatim(name) => {
+            out.write_bytes(&[0]);
+            name.write_key(out);
+        }
+        Prefix::VerbatimUNC(server, share) => {
+            out.write_bytes(&[1]);
+            server.write_key(out);
+            share.write_key(out);
+        }
+        Prefix::VerbatimDisk(drive) => out.write_bytes(&[2, drive]),
+        Prefix::DeviceNS(name) => {
+            out.write_bytes(&[3]);
+            name.write_key(out);
+        }
+        Prefix::UNC(server, share) => {
+            out.write_bytes(&[4]);
+            server.write_key(out);
+            share.write_key(out);
+        }
+        Prefix::Disk(drive) => out.write_bytes(&[5, drive]),
     }
 }
 

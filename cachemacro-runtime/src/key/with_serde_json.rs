@@ -4,7 +4,7 @@
 //! |---|---|
 //! | `Null` | `0` |
 //! | `Bool(b)` | `1`, then `b` as `bool` |
-//! | `Number(n)` | `2`, then `0` and the `u64` if `n.as_u64()` has one; else `1` and the `i64` if `n.as_i64()` has one; else `2` and the `f64` (as `f64` keys are written); else (a number that only the `arbitrary_precision` feature can hold) `3` and its text as a `str` |
+//! | `Number(n)` | `2`, then `0` and the `u64` if `n.as_u64()` has one; else `1` and the `i64` if `n.as_i64()` has one; else `2` and the `f64` (as `f64` keys are written) if that `f64` stands for the number exactly; else (with the `arbitrary_precision` feature: a number wider than `u64`/`i64`, or a decimal no `f64` holds exactly) `3` and its text as a `str` |
 //! | `String(s)` | `3`, then `s` as `str` |
 //! | `Array(items)` | `4`, then the items as a sequence (length as `u64`, then each) |
 //! | `Object(map)` | `5`, then the number of entries as `u64`, then each key (as `str`) and its value, **sorted by key** (byte order) |
@@ -50,7 +50,12 @@ impl CacheKey for Number {
         } else if let Some(signed) = self.as_i64() {
             out.write_bytes(&[1]);
             signed.write_key(out);
-        } else if let Some(float) = self.as_f64() {
+        } else if let Some(float) = self.as_f64()
+            // With serde_json's `arbitrary_precision` a number is its text, and `as_f64` rounds
+            // almost any of them: only a float that stands for the number exactly is keyed as
+            // one, or two different numbers would share a key.
+            && Number::from_f64(float).as_ref() == Some(self)
+        {
             out.write_bytes(&[2]);
             float.write_key(out);
         } else {

@@ -95,7 +95,9 @@ impl From<RedisError> for Failure {
 /// - the password: `AUTH` failed in the handshake (`WRONGPASS`; redis-rs reports
 ///   [`ErrorKind::AuthenticationFailed`]), or none was given to a server that wants one
 ///   (`NOAUTH`);
-/// - the ACL user may not run the backend's commands (`NOPERM`);
+/// - the ACL user may not run the backend's commands, or touch its keys (`NOPERM`; an ACL that
+///   refuses only some keys cools the whole URL down too: the documented price of keeping one
+///   refused function from costing two errors per call);
 /// - the database does not exist (`SELECT` in the handshake: `DB index is out of range`);
 /// - the server is a read-only replica (`READONLY`) or cannot persist and refuses writes
 ///   (`MISCONF`): reads would succeed, but every miss fails to claim and to write.

@@ -63,7 +63,8 @@
 //! calls are misses, not errors), then the next call tries again and caching resumes by itself.
 //! The replies that retrying will not change are those refusing every command of the connection:
 //! a wrong or missing password (`WRONGPASS`, `NOAUTH`), an ACL that forbids the backend's
-//! commands (`NOPERM`), a database that does not exist (`SELECT` fails), a read-only replica
+//! commands or keys (`NOPERM`; an ACL that refuses only some keys also cools the whole URL down,
+//! so give a function whose keys it refuses a URL or ACL user of its own), a database that does not exist (`SELECT` fails), a read-only replica
 //! (`READONLY`) or a server that cannot persist (`MISCONF`), and a server loading its data
 //! (`LOADING`), blocked by a script (`BUSY`) or a replica without its primary (`MASTERDOWN`).
 //! So a misconfigured Redis costs one attempt (about one error) per second, not two errors per
