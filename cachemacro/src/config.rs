@@ -62,6 +62,9 @@ pub(crate) struct Config {
     /// The runtime crate's path: `crate = "..."`, or `::cachemacro_runtime`.
     pub(crate) krate: TokenStream,
     pub(crate) backend: Backend,
+    /// The `"redis"` of `backend = "redis"`: the runtime reports there that it was built without
+    /// its `redis` feature.
+    pub(crate) redis_span: Option<Span>,
     /// `lock`, or the backend's own: across processes for Redis, in the process for memory.
     pub(crate) lock: Lock,
     /// The Redis lock's expiry in milliseconds; 0 leaves the runtime's `DEFAULT_LOCK_TTL`, so that
@@ -138,6 +141,11 @@ impl Config {
                 None => quote!(::cachemacro_runtime),
             },
             backend,
+            redis_span: options
+                .backend
+                .get()
+                .filter(|set| set.value == Backend::Redis)
+                .map(|set| set.value_span),
             // The backend's own lock: across processes for Redis, in the process for memory.
             lock: options.lock.value().copied().unwrap_or(match backend {
                 Backend::Memory => Lock::Process,

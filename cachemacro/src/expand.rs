@@ -9,7 +9,7 @@ mod key;
 mod types;
 mod warm;
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::{Attribute, Ident, Type};
 
@@ -76,12 +76,41 @@ pub(crate) fn expand(config: &Config, func: &Func) -> TokenStream {
     let cache_fn = cache_fn(&parts, &cache, &access);
     let warm = warm::companions(&parts);
     let key_fn = key::key_function(&parts, &key_fn);
-    quote! {
+    let expansion = quote! {
         #memoized
         #companions
         #cache_fn
         #warm
         #key_fn
+    };
+    match config.redis_span {
+        Some(span) => needs_redis_feature(config, func, span, expansion),
+        None => expansion,
+    }
+}
+
+/// Hands the expansion to the runtime, which keeps it if it was built with its `redis` feature,
+/// and otherwise reports on the `"redis"` literal (`span`) the feature to enable, beside the
+/// function unchanged. The invocation carries the literal's span, every token of it, so that the
+/// error is reported there.
+fn needs_redis_feature(
+    config: &Config,
+    func: &Func,
+    span: Span,
+    expansion: TokenStream,
+) -> TokenStream {
+    let krate: TokenStream = config
+        .krate
+        .clone()
+        .into_iter()
+        .map(|mut token| {
+            token.set_span(span);
+            token
+        })
+        .collect();
+    let unchanged = func.item.to_token_stream();
+    quote_spanned! {span=>
+        #krate::__private::redis_backend! { { #unchanged } { #expansion } }
     }
 }
 
