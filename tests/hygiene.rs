@@ -47,6 +47,18 @@ fn through_facade(x: u64) -> u64 {
     x + 2
 }
 
+// A Redis function's expansion is handed to the runtime's `__private::redis_backend!`, named by
+// the same path.
+#[memoize(crate = "crate::facade", backend = "redis")]
+fn redis_through_facade(x: u64) -> u64 {
+    x + 3
+}
+
+#[memoize(crate = "renamed", backend = "redis")]
+fn redis_through_renamed(x: u64) -> u64 {
+    x + 4
+}
+
 struct Repo;
 
 impl Repo {
@@ -101,6 +113,10 @@ fn crate_option_points_the_expansion_at_a_renamed_runtime() {
     ::core::assert_eq!(through_renamed_cache().capacity(), 10);
     ::core::assert_eq!(through_facade(1), 3);
     ::core::assert_eq!(through_facade_cache().len(), 1);
+    // The companions exist, so the runtime kept the expansion (no Redis is reached: the body runs
+    // uncached).
+    ::core::assert_eq!(redis_through_facade_uncached(1), 4);
+    ::core::assert_eq!(redis_through_renamed_uncached(1), 5);
 }
 
 #[test]

@@ -23,9 +23,12 @@
 //! your own structs and enums one; the cargo features `uuid`, `chrono`, `time`, `url` and
 //! `serde_json` (off by default) give those crates' types one. See [`key`].
 //!
-//! With `backend = "redis"` (cargo feature `redis`, on by default) entries live in Redis and are
-//! shared by every process: see [`redis`](mod@redis) for its configuration, key and value layout,
-//! and failure behaviour (it never makes a call fail). `rediss://` needs the feature `tls`.
+//! With `backend = "redis"` entries live in Redis and are shared by every process: see
+//! [`redis`](mod@redis) for its configuration, key and value layout, and failure behaviour (it
+//! never makes a call fail). The Redis backend and its dependencies are the cargo feature `redis`,
+//! off by default (`cachemacro-runtime = { version = "0.1", features = ["redis"] }`); without it
+//! `backend = "redis"` is a compile error on `"redis"` that names the feature. `rediss://` needs
+//! the feature `tls`.
 //!
 //! # What `#[memoize]` generates
 //!
@@ -121,6 +124,7 @@
 
 pub mod bypass;
 pub mod clock;
+mod features;
 mod flight;
 pub mod key;
 pub mod layout;
@@ -187,6 +191,8 @@ pub enum Lock {
 /// What the generated code calls. Not a public API: it changes without notice.
 #[doc(hidden)]
 pub mod __private {
+    /// Wraps the expansion of a function with `backend = "redis"` (see `features.rs`).
+    pub use crate::__cachemacro_redis_backend as redis_backend;
     pub use crate::key::generated::{KeyExpr, KeyField};
     pub use crate::warm::{WarmCall, Warmed, warm, warm_async};
     pub use crate::{FnConfig, Lock};

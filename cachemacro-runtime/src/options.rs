@@ -253,8 +253,10 @@
 //!
 //! Where the entries live. `"memory"` keeps them in the process, in a
 //! [`MemoryCache`](crate::MemoryCache). `"redis"` keeps them in Redis, shared by every process
-//! that runs the function; its return type must also be serializable. Any other string is rejected
-//! with the list of backends.
+//! that runs the function; its return type must also be serializable, and this crate's cargo
+//! feature `redis` must be on (without it, `backend = "redis"` is a compile error on `"redis"` that
+//! names the feature). Any other string is rejected with the list of backends, and a close
+//! misspelling with the backend meant.
 //!
 //! ```
 //! use cachemacro_runtime::memoize;

@@ -8,6 +8,7 @@ use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
 use syn::{Expr, ExprLit, Ident, Lit, Token};
 
+use crate::config::{Backend, Lock, Refresh};
 use crate::errors::Errors;
 use crate::symbol::*;
 
@@ -52,13 +53,6 @@ impl<T> Attr<T> {
     pub(crate) fn value(&self) -> Option<&T> {
         self.set.as_ref().map(|set| &set.value)
     }
-}
-
-/// The backends a function can choose.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) enum Backend {
-    Memory,
-    Redis,
 }
 
 /// The options of one `#[memoize(...)]`, each parsed and range-checked on its own.
@@ -154,10 +148,12 @@ impl Options {
         let (key, v) = (&key, &value);
         let parsed = match name.as_str() {
             TTL => parse_duration_option(v, TTL).map(|p| self.ttl.set(errors, key, v, p)),
-            REFRESH => parse_refresh(v).map(|p| self.refresh.set(errors, key, v, p)),
+            REFRESH => {
+                parse_choice(v, &REFRESH_CHOICES).map(|p| self.refresh.set(errors, key, v, p))
+            }
             REFRESH_AFTER => parse_duration_option(v, REFRESH_AFTER)
                 .map(|p| self.refresh_after.set(errors, key, v, p)),
-            LOCK => parse_lock(v).map(|p| self.lock.set(errors, key, v, p)),
+            LOCK => parse_choice(v, &LOCK_CHOICES).map(|p| self.lock.set(errors, key, v, p)),
             LOCK_TTL => {
                 parse_duration_option(v, LOCK_TTL).map(|p| self.lock_ttl.set(errors, key, v, p))
             }
@@ -172,44 +168,14 @@ impl Options {
             }
             CACHE_ERR => parse_bool(v, CACHE_ERR).map(|p| self.cache_err.set(errors, key, v, p)),
             CACHE_NONE => parse_bool(v, CACHE_NONE).map(|p| self.cache_none.set(errors, key, v, p)),
-            BACKEND => parse_backend(v).map(|p| self.backend.set(errors, key, v, p)),
+            BACKEND => {
+                parse_choice(v, &BACKEND_CHOICES).map(|p| self.backend.set(errors, key, v, p))
+            }
             CRATE => parse_crate(v).map(|p| self.krate.set(errors, key, v, p)),
             _ => unreachable!("every name in ALL has a parser"),
         };
         if let Err(error) = parsed {
             errors.push(error);
-        }
-    }
-
-    pub(crate) fn backend(&self) -> Backend {
-        self.backend.value().copied().unwrap_or(Backend::Memory)
-    }
-
-    /// The `lock`, or the backend's default: across processes for Redis, in the process for
-    /// memory.
-    pub(crate) fn lock(&self) -> Lock {
-        self.lock.value().copied().unwrap_or(match self.backend() {
-            Backend::Memory => Lock::Process,
-            Backend::Redis => Lock::Redis,
-        })
-    }
-
-    /// The `lock_ttl` in milliseconds; 0 leaves the runtime's default.
-    pub(crate) fn lock_ttl_ms(&self) -> u64 {
-        self.lock_ttl.value().copied().unwrap_or(0)
-    }
-
-    /// With `refresh = "background"`: the age from which a hit schedules a refresh, in
-    /// milliseconds. `refresh_after`, or half the `ttl` when it is not given.
-    pub(crate) fn refresh_after_ms(&self) -> u64 {
-        match (self.refresh.value(), self.ttl.value()) {
-            (Some(Refresh::Background), Some(ttl)) => self
-                .refresh_after
-                .value()
-                .copied()
-                .unwrap_or(ttl / 2)
-                .max(1),
-            _ => 0,
         }
     }
 }
@@ -343,89 +309,63 @@ fn parse_duration_option(value: &Expr, name: &str) -> syn::Result<u64> {
 }
 
 /// A zero `lock_ttl`, whichever way it is written.
-const LOCK_TTL_ZERO: &str = "`lock_ttl` must be longer than zero: it is how long the Redis lock outlives a crashed holder before another process takes over; leave it out for the default (10 s)";
+const LOCK_TTL_ZERO: &str = "`lock_ttl` must be longer than zero: it is how long the Redis lock outlives a crashed holder before another process takes over; leave it out for the default, the runtime's `DEFAULT_LOCK_TTL`";
 
-/// Who makes concurrent misses of one key run the body once.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) enum Lock {
-    /// Nobody: every caller that misses runs the body.
-    None,
-    /// One caller per process.
-    Process,
-    /// One caller among all processes sharing the Redis backend.
-    Redis,
+/// A string-choice option (`backend`, `refresh`, `lock`): its values and how to list them.
+struct Choices<T: 'static> {
+    option: &'static str,
+    /// What a value is called in "no {noun} `x`".
+    noun: &'static str,
+    values: &'static [(&'static str, T)],
+    /// The sentence that lists the values, with what each one does.
+    listed: &'static str,
 }
 
-impl Lock {
-    /// The name of the runtime's `__private::Lock` variant.
-    pub(crate) fn variant(self) -> Ident {
-        let name = match self {
-            Lock::None => "None",
-            Lock::Process => "Process",
-            Lock::Redis => "Redis",
-        };
-        Ident::new(name, Span::call_site())
-    }
+const BACKEND_CHOICES: Choices<Backend> = Choices {
+    option: BACKEND,
+    noun: "backend",
+    values: &[("memory", Backend::Memory), ("redis", Backend::Redis)],
+    listed: "the backends are \"memory\" (in-process, the default) and \"redis\"",
+};
 
-    /// As written in the attribute.
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Lock::None => "none",
-            Lock::Process => "process",
-            Lock::Redis => "redis",
-        }
-    }
-}
+const REFRESH_CHOICES: Choices<Refresh> = Choices {
+    option: REFRESH,
+    noun: "refresh mode",
+    values: &[("background", Refresh::Background), ("none", Refresh::None)],
+    listed: "the choices are \"background\" (serve stale hits and recompute them in a pool) and \"none\" (the default)",
+};
 
-fn parse_lock(value: &Expr) -> syn::Result<Lock> {
-    const CHOICES: &str = "the locks are \"redis\" (one caller in all processes computes a missing entry; the default with `backend = \"redis\"`), \"process\" (one caller per process; the default in process) and \"none\" (every caller that misses computes)";
+const LOCK_CHOICES: Choices<Lock> = Choices {
+    option: LOCK,
+    noun: "lock",
+    values: &[
+        ("redis", Lock::Redis),
+        ("process", Lock::Process),
+        ("none", Lock::None),
+    ],
+    listed: "the locks are \"redis\" (one caller in all processes computes a missing entry; the default with `backend = \"redis\"`), \"process\" (one caller per process; the default in process) and \"none\" (every caller that misses computes)",
+};
+
+/// Parses a string-choice option. A value that is not a string, or not one of the choices, is
+/// reported on the value with the list of choices, and a close misspelling with the one meant.
+fn parse_choice<T: Copy>(value: &Expr, choices: &Choices<T>) -> syn::Result<T> {
     let Some(Lit::Str(text)) = literal(value) else {
         return Err(syn::Error::new(
             value.span(),
-            format!("`lock` takes a string: {CHOICES}"),
+            format!("`{}` takes a string: {}", choices.option, choices.listed),
         ));
     };
     let written = text.value();
-    let lock = match written.as_str() {
-        "redis" => Lock::Redis,
-        "process" => Lock::Process,
-        "none" => Lock::None,
-        other => {
-            let message = match closest(other, &["redis", "process", "none"]) {
-                Some(meant) => format!("no lock `{other}`: did you mean \"{meant}\"?\n{CHOICES}"),
-                None => format!("no lock `{other}`: {CHOICES}"),
-            };
-            return Err(syn::Error::new(value.span(), message));
-        }
-    };
-    Ok(lock)
-}
-
-/// How a function's entries are kept fresh.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) enum Refresh {
-    /// Only by expiry (the default).
-    None,
-    /// Stale hits are served and recomputed in the background pool.
-    Background,
-}
-
-fn parse_refresh(value: &Expr) -> syn::Result<Refresh> {
-    const CHOICES: &str = "the choices are \"background\" (serve stale hits and recompute them in a pool) and \"none\" (the default)";
-    let Some(Lit::Str(text)) = literal(value) else {
-        return Err(syn::Error::new(
-            value.span(),
-            format!("`refresh` takes a string: {CHOICES}"),
-        ));
-    };
-    match text.value().as_str() {
-        "background" => Ok(Refresh::Background),
-        "none" => Ok(Refresh::None),
-        other => Err(syn::Error::new(
-            value.span(),
-            format!("no refresh mode `{other}`: {CHOICES}"),
-        )),
+    if let Some((_, choice)) = choices.values.iter().find(|(name, _)| *name == written) {
+        return Ok(*choice);
     }
+    let names: Vec<&str> = choices.values.iter().map(|(name, _)| *name).collect();
+    let (noun, listed) = (choices.noun, choices.listed);
+    let message = match closest(&written, &names) {
+        Some(meant) => format!("no {noun} `{written}`: did you mean \"{meant}\"?\n{listed}"),
+        None => format!("no {noun} `{written}`: {listed}"),
+    };
+    Err(syn::Error::new(value.span(), message))
 }
 
 /// Parses `"<digits><unit>"` with the unit one of ms, s, m, h, d, into milliseconds (zero
@@ -547,24 +487,6 @@ fn parse_bool(value: &Expr, name: &str) -> syn::Result<bool> {
     }
 }
 
-fn parse_backend(value: &Expr) -> syn::Result<Backend> {
-    const CHOICES: &str = "the backends are \"memory\" (in-process, the default) and \"redis\"";
-    let Some(Lit::Str(text)) = literal(value) else {
-        return Err(syn::Error::new(
-            value.span(),
-            format!("`backend` takes a string: {CHOICES}"),
-        ));
-    };
-    match text.value().as_str() {
-        "memory" => Ok(Backend::Memory),
-        "redis" => Ok(Backend::Redis),
-        other => Err(syn::Error::new(
-            value.span(),
-            format!("no backend `{other}`: {CHOICES}"),
-        )),
-    }
-}
-
 fn parse_crate(value: &Expr) -> syn::Result<syn::Path> {
     let Some(Lit::Str(text)) = literal(value) else {
         return Err(syn::Error::new(
@@ -670,12 +592,12 @@ mod tests {
     fn close_lock_names_are_suggested() {
         let message = |text: &str| {
             let value: Expr = syn::parse_str(&format!("{text:?}")).unwrap();
-            parse_lock(&value).unwrap_err().to_string()
+            parse_choice(&value, &LOCK_CHOICES).unwrap_err().to_string()
         };
         assert!(message("rediss").contains("did you mean \"redis\""));
         assert!(message("proces").contains("did you mean \"process\""));
         assert!(!message("distributed").contains("did you mean"));
         let none: Expr = syn::parse_str("\"none\"").unwrap();
-        assert_eq!(parse_lock(&none).unwrap(), Lock::None);
+        assert_eq!(parse_choice(&none, &LOCK_CHOICES).unwrap(), Lock::None);
     }
 }

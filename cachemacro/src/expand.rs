@@ -1,268 +1,260 @@
-//! Generates the memoized function and its companions from a checked [`Func`] and its options.
+//! Generates the memoized function and its companions from a checked [`Func`] and its resolved
+//! [`Config`], which alone decides what is generated.
 //!
 //! The generated code stays small: the body lives once, in `f_uncached`; the cache is one `static`
 //! inside `f_cache()`; everything else calls into the runtime. Paths are absolute (`::core`, the
 //! runtime's path), so local items named `core`, `std` or `Result` change nothing.
 
+mod key;
+mod types;
+mod warm;
+
 use proc_macro2::{Span, TokenStream};
-use quote::{format_ident, quote, quote_spanned};
-use syn::spanned::Spanned;
+use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::{Attribute, Ident, Type};
 
-use crate::attr::{Backend, Options};
-use crate::func::{Func, ResultKind};
+use crate::config::{Backend, Cacheable, Config, Stored};
+use crate::func::Func;
+use types::{reference_depth, result_parts, type_name_span};
 
-/// The most arguments of a function that gets `f_warm`: the largest tuple the runtime's
-/// `WarmCall` is implemented for.
-const MAX_WARM_ARGS: usize = 12;
+/// What every generated item shares: the names and the pieces of calls.
+pub(super) struct Parts<'a> {
+    pub(super) config: &'a Config,
+    pub(super) func: &'a Func,
+    pub(super) krate: &'a TokenStream,
+    /// `Self::` in a method: siblings of a method are associated functions.
+    pub(super) this: Option<TokenStream>,
+    /// `self,` in a method, to pass the receiver on.
+    pub(super) self_arg: Option<TokenStream>,
+    pub(super) arg_names: Vec<&'a Ident>,
+    pub(super) uncached: Ident,
+    /// `f_cache()`, through the proofs that the value can be cached (see [`cache_access`]).
+    pub(super) cache_ref: TokenStream,
+    /// The key of the call's arguments, from the key function.
+    pub(super) key_call: TokenStream,
+    /// The closure that says whether a result is stored.
+    pub(super) cacheable: TokenStream,
+    /// Conditional compilation and lint levels, which hold for the companions as for `f`.
+    pub(super) companion_attrs: Vec<&'a Attribute>,
+    /// `.await` in an async function.
+    pub(super) dot_await: TokenStream,
+}
 
-pub(crate) fn expand(options: &Options, func: &Func) -> TokenStream {
-    let krate = match options.krate.value() {
-        Some(path) => quote!(#path),
-        None => quote!(::cachemacro_runtime),
-    };
+pub(crate) fn expand(config: &Config, func: &Func) -> TokenStream {
     let name = func.name();
-    let vis = &func.item.vis;
-    let ret = &func.ret;
-    let asyncness = &func.item.sig.asyncness;
-    let generics = &func.item.sig.generics;
-    let where_clause = &generics.where_clause;
-
-    let uncached = format_ident!("{}_uncached", name);
-    let refresh = format_ident!("{}_refresh", name);
-    let invalidate = format_ident!("{}_invalidate", name);
-    let cache = format_ident!("{}_cache", name);
+    let krate = &config.krate;
     let key_fn = format_ident!("__cachemacro_{}_key", name);
-
-    // Siblings of a method are associated functions: call them through `Self`.
     let this = func.receiver.as_ref().map(|_| quote!(Self::));
-    let self_arg = func.receiver.as_ref().map(|_| quote!(self,));
+    let cache = format_ident!("{}_cache", name);
+    let access = cache_access(config, func, &quote!(#this #cache()));
+    let parts = Parts {
+        config,
+        func,
+        krate,
+        self_arg: func.receiver.as_ref().map(|_| quote!(self,)),
+        arg_names: func.args.iter().map(|arg| &arg.ident).collect(),
+        uncached: format_ident!("{}_uncached", name),
+        cache_ref: access.cache_ref.clone(),
+        // The hasher comes from the cache: in process it carries the cache's own random seeds.
+        key_call: key::key_call(config, func, &this, &key_fn),
+        this,
+        cacheable: cacheable(config, &func.ret),
+        companion_attrs: func
+            .item
+            .attrs
+            .iter()
+            .filter(|attr| is_passed_to_companions(attr))
+            .collect(),
+        dot_await: if config.is_async {
+            quote!(.await)
+        } else {
+            quote!()
+        },
+    };
+    let memoized = memoized_fn(&parts);
+    let companions = companions(&parts);
+    let cache_fn = cache_fn(&parts, &cache, &access);
+    let warm = warm::companions(&parts);
+    let key_fn = key::key_function(&parts, &key_fn);
+    let expansion = quote! {
+        #memoized
+        #companions
+        #cache_fn
+        #warm
+        #key_fn
+    };
+    match config.redis_span {
+        Some(span) => needs_redis_feature(config, func, span, expansion),
+        None => expansion,
+    }
+}
 
-    let receiver = &func.receiver;
-    let params: Vec<TokenStream> = func
-        .args
-        .iter()
-        .map(|arg| {
-            let (ident, ty) = (&arg.ident, &arg.ty);
-            quote!(#ident: #ty)
+/// Hands the expansion to the runtime, which keeps it if it was built with its `redis` feature,
+/// and otherwise reports on the `"redis"` literal (`span`) the feature to enable, beside the
+/// function unchanged. The invocation carries the literal's span, every token of it, so that the
+/// error is reported there.
+fn needs_redis_feature(
+    config: &Config,
+    func: &Func,
+    span: Span,
+    expansion: TokenStream,
+) -> TokenStream {
+    let krate: TokenStream = config
+        .krate
+        .clone()
+        .into_iter()
+        .map(|mut token| {
+            token.set_span(span);
+            token
         })
         .collect();
-    let receiver_param = receiver.as_ref().map(|recv| quote!(#recv,));
-    let arg_names: Vec<&Ident> = func.args.iter().map(|arg| &arg.ident).collect();
+    let unchanged = func.item.to_token_stream();
+    quote_spanned! {span=>
+        #krate::__private::redis_backend! { { #unchanged } { #expansion } }
+    }
+}
 
-    // The key: every argument not in `ignore`, in order; or with `key = ...`, the expression's
-    // value alone, computed from borrows of every argument (and `self`).
-    let key_expr = options.key.value();
-    let ignored = |ident: &Ident| {
-        options
-            .ignore
-            .value()
-            .is_some_and(|names| names.iter().any(|name| name == ident))
-    };
-    let key_self = func.receiver.is_some()
-        && !options
-            .ignore
-            .value()
-            .is_some_and(|names| names.iter().any(|n| n == "self"));
-    let key_args: Vec<_> = func
-        .args
-        .iter()
-        .filter(|arg| !ignored(&arg.ident))
-        .collect();
-    let key_params = key_args.iter().map(|arg| {
-        let (ident, ty) = (&arg.ident, &arg.ty);
-        quote!(#ident: &#ty)
-    });
-    let key_writes: Vec<TokenStream> = match key_expr {
-        Some(expr) => vec![key_expr_write(&krate, expr)],
-        None => key_args.iter().map(|arg| {
-            // The argument carries its type's span, so a type that cannot be part of a key is
-            // reported on the type, not on the argument's name.
-            let span = type_name_span(&arg.ty);
-            let ident = Ident::new(&arg.ident.to_string(), span);
-            // `&T` keys as `T`: write the referent, so an error names `T`, the type to give a key.
-            let derefs = (0..reference_depth(&arg.ty)).map(|_| quote_spanned!(span=> *));
-            quote_spanned!(span=> #krate::__private::KeyArg::write_arg(#(#derefs)* #ident, &mut __cachemacro_out);)
-        }).collect(),
-    };
-    let key_key_args = key_args.iter().map(|arg| &arg.ident);
-    let (key_receiver, key_self_write, key_self_arg) = match (&func.receiver, key_self) {
-        (Some(recv), true) => (
-            Some(quote!(#recv,)),
-            key_expr.is_none().then(|| {
-                quote_spanned!(recv.self_token.span=> #krate::__private::KeySelf::write_self(self, &mut __cachemacro_out);)
-            }),
-            Some(quote!(self,)),
-        ),
-        _ => (None, None, None),
-    };
-    // The hasher comes from the cache: in process it carries the cache's own random seeds.
-    let key_call =
-        quote!(#this #key_fn(#key_self_arg #(&#key_key_args,)* __cachemacro_cache.key_hasher()));
+impl Parts<'_> {
+    /// `vis async fn name<G>(&self, a: A, ...) -> ret where ...`, for `f` and its companions of the
+    /// same arguments.
+    fn signature(&self, name: &Ident, ret: TokenStream) -> TokenStream {
+        let item = &self.func.item;
+        let (vis, asyncness, generics) = (&item.vis, &item.sig.asyncness, &item.sig.generics);
+        let where_clause = &generics.where_clause;
+        let receiver = self.func.receiver.as_ref().map(|recv| quote!(#recv,));
+        let params = self.func.args.iter().map(|arg| {
+            let (ident, ty) = (&arg.ident, &arg.ty);
+            quote!(#ident: #ty)
+        });
+        quote!(#vis #asyncness fn #name #generics (#receiver #(#params),*) -> #ret #where_clause)
+    }
 
-    let cacheable = match func.kind {
-        ResultKind::Result if options.cache_err.value() != Some(&true) => {
-            quote!(|__cachemacro_r: &#ret| ::core::result::Result::is_ok(__cachemacro_r))
-        }
-        ResultKind::Option if options.cache_none.value() == Some(&false) => {
-            quote!(|__cachemacro_r: &#ret| ::core::option::Option::is_some(__cachemacro_r))
-        }
-        _ => quote!(|_: &#ret| true),
-    };
+    /// `f_uncached(self, a, ...)`, awaited in an async function.
+    fn uncached_call(&self) -> TokenStream {
+        let Parts {
+            this,
+            uncached,
+            self_arg,
+            arg_names,
+            dot_await,
+            ..
+        } = self;
+        quote!(#this #uncached(#self_arg #(#arg_names),*) #dot_await)
+    }
+}
 
-    // What the cache keeps of a result (the runtime's `layout`): of a `Result` whose errors are not
-    // cached, the `Ok` value alone, so that the error type needs neither `Clone` nor serde.
-    let parts = (func.kind == ResultKind::Result).then(|| result_parts(ret, &krate));
-    let caches_errors = options.cache_err.value() == Some(&true);
-    let (kept, layout) = match &parts {
-        Some((ok, _)) if !caches_errors => (ok.clone(), quote!(, #krate::__private::OkOnly)),
-        _ => (quote!(#ret), quote!()),
-    };
-    // Every use of the cache goes through these proofs: for a type that cannot be cached each is
-    // the one error, on that type, instead of one per use (see `__private::CacheValue`). With
-    // `cache_err = true` the `Ok` and error types are proved apart, so that an error type that
-    // cannot be cached is reported on itself, with the advice to drop `cache_err`.
-    let proof = match &parts {
-        Some((ok, err)) if caches_errors => quote!(
-            <#ok as #krate::__private::CacheValue<_>>::proof()
-                .and_err(<#err as #krate::__private::CachedError<_>>::proof())
-        ),
-        _ => quote!(<#kept as #krate::__private::CacheValue<_>>::proof()),
-    };
-    let cache_call = quote!(#this #cache());
-    let (cache_ty, new_cache, cache_ref) = match options.backend() {
-        Backend::Memory => (
-            quote!(#krate::MemoryCache<#kept #layout>),
-            quote!(#proof.memory_cache),
-            quote!(#proof.pass(#cache_call)),
-        ),
-        Backend::Redis => {
-            // A second proof reports a type without serde once, on the type that is stored (see
-            // `__private::StoredValue`).
-            let stored_proof = match &parts {
-                Some((ok, err)) if caches_errors => quote!(
-                    <#ok as #krate::__private::StoredValue<_>>::proof()
-                        .and_err(<#err as #krate::__private::StoredError<_>>::proof())
-                ),
-                _ => quote!(<#kept as #krate::__private::StoredValue<_>>::proof()),
-            };
-            let cache_ty = quote!(#krate::RedisCache<#kept #layout>);
-            (
-                cache_ty.clone(),
-                quote!(<#cache_ty>::new),
-                quote!(#proof.pass(#stored_proof.pass(#cache_call))),
-            )
-        }
-    };
-    let fn_name = match options.name.value() {
-        Some(explicit) => quote!(#explicit),
-        None => {
-            let plain = name.to_string();
-            quote!(::core::concat!(::core::module_path!(), "::", #plain))
-        }
-    };
-    let version = options.version.value().copied().unwrap_or(0);
-    let ttl_ms = options.ttl.value().copied().unwrap_or(0);
-    let capacity = match options.capacity.value() {
-        Some(capacity) => quote!(#capacity),
-        None => quote!(#krate::memory::DEFAULT_CAPACITY),
-    };
-
+/// `f` itself: a bypass check on Redis, then the lookup.
+fn memoized_fn(parts: &Parts<'_>) -> TokenStream {
+    let Parts {
+        func,
+        cache_ref,
+        key_call,
+        ..
+    } = parts;
     let user_attrs = &func.item.attrs;
-    let companion_attrs: Vec<&Attribute> = func
-        .item
-        .attrs
-        .iter()
-        .filter(|attr| is_passed_to_companions(attr))
-        .collect();
-    let body = &func.item.block;
+    let signature = parts.signature(func.name(), func.ret.to_token_stream());
+    // The in-process store sees a bypass in the thread-local it reads anyway; a Redis call is
+    // checked here.
+    let bypass = match parts.config.backend {
+        Backend::Memory => None,
+        Backend::Redis => {
+            let (krate, uncached_call) = (parts.krate, parts.uncached_call());
+            Some(quote! {
+                if #krate::__private::bypassed() {
+                    return #uncached_call;
+                }
+            })
+        }
+    };
+    let lookup = lookup(parts);
+    quote! {
+        #(#user_attrs)*
+        #signature {
+            #bypass
+            let __cachemacro_cache = #cache_ref;
+            let __cachemacro_key = #key_call;
+            #lookup
+        }
+    }
+}
+
+/// The lookup in `f`: look the key up, run the body on a miss, store what is cacheable.
+fn lookup(parts: &Parts<'_>) -> TokenStream {
+    let Parts {
+        config,
+        this,
+        uncached,
+        self_arg,
+        arg_names,
+        cacheable,
+        dot_await,
+        ..
+    } = parts;
+    if config.refresh_after_ms > 0 {
+        return refreshing_lookup(parts);
+    }
+    let (get, body_call) = if config.is_async {
+        (
+            quote!(get_or_compute_async),
+            quote!(#this #uncached(#self_arg #(#arg_names),*)),
+        )
+    } else {
+        (
+            quote!(get_or_compute),
+            quote!(move || #this #uncached(#self_arg #(#arg_names),*)),
+        )
+    };
+    quote!(__cachemacro_cache.#get(__cachemacro_key, #cacheable, #body_call) #dot_await)
+}
+
+/// `f_uncached` (the body), `f_refresh` (run and store) and `f_invalidate` (remove).
+fn companions(parts: &Parts<'_>) -> TokenStream {
+    let Parts {
+        func,
+        uncached,
+        cache_ref,
+        key_call,
+        cacheable,
+        companion_attrs,
+        dot_await,
+        ..
+    } = parts;
+    let name = func.name();
     let uncached_sig = {
         let mut sig = func.item.sig.clone();
         sig.ident = uncached.clone();
         sig
     };
+    let (vis, body) = (&func.item.vis, &func.item.block);
+    let ret = func.ret.to_token_stream();
+    let refresh = parts.signature(&format_ident!("{}_refresh", name), ret);
+    let invalidate = parts.signature(
+        &format_ident!("{}_invalidate", name),
+        quote!(::core::primitive::bool),
+    );
+    let (store, invalidate_call) = if parts.config.is_async {
+        (quote!(store_async), quote!(invalidate_async))
+    } else {
+        (quote!(store), quote!(invalidate))
+    };
+    let uncached_call = parts.uncached_call();
     let doc_uncached = format!("Runs [`{name}`] without reading or writing its cache.");
     let doc_refresh =
         format!("Runs [`{name}`]'s body now and stores the result in its cache (prime or put).");
     let doc_invalidate = format!(
         "Removes [`{name}`]'s cache entry for these arguments; `true` if there was a live one."
     );
-    let doc_cache = match options.backend() {
-        Backend::Memory => format!("The cache behind [`{name}`]: statistics, `clear()`, `len()`."),
-        Backend::Redis => format!(
-            "The Redis cache behind [`{name}`]: statistics, `clear()` and `clear_async()`, `len()`, \
-             and `configure()` to point it at its own Redis (URL, namespace, timeout)."
-        ),
-    };
-
-    let (get, store, invalidate_call, dot_await) = if asyncness.is_some() {
-        (
-            quote!(get_or_compute_async),
-            quote!(store_async),
-            quote!(invalidate_async),
-            quote!(.await),
-        )
-    } else {
-        (
-            quote!(get_or_compute),
-            quote!(store),
-            quote!(invalidate),
-            quote!(),
-        )
-    };
-    let lookup = if options.refresh_after_ms() > 0 {
-        refreshing_lookup(&krate, func, &this, &uncached, &cacheable)
-    } else {
-        let body_call = if asyncness.is_some() {
-            quote!(#this #uncached(#self_arg #(#arg_names),*))
-        } else {
-            quote!(move || #this #uncached(#self_arg #(#arg_names),*))
-        };
-        quote!(__cachemacro_cache.#get(__cachemacro_key, #cacheable, #body_call) #dot_await)
-    };
-    // The in-process store sees a bypass in the thread-local it reads anyway; a Redis call is
-    // checked here.
-    let bypass = match options.backend() {
-        Backend::Memory => None,
-        Backend::Redis => Some(quote! {
-            if #krate::__private::bypassed() {
-                return #this #uncached(#self_arg #(#arg_names),*) #dot_await;
-            }
-        }),
-    };
-    let warm = warm_companions(&Warm {
-        krate: &krate,
-        func,
-        this: &this,
-        uncached: &uncached,
-        cache_ref: &cache_ref,
-        key_call: &key_call,
-        cacheable: &cacheable,
-        companion_attrs: &companion_attrs,
-    });
-    let refresh_after_ms = options.refresh_after_ms();
-    let lock = options.lock().variant();
-    let lock_ttl_ms = options.lock_ttl_ms();
-
     quote! {
-        #(#user_attrs)*
-        #vis #asyncness fn #name #generics (#receiver_param #(#params),*) -> #ret #where_clause {
-            #bypass
-            let __cachemacro_cache = #cache_ref;
-            let __cachemacro_key = #key_call;
-            #lookup
-        }
-
         #[doc = #doc_uncached]
         #(#companion_attrs)*
         #vis #uncached_sig #body
 
         #[doc = #doc_refresh]
         #(#companion_attrs)*
-        #vis #asyncness fn #refresh #generics (#receiver_param #(#params),*) -> #ret #where_clause {
+        #refresh {
             let __cachemacro_cache = #cache_ref;
             let __cachemacro_key = #key_call;
-            let __cachemacro_value = #this #uncached(#self_arg #(#arg_names),*) #dot_await;
+            let __cachemacro_value = #uncached_call;
             __cachemacro_cache.#store(__cachemacro_key, #cacheable, &__cachemacro_value) #dot_await;
             __cachemacro_value
         }
@@ -270,17 +262,110 @@ pub(crate) fn expand(options: &Options, func: &Func) -> TokenStream {
         #[doc = #doc_invalidate]
         #(#companion_attrs)*
         #[allow(unused_variables)]
-        #vis #asyncness fn #invalidate #generics (#receiver_param #(#params),*) -> ::core::primitive::bool #where_clause {
+        #invalidate {
             let __cachemacro_cache = #cache_ref;
             __cachemacro_cache.#invalidate_call(#key_call) #dot_await
         }
+    }
+}
 
-        #[doc = #doc_cache]
+/// The cache's type, its constructor, and the way `f` and its companions reach it.
+struct CacheAccess {
+    ty: TokenStream,
+    new: TokenStream,
+    cache_ref: TokenStream,
+}
+
+/// Every use of the cache goes through proofs that what it keeps can be cached: for a type that
+/// cannot, each is the one error, on that type, instead of one per use (see
+/// `__private::CacheValue`).
+fn cache_access(config: &Config, func: &Func, cache_call: &TokenStream) -> CacheAccess {
+    let krate = &config.krate;
+    let ret = &func.ret;
+    // With `cache_err = true` the `Ok` and error types are proved apart, so that an error type
+    // that cannot be cached is reported on itself, with the advice to drop `cache_err`.
+    let (kept, layout, split) = match config.stored {
+        Stored::Whole => (quote!(#ret), quote!(), None),
+        Stored::OkOnly => {
+            let (ok, _) = result_parts(ret, krate);
+            (ok, quote!(, #krate::__private::OkOnly), None)
+        }
+        Stored::WholeResult => (quote!(#ret), quote!(), Some(result_parts(ret, krate))),
+    };
+    let proof = |value: TokenStream, error: TokenStream| match &split {
+        Some((ok, err)) => quote!(
+            <#ok as #krate::__private::#value<_>>::proof()
+                .and_err(<#err as #krate::__private::#error<_>>::proof())
+        ),
+        None => quote!(<#kept as #krate::__private::#value<_>>::proof()),
+    };
+    let cache_proof = proof(quote!(CacheValue), quote!(CachedError));
+    match config.backend {
+        Backend::Memory => CacheAccess {
+            ty: quote!(#krate::MemoryCache<#kept #layout>),
+            new: quote!(#cache_proof.memory_cache),
+            cache_ref: quote!(#cache_proof.pass(#cache_call)),
+        },
+        Backend::Redis => {
+            // A second proof reports a type without serde once, on the type that is stored (see
+            // `__private::StoredValue`).
+            let stored_proof = proof(quote!(StoredValue), quote!(StoredError));
+            let ty = quote!(#krate::RedisCache<#kept #layout>);
+            CacheAccess {
+                new: quote!(<#ty>::new),
+                ty,
+                cache_ref: quote!(#cache_proof.pass(#stored_proof.pass(#cache_call))),
+            }
+        }
+    }
+}
+
+/// `f_cache()`: the cache, one `static` built on first use from the function's configuration.
+fn cache_fn(parts: &Parts<'_>, cache: &Ident, access: &CacheAccess) -> TokenStream {
+    let Parts {
+        config,
+        func,
+        krate,
+        companion_attrs,
+        ..
+    } = parts;
+    let name = func.name();
+    let vis = &func.item.vis;
+    let ret = &func.ret;
+    let CacheAccess { ty, new, .. } = access;
+    let fn_name = match &config.name {
+        Some(explicit) => quote!(#explicit),
+        None => {
+            let plain = name.to_string();
+            quote!(::core::concat!(::core::module_path!(), "::", #plain))
+        }
+    };
+    let capacity = match config.capacity {
+        Some(capacity) => quote!(#capacity),
+        None => quote!(#krate::memory::DEFAULT_CAPACITY),
+    };
+    let Config {
+        version,
+        ttl_ms,
+        refresh_after_ms,
+        lock_ttl_ms,
+        ..
+    } = config;
+    let lock = config.lock.variant();
+    let doc = match config.backend {
+        Backend::Memory => format!("The cache behind [`{name}`]: statistics, `clear()`, `len()`."),
+        Backend::Redis => format!(
+            "The Redis cache behind [`{name}`]: statistics, `clear()` and `clear_async()`, `len()`, \
+             and `configure()` to point it at its own Redis (URL, namespace, timeout)."
+        ),
+    };
+    quote! {
+        #[doc = #doc]
         #(#companion_attrs)*
-        #vis fn #cache() -> &'static #cache_ty {
-            static __CACHEMACRO_CACHE: ::std::sync::LazyLock<#cache_ty> =
+        #vis fn #cache() -> &'static #ty {
+            static __CACHEMACRO_CACHE: ::std::sync::LazyLock<#ty> =
                 ::std::sync::LazyLock::new(|| {
-                    #new_cache(#krate::__private::FnConfig {
+                    #new(#krate::__private::FnConfig {
                         name: #fn_name,
                         version: #version,
                         ttl_ms: #ttl_ms,
@@ -293,47 +378,39 @@ pub(crate) fn expand(options: &Options, func: &Func) -> TokenStream {
                 });
             &__CACHEMACRO_CACHE
         }
-
-        #warm
-
-        #[doc(hidden)]
-        #(#companion_attrs)*
-        #[inline(always)]
-        #[allow(unused_variables, clippy::ptr_arg, clippy::trivially_copy_pass_by_ref)]
-        fn #key_fn #generics (
-            #key_receiver #(#key_params,)*
-            mut __cachemacro_out: impl #krate::key::KeyHasher,
-        ) -> ::core::primitive::u128 #where_clause {
-            #key_self_write
-            #(#key_writes)*
-            __cachemacro_out.finish()
-        }
     }
 }
 
-/// Writes the value of `key = <expr>`. Its arguments are borrowed (`x: T` is a `&T` there), as the
-/// key function takes them; the write is spanned on the expression, so a value without a key is
-/// reported there, with `KeyExpr`'s advice.
-fn key_expr_write(krate: &TokenStream, expr: &syn::Expr) -> TokenStream {
-    let span = expr.span();
-    quote_spanned!(span=> #krate::__private::KeyExpr::write_expr(&(#expr), &mut __cachemacro_out);)
+/// The closure that says whether a result is stored.
+fn cacheable(config: &Config, ret: &Type) -> TokenStream {
+    match config.cacheable {
+        Cacheable::Ok => {
+            quote!(|__cachemacro_r: &#ret| ::core::result::Result::is_ok(__cachemacro_r))
+        }
+        Cacheable::Some => {
+            quote!(|__cachemacro_r: &#ret| ::core::option::Option::is_some(__cachemacro_r))
+        }
+        Cacheable::Every => quote!(|_: &#ret| true),
+    }
 }
 
 /// The lookup of a function with `refresh = "background"`. The runtime holds the arguments: on a
 /// miss it hands them to the body, on a stale hit it lends them to the job builder, which makes
 /// owned copies (`Clone`, or `ToOwned` for references, and `Clone` for `self`) for a job that runs
 /// later on the pool.
-fn refreshing_lookup(
-    krate: &TokenStream,
-    func: &Func,
-    this: &Option<TokenStream>,
-    uncached: &Ident,
-    cacheable: &TokenStream,
-) -> TokenStream {
-    let is_async = func.item.sig.asyncness.is_some();
+fn refreshing_lookup(parts: &Parts<'_>) -> TokenStream {
+    let Parts {
+        krate,
+        func,
+        this,
+        uncached,
+        cacheable,
+        self_arg,
+        arg_names: names,
+        ..
+    } = parts;
+    let is_async = parts.config.is_async;
     let self_name = func.receiver.as_ref().map(|_| quote!(__cachemacro_this,));
-    let self_arg = func.receiver.as_ref().map(|_| quote!(self,));
-    let names: Vec<&Ident> = func.args.iter().map(|arg| &arg.ident).collect();
     let owned: Vec<Ident> = names
         .iter()
         .map(|name| format_ident!("__cachemacro_owned_{}", name))
@@ -395,230 +472,6 @@ fn refreshing_lookup(
     }
 }
 
-/// What [`warm_companions`] needs of the expansion.
-struct Warm<'a> {
-    krate: &'a TokenStream,
-    func: &'a Func,
-    this: &'a Option<TokenStream>,
-    uncached: &'a Ident,
-    cache_ref: &'a TokenStream,
-    key_call: &'a TokenStream,
-    cacheable: &'a TokenStream,
-    companion_attrs: &'a [&'a Attribute],
-}
-
-/// `f_warm(items)`, and the hidden step it takes per item: look the call up, compute and store it
-/// if missing (see the runtime's `warm` module).
-///
-/// A sync `f_warm` runs items on several threads, so it needs `Send` items (and a `Sync` `self`);
-/// it states that on its own generic parameter, so a function whose arguments are not `Send`
-/// still compiles and only a call of `f_warm` fails. Its items are named only through a function
-/// pointer type, which may elide lifetimes (`&str`, `Cow<str>`). An async `f_warm` polls its items
-/// in the caller's task, and names them in a bound with every elided lifetime made explicit (an
-/// async fn cannot hide a lifetime in a path, so all of them are visible).
-fn warm_companions(warm: &Warm<'_>) -> TokenStream {
-    let Warm {
-        krate,
-        func,
-        this,
-        uncached,
-        cache_ref,
-        key_call,
-        cacheable,
-        companion_attrs,
-    } = *warm;
-    let arity = func.args.len();
-    if arity > MAX_WARM_ARGS {
-        return TokenStream::new();
-    }
-    let name = func.name();
-    let vis = &func.item.vis;
-    let is_async = func.item.sig.asyncness.is_some();
-    let asyncness = &func.item.sig.asyncness;
-    let warm_fn = format_ident!("{}_warm", name);
-    let one = format_ident!("__cachemacro_{}_warm_one", name);
-    let receiver = &func.receiver;
-    let names: Vec<&Ident> = func.args.iter().map(|arg| &arg.ident).collect();
-    let types: Vec<&Type> = func.args.iter().map(|arg| &arg.ty).collect();
-    let params = quote!(#(#names: #types),*);
-    let self_arg = receiver.as_ref().map(|_| quote!(self,));
-    let lifetimes: Vec<_> = func.item.sig.generics.lifetimes().collect();
-    let where_clause = func
-        .item
-        .sig
-        .generics
-        .where_clause
-        .as_ref()
-        .map(|clause| &clause.predicates);
-    let item_pattern = match arity {
-        1 => quote!(#(#names)*),
-        _ => quote!((#(#names,)*)),
-    };
-    let (dot_await, warm_call, body) = if is_async {
-        (
-            quote!(.await),
-            quote!(warm_async),
-            quote!(#this #uncached(#self_arg #(#names),*)),
-        )
-    } else {
-        (
-            quote!(),
-            quote!(warm),
-            quote!(move || #this #uncached(#self_arg #(#names),*)),
-        )
-    };
-    // A sync step takes a context first (`&self`, or `()`), as `__private::warm` passes it.
-    let step_context = match (receiver, is_async) {
-        (Some(recv), _) => quote!(#recv,),
-        (None, false) => quote!(_: (),),
-        (None, true) => quote!(),
-    };
-    let doc = format!(
-        "Computes and stores [`{name}`] for each of `items` that is not cached yet, a few at a \
-         time; each item is the function's arguments (a tuple of them when there are several). \
-         See `cachemacro_runtime::warm`."
-    );
-    let step = quote! {
-        #[doc(hidden)]
-        #(#companion_attrs)*
-        #[allow(clippy::ptr_arg, clippy::trivially_copy_pass_by_ref, clippy::too_many_arguments)]
-        #asyncness fn #one<#(#lifetimes),*>(#step_context #params) -> #krate::__private::Warmed
-        where #where_clause
-        {
-            let __cachemacro_cache = #cache_ref;
-            let __cachemacro_key = #key_call;
-            __cachemacro_cache.#warm_call(__cachemacro_key, #cacheable, #body) #dot_await
-        }
-    };
-    let items = quote!(__CachemacroItems);
-    let item = quote!(<#items as ::core::iter::IntoIterator>::Item);
-    let companion = if is_async {
-        let explicit: Vec<Type> = types
-            .iter()
-            .map(|ty| {
-                let mut ty = (*ty).clone();
-                name_elided_lifetimes(&mut ty);
-                ty
-            })
-            .collect();
-        let item_type = match arity {
-            1 => quote!(#(#explicit)*),
-            _ => quote!((#(#explicit,)*)),
-        };
-        let receiver_param = receiver.as_ref().map(|recv| quote!(#recv,));
-        quote! {
-            #[doc = #doc]
-            #(#companion_attrs)*
-            #vis async fn #warm_fn<#(#lifetimes,)* '__cachemacro_items, #items>(
-                #receiver_param items: #items,
-            ) -> #krate::WarmReport
-            where
-                #items: ::core::iter::IntoIterator<Item = #item_type>,
-                #where_clause
-            {
-                #krate::__private::warm_async(items, |#item_pattern| async move {
-                    #this #one(#self_arg #(#names),*).await
-                })
-                .await
-            }
-        }
-    } else {
-        // `self`'s lifetime as written (`&'a self`), else one of f_warm's own.
-        let self_lifetime = match receiver.as_ref().and_then(|recv| recv.lifetime()) {
-            Some(lifetime) => (quote!(#lifetime), None),
-            None => (
-                quote!('__cachemacro_self),
-                Some(quote!('__cachemacro_self,)),
-            ),
-        };
-        let (self_lifetime, own_lifetime) = self_lifetime;
-        let (receiver_param, context, context_type, pointer_context) = match receiver {
-            Some(_) => (
-                quote!(&#self_lifetime self,),
-                quote!(self),
-                quote!(&#self_lifetime Self),
-                match own_lifetime {
-                    Some(_) => quote!(&Self),
-                    None => quote!(&#self_lifetime Self),
-                },
-            ),
-            None => (quote!(), quote!(()), quote!(()), quote!(())),
-        };
-        let pointer = quote!(fn(#pointer_context, #(#types),*) -> #krate::__private::Warmed);
-        quote! {
-            #[doc = #doc]
-            #(#companion_attrs)*
-            #vis fn #warm_fn<#(#lifetimes,)* #own_lifetime #items>(
-                #receiver_param items: #items,
-            ) -> #krate::WarmReport
-            where
-                #items: ::core::iter::IntoIterator,
-                (#item, #context_type): ::core::marker::Send,
-                #pointer: #krate::__private::WarmCall<#context_type, #item, #arity>,
-                #where_clause
-            {
-                #krate::__private::warm(#context, items, #this #one as #pointer)
-            }
-        }
-    };
-    quote!(#step #companion)
-}
-
-/// Names every elided lifetime in `ty` (`&T`, `'_`) `'__cachemacro_items`, so that the type can
-/// appear in a bound.
-fn name_elided_lifetimes(ty: &mut Type) {
-    let named = || syn::Lifetime::new("'__cachemacro_items", Span::call_site());
-    let in_path = |path: &mut syn::Path| {
-        for segment in &mut path.segments {
-            if let syn::PathArguments::AngleBracketed(args) = &mut segment.arguments {
-                for arg in &mut args.args {
-                    match arg {
-                        syn::GenericArgument::Type(ty) => name_elided_lifetimes(ty),
-                        syn::GenericArgument::Lifetime(lifetime) if lifetime.ident == "_" => {
-                            *lifetime = named();
-                        }
-                        _ => {}
-                    }
-                }
-            }
-        }
-    };
-    match ty {
-        Type::Reference(reference) => {
-            match &reference.lifetime {
-                None => reference.lifetime = Some(named()),
-                Some(lifetime) if lifetime.ident == "_" => reference.lifetime = Some(named()),
-                Some(_) => {}
-            }
-            name_elided_lifetimes(&mut reference.elem);
-        }
-        Type::Path(path) => {
-            if let Some(qself) = &mut path.qself {
-                name_elided_lifetimes(&mut qself.ty);
-            }
-            in_path(&mut path.path);
-        }
-        Type::Tuple(tuple) => tuple.elems.iter_mut().for_each(name_elided_lifetimes),
-        Type::Slice(slice) => name_elided_lifetimes(&mut slice.elem),
-        Type::Array(array) => name_elided_lifetimes(&mut array.elem),
-        Type::Paren(inner) => name_elided_lifetimes(&mut inner.elem),
-        Type::Group(inner) => name_elided_lifetimes(&mut inner.elem),
-        Type::Ptr(pointer) => name_elided_lifetimes(&mut pointer.elem),
-        Type::TraitObject(object) => {
-            for bound in &mut object.bounds {
-                match bound {
-                    syn::TypeParamBound::Lifetime(lifetime) if lifetime.ident == "_" => {
-                        *lifetime = named();
-                    }
-                    syn::TypeParamBound::Trait(bound) => in_path(&mut bound.path),
-                    _ => {}
-                }
-            }
-        }
-        _ => {}
-    }
-}
-
 /// Attributes that must hold for the companions as they do for the function: conditional
 /// compilation and lint levels. Others (`#[inline]`, `#[tracing::instrument]`, docs) stay on `f`.
 fn is_passed_to_companions(attr: &Attribute) -> bool {
@@ -634,56 +487,4 @@ fn is_passed_to_companions(attr: &Attribute) -> bool {
     ]
     .iter()
     .any(|name| attr.path().is_ident(name))
-}
-
-/// The span of a type's name: `HashMap` in `&std::collections::HashMap<K, V>`. A span covers one
-/// token on stable Rust, and the name is the token that says what the type is.
-fn type_name_span(ty: &Type) -> Span {
-    match ty {
-        Type::Path(path) => match path.path.segments.last() {
-            Some(last) => last.ident.span(),
-            None => ty.span(),
-        },
-        Type::Reference(reference) => type_name_span(&reference.elem),
-        Type::Paren(inner) => type_name_span(&inner.elem),
-        Type::Group(inner) => type_name_span(&inner.elem),
-        _ => ty.span(),
-    }
-}
-
-/// The `Ok` and error types of a `Result` return type: as written in `Result<T, E>`, or, for an
-/// alias that does not name both (`io::Result<T>`, whose parameters may be in any order), the
-/// runtime's projections of the return type, spanned on it.
-fn result_parts(ty: &Type, krate: &TokenStream) -> (TokenStream, TokenStream) {
-    if let Type::Path(path) = ty
-        && let Some(syn::PathArguments::AngleBracketed(args)) =
-            path.path.segments.last().map(|last| &last.arguments)
-    {
-        let types: Vec<&Type> = args
-            .args
-            .iter()
-            .filter_map(|arg| match arg {
-                syn::GenericArgument::Type(ty) => Some(ty),
-                _ => None,
-            })
-            .collect();
-        if let [ok, err] = types[..] {
-            return (quote!(#ok), quote!(#err));
-        }
-    }
-    let span = type_name_span(ty);
-    (
-        quote_spanned!(span=> <#ty as #krate::__private::ResultParts>::Ok),
-        quote_spanned!(span=> <#ty as #krate::__private::ResultParts>::Err),
-    )
-}
-
-/// How many `&` wrap a type: 1 for `&str`, 2 for `&&str`.
-fn reference_depth(ty: &Type) -> usize {
-    match ty {
-        Type::Reference(reference) => 1 + reference_depth(&reference.elem),
-        Type::Paren(inner) => reference_depth(&inner.elem),
-        Type::Group(inner) => reference_depth(&inner.elem),
-        _ => 0,
-    }
 }

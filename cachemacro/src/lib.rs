@@ -1,12 +1,14 @@
 //! The `#[memoize]` attribute and `#[derive(CacheKey)]`. Use them through `cachemacro-runtime`,
 //! which re-exports them and holds the documentation of every option and of the key encoding.
 //!
-//! Parse ([`attr`]), check ([`func`], [`valid`]), expand ([`expand`]), as separate steps. Every
+//! Parse ([`attr`]), check ([`func`], [`valid`], which resolves every default into a
+//! [`config::Config`]), expand ([`expand`], from that configuration alone), as separate steps. Every
 //! mistake is collected and reported at once on its own token; on error the function is emitted
 //! unchanged beside the errors, so one mistake gives one error and the IDE keeps working. The
 //! derive lives on its own in [`derive_key`].
 
 mod attr;
+mod config;
 mod derive_key;
 mod errors;
 mod expand;
@@ -48,11 +50,12 @@ fn memoize_impl(
         }
     };
     let func = func::analyze(function.clone(), &mut errors);
-    if let (Some(options), Some(func)) = (&options, &func) {
-        valid::check(options, func, &mut errors);
-    }
-    match (errors.into_result(), options, func) {
-        (Ok(()), Some(options), Some(func)) => expand::expand(&options, &func),
+    let config = match (&options, &func) {
+        (Some(options), Some(func)) => Some(valid::validate(options, func, &mut errors)),
+        _ => None,
+    };
+    match (errors.into_result(), config, func) {
+        (Ok(()), Some(config), Some(func)) => expand::expand(&config, &func),
         (result, _, _) => {
             let errors = result.err().map(|error| error.to_compile_error());
             let mut out = function.into_token_stream();

@@ -1,11 +1,21 @@
-//! Checks the options against each other and against the function: the mistakes that no single
-//! option shows on its own.
+//! Checks the options against each other and against the function (the mistakes that no single
+//! option shows on its own), and resolves them into the [`Config`] that `expand` reads.
 
-use crate::attr::{Backend, Lock, Options, Refresh};
+use crate::attr::Options;
+use crate::config::{Backend, Config, Lock, Refresh};
 use crate::errors::Errors;
 use crate::func::{Func, ResultKind};
 
-pub(crate) fn check(options: &Options, func: &Func, errors: &mut Errors) {
+/// Reports every mistake in `errors` and returns the resolved configuration, which is meaningful
+/// only when no mistake was found.
+pub(crate) fn validate(options: &Options, func: &Func, errors: &mut Errors) -> Config {
+    let config = Config::resolve(options, func);
+    check(options, &config, func, errors);
+    config
+}
+
+/// Checks the options as written; `config` holds their defaults (the backend, the lock).
+fn check(options: &Options, config: &Config, func: &Func, errors: &mut Errors) {
     if let Some(key) = options.key.get() {
         crate::key_expr::check(&key.value, func, errors);
         if options.ignore.get().is_some() {
@@ -60,10 +70,10 @@ pub(crate) fn check(options: &Options, func: &Func, errors: &mut Errors) {
     }
 
     check_refresh(options, errors);
-    check_lock(options, errors);
+    check_lock(options, config, errors);
 
     if let Some(set) = options.capacity.get()
-        && options.backend() == Backend::Redis
+        && config.backend == Backend::Redis
     {
         errors.at(
             set.key,
@@ -104,10 +114,10 @@ fn check_refresh(options: &Options, errors: &mut Errors) {
     }
 }
 
-fn check_lock(options: &Options, errors: &mut Errors) {
+fn check_lock(options: &Options, config: &Config, errors: &mut Errors) {
     if let Some(set) = options.lock.get()
         && set.value == Lock::Redis
-        && options.backend() == Backend::Memory
+        && config.backend == Backend::Memory
     {
         errors.at(
             set.value_span,
@@ -119,7 +129,7 @@ fn check_lock(options: &Options, errors: &mut Errors) {
     let Some(ttl) = options.lock_ttl.get() else {
         return;
     };
-    let lock = options.lock();
+    let lock = config.lock;
     if lock == Lock::Redis {
         return;
     }

@@ -1,0 +1,89 @@
+//! The key function, which writes a call's key into the cache's hasher, and its call. Every
+//! companion calls it, so the key is computed one way.
+
+use proc_macro2::TokenStream;
+use quote::{quote, quote_spanned};
+use syn::Ident;
+use syn::spanned::Spanned;
+
+use super::Parts;
+use super::types::{reference_depth, type_name_span};
+use crate::config::Config;
+use crate::func::Func;
+
+/// The call of the key function with the borrowed arguments it takes.
+pub(super) fn key_call(
+    config: &Config,
+    func: &Func,
+    this: &Option<TokenStream>,
+    key_fn: &Ident,
+) -> TokenStream {
+    let self_arg = config.key.takes_self.then(|| quote!(self,));
+    let args = config.key.args.iter().map(|&i| &func.args[i].ident);
+    quote!(#this #key_fn(#self_arg #(&#args,)* __cachemacro_cache.key_hasher()))
+}
+
+/// The key function: writes the key's parts into the cache's hasher. Every companion calls it, so
+/// the key is computed one way.
+pub(super) fn key_function(parts: &Parts<'_>, key_fn: &Ident) -> TokenStream {
+    let Parts {
+        config,
+        func,
+        krate,
+        companion_attrs,
+        ..
+    } = parts;
+    let key = &config.key;
+    let generics = &func.item.sig.generics;
+    let where_clause = &generics.where_clause;
+    let args: Vec<_> = key.args.iter().map(|&i| &func.args[i]).collect();
+    let params = args.iter().map(|arg| {
+        let (ident, ty) = (&arg.ident, &arg.ty);
+        quote!(#ident: &#ty)
+    });
+    let receiver = func
+        .receiver
+        .as_ref()
+        .filter(|_| key.takes_self)
+        .map(|recv| quote!(#recv,));
+    let writes: Vec<TokenStream> = match &key.expr {
+        Some(expr) => vec![key_expr_write(krate, expr)],
+        None => args.iter().map(|arg| {
+            // The argument carries its type's span, so a type that cannot be part of a key is
+            // reported on the type, not on the argument's name.
+            let span = type_name_span(&arg.ty);
+            let ident = Ident::new(&arg.ident.to_string(), span);
+            // `&T` keys as `T`: write the referent, so an error names `T`, the type to give a key.
+            let derefs = (0..reference_depth(&arg.ty)).map(|_| quote_spanned!(span=> *));
+            quote_spanned!(span=> #krate::__private::KeyArg::write_arg(#(#derefs)* #ident, &mut __cachemacro_out);)
+        }).collect(),
+    };
+    let self_write = match (&func.receiver, key.takes_self && key.expr.is_none()) {
+        (Some(recv), true) => Some(
+            quote_spanned!(recv.self_token.span=> #krate::__private::KeySelf::write_self(self, &mut __cachemacro_out);),
+        ),
+        _ => None,
+    };
+    quote! {
+        #[doc(hidden)]
+        #(#companion_attrs)*
+        #[inline(always)]
+        #[allow(unused_variables, clippy::ptr_arg, clippy::trivially_copy_pass_by_ref)]
+        fn #key_fn #generics (
+            #receiver #(#params,)*
+            mut __cachemacro_out: impl #krate::key::KeyHasher,
+        ) -> ::core::primitive::u128 #where_clause {
+            #self_write
+            #(#writes)*
+            __cachemacro_out.finish()
+        }
+    }
+}
+
+/// Writes the value of `key = <expr>`. Its arguments are borrowed (`x: T` is a `&T` there), as the
+/// key function takes them; the write is spanned on the expression, so a value without a key is
+/// reported there, with `KeyExpr`'s advice.
+fn key_expr_write(krate: &TokenStream, expr: &syn::Expr) -> TokenStream {
+    let span = expr.span();
+    quote_spanned!(span=> #krate::__private::KeyExpr::write_expr(&(#expr), &mut __cachemacro_out);)
+}
