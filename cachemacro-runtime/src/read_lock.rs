@@ -53,9 +53,9 @@
 //! - **No re-entry.** A read or write must not start inside another on the same thread: a nested
 //!   read would clear the outer read's mark early, a nested write would wait for this thread's own
 //!   mark, or its own mutex, forever. The only code that runs inside is the store's and a value's
-//!   `Clone`; both steps run the closure inside a store-access scope ([`crate::bypass`]), in which
-//!   memoized calls run uncached and a cache's own methods refuse to touch the store
-//!   (`memory.rs` checks it). Debug builds assert it here.
+//!   `Clone`, which the store runs holding [`user_code`]: a scope ([`crate::bypass`]) in which
+//!   memoized calls run uncached and a cache's own methods refuse to write (`memory.rs` checks
+//!   it, as the hit path checks for a bypass before it reads). Debug builds assert it here.
 //! - **Panics.** A panic inside either closure unwinds through guards that clear the mark or the
 //!   announcement and the mutex; the table's operations (hashbrown) complete or do nothing, so a
 //!   poisoned mutex is taken as it is.
@@ -114,8 +114,11 @@ impl<T> Shards<T> {
     }
 
     /// Runs `f` on the table at `place` as the reader whose slot is `index` in `readers`, and
-    /// counts a hit there if `f` says so. A thread without a slot of its own, or a read that meets
-    /// a writer, reads as a writer.
+    /// counts a hit there if `f` says so. `None` when this thread has no slot of its own or a
+    /// writer is active: then read with [`read_as_writer`](Self::read_as_writer).
+    ///
+    /// The fallback is the caller's so that it can be a cold function of plain arguments: were
+    /// `f` passed to it, `f`'s captures would be kept in memory on the hit path too.
     #[inline(always)]
     pub(crate) fn read<O: Outcome>(
         &self,
@@ -123,7 +126,7 @@ impl<T> Shards<T> {
         index: Index,
         readers: &Slots,
         f: impl FnOnce(&T) -> O,
-    ) -> O {
+    ) -> Option<O> {
         debug_assert!(!in_store_access(), "a store read inside a store access");
         let shard = &self.shards[place];
         if !index.is_shared() {
@@ -131,24 +134,21 @@ impl<T> Shards<T> {
             let mut mark = ReadMark::enter(&readers.get(index).reads, per_thread::mark(place));
             if !shard.writing.load(Ordering::SeqCst) {
                 let out = shard.table.with(|table| {
-                    let _scope = store_access();
-                    // SAFETY: marked, and no writer announced: writers wait for this mark to clear
-                    // before they make a `&mut` (the SeqCst pairing, module documentation).
+                    // SAFETY: marked, and no writer announced: writers wait for this mark to
+                    // clear before they make a `&mut` (the SeqCst pairing, module documentation).
                     f(unsafe { &*table })
                 });
                 if out.is_hit() {
                     mark.hit();
                 }
-                return out;
+                return Some(out);
             }
         }
-        self.read_locked(place, index, readers, f)
+        None
     }
 
-    /// [`read`](Self::read) as a writer. Out of line, so that the hit path stays small.
-    #[cold]
-    #[inline(never)]
-    fn read_locked<O: Outcome>(
+    /// [`read`](Self::read) as a writer, counting a hit in the slot at `index` if `f` says so.
+    pub(crate) fn read_as_writer<O: Outcome>(
         &self,
         place: usize,
         index: Index,
@@ -172,7 +172,6 @@ impl<T> Shards<T> {
         let _announced = Announced(&shard.writing);
         wait_for_readers(readers, per_thread::mark(place));
         shard.table.with_mut(|table| {
-            let _scope = store_access();
             // SAFETY: this writer holds the mutex, and every reader marked with this shard has
             // left; later ones see the announcement (module documentation).
             f(unsafe { &mut *table })
@@ -183,6 +182,17 @@ impl<T> Shards<T> {
     pub(crate) fn len(&self) -> usize {
         self.shards.len()
     }
+}
+
+/// Marks this thread, until dropped, as running user code (a value's `Clone`) inside a read's or
+/// a write's closure: memoized calls made meanwhile run uncached, and a cache's own methods refuse
+/// to write (the re-entrancy invariant).
+///
+/// The closures hold it around the user code alone, not the whole closure: then a `Clone` that
+/// is a plain copy leaves no trace on the hit path (the scope's two writes cancel out).
+#[inline(always)]
+pub(crate) fn user_code() -> impl Drop {
+    store_access()
 }
 
 /// Waits until every owner of a slot that is reading the shard marked `mark` has finished that

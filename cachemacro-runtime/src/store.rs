@@ -24,7 +24,7 @@ use std::sync::Arc;
 use hashbrown::HashTable;
 
 use super::per_thread::{Index, Slots};
-use super::read_lock::{MAX_SHARDS, Outcome, Shards};
+use super::read_lock::{self, MAX_SHARDS, Outcome, Shards};
 use super::sync::{AtomicBool, AtomicUsize, Ordering};
 use crate::flight::Flight;
 
@@ -64,6 +64,13 @@ pub(crate) enum Probe<R> {
     Wait(Arc<Flight>, Option<R>),
     /// Nobody is: compute it, then [`Store::finish`]. Carries an expired entry as `Wait` does.
     Lead(Arc<Flight>, Option<R>),
+}
+
+/// Clones a value: user code, run inside the lock's guard against re-entry.
+#[inline]
+fn clone_value<R: Clone>(value: &R) -> R {
+    let _scope = read_lock::user_code();
+    value.clone()
 }
 
 /// What a write took out of the table: counted, and dropped after the lock is released.
@@ -189,7 +196,29 @@ impl<R: Clone> Store<R> {
         index: Index,
         readers: &Slots,
     ) -> Read<R> {
-        self.tables.read(self.place(key), index, readers, |table| {
+        let place = self.place(key);
+        match self.tables.read(place, index, readers, move |table| {
+            Self::read_entry(table, key, now, refresh_after)
+        }) {
+            Some(read) => read,
+            None => self.read_locked(place, key, now, refresh_after, index, readers),
+        }
+    }
+
+    /// [`read`](Self::read) as a writer: while a writer is active, or for a thread without a
+    /// slot of its own to mark. Out of line, so that the hit path stays small.
+    #[cold]
+    #[inline(never)]
+    fn read_locked(
+        &self,
+        place: usize,
+        key: u128,
+        now: u64,
+        refresh_after: u64,
+        index: Index,
+        readers: &Slots,
+    ) -> Read<R> {
+        self.tables.read_as_writer(place, index, readers, |table| {
             Self::read_entry(table, key, now, refresh_after)
         })
     }
@@ -206,9 +235,8 @@ impl<R: Clone> Store<R> {
         if !entry.referenced.load(Ordering::Relaxed) {
             entry.referenced.store(true, Ordering::Relaxed);
         }
-        // Cloned before the refresh is claimed: a panicking clone leaves no claim behind. The
-        // clone runs inside the lock's store-access scope: it cannot re-enter a store.
-        let value = entry.value.clone();
+        // Cloned before the refresh is claimed: a panicking clone leaves no claim behind.
+        let value = clone_value(&entry.value);
         let due = refresh_after > 0
             && now.saturating_sub(entry.stored_at) >= refresh_after
             && !entry.refreshing.load(Ordering::Relaxed)
@@ -223,7 +251,7 @@ impl<R: Clone> Store<R> {
             let mut expired = None;
             if let Some(entry) = table.entries.find(hash(key), |e| e.key == key) {
                 if entry.expires_at > now {
-                    return Probe::Hit(entry.value.clone());
+                    return Probe::Hit(clone_value(&entry.value));
                 }
                 expired = table.remove(key);
             }

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use shuttle::sync::Barrier;
 use shuttle::thread;
 
 use super::per_thread::{self, SLOTS, Slots};
@@ -156,18 +157,23 @@ fn a_slot_recycled_while_a_writer_waits() {
                 }
             })
         };
-        let reader = || {
+        // Each reader takes its slot, waits at `together` (the second and third meet there, so
+        // they are alive at once), then reads.
+        let reader = |together: Arc<Barrier>| {
             let (store, slots) = (store.clone(), slots.clone());
             thread::spawn(move || {
+                // The slot as a number: an `Index` may not leave its thread.
+                let slot = per_thread::current().number();
+                together.wait();
                 let hits = (0..2)
                     .filter(|_| read(&store, &slots, 0, 1).is_some())
                     .count() as u64;
-                // The slot as a number: an `Index` may not leave its thread.
-                (per_thread::current().number(), hits)
+                (slot, hits)
             })
         };
-        let first = reader().join().unwrap();
-        let (second, third) = (reader(), reader());
+        let first = reader(Arc::new(Barrier::new(1))).join().unwrap();
+        let together = Arc::new(Barrier::new(2));
+        let (second, third) = (reader(together.clone()), reader(together));
         let (second, third) = (second.join().unwrap(), third.join().unwrap());
         writer.join().unwrap();
         assert!(
