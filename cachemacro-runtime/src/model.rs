@@ -7,6 +7,16 @@
 //!
 //! This runs in a plain `cargo test` (no feature flag, no `cfg` in the checked code); each test
 //! runs a fixed number of random schedules, so the whole takes seconds.
+//!
+//! Each of these breaks of the lock fails every test below, within its schedules: a reader that
+//! does not mark its slot; a writer that does not wait for marked readers, or does not announce
+//! itself, or scans all slots but the last handed out; a reader that ignores the announcement; a
+//! writer announcing with a Release store instead of SeqCst (through the store buffers of
+//! `model/sync.rs`). The slot bookkeeping has its own tests: a slot handed to two live threads
+//! or not given back on exit fails `a_slot_recycled_while_a_writer_waits`; threads on the shared
+//! slot marking it fail `threads_beyond_the_owned_slots_share_one_and_read_as_writers`. A
+//! weakened reader side (its locked add, or its load of the flag) is right on x86 and beyond the
+//! model; the re-entrancy guard runs user code, so the std tests (`tests/concurrency.rs`) check it.
 
 // The copies carry what only the std build uses; loading the files twice is the point.
 #![allow(dead_code, clippy::duplicate_mod)]
