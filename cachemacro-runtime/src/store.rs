@@ -196,12 +196,13 @@ impl<R: Clone> Store<R> {
         index: Index,
         readers: &Slots,
     ) -> Read<R> {
-        let place = self.place(key);
-        match self.tables.read(place, index, readers, move |table| {
-            Self::read_entry(table, key, now, refresh_after)
-        }) {
+        match self
+            .tables
+            .read(self.place(key), index, readers, move |table| {
+                Self::read_entry(table, key, now, refresh_after)
+            }) {
             Some(read) => read,
-            None => self.read_locked(place, key, now, refresh_after, index, readers),
+            None => self.read_locked(key, now, refresh_after, index, readers),
         }
     }
 
@@ -211,16 +212,16 @@ impl<R: Clone> Store<R> {
     #[inline(never)]
     fn read_locked(
         &self,
-        place: usize,
         key: u128,
         now: u64,
         refresh_after: u64,
         index: Index,
         readers: &Slots,
     ) -> Read<R> {
-        self.tables.read_as_writer(place, index, readers, |table| {
-            Self::read_entry(table, key, now, refresh_after)
-        })
+        self.tables
+            .read_as_writer(self.place(key), index, readers, |table| {
+                Self::read_entry(table, key, now, refresh_after)
+            })
     }
 
     #[inline(always)]
