@@ -131,13 +131,19 @@ pub mod layout;
 pub mod memory;
 pub mod options;
 mod per_thread;
+mod read_lock;
 #[cfg(feature = "redis")]
 pub mod redis;
 mod reentry;
 pub mod refresh;
 mod stats;
 mod store;
+mod sync;
 pub mod warm;
+
+/// The model checker: the store compiled again over shuttle (tests only).
+#[cfg(test)]
+mod model;
 
 #[cfg(feature = "redis")]
 pub use crate::redis::{RedisCache, RedisConfig};

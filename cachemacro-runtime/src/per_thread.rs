@@ -9,16 +9,20 @@
 //!
 //! The first [`SLOTS`] threads alive at once own a slot each; slots are taken back when a thread
 //! exits. Further threads share one more slot, counted with atomic adds, and read the store under
-//! its writer lock.
+//! its writer lock. The lock's use of the slots, and why it is sound, is in [`crate::read_lock`].
+//!
+//! The primitives come from `super::sync` (see `sync.rs`): the model checker compiles this file
+//! again over shuttle's.
 
 use std::cell::Cell;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::marker::PhantomData;
+
+use super::sync::{self, AtomicU64, AtomicUsize, Mutex, Ordering, PoisonError, thread_local};
 
 /// Threads with a slot of their own.
-pub(crate) const SLOTS: usize = 64;
+pub(crate) const SLOTS: usize = sync::SLOTS;
 /// The index of the slot shared by threads that have none of their own.
-pub(crate) const SHARED: usize = SLOTS;
+const SHARED: usize = SLOTS;
 
 /// One thread's slot in one cache. 128 bytes: the adjacent-line prefetcher pairs 64-byte lines.
 #[derive(Default)]
@@ -34,12 +38,35 @@ pub(crate) struct Slot {
 /// What [`Slot::reads`] grows by per hit; the shard marks ([`mark`]: 1 to 64) fit below it.
 pub(crate) const HIT: u64 = 256;
 /// The part of [`Slot::reads`] that holds the mark of the shard being read (0: none).
-const MARK: u64 = HIT - 1;
+pub(crate) const MARK: u64 = HIT - 1;
 
 /// The mark of the shard at `place` (below 64).
 #[inline(always)]
 pub(crate) fn mark(place: usize) -> u64 {
     place as u64 + 1
+}
+
+/// The current thread's slot index, from [`current`]: its own slot's, or the shared one's.
+///
+/// Not `Send`: an index is only ever used by the thread it was handed to, which is what lets the
+/// owner write its slot with plain stores.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) struct Index(usize, PhantomData<*const ()>);
+
+impl Index {
+    const SHARED: Index = Index(SHARED, PhantomData);
+
+    /// True for a thread that owns no slot: it shares [`SHARED`] with others.
+    #[inline(always)]
+    pub(crate) fn is_shared(self) -> bool {
+        self.0 == SHARED
+    }
+    /// The slot's number, which may leave the thread (for the model's checks).
+    #[cfg(test)]
+    #[allow(dead_code)] // The std build's tests have no use for it.
+    pub(crate) fn number(self) -> usize {
+        self.0
+    }
 }
 
 /// A cache's slots: one per owned index, plus the shared one.
@@ -58,26 +85,32 @@ impl Default for Slots {
 
 impl Slots {
     #[inline]
-    pub(crate) fn get(&self, index: usize) -> &Slot {
-        &self.slots[index.min(SHARED)]
+    pub(crate) fn get(&self, index: Index) -> &Slot {
+        &self.slots[index.0.min(SHARED)]
+    }
+
+    /// The slots that owners may have marked: every one handed out so far.
+    #[inline]
+    pub(crate) fn owned(&self) -> &[Slot] {
+        &self.slots[..claimed()]
     }
 
     /// Counts a hit in the slot at `index`.
     #[inline]
-    pub(crate) fn hit(&self, index: usize) {
+    pub(crate) fn hit(&self, index: Index) {
         Slots::add(index, &self.get(index).reads, HIT);
     }
 
     /// Counts a miss in the slot at `index`.
     #[inline]
-    pub(crate) fn miss(&self, index: usize) {
+    pub(crate) fn miss(&self, index: Index) {
         Slots::add(index, &self.get(index).misses, 1);
     }
 
     /// Adds `amount` to `counter` of the slot at `index`.
     #[inline]
-    fn add(index: usize, counter: &AtomicU64, amount: u64) {
-        if index == SHARED {
+    fn add(index: Index, counter: &AtomicU64, amount: u64) {
+        if index.is_shared() {
             counter.fetch_add(amount, Ordering::Relaxed);
         } else {
             // Only the owner writes this counter: a plain load and store, no atomic add.
@@ -94,35 +127,24 @@ impl Slots {
             )
         })
     }
-
-    /// Waits until every owner of a slot that is reading the shard marked `mark` has finished
-    /// that read. The caller has already announced its write on that shard (a SeqCst store), so
-    /// reads of it that start later see the announcement and keep out: a reader is not waited for
-    /// past the read it is in.
-    pub(crate) fn wait_for_readers(&self, mark: u64) {
-        for slot in &self.slots[..claimed()] {
-            let seen = slot.reads.load(Ordering::SeqCst);
-            if seen & MARK != mark {
-                continue;
-            }
-            let mut spins = 0u32;
-            while slot.reads.load(Ordering::SeqCst) == seen {
-                // A read is a probe and a clone; a reader that takes longer was likely preempted.
-                if spins < 100 {
-                    spins += 1;
-                    std::hint::spin_loop();
-                } else {
-                    std::thread::yield_now();
-                }
-            }
-        }
-    }
 }
 
-/// Slots no live thread owns.
-static FREE: Mutex<Vec<usize>> = Mutex::new(Vec::new());
-/// Slots ever handed out; SeqCst, so a writer's scan includes every slot a reader could mark.
-static NEXT: AtomicUsize = AtomicUsize::new(0);
+/// Which slots are handed out: one for the whole process (slot indices are per thread, and index
+/// every cache's [`Slots`]).
+struct Registry {
+    /// Slots no live thread owns.
+    free: Mutex<Vec<usize>>,
+    /// Slots ever handed out; SeqCst, so a writer's scan includes every slot a reader could mark.
+    next: AtomicUsize,
+}
+
+sync::global! {
+    static REGISTRY: Registry = Registry {
+        free: Mutex::new(Vec::new()),
+        next: AtomicUsize::new(0),
+    };
+}
+
 const UNCLAIMED: usize = usize::MAX;
 
 /// Gives the slot back when the thread exits.
@@ -133,7 +155,7 @@ impl Drop for Release {
         let _ = INDEX.try_with(|index| index.set(SHARED));
         if self.0 != SHARED {
             // The mutex orders this thread's last writes before the next owner's first.
-            let mut free = FREE.lock().unwrap_or_else(|poison| poison.into_inner());
+            let mut free = REGISTRY.free.lock().unwrap_or_else(PoisonError::into_inner);
             free.push(self.0);
         }
     }
@@ -145,27 +167,27 @@ thread_local! {
     static RELEASE: Cell<Option<Release>> = const { Cell::new(None) };
 }
 
-/// The current thread's slot index: its own (below [`SLOTS`]) or [`SHARED`].
+/// The current thread's slot index: its own (below [`SLOTS`]) or the shared one.
 #[inline]
-pub(crate) fn current() -> usize {
+pub(crate) fn current() -> Index {
     match INDEX.try_with(Cell::get) {
         Ok(UNCLAIMED) => claim(),
-        Ok(index) => index,
-        Err(_) => SHARED,
+        Ok(index) => Index(index, PhantomData),
+        Err(_) => Index::SHARED,
     }
 }
 
 /// How many owned slots have ever been handed out: the ones a writer must look at.
 fn claimed() -> usize {
-    NEXT.load(Ordering::SeqCst).min(SLOTS)
+    REGISTRY.next.load(Ordering::SeqCst).min(SLOTS)
 }
 
 #[cold]
-fn claim() -> usize {
+fn claim() -> Index {
     let index = {
-        let mut free = FREE.lock().unwrap_or_else(|poison| poison.into_inner());
+        let mut free = REGISTRY.free.lock().unwrap_or_else(PoisonError::into_inner);
         free.pop().unwrap_or_else(|| {
-            let next = NEXT.fetch_add(1, Ordering::SeqCst);
+            let next = REGISTRY.next.fetch_add(1, Ordering::SeqCst);
             if next < SLOTS { next } else { SHARED }
         })
     };
@@ -175,8 +197,8 @@ fn claim() -> usize {
         .is_err()
     {
         drop(Release(index));
-        return SHARED;
+        return Index::SHARED;
     }
     let _ = INDEX.try_with(|cell| cell.set(index));
-    index
+    Index(index, PhantomData)
 }

@@ -1,34 +1,32 @@
-//! The in-process table: shards of a hash table with CLOCK eviction and an exact capacity, the keys
-//! being computed right now (for single-flight), and the read-mostly lock that lets hits run in
-//! parallel without writing shared memory.
+//! The in-process table: shards of a hash table with CLOCK eviction and an exact capacity, and the
+//! keys being computed right now (for single-flight), each shard behind the read-mostly lock of
+//! [`crate::read_lock`], which lets hits run in parallel without writing shared memory.
 //!
 //! Written by hand because the hit path is the product, and measured:
 //! - quick_cache: a hit cost ~40 ns against an 8 ns `HashMap` baseline;
 //! - a spin lock per shard: ~17 ns, but two threads over a shared working set did less work than
 //!   one, because every hit's lock write pulled the shard's cache line from the other core.
 //!
-//! So hits take no lock. A reader marks its own per-thread slot (a cache line only it writes) with
-//! the shard it reads, by one locked add, checks that no writer is active on that shard, reads,
-//! and clears the mark with a plain store that also counts the hit (the mark and the hit count
-//! share one word). A writer (insert, remove, eviction, a miss looking for its flight) takes the
-//! shard's mutex, announces itself on the shard, and waits for the readers marked with that shard
-//! to finish the read they are in: later reads of the shard see the announcement and keep out. Both sides announce with SeqCst operations before they look at the
-//! other's, so one of them always sees the other. Writes are rare next to hits: a miss writes
-//! twice (its flight, then its value), a hit never.
+//! So hits take no lock: a reader marks its own per-thread slot, a writer announces itself on the
+//! shard and waits for the marked readers (the protocol, its invariants and all of the store's
+//! unsafe code are in `read_lock.rs`). This file is safe code over that lock's `read` and `write`.
+//! Writes are rare next to hits: a miss writes twice (its flight, then its value), a hit never.
 //!
 //! The locked add is the one fence a hit pays. An asymmetric fence (`membarrier`) would let
 //! readers mark with a plain store, but it cost 9.3 us per call on these VMs while a second thread
 //! ran, and every write would pay it.
+//!
+//! The model checker (`src/model.rs`) compiles this file again over shuttle's primitives, hence
+//! the `super::` paths.
 
-use std::cell::UnsafeCell;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 use hashbrown::HashTable;
 
-use crate::bypass;
+use super::per_thread::{Index, Slots};
+use super::read_lock::{self, MAX_SHARDS, Outcome, Shards};
+use super::sync::{AtomicBool, AtomicUsize, Ordering};
 use crate::flight::Flight;
-use crate::per_thread::{self, HIT, SHARED, Slots};
 
 /// One slot of the table.
 struct Entry<R> {
@@ -68,12 +66,10 @@ pub(crate) enum Probe<R> {
     Lead(Arc<Flight>, Option<R>),
 }
 
-/// Clones a value, marking the thread meanwhile as one whose memoized calls run uncached: a call
-/// into an in-process cache from the value's `Clone` must not touch a store (it could clear this
-/// thread's reader mark, or wait for it).
+/// Clones a value: user code, run inside the lock's guard against re-entry.
 #[inline]
 fn clone_value<R: Clone>(value: &R) -> R {
-    let _scope = bypass::Scope::enter_store_read();
+    let _scope = read_lock::user_code();
     value.clone()
 }
 
@@ -95,32 +91,13 @@ impl<R> Default for Removed<R> {
 }
 
 pub(crate) struct Store<R> {
-    shards: Box<[Shard<R>]>,
+    tables: Shards<Table<R>>,
+    /// Entries held per shard, kept by writers so that counting takes no lock.
+    lens: Box<[AtomicUsize]>,
     /// Picks a shard from the high half of a key.
     mask: usize,
     capacity: u64,
 }
-
-/// Aligned so that two shards' flags never share a cache line.
-#[repr(align(128))]
-struct Shard<R> {
-    /// Serialises writers.
-    lock: Mutex<()>,
-    /// A writer is active: readers keep out.
-    writing: AtomicBool,
-    /// What readers of this shard add to their slot's `reads` while they read
-    /// ([`per_thread::mark`] of its place), kept for writers, which find a shard by key.
-    mark: u64,
-    /// Entries held, kept by writers so that counting takes no lock.
-    len: AtomicUsize,
-    table: UnsafeCell<Table<R>>,
-}
-
-// SAFETY: the table is read through `&` only by readers between their mark and its clearing while
-// no writer is active, and written through `&mut` only by a writer that holds `lock` after every
-// marked reader has left (see the module documentation). Readers clone values concurrently, hence
-// `R: Sync`; values move between threads, hence `R: Send`.
-unsafe impl<R: Send + Sync> Sync for Shard<R> {}
 
 struct Table<R> {
     entries: HashTable<Entry<R>>,
@@ -138,7 +115,7 @@ struct Table<R> {
 /// shard so that each shard's eviction order stays close to the whole table's.
 fn shard_count(capacity: u64) -> u64 {
     let threads = std::thread::available_parallelism().map_or(4, |n| n.get()) as u64;
-    let mut shards = (threads * 8).next_power_of_two().min(64);
+    let mut shards = (threads * 8).next_power_of_two().min(MAX_SHARDS as u64);
     while shards > 1 && capacity / shards < 32 {
         shards /= 2;
     }
@@ -150,68 +127,10 @@ fn hash(key: u128) -> u64 {
     key as u64
 }
 
-/// A reader's mark on its slot, cleared on drop (also when cloning a value panics), counting a
-/// hit if [`hit`](ReadMark::hit) said so.
-struct ReadMark<'a> {
-    reads: &'a AtomicU64,
-    /// What the slot holds once the mark is cleared.
-    after: u64,
-}
-
-impl<'a> ReadMark<'a> {
+impl<R> Outcome for Read<R> {
     #[inline(always)]
-    fn enter(reads: &'a AtomicU64, mark: u64) -> Self {
-        let before = reads.fetch_add(mark, Ordering::SeqCst);
-        ReadMark {
-            reads,
-            after: before,
-        }
-    }
-
-    #[inline(always)]
-    fn hit(&mut self) {
-        self.after += HIT;
-    }
-}
-
-impl Drop for ReadMark<'_> {
-    #[inline(always)]
-    fn drop(&mut self) {
-        self.reads.store(self.after, Ordering::Release);
-    }
-}
-
-/// A writer's hold on a shard: the mutex, the announcement, and no reader inside.
-struct Write<'a, R> {
-    shard: &'a Shard<R>,
-    _lock: MutexGuard<'a, ()>,
-}
-
-impl<'a, R> Write<'a, R> {
-    fn new(shard: &'a Shard<R>, readers: &Slots) -> Self {
-        // A panic while writing cannot leave a half-made entry behind: hashbrown's operations
-        // complete or do nothing, so a poisoned lock is safe to take.
-        let lock = shard
-            .lock
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner());
-        shard.writing.store(true, Ordering::SeqCst);
-        readers.wait_for_readers(shard.mark);
-        Write { shard, _lock: lock }
-    }
-
-    fn table(&mut self) -> &mut Table<R> {
-        // SAFETY: this writer holds the lock and no reader is inside (see `Write::new`).
-        unsafe { &mut *self.shard.table.get() }
-    }
-}
-
-impl<R> Drop for Write<'_, R> {
-    fn drop(&mut self) {
-        // SAFETY: as in `table`; the length is read for the lock-free `len`.
-        let len = unsafe { (*self.shard.table.get()).entries.len() };
-        self.shard.len.store(len, Ordering::Relaxed);
-        self.shard.writing.store(false, Ordering::Release);
+    fn is_hit(&self) -> bool {
+        matches!(self, Read::Hit(..))
     }
 }
 
@@ -223,26 +142,19 @@ impl<R: Clone> Store<R> {
         // Split the capacity exactly: the shards' bounds add up to `capacity`.
         let base = capacity / shards;
         let extra = capacity % shards;
-        let shards: Box<[Shard<R>]> = (0..shards)
-            .map(|i| Shard {
-                lock: Mutex::new(()),
-                writing: AtomicBool::new(false),
-                mark: per_thread::mark(i as usize),
-                len: AtomicUsize::new(0),
-                table: UnsafeCell::new(Table {
-                    entries: HashTable::new(),
-                    ring: Vec::new(),
-                    free: Vec::new(),
-                    hand: 0,
-                    capacity: (base + u64::from(i < extra)) as usize,
-                    flights: HashTable::new(),
-                    generations: 0,
-                }),
-            })
-            .collect();
+        let tables = Shards::new((0..shards).map(|i| Table {
+            entries: HashTable::new(),
+            ring: Vec::new(),
+            free: Vec::new(),
+            hand: 0,
+            capacity: (base + u64::from(i < extra)) as usize,
+            flights: HashTable::new(),
+            generations: 0,
+        }));
         Store {
-            mask: shards.len() - 1,
-            shards,
+            mask: tables.len() - 1,
+            lens: (0..tables.len()).map(|_| AtomicUsize::new(0)).collect(),
+            tables,
             capacity,
         }
     }
@@ -251,9 +163,19 @@ impl<R: Clone> Store<R> {
         self.capacity
     }
 
-    #[inline]
-    fn shard(&self, key: u128) -> &Shard<R> {
-        &self.shards[self.place(key)]
+    /// Runs `f` on the table of `key`'s shard as a writer, then keeps its length for [`len`].
+    ///
+    /// [`len`]: Self::len
+    fn write<O>(&self, key: u128, readers: &Slots, f: impl FnOnce(&mut Table<R>) -> O) -> O {
+        self.write_at(self.place(key), readers, f)
+    }
+
+    fn write_at<O>(&self, place: usize, readers: &Slots, f: impl FnOnce(&mut Table<R>) -> O) -> O {
+        self.tables.write(place, readers, |table| {
+            let out = f(table);
+            self.lens[place].store(table.entries.len(), Ordering::Relaxed);
+            out
+        })
     }
 
     /// The place of `key`'s shard, from the high half of the key.
@@ -271,25 +193,17 @@ impl<R: Clone> Store<R> {
         key: u128,
         now: u64,
         refresh_after: u64,
-        index: usize,
+        index: Index,
         readers: &Slots,
     ) -> Read<R> {
-        let place = self.place(key);
-        let shard = &self.shards[place];
-        if index != SHARED {
-            // The shard's mark computed, not loaded: the locked add need not wait for a load.
-            let mut mark = ReadMark::enter(&readers.get(index).reads, per_thread::mark(place));
-            if !shard.writing.load(Ordering::SeqCst) {
-                // SAFETY: marked, and no writer active: writers wait for this mark to clear.
-                let table = unsafe { &*shard.table.get() };
-                let read = Self::read_entry(table, key, now, refresh_after);
-                if let Read::Hit(..) = read {
-                    mark.hit();
-                }
-                return read;
-            }
+        match self
+            .tables
+            .read(self.place(key), index, readers, move |table| {
+                Self::read_entry(table, key, now, refresh_after)
+            }) {
+            Some(read) => read,
+            None => self.read_locked(key, now, refresh_after, index, readers),
         }
-        Self::read_locked(shard, key, now, refresh_after, index, readers)
     }
 
     /// [`read`](Self::read) as a writer: while a writer is active, or for a thread without a
@@ -297,21 +211,17 @@ impl<R: Clone> Store<R> {
     #[cold]
     #[inline(never)]
     fn read_locked(
-        shard: &Shard<R>,
+        &self,
         key: u128,
         now: u64,
         refresh_after: u64,
-        index: usize,
+        index: Index,
         readers: &Slots,
     ) -> Read<R> {
-        let read = {
-            let mut write = Write::new(shard, readers);
-            Self::read_entry(write.table(), key, now, refresh_after)
-        };
-        if let Read::Hit(..) = read {
-            readers.hit(index);
-        }
-        read
+        self.tables
+            .read_as_writer(self.place(key), index, readers, |table| {
+                Self::read_entry(table, key, now, refresh_after)
+            })
     }
 
     #[inline(always)]
@@ -338,23 +248,23 @@ impl<R: Clone> Store<R> {
     /// The miss path: the value if it was stored meanwhile, else the flight to wait for or to
     /// lead. An expired entry is removed.
     pub(crate) fn lead_or_wait(&self, key: u128, now: u64, readers: &Slots) -> Probe<R> {
-        let mut write = Write::new(self.shard(key), readers);
-        let table = write.table();
-        let mut expired = None;
-        if let Some(entry) = table.entries.find(hash(key), |e| e.key == key) {
-            if entry.expires_at > now {
-                return Probe::Hit(clone_value(&entry.value));
+        self.write(key, readers, |table| {
+            let mut expired = None;
+            if let Some(entry) = table.entries.find(hash(key), |e| e.key == key) {
+                if entry.expires_at > now {
+                    return Probe::Hit(clone_value(&entry.value));
+                }
+                expired = table.remove(key);
             }
-            expired = table.remove(key);
-        }
-        if let Some((_, flight)) = table.flights.find(hash(key), |(k, _)| *k == key) {
-            return Probe::Wait(flight.clone(), expired);
-        }
-        let flight = Arc::new(Flight::new());
-        table
-            .flights
-            .insert_unique(hash(key), (key, flight.clone()), |(k, _)| hash(*k));
-        Probe::Lead(flight, expired)
+            if let Some((_, flight)) = table.flights.find(hash(key), |(k, _)| *k == key) {
+                return Probe::Wait(flight.clone(), expired);
+            }
+            let flight = Arc::new(Flight::new());
+            table
+                .flights
+                .insert_unique(hash(key), (key, flight.clone()), |(k, _)| hash(*k));
+            Probe::Lead(flight, expired)
+        })
     }
 
     /// Ends the flight on `key`, storing `value` first if there is one. Waiters then look again.
@@ -366,20 +276,18 @@ impl<R: Clone> Store<R> {
         now: u64,
         readers: &Slots,
     ) -> Removed<R> {
-        let mut removed = Removed::default();
-        {
-            let mut write = Write::new(self.shard(key), readers);
-            let table = write.table();
-            if let Some((value, expires_at)) = value {
-                removed = table.insert(key, value, expires_at, now);
-            }
+        let removed = self.write(key, readers, |table| {
+            let removed = value.map_or_else(Removed::default, |(value, expires_at)| {
+                table.insert(key, value, expires_at, now)
+            });
             if let Ok(found) = table
                 .flights
                 .find_entry(hash(key), |(k, f)| *k == key && Arc::ptr_eq(f, flight))
             {
                 found.remove();
             }
-        }
+            removed
+        });
         flight.land();
         removed
     }
@@ -393,9 +301,9 @@ impl<R: Clone> Store<R> {
         now: u64,
         readers: &Slots,
     ) -> Removed<R> {
-        Write::new(self.shard(key), readers)
-            .table()
-            .insert(key, value, expires_at, now)
+        self.write(key, readers, |table| {
+            table.insert(key, value, expires_at, now)
+        })
     }
 
     /// Ends the refresh of generation `generation` of `key`: stores `value` (with a new age) if
@@ -409,50 +317,48 @@ impl<R: Clone> Store<R> {
         now: u64,
         readers: &Slots,
     ) -> Option<Option<R>> {
-        let mut write = Write::new(self.shard(key), readers);
-        let entry = write
-            .table()
-            .entries
-            .find_mut(hash(key), |e| e.key == key && e.generation == generation)?;
-        entry.refreshing.store(false, Ordering::Relaxed);
-        Some(value.map(|(value, expires_at)| {
-            entry.expires_at = expires_at;
-            entry.stored_at = now;
-            std::mem::replace(&mut entry.value, value)
-        }))
+        self.write(key, readers, |table| {
+            let entry = table
+                .entries
+                .find_mut(hash(key), |e| e.key == key && e.generation == generation)?;
+            entry.refreshing.store(false, Ordering::Relaxed);
+            Some(value.map(|(value, expires_at)| {
+                entry.expires_at = expires_at;
+                entry.stored_at = now;
+                std::mem::replace(&mut entry.value, value)
+            }))
+        })
     }
 
     /// Removes the entry under `key`; its value and whether it was live.
     pub(crate) fn remove(&self, key: u128, now: u64, readers: &Slots) -> Option<(R, bool)> {
-        let mut write = Write::new(self.shard(key), readers);
-        let table = write.table();
-        let live = table
-            .entries
-            .find(hash(key), |e| e.key == key)
-            .map(|e| e.expires_at > now)?;
-        table.remove(key).map(|value| (value, live))
+        self.write(key, readers, |table| {
+            let live = table
+                .entries
+                .find(hash(key), |e| e.key == key)
+                .map(|e| e.expires_at > now)?;
+            table.remove(key).map(|value| (value, live))
+        })
     }
 
     /// Empties every shard; flights in progress go on and store their values when they land.
     pub(crate) fn clear(&self, readers: &Slots) {
-        for shard in &*self.shards {
-            let old = {
-                let mut write = Write::new(shard, readers);
-                let table = write.table();
+        for place in 0..self.tables.len() {
+            let old = self.write_at(place, readers, |table| {
                 table.ring.clear();
                 table.free.clear();
                 table.hand = 0;
                 std::mem::take(&mut table.entries)
-            };
+            });
             drop(old);
         }
     }
 
     /// Entries held now (as of each shard's last write).
     pub(crate) fn len(&self) -> usize {
-        self.shards
+        self.lens
             .iter()
-            .map(|shard| shard.len.load(Ordering::Relaxed))
+            .map(|len| len.load(Ordering::Relaxed))
             .sum()
     }
 }
@@ -540,6 +446,8 @@ impl<R> Table<R> {
     }
 }
 
+// The model checker compiles this file again: these tests run in the std build only.
+super::sync::std_only! {
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -670,4 +578,5 @@ mod tests {
             });
         });
     }
+}
 }

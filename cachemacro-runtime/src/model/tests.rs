@@ -1,0 +1,215 @@
+//! Each test runs its threads under shuttle's random scheduler for a fixed number of schedules.
+//! A test fails when the lock lets a write overlap another access (the model's cell panics), when
+//! a read returns another key's value, or when hits are lost.
+
+use std::sync::Arc;
+
+use shuttle::sync::Barrier;
+use shuttle::thread;
+
+use super::per_thread::{self, SLOTS, Slots};
+use super::store::{Read, Store};
+
+/// Schedules per test: a few seconds in all, and several times what the rarest mutation in
+/// `model.rs` needed to fail.
+const SCHEDULES: usize = 3_000;
+
+/// A key in the shard at `place` (of a store with at least `place + 1` shards).
+fn key(place: u64, k: u64) -> u128 {
+    (u128::from(place) << 64) | u128::from(k)
+}
+
+/// The value stored under key `k` in version `version`: a read can tell whose value it got.
+fn value(k: u64, version: u64) -> u64 {
+    k * 1_000 + version
+}
+
+/// A read on the current thread: the value if it was a hit, checked to belong to `k`.
+fn read(store: &Store<u64>, slots: &Slots, place: u64, k: u64) -> Option<u64> {
+    match store.read(key(place, k), 0, 0, per_thread::current(), slots) {
+        Read::Hit(found, _) => {
+            assert_eq!(
+                found / 1_000,
+                k,
+                "a read of key {k} returned another key's value"
+            );
+            Some(found)
+        }
+        Read::Miss => None,
+    }
+}
+
+/// Runs `body` under shuttle with a fresh store of `capacity` and fresh slots, as
+/// `shuttle::check_random` does, less its warning that `lazy_static` values (the slot registry)
+/// are dropped after each execution: the model wants exactly that, a fresh registry each time.
+fn check(capacity: u64, body: fn(Arc<Store<u64>>, Arc<Slots>)) {
+    let mut config = shuttle::Config::new();
+    config.silence_warnings = true;
+    shuttle::Runner::new(shuttle::scheduler::RandomScheduler::new(SCHEDULES), config)
+        .run(move || body(Arc::new(Store::new(capacity)), Arc::new(Slots::default())));
+}
+
+/// Hits counted in `slots`, beside the hits the threads saw.
+fn assert_hits_counted(slots: &Slots, seen: u64) {
+    assert_eq!(slots.totals().0, seen, "hits lost or invented");
+}
+
+#[test]
+fn readers_and_a_writer_inserting_and_removing_never_overlap() {
+    // Two readers, each on a slot of its own, against a writer replacing and removing the key.
+    check(4, |store, slots| {
+        let readers: Vec<_> = (0..2)
+            .map(|_| {
+                let (store, slots) = (store.clone(), slots.clone());
+                thread::spawn(move || {
+                    (0..3)
+                        .filter(|_| read(&store, &slots, 0, 1).is_some())
+                        .count() as u64
+                })
+            })
+            .collect();
+        store.insert(key(0, 1), value(1, 1), u64::MAX, 0, &slots);
+        store.remove(key(0, 1), 0, &slots);
+        store.insert(key(0, 1), value(1, 2), u64::MAX, 0, &slots);
+        let hits: u64 = readers.into_iter().map(|r| r.join().unwrap()).sum();
+        assert_hits_counted(&slots, hits);
+        assert_eq!(read(&store, &slots, 0, 1), Some(value(1, 2)));
+    });
+}
+
+#[test]
+fn clear_races_with_reads_and_inserts() {
+    // Two shards (64 entries, at least 32 a shard), so that `clear` walks from one to the next
+    // while the others read and insert on both.
+    check(64, |store, slots| {
+        for place in 0..2 {
+            store.insert(key(place, 1), value(1, 0), u64::MAX, 0, &slots);
+        }
+        let reader = {
+            let (store, slots) = (store.clone(), slots.clone());
+            thread::spawn(move || {
+                (0..2)
+                    .flat_map(|_| [0, 1])
+                    .filter(|&place| read(&store, &slots, place, 1).is_some())
+                    .count() as u64
+            })
+        };
+        let writer = {
+            let (store, slots) = (store.clone(), slots.clone());
+            thread::spawn(move || {
+                for place in [1, 0] {
+                    store.insert(key(place, 2), value(2, 1), u64::MAX, 0, &slots);
+                }
+            })
+        };
+        store.clear(&slots);
+        let hits = reader.join().unwrap();
+        writer.join().unwrap();
+        assert_hits_counted(&slots, hits);
+        // What is left is exactly what `len` counts: the inserts that came after the clear.
+        let left = (0..2)
+            .flat_map(|place| [(place, 1), (place, 2)])
+            .filter(|&(place, k)| store.remove(key(place, k), 0, &slots).is_some())
+            .count();
+        assert!(left <= 2, "a cleared entry is back");
+        assert_eq!(store.len(), 0);
+    });
+}
+
+#[test]
+fn eviction_under_reads_keeps_the_capacity() {
+    // A shard of two entries, read while a writer inserts past it: the hand sweeps the ring and
+    // clears the bits that the reads set, and the store never holds more than two.
+    check(2, |store, slots| {
+        store.insert(key(0, 1), value(1, 0), u64::MAX, 0, &slots);
+        store.insert(key(0, 2), value(2, 0), u64::MAX, 0, &slots);
+        let reader = {
+            let (store, slots) = (store.clone(), slots.clone());
+            thread::spawn(move || {
+                [1, 2, 1]
+                    .into_iter()
+                    .filter(|&k| read(&store, &slots, 0, k).is_some())
+                    .count() as u64
+            })
+        };
+        let mut evicted = 0;
+        for k in 3..5 {
+            let removed = store.insert(key(0, k), value(k, 0), u64::MAX, 0, &slots);
+            evicted += u64::from(removed.evicted.is_some());
+            assert!(store.len() <= 2, "over capacity");
+        }
+        let hits = reader.join().unwrap();
+        assert_eq!(evicted, 2, "each insert past the capacity evicts one");
+        assert_hits_counted(&slots, hits);
+        assert_eq!(store.len(), 2);
+    });
+}
+
+#[test]
+fn a_slot_recycled_while_a_writer_waits() {
+    // A reader exits and gives its slot back; of the next two threads, one takes that slot and
+    // the other a new one, and both read, while a writer goes on writing the same shard (its wait
+    // may be on that slot as it changes hands).
+    check(4, |store, slots| {
+        store.insert(key(0, 1), value(1, 0), u64::MAX, 0, &slots);
+        let writer = {
+            let (store, slots) = (store.clone(), slots.clone());
+            thread::spawn(move || {
+                for version in 1..4 {
+                    store.insert(key(0, 1), value(1, version), u64::MAX, 0, &slots);
+                }
+            })
+        };
+        // Each reader takes its slot, waits at `together` (the second and third meet there, so
+        // they are alive at once), then reads.
+        let reader = |together: Arc<Barrier>| {
+            let (store, slots) = (store.clone(), slots.clone());
+            thread::spawn(move || {
+                // The slot as a number: an `Index` may not leave its thread.
+                let slot = per_thread::current().number();
+                together.wait();
+                let hits = (0..2)
+                    .filter(|_| read(&store, &slots, 0, 1).is_some())
+                    .count() as u64;
+                (slot, hits)
+            })
+        };
+        let first = reader(Arc::new(Barrier::new(1))).join().unwrap();
+        let together = Arc::new(Barrier::new(2));
+        let (second, third) = (reader(together.clone()), reader(together));
+        let (second, third) = (second.join().unwrap(), third.join().unwrap());
+        writer.join().unwrap();
+        assert!(
+            [second.0, third.0].contains(&first.0),
+            "the exited reader's slot was not handed on"
+        );
+        assert_ne!(second.0, third.0, "two live threads on one slot");
+        assert!(
+            second.0.max(third.0) < SLOTS,
+            "a reader got no slot of its own"
+        );
+        assert_hits_counted(&slots, first.1 + second.1 + third.1);
+    });
+}
+
+#[test]
+fn threads_beyond_the_owned_slots_share_one_and_read_as_writers() {
+    // More readers than owned slots: the last ones share one slot, which must hold no mark.
+    check(4, |store, slots| {
+        store.insert(key(0, 1), value(1, 0), u64::MAX, 0, &slots);
+        let readers: Vec<_> = (0..SLOTS + 2)
+            .map(|_| {
+                let (store, slots) = (store.clone(), slots.clone());
+                thread::spawn(move || {
+                    (0..2)
+                        .filter(|_| read(&store, &slots, 0, 1).is_some())
+                        .count() as u64
+                })
+            })
+            .collect();
+        store.insert(key(0, 1), value(1, 1), u64::MAX, 0, &slots);
+        store.insert(key(0, 1), value(1, 2), u64::MAX, 0, &slots);
+        let hits: u64 = readers.into_iter().map(|r| r.join().unwrap()).sum();
+        assert_hits_counted(&slots, hits);
+    });
+}
