@@ -1,0 +1,692 @@
+//! Single-threaded simulators of eviction policies for `benches/hit_ratio.rs`.
+//!
+//! Each one keeps at most its capacity in entries, exactly. Those that could go into the
+//! in-process store keep to its constraints: a hit only bumps a small per-entry counter (no
+//! queue moves), and insertion and eviction are the writer's work. [`Sharded`] splits the
+//! capacity across shards the way the store does, since per-shard queues change hit ratios.
+
+use std::collections::{HashMap, VecDeque};
+
+/// The map of the simulators: a fixed hasher, so every run replays the same way.
+pub type Map<V> = HashMap<u64, V, foldhash::fast::FixedState>;
+
+fn map<V>(capacity: usize) -> Map<V> {
+    HashMap::with_capacity_and_hasher(capacity, foldhash::fast::FixedState::default())
+}
+
+/// A cache that answers whether a request hit, inserting the key on a miss.
+pub trait Policy {
+    /// Replays one request: `true` on a hit; on a miss the key is inserted.
+    fn access(&mut self, key: u64) -> bool;
+}
+
+/// The store's split of a capacity: as many shards as `shard_count` in
+/// `cachemacro-runtime/src/store.rs` gives for `threads` (up to 64, at least 32 entries each),
+/// with the capacity divided exactly.
+pub fn shard_capacities(capacity: usize, threads: usize) -> Vec<usize> {
+    let mut shards = (threads * 8).next_power_of_two().min(64);
+    while shards > 1 && capacity / shards < 32 {
+        shards /= 2;
+    }
+    let (base, extra) = (capacity / shards, capacity % shards);
+    (0..shards).map(|i| base + usize::from(i < extra)).collect()
+}
+
+/// Mixes a key the way a 128-bit key hash would: shards are picked by well-spread bits.
+fn mix(key: u64) -> u64 {
+    let mut z = key.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// One policy per shard, a key's shard chosen by its hash.
+pub struct Sharded<P> {
+    shards: Vec<P>,
+}
+
+impl<P: Policy> Sharded<P> {
+    /// Builds `make(shard_capacity)` for each of the store's shards.
+    pub fn new(capacity: usize, threads: usize, make: impl Fn(usize) -> P) -> Self {
+        let shards = shard_capacities(capacity, threads)
+            .into_iter()
+            .map(make)
+            .collect();
+        Sharded { shards }
+    }
+}
+
+impl<P: Policy> Policy for Sharded<P> {
+    fn access(&mut self, key: u64) -> bool {
+        let i = (mix(key) >> 32) as usize & (self.shards.len() - 1);
+        self.shards[i].access(key)
+    }
+}
+
+/// Exact LRU: the baseline every table quotes.
+pub struct Lru {
+    capacity: usize,
+    list: List,
+    index: Map<u32>,
+}
+
+impl Lru {
+    /// An empty LRU of `capacity` entries.
+    pub fn new(capacity: usize) -> Self {
+        Lru {
+            capacity,
+            list: List::default(),
+            index: map(capacity),
+        }
+    }
+}
+
+impl Policy for Lru {
+    fn access(&mut self, key: u64) -> bool {
+        if let Some(&node) = self.index.get(&key) {
+            self.list.unlink(node);
+            self.list.push_head(node);
+            return true;
+        }
+        if self.index.len() == self.capacity {
+            let tail = self.list.tail;
+            self.index.remove(&self.list.nodes[tail as usize].key);
+            self.list.unlink(tail);
+            self.list.free.push(tail);
+        }
+        let node = self.list.alloc(key);
+        self.list.push_head(node);
+        self.index.insert(key, node);
+        false
+    }
+}
+
+/// The store's current CLOCK: a ring with one reference bit per entry, set by a hit; a new
+/// entry takes the slot of the one the hand gave up, unreferenced.
+pub struct Clock {
+    capacity: usize,
+    ring: Vec<(u64, bool)>,
+    hand: usize,
+    index: Map<u32>,
+}
+
+impl Clock {
+    /// An empty CLOCK of `capacity` entries.
+    pub fn new(capacity: usize) -> Self {
+        Clock {
+            capacity,
+            ring: Vec::with_capacity(capacity),
+            hand: 0,
+            index: map(capacity),
+        }
+    }
+}
+
+impl Policy for Clock {
+    fn access(&mut self, key: u64) -> bool {
+        if let Some(&slot) = self.index.get(&key) {
+            self.ring[slot as usize].1 = true;
+            return true;
+        }
+        let slot = if self.ring.len() < self.capacity {
+            self.ring.push((key, false));
+            self.ring.len() - 1
+        } else {
+            loop {
+                let slot = self.hand;
+                self.hand = (self.hand + 1) % self.ring.len();
+                let entry = &mut self.ring[slot];
+                if entry.1 {
+                    entry.1 = false;
+                } else {
+                    self.index.remove(&entry.0);
+                    *entry = (key, false);
+                    break slot;
+                }
+            }
+        };
+        self.index.insert(key, slot as u32);
+        false
+    }
+}
+
+/// SIEVE (Zhang et al., NSDI 2024): one FIFO queue; a hit sets a visited bit; the hand walks
+/// from the oldest entry towards the newest, clearing bits, and evicts the first unvisited
+/// entry, which may be in the middle; new entries go to the head.
+pub struct Sieve {
+    capacity: usize,
+    list: List,
+    hand: u32,
+    index: Map<u32>,
+}
+
+impl Sieve {
+    /// An empty SIEVE of `capacity` entries.
+    pub fn new(capacity: usize) -> Self {
+        Sieve {
+            capacity,
+            list: List::default(),
+            hand: NIL,
+            index: map(capacity),
+        }
+    }
+}
+
+impl Policy for Sieve {
+    fn access(&mut self, key: u64) -> bool {
+        if let Some(&node) = self.index.get(&key) {
+            self.list.nodes[node as usize].mark = 1;
+            return true;
+        }
+        if self.index.len() == self.capacity {
+            let mut node = if self.hand == NIL {
+                self.list.tail
+            } else {
+                self.hand
+            };
+            while self.list.nodes[node as usize].mark != 0 {
+                self.list.nodes[node as usize].mark = 0;
+                node = self.list.nodes[node as usize].prev;
+                if node == NIL {
+                    node = self.list.tail;
+                }
+            }
+            self.hand = self.list.nodes[node as usize].prev;
+            self.index.remove(&self.list.nodes[node as usize].key);
+            self.list.unlink(node);
+            self.list.free.push(node);
+        }
+        let node = self.list.alloc(key);
+        self.list.push_head(node);
+        self.index.insert(key, node);
+        false
+    }
+}
+
+/// Where an S3-FIFO entry lives.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Queue {
+    Small,
+    Main,
+}
+
+/// S3-FIFO's tunables; [`S3Fifo::PAPER`] is the paper's.
+#[derive(Clone, Copy)]
+pub struct S3Params {
+    /// The small queue's share of the capacity.
+    pub small_ratio: f64,
+    /// The ghost queue's size as a share of the capacity.
+    pub ghost_ratio: f64,
+    /// Hits while in the small queue needed to move to main rather than to the ghost queue.
+    pub promote_at: u8,
+    /// Frequency counter's ceiling (3 for 2 bits).
+    pub max_freq: u8,
+    /// ARC's adaptation of the small queue's share (between 1% and 50%): a returning key that
+    /// the small queue dropped grows it, one that main dropped shrinks it. Main's drops then
+    /// go to the ghost queue too.
+    pub adaptive: bool,
+}
+
+/// S3-FIFO (Yang et al., SOSP 2023): a small FIFO for new entries, a main FIFO, a ghost queue of
+/// keys recently dropped from the small one. A hit bumps a saturating counter only.
+pub struct S3Fifo {
+    capacity: usize,
+    small_target: usize,
+    params: S3Params,
+    small: VecDeque<u64>,
+    main: VecDeque<u64>,
+    entries: Map<(Queue, u8)>,
+    ghost: Ghost,
+}
+
+impl S3Fifo {
+    /// Small queue 10%, ghost as large as the main queue, 2-bit counter, promoted on one hit
+    /// (`freq > 0`, as libcachesim's `move_to_main_threshold` counts from 1 on insertion).
+    pub const PAPER: S3Params = S3Params {
+        small_ratio: 0.1,
+        ghost_ratio: 0.9,
+        promote_at: 1,
+        max_freq: 3,
+        adaptive: false,
+    };
+
+    /// An empty S3-FIFO of `capacity` entries.
+    pub fn new(capacity: usize, params: S3Params) -> Self {
+        let small_target = ((capacity as f64 * params.small_ratio) as usize).max(1);
+        S3Fifo {
+            capacity,
+            small_target,
+            params,
+            small: VecDeque::new(),
+            main: VecDeque::new(),
+            entries: map(capacity),
+            ghost: Ghost::new(((capacity as f64 * params.ghost_ratio) as usize).max(1)),
+        }
+    }
+
+    fn evict(&mut self) {
+        while self.entries.len() >= self.capacity {
+            if self.small.len() >= self.small_target || self.main.is_empty() {
+                let key = self.small.pop_front().expect("small holds entries");
+                let freq = &mut self.entries.get_mut(&key).expect("resident").1;
+                if *freq >= self.params.promote_at {
+                    *freq = 0;
+                    self.entries.get_mut(&key).expect("resident").0 = Queue::Main;
+                    self.main.push_back(key);
+                } else {
+                    self.entries.remove(&key);
+                    self.ghost.insert(key);
+                }
+            } else {
+                let key = self.main.pop_front().expect("main holds entries");
+                let freq = &mut self.entries.get_mut(&key).expect("resident").1;
+                if *freq > 0 {
+                    *freq -= 1;
+                    self.main.push_back(key);
+                } else {
+                    self.entries.remove(&key);
+                    if self.params.adaptive {
+                        self.ghost.insert_from(key, true);
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Policy for S3Fifo {
+    fn access(&mut self, key: u64) -> bool {
+        if let Some(entry) = self.entries.get_mut(&key) {
+            entry.1 = (entry.1 + 1).min(self.params.max_freq);
+            return true;
+        }
+        self.evict();
+        let returning = self.ghost.remove(key);
+        if self.params.adaptive {
+            let (low, high) = (
+                ((self.capacity as f64 * 0.01) as usize).max(1),
+                (self.capacity / 2).max(1),
+            );
+            match returning {
+                Some(false) => self.small_target = (self.small_target + 1).min(high),
+                Some(true) => self.small_target = self.small_target.saturating_sub(1).max(low),
+                None => {}
+            }
+        }
+        if returning.is_some() {
+            self.main.push_back(key);
+            self.entries.insert(key, (Queue::Main, 0));
+        } else {
+            self.small.push_back(key);
+            self.entries.insert(key, (Queue::Small, 0));
+        }
+        false
+    }
+}
+
+/// A FIFO of keys without values, bounded in live keys; a removed key's queue slot goes stale
+/// and is skipped when it reaches the front.
+struct Ghost {
+    capacity: usize,
+    queue: VecDeque<(u64, u64)>,
+    live: Map<u64>,
+    from_main: Map<bool>,
+    seq: u64,
+}
+
+impl Ghost {
+    fn new(capacity: usize) -> Self {
+        Ghost {
+            capacity,
+            queue: VecDeque::new(),
+            live: map(capacity),
+            from_main: map(capacity),
+            seq: 0,
+        }
+    }
+
+    fn insert(&mut self, key: u64) {
+        self.insert_from(key, false);
+    }
+
+    /// Remembers `key`, and whether main (rather than the small queue) dropped it.
+    fn insert_from(&mut self, key: u64, from_main: bool) {
+        self.seq += 1;
+        self.live.insert(key, self.seq);
+        self.from_main.insert(key, from_main);
+        self.queue.push_back((key, self.seq));
+        while self.live.len() > self.capacity {
+            let (old, seq) = self.queue.pop_front().expect("live keys are queued");
+            if self.live.get(&old) == Some(&seq) {
+                self.live.remove(&old);
+                self.from_main.remove(&old);
+            }
+        }
+        // Stale slots are bounded too: drop them from the front as they come.
+        while let Some(&(old, seq)) = self.queue.front() {
+            if self.live.get(&old) == Some(&seq) {
+                break;
+            }
+            self.queue.pop_front();
+        }
+    }
+
+    /// Forgets `key`; `Some(from_main)` if it was remembered.
+    fn remove(&mut self, key: u64) -> Option<bool> {
+        self.live.remove(&key)?;
+        self.from_main.remove(&key)
+    }
+}
+
+const NIL: u32 = u32::MAX;
+
+/// A doubly linked list over a slab: head is the newest node, tail the oldest.
+struct List {
+    nodes: Vec<Node>,
+    free: Vec<u32>,
+    head: u32,
+    tail: u32,
+}
+
+struct Node {
+    key: u64,
+    prev: u32,
+    next: u32,
+    mark: u8,
+}
+
+impl Default for List {
+    fn default() -> Self {
+        List {
+            nodes: Vec::new(),
+            free: Vec::new(),
+            head: NIL,
+            tail: NIL,
+        }
+    }
+}
+
+impl List {
+    fn alloc(&mut self, key: u64) -> u32 {
+        let node = Node {
+            key,
+            prev: NIL,
+            next: NIL,
+            mark: 0,
+        };
+        match self.free.pop() {
+            Some(i) => {
+                self.nodes[i as usize] = node;
+                i
+            }
+            None => {
+                self.nodes.push(node);
+                (self.nodes.len() - 1) as u32
+            }
+        }
+    }
+
+    /// Links `i` as the newest node (`prev` points towards the head).
+    fn push_head(&mut self, i: u32) {
+        let old = self.head;
+        {
+            let node = &mut self.nodes[i as usize];
+            node.prev = NIL;
+            node.next = old;
+        }
+        if old != NIL {
+            self.nodes[old as usize].prev = i;
+        } else {
+            self.tail = i;
+        }
+        self.head = i;
+    }
+
+    fn unlink(&mut self, i: u32) {
+        let (prev, next) = {
+            let node = &self.nodes[i as usize];
+            (node.prev, node.next)
+        };
+        if prev != NIL {
+            self.nodes[prev as usize].next = next;
+        } else {
+            self.head = next;
+        }
+        if next != NIL {
+            self.nodes[next as usize].prev = prev;
+        } else {
+            self.tail = prev;
+        }
+    }
+}
+
+/// A count-min sketch of 4-bit-like counters (bytes saturating at 15), halved every
+/// `10 * capacity` additions so that old popularity fades (TinyLFU's reset).
+struct Sketch {
+    counters: Vec<u8>,
+    mask: usize,
+    added: usize,
+    period: usize,
+}
+
+impl Sketch {
+    fn new(capacity: usize) -> Self {
+        let width = (capacity.max(16) * 2).next_power_of_two();
+        Sketch {
+            counters: vec![0; width * 4],
+            mask: width - 1,
+            added: 0,
+            period: 10 * capacity.max(1),
+        }
+    }
+
+    fn slots(&self, key: u64) -> [usize; 4] {
+        let h = mix(key ^ 0x5851_f42d_4c95_7f2d);
+        let width = self.mask + 1;
+        std::array::from_fn(|row| row * width + ((h >> (row * 16)) as usize & self.mask))
+    }
+
+    /// Counts `times` accesses of `key`; `true` if that halved every counter.
+    fn add(&mut self, key: u64, times: u8) -> bool {
+        if times == 0 {
+            return false;
+        }
+        for slot in self.slots(key) {
+            self.counters[slot] = self.counters[slot].saturating_add(times).min(15);
+        }
+        self.added += usize::from(times);
+        if self.added >= self.period {
+            self.added /= 2;
+            for counter in &mut self.counters {
+                *counter /= 2;
+            }
+            return true;
+        }
+        false
+    }
+
+    fn estimate(&self, key: u64) -> u8 {
+        self.slots(key)
+            .into_iter()
+            .map(|slot| self.counters[slot])
+            .min()
+            .unwrap_or(0)
+    }
+}
+
+/// S3-FIFO's queues with a TinyLFU frequency sketch, fitted to a hit path that only bumps a
+/// per-entry counter. Two uses of the sketch, each switchable:
+///
+/// - `admit` (W-TinyLFU's admission): an entry dropped from the small FIFO without a hit still
+///   enters main if its estimated frequency beats that of the entry main would give up.
+/// - `gate`: a key back from the ghost queue enters main only if its estimate is within
+///   `gate - 1` of main's victim's; otherwise it starts again in the small FIFO.
+///
+/// The rest: a miss adds the key to a per-shard count-min sketch (under the writer's lock) and
+/// inserts it into the small FIFO (or main, see `gate`) with counters at 0. A hit bumps the
+/// entry's counters (saturating) and nothing else. An entry leaving the small FIFO after a hit
+/// moves to main; main is a FIFO with reinsertion (CLOCK with a counter): an entry with a
+/// non-zero counter goes round again with the counter decremented. An entry leaving the cache
+/// folds its hits into the sketch, so the sketch sees every access. The estimate of a key is
+/// the sketch's count plus, if resident, its hits since insertion.
+///
+/// [`S3Lfu::chosen`] is the configuration chosen for the store.
+pub struct S3Lfu {
+    capacity: usize,
+    small_target: usize,
+    max_freq: u8,
+    small: VecDeque<u64>,
+    main: VecDeque<u64>,
+    entries: Map<(Queue, u8, u8)>,
+    sketch: Sketch,
+    /// S3-FIFO's ghost queue, if any: a key the small FIFO dropped comes back straight to main.
+    ghost: Option<Ghost>,
+    /// Whether an entry not hit in the small FIFO may still enter main by out-scoring main's
+    /// victim (TinyLFU's admission); without it, it goes (to the ghost queue).
+    admit: bool,
+    /// If non-zero, a key back from the ghost queue enters main only if its estimate is at
+    /// least `gate` times that of main's victim (else it starts in the small FIFO).
+    pub gate: u8,
+}
+
+impl S3Lfu {
+    /// The policy chosen for the store (issue 15): small FIFO 5%, ghost queue of twice the
+    /// capacity, gated by the sketch (`gate` 1: a returning key's estimate must reach main's
+    /// victim's), a 3-bit counter, no admission of entries not hit in the small FIFO. The same
+    /// constants for every trace.
+    pub fn chosen(capacity: usize) -> Self {
+        let mut policy = Self::with_ghost(capacity, 0.05, 7, 2.0, false);
+        policy.gate = 1;
+        policy
+    }
+
+    /// An empty cache of `capacity` entries, `small_ratio` of them for the small FIFO, with
+    /// W-TinyLFU's admission and no ghost queue.
+    pub fn new(capacity: usize, small_ratio: f64, max_freq: u8) -> Self {
+        Self::with_ghost(capacity, small_ratio, max_freq, 0.0, true)
+    }
+
+    /// The same, with a ghost queue of `ghost_ratio` times the capacity (none at 0), and
+    /// TinyLFU's admission of entries not hit in the small FIFO if `admit`.
+    pub fn with_ghost(
+        capacity: usize,
+        small_ratio: f64,
+        max_freq: u8,
+        ghost_ratio: f64,
+        admit: bool,
+    ) -> Self {
+        S3Lfu {
+            ghost: (ghost_ratio > 0.0)
+                .then(|| Ghost::new(((capacity as f64 * ghost_ratio) as usize).max(1))),
+            admit,
+            gate: 0,
+            capacity,
+            small_target: ((capacity as f64 * small_ratio) as usize).max(1),
+            max_freq,
+            small: VecDeque::new(),
+            main: VecDeque::new(),
+            entries: map(capacity),
+            sketch: Sketch::new(capacity),
+        }
+    }
+
+    fn estimate(&self, key: u64) -> u32 {
+        let hits = self.entries.get(&key).map_or(0, |e| e.2);
+        u32::from(self.sketch.estimate(key)) + u32::from(hits)
+    }
+
+    /// Counts accesses in the sketch. When the sketch halves its counters, the residents' hits
+    /// are halved too: they are the part of the count the sketch has not seen yet, and without
+    /// the halving a once-popular entry keeps its score forever.
+    fn record(&mut self, key: u64, times: u8) {
+        if self.sketch.add(key, times) {
+            for entry in self.entries.values_mut() {
+                entry.2 /= 2;
+            }
+        }
+    }
+
+    /// Drops `key`, folding the hits it had into the sketch.
+    fn drop_entry(&mut self, key: u64) {
+        if let Some((_, _, hits)) = self.entries.remove(&key) {
+            self.record(key, hits);
+        }
+    }
+
+    /// Runs main's hand to the entry it would give up (leaving it at the front).
+    fn main_victim(&mut self) -> Option<u64> {
+        loop {
+            let key = *self.main.front()?;
+            let entry = self.entries.get_mut(&key).expect("resident");
+            if entry.1 == 0 {
+                return Some(key);
+            }
+            entry.1 -= 1;
+            self.main.rotate_left(1);
+        }
+    }
+
+    fn evict(&mut self) {
+        while self.entries.len() >= self.capacity {
+            if self.small.len() >= self.small_target || self.main.is_empty() {
+                let key = self.small.pop_front().expect("small holds entries");
+                let entry = self.entries.get_mut(&key).expect("resident");
+                if entry.1 > 0 {
+                    entry.0 = Queue::Main;
+                    entry.1 -= 1;
+                    self.main.push_back(key);
+                    continue;
+                }
+                match self.main_victim() {
+                    Some(victim) if self.admit && self.estimate(key) > self.estimate(victim) => {
+                        self.main.pop_front();
+                        self.drop_entry(victim);
+                        self.entries.get_mut(&key).expect("resident").0 = Queue::Main;
+                        self.main.push_back(key);
+                    }
+                    _ => {
+                        self.drop_entry(key);
+                        if let Some(ghost) = &mut self.ghost {
+                            ghost.insert(key);
+                        }
+                    }
+                }
+            } else {
+                let victim = self.main_victim().expect("main holds entries");
+                self.main.pop_front();
+                self.drop_entry(victim);
+            }
+        }
+    }
+}
+
+impl Policy for S3Lfu {
+    fn access(&mut self, key: u64) -> bool {
+        if let Some(entry) = self.entries.get_mut(&key) {
+            entry.1 = (entry.1 + 1).min(self.max_freq);
+            entry.2 = entry.2.saturating_add(1);
+            return true;
+        }
+        self.record(key, 1);
+        self.evict();
+        let returning = self
+            .ghost
+            .as_mut()
+            .is_some_and(|ghost| ghost.remove(key).is_some());
+        let to_main = returning
+            && (self.gate == 0
+                || self.main.is_empty()
+                || u32::from(self.sketch.estimate(key)) + u32::from(self.gate) > {
+                    let victim = self.main_victim();
+                    victim.map_or(0, |v| self.estimate(v))
+                });
+        if to_main {
+            self.main.push_back(key);
+            self.entries.insert(key, (Queue::Main, 0, 0));
+        } else {
+            self.small.push_back(key);
+            self.entries.insert(key, (Queue::Small, 0, 0));
+        }
+        false
+    }
+}
