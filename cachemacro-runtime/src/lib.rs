@@ -121,15 +121,17 @@
 
 pub mod bypass;
 pub mod clock;
-mod flight;
 pub mod key;
 pub mod layout;
+mod memo;
 pub mod memory;
 pub mod options;
 mod per_thread;
 #[cfg(feature = "redis")]
 pub mod redis;
 mod reentry;
+// The store names the shared flight type by its old path.
+use memo::flight;
 pub mod refresh;
 mod stats;
 mod store;

@@ -299,7 +299,10 @@ impl<R: Clone + Send + Sync + 'static, L: Layout> MemoryCache<R, L> {
                 Step::Wait(_) if reentry::computing(self, key) => {
                     return Found::Compute(Compute::Return);
                 }
-                Step::Wait(flight) => flight.wait(),
+                // The leader stores its value before ending the flight: the next look finds it.
+                Step::Wait(flight) => {
+                    flight.wait();
+                }
                 Step::Lead(mut lead) => {
                     lead.listed = Some(reentry::Listed::enter(self, key));
                     return Found::Compute(Compute::Lead(lead));
@@ -325,7 +328,9 @@ impl<R: Clone + Send + Sync + 'static, L: Layout> MemoryCache<R, L> {
                 Step::Wait(_) if reentry::computing(self, key) => {
                     return Found::Compute(Compute::Return);
                 }
-                Step::Wait(flight) => flight.wait_async().await,
+                Step::Wait(flight) => {
+                    flight.wait_async().await;
+                }
                 Step::Lead(lead) => return Found::Compute(Compute::Lead(lead)),
                 Step::Unlocked => return Found::Compute(Compute::Store),
                 Step::Bypass => return Found::Compute(Compute::Return),
