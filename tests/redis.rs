@@ -170,6 +170,64 @@ async fn sync_functions_work_inside_a_tokio_runtime() {
     assert_eq!(called_inside_a_runtime_cache().stats().errors, 0);
 }
 
+static WORKER_RUNS: AtomicUsize = AtomicUsize::new(0);
+static WORKER_CALLERS: AtomicUsize = AtomicUsize::new(0);
+
+#[memoize(ttl = 60, backend = "redis", name = "on_workers")]
+fn on_workers(n: u64) -> u64 {
+    WORKER_RUNS.fetch_add(1, Ordering::SeqCst);
+    // Stay in the body until both workers have called, so one of them waits for it.
+    eventually(Duration::from_secs(2), || runs(&WORKER_CALLERS) == 2);
+    // A memoized call inside the body: the driver runs inside the caller's.
+    nested_on_workers(n) + 1
+}
+
+#[memoize(ttl = 60, backend = "redis", name = "nested_on_workers")]
+fn nested_on_workers(n: u64) -> u64 {
+    n * 10
+}
+
+/// Sync memoized calls on a multi-thread runtime's workers: one computes (with a nested memoized
+/// call), the other waits for it, and neither panics for blocking inside a runtime.
+#[test]
+fn sync_functions_wait_and_nest_on_runtime_workers() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    on_workers_cache().configure(config(&server));
+    nested_on_workers_cache().configure(config(&server));
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .build()
+            .unwrap();
+        let values = runtime.block_on(async {
+            let callers: Vec<_> = (0..2)
+                .map(|_| {
+                    tokio::spawn(async {
+                        WORKER_CALLERS.fetch_add(1, Ordering::SeqCst);
+                        on_workers(7)
+                    })
+                })
+                .collect();
+            let mut values = Vec::new();
+            for caller in callers {
+                values.push(caller.await.expect("no caller panics"));
+            }
+            values
+        });
+        let _ = done.send(values);
+    });
+    let values = finished
+        .recv_timeout(Duration::from_secs(30))
+        .expect("both calls return");
+    assert_eq!(values, [71, 71]);
+    assert_eq!(runs(&WORKER_RUNS), 1);
+    assert_eq!(on_workers_cache().stats().errors, 0);
+    assert_eq!(nested_on_workers_cache().stats().misses, 1);
+}
+
 static REFRESH_RUNS: AtomicUsize = AtomicUsize::new(0);
 
 #[memoize(ttl = 60, backend = "redis", name = "refreshed")]

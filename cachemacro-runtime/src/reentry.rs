@@ -4,10 +4,10 @@
 //!
 //! Whoever computes a key that others may wait for (an in-process leader, a Redis flight leader
 //! or lock holder, a Redis refresh holding the lock) lists the (cache, key) pair in a
-//! thread-local while its body runs: a thread holds a [`Listed`] (or runs the body through
-//! [`run`]); a future runs through [`run_async`], which lists it during each of its polls, so a
-//! nested call in the same task, polled inside, sees it, while another task that the same thread
-//! polls between two of those polls does not. A caller about to wait for a key asks
+//! thread-local while its body runs: a thread holds a [`Listed`]; a future (also a sync caller's
+//! slow path, which the blocking driver polls) runs through [`run_async`], which lists it during
+//! each of its polls, so a nested call in the same task, polled inside, sees it, while another
+//! task that the same thread polls between two of those polls does not. A caller about to wait for a key asks
 //! [`computing`] first; only the way to a wait asks, never a hit.
 //!
 //! Work the body hands to another thread or task and then waits for is not the body's own: a
@@ -70,12 +70,6 @@ impl Drop for Listed {
     }
 }
 
-/// Runs `body`, the computation of `key` of `cache`, with the pair listed.
-pub(crate) fn run<C: ?Sized, T>(cache: &C, key: u128, body: impl FnOnce() -> T) -> T {
-    let _listed = Listed::enter(cache, key);
-    body()
-}
-
 /// [`run`] for a future: the pair is listed during each poll of `body`.
 pub(crate) async fn run_async<C: ?Sized, F: Future>(cache: &C, key: u128, body: F) -> F::Output {
     let cache = identity(cache);
@@ -90,6 +84,12 @@ pub(crate) async fn run_async<C: ?Sized, F: Future>(cache: &C, key: u128, body: 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Runs `body`, the computation of `key` of `cache`, with the pair listed.
+    fn run<C: ?Sized, T>(cache: &C, key: u128, body: impl FnOnce() -> T) -> T {
+        let _listed = Listed::enter(cache, key);
+        body()
+    }
 
     static CACHE: u8 = 1;
     static OTHER: u8 = 2;

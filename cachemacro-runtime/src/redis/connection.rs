@@ -6,9 +6,9 @@
 //! current-thread runtime without timers, or a task on a runtime that is about to shut down.
 //! redis-rs spawns its reconnection work and arms its timers on the runtime it runs on, so running
 //! it on ours keeps that work alive and keeps sync callers from needing (or tripping over) a
-//! runtime of their own. A sync caller hands the operation to that runtime and blocks on a
-//! channel; an async caller polls the operation in its own task, but inside our runtime's context
-//! (see [`in_context`]).
+//! runtime of their own. Every caller polls the operation itself (a task in its own task, a
+//! thread in the blocking driver), but inside our runtime's context (see [`in_context`]): the
+//! reply comes from our runtime's thread, which wakes the caller, so no operation changes thread.
 //!
 //! After a connection failure, a timeout, or a reply saying that Redis refuses this connection's
 //! commands (a wrong password, a read-only replica: see [`failure`](super::failure)), the
@@ -223,47 +223,7 @@ impl Connection {
         }
     }
 
-    /// Runs `op` on the background runtime within `deadline`, blocking the calling thread.
-    pub(crate) fn run_blocking<T, Op, Fut>(
-        &self,
-        attempt: Attempt,
-        deadline: Duration,
-        op: Op,
-    ) -> Result<T, Failure>
-    where
-        Op: FnOnce(ConnectionManager) -> Fut,
-        Fut: Future<Output = Result<T, Failure>> + Send + 'static,
-        T: Send + 'static,
-    {
-        let (manager, runtime) = self.ready(attempt)?;
-        let (sender, receiver) = std::sync::mpsc::sync_channel(1);
-        let work = op(manager);
-        runtime.spawn(async move {
-            let _ = sender.send(within(deadline, work).await);
-        });
-        // The task keeps the deadline; the margin only covers a starved runtime.
-        let result = receiver
-            .recv_timeout(deadline.saturating_add(Duration::from_millis(50)))
-            .unwrap_or(Err(Failure::TimedOut));
-        self.note(result)
-    }
-
-    /// Sends one command within `deadline`, blocking the calling thread.
-    pub(crate) fn command_blocking<T>(
-        &self,
-        attempt: Attempt,
-        deadline: Duration,
-        command: Cmd,
-    ) -> Result<T, Failure>
-    where
-        T: FromRedisValue + Send + 'static,
-    {
-        self.run_blocking(attempt, deadline, move |mut manager| async move {
-            query(&mut manager, &command).await
-        })
-    }
-
-    /// [`command_blocking`](Self::command_blocking) for async callers, on any executor.
+    /// Sends one command within `deadline`.
     pub(crate) async fn command<T>(
         &self,
         attempt: Attempt,
@@ -279,8 +239,10 @@ impl Connection {
         .await
     }
 
-    /// [`run_blocking`](Self::run_blocking) for async callers, on any executor: `op` runs in the
-    /// caller's task (no hop to another thread), inside the background runtime's context.
+    /// Runs `op` within `deadline`, on any executor (a sync caller's is the blocking driver,
+    /// `memo::driver`): `op` runs in the caller's task or thread (no hop to another thread),
+    /// inside the background runtime's context. The deadline is a timer of that runtime, whose
+    /// one worker runs nothing but redis-rs' connection tasks, so it fires on time.
     pub(crate) async fn run<T, Op, Fut>(
         &self,
         attempt: Attempt,

@@ -128,21 +128,7 @@ type ClaimReply = (i64, i64, Option<Vec<u8>>, Option<Vec<u8>>);
 struct LuaScript(LazyLock<Script>);
 
 impl LuaScript {
-    /// Runs the script on `target`'s connection within its timeout, blocking the calling thread.
-    fn call_blocking<T: FromRedisValue + Send + 'static>(
-        &'static self,
-        target: &Target,
-        attempt: Attempt,
-        (keys, args): Arguments,
-    ) -> Result<T, Failure> {
-        target
-            .connection
-            .run_blocking(attempt, target.timeout(), move |manager| {
-                self.run(manager, keys, args)
-            })
-    }
-
-    /// [`call_blocking`](Self::call_blocking) for tasks.
+    /// Runs the script on `target`'s connection within its timeout.
     async fn call<T: FromRedisValue + Send + 'static>(
         &'static self,
         target: &Target,
@@ -202,7 +188,7 @@ fn token() -> String {
 pub(super) enum Claim<R> {
     /// Another process stored it: a hit.
     Value(R),
-    /// The lock is this caller's: compute, store, then [`release`](RedisCache::release_blocking).
+    /// The lock is this caller's: compute, store, then [`release_now`](Held::release_now).
     Held(Held),
     /// Redis failed, or the entry cannot be waited for: compute without the lock.
     Open,
@@ -221,8 +207,8 @@ pub(super) enum Turn {
 /// A lock this process holds, or may hold: armed before a claim is sent, so that a claim whose
 /// reply is lost (a timeout, a cancelled future) still releases what it may have taken. Dropped,
 /// it releases the lock in the background if it still holds the caller's token;
-/// [`release_blocking`](Held::release_blocking) and [`release_now`](Held::release_now) release
-/// it before they return (in the background if that fails); [`disarm`](Held::disarm)ed, it does
+/// [`release_now`](Held::release_now) releases
+/// it before it returns (in the background if that fails); [`disarm`](Held::disarm)ed, it does
 /// nothing (the claim took no lock, or a store-and-release script released it).
 ///
 /// Releases are sent as explicit operations, tried even while the connection cools down after a
@@ -245,13 +231,6 @@ impl Held {
 
     /// Releases the lock before returning, so that a process that exits right after its call
     /// leaves no lock behind; in the background if Redis does not answer.
-    pub(super) fn release_blocking(self) {
-        let reply =
-            RELEASE.call_blocking::<i64>(&self.target, Attempt::Explicit, self.release_arguments());
-        self.settle(reply.is_ok());
-    }
-
-    /// [`release_blocking`](Held::release_blocking) for tasks.
     pub(super) async fn release_now(self) {
         let reply = RELEASE
             .call::<i64>(&self.target, Attempt::Explicit, self.release_arguments())
@@ -262,19 +241,6 @@ impl Held {
     /// Stores `bytes` under the entry `redis_key` (expiring after `ttl_ms`, 0 for never) and
     /// releases the lock, in one script. If the script fails, the lock is released in the
     /// background (the script may not have run).
-    pub(super) fn store_release_blocking(
-        self,
-        redis_key: &str,
-        bytes: Vec<u8>,
-        ttl_ms: u64,
-    ) -> Result<(), Failure> {
-        let arguments = self.store_release_arguments(redis_key, bytes, ttl_ms);
-        let reply = STORE_RELEASE.call_blocking::<i64>(&self.target, Attempt::Routine, arguments);
-        self.settle(reply.is_ok());
-        reply.map(drop)
-    }
-
-    /// [`store_release_blocking`](Held::store_release_blocking) for tasks.
     pub(super) async fn store_release(
         self,
         redis_key: &str,
@@ -435,20 +401,8 @@ where
     }
 
     /// After a miss: the value another process stores meanwhile, or this process' turn to
-    /// compute (with the lock, or without it when Redis fails). Blocks the thread while it waits.
-    pub(super) fn claim_blocking(&self, target: &Arc<Target>, redis_key: &str) -> Claim<R> {
-        let mut claiming = Claiming::new(target, redis_key, self.lock_ttl_ms());
-        loop {
-            let held = claiming.held();
-            let reply = CLAIM.call_blocking(target, Attempt::Routine, claiming.claim_arguments());
-            match self.step(&mut claiming, held, reply) {
-                Step::Done(claim) => return claim,
-                Step::Retry(after) => std::thread::sleep(after),
-            }
-        }
-    }
-
-    /// [`claim_blocking`](Self::claim_blocking) for tasks: waiting awaits.
+    /// compute (with the lock, or without it when Redis fails). Waiting awaits (a thread blocks in
+    /// the driver meanwhile).
     pub(super) async fn claim(&self, target: &Arc<Target>, redis_key: &str) -> Claim<R> {
         let mut claiming = Claiming::new(target, redis_key, self.lock_ttl_ms());
         loop {
@@ -509,18 +463,7 @@ where
         Step::Retry(after)
     }
 
-    /// Whether a background refresh of `redis_key` runs now (see [`Turn`]). Blocks the thread.
-    pub(super) fn refresh_turn_blocking(&self, target: &Arc<Target>, redis_key: &str) -> Turn {
-        if self.config.lock != crate::Lock::Redis {
-            return Turn::Run(None);
-        }
-        let claiming = Claiming::new(target, redis_key, self.lock_ttl_ms());
-        let held = claiming.held();
-        let reply = CLAIM_REFRESH.call_blocking(target, Attempt::Routine, claiming.arguments());
-        self.turn(held, reply)
-    }
-
-    /// [`refresh_turn_blocking`](Self::refresh_turn_blocking) for tasks.
+    /// Whether a background refresh of `redis_key` runs now (see [`Turn`]).
     pub(super) async fn refresh_turn(&self, target: &Arc<Target>, redis_key: &str) -> Turn {
         if self.config.lock != crate::Lock::Redis {
             return Turn::Run(None);

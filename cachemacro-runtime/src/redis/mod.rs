@@ -158,6 +158,7 @@ use self::lock::{Claim, Held};
 use self::report::ErrorLog;
 use crate::key::format_key;
 use crate::layout::{Keep, Layout, Whole, kept};
+use crate::memo::driver::block_on;
 use crate::memo::flight::{Flights, Leader, Role};
 use crate::reentry;
 use crate::stats::{Counters, Stats};
@@ -333,27 +334,8 @@ where
     /// The lead of this process' flight on `key`, or the value another caller's flight brought
     /// (a hit). `None` with `lock = "none"` (no flight), and for a call made inside the
     /// computation of `key` that it would wait for: it goes on without the flight, and
-    /// [`compute_blocking`](Self::compute_blocking) runs its body uncached.
-    fn lead(&self, key: u128) -> Result<Option<Leader<'_, R>>, R> {
-        if self.config.lock == Lock::None {
-            return Ok(None);
-        }
-        loop {
-            match self.flights.join(key) {
-                Role::Leader(leader) => return Ok(Some(leader)),
-                Role::Follower(_) if reentry::computing(self, key) => return Ok(None),
-                Role::Follower(flight) => {
-                    if let Some(value) = flight.wait() {
-                        self.counters.hit();
-                        return Err(value);
-                    }
-                }
-            }
-        }
-    }
-
-    /// [`lead`](Self::lead) for tasks: followers await.
-    async fn lead_async(&self, key: u128) -> Result<Option<Leader<'_, R>>, R> {
+    /// [`compute`](Self::compute) runs its body uncached.
+    async fn lead(&self, key: u128) -> Result<Option<Leader<'_, R>>, R> {
         if self.config.lock == Lock::None {
             return Ok(None);
         }
@@ -383,7 +365,7 @@ where
     where
         S: Keep<Ret, Kept = R>,
     {
-        self.look_up(key, cacheable, body).value()
+        block_on(self.look_up(key, cacheable, async move { body() })).value()
     }
 
     /// The async form of [`get_or_compute`](Self::get_or_compute): waiters await, and a cancelled
@@ -398,41 +380,11 @@ where
     where
         S: Keep<Ret, Kept = R>,
     {
-        self.look_up_async(key, cacheable, body).await.value()
+        self.look_up(key, cacheable, body).await.value()
     }
 
     /// [`get_or_compute`](Self::get_or_compute), telling a value found from one computed here.
-    fn look_up<Ret>(
-        &self,
-        key: u128,
-        cacheable: impl Fn(&Ret) -> bool,
-        body: impl FnOnce() -> Ret,
-    ) -> Looked<Ret>
-    where
-        S: Keep<Ret, Kept = R>,
-    {
-        let leader = match self.lead(key) {
-            Ok(leader) => leader,
-            Err(value) => return Looked::Found(S::restore(value)),
-        };
-        let target = self.target();
-        let redis_key = target.redis_key(&self.config, key);
-        let fetched = target.connection.command_blocking(
-            Attempt::Routine,
-            target.timeout(),
-            get_command(&redis_key),
-        );
-        let absent = matches!(fetched, Ok(None));
-        if let Some(value) = self.read(fetched, &target) {
-            self.counters.hit();
-            finish(leader, &value);
-            return Looked::Found(S::restore(value));
-        }
-        self.compute_blocking(key, leader, &target, &redis_key, absent, cacheable, body)
-    }
-
-    /// [`look_up`](Self::look_up) for tasks.
-    async fn look_up_async<Ret>(
+    async fn look_up<Ret>(
         &self,
         key: u128,
         cacheable: impl Fn(&Ret) -> bool,
@@ -441,7 +393,7 @@ where
     where
         S: Keep<Ret, Kept = R>,
     {
-        let leader = match self.lead_async(key).await {
+        let leader = match self.lead(key).await {
             Ok(leader) => leader,
             Err(value) => return Looked::Found(S::restore(value)),
         };
@@ -470,58 +422,6 @@ where
     /// uncached: it neither claims the lock, which that computation may hold, nor stores. A body
     /// run under this process' flight or the lock runs as the key's computation (see
     /// [`reentry`]).
-    #[allow(clippy::too_many_arguments)]
-    fn compute_blocking<Ret>(
-        &self,
-        key: u128,
-        leader: Option<Leader<'_, R>>,
-        target: &Arc<Target>,
-        redis_key: &str,
-        absent: bool,
-        cacheable: impl Fn(&Ret) -> bool,
-        body: impl FnOnce() -> Ret,
-    ) -> Looked<Ret>
-    where
-        S: Keep<Ret, Kept = R>,
-    {
-        if reentry::computing(self, key) {
-            return Looked::Computed(body(), false);
-        }
-        let mut held = None;
-        if absent && self.config.lock == Lock::Redis {
-            match self.claim_blocking(target, redis_key) {
-                Claim::Value(value) => {
-                    self.counters.hit();
-                    finish(leader, &value);
-                    return Looked::Found(S::restore(value));
-                }
-                Claim::Held(lock) => held = Some(lock),
-                Claim::Open => {}
-            }
-        }
-        self.counters.miss();
-        // A panic here drops `leader`, which sends the waiters back to look again, and `held`,
-        // which releases the lock for the other processes.
-        let value = if leader.is_some() || held.is_some() {
-            reentry::run(self, key, body)
-        } else {
-            body()
-        };
-        let mut stored = false;
-        if let Some(kept) = kept::<Ret, S>(&cacheable, &value) {
-            // Released with the write, so whoever takes the lock next finds the value.
-            stored = self.write_blocking(target, redis_key, kept, &mut held);
-            finish(leader, kept);
-        }
-        // Nothing written (an `Err` not cached, a value too large): released before returning
-        // all the same, so the others take over at once.
-        if let Some(lock) = held {
-            lock.release_blocking();
-        }
-        Looked::Computed(value, stored)
-    }
-
-    /// [`compute_blocking`](Self::compute_blocking) for tasks.
     #[allow(clippy::too_many_arguments)]
     async fn compute<Ret>(
         &self,
@@ -552,6 +452,8 @@ where
             }
         }
         self.counters.miss();
+        // A panic here drops `leader`, which sends the waiters back to look again, and `held`,
+        // which releases the lock for the other processes.
         let value = if leader.is_some() || held.is_some() {
             reentry::run_async(self, key, body).await
         } else {
@@ -559,9 +461,12 @@ where
         };
         let mut stored = false;
         if let Some(kept) = kept::<Ret, S>(&cacheable, &value) {
+            // Released with the write, so whoever takes the lock next finds the value.
             stored = self.write(target, redis_key, kept, &mut held).await;
             finish(leader, kept);
         }
+        // Nothing written (an `Err` not cached, a value too large): released before returning
+        // all the same, so the others take over at once.
         if let Some(lock) = held {
             lock.release_now().await;
         }
@@ -595,28 +500,6 @@ where
     /// one script that also releases it (taken out of `lock` then); failures are counted and
     /// logged. True if written. A value that cannot be encoded is not written, and leaves the lock
     /// to the caller.
-    fn write_blocking(
-        &self,
-        target: &Target,
-        redis_key: &str,
-        value: &R,
-        lock: &mut Option<Held>,
-    ) -> bool {
-        let Some(bytes) = self.encode(value, target) else {
-            return false;
-        };
-        let written = match lock.take() {
-            Some(held) => held.store_release_blocking(redis_key, bytes, self.config.ttl_ms),
-            None => target.connection.command_blocking::<()>(
-                Attempt::Routine,
-                target.timeout(),
-                self.set_bytes_command(redis_key, bytes),
-            ),
-        };
-        self.written(written)
-    }
-
-    /// [`write_blocking`](Self::write_blocking) for async callers.
     async fn write(
         &self,
         target: &Target,
@@ -681,11 +564,7 @@ where
     where
         S: Keep<Ret, Kept = R>,
     {
-        if let Some(kept) = kept::<Ret, S>(&cacheable, value) {
-            let target = self.target();
-            let redis_key = target.redis_key(&self.config, key);
-            self.write_blocking(&target, &redis_key, kept, &mut None);
-        }
+        block_on(self.store_async(key, cacheable, value));
     }
 
     /// [`store`](Self::store) for async functions.
@@ -708,13 +587,7 @@ impl<R, S> RedisCache<R, S> {
     /// error counted, when Redis cannot be reached.
     #[doc(hidden)]
     pub fn invalidate(&self, key: u128) -> bool {
-        let target = self.target();
-        let command = unlink_command(&target.redis_key(&self.config, key));
-        let removed =
-            target
-                .connection
-                .command_blocking::<u64>(Attempt::Explicit, target.timeout(), command);
-        self.removed(removed)
+        block_on(self.invalidate_async(key))
     }
 
     /// [`invalidate`](Self::invalidate) for async functions.
@@ -743,17 +616,7 @@ impl<R, S> RedisCache<R, S> {
     /// `UNLINK`, never `KEYS`), each page within the timeout. Counters keep their values. A
     /// failure is counted and logged, and leaves the remaining entries in place.
     pub fn clear(&self) {
-        let target = self.target();
-        let (pattern, page_timeout) = (target.pattern(&self.config), target.timeout());
-        let cleared =
-            target
-                .connection
-                .run_blocking(Attempt::Explicit, Duration::MAX, move |manager| {
-                    clear_matching(manager, pattern, page_timeout)
-                });
-        if let Err(failure) = cleared {
-            self.connection_failed("clear", failure);
-        }
+        block_on(self.clear_async());
     }
 
     /// [`clear`](Self::clear) for async code.
@@ -775,14 +638,19 @@ impl<R, S> RedisCache<R, S> {
     /// over the whole Redis database, for tests and diagnostics. `None` (and an error counted)
     /// when Redis cannot be reached.
     pub fn len(&self) -> Option<u64> {
+        block_on(self.count())
+    }
+
+    /// [`len`](Self::len), awaited.
+    async fn count(&self) -> Option<u64> {
         let target = self.target();
         let (pattern, page_timeout) = (target.pattern(&self.config), target.timeout());
-        let counted =
-            target
-                .connection
-                .run_blocking(Attempt::Explicit, Duration::MAX, move |manager| {
-                    count_matching(manager, pattern, page_timeout)
-                });
+        let counted = target
+            .connection
+            .run(Attempt::Explicit, Duration::MAX, move |manager| {
+                count_matching(manager, pattern, page_timeout)
+            })
+            .await;
         match counted {
             Ok(count) => Some(count),
             Err(failure) => {

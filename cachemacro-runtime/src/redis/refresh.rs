@@ -30,6 +30,7 @@ use super::connection::{Attempt, Failure, query_pipeline};
 use super::lock::Turn;
 use super::{RedisCache, Target, finish};
 use crate::layout::{Keep, Layout, kept};
+use crate::memo::driver::block_on;
 use crate::stats::Counters;
 use crate::{reentry, refresh};
 use serde::Serialize;
@@ -55,7 +56,7 @@ impl<R, S> Drop for Slot<R, S> {
 }
 
 /// A stale entry whose refresh is scheduled: where it lives and the bytes it held.
-struct Stale<R: 'static, S: 'static> {
+pub(super) struct Stale<R: 'static, S: 'static> {
     /// Held, not read: the key stays in flight until the refresh is done with.
     _slot: Slot<R, S>,
     target: Arc<Target>,
@@ -108,71 +109,14 @@ where
         C: Fn(&Ret) -> bool + Copy + Send + 'static,
         J: FnOnce() -> Ret + Send + 'static,
     {
-        let leader = match self.lead(key) {
-            Ok(leader) => leader,
-            Err(value) => return S::restore(value),
+        let schedule = |args: &A, stale| {
+            let job = refresh(args);
+            refresh::spawn_blocking(move || {
+                block_on(self.refresh_now(key, stale, cacheable, async move { job() }));
+            })
         };
-        let target = self.target();
-        let redis_key = target.redis_key(&self.config, key);
-        let fetch_key = redis_key.clone();
-        let fetched =
-            target
-                .connection
-                .run_blocking(Attempt::Routine, target.timeout(), |manager| {
-                    get_with_pttl(manager, fetch_key)
-                });
-        let absent = matches!(fetched, Ok((None, _)));
-        if let Some(entry) = self.read_aged(fetched, &target) {
-            self.counters.hit();
-            finish(leader, &entry.value);
-            if entry.stale
-                && let Some(slot) = self.refresh_slot(key)
-            {
-                let job = refresh(&args);
-                let stale = Stale {
-                    _slot: slot,
-                    target,
-                    redis_key,
-                    bytes: entry.bytes,
-                };
-                let scheduled = refresh::spawn_blocking(move || {
-                    let lock = match self.refresh_turn_blocking(&stale.target, &stale.redis_key) {
-                        Turn::Run(lock) => lock,
-                        Turn::Skip => return self.refresh_skipped(stale),
-                    };
-                    Counters::count(&self.counters.refreshes.started);
-                    // Holding the lock, it is the key's computation: a call of the key in its
-                    // body must not wait for that lock.
-                    let outcome = match lock {
-                        Some(_) => reentry::run(self, key, || refresh::run_caught(job)),
-                        None => refresh::run_caught(job),
-                    };
-                    let landed = match self.renewal(&stale, cacheable, outcome) {
-                        Ok((command, renewal)) => Landed::Sent(
-                            renewal,
-                            stale.target.connection.command_blocking(
-                                Attempt::Routine,
-                                stale.target.timeout(),
-                                command,
-                            ),
-                        ),
-                        Err(landed) => landed,
-                    };
-                    if let Some(lock) = lock {
-                        lock.release();
-                    }
-                    self.refresh_done(stale, landed);
-                });
-                if scheduled.is_err() {
-                    self.refresh_dropped();
-                }
-            }
-            return S::restore(entry.value);
-        }
-        self.compute_blocking(key, leader, &target, &redis_key, absent, cacheable, || {
-            body(args)
-        })
-        .value()
+        let body = |args| async move { body(args) };
+        block_on(self.look_up_aged(key, cacheable, args, body, schedule))
     }
 
     /// The async form of [`get_or_compute_refreshing`](Self::get_or_compute_refreshing):
@@ -192,7 +136,29 @@ where
         F: Future<Output = Ret>,
         J: Future<Output = Ret> + Send + 'static,
     {
-        let leader = match self.lead_async(key).await {
+        let schedule = |args: &A, stale| {
+            let job = refresh(args);
+            refresh::spawn_task(async move { self.refresh_now(key, stale, cacheable, job).await })
+        };
+        self.look_up_aged(key, cacheable, args, body, schedule)
+            .await
+    }
+
+    /// The lookup of a function with background refresh: reads the entry with its age, serves a
+    /// stale one and hands its refresh to `schedule` (unless one is queued or running already).
+    async fn look_up_aged<Ret, A, F>(
+        &'static self,
+        key: u128,
+        cacheable: impl Fn(&Ret) -> bool,
+        args: A,
+        body: impl FnOnce(A) -> F,
+        schedule: impl FnOnce(&A, Stale<R, S>) -> Result<(), refresh::Dropped>,
+    ) -> Ret
+    where
+        S: Keep<Ret, Kept = R>,
+        F: Future<Output = Ret>,
+    {
+        let leader = match self.lead(key).await {
             Ok(leader) => leader,
             Err(value) => return S::restore(value),
         };
@@ -212,40 +178,13 @@ where
             if entry.stale
                 && let Some(slot) = self.refresh_slot(key)
             {
-                let job = refresh(&args);
                 let stale = Stale {
                     _slot: slot,
                     target,
                     redis_key,
                     bytes: entry.bytes,
                 };
-                let scheduled = refresh::spawn_task(async move {
-                    let lock = match self.refresh_turn(&stale.target, &stale.redis_key).await {
-                        Turn::Run(lock) => lock,
-                        Turn::Skip => return self.refresh_skipped(stale),
-                    };
-                    Counters::count(&self.counters.refreshes.started);
-                    let outcome = match lock {
-                        Some(_) => reentry::run_async(self, key, refresh::await_caught(job)).await,
-                        None => refresh::await_caught(job).await,
-                    };
-                    let landed = match self.renewal(&stale, cacheable, outcome) {
-                        Ok((command, renewal)) => Landed::Sent(
-                            renewal,
-                            stale
-                                .target
-                                .connection
-                                .command(Attempt::Routine, stale.target.timeout(), command)
-                                .await,
-                        ),
-                        Err(landed) => landed,
-                    };
-                    if let Some(lock) = lock {
-                        lock.release();
-                    }
-                    self.refresh_done(stale, landed);
-                });
-                if scheduled.is_err() {
+                if schedule(&args, stale).is_err() {
                     self.refresh_dropped();
                 }
             }
@@ -262,6 +201,45 @@ where
         )
         .await
         .value()
+    }
+
+    /// Runs a scheduled refresh on the pool: takes its turn (the lock, with `lock = "redis"`),
+    /// runs `job`, and renews the entry.
+    async fn refresh_now<Ret>(
+        &'static self,
+        key: u128,
+        stale: Stale<R, S>,
+        cacheable: impl Fn(&Ret) -> bool,
+        job: impl Future<Output = Ret>,
+    ) where
+        S: Keep<Ret, Kept = R>,
+    {
+        let lock = match self.refresh_turn(&stale.target, &stale.redis_key).await {
+            Turn::Run(lock) => lock,
+            Turn::Skip => return self.refresh_skipped(stale),
+        };
+        Counters::count(&self.counters.refreshes.started);
+        // Holding the lock, it is the key's computation: a call of the key in its body must not
+        // wait for that lock.
+        let outcome = match lock {
+            Some(_) => reentry::run_async(self, key, refresh::await_caught(job)).await,
+            None => refresh::await_caught(job).await,
+        };
+        let landed = match self.renewal(&stale, cacheable, outcome) {
+            Ok((command, renewal)) => Landed::Sent(
+                renewal,
+                stale
+                    .target
+                    .connection
+                    .command(Attempt::Routine, stale.target.timeout(), command)
+                    .await,
+            ),
+            Err(landed) => landed,
+        };
+        if let Some(lock) = lock {
+            lock.release();
+        }
+        self.refresh_done(stale, landed);
     }
 
     /// The entry in a `GET` + `PTTL` reply, if there is a readable one; counts and logs the

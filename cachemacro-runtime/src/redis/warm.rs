@@ -6,6 +6,7 @@ use serde::de::DeserializeOwned;
 
 use super::{Looked, RedisCache};
 use crate::layout::{Keep, Layout};
+use crate::memo::driver::block_on;
 use crate::warm::Warmed;
 
 impl<R, S> RedisCache<R, S>
@@ -25,7 +26,11 @@ where
     where
         S: Keep<Ret, Kept = R>,
     {
-        warmed(self.look_up(key, cacheable, body))
+        warmed(block_on(self.look_up(
+            key,
+            cacheable,
+            async move { body() },
+        )))
     }
 
     /// [`warm`](Self::warm) for async functions.
@@ -39,7 +44,7 @@ where
     where
         S: Keep<Ret, Kept = R>,
     {
-        warmed(self.look_up_async(key, cacheable, body).await)
+        warmed(self.look_up(key, cacheable, body).await)
     }
 }
 
