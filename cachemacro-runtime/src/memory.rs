@@ -21,6 +21,7 @@ use crate::clock;
 use crate::flight::Flight;
 use crate::key::{LocalHasher, LocalSeeds};
 use crate::layout::{Keep, Layout, Whole, kept};
+use crate::memo::driver::block_on;
 use crate::per_thread::{self, Slots};
 use crate::reentry;
 use crate::refresh;
@@ -278,15 +279,38 @@ impl<R: Clone + Send + Sync + 'static, L: Layout> MemoryCache<R, L> {
     }
 
     /// [`find`](Self::find) after the hit path found nothing (or a bypass is active): out of
-    /// line, so that the hit path stays small.
+    /// line, so that the hit path stays small. A wait parks the thread in the blocking driver.
     #[cold]
     #[inline(never)]
     fn find_slow(&self, key: u128, schedule: impl FnOnce(u64)) -> Found<'_, R, L> {
-        let mut step = if bypass::active() {
+        let first = if bypass::active() {
             Step::Bypass
         } else {
             self.miss(key, clock::now_ms(), self.readers())
         };
+        match block_on(self.resolve(key, first, schedule)) {
+            // A thread's lead lists itself until it lands (see `Lead`).
+            Found::Compute(Compute::Lead(mut lead)) => {
+                lead.listed = Some(reentry::Listed::enter(self, key));
+                Found::Compute(Compute::Lead(lead))
+            }
+            found => found,
+        }
+    }
+
+    /// [`find`](Self::find) for tasks: waiters await.
+    async fn find_async(&self, key: u128, schedule: impl FnOnce(u64)) -> Found<'_, R, L> {
+        self.resolve(key, self.step(key), schedule).await
+    }
+
+    /// Follows `step` to a value or to what becomes of the caller's computation, waiting for
+    /// other callers' flights (and looking again after each) as needed.
+    async fn resolve<'a>(
+        &'a self,
+        key: u128,
+        mut step: Step<'a, R, L>,
+        schedule: impl FnOnce(u64),
+    ) -> Found<'a, R, L> {
         loop {
             match step {
                 Step::Hit(value, due) => {
@@ -295,39 +319,11 @@ impl<R: Clone + Send + Sync + 'static, L: Layout> MemoryCache<R, L> {
                     }
                     return Found::Value(value);
                 }
-                // This thread computes the key: waiting would wait for itself.
+                // This thread or task computes the key: waiting would wait for itself.
                 Step::Wait(_) if reentry::computing(self, key) => {
                     return Found::Compute(Compute::Return);
                 }
                 // The leader stores its value before ending the flight: the next look finds it.
-                Step::Wait(flight) => {
-                    flight.wait();
-                }
-                Step::Lead(mut lead) => {
-                    lead.listed = Some(reentry::Listed::enter(self, key));
-                    return Found::Compute(Compute::Lead(lead));
-                }
-                Step::Unlocked => return Found::Compute(Compute::Store),
-                Step::Bypass => return Found::Compute(Compute::Return),
-            }
-            step = self.step(key);
-        }
-    }
-
-    /// [`find`](Self::find) for tasks: waiters await.
-    async fn find_async(&self, key: u128, schedule: impl FnOnce(u64)) -> Found<'_, R, L> {
-        loop {
-            match self.step(key) {
-                Step::Hit(value, due) => {
-                    if let Some(generation) = due {
-                        schedule(generation);
-                    }
-                    return Found::Value(value);
-                }
-                // This task computes the key: waiting would wait for itself.
-                Step::Wait(_) if reentry::computing(self, key) => {
-                    return Found::Compute(Compute::Return);
-                }
                 Step::Wait(flight) => {
                     flight.wait_async().await;
                 }
@@ -335,6 +331,7 @@ impl<R: Clone + Send + Sync + 'static, L: Layout> MemoryCache<R, L> {
                 Step::Unlocked => return Found::Compute(Compute::Store),
                 Step::Bypass => return Found::Compute(Compute::Return),
             }
+            step = self.step(key);
         }
     }
 

@@ -1,6 +1,6 @@
 //! Single-flight within one process: one computation per missing key, which other callers of the
-//! key wait for, threads blocking and tasks awaiting on the same [`Flight`], so sync and async
-//! callers of one function coalesce with each other.
+//! key wait for on the same [`Flight`], tasks awaiting it and threads blocking in the driver
+//! (`memo::driver`), so sync and async callers of one function coalesce with each other.
 //!
 //! A flight ends once, with a value (its waiters get a clone) or with nothing (its waiters look
 //! again, and one of them may lead the next flight). It ends with nothing when its leader
@@ -15,7 +15,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
-use event_listener::{Event, Listener};
+use event_listener::Event;
 
 /// A computation in progress, and then its outcome.
 pub(crate) struct Flight<R = ()> {
@@ -50,22 +50,8 @@ impl<R> Flight<R> {
 }
 
 impl<R: Clone> Flight<R> {
-    /// Blocks the thread until the flight ends: the leader's value, or `None` to look again.
-    pub(crate) fn wait(&self) -> Option<R> {
-        loop {
-            if let Some(outcome) = self.outcome.get() {
-                return outcome.clone();
-            }
-            // Listen before checking again, so that an ending in between is not missed.
-            let listener = self.event.listen();
-            if let Some(outcome) = self.outcome.get() {
-                return outcome.clone();
-            }
-            listener.wait();
-        }
-    }
-
-    /// [`wait`](Self::wait) for tasks.
+    /// Waits until the flight ends: the leader's value, or `None` to look again. Threads wait
+    /// through the blocking driver (`memo::driver`).
     pub(crate) async fn wait_async(&self) -> Option<R> {
         loop {
             if let Some(outcome) = self.outcome.get() {
@@ -180,6 +166,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::memo::driver::block_on;
 
     #[test]
     fn followers_get_the_leaders_value() {
@@ -191,7 +178,7 @@ mod tests {
             panic!("the second caller follows")
         };
         std::thread::scope(|scope| {
-            let waiter = scope.spawn(|| flight.wait());
+            let waiter = scope.spawn(|| block_on(flight.wait_async()));
             leader.finish(&7);
             assert_eq!(waiter.join().unwrap(), Some(7));
         });
@@ -208,11 +195,7 @@ mod tests {
             panic!("the second caller follows")
         };
         drop(leader);
-        assert_eq!(flight.wait(), None);
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .build()
-            .unwrap();
-        assert_eq!(runtime.block_on(flight.wait_async()), None);
+        assert_eq!(block_on(flight.wait_async()), None);
     }
 
     /// One flight wakes a blocked thread and a pending task alike, both with the value.
@@ -231,7 +214,7 @@ mod tests {
         let (waiting, waiting_now) = mpsc::channel();
         let thread_sender = sender.clone();
         std::thread::spawn(move || {
-            let _ = thread_sender.send(("thread", thread_side.wait()));
+            let _ = thread_sender.send(("thread", block_on(thread_side.wait_async())));
         });
         std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
