@@ -759,3 +759,59 @@ fn flipping_cache_err_makes_stored_values_misses_not_misreadings() {
     assert_eq!(flip_ok_only(7), Ok(vec![0]), "read back in its own layout");
     assert_eq!(runs(&FLIP_RUNS), 3);
 }
+
+#[memoize(name = "same_methods_memory")]
+fn same_methods_memory(n: u64) -> u64 {
+    n
+}
+
+#[memoize(ttl = 60, backend = "redis", name = "same_methods_redis")]
+fn same_methods_redis(n: u64) -> u64 {
+    n
+}
+
+/// What every cache answers, by the same names and types on every backend.
+macro_rules! summary {
+    ($cache:expr) => {{
+        let summary: (Option<u64>, Option<bool>, Option<u64>, &str, u32) = (
+            $cache.len(),
+            $cache.is_empty(),
+            $cache.capacity(),
+            $cache.name(),
+            $cache.version(),
+        );
+        summary
+    }};
+}
+
+/// One handle type: the in-process and the Redis cache answer the same methods, `Option` where
+/// a backend cannot know (Redis has no capacity of its own).
+#[tokio::test]
+async fn every_backend_has_the_same_cache_methods() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    same_methods_redis_cache().configure(config(&server));
+    assert_eq!(same_methods_memory(1), 1);
+    assert_eq!(same_methods_redis(1), 1);
+    assert_eq!(
+        summary!(same_methods_memory_cache()),
+        (Some(1), Some(false), Some(10_000), "same_methods_memory", 0)
+    );
+    assert_eq!(
+        summary!(same_methods_redis_cache()),
+        (Some(1), Some(false), None, "same_methods_redis", 0)
+    );
+    same_methods_memory_cache().clear_async().await;
+    same_methods_redis_cache().clear_async().await;
+    assert_eq!(same_methods_memory_cache().len(), Some(0));
+    assert_eq!(same_methods_redis_cache().len(), Some(0));
+    let (memory, redis) = (
+        same_methods_memory_cache().stats(),
+        same_methods_redis_cache().stats(),
+    );
+    assert_eq!((memory.misses, memory.entries), (1, Some(0)));
+    assert_eq!((redis.misses, redis.entries), (1, None));
+    assert!(format!("{:?}", same_methods_memory_cache()).starts_with("MemoryCache"));
+    assert!(format!("{:?}", same_methods_redis_cache()).starts_with("RedisCache"));
+}

@@ -38,10 +38,13 @@
 //! | `f_refresh(args) -> R` | runs the body now and stores its result (prime / put) |
 //! | `f_invalidate(args) -> bool` | removes the entry for these arguments; true if there was a live one |
 //! | `f_warm(items) -> WarmReport` | computes and stores the items (argument tuples) not cached yet, a few at a time: see [`warm`] |
-//! | `f_cache() -> &'static MemoryCache<R>` | the cache: [`stats()`](MemoryCache::stats), [`clear()`](MemoryCache::clear), [`len()`](MemoryCache::len) |
+//! | `f_cache() -> &'static MemoryCache<R>` | the cache: [`stats()`](Cache::stats), [`clear()`](Cache::clear), [`len()`](Cache::len) |
 //!
-//! With `backend = "redis"`, `f_cache()` returns `&'static RedisCache<R>`, with the same methods
-//! (`len()` and `is_empty()` answer `Option`s) plus `clear_async()`, `configure()` and `config()`.
+//! With `backend = "redis"`, `f_cache()` returns `&'static RedisCache<R>`. Both are one type,
+//! [`Cache`], with the same methods on every backend: `stats()`, `clear()`, `clear_async()`,
+//! `len()`, `is_empty()`, `capacity()`, `name()` and `version()` (`len()`, `is_empty()` and
+//! `capacity()` answer `Option`s: Redis sets no capacity, and counting its entries can fail);
+//! Redis adds `configure()` and `config()`.
 //! For a function returning `Result<T, E>` without `cache_err`, the cache keeps the `Ok` value
 //! alone: `f_cache()` is a `MemoryCache<T, OkOnly>` (or `RedisCache<T, OkOnly>`; see
 //! [`layout`]).
@@ -120,6 +123,7 @@
 #![warn(missing_docs)]
 
 pub mod bypass;
+mod cache;
 pub mod clock;
 pub mod key;
 pub mod layout;
@@ -140,6 +144,7 @@ pub mod warm;
 #[cfg(feature = "redis")]
 pub use crate::redis::{RedisCache, RedisConfig};
 pub use bypass::{bypass, bypass_async};
+pub use cache::Cache;
 pub use cachemacro::{CacheKey, memoize};
 pub use key::{CacheKey, KeySink};
 pub use memory::MemoryCache;
@@ -189,6 +194,7 @@ pub enum Lock {
 /// What the generated code calls. Not a public API: it changes without notice.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::cache::Backend;
     pub use crate::key::generated::{KeyExpr, KeyField};
     pub use crate::warm::{WarmCall, Warmed, warm, warm_async};
     pub use crate::{FnConfig, Lock};

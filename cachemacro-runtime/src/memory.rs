@@ -13,10 +13,10 @@
 //! marks.
 
 use std::future::Future;
-use std::marker::PhantomData;
 use std::sync::Arc;
 
 use crate::bypass;
+use crate::cache::{Backend, Cache};
 use crate::clock;
 use crate::flight::Flight;
 use crate::key::{LocalHasher, LocalSeeds};
@@ -25,7 +25,7 @@ use crate::memo::driver::block_on;
 use crate::per_thread::{self, Slots};
 use crate::reentry;
 use crate::refresh;
-use crate::stats::{Counters, Stats};
+use crate::stats::Counters;
 use crate::store::{Probe, Read, Removed, Store};
 use crate::warm::Warmed;
 use crate::{FnConfig, Lock};
@@ -33,16 +33,17 @@ use crate::{FnConfig, Lock};
 /// The capacity of an in-process cache when `capacity` is not given.
 pub const DEFAULT_CAPACITY: u64 = 10_000;
 
-/// The cache of one memoized function on the in-process backend, returned by `f_cache()`.
+/// The cache of one memoized function on the in-process backend, returned by `f_cache()`: a
+/// [`Cache`] (see there for its methods).
 ///
 /// `R` is what the cache keeps of a result: the return type itself, or, for a `Result` whose
 /// errors are not cached, its `Ok` type with the layout `L` = `OkOnly` (see [`crate::layout`]).
-pub struct MemoryCache<R, L = Whole> {
-    config: FnConfig,
+pub type MemoryCache<R, L = Whole> = Cache<R, L, Memory<R>>;
+
+/// The in-process backend of a [`Cache`]: the table of entries and the seeds of its keys.
+pub struct Memory<R> {
     key_seeds: LocalSeeds,
     store: Store<R>,
-    counters: Counters,
-    layout: PhantomData<fn() -> L>,
 }
 
 /// The caller that computes a missing key. Dropping it without [`Lead::land`] (a panic in the body,
@@ -63,7 +64,7 @@ impl<R: Clone, L> Lead<'_, R, L> {
         self.landed = true;
         let cache = self.cache;
         let value = value.map(|value| (value, cache.expires_at()));
-        let removed = cache.store.finish(
+        let removed = cache.backend.store.finish(
             self.key,
             &self.flight,
             value,
@@ -78,7 +79,7 @@ impl<R: Clone, L> Drop for Lead<'_, R, L> {
     fn drop(&mut self) {
         if !self.landed {
             let cache = self.cache;
-            let removed = cache.store.finish(
+            let removed = cache.backend.store.finish(
                 self.key,
                 &self.flight,
                 None,
@@ -162,11 +163,26 @@ impl<R: Clone, L> MemoryCache<R, L> {
         &self.counters.threads
     }
 
+    /// True (and logged) when this thread is inside an in-process store's read, running a
+    /// value's `Clone`: a write now would wait for that read to end, which never comes (or, across
+    /// two threads doing the same, for each other). Such a write is skipped.
+    fn refuse_write_in_read(&self, operation: &'static str) -> bool {
+        let refused = bypass::in_store_read();
+        if refused {
+            tracing::warn!(
+                function = self.config.name,
+                operation,
+                "cachemacro: a cached value's `Clone` wrote to an in-process cache; skipped"
+            );
+        }
+        refused
+    }
+
     /// The hit path: the store's read of `key`, counted there. The caller has checked that no
     /// bypass is active.
     #[inline(always)]
     fn hit(&self, key: u128) -> Read<R> {
-        self.store.read(
+        self.backend.store.read(
             key,
             self.now(),
             self.config.refresh_after_ms,
@@ -204,7 +220,7 @@ impl<R: Clone, L> MemoryCache<R, L> {
             self.counters.miss();
             return Step::Unlocked;
         }
-        match self.store.lead_or_wait(key, now, readers) {
+        match self.backend.store.lead_or_wait(key, now, readers) {
             Probe::Hit(value) => {
                 self.counters.hit();
                 Step::Hit(value, None)
@@ -247,20 +263,18 @@ impl<R: Clone + Send + Sync + 'static, L: Layout> MemoryCache<R, L> {
         if config.ttl_ms > 0 {
             clock::start();
         }
-        MemoryCache {
+        let backend = Memory {
             key_seeds: LocalSeeds::random(),
             store: Store::new(config.capacity),
-            config,
-            counters: Counters::default(),
-            layout: PhantomData,
-        }
+        };
+        Cache::with_backend(config, backend)
     }
 
     /// The hasher for this cache's keys.
     #[doc(hidden)]
     #[inline]
     pub fn key_hasher(&self) -> LocalHasher<'_> {
-        LocalHasher::new(&self.key_seeds)
+        LocalHasher::new(&self.backend.key_seeds)
     }
 
     /// A live value for `key` (scheduling its refresh through `schedule` when the store asks for
@@ -558,7 +572,8 @@ impl<R: Clone + Send + Sync + 'static, L: Layout> MemoryCache<R, L> {
             .map(|kept| (kept.clone(), self.expires_at()));
         let stored = value.is_some();
         let replaced =
-            self.store
+            self.backend
+                .store
                 .refreshed(key, generation, value, clock::now_ms(), self.readers());
         let refreshes = &self.counters.refreshes;
         if !stored {
@@ -577,7 +592,8 @@ impl<R: Clone + Send + Sync + 'static, L: Layout> MemoryCache<R, L> {
     /// an entry present, and leaves its refresh to the calls.
     #[cold]
     fn decline_refresh(&self, key: u128, generation: u64) {
-        self.store
+        self.backend
+            .store
             .refreshed(key, generation, None, clock::now_ms(), self.readers());
     }
 
@@ -600,7 +616,7 @@ impl<R: Clone + Send + Sync + 'static, L: Layout> MemoryCache<R, L> {
         let Some(kept) = kept::<Ret, L>(&cacheable, value) else {
             return false;
         };
-        let removed = self.store.insert(
+        let removed = self.backend.store.insert(
             key,
             kept.clone(),
             self.expires_at(),
@@ -632,7 +648,9 @@ impl<R: Clone + Send + Sync + 'static, L: Layout> MemoryCache<R, L> {
             return false;
         }
         matches!(
-            self.store.remove(key, clock::now_ms(), self.readers()),
+            self.backend
+                .store
+                .remove(key, clock::now_ms(), self.readers()),
             Some((_, true))
         )
     }
@@ -642,70 +660,26 @@ impl<R: Clone + Send + Sync + 'static, L: Layout> MemoryCache<R, L> {
     pub async fn invalidate_async(&self, key: u128) -> bool {
         self.invalidate(key)
     }
-
-    /// A snapshot of this cache's counters.
-    pub fn stats(&self) -> Stats {
-        let mut stats = self.counters.snapshot();
-        stats.entries = Some(self.store.len() as u64);
-        stats.capacity = Some(self.store.capacity());
-        stats
-    }
-
-    /// Removes every entry. Counters keep their values; computations in progress still store
-    /// their results when they finish. Skipped (with a warning) when called from a cached value's
-    /// `Clone` while this thread reads an in-process cache.
-    pub fn clear(&self) {
-        if !self.refuse_write_in_read("clear") {
-            self.store.clear(self.readers());
-        }
-    }
-
-    /// True (and logged) when this thread is inside an in-process store's read, running a
-    /// value's `Clone`: a write now would wait for that read to end, which never comes (or, across
-    /// two threads doing the same, for each other). Such a write is skipped.
-    fn refuse_write_in_read(&self, operation: &'static str) -> bool {
-        let refused = bypass::in_store_read();
-        if refused {
-            tracing::warn!(
-                function = self.config.name,
-                operation,
-                "cachemacro: a cached value's `Clone` wrote to an in-process cache; skipped"
-            );
-        }
-        refused
-    }
-
-    /// Entries held now, including expired ones not yet removed.
-    pub fn len(&self) -> usize {
-        self.store.len()
-    }
-
-    /// True when no entry is held.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// The most entries this cache holds at once: the `capacity` option.
-    pub fn capacity(&self) -> u64 {
-        self.store.capacity()
-    }
-
-    /// The function's identity in keys: its module path and name, or its `name = "..."`.
-    pub fn name(&self) -> &'static str {
-        self.config.name
-    }
-
-    /// The function's `version`.
-    pub fn version(&self) -> u32 {
-        self.config.version
-    }
 }
 
-impl<R, L> std::fmt::Debug for MemoryCache<R, L> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MemoryCache")
-            .field("name", &self.config.name)
-            .field("version", &self.config.version)
-            .finish_non_exhaustive()
+impl<R: Clone + Send + Sync + 'static> Backend<R> for Memory<R> {
+    const NAME: &'static str = "MemoryCache";
+
+    fn entries(&self) -> Option<u64> {
+        Some(self.store.len() as u64)
+    }
+
+    fn capacity(&self) -> Option<u64> {
+        Some(self.store.capacity())
+    }
+
+    async fn count<L>(cache: &Cache<R, L, Self>) -> Option<u64> {
+        cache.backend.entries()
+    }
+
+    async fn clear<L>(cache: &Cache<R, L, Self>) {
+        if !cache.refuse_write_in_read("clear") {
+            cache.backend.store.clear(cache.readers());
+        }
     }
 }

@@ -56,7 +56,7 @@
 //! The cache never makes a call fail. When Redis is unreachable, refuses a command or does not
 //! answer within the timeout, or a stored value cannot be read (another type, another format,
 //! corrupt, larger than the limit), the call runs the body and returns its value; the error is
-//! counted in [`Stats::errors`] and logged through `tracing` (`WARN`, with Redis' reply) at most
+//! counted in [`Stats::errors`](crate::Stats::errors) and logged through `tracing` (`WARN`, with Redis' reply) at most
 //! once per [`LOG_INTERVAL`] (10 s) per function, and an unreadable value is overwritten by the
 //! new one. After a connection failure, a timeout, or a reply that retrying will not change,
 //! Redis is left alone for [`COOL_DOWN`] (1 s): calls run the body straight away (these skipped
@@ -94,7 +94,7 @@
 //! reads the entry and the lock at one instant, so one process takes over, and none runs the body
 //! once the value is stored.
 //! Threads block while they wait; tasks await, without blocking their runtime's thread.
-//! [`Stats`] counts the waits (`lock_waits`) and takeovers (`lock_takeovers`).
+//! [`Stats`](crate::Stats) counts the waits (`lock_waits`) and takeovers (`lock_takeovers`).
 //!
 //! A call made inside the body that computes its own key (on the same thread, or in the same
 //! task) does not wait for that computation: it reads the entry like any call, and when there is
@@ -125,7 +125,7 @@
 //! per process. A refresh whose encoded value is unchanged renews the entry's age with
 //! `PEXPIRE` and writes no value; a changed value is written with a full `ttl`; a failed one
 //! (an uncached `Err`, a panic) keeps the old value and its age. Refreshes are counted in
-//! [`Stats`]' `refreshes_*` fields.
+//! [`Stats`](crate::Stats)' `refreshes_*` fields.
 
 mod config;
 mod connection;
@@ -136,7 +136,6 @@ mod refresh;
 mod report;
 mod warm;
 
-use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -156,23 +155,29 @@ pub use report::LOG_INTERVAL;
 use self::connection::{Attempt, Connection, Failure, query, within};
 use self::lock::{Claim, Held};
 use self::report::ErrorLog;
+use crate::cache::{Backend, Cache};
 use crate::key::format_key;
 use crate::layout::{Keep, Layout, Whole, kept};
 use crate::memo::driver::block_on;
 use crate::memo::flight::{Flights, Leader, Role};
 use crate::reentry;
-use crate::stats::{Counters, Stats};
+use crate::stats::Counters;
 use crate::{FnConfig, Lock};
 
 /// Keys asked for per `SCAN` page by [`RedisCache::clear`] and [`RedisCache::len`].
 const SCAN_PAGE: usize = 1000;
 
-/// The cache of one memoized function on the Redis backend, returned by `f_cache()`.
+/// The cache of one memoized function on the Redis backend, returned by `f_cache()`: a
+/// [`Cache`] (see there for its methods), with [`configure`](Cache::configure) and
+/// [`config`](Cache::config) besides.
 ///
 /// `R` is what is stored of a result in the layout `S` (see [`crate::layout`]): the return type
 /// itself, or the `Ok` type (`S` = `OkOnly`) for a `Result` whose errors are not cached.
-pub struct RedisCache<R, S = Whole> {
-    config: FnConfig,
+pub type RedisCache<R, S = Whole> = Cache<R, S, Redis<R>>;
+
+/// The Redis backend of a [`Cache`]: where the function's entries live, and this process' share
+/// of the work on them.
+pub struct Redis<R> {
     type_tag: u64,
     /// Resolved on first use, so that building the cache (in a static) neither reads the
     /// configuration nor connects.
@@ -180,9 +185,7 @@ pub struct RedisCache<R, S = Whole> {
     flights: Flights<R>,
     /// Keys whose background refresh is queued or running in this process: at most one each.
     refreshing: refresh::InFlight,
-    counters: Counters,
     log: ErrorLog,
-    layout: PhantomData<S>,
 }
 
 /// Where this function's entries live.
@@ -240,16 +243,14 @@ fn escape_glob(text: &str) -> String {
 impl<R, S: Layout> RedisCache<R, S> {
     #[doc(hidden)]
     pub fn new(config: FnConfig) -> Self {
-        RedisCache {
+        let backend = Redis {
             type_tag: envelope::type_tag(&format!("{}{}", S::TAG_PREFIX, config.ret_type)),
-            config,
             target: ArcSwapOption::empty(),
             flights: Flights::new(),
             refreshing: refresh::InFlight::default(),
-            counters: Counters::default(),
             log: ErrorLog::default(),
-            layout: PhantomData,
-        }
+        };
+        Cache::with_backend(config, backend)
     }
 }
 
@@ -266,7 +267,9 @@ impl<R, S> RedisCache<R, S> {
     /// one). Typically called once at start-up; tests use it to give each function its own
     /// server.
     pub fn configure(&self, config: RedisConfig) {
-        self.target.store(Some(Arc::new(Target::new(config))));
+        self.backend
+            .target
+            .store(Some(Arc::new(Target::new(config))));
     }
 
     /// This function's configuration (fixing it from the process-wide one if it was not yet).
@@ -275,12 +278,13 @@ impl<R, S> RedisCache<R, S> {
     }
 
     fn target(&self) -> Arc<Target> {
-        if let Some(target) = self.target.load_full() {
+        if let Some(target) = self.backend.target.load_full() {
             return target;
         }
         let fresh = Arc::new(Target::new(config::process_config().clone()));
         // A concurrent first call or `configure` may have got there first: theirs wins.
         let previous = self
+            .backend
             .target
             .compare_and_swap(&None::<Arc<Target>>, Some(fresh.clone()));
         match &*previous {
@@ -289,32 +293,10 @@ impl<R, S> RedisCache<R, S> {
         }
     }
 
-    /// A snapshot of this cache's counters; `entries` and `capacity` are `None` (Redis holds the
-    /// entries, and its `maxmemory` policy bounds them).
-    pub fn stats(&self) -> Stats {
-        self.counters.snapshot()
-    }
-
-    /// `None`: Redis' own `maxmemory` policy bounds the entries. (The same method as the
-    /// in-process backend's, so code can print either.)
-    pub fn capacity(&self) -> Option<u64> {
-        None
-    }
-
-    /// The function's identity in keys: its module path and name, or its `name = "..."`.
-    pub fn name(&self) -> &'static str {
-        self.config.name
-    }
-
-    /// The function's `version`.
-    pub fn version(&self) -> u32 {
-        self.config.version
-    }
-
     /// Counts and logs an error.
     fn failed(&self, operation: &str, error: &dyn std::fmt::Display) {
         Counters::count(&self.counters.errors);
-        self.log.report(self.config.name, operation, error);
+        self.backend.log.report(self.config.name, operation, error);
     }
 
     /// [`failed`](Self::failed) for Redis operations; a call skipped during a cool-down is not
@@ -340,7 +322,7 @@ where
             return Ok(None);
         }
         loop {
-            match self.flights.join(key) {
+            match self.backend.flights.join(key) {
                 Role::Leader(leader) => return Ok(Some(leader)),
                 Role::Follower(_) if reentry::computing(self, key) => return Ok(None),
                 Role::Follower(flight) => {
@@ -487,7 +469,11 @@ where
 
     /// The value in stored bytes, if they are readable; counts and logs the failure.
     fn decode(&self, bytes: &[u8], target: &Target) -> Option<R> {
-        match envelope::decode(self.type_tag, bytes, target.settings.max_value_bytes) {
+        match envelope::decode(
+            self.backend.type_tag,
+            bytes,
+            target.settings.max_value_bytes,
+        ) {
             Ok(stored) => Some(stored),
             Err(error) => {
                 self.failed("decode", &error);
@@ -539,7 +525,11 @@ where
     /// `value`'s envelope, or `None` if nothing of it is stored or (counted and logged) it cannot
     /// be encoded within the size limit.
     fn encode(&self, value: &R, target: &Target) -> Option<Vec<u8>> {
-        match envelope::encode(self.type_tag, value, target.settings.max_value_bytes) {
+        match envelope::encode(
+            self.backend.type_tag,
+            value,
+            target.settings.max_value_bytes,
+        ) {
             Ok(bytes) => Some(bytes),
             Err(error) => {
                 self.failed("encode", &error);
@@ -558,26 +548,33 @@ where
         command
     }
 
-    /// Stores `value` under `key` if it is cacheable, replacing any entry (`f_refresh`).
+    /// Stores `value` under `key` if it is cacheable, replacing any entry (`f_refresh`); true if
+    /// it was written.
     #[doc(hidden)]
-    pub fn store<Ret>(&self, key: u128, cacheable: impl Fn(&Ret) -> bool, value: &Ret)
+    pub fn store<Ret>(&self, key: u128, cacheable: impl Fn(&Ret) -> bool, value: &Ret) -> bool
     where
         S: Keep<Ret, Kept = R>,
     {
-        block_on(self.store_async(key, cacheable, value));
+        block_on(self.store_async(key, cacheable, value))
     }
 
     /// [`store`](Self::store) for async functions.
     #[doc(hidden)]
-    pub async fn store_async<Ret>(&self, key: u128, cacheable: impl Fn(&Ret) -> bool, value: &Ret)
+    pub async fn store_async<Ret>(
+        &self,
+        key: u128,
+        cacheable: impl Fn(&Ret) -> bool,
+        value: &Ret,
+    ) -> bool
     where
         S: Keep<Ret, Kept = R>,
     {
-        if let Some(kept) = kept::<Ret, S>(&cacheable, value) {
-            let target = self.target();
-            let redis_key = target.redis_key(&self.config, key);
-            self.write(&target, &redis_key, kept, &mut None).await;
-        }
+        let Some(kept) = kept::<Ret, S>(&cacheable, value) else {
+            return false;
+        };
+        let target = self.target();
+        let redis_key = target.redis_key(&self.config, key);
+        self.write(&target, &redis_key, kept, &mut None).await
     }
 }
 
@@ -611,40 +608,22 @@ impl<R, S> RedisCache<R, S> {
             }
         }
     }
+}
 
-    /// Deletes every entry of this function's current `version`, page by page (`SCAN` and
-    /// `UNLINK`, never `KEYS`), each page within the timeout. Counters keep their values. A
-    /// failure is counted and logged, and leaves the remaining entries in place.
-    pub fn clear(&self) {
-        block_on(self.clear_async());
+impl<R: Send + Sync> Backend<R> for Redis<R> {
+    const NAME: &'static str = "RedisCache";
+
+    fn entries(&self) -> Option<u64> {
+        None
     }
 
-    /// [`clear`](Self::clear) for async code.
-    pub async fn clear_async(&self) {
-        let target = self.target();
-        let (pattern, page_timeout) = (target.pattern(&self.config), target.timeout());
-        let cleared = target
-            .connection
-            .run(Attempt::Explicit, Duration::MAX, move |manager| {
-                clear_matching(manager, pattern, page_timeout)
-            })
-            .await;
-        if let Err(failure) = cleared {
-            self.connection_failed("clear", failure);
-        }
+    fn capacity(&self) -> Option<u64> {
+        None
     }
 
-    /// The number of this function's entries (current `version`), counted with `SCAN`: a walk
-    /// over the whole Redis database, for tests and diagnostics. `None` (and an error counted)
-    /// when Redis cannot be reached.
-    pub fn len(&self) -> Option<u64> {
-        block_on(self.count())
-    }
-
-    /// [`len`](Self::len), awaited.
-    async fn count(&self) -> Option<u64> {
-        let target = self.target();
-        let (pattern, page_timeout) = (target.pattern(&self.config), target.timeout());
+    async fn count<S>(cache: &Cache<R, S, Self>) -> Option<u64> {
+        let target = cache.target();
+        let (pattern, page_timeout) = (target.pattern(&cache.config), target.timeout());
         let counted = target
             .connection
             .run(Attempt::Explicit, Duration::MAX, move |manager| {
@@ -654,15 +633,24 @@ impl<R, S> RedisCache<R, S> {
         match counted {
             Ok(count) => Some(count),
             Err(failure) => {
-                self.connection_failed("len", failure);
+                cache.connection_failed("len", failure);
                 None
             }
         }
     }
 
-    /// True when [`len`](Self::len) is `Some(0)`; `None` when Redis cannot be reached.
-    pub fn is_empty(&self) -> Option<bool> {
-        self.len().map(|count| count == 0)
+    async fn clear<S>(cache: &Cache<R, S, Self>) {
+        let target = cache.target();
+        let (pattern, page_timeout) = (target.pattern(&cache.config), target.timeout());
+        let cleared = target
+            .connection
+            .run(Attempt::Explicit, Duration::MAX, move |manager| {
+                clear_matching(manager, pattern, page_timeout)
+            })
+            .await;
+        if let Err(failure) = cleared {
+            cache.connection_failed("clear", failure);
+        }
     }
 }
 
@@ -751,15 +739,6 @@ async fn count_matching(
             return Ok(count);
         }
         cursor = next;
-    }
-}
-
-impl<R, S> std::fmt::Debug for RedisCache<R, S> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedisCache")
-            .field("name", &self.config.name)
-            .field("version", &self.config.version)
-            .finish_non_exhaustive()
     }
 }
 

@@ -51,7 +51,7 @@ struct Slot<R: 'static, S: 'static> {
 
 impl<R, S> Drop for Slot<R, S> {
     fn drop(&mut self) {
-        self.cache.refreshing.keys.lock().remove(&self.key);
+        self.cache.backend.refreshing.keys.lock().remove(&self.key);
     }
 }
 
@@ -276,7 +276,7 @@ where
     /// The key's place in the refreshes in flight, unless one is queued or running already.
     fn refresh_slot(&'static self, key: u128) -> Option<Slot<R, S>> {
         // Not `then_some`: a `Slot` built for nothing would drop, and unlock its key, right here.
-        let vacant = self.refreshing.keys.lock().insert(key);
+        let vacant = self.backend.refreshing.keys.lock().insert(key);
         vacant.then(|| Slot { cache: self, key })
     }
 
