@@ -122,7 +122,6 @@
 //!   are separate in any case.
 #![warn(missing_docs)]
 
-pub mod bypass;
 mod cache;
 pub mod clock;
 pub mod key;
@@ -133,13 +132,11 @@ pub mod options;
 mod per_thread;
 #[cfg(feature = "redis")]
 pub mod redis;
-mod reentry;
-// The store names the shared flight type by its old path.
-use memo::flight;
-pub mod refresh;
+// Their crate-level paths, which the store and the backends name.
+pub use memo::{bypass, refresh, warm};
+use memo::{flight, reentry};
 mod stats;
 mod store;
-pub mod warm;
 
 #[cfg(feature = "redis")]
 pub use crate::redis::{RedisCache, RedisConfig};

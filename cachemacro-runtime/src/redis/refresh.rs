@@ -28,7 +28,8 @@ use parking_lot::Mutex;
 
 use super::connection::{Attempt, Failure, query_pipeline};
 use super::lock::Turn;
-use super::{RedisCache, Target, finish};
+use super::lookup::finish;
+use super::{RedisCache, Target};
 use crate::layout::{Keep, Layout, kept};
 use crate::memo::driver::block_on;
 use crate::stats::Counters;

@@ -4,7 +4,8 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{Looked, RedisCache};
+use super::RedisCache;
+use super::lookup::Looked;
 use crate::layout::{Keep, Layout};
 use crate::memo::driver::block_on;
 use crate::warm::Warmed;
