@@ -193,6 +193,7 @@ pub enum Lock {
 pub mod __private {
     pub use crate::cache::Backend;
     pub use crate::key::generated::{KeyExpr, KeyField};
+    pub use crate::memo::protocol::{Found, Protocol};
     pub use crate::warm::{WarmCall, Warmed, warm, warm_async};
     pub use crate::{FnConfig, Lock};
 

@@ -61,15 +61,15 @@ pub(crate) fn block_on<F: Future>(future: F) -> F::Output {
         .try_with(|(signal, in_use)| (!in_use.replace(true)).then(|| signal.clone()))
         .ok()
         .flatten();
-    let signal = match &borrowed {
+    let _release = Release(borrowed.is_some());
+    let signal = match borrowed {
         Some(signal) => {
             // A wake-up left over from a previous call (its future woke after completing).
             signal.woken.store(false, Ordering::Relaxed);
-            signal.clone()
+            signal
         }
         None => Signal::new(),
     };
-    let _release = Release(borrowed.is_some());
     let waker = Waker::from(signal.clone());
     let mut context = Context::from_waker(&waker);
     let mut future = pin!(future);

@@ -20,16 +20,18 @@ use crate::cache::{Backend, Cache};
 use crate::clock;
 use crate::flight::Flight;
 use crate::key::{LocalHasher, LocalSeeds};
-use crate::layout::{Keep, Layout, Whole, kept};
-use crate::memo::driver::block_on;
+use crate::layout::{Keep, Layout, Whole};
+use crate::memo::protocol::{Found, Protocol};
 use crate::per_thread::{self, Slots};
-use crate::reentry;
 use crate::stats::Counters;
 use crate::store::{Probe, Read, Removed, Store};
-use crate::warm::Warmed;
+use crate::{reentry, refresh};
 
 mod refreshing;
+
 use crate::{FnConfig, Lock};
+#[doc(hidden)]
+pub use refreshing::Refreshing;
 
 /// The capacity of an in-process cache when `capacity` is not given.
 pub const DEFAULT_CAPACITY: u64 = 10_000;
@@ -47,17 +49,14 @@ pub struct Memory<R> {
     store: Store<R>,
 }
 
-/// The caller that computes a missing key. Dropping it without [`Lead::land`] (a panic in the body,
+/// The caller that computes a missing key. Dropping it without `land` (a panic in the body,
 /// a cancelled future) ends the flight with nothing stored, which releases the waiters.
-struct Lead<'a, R: Clone, L> {
+#[doc(hidden)]
+pub struct Lead<'a, R: Clone, L> {
     cache: &'a MemoryCache<R, L>,
     key: u128,
     flight: Arc<Flight>,
     landed: bool,
-    /// For a thread (sync caller), which runs the body between taking the lead and landing it:
-    /// lists the thread as the key's computation meanwhile (see [`reentry`]). A task's body is
-    /// listed during its polls instead ([`MemoryCache::compute_async`]).
-    listed: Option<reentry::Listed>,
 }
 
 impl<R: Clone, L> Lead<'_, R, L> {
@@ -104,21 +103,13 @@ enum Step<'a, R: Clone, L> {
     Bypass,
 }
 
-/// What a lookup ended with.
-enum Found<'a, R: Clone, L> {
-    Value(R),
-    /// Run the body, then [`MemoryCache::computed`].
-    Compute(Compute<'a, R, L>),
-}
-
-/// What becomes of a computed value.
-enum Compute<'a, R: Clone, L> {
-    /// Handed to this caller's flight, and stored if cacheable.
-    Lead(Lead<'a, R, L>),
-    /// Stored if cacheable (`lock = "none"`).
-    Store,
-    /// Nothing: returned only.
-    Return,
+/// What lands a computed value.
+#[doc(hidden)]
+pub enum MemoryLead<'a, R: Clone, L> {
+    /// This caller's flight: waiters look again once it lands.
+    Flight(Lead<'a, R, L>),
+    /// `lock = "none"`: stored without a flight.
+    Unlocked(u128),
 }
 
 impl<R: Clone, L> MemoryCache<R, L> {
@@ -211,7 +202,6 @@ impl<R: Clone, L> MemoryCache<R, L> {
                     key,
                     flight,
                     landed: false,
-                    listed: None,
                 })
             }
         }
@@ -246,262 +236,6 @@ impl<R: Clone + Send + Sync + 'static, L: Layout> MemoryCache<R, L> {
     pub fn key_hasher(&self) -> LocalHasher<'_> {
         LocalHasher::new(&self.backend.key_seeds)
     }
-
-    /// A live value for `key` (scheduling its refresh through `schedule` when the store asks for
-    /// one), or what to do with the value the caller computes instead.
-    #[inline(always)]
-    fn find(&self, key: u128, schedule: impl FnOnce(u64)) -> Found<'_, R, L> {
-        if !bypass::active()
-            && let Read::Hit(value, due) = self.hit(key)
-        {
-            if let Some(generation) = due {
-                schedule(generation);
-            }
-            return Found::Value(value);
-        }
-        self.find_slow(key, schedule)
-    }
-
-    /// [`find`](Self::find) after the hit path found nothing (or a bypass is active): out of
-    /// line, so that the hit path stays small. A wait parks the thread in the blocking driver.
-    #[cold]
-    #[inline(never)]
-    fn find_slow(&self, key: u128, schedule: impl FnOnce(u64)) -> Found<'_, R, L> {
-        let first = if bypass::active() {
-            Step::Bypass
-        } else {
-            self.miss(key, clock::now_ms(), self.readers())
-        };
-        match block_on(self.resolve(key, first, schedule)) {
-            // A thread's lead lists itself until it lands (see `Lead`).
-            Found::Compute(Compute::Lead(mut lead)) => {
-                lead.listed = Some(reentry::Listed::enter(self, key));
-                Found::Compute(Compute::Lead(lead))
-            }
-            found => found,
-        }
-    }
-
-    /// [`find`](Self::find) for tasks: waiters await.
-    async fn find_async(&self, key: u128, schedule: impl FnOnce(u64)) -> Found<'_, R, L> {
-        self.resolve(key, self.step(key), schedule).await
-    }
-
-    /// Follows `step` to a value or to what becomes of the caller's computation, waiting for
-    /// other callers' flights (and looking again after each) as needed.
-    async fn resolve<'a>(
-        &'a self,
-        key: u128,
-        mut step: Step<'a, R, L>,
-        schedule: impl FnOnce(u64),
-    ) -> Found<'a, R, L> {
-        loop {
-            match step {
-                Step::Hit(value, due) => {
-                    if let Some(generation) = due {
-                        schedule(generation);
-                    }
-                    return Found::Value(value);
-                }
-                // This thread or task computes the key: waiting would wait for itself.
-                Step::Wait(_) if reentry::computing(self, key) => {
-                    return Found::Compute(Compute::Return);
-                }
-                // The leader stores its value before ending the flight: the next look finds it.
-                Step::Wait(flight) => {
-                    flight.wait_async().await;
-                }
-                Step::Lead(lead) => return Found::Compute(Compute::Lead(lead)),
-                Step::Unlocked => return Found::Compute(Compute::Store),
-                Step::Bypass => return Found::Compute(Compute::Return),
-            }
-            step = self.step(key);
-        }
-    }
-
-    /// Awaits `body` and does with its value what `compute` says: the value, and whether it was
-    /// stored. A leader's body is listed as the key's computation during each of its polls, so
-    /// that a call of the key in the same task runs uncached rather than waiting for it (see
-    /// [`reentry`]). (A thread's lead lists itself: see [`Lead`].)
-    async fn compute_async<Ret>(
-        &self,
-        key: u128,
-        compute: Compute<'_, R, L>,
-        cacheable: impl Fn(&Ret) -> bool,
-        body: impl Future<Output = Ret>,
-    ) -> (Ret, bool)
-    where
-        L: Keep<Ret, Kept = R>,
-    {
-        let value = match compute {
-            Compute::Lead(_) => reentry::run_async(self, key, body).await,
-            Compute::Store | Compute::Return => body.await,
-        };
-        self.computed(key, compute, cacheable, value)
-    }
-
-    /// Does with a computed value what `compute` says, and returns it with whether it was
-    /// stored.
-    fn computed<Ret>(
-        &self,
-        key: u128,
-        compute: Compute<'_, R, L>,
-        cacheable: impl Fn(&Ret) -> bool,
-        value: Ret,
-    ) -> (Ret, bool)
-    where
-        L: Keep<Ret, Kept = R>,
-    {
-        let stored = match compute {
-            Compute::Lead(lead) => {
-                let kept = kept::<Ret, L>(&cacheable, &value).cloned();
-                let stored = kept.is_some();
-                lead.land(kept);
-                stored
-            }
-            Compute::Store => self.store(key, cacheable, &value),
-            Compute::Return => false,
-        };
-        (value, stored)
-    }
-
-    /// Warms one item (`f_warm`): looks `key` up as a call would, and computes and stores it if
-    /// it is missing.
-    #[doc(hidden)]
-    pub fn warm<Ret>(
-        &self,
-        key: u128,
-        cacheable: impl Fn(&Ret) -> bool,
-        body: impl FnOnce() -> Ret,
-    ) -> Warmed
-    where
-        L: Keep<Ret, Kept = R>,
-    {
-        match self.find(key, |generation| self.decline_refresh(key, generation)) {
-            Found::Value(_) => Warmed::Present,
-            Found::Compute(compute) => {
-                Warmed::computed(self.computed(key, compute, cacheable, body()).1)
-            }
-        }
-    }
-
-    /// [`warm`](Self::warm) for async functions.
-    #[doc(hidden)]
-    pub async fn warm_async<Ret>(
-        &self,
-        key: u128,
-        cacheable: impl Fn(&Ret) -> bool,
-        body: impl Future<Output = Ret>,
-    ) -> Warmed
-    where
-        L: Keep<Ret, Kept = R>,
-    {
-        match self
-            .find_async(key, |generation| self.decline_refresh(key, generation))
-            .await
-        {
-            Found::Value(_) => Warmed::Present,
-            Found::Compute(compute) => {
-                Warmed::computed(self.compute_async(key, compute, cacheable, body).await.1)
-            }
-        }
-    }
-
-    /// The cached value for `key`, or the body's value, computed once however many callers miss
-    /// the same key at once.
-    #[doc(hidden)]
-    #[inline]
-    pub fn get_or_compute<Ret>(
-        &self,
-        key: u128,
-        cacheable: impl Fn(&Ret) -> bool,
-        body: impl FnOnce() -> Ret,
-    ) -> Ret
-    where
-        L: Keep<Ret, Kept = R>,
-    {
-        // Without a `refresh_after`, the store never asks for a refresh.
-        match self.find(key, |_| {}) {
-            Found::Value(value) => L::restore(value),
-            Found::Compute(compute) => self.computed(key, compute, cacheable, body()).0,
-        }
-    }
-
-    /// The async form of [`get_or_compute`](Self::get_or_compute): waiters await, and a cancelled
-    /// computation releases them like a panicking one.
-    #[doc(hidden)]
-    pub async fn get_or_compute_async<Ret>(
-        &self,
-        key: u128,
-        cacheable: impl Fn(&Ret) -> bool,
-        body: impl Future<Output = Ret>,
-    ) -> Ret
-    where
-        L: Keep<Ret, Kept = R>,
-    {
-        match self.find_async(key, |_| {}).await {
-            Found::Value(value) => L::restore(value),
-            Found::Compute(compute) => self.compute_async(key, compute, cacheable, body).await.0,
-        }
-    }
-
-    /// Stores `value` under `key` if it is cacheable, replacing any entry (`f_refresh`); true if
-    /// it was stored.
-    #[doc(hidden)]
-    pub fn store<Ret>(&self, key: u128, cacheable: impl Fn(&Ret) -> bool, value: &Ret) -> bool
-    where
-        L: Keep<Ret, Kept = R>,
-    {
-        if self.refuse_write_in_read("f_refresh") {
-            return false;
-        }
-        let Some(kept) = kept::<Ret, L>(&cacheable, value) else {
-            return false;
-        };
-        let removed = self.backend.store.insert(
-            key,
-            kept.clone(),
-            self.expires_at(),
-            clock::now_ms(),
-            self.readers(),
-        );
-        self.count(removed);
-        true
-    }
-
-    /// [`store`](Self::store) for async functions, so the expansion is the same for every backend.
-    #[doc(hidden)]
-    pub async fn store_async<Ret>(
-        &self,
-        key: u128,
-        cacheable: impl Fn(&Ret) -> bool,
-        value: &Ret,
-    ) -> bool
-    where
-        L: Keep<Ret, Kept = R>,
-    {
-        self.store(key, cacheable, value)
-    }
-
-    /// Removes the entry under `key`; true if a live one was there (`f_invalidate`).
-    #[doc(hidden)]
-    pub fn invalidate(&self, key: u128) -> bool {
-        if self.refuse_write_in_read("f_invalidate") {
-            return false;
-        }
-        matches!(
-            self.backend
-                .store
-                .remove(key, clock::now_ms(), self.readers()),
-            Some((_, true))
-        )
-    }
-
-    /// [`invalidate`](Self::invalidate) for async functions.
-    #[doc(hidden)]
-    pub async fn invalidate_async(&self, key: u128) -> bool {
-        self.invalidate(key)
-    }
 }
 
 impl<R: Clone + Send + Sync + 'static> Backend<R> for Memory<R> {
@@ -524,4 +258,133 @@ impl<R: Clone + Send + Sync + 'static> Backend<R> for Memory<R> {
             cache.backend.store.clear(cache.readers());
         }
     }
+}
+
+impl<R: Clone + Send + Sync + 'static, L: Layout> Protocol<R, L> for Memory<R> {
+    type Lead<'a>
+        = MemoryLead<'a, R, L>
+    where
+        R: 'a,
+        L: 'a;
+    /// The generation of the entry whose refresh the hit claimed (its `refreshing` flag).
+    type Stale = u64;
+    type Claim = Refreshing<R, L>;
+
+    #[inline(always)]
+    fn hit(cache: &MemoryCache<R, L>, key: u128) -> Option<(R, Option<u64>)> {
+        if !bypass::active()
+            && let Read::Hit(value, due) = cache.hit(key)
+        {
+            return Some((value, due));
+        }
+        None
+    }
+
+    /// Looks again after each flight it waits for: the leader stores its value before ending
+    /// the flight, so the next look finds it.
+    async fn find(
+        cache: &MemoryCache<R, L>,
+        key: u128,
+        after_hit: bool,
+    ) -> Found<R, MemoryLead<'_, R, L>, u64> {
+        let mut step = match after_hit {
+            true if bypass::active() => Step::Bypass,
+            true => cache.miss(key, clock::now_ms(), cache.readers()),
+            false => cache.step(key),
+        };
+        loop {
+            match step {
+                Step::Hit(value, due) => return Found::Value(value, due),
+                // This thread or task computes the key: waiting would wait for itself.
+                Step::Wait(_) if reentry::computing(cache, key) => return Found::Return,
+                Step::Wait(flight) => {
+                    flight.wait_async().await;
+                }
+                Step::Lead(lead) => {
+                    return Found::Compute {
+                        lead: MemoryLead::Flight(lead),
+                        listed: true,
+                    };
+                }
+                Step::Unlocked => {
+                    return Found::Compute {
+                        lead: MemoryLead::Unlocked(key),
+                        listed: false,
+                    };
+                }
+                Step::Bypass => return Found::Return,
+            }
+            step = cache.step(key);
+        }
+    }
+
+    async fn land<'a>(
+        cache: &'a MemoryCache<R, L>,
+        lead: MemoryLead<'a, R, L>,
+        kept: Option<&R>,
+    ) -> bool {
+        match lead {
+            MemoryLead::Flight(lead) => {
+                let stored = kept.is_some();
+                lead.land(kept.cloned());
+                stored
+            }
+            MemoryLead::Unlocked(key) => match kept {
+                Some(kept) => Self::put(cache, key, kept).await,
+                None => false,
+            },
+        }
+    }
+
+    async fn put(cache: &MemoryCache<R, L>, key: u128, kept: &R) -> bool {
+        if cache.refuse_write_in_read("f_refresh") {
+            return false;
+        }
+        let removed = cache.backend.store.insert(
+            key,
+            kept.clone(),
+            cache.expires_at(),
+            clock::now_ms(),
+            cache.readers(),
+        );
+        cache.count(removed);
+        true
+    }
+
+    async fn remove(cache: &MemoryCache<R, L>, key: u128) -> bool {
+        if cache.refuse_write_in_read("f_invalidate") {
+            return false;
+        }
+        matches!(
+            cache
+                .backend
+                .store
+                .remove(key, clock::now_ms(), cache.readers()),
+            Some((_, true))
+        )
+    }
+
+    fn claim(cache: &'static MemoryCache<R, L>, key: u128, generation: u64) -> Refreshing<R, L> {
+        cache.claim(key, generation)
+    }
+
+    fn decline(cache: &MemoryCache<R, L>, key: u128, generation: u64) {
+        cache.decline_refresh(key, generation);
+    }
+
+    async fn refresh<Ret>(
+        cache: &'static MemoryCache<R, L>,
+        _key: u128,
+        claim: Refreshing<R, L>,
+        cacheable: impl Fn(&Ret) -> bool + Send,
+        job: impl Future<Output = Ret> + Send,
+    ) where
+        L: Keep<Ret, Kept = R>,
+    {
+        Counters::count(&cache.counters.refreshes.started);
+        claim.land(cacheable, refresh::await_caught(job).await);
+    }
+
+    /// Nothing to count here: the refused job's claim counted itself as it dropped.
+    fn refused(_: &MemoryCache<R, L>) {}
 }

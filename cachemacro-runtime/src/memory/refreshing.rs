@@ -2,18 +2,16 @@
 //! flag, set by the reader without a lock), the pool recomputes it, and the new value replaces
 //! the entry if it is still the generation that was found stale.
 
-use std::future::Future;
-
-use super::{Found, MemoryCache};
+use super::MemoryCache;
 use crate::clock;
 use crate::layout::{Keep, Layout, kept};
-use crate::refresh;
 use crate::stats::Counters;
 
-/// A scheduled refresh's claim on its entry. Dropped before it [`lands`](Refreshing::land) (the
+/// A scheduled refresh's claim on its entry. Dropped before it lands (the
 /// job was dropped, its task cancelled, building it panicked), it releases the entry, so a later
 /// hit schedules again, and counts the refresh as dropped.
-struct Refreshing<R: Clone + Send + Sync + 'static, L: Layout> {
+#[doc(hidden)]
+pub struct Refreshing<R: Clone + Send + Sync + 'static, L: Layout> {
     cache: &'static MemoryCache<R, L>,
     key: u128,
     generation: u64,
@@ -21,7 +19,7 @@ struct Refreshing<R: Clone + Send + Sync + 'static, L: Layout> {
 }
 
 impl<R: Clone + Send + Sync + 'static, L: Layout> Refreshing<R, L> {
-    fn land<Ret>(mut self, cacheable: impl Fn(&Ret) -> bool, outcome: Option<Ret>)
+    pub(super) fn land<Ret>(mut self, cacheable: impl Fn(&Ret) -> bool, outcome: Option<Ret>)
     where
         L: Keep<Ret, Kept = R>,
     {
@@ -42,76 +40,8 @@ impl<R: Clone + Send + Sync + 'static, L: Layout> Drop for Refreshing<R, L> {
 }
 
 impl<R: Clone + Send + Sync + 'static, L: Layout> MemoryCache<R, L> {
-    /// [`get_or_compute`](Self::get_or_compute) with background refresh: a hit on an entry older
-    /// than `refresh_after` is served, and `refresh()` builds the recomputation the pool runs.
-    #[doc(hidden)]
-    #[inline]
-    pub fn get_or_compute_refreshing<Ret, A, C, J>(
-        &'static self,
-        key: u128,
-        cacheable: C,
-        args: A,
-        body: impl FnOnce(A) -> Ret,
-        refresh: impl FnOnce(&A) -> J,
-    ) -> Ret
-    where
-        L: Keep<Ret, Kept = R>,
-        C: Fn(&Ret) -> bool + Copy + Send + 'static,
-        J: FnOnce() -> Ret + Send + 'static,
-    {
-        let schedule = |generation| {
-            // The claim first: if building the job panics, or the pool refuses it, the claim is
-            // dropped and releases the entry.
-            let claim = self.claim(key, generation);
-            let job = refresh(&args);
-            let _ = refresh::spawn_blocking(move || {
-                Counters::count(&self.counters.refreshes.started);
-                claim.land(cacheable, refresh::run_caught(job));
-            });
-        };
-        match self.find(key, schedule) {
-            Found::Value(value) => L::restore(value),
-            Found::Compute(compute) => self.computed(key, compute, cacheable, body(args)).0,
-        }
-    }
-
-    /// The async form of [`get_or_compute_refreshing`](Self::get_or_compute_refreshing):
-    /// refreshes run as tasks on the caller's tokio runtime.
-    #[doc(hidden)]
-    pub async fn get_or_compute_refreshing_async<Ret, A, C, F, J>(
-        &'static self,
-        key: u128,
-        cacheable: C,
-        args: A,
-        body: impl FnOnce(A) -> F,
-        refresh: impl FnOnce(&A) -> J,
-    ) -> Ret
-    where
-        L: Keep<Ret, Kept = R>,
-        C: Fn(&Ret) -> bool + Copy + Send + 'static,
-        F: Future<Output = Ret>,
-        J: Future<Output = Ret> + Send + 'static,
-    {
-        let schedule = |generation| {
-            // As in the sync form; a cancelled task drops the claim too.
-            let claim = self.claim(key, generation);
-            let job = refresh(&args);
-            let _ = refresh::spawn_task(async move {
-                Counters::count(&self.counters.refreshes.started);
-                claim.land(cacheable, refresh::await_caught(job).await);
-            });
-        };
-        match self.find_async(key, schedule).await {
-            Found::Value(value) => L::restore(value),
-            Found::Compute(compute) => {
-                self.compute_async(key, compute, cacheable, body(args))
-                    .await
-                    .0
-            }
-        }
-    }
-
-    fn claim(&'static self, key: u128, generation: u64) -> Refreshing<R, L> {
+    /// The claim on `key`'s refresh, which a stale hit on `generation` took.
+    pub(super) fn claim(&'static self, key: u128, generation: u64) -> Refreshing<R, L> {
         Refreshing {
             cache: self,
             key,

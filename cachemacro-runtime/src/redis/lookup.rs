@@ -1,5 +1,6 @@
-//! The Redis protocol of a call: this process' flight, the lookup, the lock, the computation and
-//! the write, written once (async) for sync and async callers alike.
+//! The Redis backend's steps of the protocol (`memo::protocol`): this process' flight, the
+//! lookup (with the entry's age for functions with background refresh), the lock, and the
+//! landing of a computed value (the write, or store-and-release under the lock).
 
 use std::sync::Arc;
 
@@ -9,11 +10,12 @@ use serde::de::DeserializeOwned;
 
 use super::connection::{Attempt, Failure};
 use super::lock::{Claim, Held};
-use super::{RedisCache, Target, envelope};
+use super::refresh::Stale;
+use super::{Redis, RedisCache, Target, envelope};
 use crate::Lock;
-use crate::layout::{Keep, Layout, kept};
-use crate::memo::driver::block_on;
+use crate::layout::{Keep, Layout};
 use crate::memo::flight::{Leader, Role};
+use crate::memo::protocol::{Found, Protocol};
 use crate::reentry;
 
 impl<R, S> RedisCache<R, S>
@@ -23,8 +25,8 @@ where
 {
     /// The lead of this process' flight on `key`, or the value another caller's flight brought
     /// (a hit). `None` with `lock = "none"` (no flight), and for a call made inside the
-    /// computation of `key` that it would wait for: it goes on without the flight, and
-    /// [`compute`](Self::compute) runs its body uncached.
+    /// computation of `key` that it would wait for: it goes on without the flight, and its body
+    /// runs uncached.
     pub(super) async fn lead(&self, key: u128) -> Result<Option<Leader<'_, R>>, R> {
         if self.config.lock == Lock::None {
             return Ok(None);
@@ -41,126 +43,6 @@ where
                 }
             }
         }
-    }
-
-    /// The cached value for `key`, or the body's value, computed once in this process (or in
-    /// all processes, with `lock = "redis"`) however many callers miss the same key at once.
-    #[doc(hidden)]
-    pub fn get_or_compute<Ret>(
-        &self,
-        key: u128,
-        cacheable: impl Fn(&Ret) -> bool,
-        body: impl FnOnce() -> Ret,
-    ) -> Ret
-    where
-        S: Keep<Ret, Kept = R>,
-    {
-        block_on(self.look_up(key, cacheable, async move { body() })).value()
-    }
-
-    /// The async form of [`get_or_compute`](Self::get_or_compute): waiters await, and a cancelled
-    /// computation releases them like a panicking one.
-    #[doc(hidden)]
-    pub async fn get_or_compute_async<Ret>(
-        &self,
-        key: u128,
-        cacheable: impl Fn(&Ret) -> bool,
-        body: impl Future<Output = Ret>,
-    ) -> Ret
-    where
-        S: Keep<Ret, Kept = R>,
-    {
-        self.look_up(key, cacheable, body).await.value()
-    }
-
-    /// [`get_or_compute`](Self::get_or_compute), telling a value found from one computed here.
-    pub(super) async fn look_up<Ret>(
-        &self,
-        key: u128,
-        cacheable: impl Fn(&Ret) -> bool,
-        body: impl Future<Output = Ret>,
-    ) -> Looked<Ret>
-    where
-        S: Keep<Ret, Kept = R>,
-    {
-        let leader = match self.lead(key).await {
-            Ok(leader) => leader,
-            Err(value) => return Looked::Found(S::restore(value)),
-        };
-        let target = self.target();
-        let redis_key = target.redis_key(&self.config, key);
-        let fetched = target
-            .connection
-            .command(Attempt::Routine, target.timeout(), get_command(&redis_key))
-            .await;
-        let absent = matches!(fetched, Ok(None));
-        if let Some(value) = self.read(fetched, &target) {
-            self.counters.hit();
-            finish(leader, &value);
-            return Looked::Found(S::restore(value));
-        }
-        self.compute(key, leader, &target, &redis_key, absent, cacheable, body)
-            .await
-    }
-
-    /// After a lookup of `redis_key` that found no value: with `lock = "redis"` and the key
-    /// `absent` from Redis, the value another process stores meanwhile; otherwise the body's,
-    /// stored if `cacheable`. (A lookup that failed, or found an unreadable value, is not
-    /// `absent`: there is nobody to wait for, so the body runs at once.)
-    ///
-    /// Inside the computation of `key` on this thread (a nested call of the key), the body runs
-    /// uncached: it neither claims the lock, which that computation may hold, nor stores. A body
-    /// run under this process' flight or the lock runs as the key's computation (see
-    /// [`reentry`]).
-    #[allow(clippy::too_many_arguments)]
-    pub(super) async fn compute<Ret>(
-        &self,
-        key: u128,
-        leader: Option<Leader<'_, R>>,
-        target: &Arc<Target>,
-        redis_key: &str,
-        absent: bool,
-        cacheable: impl Fn(&Ret) -> bool,
-        body: impl Future<Output = Ret>,
-    ) -> Looked<Ret>
-    where
-        S: Keep<Ret, Kept = R>,
-    {
-        if reentry::computing(self, key) {
-            return Looked::Computed(body.await, false);
-        }
-        let mut held = None;
-        if absent && self.config.lock == Lock::Redis {
-            match self.claim(target, redis_key).await {
-                Claim::Value(value) => {
-                    self.counters.hit();
-                    finish(leader, &value);
-                    return Looked::Found(S::restore(value));
-                }
-                Claim::Held(lock) => held = Some(lock),
-                Claim::Open => {}
-            }
-        }
-        self.counters.miss();
-        // A panic here drops `leader`, which sends the waiters back to look again, and `held`,
-        // which releases the lock for the other processes.
-        let value = if leader.is_some() || held.is_some() {
-            reentry::run_async(self, key, body).await
-        } else {
-            body.await
-        };
-        let mut stored = false;
-        if let Some(kept) = kept::<Ret, S>(&cacheable, &value) {
-            // Released with the write, so whoever takes the lock next finds the value.
-            stored = self.write(target, redis_key, kept, &mut held).await;
-            finish(leader, kept);
-        }
-        // Nothing written (an `Err` not cached, a value too large): released before returning
-        // all the same, so the others take over at once.
-        if let Some(lock) = held {
-            lock.release_now().await;
-        }
-        Looked::Computed(value, stored)
     }
 
     /// The value in a `GET` reply, if there is a readable one; counts and logs the failures.
@@ -259,51 +141,6 @@ where
         }
         command
     }
-
-    /// Stores `value` under `key` if it is cacheable, replacing any entry (`f_refresh`); true if
-    /// it was written.
-    #[doc(hidden)]
-    pub fn store<Ret>(&self, key: u128, cacheable: impl Fn(&Ret) -> bool, value: &Ret) -> bool
-    where
-        S: Keep<Ret, Kept = R>,
-    {
-        block_on(self.store_async(key, cacheable, value))
-    }
-
-    /// [`store`](Self::store) for async functions.
-    #[doc(hidden)]
-    pub async fn store_async<Ret>(
-        &self,
-        key: u128,
-        cacheable: impl Fn(&Ret) -> bool,
-        value: &Ret,
-    ) -> bool
-    where
-        S: Keep<Ret, Kept = R>,
-    {
-        let Some(kept) = kept::<Ret, S>(&cacheable, value) else {
-            return false;
-        };
-        let target = self.target();
-        let redis_key = target.redis_key(&self.config, key);
-        self.write(&target, &redis_key, kept, &mut None).await
-    }
-}
-
-/// What a lookup ended with.
-pub(super) enum Looked<R> {
-    /// A value from Redis, or from another caller's computation.
-    Found(R),
-    /// The body's value, and whether it was stored.
-    Computed(R, bool),
-}
-
-impl<R> Looked<R> {
-    pub(super) fn value(self) -> R {
-        match self {
-            Looked::Found(value) | Looked::Computed(value, _) => value,
-        }
-    }
 }
 
 /// Hands `value` to this process' waiters, if there is a flight.
@@ -313,8 +150,157 @@ pub(super) fn finish<R: Clone>(leader: Option<Leader<'_, R>>, value: &R) {
     }
 }
 
-fn get_command(redis_key: &str) -> Cmd {
+pub(super) fn get_command(redis_key: &str) -> Cmd {
     let mut command = ::redis::cmd("GET");
     command.arg(redis_key);
     command
+}
+
+/// What lands a value computed on Redis.
+pub struct RedisLead<'a, R> {
+    /// This process' flight, whose waiters get the value.
+    leader: Option<Leader<'a, R>>,
+    /// The key's lock in Redis, released with the write.
+    held: Option<Held>,
+    target: Arc<Target>,
+    redis_key: String,
+}
+
+impl<R, S> Protocol<R, S> for Redis<R>
+where
+    R: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
+    S: Layout,
+{
+    type Lead<'a>
+        = RedisLead<'a, R>
+    where
+        R: 'a,
+        S: 'a;
+    type Stale = Stale;
+    type Claim = Stale;
+
+    #[inline(always)]
+    fn hit(_: &RedisCache<R, S>, _: u128) -> Option<(R, Option<Stale>)> {
+        None
+    }
+
+    /// After a lookup of the key that found no value: with `lock = "redis"` and the key absent
+    /// from Redis, the value another process stores meanwhile, else this caller's turn. (A
+    /// lookup that failed, or found an unreadable value, is not absent: there is nobody to wait
+    /// for, so the body runs at once.)
+    ///
+    /// Inside the computation of `key` on this thread or task (a nested call of the key), the
+    /// body runs uncached: it neither claims the lock, which that computation may hold, nor
+    /// stores.
+    async fn find(
+        cache: &RedisCache<R, S>,
+        key: u128,
+        _: bool,
+    ) -> Found<R, RedisLead<'_, R>, Stale> {
+        let leader = match cache.lead(key).await {
+            Ok(leader) => leader,
+            Err(value) => return Found::Value(value, None),
+        };
+        let target = cache.target();
+        let redis_key = target.redis_key(&cache.config, key);
+        let (entry, absent) = cache.fetch(key, &target, &redis_key).await;
+        if let Some((value, stale)) = entry {
+            cache.counters.hit();
+            finish(leader, &value);
+            let stale = stale.map(|(slot, bytes)| Stale {
+                _slot: slot,
+                target,
+                redis_key,
+                bytes,
+            });
+            return Found::Value(value, stale);
+        }
+        if reentry::computing(cache, key) {
+            return Found::Return;
+        }
+        let mut held = None;
+        if absent && cache.config.lock == Lock::Redis {
+            match cache.claim(&target, &redis_key).await {
+                Claim::Value(value) => {
+                    cache.counters.hit();
+                    finish(leader, &value);
+                    return Found::Value(value, None);
+                }
+                Claim::Held(lock) => held = Some(lock),
+                Claim::Open => {}
+            }
+        }
+        cache.counters.miss();
+        let listed = leader.is_some() || held.is_some();
+        Found::Compute {
+            lead: RedisLead {
+                leader,
+                held,
+                target,
+                redis_key,
+            },
+            listed,
+        }
+    }
+
+    async fn land<'a>(
+        cache: &'a RedisCache<R, S>,
+        lead: RedisLead<'a, R>,
+        kept: Option<&R>,
+    ) -> bool {
+        let RedisLead {
+            leader,
+            mut held,
+            target,
+            redis_key,
+        } = lead;
+        let mut stored = false;
+        if let Some(kept) = kept {
+            // Released with the write, so whoever takes the lock next finds the value.
+            stored = cache.write(&target, &redis_key, kept, &mut held).await;
+            finish(leader, kept);
+        }
+        // Nothing written (an `Err` not cached, a value too large): released before returning
+        // all the same, so the others take over at once.
+        if let Some(lock) = held {
+            lock.release_now().await;
+        }
+        stored
+    }
+
+    async fn put(cache: &RedisCache<R, S>, key: u128, kept: &R) -> bool {
+        let target = cache.target();
+        let redis_key = target.redis_key(&cache.config, key);
+        cache.write(&target, &redis_key, kept, &mut None).await
+    }
+
+    async fn remove(cache: &RedisCache<R, S>, key: u128) -> bool {
+        cache.remove(key).await
+    }
+
+    fn claim(_: &'static RedisCache<R, S>, _: u128, stale: Stale) -> Stale {
+        stale
+    }
+
+    /// Dropping the claim frees the key's place in the refreshes in flight.
+    fn decline(_: &RedisCache<R, S>, _: u128, stale: Stale) {
+        drop(stale);
+    }
+
+    fn refresh<Ret>(
+        cache: &'static RedisCache<R, S>,
+        key: u128,
+        stale: Stale,
+        cacheable: impl Fn(&Ret) -> bool + Send,
+        job: impl Future<Output = Ret> + Send,
+    ) -> impl Future<Output = ()> + Send
+    where
+        S: Keep<Ret, Kept = R>,
+    {
+        cache.refresh_now(key, stale, cacheable, job)
+    }
+
+    fn refused(cache: &RedisCache<R, S>) {
+        cache.refresh_dropped();
+    }
 }

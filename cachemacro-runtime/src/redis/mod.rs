@@ -136,7 +136,6 @@ mod lookup;
 mod refresh;
 mod report;
 mod scan;
-mod warm;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -144,6 +143,10 @@ use std::time::Duration;
 use ::redis::Cmd;
 use arc_swap::ArcSwapOption;
 
+#[doc(hidden)]
+pub use self::lookup::RedisLead;
+#[doc(hidden)]
+pub use self::refresh::Stale;
 pub use config::{
     AlreadyConfigured, DEFAULT_MAX_VALUE_BYTES, DEFAULT_NAMESPACE, DEFAULT_TIMEOUT, DEFAULT_URL,
     NAMESPACE_VAR, RedisConfig, URL_VAR, configure,
@@ -159,7 +162,6 @@ use crate::FnConfig;
 use crate::cache::{Backend, Cache};
 use crate::key::format_key;
 use crate::layout::{Layout, Whole};
-use crate::memo::driver::block_on;
 use crate::memo::flight::Flights;
 use crate::stats::Counters;
 
@@ -180,7 +182,7 @@ pub struct Redis<R> {
     target: ArcSwapOption<Target>,
     flights: Flights<R>,
     /// Keys whose background refresh is queued or running in this process: at most one each.
-    refreshing: refresh::InFlight,
+    refreshing: Arc<refresh::InFlight>,
     log: ErrorLog,
 }
 
@@ -231,7 +233,7 @@ impl<R, S: Layout> RedisCache<R, S> {
             type_tag: envelope::type_tag(&format!("{}{}", S::TAG_PREFIX, config.ret_type)),
             target: ArcSwapOption::empty(),
             flights: Flights::new(),
-            refreshing: refresh::InFlight::default(),
+            refreshing: Arc::default(),
             log: ErrorLog::default(),
         };
         Cache::with_backend(config, backend)
@@ -296,14 +298,7 @@ impl<R, S> RedisCache<R, S> {
 impl<R, S> RedisCache<R, S> {
     /// Deletes the entry under `key`; true if there was one (`f_invalidate`). False, and an
     /// error counted, when Redis cannot be reached.
-    #[doc(hidden)]
-    pub fn invalidate(&self, key: u128) -> bool {
-        block_on(self.invalidate_async(key))
-    }
-
-    /// [`invalidate`](Self::invalidate) for async functions.
-    #[doc(hidden)]
-    pub async fn invalidate_async(&self, key: u128) -> bool {
+    async fn remove(&self, key: u128) -> bool {
         let target = self.target();
         let command = unlink_command(&target.redis_key(&self.config, key));
         let removed = target
