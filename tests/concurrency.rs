@@ -211,7 +211,7 @@ fn a_values_clone_calling_its_own_cache_neither_deadlocks_nor_races() {
         });
     });
     // Only 1 and 1_001 (stored by a miss of 1, whose clone runs outside the store) can be held.
-    assert!(chatty_cache().len() <= 2);
+    assert!(chatty_cache().len().is_some_and(|len| len <= 2));
     assert!(CHATTY_RUNS.load(Ordering::SeqCst) >= 2_000);
 }
 
@@ -270,7 +270,7 @@ fn a_values_clone_writing_to_its_cache_is_skipped_and_does_not_hang() {
     );
     assert_eq!(
         meddling_cache().len(),
-        65,
+        Some(65),
         "and nothing was stored from inside a read"
     );
 }

@@ -170,6 +170,64 @@ async fn sync_functions_work_inside_a_tokio_runtime() {
     assert_eq!(called_inside_a_runtime_cache().stats().errors, 0);
 }
 
+static WORKER_RUNS: AtomicUsize = AtomicUsize::new(0);
+static WORKER_CALLERS: AtomicUsize = AtomicUsize::new(0);
+
+#[memoize(ttl = 60, backend = "redis", name = "on_workers")]
+fn on_workers(n: u64) -> u64 {
+    WORKER_RUNS.fetch_add(1, Ordering::SeqCst);
+    // Stay in the body until both workers have called, so one of them waits for it.
+    eventually(Duration::from_secs(2), || runs(&WORKER_CALLERS) == 2);
+    // A memoized call inside the body: the driver runs inside the caller's.
+    nested_on_workers(n) + 1
+}
+
+#[memoize(ttl = 60, backend = "redis", name = "nested_on_workers")]
+fn nested_on_workers(n: u64) -> u64 {
+    n * 10
+}
+
+/// Sync memoized calls on a multi-thread runtime's workers: one computes (with a nested memoized
+/// call), the other waits for it, and neither panics for blocking inside a runtime.
+#[test]
+fn sync_functions_wait_and_nest_on_runtime_workers() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    on_workers_cache().configure(config(&server));
+    nested_on_workers_cache().configure(config(&server));
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .build()
+            .unwrap();
+        let values = runtime.block_on(async {
+            let callers: Vec<_> = (0..2)
+                .map(|_| {
+                    tokio::spawn(async {
+                        WORKER_CALLERS.fetch_add(1, Ordering::SeqCst);
+                        on_workers(7)
+                    })
+                })
+                .collect();
+            let mut values = Vec::new();
+            for caller in callers {
+                values.push(caller.await.expect("no caller panics"));
+            }
+            values
+        });
+        let _ = done.send(values);
+    });
+    let values = finished
+        .recv_timeout(Duration::from_secs(30))
+        .expect("both calls return");
+    assert_eq!(values, [71, 71]);
+    assert_eq!(runs(&WORKER_RUNS), 1);
+    assert_eq!(on_workers_cache().stats().errors, 0);
+    assert_eq!(nested_on_workers_cache().stats().misses, 1);
+}
+
 static REFRESH_RUNS: AtomicUsize = AtomicUsize::new(0);
 
 #[memoize(ttl = 60, backend = "redis", name = "refreshed")]
@@ -700,4 +758,60 @@ fn flipping_cache_err_makes_stored_values_misses_not_misreadings() {
     assert_eq!(runs(&FLIP_RUNS), 3);
     assert_eq!(flip_ok_only(7), Ok(vec![0]), "read back in its own layout");
     assert_eq!(runs(&FLIP_RUNS), 3);
+}
+
+#[memoize(name = "same_methods_memory")]
+fn same_methods_memory(n: u64) -> u64 {
+    n
+}
+
+#[memoize(ttl = 60, backend = "redis", name = "same_methods_redis")]
+fn same_methods_redis(n: u64) -> u64 {
+    n
+}
+
+/// What every cache answers, by the same names and types on every backend.
+macro_rules! summary {
+    ($cache:expr) => {{
+        let summary: (Option<u64>, Option<bool>, Option<u64>, &str, u32) = (
+            $cache.len(),
+            $cache.is_empty(),
+            $cache.capacity(),
+            $cache.name(),
+            $cache.version(),
+        );
+        summary
+    }};
+}
+
+/// One handle type: the in-process and the Redis cache answer the same methods, `Option` where
+/// a backend cannot know (Redis has no capacity of its own).
+#[tokio::test]
+async fn every_backend_has_the_same_cache_methods() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    same_methods_redis_cache().configure(config(&server));
+    assert_eq!(same_methods_memory(1), 1);
+    assert_eq!(same_methods_redis(1), 1);
+    assert_eq!(
+        summary!(same_methods_memory_cache()),
+        (Some(1), Some(false), Some(10_000), "same_methods_memory", 0)
+    );
+    assert_eq!(
+        summary!(same_methods_redis_cache()),
+        (Some(1), Some(false), None, "same_methods_redis", 0)
+    );
+    same_methods_memory_cache().clear_async().await;
+    same_methods_redis_cache().clear_async().await;
+    assert_eq!(same_methods_memory_cache().len(), Some(0));
+    assert_eq!(same_methods_redis_cache().len(), Some(0));
+    let (memory, redis) = (
+        same_methods_memory_cache().stats(),
+        same_methods_redis_cache().stats(),
+    );
+    assert_eq!((memory.misses, memory.entries), (1, Some(0)));
+    assert_eq!((redis.misses, redis.entries), (1, None));
+    assert!(format!("{:?}", same_methods_memory_cache()).starts_with("MemoryCache"));
+    assert!(format!("{:?}", same_methods_redis_cache()).starts_with("RedisCache"));
 }

@@ -1054,3 +1054,47 @@ fn a_foreign_lock_holding_the_empty_string_is_taken_over_too() {
     let stats = empty_token_cache().stats();
     assert_eq!((stats.lock_waits, stats.lock_takeovers), (1, 1));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Scripts forgotten by Redis (a restart, `SCRIPT FLUSH`) are loaded again.
+
+static FLUSHED_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[memoize(ttl = 60, backend = "redis", name = "flushed")]
+fn flushed(n: u64) -> u64 {
+    FLUSHED_RUNS.fetch_add(1, Ordering::SeqCst);
+    n * 2
+}
+
+#[test]
+fn scripts_flushed_from_redis_are_loaded_again() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    flushed_cache().configure(config(&server.url()));
+    // Loads the claim and store-and-release scripts.
+    assert_eq!(flushed(1), 2);
+    let mut redis = server.client();
+    let _: () = redis::cmd("SCRIPT").arg("FLUSH").query(&mut redis).unwrap();
+    // The next miss claims and stores with scripts Redis no longer knows.
+    assert_eq!(flushed(2), 4);
+    assert_eq!(
+        flushed_cache().stats().errors,
+        0,
+        "NOSCRIPT is not an error"
+    );
+    assert!(
+        redis.exists::<_, bool>(redis_key("flushed", 2u64)).unwrap(),
+        "the value was stored by the reloaded script"
+    );
+    assert!(
+        !redis.exists::<_, bool>(lock_key("flushed", 2u64)).unwrap(),
+        "and the lock released"
+    );
+    assert_eq!(flushed(2), 4);
+    assert_eq!(
+        FLUSHED_RUNS.load(Ordering::SeqCst),
+        2,
+        "the last call was a hit"
+    );
+}

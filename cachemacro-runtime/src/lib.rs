@@ -41,10 +41,13 @@
 //! | `f_refresh(args) -> R` | runs the body now and stores its result (prime / put) |
 //! | `f_invalidate(args) -> bool` | removes the entry for these arguments; true if there was a live one |
 //! | `f_warm(items) -> WarmReport` | computes and stores the items (argument tuples) not cached yet, a few at a time: see [`warm`] |
-//! | `f_cache() -> &'static MemoryCache<R>` | the cache: [`stats()`](MemoryCache::stats), [`clear()`](MemoryCache::clear), [`len()`](MemoryCache::len) |
+//! | `f_cache() -> &'static MemoryCache<R>` | the cache: [`stats()`](Cache::stats), [`clear()`](Cache::clear), [`len()`](Cache::len) |
 //!
-//! With `backend = "redis"`, `f_cache()` returns `&'static RedisCache<R>`, with the same methods
-//! (`len()` and `is_empty()` answer `Option`s) plus `clear_async()`, `configure()` and `config()`.
+//! With `backend = "redis"`, `f_cache()` returns `&'static RedisCache<R>`. Both are one type,
+//! [`Cache`], with the same methods on every backend: `stats()`, `clear()`, `clear_async()`,
+//! `len()`, `is_empty()`, `capacity()`, `name()` and `version()` (`len()`, `is_empty()` and
+//! `capacity()` answer `Option`s: Redis sets no capacity, and counting its entries can fail);
+//! Redis adds `configure()` and `config()`.
 //! For a function returning `Result<T, E>` without `cache_err`, the cache keeps the `Ok` value
 //! alone: `f_cache()` is a `MemoryCache<T, OkOnly>` (or `RedisCache<T, OkOnly>`; see
 //! [`layout`]).
@@ -122,24 +125,24 @@
 //!   are separate in any case.
 #![warn(missing_docs)]
 
-pub mod bypass;
+mod cache;
 pub mod clock;
 mod features;
-mod flight;
 pub mod key;
 pub mod layout;
+mod memo;
 pub mod memory;
 pub mod options;
 mod per_thread;
 mod read_lock;
 #[cfg(feature = "redis")]
 pub mod redis;
-mod reentry;
-pub mod refresh;
+// Their crate-level paths, which the store and the backends name.
+pub use memo::{bypass, refresh, warm};
+use memo::{flight, reentry};
 mod stats;
 mod store;
 mod sync;
-pub mod warm;
 
 /// The model checker: the store compiled again over shuttle (tests only).
 #[cfg(test)]
@@ -148,6 +151,7 @@ mod model;
 #[cfg(feature = "redis")]
 pub use crate::redis::{RedisCache, RedisConfig};
 pub use bypass::{bypass, bypass_async};
+pub use cache::Cache;
 pub use cachemacro::{CacheKey, memoize};
 pub use key::{CacheKey, KeySink};
 pub use memory::MemoryCache;
@@ -199,7 +203,9 @@ pub enum Lock {
 pub mod __private {
     /// Wraps the expansion of a function with `backend = "redis"` (see `features.rs`).
     pub use crate::__cachemacro_redis_backend as redis_backend;
+    pub use crate::cache::Backend;
     pub use crate::key::generated::{KeyExpr, KeyField};
+    pub use crate::memo::protocol::{Found, Protocol};
     pub use crate::warm::{WarmCall, Warmed, warm, warm_async};
     pub use crate::{FnConfig, Lock};
 

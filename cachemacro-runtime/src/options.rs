@@ -69,8 +69,8 @@
 //! for x in 0..10 {
 //!     square(x);
 //! }
-//! assert!(square_cache().len() <= 2);
-//! assert_eq!(square_cache().capacity(), 2);
+//! assert!(square_cache().len() <= Some(2));
+//! assert_eq!(square_cache().capacity(), Some(2));
 //! ```
 //!
 //! # `name`
@@ -206,7 +206,7 @@
 //! }
 //!
 //! assert!(read_conf("/no/such/file").is_err());
-//! assert_eq!(read_conf_cache().len(), 0);
+//! assert_eq!(read_conf_cache().len(), Some(0));
 //! ```
 //!
 //! With `cache_err = true` errors are cached too, for as long as a value would be: use it for
@@ -244,7 +244,7 @@
 //!
 //! assert_eq!(find_order(1), None);
 //! assert_eq!(find_order(2).as_deref(), Some("order 2"));
-//! assert_eq!(find_order_cache().len(), 1); // only the `Some`
+//! assert_eq!(find_order_cache().len(), Some(1)); // only the `Some`
 //! ```
 //!
 //! # `backend`

@@ -6,9 +6,9 @@
 //! current-thread runtime without timers, or a task on a runtime that is about to shut down.
 //! redis-rs spawns its reconnection work and arms its timers on the runtime it runs on, so running
 //! it on ours keeps that work alive and keeps sync callers from needing (or tripping over) a
-//! runtime of their own. A sync caller hands the operation to that runtime and blocks on a
-//! channel; an async caller polls the operation in its own task, but inside our runtime's context
-//! (see [`in_context`]).
+//! runtime of their own. Every caller polls the operation itself (a task in its own task, a
+//! thread in the blocking driver), but inside our runtime's context (see [`in_context`]): the
+//! reply comes from our runtime's thread, which wakes the caller, so no operation changes thread.
 //!
 //! After a connection failure, a timeout, or a reply saying that Redis refuses this connection's
 //! commands (a wrong password, a read-only replica: see [`failure`](super::failure)), the
@@ -22,7 +22,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use ::redis::{Cmd, FromRedisValue, RedisResult};
@@ -32,6 +32,7 @@ use tokio::runtime::Runtime;
 
 use super::config::RedisConfig;
 pub(crate) use super::failure::Failure;
+use crate::clock::real_ms;
 
 /// How long Redis is left alone after it failed or timed out.
 pub const COOL_DOWN: Duration = Duration::from_secs(1);
@@ -53,7 +54,8 @@ pub(crate) enum Attempt {
 /// One multiplexed, auto-reconnecting connection, shared by every function configured with its URL.
 pub(crate) struct Connection {
     managed: Result<Managed, Arc<str>>,
-    /// Milliseconds since [`EPOCH`] before which Redis is not tried; 0 when healthy.
+    /// Milliseconds of real time (`clock::real_ms`: a paused test clock does not hold a
+    /// cool-down) before which Redis is not tried; 0 when healthy.
     retry_at_ms: AtomicU64,
 }
 
@@ -99,13 +101,6 @@ impl Managed {
         let _entered = runtime.enter();
         ConnectionManager::new_lazy_with_config(client.clone(), options)
     }
-}
-
-static EPOCH: LazyLock<Instant> = LazyLock::new(Instant::now);
-
-/// Milliseconds since the first call, for cool-downs and log rate limits (not on the hit path).
-pub(crate) fn now_ms() -> u64 {
-    EPOCH.elapsed().as_millis() as u64
 }
 
 static RUNTIME: OnceLock<Result<Runtime, Arc<str>>> = OnceLock::new();
@@ -174,7 +169,7 @@ impl Connection {
     /// never usable.
     fn ready(&self, attempt: Attempt) -> Result<(ConnectionManager, &'static Runtime), Failure> {
         let retry_at = self.retry_at_ms.load(Ordering::Relaxed);
-        if attempt == Attempt::Routine && retry_at != 0 && now_ms() < retry_at {
+        if attempt == Attempt::Routine && retry_at != 0 && real_ms() < retry_at {
             return Err(Failure::CoolingDown);
         }
         let managed = self
@@ -190,7 +185,7 @@ impl Connection {
     fn note<T>(&self, result: Result<T, Failure>) -> Result<T, Failure> {
         match &result {
             Err(failure) if failure.cools_down() => {
-                let until = now_ms().saturating_add(COOL_DOWN.as_millis() as u64);
+                let until = real_ms().saturating_add(COOL_DOWN.as_millis() as u64);
                 self.retry_at_ms.store(until.max(1), Ordering::Relaxed);
                 if failure.needs_new_connection() {
                     self.reconnect();
@@ -204,7 +199,7 @@ impl Connection {
                 // claims and writes are refused, and the release sent after a refused claim
                 // succeeds too. Only a cool-down that this exact value started is ended, not one
                 // that a concurrent failure has just started.
-                if retry_at != 0 && now_ms() >= retry_at {
+                if retry_at != 0 && real_ms() >= retry_at {
                     let _ = self.retry_at_ms.compare_exchange(
                         retry_at,
                         0,
@@ -228,47 +223,7 @@ impl Connection {
         }
     }
 
-    /// Runs `op` on the background runtime within `deadline`, blocking the calling thread.
-    pub(crate) fn run_blocking<T, Op, Fut>(
-        &self,
-        attempt: Attempt,
-        deadline: Duration,
-        op: Op,
-    ) -> Result<T, Failure>
-    where
-        Op: FnOnce(ConnectionManager) -> Fut,
-        Fut: Future<Output = Result<T, Failure>> + Send + 'static,
-        T: Send + 'static,
-    {
-        let (manager, runtime) = self.ready(attempt)?;
-        let (sender, receiver) = std::sync::mpsc::sync_channel(1);
-        let work = op(manager);
-        runtime.spawn(async move {
-            let _ = sender.send(within(deadline, work).await);
-        });
-        // The task keeps the deadline; the margin only covers a starved runtime.
-        let result = receiver
-            .recv_timeout(deadline.saturating_add(Duration::from_millis(50)))
-            .unwrap_or(Err(Failure::TimedOut));
-        self.note(result)
-    }
-
-    /// Sends one command within `deadline`, blocking the calling thread.
-    pub(crate) fn command_blocking<T>(
-        &self,
-        attempt: Attempt,
-        deadline: Duration,
-        command: Cmd,
-    ) -> Result<T, Failure>
-    where
-        T: FromRedisValue + Send + 'static,
-    {
-        self.run_blocking(attempt, deadline, move |mut manager| async move {
-            query(&mut manager, &command).await
-        })
-    }
-
-    /// [`command_blocking`](Self::command_blocking) for async callers, on any executor.
+    /// Sends one command within `deadline`.
     pub(crate) async fn command<T>(
         &self,
         attempt: Attempt,
@@ -284,8 +239,10 @@ impl Connection {
         .await
     }
 
-    /// [`run_blocking`](Self::run_blocking) for async callers, on any executor: `op` runs in the
-    /// caller's task (no hop to another thread), inside the background runtime's context.
+    /// Runs `op` within `deadline`, on any executor (a sync caller's is the blocking driver,
+    /// `memo::driver`): `op` runs in the caller's task or thread (no hop to another thread),
+    /// inside the background runtime's context. The deadline is a timer of that runtime, whose
+    /// one worker runs nothing but redis-rs' connection tasks, so it fires on time.
     pub(crate) async fn run<T, Op, Fut>(
         &self,
         attempt: Attempt,
@@ -444,9 +401,26 @@ mod tests {
         let _ = connection.note(Ok(()));
         assert!(cooling(&connection), "the cool-down stands");
         // As if the cool-down had run out.
-        connection.retry_at_ms.store(now_ms(), Ordering::Relaxed);
+        connection.retry_at_ms.store(real_ms(), Ordering::Relaxed);
         let _ = connection.note(Ok(()));
         assert_eq!(connection.retry_at_ms.load(Ordering::Relaxed), 0);
         assert!(!cooling(&connection));
+    }
+
+    /// Cool-downs are real time: a test that pauses the entries' clock still sees Redis tried
+    /// again after [`COOL_DOWN`]. (No other unit test of this crate reads the paused clock.)
+    #[test]
+    fn a_cool_down_ends_in_real_time_while_the_clock_is_paused() {
+        crate::clock::pause();
+        let connection = idle();
+        let _ = connection.note::<()>(Err(Failure::TimedOut));
+        assert!(cooling(&connection));
+        let deadline = std::time::Instant::now() + COOL_DOWN * 10;
+        while cooling(&connection) && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let over = !cooling(&connection);
+        crate::clock::resume();
+        assert!(over, "the cool-down ended although the clock is paused");
     }
 }

@@ -41,13 +41,13 @@
 
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, LazyLock, OnceLock};
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
-use ::redis::FromRedisValue;
 use ::redis::aio::ConnectionManager;
+use ::redis::{FromRedisValue, Script};
 
-use super::connection::{Attempt, Failure, pause, query};
+use super::connection::{Attempt, Failure, pause};
 use super::{RedisCache, Target};
 use crate::layout::Layout;
 use crate::stats::Counters;
@@ -72,8 +72,9 @@ pub const MAX_BACKOFF: Duration = Duration::from_millis(100);
 /// over. Replies `{0, 0, value, false}` (the entry is there), `{1, 0, false, false}` (the lock is
 /// the caller's) or `{0, pttl, false, token}` (another holds it; `pttl` is -1 for a lock without
 /// expiry).
-static CLAIM: LuaScript = LuaScript::new(
-    r"local value = redis.call('GET', KEYS[1])
+static CLAIM: LuaScript = LuaScript(LazyLock::new(|| {
+    Script::new(
+        r"local value = redis.call('GET', KEYS[1])
 if value then return {0, 0, value, false} end
 if ARGV[3] and redis.call('GET', KEYS[2]) == ARGV[3] then redis.call('DEL', KEYS[2]) end
 if redis.call('SETNX', KEYS[2], ARGV[1]) == 1 then
@@ -81,33 +82,40 @@ if redis.call('SETNX', KEYS[2], ARGV[1]) == 1 then
   return {1, 0, false, false}
 end
 return {0, redis.call('PTTL', KEYS[2]), false, redis.call('GET', KEYS[2])}",
-);
+    )
+}));
 
 /// `KEYS` and `ARGV` as for [`CLAIM`]. Replies the entry's `PTTL` if the lock is the caller's
 /// now, else nil.
-static CLAIM_REFRESH: LuaScript = LuaScript::new(
-    r"if redis.call('SETNX', KEYS[2], ARGV[1]) == 1 then
+static CLAIM_REFRESH: LuaScript = LuaScript(LazyLock::new(|| {
+    Script::new(
+        r"if redis.call('SETNX', KEYS[2], ARGV[1]) == 1 then
   redis.call('PEXPIRE', KEYS[2], ARGV[2])
   return redis.call('PTTL', KEYS[1])
 end
 return false",
-);
+    )
+}));
 
 /// `KEYS`: the lock. `ARGV`: the caller's token. Replies 1 if it deleted the lock.
-static RELEASE: LuaScript = LuaScript::new(
-    r"if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+static RELEASE: LuaScript = LuaScript(LazyLock::new(|| {
+    Script::new(
+        r"if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0",
-);
+    )
+}));
 
 /// `KEYS`: the entry, its lock. `ARGV`: the value, the caller's token, the entry's ttl in ms (`0`
 /// for none). Stores the value, then releases the lock if it still holds the token: the holder's
 /// last two steps in one round trip, done before its call returns. Replies 1.
-static STORE_RELEASE: LuaScript = LuaScript::new(
-    r"if ARGV[3] == '0' then redis.call('SET', KEYS[1], ARGV[1])
+static STORE_RELEASE: LuaScript = LuaScript(LazyLock::new(|| {
+    Script::new(
+        r"if ARGV[3] == '0' then redis.call('SET', KEYS[1], ARGV[1])
 else redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3]) end
 if redis.call('GET', KEYS[2]) == ARGV[2] then redis.call('DEL', KEYS[2]) end
 return 1",
-);
+    )
+}));
 
 /// A script's `KEYS` and `ARGV`.
 type Arguments = (Vec<String>, Vec<Vec<u8>>);
@@ -115,38 +123,12 @@ type Arguments = (Vec<String>, Vec<Vec<u8>>);
 /// [`CLAIM`]'s reply: taken (1 or 0), the lock's `PTTL`, the entry, the holder's token.
 type ClaimReply = (i64, i64, Option<Vec<u8>>, Option<Vec<u8>>);
 
-/// A Lua script run with `EVALSHA`: loaded on first use, and again whenever Redis has forgotten
-/// it (a restart, `SCRIPT FLUSH`, another server). What `redis::Script` does, whose cargo
-/// feature this crate does not enable.
-struct LuaScript {
-    source: &'static str,
-    /// The SHA1 Redis names it by; the same on every server.
-    sha: OnceLock<String>,
-}
+/// A Lua script, run with `EVALSHA` by redis-rs' [`Script`], which loads it again whenever Redis
+/// has forgotten it (a restart, `SCRIPT FLUSH`, another server). Its SHA1 is computed once.
+struct LuaScript(LazyLock<Script>);
 
 impl LuaScript {
-    const fn new(source: &'static str) -> Self {
-        LuaScript {
-            source,
-            sha: OnceLock::new(),
-        }
-    }
-
-    /// Runs the script on `target`'s connection within its timeout, blocking the calling thread.
-    fn call_blocking<T: FromRedisValue + Send + 'static>(
-        &'static self,
-        target: &Target,
-        attempt: Attempt,
-        (keys, args): Arguments,
-    ) -> Result<T, Failure> {
-        target
-            .connection
-            .run_blocking(attempt, target.timeout(), move |manager| {
-                self.run(manager, keys, args)
-            })
-    }
-
-    /// [`call_blocking`](Self::call_blocking) for tasks.
+    /// Runs the script on `target`'s connection within its timeout.
     async fn call<T: FromRedisValue + Send + 'static>(
         &'static self,
         target: &Target,
@@ -168,23 +150,15 @@ impl LuaScript {
         keys: Vec<String>,
         args: Vec<Vec<u8>>,
     ) -> Result<T, Failure> {
-        let evalsha = |sha: &str| {
-            let mut command = ::redis::cmd("EVALSHA");
-            command.arg(sha).arg(keys.len()).arg(&keys).arg(&args);
-            command
-        };
-        if let Some(sha) = self.sha.get() {
-            match query(&mut manager, &evalsha(sha)).await {
-                Err(Failure::Reply(error)) if error.code() == Some("NOSCRIPT") => {}
-                done => return done,
-            }
+        let mut invocation = self.0.prepare_invoke();
+        for key in keys {
+            invocation.key(key);
         }
-        let mut load = ::redis::cmd("SCRIPT");
-        load.arg("LOAD").arg(self.source);
-        let sha: String = query(&mut manager, &load).await?;
-        let command = evalsha(&sha);
-        let _ = self.sha.set(sha);
-        query(&mut manager, &command).await
+        for arg in args {
+            invocation.arg(arg);
+        }
+        let reply: ::redis::RedisResult<T> = invocation.invoke_async(&mut manager).await;
+        reply.map_err(Failure::from)
     }
 }
 
@@ -214,7 +188,7 @@ fn token() -> String {
 pub(super) enum Claim<R> {
     /// Another process stored it: a hit.
     Value(R),
-    /// The lock is this caller's: compute, store, then [`release`](RedisCache::release_blocking).
+    /// The lock is this caller's: compute, store, then [`release_now`](Held::release_now).
     Held(Held),
     /// Redis failed, or the entry cannot be waited for: compute without the lock.
     Open,
@@ -233,8 +207,8 @@ pub(super) enum Turn {
 /// A lock this process holds, or may hold: armed before a claim is sent, so that a claim whose
 /// reply is lost (a timeout, a cancelled future) still releases what it may have taken. Dropped,
 /// it releases the lock in the background if it still holds the caller's token;
-/// [`release_blocking`](Held::release_blocking) and [`release_now`](Held::release_now) release
-/// it before they return (in the background if that fails); [`disarm`](Held::disarm)ed, it does
+/// [`release_now`](Held::release_now) releases
+/// it before it returns (in the background if that fails); [`disarm`](Held::disarm)ed, it does
 /// nothing (the claim took no lock, or a store-and-release script released it).
 ///
 /// Releases are sent as explicit operations, tried even while the connection cools down after a
@@ -257,13 +231,6 @@ impl Held {
 
     /// Releases the lock before returning, so that a process that exits right after its call
     /// leaves no lock behind; in the background if Redis does not answer.
-    pub(super) fn release_blocking(self) {
-        let reply =
-            RELEASE.call_blocking::<i64>(&self.target, Attempt::Explicit, self.release_arguments());
-        self.settle(reply.is_ok());
-    }
-
-    /// [`release_blocking`](Held::release_blocking) for tasks.
     pub(super) async fn release_now(self) {
         let reply = RELEASE
             .call::<i64>(&self.target, Attempt::Explicit, self.release_arguments())
@@ -274,19 +241,6 @@ impl Held {
     /// Stores `bytes` under the entry `redis_key` (expiring after `ttl_ms`, 0 for never) and
     /// releases the lock, in one script. If the script fails, the lock is released in the
     /// background (the script may not have run).
-    pub(super) fn store_release_blocking(
-        self,
-        redis_key: &str,
-        bytes: Vec<u8>,
-        ttl_ms: u64,
-    ) -> Result<(), Failure> {
-        let arguments = self.store_release_arguments(redis_key, bytes, ttl_ms);
-        let reply = STORE_RELEASE.call_blocking::<i64>(&self.target, Attempt::Routine, arguments);
-        self.settle(reply.is_ok());
-        reply.map(drop)
-    }
-
-    /// [`store_release_blocking`](Held::store_release_blocking) for tasks.
     pub(super) async fn store_release(
         self,
         redis_key: &str,
@@ -447,20 +401,8 @@ where
     }
 
     /// After a miss: the value another process stores meanwhile, or this process' turn to
-    /// compute (with the lock, or without it when Redis fails). Blocks the thread while it waits.
-    pub(super) fn claim_blocking(&self, target: &Arc<Target>, redis_key: &str) -> Claim<R> {
-        let mut claiming = Claiming::new(target, redis_key, self.lock_ttl_ms());
-        loop {
-            let held = claiming.held();
-            let reply = CLAIM.call_blocking(target, Attempt::Routine, claiming.claim_arguments());
-            match self.step(&mut claiming, held, reply) {
-                Step::Done(claim) => return claim,
-                Step::Retry(after) => std::thread::sleep(after),
-            }
-        }
-    }
-
-    /// [`claim_blocking`](Self::claim_blocking) for tasks: waiting awaits.
+    /// compute (with the lock, or without it when Redis fails). Waiting awaits (a thread blocks in
+    /// the driver meanwhile).
     pub(super) async fn claim(&self, target: &Arc<Target>, redis_key: &str) -> Claim<R> {
         let mut claiming = Claiming::new(target, redis_key, self.lock_ttl_ms());
         loop {
@@ -521,18 +463,7 @@ where
         Step::Retry(after)
     }
 
-    /// Whether a background refresh of `redis_key` runs now (see [`Turn`]). Blocks the thread.
-    pub(super) fn refresh_turn_blocking(&self, target: &Arc<Target>, redis_key: &str) -> Turn {
-        if self.config.lock != crate::Lock::Redis {
-            return Turn::Run(None);
-        }
-        let claiming = Claiming::new(target, redis_key, self.lock_ttl_ms());
-        let held = claiming.held();
-        let reply = CLAIM_REFRESH.call_blocking(target, Attempt::Routine, claiming.arguments());
-        self.turn(held, reply)
-    }
-
-    /// [`refresh_turn_blocking`](Self::refresh_turn_blocking) for tasks.
+    /// Whether a background refresh of `redis_key` runs now (see [`Turn`]).
     pub(super) async fn refresh_turn(&self, target: &Arc<Target>, redis_key: &str) -> Turn {
         if self.config.lock != crate::Lock::Redis {
             return Turn::Run(None);

@@ -56,7 +56,7 @@
 //! The cache never makes a call fail. When Redis is unreachable, refuses a command or does not
 //! answer within the timeout, or a stored value cannot be read (another type, another format,
 //! corrupt, larger than the limit), the call runs the body and returns its value; the error is
-//! counted in [`Stats::errors`] and logged through `tracing` (`WARN`, with Redis' reply) at most
+//! counted in [`Stats::errors`](crate::Stats::errors) and logged through `tracing` (`WARN`, with Redis' reply) at most
 //! once per [`LOG_INTERVAL`] (10 s) per function, and an unreadable value is overwritten by the
 //! new one. After a connection failure, a timeout, or a reply that retrying will not change,
 //! Redis is left alone for [`COOL_DOWN`] (1 s): calls run the body straight away (these skipped
@@ -95,7 +95,7 @@
 //! reads the entry and the lock at one instant, so one process takes over, and none runs the body
 //! once the value is stored.
 //! Threads block while they wait; tasks await, without blocking their runtime's thread.
-//! [`Stats`] counts the waits (`lock_waits`) and takeovers (`lock_takeovers`).
+//! [`Stats`](crate::Stats) counts the waits (`lock_waits`) and takeovers (`lock_takeovers`).
 //!
 //! A call made inside the body that computes its own key (on the same thread, or in the same
 //! task) does not wait for that computation: it reads the entry like any call, and when there is
@@ -126,27 +126,28 @@
 //! per process. A refresh whose encoded value is unchanged renews the entry's age with
 //! `PEXPIRE` and writes no value; a changed value is written with a full `ttl`; a failed one
 //! (an uncached `Err`, a panic) keeps the old value and its age. Refreshes are counted in
-//! [`Stats`]' `refreshes_*` fields.
+//! [`Stats`](crate::Stats)' `refreshes_*` fields.
 
 mod config;
 mod connection;
 pub mod envelope;
 mod failure;
-mod flight;
 mod lock;
+mod lookup;
 mod refresh;
 mod report;
-mod warm;
+mod scan;
 
-use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
 use ::redis::Cmd;
 use arc_swap::ArcSwapOption;
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 
+#[doc(hidden)]
+pub use self::lookup::RedisLead;
+#[doc(hidden)]
+pub use self::refresh::Stale;
 pub use config::{
     AlreadyConfigured, DEFAULT_MAX_VALUE_BYTES, DEFAULT_NAMESPACE, DEFAULT_TIMEOUT, DEFAULT_URL,
     NAMESPACE_VAR, RedisConfig, URL_VAR, configure,
@@ -155,35 +156,35 @@ pub use connection::COOL_DOWN;
 pub use lock::{DEFAULT_LOCK_TTL, MAX_BACKOFF};
 pub use report::LOG_INTERVAL;
 
-use self::connection::{Attempt, Connection, Failure, query, within};
-use self::flight::{Flights, Leader, Role};
-use self::lock::{Claim, Held};
+use self::connection::{Attempt, Connection, Failure};
 use self::report::ErrorLog;
+use self::scan::{clear_matching, count_matching, escape_glob};
+use crate::FnConfig;
+use crate::cache::{Backend, Cache};
 use crate::key::format_key;
-use crate::layout::{Keep, Layout, Whole, kept};
-use crate::reentry;
-use crate::stats::{Counters, Stats};
-use crate::{FnConfig, Lock};
+use crate::layout::{Layout, Whole};
+use crate::memo::flight::Flights;
+use crate::stats::Counters;
 
-/// Keys asked for per `SCAN` page by [`RedisCache::clear`] and [`RedisCache::len`].
-const SCAN_PAGE: usize = 1000;
-
-/// The cache of one memoized function on the Redis backend, returned by `f_cache()`.
+/// The cache of one memoized function on the Redis backend, returned by `f_cache()`: a
+/// [`Cache`] (see there for its methods), with [`configure`](Cache::configure) and
+/// [`config`](Cache::config) besides.
 ///
 /// `R` is what is stored of a result in the layout `S` (see [`crate::layout`]): the return type
 /// itself, or the `Ok` type (`S` = `OkOnly`) for a `Result` whose errors are not cached.
-pub struct RedisCache<R, S = Whole> {
-    config: FnConfig,
+pub type RedisCache<R, S = Whole> = Cache<R, S, Redis<R>>;
+
+/// The Redis backend of a [`Cache`]: where the function's entries live, and this process' share
+/// of the work on them.
+pub struct Redis<R> {
     type_tag: u64,
     /// Resolved on first use, so that building the cache (in a static) neither reads the
     /// configuration nor connects.
     target: ArcSwapOption<Target>,
     flights: Flights<R>,
     /// Keys whose background refresh is queued or running in this process: at most one each.
-    refreshing: refresh::InFlight,
-    counters: Counters,
+    refreshing: Arc<refresh::InFlight>,
     log: ErrorLog,
-    layout: PhantomData<S>,
 }
 
 /// Where this function's entries live.
@@ -226,31 +227,17 @@ impl Target {
     }
 }
 
-/// `text` with Redis glob's special characters escaped, to match itself literally.
-fn escape_glob(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
-            escaped.push('\\');
-        }
-        escaped.push(c);
-    }
-    escaped
-}
-
 impl<R, S: Layout> RedisCache<R, S> {
     #[doc(hidden)]
     pub fn new(config: FnConfig) -> Self {
-        RedisCache {
+        let backend = Redis {
             type_tag: envelope::type_tag(&format!("{}{}", S::TAG_PREFIX, config.ret_type)),
-            config,
             target: ArcSwapOption::empty(),
             flights: Flights::new(),
-            refreshing: refresh::InFlight::default(),
-            counters: Counters::default(),
+            refreshing: Arc::default(),
             log: ErrorLog::default(),
-            layout: PhantomData,
-        }
+        };
+        Cache::with_backend(config, backend)
     }
 }
 
@@ -267,7 +254,9 @@ impl<R, S> RedisCache<R, S> {
     /// one). Typically called once at start-up; tests use it to give each function its own
     /// server.
     pub fn configure(&self, config: RedisConfig) {
-        self.target.store(Some(Arc::new(Target::new(config))));
+        self.backend
+            .target
+            .store(Some(Arc::new(Target::new(config))));
     }
 
     /// This function's configuration (fixing it from the process-wide one if it was not yet).
@@ -276,12 +265,13 @@ impl<R, S> RedisCache<R, S> {
     }
 
     fn target(&self) -> Arc<Target> {
-        if let Some(target) = self.target.load_full() {
+        if let Some(target) = self.backend.target.load_full() {
             return target;
         }
         let fresh = Arc::new(Target::new(config::process_config().clone()));
         // A concurrent first call or `configure` may have got there first: theirs wins.
         let previous = self
+            .backend
             .target
             .compare_and_swap(&None::<Arc<Target>>, Some(fresh.clone()));
         match &*previous {
@@ -290,32 +280,10 @@ impl<R, S> RedisCache<R, S> {
         }
     }
 
-    /// A snapshot of this cache's counters; `entries` and `capacity` are `None` (Redis holds the
-    /// entries, and its `maxmemory` policy bounds them).
-    pub fn stats(&self) -> Stats {
-        self.counters.snapshot()
-    }
-
-    /// `None`: Redis' own `maxmemory` policy bounds the entries. (The same method as the
-    /// in-process backend's, so code can print either.)
-    pub fn capacity(&self) -> Option<u64> {
-        None
-    }
-
-    /// The function's identity in keys: its module path and name, or its `name = "..."`.
-    pub fn name(&self) -> &'static str {
-        self.config.name
-    }
-
-    /// The function's `version`.
-    pub fn version(&self) -> u32 {
-        self.config.version
-    }
-
     /// Counts and logs an error.
     fn failed(&self, operation: &str, error: &dyn std::fmt::Display) {
         Counters::count(&self.counters.errors);
-        self.log.report(self.config.name, operation, error);
+        self.backend.log.report(self.config.name, operation, error);
     }
 
     /// [`failed`](Self::failed) for Redis operations; a call skipped during a cool-down is not
@@ -327,401 +295,11 @@ impl<R, S> RedisCache<R, S> {
     }
 }
 
-impl<R, S> RedisCache<R, S>
-where
-    R: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
-    S: Layout,
-{
-    /// The lead of this process' flight on `key`, or the value another caller's flight brought
-    /// (a hit). `None` with `lock = "none"` (no flight), and for a call made inside the
-    /// computation of `key` that it would wait for: it goes on without the flight, and
-    /// [`compute_blocking`](Self::compute_blocking) runs its body uncached.
-    fn lead(&self, key: u128) -> Result<Option<Leader<'_, R>>, R> {
-        if self.config.lock == Lock::None {
-            return Ok(None);
-        }
-        loop {
-            match self.flights.join(key) {
-                Role::Leader(leader) => return Ok(Some(leader)),
-                Role::Follower(_) if reentry::computing(self, key) => return Ok(None),
-                Role::Follower(flight) => {
-                    if let Some(value) = flight.wait() {
-                        self.counters.hit();
-                        return Err(value);
-                    }
-                }
-            }
-        }
-    }
-
-    /// [`lead`](Self::lead) for tasks: followers await.
-    async fn lead_async(&self, key: u128) -> Result<Option<Leader<'_, R>>, R> {
-        if self.config.lock == Lock::None {
-            return Ok(None);
-        }
-        loop {
-            match self.flights.join(key) {
-                Role::Leader(leader) => return Ok(Some(leader)),
-                Role::Follower(_) if reentry::computing(self, key) => return Ok(None),
-                Role::Follower(flight) => {
-                    if let Some(value) = flight.wait_async().await {
-                        self.counters.hit();
-                        return Err(value);
-                    }
-                }
-            }
-        }
-    }
-
-    /// The cached value for `key`, or the body's value, computed once in this process (or in
-    /// all processes, with `lock = "redis"`) however many callers miss the same key at once.
-    #[doc(hidden)]
-    pub fn get_or_compute<Ret>(
-        &self,
-        key: u128,
-        cacheable: impl Fn(&Ret) -> bool,
-        body: impl FnOnce() -> Ret,
-    ) -> Ret
-    where
-        S: Keep<Ret, Kept = R>,
-    {
-        self.look_up(key, cacheable, body).value()
-    }
-
-    /// The async form of [`get_or_compute`](Self::get_or_compute): waiters await, and a cancelled
-    /// computation releases them like a panicking one.
-    #[doc(hidden)]
-    pub async fn get_or_compute_async<Ret>(
-        &self,
-        key: u128,
-        cacheable: impl Fn(&Ret) -> bool,
-        body: impl Future<Output = Ret>,
-    ) -> Ret
-    where
-        S: Keep<Ret, Kept = R>,
-    {
-        self.look_up_async(key, cacheable, body).await.value()
-    }
-
-    /// [`get_or_compute`](Self::get_or_compute), telling a value found from one computed here.
-    fn look_up<Ret>(
-        &self,
-        key: u128,
-        cacheable: impl Fn(&Ret) -> bool,
-        body: impl FnOnce() -> Ret,
-    ) -> Looked<Ret>
-    where
-        S: Keep<Ret, Kept = R>,
-    {
-        let leader = match self.lead(key) {
-            Ok(leader) => leader,
-            Err(value) => return Looked::Found(S::restore(value)),
-        };
-        let target = self.target();
-        let redis_key = target.redis_key(&self.config, key);
-        let fetched = target.connection.command_blocking(
-            Attempt::Routine,
-            target.timeout(),
-            get_command(&redis_key),
-        );
-        let absent = matches!(fetched, Ok(None));
-        if let Some(value) = self.read(fetched, &target) {
-            self.counters.hit();
-            finish(leader, &value);
-            return Looked::Found(S::restore(value));
-        }
-        self.compute_blocking(key, leader, &target, &redis_key, absent, cacheable, body)
-    }
-
-    /// [`look_up`](Self::look_up) for tasks.
-    async fn look_up_async<Ret>(
-        &self,
-        key: u128,
-        cacheable: impl Fn(&Ret) -> bool,
-        body: impl Future<Output = Ret>,
-    ) -> Looked<Ret>
-    where
-        S: Keep<Ret, Kept = R>,
-    {
-        let leader = match self.lead_async(key).await {
-            Ok(leader) => leader,
-            Err(value) => return Looked::Found(S::restore(value)),
-        };
-        let target = self.target();
-        let redis_key = target.redis_key(&self.config, key);
-        let fetched = target
-            .connection
-            .command(Attempt::Routine, target.timeout(), get_command(&redis_key))
-            .await;
-        let absent = matches!(fetched, Ok(None));
-        if let Some(value) = self.read(fetched, &target) {
-            self.counters.hit();
-            finish(leader, &value);
-            return Looked::Found(S::restore(value));
-        }
-        self.compute(key, leader, &target, &redis_key, absent, cacheable, body)
-            .await
-    }
-
-    /// After a lookup of `redis_key` that found no value: with `lock = "redis"` and the key
-    /// `absent` from Redis, the value another process stores meanwhile; otherwise the body's,
-    /// stored if `cacheable`. (A lookup that failed, or found an unreadable value, is not
-    /// `absent`: there is nobody to wait for, so the body runs at once.)
-    ///
-    /// Inside the computation of `key` on this thread (a nested call of the key), the body runs
-    /// uncached: it neither claims the lock, which that computation may hold, nor stores. A body
-    /// run under this process' flight or the lock runs as the key's computation (see
-    /// [`reentry`]).
-    #[allow(clippy::too_many_arguments)]
-    fn compute_blocking<Ret>(
-        &self,
-        key: u128,
-        leader: Option<Leader<'_, R>>,
-        target: &Arc<Target>,
-        redis_key: &str,
-        absent: bool,
-        cacheable: impl Fn(&Ret) -> bool,
-        body: impl FnOnce() -> Ret,
-    ) -> Looked<Ret>
-    where
-        S: Keep<Ret, Kept = R>,
-    {
-        if reentry::computing(self, key) {
-            return Looked::Computed(body(), false);
-        }
-        let mut held = None;
-        if absent && self.config.lock == Lock::Redis {
-            match self.claim_blocking(target, redis_key) {
-                Claim::Value(value) => {
-                    self.counters.hit();
-                    finish(leader, &value);
-                    return Looked::Found(S::restore(value));
-                }
-                Claim::Held(lock) => held = Some(lock),
-                Claim::Open => {}
-            }
-        }
-        self.counters.miss();
-        // A panic here drops `leader`, which sends the waiters back to look again, and `held`,
-        // which releases the lock for the other processes.
-        let value = if leader.is_some() || held.is_some() {
-            reentry::run(self, key, body)
-        } else {
-            body()
-        };
-        let mut stored = false;
-        if let Some(kept) = kept::<Ret, S>(&cacheable, &value) {
-            // Released with the write, so whoever takes the lock next finds the value.
-            stored = self.write_blocking(target, redis_key, kept, &mut held);
-            finish(leader, kept);
-        }
-        // Nothing written (an `Err` not cached, a value too large): released before returning
-        // all the same, so the others take over at once.
-        if let Some(lock) = held {
-            lock.release_blocking();
-        }
-        Looked::Computed(value, stored)
-    }
-
-    /// [`compute_blocking`](Self::compute_blocking) for tasks.
-    #[allow(clippy::too_many_arguments)]
-    async fn compute<Ret>(
-        &self,
-        key: u128,
-        leader: Option<Leader<'_, R>>,
-        target: &Arc<Target>,
-        redis_key: &str,
-        absent: bool,
-        cacheable: impl Fn(&Ret) -> bool,
-        body: impl Future<Output = Ret>,
-    ) -> Looked<Ret>
-    where
-        S: Keep<Ret, Kept = R>,
-    {
-        if reentry::computing(self, key) {
-            return Looked::Computed(body.await, false);
-        }
-        let mut held = None;
-        if absent && self.config.lock == Lock::Redis {
-            match self.claim(target, redis_key).await {
-                Claim::Value(value) => {
-                    self.counters.hit();
-                    finish(leader, &value);
-                    return Looked::Found(S::restore(value));
-                }
-                Claim::Held(lock) => held = Some(lock),
-                Claim::Open => {}
-            }
-        }
-        self.counters.miss();
-        let value = if leader.is_some() || held.is_some() {
-            reentry::run_async(self, key, body).await
-        } else {
-            body.await
-        };
-        let mut stored = false;
-        if let Some(kept) = kept::<Ret, S>(&cacheable, &value) {
-            stored = self.write(target, redis_key, kept, &mut held).await;
-            finish(leader, kept);
-        }
-        if let Some(lock) = held {
-            lock.release_now().await;
-        }
-        Looked::Computed(value, stored)
-    }
-
-    /// The value in a `GET` reply, if there is a readable one; counts and logs the failures.
-    fn read(&self, fetched: Result<Option<Vec<u8>>, Failure>, target: &Target) -> Option<R> {
-        let bytes = match fetched {
-            Ok(bytes) => bytes?,
-            Err(failure) => {
-                self.connection_failed("read", failure);
-                return None;
-            }
-        };
-        self.decode(&bytes, target)
-    }
-
-    /// The value in stored bytes, if they are readable; counts and logs the failure.
-    fn decode(&self, bytes: &[u8], target: &Target) -> Option<R> {
-        match envelope::decode(self.type_tag, bytes, target.settings.max_value_bytes) {
-            Ok(stored) => Some(stored),
-            Err(error) => {
-                self.failed("decode", &error);
-                None
-            }
-        }
-    }
-
-    /// Writes `value` with one `SET ... PX`, or, when this caller holds the entry's `lock`, with
-    /// one script that also releases it (taken out of `lock` then); failures are counted and
-    /// logged. True if written. A value that cannot be encoded is not written, and leaves the lock
-    /// to the caller.
-    fn write_blocking(
-        &self,
-        target: &Target,
-        redis_key: &str,
-        value: &R,
-        lock: &mut Option<Held>,
-    ) -> bool {
-        let Some(bytes) = self.encode(value, target) else {
-            return false;
-        };
-        let written = match lock.take() {
-            Some(held) => held.store_release_blocking(redis_key, bytes, self.config.ttl_ms),
-            None => target.connection.command_blocking::<()>(
-                Attempt::Routine,
-                target.timeout(),
-                self.set_bytes_command(redis_key, bytes),
-            ),
-        };
-        self.written(written)
-    }
-
-    /// [`write_blocking`](Self::write_blocking) for async callers.
-    async fn write(
-        &self,
-        target: &Target,
-        redis_key: &str,
-        value: &R,
-        lock: &mut Option<Held>,
-    ) -> bool {
-        let Some(bytes) = self.encode(value, target) else {
-            return false;
-        };
-        let written = match lock.take() {
-            Some(held) => {
-                held.store_release(redis_key, bytes, self.config.ttl_ms)
-                    .await
-            }
-            None => {
-                let command = self.set_bytes_command(redis_key, bytes);
-                target
-                    .connection
-                    .command::<()>(Attempt::Routine, target.timeout(), command)
-                    .await
-            }
-        };
-        self.written(written)
-    }
-
-    fn written(&self, written: Result<(), Failure>) -> bool {
-        match written {
-            Ok(()) => true,
-            Err(failure) => {
-                self.connection_failed("write", failure);
-                false
-            }
-        }
-    }
-
-    /// `value`'s envelope, or `None` if nothing of it is stored or (counted and logged) it cannot
-    /// be encoded within the size limit.
-    fn encode(&self, value: &R, target: &Target) -> Option<Vec<u8>> {
-        match envelope::encode(self.type_tag, value, target.settings.max_value_bytes) {
-            Ok(bytes) => Some(bytes),
-            Err(error) => {
-                self.failed("encode", &error);
-                None
-            }
-        }
-    }
-
-    /// `SET key bytes PX ttl` (no `PX` without a `ttl`).
-    fn set_bytes_command(&self, redis_key: &str, bytes: Vec<u8>) -> Cmd {
-        let mut command = ::redis::cmd("SET");
-        command.arg(redis_key).arg(bytes);
-        if self.config.ttl_ms > 0 {
-            command.arg("PX").arg(self.config.ttl_ms);
-        }
-        command
-    }
-
-    /// Stores `value` under `key` if it is cacheable, replacing any entry (`f_refresh`).
-    #[doc(hidden)]
-    pub fn store<Ret>(&self, key: u128, cacheable: impl Fn(&Ret) -> bool, value: &Ret)
-    where
-        S: Keep<Ret, Kept = R>,
-    {
-        if let Some(kept) = kept::<Ret, S>(&cacheable, value) {
-            let target = self.target();
-            let redis_key = target.redis_key(&self.config, key);
-            self.write_blocking(&target, &redis_key, kept, &mut None);
-        }
-    }
-
-    /// [`store`](Self::store) for async functions.
-    #[doc(hidden)]
-    pub async fn store_async<Ret>(&self, key: u128, cacheable: impl Fn(&Ret) -> bool, value: &Ret)
-    where
-        S: Keep<Ret, Kept = R>,
-    {
-        if let Some(kept) = kept::<Ret, S>(&cacheable, value) {
-            let target = self.target();
-            let redis_key = target.redis_key(&self.config, key);
-            self.write(&target, &redis_key, kept, &mut None).await;
-        }
-    }
-}
-
 /// Operations that never read or write a value, so need no serde bound.
 impl<R, S> RedisCache<R, S> {
     /// Deletes the entry under `key`; true if there was one (`f_invalidate`). False, and an
     /// error counted, when Redis cannot be reached.
-    #[doc(hidden)]
-    pub fn invalidate(&self, key: u128) -> bool {
-        let target = self.target();
-        let command = unlink_command(&target.redis_key(&self.config, key));
-        let removed =
-            target
-                .connection
-                .command_blocking::<u64>(Attempt::Explicit, target.timeout(), command);
-        self.removed(removed)
-    }
-
-    /// [`invalidate`](Self::invalidate) for async functions.
-    #[doc(hidden)]
-    pub async fn invalidate_async(&self, key: u128) -> bool {
+    async fn remove(&self, key: u128) -> bool {
         let target = self.target();
         let command = unlink_command(&target.redis_key(&self.config, key));
         let removed = target
@@ -740,28 +318,40 @@ impl<R, S> RedisCache<R, S> {
             }
         }
     }
+}
 
-    /// Deletes every entry of this function's current `version`, page by page (`SCAN` and
-    /// `UNLINK`, never `KEYS`), each page within the timeout. Counters keep their values. A
-    /// failure is counted and logged, and leaves the remaining entries in place.
-    pub fn clear(&self) {
-        let target = self.target();
-        let (pattern, page_timeout) = (target.pattern(&self.config), target.timeout());
-        let cleared =
-            target
-                .connection
-                .run_blocking(Attempt::Explicit, Duration::MAX, move |manager| {
-                    clear_matching(manager, pattern, page_timeout)
-                });
-        if let Err(failure) = cleared {
-            self.connection_failed("clear", failure);
+impl<R: Send + Sync> Backend<R> for Redis<R> {
+    const NAME: &'static str = "RedisCache";
+
+    fn entries(&self) -> Option<u64> {
+        None
+    }
+
+    fn capacity(&self) -> Option<u64> {
+        None
+    }
+
+    async fn count<S>(cache: &Cache<R, S, Self>) -> Option<u64> {
+        let target = cache.target();
+        let (pattern, page_timeout) = (target.pattern(&cache.config), target.timeout());
+        let counted = target
+            .connection
+            .run(Attempt::Explicit, Duration::MAX, move |manager| {
+                count_matching(manager, pattern, page_timeout)
+            })
+            .await;
+        match counted {
+            Ok(count) => Some(count),
+            Err(failure) => {
+                cache.connection_failed("len", failure);
+                None
+            }
         }
     }
 
-    /// [`clear`](Self::clear) for async code.
-    pub async fn clear_async(&self) {
-        let target = self.target();
-        let (pattern, page_timeout) = (target.pattern(&self.config), target.timeout());
+    async fn clear<S>(cache: &Cache<R, S, Self>) {
+        let target = cache.target();
+        let (pattern, page_timeout) = (target.pattern(&cache.config), target.timeout());
         let cleared = target
             .connection
             .run(Attempt::Explicit, Duration::MAX, move |manager| {
@@ -769,64 +359,9 @@ impl<R, S> RedisCache<R, S> {
             })
             .await;
         if let Err(failure) = cleared {
-            self.connection_failed("clear", failure);
+            cache.connection_failed("clear", failure);
         }
     }
-
-    /// The number of this function's entries (current `version`), counted with `SCAN`: a walk
-    /// over the whole Redis database, for tests and diagnostics. `None` (and an error counted)
-    /// when Redis cannot be reached.
-    pub fn len(&self) -> Option<u64> {
-        let target = self.target();
-        let (pattern, page_timeout) = (target.pattern(&self.config), target.timeout());
-        let counted =
-            target
-                .connection
-                .run_blocking(Attempt::Explicit, Duration::MAX, move |manager| {
-                    count_matching(manager, pattern, page_timeout)
-                });
-        match counted {
-            Ok(count) => Some(count),
-            Err(failure) => {
-                self.connection_failed("len", failure);
-                None
-            }
-        }
-    }
-
-    /// True when [`len`](Self::len) is `Some(0)`; `None` when Redis cannot be reached.
-    pub fn is_empty(&self) -> Option<bool> {
-        self.len().map(|count| count == 0)
-    }
-}
-
-/// What a lookup ended with.
-enum Looked<R> {
-    /// A value from Redis, or from another caller's computation.
-    Found(R),
-    /// The body's value, and whether it was stored.
-    Computed(R, bool),
-}
-
-impl<R> Looked<R> {
-    fn value(self) -> R {
-        match self {
-            Looked::Found(value) | Looked::Computed(value, _) => value,
-        }
-    }
-}
-
-/// Hands `value` to this process' waiters, if there is a flight.
-fn finish<R: Clone>(leader: Option<Leader<'_, R>>, value: &R) {
-    if let Some(leader) = leader {
-        leader.finish(value);
-    }
-}
-
-fn get_command(redis_key: &str) -> Cmd {
-    let mut command = ::redis::cmd("GET");
-    command.arg(redis_key);
-    command
 }
 
 fn unlink_command(redis_key: &str) -> Cmd {
@@ -835,76 +370,9 @@ fn unlink_command(redis_key: &str) -> Cmd {
     command
 }
 
-/// One `SCAN` page: the next cursor (0 at the end) and the keys found.
-async fn scan_page(
-    manager: &mut ::redis::aio::ConnectionManager,
-    cursor: u64,
-    pattern: &str,
-    page_timeout: Duration,
-) -> Result<(u64, Vec<Vec<u8>>), Failure> {
-    let mut command = ::redis::cmd("SCAN");
-    command
-        .arg(cursor)
-        .arg("MATCH")
-        .arg(pattern)
-        .arg("COUNT")
-        .arg(SCAN_PAGE);
-    within(page_timeout, query(manager, &command)).await
-}
-
-async fn clear_matching(
-    mut manager: ::redis::aio::ConnectionManager,
-    pattern: String,
-    page_timeout: Duration,
-) -> Result<u64, Failure> {
-    let (mut cursor, mut removed) = (0, 0);
-    loop {
-        let (next, keys) = scan_page(&mut manager, cursor, &pattern, page_timeout).await?;
-        if !keys.is_empty() {
-            let mut command = ::redis::cmd("UNLINK");
-            command.arg(keys);
-            removed += within(page_timeout, query::<u64>(&mut manager, &command)).await?;
-        }
-        if next == 0 {
-            return Ok(removed);
-        }
-        cursor = next;
-    }
-}
-
-async fn count_matching(
-    mut manager: ::redis::aio::ConnectionManager,
-    pattern: String,
-    page_timeout: Duration,
-) -> Result<u64, Failure> {
-    let (mut cursor, mut count) = (0, 0);
-    loop {
-        let (next, keys) = scan_page(&mut manager, cursor, &pattern, page_timeout).await?;
-        count += keys.len() as u64;
-        if next == 0 {
-            return Ok(count);
-        }
-        cursor = next;
-    }
-}
-
-impl<R, S> std::fmt::Debug for RedisCache<R, S> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RedisCache")
-            .field("name", &self.config.name)
-            .field("version", &self.config.version)
-            .finish_non_exhaustive()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn glob_characters_are_escaped() {
-        assert_eq!(escape_glob(r"a*b?c[d]e\f:g"), r"a\*b\?c\[d\]e\\f:g");
-    }
 
     #[test]
     fn keys_are_namespaced_stable_keys() {

@@ -28,7 +28,8 @@ use parking_lot::Mutex;
 
 use super::connection::{Attempt, Failure, query_pipeline};
 use super::lock::Turn;
-use super::{RedisCache, Target, finish};
+use super::lookup::get_command;
+use super::{RedisCache, Target};
 use crate::layout::{Keep, Layout, kept};
 use crate::stats::Counters;
 use crate::{reentry, refresh};
@@ -43,24 +44,24 @@ pub(super) struct InFlight {
 
 /// A key's place in [`InFlight`]; dropping it (refresh done, dropped by a full queue, or its task
 /// dropped by a runtime shutting down) lets the next stale hit schedule another.
-struct Slot<R: 'static, S: 'static> {
-    cache: &'static RedisCache<R, S>,
+pub(super) struct Slot {
+    in_flight: Arc<InFlight>,
     key: u128,
 }
 
-impl<R, S> Drop for Slot<R, S> {
+impl Drop for Slot {
     fn drop(&mut self) {
-        self.cache.refreshing.keys.lock().remove(&self.key);
+        self.in_flight.keys.lock().remove(&self.key);
     }
 }
 
-/// A stale entry whose refresh is scheduled: where it lives and the bytes it held.
-struct Stale<R: 'static, S: 'static> {
+/// A stale entry whose refresh a hit claimed: where it lives and the bytes it held.
+pub struct Stale {
     /// Held, not read: the key stays in flight until the refresh is done with.
-    _slot: Slot<R, S>,
-    target: Arc<Target>,
-    redis_key: String,
-    bytes: Vec<u8>,
+    pub(super) _slot: Slot,
+    pub(super) target: Arc<Target>,
+    pub(super) redis_key: String,
+    pub(super) bytes: Vec<u8>,
 }
 
 /// What a finished refresh renews: the age alone (`PEXPIRE`), or the value (`SET ... XX`).
@@ -92,113 +93,28 @@ where
     R: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
     S: Layout,
 {
-    /// [`get_or_compute`](Self::get_or_compute) with background refresh: a hit on an entry older
-    /// than `refresh_after` is served, and `refresh()` builds the recomputation the pool runs.
-    #[doc(hidden)]
-    pub fn get_or_compute_refreshing<Ret, A, C, J>(
-        &'static self,
+    /// Reads the entry under `redis_key`: with its age (`GET` and `PTTL` in one round trip) for a
+    /// function with background refresh, then also the key's place in the refreshes in flight
+    /// when it is stale and none is queued or running. Also whether the key is absent.
+    #[allow(clippy::type_complexity)]
+    pub(super) async fn fetch(
+        &self,
         key: u128,
-        cacheable: C,
-        args: A,
-        body: impl FnOnce(A) -> Ret,
-        refresh: impl FnOnce(&A) -> J,
-    ) -> Ret
-    where
-        S: Keep<Ret, Kept = R>,
-        C: Fn(&Ret) -> bool + Copy + Send + 'static,
-        J: FnOnce() -> Ret + Send + 'static,
-    {
-        let leader = match self.lead(key) {
-            Ok(leader) => leader,
-            Err(value) => return S::restore(value),
-        };
-        let target = self.target();
-        let redis_key = target.redis_key(&self.config, key);
-        let fetch_key = redis_key.clone();
-        let fetched =
-            target
+        target: &Target,
+        redis_key: &str,
+    ) -> (Option<(R, Option<(Slot, Vec<u8>)>)>, bool) {
+        if self.config.refresh_after_ms == 0 {
+            let fetched = target
                 .connection
-                .run_blocking(Attempt::Routine, target.timeout(), |manager| {
-                    get_with_pttl(manager, fetch_key)
-                });
-        let absent = matches!(fetched, Ok((None, _)));
-        if let Some(entry) = self.read_aged(fetched, &target) {
-            self.counters.hit();
-            finish(leader, &entry.value);
-            if entry.stale
-                && let Some(slot) = self.refresh_slot(key)
-            {
-                let job = refresh(&args);
-                let stale = Stale {
-                    _slot: slot,
-                    target,
-                    redis_key,
-                    bytes: entry.bytes,
-                };
-                let scheduled = refresh::spawn_blocking(move || {
-                    let lock = match self.refresh_turn_blocking(&stale.target, &stale.redis_key) {
-                        Turn::Run(lock) => lock,
-                        Turn::Skip => return self.refresh_skipped(stale),
-                    };
-                    Counters::count(&self.counters.refreshes.started);
-                    // Holding the lock, it is the key's computation: a call of the key in its
-                    // body must not wait for that lock.
-                    let outcome = match lock {
-                        Some(_) => reentry::run(self, key, || refresh::run_caught(job)),
-                        None => refresh::run_caught(job),
-                    };
-                    let landed = match self.renewal(&stale, cacheable, outcome) {
-                        Ok((command, renewal)) => Landed::Sent(
-                            renewal,
-                            stale.target.connection.command_blocking(
-                                Attempt::Routine,
-                                stale.target.timeout(),
-                                command,
-                            ),
-                        ),
-                        Err(landed) => landed,
-                    };
-                    if let Some(lock) = lock {
-                        lock.release();
-                    }
-                    self.refresh_done(stale, landed);
-                });
-                if scheduled.is_err() {
-                    self.refresh_dropped();
-                }
-            }
-            return S::restore(entry.value);
+                .command(Attempt::Routine, target.timeout(), get_command(redis_key))
+                .await;
+            let absent = matches!(fetched, Ok(None));
+            return (
+                self.read(fetched, target).map(|value| (value, None)),
+                absent,
+            );
         }
-        self.compute_blocking(key, leader, &target, &redis_key, absent, cacheable, || {
-            body(args)
-        })
-        .value()
-    }
-
-    /// The async form of [`get_or_compute_refreshing`](Self::get_or_compute_refreshing):
-    /// refreshes run as tasks on the caller's tokio runtime.
-    #[doc(hidden)]
-    pub async fn get_or_compute_refreshing_async<Ret, A, C, F, J>(
-        &'static self,
-        key: u128,
-        cacheable: C,
-        args: A,
-        body: impl FnOnce(A) -> F,
-        refresh: impl FnOnce(&A) -> J,
-    ) -> Ret
-    where
-        S: Keep<Ret, Kept = R>,
-        C: Fn(&Ret) -> bool + Copy + Send + 'static,
-        F: Future<Output = Ret>,
-        J: Future<Output = Ret> + Send + 'static,
-    {
-        let leader = match self.lead_async(key).await {
-            Ok(leader) => leader,
-            Err(value) => return S::restore(value),
-        };
-        let target = self.target();
-        let redis_key = target.redis_key(&self.config, key);
-        let fetch_key = redis_key.clone();
+        let fetch_key = redis_key.to_owned();
         let fetched = target
             .connection
             .run(Attempt::Routine, target.timeout(), |manager| {
@@ -206,62 +122,54 @@ where
             })
             .await;
         let absent = matches!(fetched, Ok((None, _)));
-        if let Some(entry) = self.read_aged(fetched, &target) {
-            self.counters.hit();
-            finish(leader, &entry.value);
-            if entry.stale
-                && let Some(slot) = self.refresh_slot(key)
-            {
-                let job = refresh(&args);
-                let stale = Stale {
-                    _slot: slot,
-                    target,
-                    redis_key,
-                    bytes: entry.bytes,
-                };
-                let scheduled = refresh::spawn_task(async move {
-                    let lock = match self.refresh_turn(&stale.target, &stale.redis_key).await {
-                        Turn::Run(lock) => lock,
-                        Turn::Skip => return self.refresh_skipped(stale),
-                    };
-                    Counters::count(&self.counters.refreshes.started);
-                    let outcome = match lock {
-                        Some(_) => reentry::run_async(self, key, refresh::await_caught(job)).await,
-                        None => refresh::await_caught(job).await,
-                    };
-                    let landed = match self.renewal(&stale, cacheable, outcome) {
-                        Ok((command, renewal)) => Landed::Sent(
-                            renewal,
-                            stale
-                                .target
-                                .connection
-                                .command(Attempt::Routine, stale.target.timeout(), command)
-                                .await,
-                        ),
-                        Err(landed) => landed,
-                    };
-                    if let Some(lock) = lock {
-                        lock.release();
-                    }
-                    self.refresh_done(stale, landed);
-                });
-                if scheduled.is_err() {
-                    self.refresh_dropped();
-                }
-            }
-            return S::restore(entry.value);
+        let entry = self.read_aged(fetched, target).map(|entry| {
+            let stale = entry
+                .stale
+                .then(|| self.refresh_slot(key))
+                .flatten()
+                .map(|slot| (slot, entry.bytes));
+            (entry.value, stale)
+        });
+        (entry, absent)
+    }
+
+    /// Runs a scheduled refresh on the pool: takes its turn (the lock, with `lock = "redis"`),
+    /// runs `job`, and renews the entry.
+    pub(super) async fn refresh_now<Ret>(
+        &'static self,
+        key: u128,
+        stale: Stale,
+        cacheable: impl Fn(&Ret) -> bool,
+        job: impl Future<Output = Ret>,
+    ) where
+        S: Keep<Ret, Kept = R>,
+    {
+        let lock = match self.refresh_turn(&stale.target, &stale.redis_key).await {
+            Turn::Run(lock) => lock,
+            Turn::Skip => return self.refresh_skipped(stale),
+        };
+        Counters::count(&self.counters.refreshes.started);
+        // Holding the lock, it is the key's computation: a call of the key in its body must not
+        // wait for that lock.
+        let outcome = match lock {
+            Some(_) => reentry::run_async(self, key, refresh::await_caught(job)).await,
+            None => refresh::await_caught(job).await,
+        };
+        let landed = match self.renewal(&stale, cacheable, outcome) {
+            Ok((command, renewal)) => Landed::Sent(
+                renewal,
+                stale
+                    .target
+                    .connection
+                    .command(Attempt::Routine, stale.target.timeout(), command)
+                    .await,
+            ),
+            Err(landed) => landed,
+        };
+        if let Some(lock) = lock {
+            lock.release();
         }
-        self.compute(
-            key,
-            leader,
-            &target,
-            &redis_key,
-            absent,
-            cacheable,
-            body(args),
-        )
-        .await
-        .value()
+        self.refresh_done(stale, landed);
     }
 
     /// The entry in a `GET` + `PTTL` reply, if there is a readable one; counts and logs the
@@ -296,10 +204,13 @@ where
     }
 
     /// The key's place in the refreshes in flight, unless one is queued or running already.
-    fn refresh_slot(&'static self, key: u128) -> Option<Slot<R, S>> {
+    fn refresh_slot(&self, key: u128) -> Option<Slot> {
         // Not `then_some`: a `Slot` built for nothing would drop, and unlock its key, right here.
-        let vacant = self.refreshing.keys.lock().insert(key);
-        vacant.then(|| Slot { cache: self, key })
+        let vacant = self.backend.refreshing.keys.lock().insert(key);
+        vacant.then(|| Slot {
+            in_flight: Arc::clone(&self.backend.refreshing),
+            key,
+        })
     }
 
     /// What a finished refresh sends to Redis, or (`Err`) how it ended without sending anything:
@@ -307,7 +218,7 @@ where
     /// cannot be encoded (counted as an error and logged).
     fn renewal<Ret>(
         &self,
-        stale: &Stale<R, S>,
+        stale: &Stale,
         cacheable: impl Fn(&Ret) -> bool,
         outcome: Option<Ret>,
     ) -> Result<(Cmd, Renewal), Landed>
@@ -338,7 +249,7 @@ where
     /// Counts how a refresh ended. The key leaves the refreshes in flight (and its Redis lock is
     /// released) before the outcome is counted, so whoever sees the count can schedule the next
     /// refresh.
-    fn refresh_done(&self, stale: Stale<R, S>, landed: Landed) {
+    fn refresh_done(&self, stale: Stale, landed: Landed) {
         drop(stale);
         let refreshes = &self.counters.refreshes;
         match landed {
@@ -360,13 +271,13 @@ where
     }
 
     /// Counts a refresh that another process made unnecessary.
-    fn refresh_skipped(&self, stale: Stale<R, S>) {
+    fn refresh_skipped(&self, stale: Stale) {
         drop(stale);
         Counters::count(&self.counters.refreshes.skipped);
     }
 
     #[cold]
-    fn refresh_dropped(&self) {
+    pub(super) fn refresh_dropped(&self) {
         Counters::count(&self.counters.refreshes.dropped);
     }
 }

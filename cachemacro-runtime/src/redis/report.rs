@@ -4,7 +4,7 @@ use std::fmt::Display;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use super::connection::now_ms;
+use crate::clock::real_ms;
 
 /// The least time between two logged errors of one function.
 pub const LOG_INTERVAL: Duration = Duration::from_secs(10);
@@ -12,14 +12,14 @@ pub const LOG_INTERVAL: Duration = Duration::from_secs(10);
 /// Logs at most one error per [`LOG_INTERVAL`], with the number left out since the last one.
 #[derive(Default)]
 pub(crate) struct ErrorLog {
-    /// Milliseconds (on [`now_ms`]) before which nothing is logged.
+    /// Milliseconds (on [`real_ms`]) before which nothing is logged.
     quiet_until_ms: AtomicU64,
     suppressed: AtomicU64,
 }
 
 impl ErrorLog {
     pub(crate) fn report(&self, function: &str, operation: &str, error: &dyn Display) {
-        let now = now_ms();
+        let now = real_ms();
         let quiet_until = self.quiet_until_ms.load(Ordering::Relaxed);
         let next = now.saturating_add(LOG_INTERVAL.as_millis() as u64);
         let elected = now >= quiet_until

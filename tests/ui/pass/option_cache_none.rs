@@ -8,5 +8,5 @@ fn find(id: u32) -> Option<u32> {
 fn main() {
     assert_eq!(find(0), None);
     assert_eq!(find(0), None);
-    assert_eq!(find_cache().len(), 0);
+    assert_eq!(find_cache().len(), Some(0));
 }

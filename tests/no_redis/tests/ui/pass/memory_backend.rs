@@ -15,5 +15,5 @@ fn main() {
     assert_eq!(double(21), 42);
     assert_eq!(double(21), 42);
     assert_eq!(RUNS.load(Ordering::SeqCst), 1, "the second call is a hit");
-    assert_eq!(double_cache().len(), 1);
+    assert_eq!(double_cache().len(), Some(1));
 }

@@ -27,11 +27,11 @@
 
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::task::{Context, Poll};
+
+use futures_util::FutureExt;
 
 /// The pool's bounds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -242,27 +242,5 @@ pub(crate) fn run_caught<R>(body: impl FnOnce() -> R) -> Option<R> {
 
 /// Awaits `body`, turning a panic into `None`.
 pub(crate) async fn await_caught<F: Future>(body: F) -> Option<F::Output> {
-    // Boxed so that polling needs no pin projection; one allocation per refresh is nothing.
-    CatchUnwind {
-        inner: Box::pin(body),
-    }
-    .await
-}
-
-/// A future that turns a panic while polling `inner` into `None`.
-struct CatchUnwind<F> {
-    inner: Pin<Box<F>>,
-}
-
-impl<F: Future> Future for CatchUnwind<F> {
-    type Output = Option<F::Output>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let inner = self.inner.as_mut();
-        match catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
-            Ok(Poll::Ready(value)) => Poll::Ready(Some(value)),
-            Ok(Poll::Pending) => Poll::Pending,
-            Err(_) => Poll::Ready(None),
-        }
-    }
+    AssertUnwindSafe(body).catch_unwind().await.ok()
 }

@@ -4,10 +4,10 @@
 //!
 //! Whoever computes a key that others may wait for (an in-process leader, a Redis flight leader
 //! or lock holder, a Redis refresh holding the lock) lists the (cache, key) pair in a
-//! thread-local while its body runs: a thread holds a [`Listed`] (or runs the body through
-//! [`run`]); a future runs through [`run_async`], which lists it during each of its polls, so a
-//! nested call in the same task, polled inside, sees it, while another task that the same thread
-//! polls between two of those polls does not. A caller about to wait for a key asks
+//! thread-local while its body runs: the protocol runs the body through [`run_async`] (a sync
+//! caller's too, polled by the blocking driver), which lists the pair during each of the body's
+//! polls, so a nested call in the same task or thread, polled inside, sees it, while another
+//! task that the same thread polls between two of those polls does not. A caller about to wait for a key asks
 //! [`computing`] first; only the way to a wait asks, never a hit.
 //!
 //! Work the body hands to another thread or task and then waits for is not the body's own: a
@@ -31,7 +31,7 @@ fn identity<C: ?Sized>(cache: &C) -> usize {
 /// computes `key` of `cache`: a call of that key must not wait for it.
 pub(crate) fn computing<C: ?Sized>(cache: &C, key: u128) -> bool {
     let pair = (identity(cache), key);
-    // During thread-local destruction nothing is listed (see `Listed::enter`).
+    // During thread-local destruction nothing is listed (see `Listed::enter_identity`).
     COMPUTING
         .try_with(|pairs| pairs.borrow().contains(&pair))
         .unwrap_or(false)
@@ -40,14 +40,9 @@ pub(crate) fn computing<C: ?Sized>(cache: &C, key: u128) -> bool {
 /// A listed pair, unlisted when dropped (also when the body panics). The list is popped to the
 /// length it had before, so a scope always removes exactly what it added. Dropped on the thread
 /// that made it, after every pair listed since (scopes nest).
-pub(crate) struct Listed(Option<usize>);
+struct Listed(Option<usize>);
 
 impl Listed {
-    /// Lists `key` of `cache` as this thread's computation until the result is dropped.
-    pub(crate) fn enter<C: ?Sized>(cache: &C, key: u128) -> Listed {
-        Listed::enter_identity(identity(cache), key)
-    }
-
     fn enter_identity(cache: usize, key: u128) -> Listed {
         // Fails only while this thread's locals are being destroyed: the body runs unlisted.
         Listed(
@@ -70,14 +65,6 @@ impl Drop for Listed {
     }
 }
 
-/// Runs `body`, the computation of `key` of `cache`, with the pair listed.
-// The in-process backend lists its leads itself; only the Redis backend calls this.
-#[cfg_attr(not(feature = "redis"), allow(dead_code))]
-pub(crate) fn run<C: ?Sized, T>(cache: &C, key: u128, body: impl FnOnce() -> T) -> T {
-    let _listed = Listed::enter(cache, key);
-    body()
-}
-
 /// [`run`] for a future: the pair is listed during each poll of `body`.
 pub(crate) async fn run_async<C: ?Sized, F: Future>(cache: &C, key: u128, body: F) -> F::Output {
     let cache = identity(cache);
@@ -92,6 +79,12 @@ pub(crate) async fn run_async<C: ?Sized, F: Future>(cache: &C, key: u128, body: 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Runs `body`, the computation of `key` of `cache`, with the pair listed.
+    fn run<C: ?Sized, T>(cache: &C, key: u128, body: impl FnOnce() -> T) -> T {
+        let _listed = Listed::enter_identity(identity(cache), key);
+        body()
+    }
 
     static CACHE: u8 = 1;
     static OTHER: u8 = 2;

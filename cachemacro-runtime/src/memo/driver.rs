@@ -1,0 +1,141 @@
+//! The blocking driver: sync callers run the protocol's slow path, which is written once as
+//! async, by polling it on their own thread and parking the thread while it waits.
+//!
+//! Why not a crate's `block_on`: `futures-executor`'s refuses to run inside another of its own
+//! `block_on`s on the same thread, and a memoized body may call another memoized function, whose
+//! slow path then runs inside the caller's; `pollster`'s would do, at the price of a dependency for
+//! these few lines. Why not tokio's: it panics on a thread that runs a tokio runtime, and sync
+//! memoized functions are called from async code too. Nothing here needs a runtime: whatever the
+//! future waits for (a Redis reply, a timer of the Redis runtime, another caller's flight) wakes
+//! it from another thread, which unparks this one.
+//!
+//! Each call has its own wake flag, so nested calls on one thread never take each other's wake-ups:
+//! a thread can be unparked for another reason (a spurious wake-up, an outer call's waker), and the
+//! flag tells a wake-up meant for this future from those. A thread keeps one flag for the calls
+//! that do not nest, so the usual call allocates nothing.
+
+use std::cell::Cell;
+use std::future::Future;
+use std::pin::pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll, Wake, Waker};
+use std::thread::{self, Thread};
+
+/// A blocked call's wake-up: set, then the thread unparked.
+struct Signal {
+    woken: AtomicBool,
+    thread: Thread,
+}
+
+impl Wake for Signal {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::Release);
+        self.thread.unpark();
+    }
+}
+
+impl Signal {
+    fn new() -> Arc<Signal> {
+        Arc::new(Signal {
+            woken: AtomicBool::new(false),
+            thread: thread::current(),
+        })
+    }
+}
+
+thread_local! {
+    /// This thread's signal for calls that do not nest, and whether a call is using it.
+    static SIGNAL: (Arc<Signal>, Cell<bool>) = (Signal::new(), Cell::new(false));
+}
+
+/// Runs `future` to completion on this thread.
+pub(crate) fn block_on<F: Future>(future: F) -> F::Output {
+    // The thread's own signal, unless an outer call on this thread uses it (or the thread's locals
+    // are being destroyed): then one of this call's own.
+    let borrowed = SIGNAL
+        .try_with(|(signal, in_use)| (!in_use.replace(true)).then(|| signal.clone()))
+        .ok()
+        .flatten();
+    let _release = Release(borrowed.is_some());
+    let signal = match borrowed {
+        Some(signal) => {
+            // A wake-up left over from a previous call (its future woke after completing).
+            signal.woken.store(false, Ordering::Relaxed);
+            signal
+        }
+        None => Signal::new(),
+    };
+    let waker = Waker::from(signal.clone());
+    let mut context = Context::from_waker(&waker);
+    let mut future = pin!(future);
+    loop {
+        if let Poll::Ready(output) = future.as_mut().poll(&mut context) {
+            return output;
+        }
+        while !signal.woken.swap(false, Ordering::Acquire) {
+            thread::park();
+        }
+    }
+}
+
+/// Gives the thread's signal back when the call that borrowed it returns or unwinds.
+struct Release(bool);
+
+impl Drop for Release {
+    fn drop(&mut self) {
+        if self.0 {
+            let _ = SIGNAL.try_with(|(_, in_use)| in_use.set(false));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    use super::*;
+
+    /// A future woken from another thread completes; so does one nested inside it, woken while
+    /// the outer one waits too.
+    #[test]
+    fn nested_calls_are_woken_from_other_threads() {
+        let (done, finished) = mpsc::channel();
+        thread::spawn(move || {
+            let outer = block_on(async {
+                let (send, receive) = tokio::sync::oneshot::channel::<u32>();
+                thread::spawn(move || send.send(1));
+                let first = receive.await.unwrap_or(0);
+                let inner = block_on(async {
+                    let (send, receive) = tokio::sync::oneshot::channel::<u32>();
+                    thread::spawn(move || send.send(2));
+                    receive.await.unwrap_or(0)
+                });
+                first + inner
+            });
+            let _ = done.send(outer);
+        });
+        assert_eq!(finished.recv_timeout(Duration::from_secs(10)), Ok(3));
+    }
+
+    /// Inside a tokio runtime's worker (where tokio's own `block_on` panics), it blocks that
+    /// thread until the future is done.
+    #[test]
+    fn runs_on_a_tokio_runtime_thread() {
+        let (done, finished) = mpsc::channel();
+        thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .unwrap();
+            let (send, receive) = tokio::sync::oneshot::channel::<u32>();
+            thread::spawn(move || send.send(7));
+            let _ = done.send(runtime.block_on(async { block_on(receive) }));
+        });
+        assert_eq!(finished.recv_timeout(Duration::from_secs(10)), Ok(Ok(7)));
+    }
+}

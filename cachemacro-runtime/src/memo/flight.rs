@@ -1,0 +1,268 @@
+//! Single-flight within one process: one computation per missing key, which other callers of the
+//! key wait for on the same [`Flight`], tasks awaiting it and threads blocking in the driver
+//! (`memo::driver`), so sync and async callers of one function coalesce with each other.
+//!
+//! A flight ends once, with a value (its waiters get a clone) or with nothing (its waiters look
+//! again, and one of them may lead the next flight). It ends with nothing when its leader
+//! panicked, was cancelled, computed a value that is not cached, or, in the in-process backend,
+//! stored the value where the waiters' next look finds it (that backend's flights carry no value:
+//! `Flight<()>`).
+//!
+//! The in-process backend keeps its flights beside its entries, in the store's shards; other
+//! backends keep theirs in a [`Flights`] registry, whose [`Leader`] guard ends the flight when it
+//! is dropped, so a panic or a cancelled future releases the waiters.
+// The registry of flights (`Flights`, `Leader`) serves the Redis backend only: the in-process
+// store keeps its flights in its own table.
+#![cfg_attr(not(feature = "redis"), allow(dead_code))]
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use event_listener::Event;
+
+/// A computation in progress, and then its outcome.
+pub(crate) struct Flight<R = ()> {
+    /// `None` while the computation runs; then `Some(Some(value))` for waiters to take, or
+    /// `Some(None)`: look again. A mutex rather than a `OnceLock`, whose one-time initialisation
+    /// cost a miss ~140 instructions (callgrind) where an uncontended lock costs a few dozen.
+    outcome: Mutex<Option<Option<R>>>,
+    event: Event,
+}
+
+/// `mutex`'s data, also after a panic elsewhere while it was locked: every update of the data
+/// this module locks is one assignment, insert or remove, so it is never left half-done.
+fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl<R> Flight<R> {
+    pub(crate) fn new() -> Self {
+        Flight {
+            outcome: Mutex::new(None),
+            event: Event::new(),
+        }
+    }
+
+    /// Ends the flight with nothing: the waiters look the key up again.
+    pub(crate) fn land(&self) {
+        self.end(None);
+    }
+
+    /// Ends the flight with `outcome`, unless it has ended already, and wakes every waiter.
+    fn end(&self, outcome: Option<R>) {
+        let mut current = locked(&self.outcome);
+        if current.is_some() {
+            return;
+        }
+        *current = Some(outcome);
+        drop(current);
+        self.event.notify(usize::MAX);
+    }
+
+    fn ended(&self) -> bool {
+        locked(&self.outcome).is_some()
+    }
+}
+
+impl<R: Clone> Flight<R> {
+    /// Waits until the flight ends: the leader's value, or `None` to look again. Threads wait
+    /// through the blocking driver (`memo::driver`).
+    pub(crate) async fn wait_async(&self) -> Option<R> {
+        loop {
+            if let Some(outcome) = self.outcome() {
+                return outcome;
+            }
+            // Listen before checking again, so that an ending in between is not missed.
+            let listener = self.event.listen();
+            if let Some(outcome) = self.outcome() {
+                return outcome;
+            }
+            listener.await;
+        }
+    }
+
+    fn outcome(&self) -> Option<Option<R>> {
+        locked(&self.outcome).clone()
+    }
+}
+
+/// The flights in progress, by key: for backends whose store does not keep them.
+pub(crate) struct Flights<R> {
+    in_progress: Mutex<HashMap<u128, Arc<Flight<R>>>>,
+}
+
+/// What joining a key's flight made of the caller.
+pub(crate) enum Role<'a, R> {
+    /// Nobody was computing the key: this caller does, and ends with [`Leader::finish`] or by
+    /// dropping the guard.
+    Leader(Leader<'a, R>),
+    /// Someone is: wait on the flight.
+    Follower(Arc<Flight<R>>),
+}
+
+/// The caller computing a key for its flight's waiters.
+pub(crate) struct Leader<'a, R> {
+    flights: &'a Flights<R>,
+    key: u128,
+    flight: Arc<Flight<R>>,
+}
+
+impl<R> Flights<R> {
+    pub(crate) fn new() -> Self {
+        Flights {
+            in_progress: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn table(&self) -> MutexGuard<'_, HashMap<u128, Arc<Flight<R>>>> {
+        locked(&self.in_progress)
+    }
+
+    pub(crate) fn join(&self, key: u128) -> Role<'_, R> {
+        let mut in_progress = self.table();
+        if let Some(flight) = in_progress.get(&key) {
+            return Role::Follower(flight.clone());
+        }
+        let flight = Arc::new(Flight::new());
+        in_progress.insert(key, flight.clone());
+        Role::Leader(Leader {
+            flights: self,
+            key,
+            flight,
+        })
+    }
+}
+
+impl<R> Leader<'_, R> {
+    /// Hands a clone of `value` to every waiter (none is made if nobody waits).
+    pub(crate) fn finish(self, value: &R)
+    where
+        R: Clone,
+    {
+        self.end(|| Some(value.clone()));
+    }
+
+    fn end(&self, outcome: impl FnOnce() -> Option<R>) {
+        if self.flight.ended() {
+            return;
+        }
+        // Leave the table before waking anyone, so that a caller arriving from now on starts
+        // afresh rather than joining a flight that has ended.
+        let mut in_progress = self.flights.table();
+        if in_progress
+            .get(&self.key)
+            .is_some_and(|flight| Arc::ptr_eq(flight, &self.flight))
+        {
+            in_progress.remove(&self.key);
+        }
+        drop(in_progress);
+        // Out of the table, the flight is shared only by the followers that joined it; no one
+        // can join now. Without followers the value need not be cloned.
+        let outcome = if Arc::strong_count(&self.flight) > 1 {
+            outcome()
+        } else {
+            None
+        };
+        self.flight.end(outcome);
+    }
+}
+
+impl<R> Drop for Leader<'_, R> {
+    fn drop(&mut self) {
+        // A no-op after `finish`; otherwise (a panic, a cancellation, a value not to be shared)
+        // it sends the waiters back to look again.
+        self.end(|| None);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::future::Future;
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::memo::driver::block_on;
+
+    #[test]
+    fn followers_get_the_leaders_value() {
+        let flights = Flights::<u32>::new();
+        let Role::Leader(leader) = flights.join(1) else {
+            panic!("the first caller leads")
+        };
+        let Role::Follower(flight) = flights.join(1) else {
+            panic!("the second caller follows")
+        };
+        std::thread::scope(|scope| {
+            let waiter = scope.spawn(|| block_on(flight.wait_async()));
+            leader.finish(&7);
+            assert_eq!(waiter.join().unwrap(), Some(7));
+        });
+        assert!(matches!(flights.join(1), Role::Leader(_)));
+    }
+
+    #[test]
+    fn a_dropped_leader_releases_followers_empty_handed() {
+        let flights = Flights::<u32>::new();
+        let Role::Leader(leader) = flights.join(1) else {
+            panic!("the first caller leads")
+        };
+        let Role::Follower(flight) = flights.join(1) else {
+            panic!("the second caller follows")
+        };
+        drop(leader);
+        assert_eq!(block_on(flight.wait_async()), None);
+    }
+
+    /// One flight wakes a blocked thread and a pending task alike, both with the value.
+    #[test]
+    fn threads_and_tasks_wait_on_one_flight() {
+        let flights = Arc::new(Flights::<u32>::new());
+        let Role::Leader(leader) = flights.join(1) else {
+            panic!("the first caller leads")
+        };
+        let (Role::Follower(thread_side), Role::Follower(task_side)) =
+            (flights.join(1), flights.join(1))
+        else {
+            panic!("later callers follow")
+        };
+        let (sender, outcomes) = mpsc::channel();
+        let (waiting, waiting_now) = mpsc::channel();
+        let thread_sender = sender.clone();
+        std::thread::spawn(move || {
+            let _ = thread_sender.send(("thread", block_on(thread_side.wait_async())));
+        });
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .unwrap();
+            let outcome = runtime.block_on(async {
+                let mut wait = std::pin::pin!(task_side.wait_async());
+                // Polled once before the flight ends, so the task really waits.
+                let pending = std::future::poll_fn(|cx| {
+                    std::task::Poll::Ready(wait.as_mut().poll(cx).is_pending())
+                })
+                .await;
+                assert!(pending);
+                let _ = waiting.send(());
+                wait.await
+            });
+            let _ = sender.send(("task", outcome));
+        });
+        waiting_now
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the task polled its wait");
+        leader.finish(&7);
+        let mut got: Vec<_> = (0..2)
+            .map(|_| {
+                outcomes
+                    .recv_timeout(Duration::from_secs(10))
+                    .expect("every waiter is released")
+            })
+            .collect();
+        got.sort();
+        assert_eq!(got, [("task", Some(7)), ("thread", Some(7))]);
+    }
+}

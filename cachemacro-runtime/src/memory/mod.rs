@@ -1,0 +1,390 @@
+//! The in-process backend: a bounded, sharded cache per memoized function, with TTL and
+//! single-flight misses.
+//!
+//! Keys are 128-bit hashes of the arguments (see [`crate::key`]), so the cache never holds or
+//! clones arguments. Eviction is CLOCK, an approximation of LRU that keeps hits cheap: a hit sets
+//! the entry's bit; when the cache is full the hand sweeps, clearing bits, and gives up the first
+//! entry that was not hit since the hand last passed, or that expired. The capacity is
+//! exact: the cache never holds more than `capacity` entries, at any moment.
+//!
+//! Hits take no lock and write no memory that another thread writes, so they scale across threads
+//! (see `store.rs` for the read-mostly protocol). The price is a fixed ~8 KiB per memoized
+//! function: one 128-byte slot per thread (64 of them, plus one shared) for hit counts and reader
+//! marks.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use crate::bypass;
+use crate::cache::{Backend, Cache};
+use crate::clock;
+use crate::flight::Flight;
+use crate::key::{LocalHasher, LocalSeeds};
+use crate::layout::{Keep, Layout, Whole};
+use crate::memo::protocol::{Found, Protocol};
+use crate::per_thread::{self, Slots};
+use crate::stats::Counters;
+use crate::store::{Probe, Read, Removed, Store};
+use crate::{reentry, refresh};
+
+mod refreshing;
+
+use crate::{FnConfig, Lock};
+#[doc(hidden)]
+pub use refreshing::Refreshing;
+
+/// The capacity of an in-process cache when `capacity` is not given.
+pub const DEFAULT_CAPACITY: u64 = 10_000;
+
+/// The cache of one memoized function on the in-process backend, returned by `f_cache()`: a
+/// [`Cache`] (see there for its methods).
+///
+/// `R` is what the cache keeps of a result: the return type itself, or, for a `Result` whose
+/// errors are not cached, its `Ok` type with the layout `L` = `OkOnly` (see [`crate::layout`]).
+pub type MemoryCache<R, L = Whole> = Cache<R, L, Memory<R>>;
+
+/// The in-process backend of a [`Cache`]: the table of entries and the seeds of its keys.
+pub struct Memory<R> {
+    key_seeds: LocalSeeds,
+    store: Store<R>,
+}
+
+/// The caller that computes a missing key. Dropping it without `land` (a panic in the body,
+/// a cancelled future) ends the flight with nothing stored, which releases the waiters.
+#[doc(hidden)]
+pub struct Lead<'a, R: Clone, L> {
+    cache: &'a MemoryCache<R, L>,
+    key: u128,
+    flight: Arc<Flight>,
+    landed: bool,
+}
+
+impl<R: Clone, L> Lead<'_, R, L> {
+    fn land(mut self, value: Option<R>) {
+        self.landed = true;
+        let cache = self.cache;
+        let value = value.map(|value| (value, cache.expires_at()));
+        let removed = cache.backend.store.finish(
+            self.key,
+            &self.flight,
+            value,
+            clock::now_ms(),
+            cache.readers(),
+        );
+        cache.count(removed);
+    }
+}
+
+impl<R: Clone, L> Drop for Lead<'_, R, L> {
+    fn drop(&mut self) {
+        if !self.landed {
+            let cache = self.cache;
+            let removed = cache.backend.store.finish(
+                self.key,
+                &self.flight,
+                None,
+                clock::now_ms(),
+                cache.readers(),
+            );
+            cache.count(removed);
+        }
+    }
+}
+
+/// What a caller does next.
+enum Step<'a, R: Clone, L> {
+    /// A value, and the entry's generation when this caller must schedule its refresh.
+    Hit(R, Option<u64>),
+    Wait(Arc<Flight>),
+    Lead(Lead<'a, R, L>),
+    /// A miss with `lock = "none"`: compute and store, without a flight.
+    Unlocked,
+    /// Inside a bypass (or a value's `Clone` inside this store): run the body, touch nothing.
+    Bypass,
+}
+
+/// What lands a computed value.
+#[doc(hidden)]
+pub enum MemoryLead<'a, R: Clone, L> {
+    /// This caller's flight: waiters look again once it lands.
+    Flight(Lead<'a, R, L>),
+    /// `lock = "none"`: stored without a flight.
+    Unlocked(u128),
+}
+
+impl<R: Clone, L> MemoryCache<R, L> {
+    fn expires_at(&self) -> u64 {
+        match self.config.ttl_ms {
+            0 => u64::MAX,
+            ttl => clock::now_ms().saturating_add(ttl),
+        }
+    }
+
+    fn readers(&self) -> &Slots {
+        &self.counters.threads
+    }
+
+    /// True (and logged) when this thread is inside an in-process store's read, running a
+    /// value's `Clone`: a write now would wait for that read to end, which never comes (or, across
+    /// two threads doing the same, for each other). Such a write is skipped.
+    fn refuse_write_in_read(&self, operation: &'static str) -> bool {
+        let refused = bypass::in_store_read();
+        if refused {
+            tracing::warn!(
+                function = self.config.name,
+                operation,
+                "cachemacro: a cached value's `Clone` wrote to an in-process cache; skipped"
+            );
+        }
+        refused
+    }
+
+    /// The hit path: the store's read of `key`, counted there. The caller has checked that no
+    /// bypass is active.
+    #[inline(always)]
+    fn hit(&self, key: u128) -> Read<R> {
+        self.backend.store.read(
+            key,
+            self.now(),
+            self.config.refresh_after_ms,
+            per_thread::current(),
+            self.readers(),
+        )
+    }
+
+    /// The coarse clock for a hit: a cache whose entries never age (no `ttl`, no refresh) does
+    /// not read it.
+    #[inline(always)]
+    fn now(&self) -> u64 {
+        if self.config.ttl_ms == 0 && self.config.refresh_after_ms == 0 {
+            0
+        } else {
+            clock::now_ms()
+        }
+    }
+
+    /// One look at the table: a hit, a flight to wait for, or the lead.
+    #[inline]
+    fn step(&self, key: u128) -> Step<'_, R, L> {
+        if bypass::active() {
+            return Step::Bypass;
+        }
+        match self.hit(key) {
+            Read::Hit(value, due) => Step::Hit(value, due),
+            Read::Miss => self.miss(key, clock::now_ms(), self.readers()),
+        }
+    }
+
+    #[cold]
+    fn miss(&self, key: u128, now: u64, readers: &Slots) -> Step<'_, R, L> {
+        if self.config.lock == Lock::None {
+            self.counters.miss();
+            return Step::Unlocked;
+        }
+        match self.backend.store.lead_or_wait(key, now, readers) {
+            Probe::Hit(value) => {
+                self.counters.hit();
+                Step::Hit(value, None)
+            }
+            Probe::Wait(flight, expired) => {
+                if expired.is_some() {
+                    Counters::count(&self.counters.expirations);
+                }
+                Step::Wait(flight)
+            }
+            Probe::Lead(flight, expired) => {
+                if expired.is_some() {
+                    Counters::count(&self.counters.expirations);
+                }
+                self.counters.miss();
+                Step::Lead(Lead {
+                    cache: self,
+                    key,
+                    flight,
+                    landed: false,
+                })
+            }
+        }
+    }
+
+    fn count(&self, removed: Removed<R>) {
+        if removed.evicted.is_some() {
+            Counters::count(&self.counters.evictions);
+        }
+        if removed.expired.is_some() {
+            Counters::count(&self.counters.expirations);
+        }
+    }
+}
+
+impl<R: Clone + Send + Sync + 'static, L: Layout> MemoryCache<R, L> {
+    #[doc(hidden)]
+    pub fn new(config: FnConfig) -> Self {
+        if config.ttl_ms > 0 {
+            clock::start();
+        }
+        let backend = Memory {
+            key_seeds: LocalSeeds::random(),
+            store: Store::new(config.capacity),
+        };
+        Cache::with_backend(config, backend)
+    }
+
+    /// The hasher for this cache's keys.
+    #[doc(hidden)]
+    #[inline]
+    pub fn key_hasher(&self) -> LocalHasher<'_> {
+        LocalHasher::new(&self.backend.key_seeds)
+    }
+}
+
+impl<R: Clone + Send + Sync + 'static> Backend<R> for Memory<R> {
+    const NAME: &'static str = "MemoryCache";
+
+    fn entries(&self) -> Option<u64> {
+        Some(self.store.len() as u64)
+    }
+
+    fn capacity(&self) -> Option<u64> {
+        Some(self.store.capacity())
+    }
+
+    async fn count<L>(cache: &Cache<R, L, Self>) -> Option<u64> {
+        cache.backend.entries()
+    }
+
+    async fn clear<L>(cache: &Cache<R, L, Self>) {
+        if !cache.refuse_write_in_read("clear") {
+            cache.backend.store.clear(cache.readers());
+        }
+    }
+}
+
+impl<R: Clone + Send + Sync + 'static, L: Layout> Protocol<R, L> for Memory<R> {
+    type Lead<'a>
+        = MemoryLead<'a, R, L>
+    where
+        R: 'a,
+        L: 'a;
+    /// The generation of the entry whose refresh the hit claimed (its `refreshing` flag).
+    type Stale = u64;
+    type Claim = Refreshing<R, L>;
+
+    #[inline(always)]
+    fn hit(cache: &MemoryCache<R, L>, key: u128) -> Option<(R, Option<u64>)> {
+        if !bypass::active()
+            && let Read::Hit(value, due) = cache.hit(key)
+        {
+            return Some((value, due));
+        }
+        None
+    }
+
+    /// Looks again after each flight it waits for: the leader stores its value before ending
+    /// the flight, so the next look finds it.
+    async fn find(
+        cache: &MemoryCache<R, L>,
+        key: u128,
+        after_hit: bool,
+    ) -> Found<R, MemoryLead<'_, R, L>, u64> {
+        let mut step = match after_hit {
+            true if bypass::active() => Step::Bypass,
+            true => cache.miss(key, clock::now_ms(), cache.readers()),
+            false => cache.step(key),
+        };
+        loop {
+            match step {
+                Step::Hit(value, due) => return Found::Value(value, due),
+                // This thread or task computes the key: waiting would wait for itself.
+                Step::Wait(_) if reentry::computing(cache, key) => return Found::Return,
+                Step::Wait(flight) => {
+                    flight.wait_async().await;
+                }
+                Step::Lead(lead) => {
+                    return Found::Compute {
+                        lead: MemoryLead::Flight(lead),
+                        listed: true,
+                    };
+                }
+                Step::Unlocked => {
+                    return Found::Compute {
+                        lead: MemoryLead::Unlocked(key),
+                        listed: false,
+                    };
+                }
+                Step::Bypass => return Found::Return,
+            }
+            step = cache.step(key);
+        }
+    }
+
+    async fn land<'a>(
+        cache: &'a MemoryCache<R, L>,
+        lead: MemoryLead<'a, R, L>,
+        kept: Option<&R>,
+    ) -> bool {
+        match lead {
+            MemoryLead::Flight(lead) => {
+                let stored = kept.is_some();
+                lead.land(kept.cloned());
+                stored
+            }
+            MemoryLead::Unlocked(key) => match kept {
+                Some(kept) => Self::put(cache, key, kept).await,
+                None => false,
+            },
+        }
+    }
+
+    async fn put(cache: &MemoryCache<R, L>, key: u128, kept: &R) -> bool {
+        if cache.refuse_write_in_read("f_refresh") {
+            return false;
+        }
+        let removed = cache.backend.store.insert(
+            key,
+            kept.clone(),
+            cache.expires_at(),
+            clock::now_ms(),
+            cache.readers(),
+        );
+        cache.count(removed);
+        true
+    }
+
+    async fn remove(cache: &MemoryCache<R, L>, key: u128) -> bool {
+        if cache.refuse_write_in_read("f_invalidate") {
+            return false;
+        }
+        matches!(
+            cache
+                .backend
+                .store
+                .remove(key, clock::now_ms(), cache.readers()),
+            Some((_, true))
+        )
+    }
+
+    fn claim(cache: &'static MemoryCache<R, L>, key: u128, generation: u64) -> Refreshing<R, L> {
+        cache.claim(key, generation)
+    }
+
+    fn decline(cache: &MemoryCache<R, L>, key: u128, generation: u64) {
+        cache.decline_refresh(key, generation);
+    }
+
+    async fn refresh<Ret>(
+        cache: &'static MemoryCache<R, L>,
+        _key: u128,
+        claim: Refreshing<R, L>,
+        cacheable: impl Fn(&Ret) -> bool + Send,
+        job: impl Future<Output = Ret> + Send,
+    ) where
+        L: Keep<Ret, Kept = R>,
+    {
+        Counters::count(&cache.counters.refreshes.started);
+        claim.land(cacheable, refresh::await_caught(job).await);
+    }
+
+    /// Nothing to count here: the refused job's claim counted itself as it dropped.
+    fn refused(_: &MemoryCache<R, L>) {}
+}

@@ -1,0 +1,306 @@
+//! The Redis backend's steps of the protocol (`memo::protocol`): this process' flight, the
+//! lookup (with the entry's age for functions with background refresh), the lock, and the
+//! landing of a computed value (the write, or store-and-release under the lock).
+
+use std::sync::Arc;
+
+use ::redis::Cmd;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::connection::{Attempt, Failure};
+use super::lock::{Claim, Held};
+use super::refresh::Stale;
+use super::{Redis, RedisCache, Target, envelope};
+use crate::Lock;
+use crate::layout::{Keep, Layout};
+use crate::memo::flight::{Leader, Role};
+use crate::memo::protocol::{Found, Protocol};
+use crate::reentry;
+
+impl<R, S> RedisCache<R, S>
+where
+    R: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
+    S: Layout,
+{
+    /// The lead of this process' flight on `key`, or the value another caller's flight brought
+    /// (a hit). `None` with `lock = "none"` (no flight), and for a call made inside the
+    /// computation of `key` that it would wait for: it goes on without the flight, and its body
+    /// runs uncached.
+    pub(super) async fn lead(&self, key: u128) -> Result<Option<Leader<'_, R>>, R> {
+        if self.config.lock == Lock::None {
+            return Ok(None);
+        }
+        loop {
+            match self.backend.flights.join(key) {
+                Role::Leader(leader) => return Ok(Some(leader)),
+                Role::Follower(_) if reentry::computing(self, key) => return Ok(None),
+                Role::Follower(flight) => {
+                    if let Some(value) = flight.wait_async().await {
+                        self.counters.hit();
+                        return Err(value);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The value in a `GET` reply, if there is a readable one; counts and logs the failures.
+    pub(super) fn read(
+        &self,
+        fetched: Result<Option<Vec<u8>>, Failure>,
+        target: &Target,
+    ) -> Option<R> {
+        let bytes = match fetched {
+            Ok(bytes) => bytes?,
+            Err(failure) => {
+                self.connection_failed("read", failure);
+                return None;
+            }
+        };
+        self.decode(&bytes, target)
+    }
+
+    /// The value in stored bytes, if they are readable; counts and logs the failure.
+    pub(super) fn decode(&self, bytes: &[u8], target: &Target) -> Option<R> {
+        match envelope::decode(
+            self.backend.type_tag,
+            bytes,
+            target.settings.max_value_bytes,
+        ) {
+            Ok(stored) => Some(stored),
+            Err(error) => {
+                self.failed("decode", &error);
+                None
+            }
+        }
+    }
+
+    /// Writes `value` with one `SET ... PX`, or, when this caller holds the entry's `lock`, with
+    /// one script that also releases it (taken out of `lock` then); failures are counted and
+    /// logged. True if written. A value that cannot be encoded is not written, and leaves the lock
+    /// to the caller.
+    pub(super) async fn write(
+        &self,
+        target: &Target,
+        redis_key: &str,
+        value: &R,
+        lock: &mut Option<Held>,
+    ) -> bool {
+        let Some(bytes) = self.encode(value, target) else {
+            return false;
+        };
+        let written = match lock.take() {
+            Some(held) => {
+                held.store_release(redis_key, bytes, self.config.ttl_ms)
+                    .await
+            }
+            None => {
+                let command = self.set_bytes_command(redis_key, bytes);
+                target
+                    .connection
+                    .command::<()>(Attempt::Routine, target.timeout(), command)
+                    .await
+            }
+        };
+        self.written(written)
+    }
+
+    fn written(&self, written: Result<(), Failure>) -> bool {
+        match written {
+            Ok(()) => true,
+            Err(failure) => {
+                self.connection_failed("write", failure);
+                false
+            }
+        }
+    }
+
+    /// `value`'s envelope, or `None` if nothing of it is stored or (counted and logged) it cannot
+    /// be encoded within the size limit.
+    pub(super) fn encode(&self, value: &R, target: &Target) -> Option<Vec<u8>> {
+        match envelope::encode(
+            self.backend.type_tag,
+            value,
+            target.settings.max_value_bytes,
+        ) {
+            Ok(bytes) => Some(bytes),
+            Err(error) => {
+                self.failed("encode", &error);
+                None
+            }
+        }
+    }
+
+    /// `SET key bytes PX ttl` (no `PX` without a `ttl`).
+    pub(super) fn set_bytes_command(&self, redis_key: &str, bytes: Vec<u8>) -> Cmd {
+        let mut command = ::redis::cmd("SET");
+        command.arg(redis_key).arg(bytes);
+        if self.config.ttl_ms > 0 {
+            command.arg("PX").arg(self.config.ttl_ms);
+        }
+        command
+    }
+}
+
+/// Hands `value` to this process' waiters, if there is a flight.
+pub(super) fn finish<R: Clone>(leader: Option<Leader<'_, R>>, value: &R) {
+    if let Some(leader) = leader {
+        leader.finish(value);
+    }
+}
+
+pub(super) fn get_command(redis_key: &str) -> Cmd {
+    let mut command = ::redis::cmd("GET");
+    command.arg(redis_key);
+    command
+}
+
+/// What lands a value computed on Redis.
+pub struct RedisLead<'a, R> {
+    /// This process' flight, whose waiters get the value.
+    leader: Option<Leader<'a, R>>,
+    /// The key's lock in Redis, released with the write.
+    held: Option<Held>,
+    target: Arc<Target>,
+    redis_key: String,
+}
+
+impl<R, S> Protocol<R, S> for Redis<R>
+where
+    R: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
+    S: Layout,
+{
+    type Lead<'a>
+        = RedisLead<'a, R>
+    where
+        R: 'a,
+        S: 'a;
+    type Stale = Stale;
+    type Claim = Stale;
+
+    #[inline(always)]
+    fn hit(_: &RedisCache<R, S>, _: u128) -> Option<(R, Option<Stale>)> {
+        None
+    }
+
+    /// After a lookup of the key that found no value: with `lock = "redis"` and the key absent
+    /// from Redis, the value another process stores meanwhile, else this caller's turn. (A
+    /// lookup that failed, or found an unreadable value, is not absent: there is nobody to wait
+    /// for, so the body runs at once.)
+    ///
+    /// Inside the computation of `key` on this thread or task (a nested call of the key), the
+    /// body runs uncached: it neither claims the lock, which that computation may hold, nor
+    /// stores.
+    async fn find(
+        cache: &RedisCache<R, S>,
+        key: u128,
+        _: bool,
+    ) -> Found<R, RedisLead<'_, R>, Stale> {
+        let leader = match cache.lead(key).await {
+            Ok(leader) => leader,
+            Err(value) => return Found::Value(value, None),
+        };
+        let target = cache.target();
+        let redis_key = target.redis_key(&cache.config, key);
+        let (entry, absent) = cache.fetch(key, &target, &redis_key).await;
+        if let Some((value, stale)) = entry {
+            cache.counters.hit();
+            finish(leader, &value);
+            let stale = stale.map(|(slot, bytes)| Stale {
+                _slot: slot,
+                target,
+                redis_key,
+                bytes,
+            });
+            return Found::Value(value, stale);
+        }
+        if reentry::computing(cache, key) {
+            return Found::Return;
+        }
+        let mut held = None;
+        if absent && cache.config.lock == Lock::Redis {
+            match cache.claim(&target, &redis_key).await {
+                Claim::Value(value) => {
+                    cache.counters.hit();
+                    finish(leader, &value);
+                    return Found::Value(value, None);
+                }
+                Claim::Held(lock) => held = Some(lock),
+                Claim::Open => {}
+            }
+        }
+        cache.counters.miss();
+        let listed = leader.is_some() || held.is_some();
+        Found::Compute {
+            lead: RedisLead {
+                leader,
+                held,
+                target,
+                redis_key,
+            },
+            listed,
+        }
+    }
+
+    async fn land<'a>(
+        cache: &'a RedisCache<R, S>,
+        lead: RedisLead<'a, R>,
+        kept: Option<&R>,
+    ) -> bool {
+        let RedisLead {
+            leader,
+            mut held,
+            target,
+            redis_key,
+        } = lead;
+        let mut stored = false;
+        if let Some(kept) = kept {
+            // Released with the write, so whoever takes the lock next finds the value.
+            stored = cache.write(&target, &redis_key, kept, &mut held).await;
+            finish(leader, kept);
+        }
+        // Nothing written (an `Err` not cached, a value too large): released before returning
+        // all the same, so the others take over at once.
+        if let Some(lock) = held {
+            lock.release_now().await;
+        }
+        stored
+    }
+
+    async fn put(cache: &RedisCache<R, S>, key: u128, kept: &R) -> bool {
+        let target = cache.target();
+        let redis_key = target.redis_key(&cache.config, key);
+        cache.write(&target, &redis_key, kept, &mut None).await
+    }
+
+    async fn remove(cache: &RedisCache<R, S>, key: u128) -> bool {
+        cache.remove(key).await
+    }
+
+    fn claim(_: &'static RedisCache<R, S>, _: u128, stale: Stale) -> Stale {
+        stale
+    }
+
+    /// Dropping the claim frees the key's place in the refreshes in flight.
+    fn decline(_: &RedisCache<R, S>, _: u128, stale: Stale) {
+        drop(stale);
+    }
+
+    fn refresh<Ret>(
+        cache: &'static RedisCache<R, S>,
+        key: u128,
+        stale: Stale,
+        cacheable: impl Fn(&Ret) -> bool + Send,
+        job: impl Future<Output = Ret> + Send,
+    ) -> impl Future<Output = ()> + Send
+    where
+        S: Keep<Ret, Kept = R>,
+    {
+        cache.refresh_now(key, stale, cacheable, job)
+    }
+
+    fn refused(cache: &RedisCache<R, S>) {
+        cache.refresh_dropped();
+    }
+}
