@@ -133,20 +133,12 @@ pub mod layout;
 mod memo;
 pub mod memory;
 pub mod options;
-mod per_thread;
-mod read_lock;
 #[cfg(feature = "redis")]
 pub mod redis;
 // Their crate-level paths, which the store and the backends name.
 pub use memo::{bypass, refresh, warm};
 use memo::{flight, reentry};
 mod stats;
-mod store;
-mod sync;
-
-/// The model checker: the store compiled again over shuttle (tests only).
-#[cfg(test)]
-mod model;
 
 #[cfg(feature = "redis")]
 pub use crate::redis::{RedisCache, RedisConfig};

@@ -2,7 +2,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::per_thread::{self, Slots};
+use crate::memory::per_thread::{self, Slots};
 
 /// A snapshot of one memoized function's cache, from `f_cache().stats()`.
 ///
@@ -53,7 +53,7 @@ pub struct Stats {
     pub lock_takeovers: u64,
 }
 
-/// A cache's counters. Hits and misses live in per-thread slots (see [`crate::per_thread`]): the
+/// A cache's counters. Hits and misses live in per-thread slots (see [`crate::memory::per_thread`]): the
 /// hit path must not write a cache line that other threads write.
 #[derive(Default)]
 pub(crate) struct Counters {

@@ -8,13 +8,15 @@
 //! exact: the cache never holds more than `capacity` entries, at any moment.
 //!
 //! Hits take no lock and write no memory that another thread writes, so they scale across threads
-//! (see `store.rs` for the read-mostly protocol). The price is a fixed ~8 KiB per memoized
+//! (see `read_lock.rs` for the read-mostly protocol). The price is a fixed ~8 KiB per memoized
 //! function: one 128-byte slot per thread (64 of them, plus one shared) for hit counts and reader
 //! marks.
 
 use std::future::Future;
 use std::sync::Arc;
 
+use self::per_thread::Slots;
+use self::store::{Probe, Read, Removed, Store};
 use crate::bypass;
 use crate::cache::{Backend, Cache};
 use crate::clock;
@@ -22,12 +24,20 @@ use crate::flight::Flight;
 use crate::key::{LocalHasher, LocalSeeds};
 use crate::layout::{Keep, Layout, Whole};
 use crate::memo::protocol::{Found, Protocol};
-use crate::per_thread::{self, Slots};
 use crate::stats::Counters;
-use crate::store::{Probe, Read, Removed, Store};
 use crate::{reentry, refresh};
 
 mod refreshing;
+
+// The store: the table (`store`) over the read-mostly lock (`read_lock`, all of the store's unsafe
+// code) and the per-thread slots (`per_thread`), built from `sync`'s primitives; `model`
+// compiles them again over shuttle's (tests only).
+#[cfg(test)]
+mod model;
+pub(crate) mod per_thread;
+pub(crate) mod read_lock;
+pub(crate) mod store;
+mod sync;
 
 use crate::{FnConfig, Lock};
 #[doc(hidden)]

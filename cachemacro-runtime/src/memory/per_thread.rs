@@ -9,7 +9,7 @@
 //!
 //! The first [`SLOTS`] threads alive at once own a slot each; slots are taken back when a thread
 //! exits. Further threads share one more slot, counted with atomic adds, and read the store under
-//! its writer lock. The lock's use of the slots, and why it is sound, is in [`crate::read_lock`].
+//! its writer lock. The lock's use of the slots, and why it is sound, is in [`crate::memory::read_lock`].
 //!
 //! The primitives come from `super::sync` (see `sync.rs`): the model checker compiles this file
 //! again over shuttle's.

@@ -4,7 +4,7 @@
 //!
 //! Why not a `RwLock`: a hit writing the lock word pulls that word's cache line from the core that
 //! last wrote it, so two threads hitting the same shard did less work than one (`store.rs` has the
-//! measurements). Here a reader writes only its own per-thread slot ([`crate::per_thread`]).
+//! measurements). Here a reader writes only its own per-thread slot ([`crate::memory::per_thread`]).
 //!
 //! # The protocol
 //!
@@ -41,13 +41,13 @@
 //!   through by a load of `writing` that came after the announcement.
 //! - **One writer of a slot.** A slot's word is written by its owner with plain stores (step 4, and
 //!   hit counting), which is sound only while one thread owns it: [`Index`] is not `Send`, and
-//!   only [`crate::per_thread::current`] makes one.
+//!   only [`crate::memory::per_thread::current`] makes one.
 //! - **Slot recycling on thread exit.** An exiting thread gives its slot back under the slot
 //!   registry's mutex after its last read (its mark is clear), and the next owner takes it under
 //!   the same mutex, so the old owner's last store precedes the new owner's first. A writer scans
 //!   every slot ever handed out (that count only grows, SeqCst), so it also sees a new owner's
 //!   mark; and a mark seen on a slot whose owner then exits changes when it is cleared.
-//! - **The shared slot for threads beyond the first [`SLOTS`](crate::per_thread::SLOTS).** Many
+//! - **The shared slot for threads beyond the first [`SLOTS`](crate::memory::per_thread::SLOTS).** Many
 //!   threads use it, so it can hold no mark: their reads take the writer's path (and count their
 //!   hits with atomic adds).
 //! - **No re-entry.** A read or write must not start inside another on the same thread: a nested
@@ -60,7 +60,7 @@
 //!   announcement and the mutex; the table's operations (hashbrown) complete or do nothing, so a
 //!   poisoned mutex is taken as it is.
 //!
-//! The primitives come from `super::sync` (see `sync.rs`); `src/model.rs` model-checks this file,
+//! The primitives come from `super::sync` (see `sync.rs`); `memory/model.rs` model-checks this file,
 //! `per_thread.rs` and `store.rs` with shuttle.
 
 use super::per_thread::{self, HIT, Index, MARK, Slots};

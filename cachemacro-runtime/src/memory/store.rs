@@ -1,6 +1,6 @@
 //! The in-process table: shards of a hash table with CLOCK eviction and an exact capacity, and the
 //! keys being computed right now (for single-flight), each shard behind the read-mostly lock of
-//! [`crate::read_lock`], which lets hits run in parallel without writing shared memory.
+//! [`crate::memory::read_lock`], which lets hits run in parallel without writing shared memory.
 //!
 //! Written by hand because the hit path is the product, and measured:
 //! - quick_cache: a hit cost ~40 ns against an 8 ns `HashMap` baseline;
@@ -16,7 +16,7 @@
 //! readers mark with a plain store, but it cost 9.3 us per call on these VMs while a second thread
 //! ran, and every write would pay it.
 //!
-//! The model checker (`src/model.rs`) compiles this file again over shuttle's primitives, hence
+//! The model checker (`memory/model.rs`) compiles this file again over shuttle's primitives, hence
 //! the `super::` paths.
 
 use std::sync::Arc;
@@ -458,7 +458,7 @@ mod tests {
 
     fn read(store: &Store<u64>, key: u128, now: u64, refresh_after: u64) -> Option<(u64, bool)> {
         let slots = readers();
-        let index = crate::per_thread::current();
+        let index = crate::memory::per_thread::current();
         match store.read(key, now, refresh_after, index, &slots) {
             Read::Hit(value, due) => Some((value, due.is_some())),
             Read::Miss => None,
@@ -563,7 +563,7 @@ mod tests {
                 scope.spawn(|| {
                     for round in 0..20_000u128 {
                         let key = (round % 64) << 64 | (round % 64);
-                        let index = crate::per_thread::current();
+                        let index = crate::memory::per_thread::current();
                         if let Read::Hit(Pair(a, b), _) = store.read(key, 0, 0, index, &slots) {
                             assert_eq!(a, b);
                         }

@@ -1,8 +1,8 @@
-//! The primitives the read-mostly lock ([`crate::read_lock`]), the per-thread slots
-//! ([`crate::per_thread`]) and the table ([`crate::store`]) are built from: std's here.
+//! The primitives the read-mostly lock ([`crate::memory::read_lock`]), the per-thread slots
+//! ([`crate::memory::per_thread`]) and the table ([`crate::memory::store`]) are built from: std's here.
 //!
 //! Those three files name their atomics, mutex, cell, thread-locals and spin hints through this
-//! module only (`super::sync`), so that the model checker (`src/model.rs`, tests only) can compile
+//! module only (`super::sync`), so that the model checker (`memory/model.rs`, tests only) can compile
 //! the same files a second time beside a `sync` module of shuttle's primitives and explore their
 //! interleavings. That keeps the model tests in a plain `cargo test`, with no feature flag and no
 //! `cfg` in the code they check. Everything here compiles to what std's own would.
@@ -13,7 +13,7 @@ pub(crate) use std::sync::{Mutex, PoisonError};
 pub(crate) use std::thread::yield_now;
 pub(crate) use std::thread_local;
 
-/// Threads with a slot of their own (see [`crate::per_thread`]).
+/// Threads with a slot of their own (see [`crate::memory::per_thread`]).
 pub(crate) const SLOTS: usize = 64;
 
 /// `std::cell::UnsafeCell` behind closures that bound each access, as loom's is: the model's

@@ -1,6 +1,6 @@
 //! Model checking of the store's read-mostly lock with shuttle: `per_thread.rs`, `read_lock.rs`
 //! and `store.rs` compiled a second time, beside a `sync` module of shuttle's primitives
-//! (`model/sync.rs`) in place of std's (`sync.rs`), so that shuttle controls every atomic access,
+//! (`memory/model/sync.rs`) in place of std's (`sync.rs`), so that shuttle controls every atomic access,
 //! lock, thread-local and spin, and tries many interleavings of the threads in a test. The cell
 //! holding each table checks that no write overlaps another access, so a test fails on the first
 //! schedule in which the lock lets one through, wherever the threads are.
@@ -12,7 +12,7 @@
 //! does not mark its slot; a writer that does not wait for marked readers, or does not announce
 //! itself, or scans all slots but the last handed out; a reader that ignores the announcement; a
 //! writer announcing with a Release store instead of SeqCst (through the store buffers of
-//! `model/sync.rs`). The slot bookkeeping has its own tests: a slot handed to two live threads
+//! `memory/model/sync.rs`). The slot bookkeeping has its own tests: a slot handed to two live threads
 //! or not given back on exit fails `a_slot_recycled_while_a_writer_waits`; threads on the shared
 //! slot marking it fail `threads_beyond_the_owned_slots_share_one_and_read_as_writers`. A
 //! weakened reader side (its locked add, or its load of the flag) is right on x86 and beyond the
