@@ -228,6 +228,42 @@ fn sync_functions_wait_and_nest_on_runtime_workers() {
     assert_eq!(nested_on_workers_cache().stats().misses, 1);
 }
 
+static IN_ONE_POLL_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[memoize(ttl = 60, backend = "redis", name = "in_one_poll")]
+fn in_one_poll(n: u64) -> u64 {
+    IN_ONE_POLL_RUNS.fetch_add(1, Ordering::SeqCst);
+    n + 1
+}
+
+/// Hundreds of sync Redis calls inside one poll of a tokio task (a loop in `#[tokio::main]` or
+/// in a handler): each reply spends tokio's per-task budget, and once it is spent a call that
+/// polled the reply inside that budget would wait for a wake-up queued on its own parked worker,
+/// forever. All of them return, every one after the first a hit, with no error.
+#[test]
+fn many_sync_calls_in_one_tokio_poll_all_return() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    in_one_poll_cache().configure(config(&server));
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let total: u64 = runtime.block_on(async { (0..300).map(|_| in_one_poll(1)).sum() });
+        let _ = done.send(total);
+    });
+    let total = finished
+        .recv_timeout(Duration::from_secs(60))
+        .expect("every call returns");
+    assert_eq!(total, 600);
+    assert_eq!(runs(&IN_ONE_POLL_RUNS), 1);
+    let stats = in_one_poll_cache().stats();
+    assert_eq!((stats.hits, stats.misses, stats.errors), (299, 1, 0));
+}
+
 static REFRESH_RUNS: AtomicUsize = AtomicUsize::new(0);
 
 #[memoize(ttl = 60, backend = "redis", name = "refreshed")]

@@ -72,7 +72,12 @@ pub(crate) fn block_on<F: Future>(future: F) -> F::Output {
     };
     let waker = Waker::from(signal.clone());
     let mut context = Context::from_waker(&waker);
-    let mut future = pin!(future);
+    // Unconstrained: on a tokio worker (a sync memoized function called from async code), tokio's
+    // per-task budget would count this call's channel and timer operations against the caller's
+    // poll; once spent, the next operation returns `Pending` and queues its wake-up on this very
+    // worker, which is parked here: a hang, with the operation's own timeout starved too. This
+    // thread is blocked anyway, so the budget protects nothing.
+    let mut future = pin!(tokio::task::unconstrained(future));
     loop {
         if let Poll::Ready(output) = future.as_mut().poll(&mut context) {
             return output;
@@ -100,6 +105,32 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+
+    /// Many calls in one poll of a tokio task: each receives from a tokio channel, which spends the
+    /// task's budget. Without `unconstrained` call 129 hangs (its wake-up queued on the parked
+    /// worker itself).
+    #[test]
+    fn calls_inside_one_tokio_poll_do_not_exhaust_its_budget() {
+        let (done, finished) = mpsc::channel();
+        thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .unwrap();
+            let total: u32 = runtime.block_on(async {
+                (0..300)
+                    .map(|_| {
+                        block_on(async {
+                            let (send, receive) = tokio::sync::oneshot::channel::<u32>();
+                            let _ = send.send(1);
+                            receive.await.unwrap_or(0)
+                        })
+                    })
+                    .sum()
+            });
+            let _ = done.send(total);
+        });
+        assert_eq!(finished.recv_timeout(Duration::from_secs(10)), Ok(300));
+    }
 
     /// A future woken from another thread completes; so does one nested inside it, woken while
     /// the outer one waits too.

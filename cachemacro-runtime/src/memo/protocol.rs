@@ -177,8 +177,13 @@ where
     where
         L: Keep<Ret, Kept = R>,
     {
-        // Without a `refresh_after`, no hit claims a refresh.
-        if let Some((value, _)) = B::hit(self, key) {
+        // Without a `refresh_after` (the macro sends functions with one to the refreshing entry
+        // points), no hit claims a refresh.
+        if let Some((value, stale)) = B::hit(self, key) {
+            debug_assert!(
+                stale.is_none(),
+                "a refresh claimed by a function without one"
+            );
             return L::restore(value);
         }
         self.get_or_compute_slow(key, cacheable, body)
@@ -198,7 +203,10 @@ where
         L: Keep<Ret, Kept = R>,
     {
         let body = |()| async move { body() };
-        block_on(self.look_up(key, true, cacheable, (), body, |_, _| {})).value()
+        // A claim found here is given back, not dropped: a dropped claim would keep the entry
+        // from ever refreshing (no function without `refresh_after` gets one; this is insurance).
+        let decline = |_: &(), stale| B::decline(self, key, stale);
+        block_on(self.look_up(key, true, cacheable, (), body, decline)).value()
     }
 
     /// The async form of [`get_or_compute`](Self::get_or_compute): waiters await, and a cancelled
@@ -213,7 +221,8 @@ where
     where
         L: Keep<Ret, Kept = R>,
     {
-        self.look_up(key, false, cacheable, (), |()| body, |_, _| {})
+        let decline = |_: &(), stale| B::decline(self, key, stale);
+        self.look_up(key, false, cacheable, (), |()| body, decline)
             .await
             .value()
     }
