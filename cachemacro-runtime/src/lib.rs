@@ -124,6 +124,7 @@
 
 pub mod bypass;
 pub mod clock;
+mod evict;
 mod features;
 mod flight;
 pub mod key;
