@@ -694,8 +694,128 @@ mod tests {
         }
     }
 
+    /// A key spread over the shards as the store's own keys are (both halves hashed).
+    fn spread(k: u64) -> u128 {
+        let mix = |mut z: u64| {
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        };
+        u128::from(mix(k.wrapping_add(0x9e37_79b9_7f4a_7c15))) << 64
+            | u128::from(mix(k ^ 0x5851_f42d_4c95_7f2d))
+    }
+
+    /// The memoized call's way: a read, and on a miss an insertion. Whether it hit.
+    fn access(store: &Store<u64>, key: u128) -> bool {
+        if read(store, key, 0, 0).is_some() {
+            return true;
+        }
+        store.insert(key, key as u64, u64::MAX, 0, &readers());
+        false
+    }
+
     #[test]
-    fn the_hand_spares_referenced_entries() {
+    fn a_scan_of_one_off_keys_leaves_the_hot_set_in_place() {
+        let store = Store::<u64>::new(1_000);
+        let hot: Vec<u128> = (0..100).map(spread).collect();
+        for _ in 0..5 {
+            for &key in &hot {
+                access(&store, key);
+            }
+        }
+        for k in 1_000..11_000 {
+            access(&store, spread(k));
+        }
+        let hits = hot.iter().filter(|&&key| access(&store, key)).count();
+        assert!(hits >= 90, "{hits} of the 100 hot keys survived the scan");
+    }
+
+    #[test]
+    fn a_key_back_from_the_ghost_does_not_displace_a_more_popular_one() {
+        // One shard (under 64 entries): the order of events is exact.
+        let store = Store::<u64>::new(40);
+        let hot: Vec<u128> = (0..30).collect();
+        for _ in 0..10 {
+            for &key in &hot {
+                access(&store, key);
+            }
+        }
+        // One-off keys: they pass through the small FIFO, the hot keys move to main, and the
+        // one-off keys dropped are remembered in the ghost queue.
+        for key in 100..300 {
+            access(&store, key);
+        }
+        // Back once: seen twice each, far less than any hot key.
+        for key in 250..280 {
+            assert!(!access(&store, key));
+            let in_main = store.write(key, &readers(), |table| {
+                table.entries.find(hash(key), |e| e.key == key).map(|e| e.main)
+            });
+            assert_eq!(in_main, Some(false), "key {key} went to main");
+        }
+        let hits = hot.iter().filter(|&&key| access(&store, key)).count();
+        assert_eq!(hits, 30);
+    }
+
+    #[test]
+    fn the_capacity_is_exact_and_the_queues_bounded_under_churn() {
+        for capacity in [1u64, 2, 40, 1_000] {
+            let store = Store::<u64>::new(capacity);
+            let slots = readers();
+            let mut state = 0x2545_f491_4f6c_dd1du64;
+            for round in 0..30_000u64 {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                let key = spread(state % (capacity * 3));
+                match state >> 60 {
+                    0..=1 => drop(store.remove(key, round, &slots)),
+                    2..=3 => drop(store.insert(key, 0, round + state % 50, round, &slots)),
+                    _ => drop(access(&store, key)),
+                }
+                assert!(store.len() as u64 <= capacity, "{} > {capacity}", store.len());
+            }
+            // Removals below the capacity: nothing is evicted, stale queue slots pile up.
+            for round in 0..5_000 {
+                let key = spread(round % 7);
+                store.insert(key, 0, u64::MAX, 0, &slots);
+                store.remove(key, 0, &slots);
+            }
+            for place in 0..store.tables.len() {
+                store.write_at(place, &slots, |table| {
+                    let queued = table.small.len() + table.main.len();
+                    assert!(queued <= 2 * table.entries.len() + 33, "{queued} queued");
+                    assert_eq!(table.small_len + table.main_len, table.entries.len());
+                });
+            }
+        }
+    }
+
+    #[test]
+    fn an_expired_entry_goes_before_a_frequent_one_in_main() {
+        let store = Store::<u64>::new(4);
+        let slots = readers();
+        store.insert(1, 1, u64::MAX, 0, &slots);
+        store.insert(2, 2, 10, 0, &slots);
+        store.insert(3, 3, u64::MAX, 0, &slots);
+        store.insert(4, 4, u64::MAX, 0, &slots);
+        for key in [1, 2] {
+            read(&store, key, 0, 0);
+        }
+        // 1 and 2 move to main, hit; 3 leaves the small FIFO unhit.
+        assert_eq!(store.insert(5, 5, u64::MAX, 0, &slots).evicted, Some(3));
+        for key in [1, 2, 4, 5] {
+            read(&store, key, 0, 0);
+        }
+        // 4 and 5 move to main too, which then gives up an entry: the expired one, though hit
+        // since the hand last passed (4 is not).
+        let removed = store.insert(6, 6, u64::MAX, 20, &slots);
+        assert_eq!((removed.expired, removed.evicted), (Some(2), None));
+        assert_eq!(read(&store, 1, 20, 0), Some((1, false)));
+    }
+
+    #[test]
+    fn a_hit_in_the_small_fifo_promotes_the_entry() {
         let store = Store::<u64>::new(3);
         fill(&store, [1, 2, 3]);
         assert_eq!(read(&store, 1, 0, 0), Some((1, false)));
