@@ -9,6 +9,7 @@
 use std::collections::VecDeque;
 
 use hashbrown::HashTable;
+use hashbrown::hash_table::Entry;
 
 /// Spreads a 64-bit half of a key over all bits (splitmix64's finaliser): the sketch's rows
 /// take disjoint slices of it.
@@ -135,10 +136,10 @@ impl Ghost {
     pub(crate) fn insert(&mut self, key: u64) {
         self.seq += 1;
         let seq = self.seq;
-        match self.live.find_mut(key, |&(k, _)| k == key) {
-            Some(found) => found.1 = seq,
-            None => {
-                self.live.insert_unique(key, (key, seq), |&(k, _)| k);
+        match self.live.entry(key, |&(k, _)| k == key, |&(k, _)| k) {
+            Entry::Occupied(mut found) => found.get_mut().1 = seq,
+            Entry::Vacant(vacant) => {
+                vacant.insert((key, seq));
             }
         }
         self.queue.push_back((key, seq));
@@ -150,23 +151,13 @@ impl Ghost {
                 found.remove();
             }
         }
-        while let Some(&(old, seq)) = self.queue.front() {
-            if self.is_live(old, seq) {
-                break;
-            }
-            self.queue.pop_front();
-        }
+        // Stale slots are swept in bulk, once they are as many as the live ones: a check of the
+        // front after each insertion would cost a lookup per miss.
         if self.queue.len() > 2 * self.capacity + 16 {
             let live = &self.live;
             self.queue
                 .retain(|&(k, s)| live.find(k, |&(lk, ls)| lk == k && ls == s).is_some());
         }
-    }
-
-    fn is_live(&self, key: u64, seq: u64) -> bool {
-        self.live
-            .find(key, |&(k, s)| k == key && s == seq)
-            .is_some()
     }
 
     /// Forgets `key`; whether it was remembered.

@@ -587,26 +587,30 @@ impl<R> Table<R> {
     fn evict(&mut self, now: u64) -> Option<(R, bool)> {
         loop {
             if self.small_len >= self.small_target || self.main_len == 0 {
-                let slot = self.small.pop_front()?;
-                let Some(entry) = self.live(slot) else {
+                let (key, id) = self.small.pop_front()?;
+                let Ok(mut found) = self
+                    .entries
+                    .find_entry(hash(key), |e| e.key == key && e.id == id)
+                else {
                     continue;
                 };
+                let entry = found.get_mut();
                 let expired = entry.expires_at <= now;
                 if !expired && entry.take_freq() {
                     // Hit while in the small FIFO: promoted, one hit consumed.
                     entry.main = true;
                     self.small_len -= 1;
                     self.main_len += 1;
-                    self.main.push_back(slot);
+                    self.main.push_back((key, id));
                     continue;
                 }
+                let entry = found.remove().0;
+                self.small_len -= 1;
                 if !expired {
-                    self.ghost.insert(hash(slot.0));
+                    self.ghost.insert(hash(key));
                 }
-                if let Some(value) = self.drop_entry(slot.0) {
-                    return Some((value, expired));
-                }
-                continue;
+                self.record(key, entry.recent_hits());
+                return Some((entry.value, expired));
             }
             let Some(victim) = self.main_victim(now) else {
                 // Only stale slots were left in main: its count says otherwise, so trust the
