@@ -6,9 +6,6 @@
 //! reaches them. The constants are those chosen by measurement in `benches/hit_ratio.rs`
 //! (`S3Lfu::chosen` in `benches/support/policies.rs`), the same for every workload.
 
-use hashbrown::HashTable;
-use hashbrown::hash_table::Entry;
-
 /// Spreads a 64-bit half of a key over all bits (splitmix64's finaliser): the sketch's rows
 /// take disjoint slices of it.
 fn mix(half: u64) -> u64 {
@@ -143,57 +140,98 @@ impl Sketch {
 }
 
 /// S3-FIFO's ghost queue: the keys (their hashes) among the last `capacity` dropped from the
-/// small FIFO, without values. A key is in it while fewer than `capacity` others were dropped
-/// after it: the order is kept by a sequence number per key rather than a queue, so that each
-/// insertion and lookup is one probe of a hash table. Keys past the window are swept out in bulk
-/// once they are as many as the window.
+/// small FIFO, without values.
+///
+/// Kept as a set-associative table of fingerprints, each with the sequence number of its
+/// insertion: a key's bucket is one cache line of 8 slots, an insertion takes the slot of the same
+/// key or else the oldest (or an empty one), and a key is in the queue while fewer than
+/// `capacity` keys were dropped after it. With twice as many slots as the window, a bucket
+/// rarely overflows, so this is FIFO order in all but rare cases; each miss touches one line and
+/// never allocates (a hash table here cost a probe, tombstones and rehashes on every miss).
 pub(crate) struct Ghost {
-    capacity: usize,
-    /// Each key with the sequence number of its last insertion.
-    keys: HashTable<(u64, u64)>,
-    seq: u64,
+    window: u32,
+    buckets: Vec<Bucket>,
+    /// Buckets, less one (a power of two).
+    mask: usize,
+    /// Wraps: a slot is overwritten long before its number could come round again.
+    seq: u32,
+}
+
+/// 8 slots of a fingerprint (0 for none) and a sequence number.
+#[derive(Clone, Copy)]
+#[repr(align(64))]
+struct Bucket([(u32, u32); 8]);
+
+/// 32 bits of a key's hash, never 0: two keys of one bucket share them with odds of 2^-32, and
+/// then one is taken for a ghost when it is not (placed in the main FIFO rather than the small).
+fn fingerprint(key: u64) -> u32 {
+    match (key ^ (key >> 32)) as u32 {
+        0 => 0x9e37_79b9,
+        print => print,
+    }
 }
 
 impl Ghost {
-    /// A ghost queue remembering the last `capacity` keys.
+    /// A ghost queue remembering the last `capacity` keys (at most 2^30); it allocates on its
+    /// first insertion (the shard is full by then).
     pub(crate) fn new(capacity: usize) -> Self {
         Ghost {
-            capacity: capacity.max(1),
-            keys: HashTable::new(),
+            window: capacity.clamp(1, 1 << 30) as u32,
+            buckets: Vec::new(),
+            mask: 0,
             seq: 0,
         }
     }
 
+    fn bucket(&self, key: u64) -> usize {
+        key as usize & self.mask
+    }
+
     /// Remembers `key` (a key's hash: its low half), as the newest.
     pub(crate) fn insert(&mut self, key: u64) {
-        self.seq += 1;
-        let seq = self.seq;
-        match self.keys.entry(key, |&(k, _)| k == key, |&(k, _)| k) {
-            Entry::Occupied(mut found) => found.get_mut().1 = seq,
-            Entry::Vacant(vacant) => {
-                vacant.insert((key, seq));
-            }
+        if self.buckets.is_empty() {
+            let buckets = (self.window as usize * 2).div_ceil(8).next_power_of_two();
+            self.buckets = vec![Bucket([(0, 0); 8]); buckets];
+            self.mask = buckets - 1;
         }
-        if self.keys.len() > 2 * self.capacity + 16 {
-            let oldest = seq.saturating_sub(self.capacity as u64);
-            self.keys.retain(|&mut (_, s)| s > oldest);
-        }
+        self.seq = self.seq.wrapping_add(1);
+        let (seq, print) = (self.seq, fingerprint(key));
+        let index = self.bucket(key);
+        let Some(Bucket(slots)) = self.buckets.get_mut(index) else {
+            return;
+        };
+        let target = slots
+            .iter()
+            .position(|&(p, _)| p == print)
+            .unwrap_or_else(|| {
+                // The oldest slot; an empty one counts as older than any.
+                (0..slots.len())
+                    .max_by_key(|&i| match slots[i] {
+                        (0, _) => u32::MAX,
+                        (_, s) => seq.wrapping_sub(s),
+                    })
+                    .unwrap_or(0)
+            });
+        slots[target] = (print, seq);
     }
 
     /// Forgets `key`; whether it was among the last `capacity` keys remembered.
     pub(crate) fn remove(&mut self, key: u64) -> bool {
-        match self.keys.find_entry(key, |&(k, _)| k == key) {
-            Ok(found) => {
-                let seq = found.remove().0.1;
-                seq + self.capacity as u64 > self.seq
-            }
-            Err(_) => false,
-        }
+        let (index, print) = (self.bucket(key), fingerprint(key));
+        let Some(Bucket(slots)) = self.buckets.get_mut(index) else {
+            return false;
+        };
+        let Some(slot) = slots.iter_mut().find(|(p, _)| *p == print) else {
+            return false;
+        };
+        let age = self.seq.wrapping_sub(slot.1);
+        *slot = (0, 0);
+        age < self.window
     }
 
-    /// Forgets every key.
+    /// Forgets every key (and frees the table).
     pub(crate) fn clear(&mut self) {
-        *self = Ghost::new(self.capacity);
+        *self = Ghost::new(self.window as usize);
     }
 }
 
@@ -215,7 +253,7 @@ mod tests {
     }
 
     #[test]
-    fn the_ghost_stays_bounded() {
+    fn the_ghost_forgets_keys_past_its_window_and_keys_that_came_back() {
         let mut ghost = Ghost::new(4);
         ghost.insert(0);
         for key in 1..4 {
@@ -225,10 +263,12 @@ mod tests {
         assert!(ghost.remove(0), "within the window of 4");
         for key in 10_000..20_000 {
             ghost.insert(key);
-            assert!(ghost.keys.len() <= 2 * 4 + 16, "{}", ghost.keys.len());
         }
         assert!(ghost.remove(19_999));
+        assert!(ghost.remove(19_996));
+        assert!(!ghost.remove(19_995));
         assert!(!ghost.remove(10_000));
+        assert_eq!(ghost.buckets.len(), 1, "a fixed table");
     }
 
     #[test]

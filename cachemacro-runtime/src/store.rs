@@ -168,10 +168,10 @@ pub(crate) struct Store<R> {
 
 struct Table<R> {
     entries: HashTable<Entry<R>>,
-    /// The small and main FIFOs: key and entry id, oldest first. A removed entry leaves a stale
-    /// slot, skipped when met.
-    small: VecDeque<(u128, u32)>,
-    main: VecDeque<(u128, u32)>,
+    /// The small and main FIFOs, oldest first. A removed entry leaves a stale slot, skipped
+    /// when met.
+    small: VecDeque<Slot>,
+    main: VecDeque<Slot>,
     /// Live entries in each FIFO.
     small_len: usize,
     main_len: usize,
@@ -185,6 +185,17 @@ struct Table<R> {
     flights: HashTable<(u128, Arc<Flight>)>,
     /// The next entry's generation.
     generations: u64,
+}
+
+/// An entry's place in a queue: its key's hash (the low half of the key) and its id, 16 bytes.
+#[derive(Clone, Copy)]
+struct Slot(u64, u32);
+
+impl Slot {
+    /// Whether `entry` is the one this slot was made for (else the slot is stale).
+    fn holds<R>(self, entry: &Entry<R>) -> bool {
+        entry.id == self.1 && hash(entry.key) == self.0
+    }
 }
 
 /// A power of two: enough shards that writers rarely meet on one, and at least 32 entries per
@@ -511,10 +522,10 @@ impl<R> Table<R> {
         self.ids = self.ids.wrapping_add(1);
         let id = self.ids;
         if to_main {
-            self.main.push_back((key, id));
+            self.main.push_back(Slot(hash(key), id));
             self.main_len += 1;
         } else {
-            self.small.push_back((key, id));
+            self.small.push_back(Slot(hash(key), id));
             self.small_len += 1;
         }
         self.entries.insert_unique(
@@ -558,10 +569,9 @@ impl<R> Table<R> {
         u32::from(self.sketch.estimate(key)) + u32::from(hits)
     }
 
-    /// The live entry of the queue slot `(key, id)`.
-    fn live(&mut self, (key, id): (u128, u32)) -> Option<&mut Entry<R>> {
-        self.entries
-            .find_mut(hash(key), |e| e.key == key && e.id == id)
+    /// The live entry of the queue slot `slot`.
+    fn live(&mut self, slot: Slot) -> Option<&mut Entry<R>> {
+        self.entries.find_mut(slot.0, |e| slot.holds(e))
     }
 
     /// Runs main's hand up to the entry it would give up: the first expired one or one without
@@ -578,7 +588,7 @@ impl<R> Table<R> {
                 self.main.rotate_left(1);
                 continue;
             }
-            return Some(slot.0);
+            return Some(entry.key);
         }
     }
 
@@ -587,11 +597,8 @@ impl<R> Table<R> {
     fn evict(&mut self, now: u64) -> Option<(R, bool)> {
         loop {
             if self.small_len >= self.small_target || self.main_len == 0 {
-                let (key, id) = self.small.pop_front()?;
-                let Ok(mut found) = self
-                    .entries
-                    .find_entry(hash(key), |e| e.key == key && e.id == id)
-                else {
+                let slot = self.small.pop_front()?;
+                let Ok(mut found) = self.entries.find_entry(slot.0, |e| slot.holds(e)) else {
                     continue;
                 };
                 let entry = found.get_mut();
@@ -601,15 +608,15 @@ impl<R> Table<R> {
                     entry.main = true;
                     self.small_len -= 1;
                     self.main_len += 1;
-                    self.main.push_back((key, id));
+                    self.main.push_back(slot);
                     continue;
                 }
                 let entry = found.remove().0;
                 self.small_len -= 1;
                 if !expired {
-                    self.ghost.insert(hash(key));
+                    self.ghost.insert(slot.0);
                 }
-                self.record(key, entry.recent_hits());
+                self.record(entry.key, entry.recent_hits());
                 return Some((entry.value, expired));
             }
             let Some(victim) = self.main_victim(now) else {
@@ -619,27 +626,14 @@ impl<R> Table<R> {
                 continue;
             };
             self.main.pop_front();
-            let expired = self
-                .entries
-                .find(hash(victim), |e| e.key == victim)
-                .is_some_and(|e| e.expires_at <= now);
-            if let Some(value) = self.drop_entry(victim) {
-                return Some((value, expired));
-            }
+            let Ok(found) = self.entries.find_entry(hash(victim), |e| e.key == victim) else {
+                continue;
+            };
+            let entry = found.remove().0;
+            self.unqueue(&entry);
+            self.record(victim, entry.recent_hits());
+            return Some((entry.value, entry.expires_at <= now));
         }
-    }
-
-    /// Removes the resident `key`, folding its hits into the sketch.
-    fn drop_entry(&mut self, key: u128) -> Option<R> {
-        let entry = self
-            .entries
-            .find_entry(hash(key), |e| e.key == key)
-            .ok()?
-            .remove()
-            .0;
-        self.unqueue(&entry);
-        self.record(key, entry.recent_hits());
-        Some(entry.value)
     }
 
     /// Sweeps stale slots (left by removals) out of the queues once they outnumber live ones,
@@ -649,11 +643,7 @@ impl<R> Table<R> {
             return;
         }
         let entries = &self.entries;
-        let live = |&(key, id): &(u128, u32)| {
-            entries
-                .find(hash(key), |e| e.key == key && e.id == id)
-                .is_some()
-        };
+        let live = |slot: &Slot| entries.find(slot.0, |e| slot.holds(e)).is_some();
         self.small.retain(live);
         self.main.retain(live);
     }
