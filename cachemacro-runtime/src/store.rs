@@ -11,7 +11,8 @@
 //! So hits take no lock: a reader marks its own per-thread slot, a writer announces itself on the
 //! shard and waits for the marked readers (the protocol, its invariants and all of the store's
 //! unsafe code are in `read_lock.rs`). This file is safe code over that lock's `read` and `write`.
-//! Writes are rare next to hits: a miss writes twice (its flight, then its value), a hit never.
+//! Writes are rare next to hits: a miss writes twice (its flight, then its value), a hit never
+//! (it bumps its entry's counter, see below, and stops once the count is of no further use).
 //!
 //! The locked add is the one fence a hit pays. An asymmetric fence (`membarrier`) would let
 //! readers mark with a plain store, but it cost 9.3 us per call on these VMs while a second thread
