@@ -1,4 +1,4 @@
-//! Capacity is a hard bound, and eviction goes by recency.
+//! Capacity is a hard bound, and eviction keeps what is reused: not the latest one-off keys.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
@@ -36,6 +36,38 @@ fn the_least_recently_used_entry_is_evicted_first() {
     assert_eq!(small_runs(), before, "the recently used entries survived");
     small(3);
     assert_eq!(small_runs(), before + 1, "3 was the one evicted");
+}
+
+static SCANNED_RUNS: AtomicUsize = AtomicUsize::new(0);
+#[memoize(capacity = 1000)]
+fn scanned(x: u64) -> u64 {
+    SCANNED_RUNS.fetch_add(1, Ordering::SeqCst);
+    x
+}
+
+#[test]
+fn a_scan_of_one_off_keys_does_not_flush_the_keys_in_use() {
+    let hot = 0..100u64;
+    for _ in 0..5 {
+        for x in hot.clone() {
+            scanned(x);
+        }
+    }
+    assert_eq!(SCANNED_RUNS.load(Ordering::SeqCst), 100);
+    // A batch job's pass over 10,000 keys, each used once: ten times the capacity.
+    for x in 1_000_000..1_010_000 {
+        scanned(x);
+    }
+    assert!(matches!(scanned_cache().len(), Some(n) if n <= 1000));
+    let before = SCANNED_RUNS.load(Ordering::SeqCst);
+    for x in hot {
+        assert_eq!(scanned(x), x);
+    }
+    let recomputed = SCANNED_RUNS.load(Ordering::SeqCst) - before;
+    assert!(
+        recomputed <= 10,
+        "{recomputed} of the 100 keys in use were recomputed after the scan"
+    );
 }
 
 #[memoize(capacity = 1000)]

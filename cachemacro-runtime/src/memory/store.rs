@@ -1,4 +1,5 @@
-//! The in-process table: shards of a hash table with CLOCK eviction and an exact capacity, and the
+//! The in-process table: shards of a hash table with an exact capacity and a scan-resistant,
+//! frequency-aware eviction policy (S3-FIFO with a sketch-gated ghost queue, below), and the
 //! keys being computed right now (for single-flight), each shard behind the read-mostly lock of
 //! [`crate::memory::read_lock`], which lets hits run in parallel without writing shared memory.
 //!
@@ -10,23 +11,47 @@
 //! So hits take no lock: a reader marks its own per-thread slot, a writer announces itself on the
 //! shard and waits for the marked readers (the protocol, its invariants and all of the store's
 //! unsafe code are in `read_lock.rs`). This file is safe code over that lock's `read` and `write`.
-//! Writes are rare next to hits: a miss writes twice (its flight, then its value), a hit never.
+//! Writes are rare next to hits: a miss writes twice (its flight, then its value), a hit never
+//! (it bumps its entry's counter, see below, and stops once the count is of no further use).
 //!
 //! The locked add is the one fence a hit pays. An asymmetric fence (`membarrier`) would let
 //! readers mark with a plain store, but it cost 9.3 us per call on these VMs while a second thread
 //! ran, and every write would pay it.
 //!
+//! # Eviction
+//!
+//! Per shard, under its writer lock: a small FIFO (5% of the shard), a main FIFO, a ghost queue
+//! of the keys the small FIFO dropped (up to twice the shard) and a count-min sketch of recent
+//! accesses ([`crate::memory::evict`]). A hit only bumps its entry's `hits` counter (relaxed, saturating,
+//! and not past [`BUMPS`] above what the hand has consumed, so a hot entry's line stays clean).
+//! A new key enters the small FIFO; leaving it, an entry hit meanwhile moves to main, one never
+//! hit is dropped and remembered in the ghost queue. Main is CLOCK with a 3-bit frequency: the
+//! hand spares an entry hit since it last passed, once per hit up to 7. A key back from the ghost
+//! queue goes straight to main if the sketch rates it at least as high as main's next victim.
+//! Expired entries go whenever the hand meets them. Chosen by measurement: `benches/hit_ratio.rs`.
+//!
 //! The model checker (`memory/model.rs`) compiles this file again over shuttle's primitives, hence
 //! the `super::` paths.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use hashbrown::HashTable;
 
 use super::per_thread::{Index, Slots};
 use super::read_lock::{self, MAX_SHARDS, Outcome, Shards};
-use super::sync::{AtomicBool, AtomicUsize, Ordering};
+use super::sync::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use crate::flight::Flight;
+use crate::memory::evict::{Ghost, Sketch};
+
+/// The most hits main's hand credits an entry with: it spares it that many passes.
+const MAX_FREQ: u8 = 7;
+
+/// How far a reader's bumps may run ahead of what the hand consumed: past it, a hit writes
+/// nothing (a hot entry's cache line stays clean on every core). Above [`MAX_FREQ`] so that the
+/// sketch, folding an entry's hits when it leaves, still tells hot entries apart (it saturates at
+/// 15).
+const BUMPS: u8 = 16;
 
 /// One slot of the table.
 struct Entry<R> {
@@ -40,10 +65,53 @@ struct Entry<R> {
     stored_at: u64,
     /// A background refresh of this entry is scheduled or running. Readers set it.
     refreshing: AtomicBool,
-    /// CLOCK's bit: set by a hit (a reader), cleared by the passing hand.
-    referenced: AtomicBool,
-    /// This entry's place on the clock face.
-    slot: u32,
+    /// Hits since insertion, bumped by readers, up to `seen + BUMPS`.
+    /// `seen` stays below 128 (see [`Entry::take_freq`]), so this never overflows.
+    hits: AtomicU8,
+    /// The writer's: the part of `hits` the hand has consumed. The entry's frequency is
+    /// `min(hits - seen, MAX_FREQ)`.
+    seen: u8,
+    /// The writer's: what the sketch's halvings took off `hits` for [`Table::estimate`] (the
+    /// frequency keeps them: it fades by the hand instead).
+    discount: u8,
+    /// In the main FIFO (else the small one).
+    main: bool,
+    /// Tells this entry's slot in a queue from a stale one left by an earlier entry of its key.
+    id: u32,
+}
+
+impl<R> Entry<R> {
+    /// Hits since insertion, less the halvings.
+    fn recent_hits(&self) -> u8 {
+        self.hits
+            .load(Ordering::Relaxed)
+            .saturating_sub(self.discount)
+    }
+
+    /// Consumes one hit, if the entry has one to spare: `true` if the hand spares it.
+    fn take_freq(&mut self) -> bool {
+        let mut hits = self.hits.load(Ordering::Relaxed);
+        if hits >= 128 {
+            // Rebased long before the counter could saturate; the estimate gains nothing above
+            // 15 anyway.
+            hits -= 64;
+            self.seen = self.seen.saturating_sub(64);
+            self.discount = self.discount.saturating_sub(64);
+            self.hits.store(hits, Ordering::Relaxed);
+        }
+        let freq = hits.saturating_sub(self.seen).min(MAX_FREQ);
+        if freq == 0 {
+            return false;
+        }
+        self.seen = hits - freq + 1;
+        true
+    }
+
+    /// Halves the hits the estimate counts.
+    fn halve(&mut self) {
+        let hits = self.hits.load(Ordering::Relaxed);
+        self.discount = hits - self.recent_hits() / 2;
+    }
 }
 
 /// What a read found without taking a lock.
@@ -101,14 +169,34 @@ pub(crate) struct Store<R> {
 
 struct Table<R> {
     entries: HashTable<Entry<R>>,
-    /// The clock face: `ring[slot]` is the key of the entry in `slot`, unless `slot` is in `free`.
-    ring: Vec<u128>,
-    free: Vec<u32>,
-    hand: usize,
+    /// The small and main FIFOs, oldest first. A removed entry leaves a stale slot, skipped
+    /// when met.
+    small: VecDeque<Slot>,
+    main: VecDeque<Slot>,
+    /// Live entries in each FIFO.
+    small_len: usize,
+    main_len: usize,
+    /// The small FIFO's share of the capacity.
+    small_target: usize,
+    ghost: Ghost,
+    sketch: Sketch,
+    /// The last entry's id.
+    ids: u32,
     capacity: usize,
     flights: HashTable<(u128, Arc<Flight>)>,
     /// The next entry's generation.
     generations: u64,
+}
+
+/// An entry's place in a queue: its key's hash (the low half of the key) and its id, 16 bytes.
+#[derive(Clone, Copy)]
+struct Slot(u64, u32);
+
+impl Slot {
+    /// Whether `entry` is the one this slot was made for (else the slot is stale).
+    fn holds<R>(self, entry: &Entry<R>) -> bool {
+        entry.id == self.1 && hash(entry.key) == self.0
+    }
 }
 
 /// A power of two: enough shards that writers rarely meet on one, and at least 32 entries per
@@ -142,15 +230,8 @@ impl<R: Clone> Store<R> {
         // Split the capacity exactly: the shards' bounds add up to `capacity`.
         let base = capacity / shards;
         let extra = capacity % shards;
-        let tables = Shards::new((0..shards).map(|i| Table {
-            entries: HashTable::new(),
-            ring: Vec::new(),
-            free: Vec::new(),
-            hand: 0,
-            capacity: (base + u64::from(i < extra)) as usize,
-            flights: HashTable::new(),
-            generations: 0,
-        }));
+        let tables =
+            Shards::new((0..shards).map(|i| Table::new((base + u64::from(i < extra)) as usize)));
         Store {
             mask: tables.len() - 1,
             lens: (0..tables.len()).map(|_| AtomicUsize::new(0)).collect(),
@@ -232,9 +313,11 @@ impl<R: Clone> Store<R> {
         if entry.expires_at <= now {
             return Read::Miss;
         }
-        // Write only what changes: a hot entry's cache line stays clean.
-        if !entry.referenced.load(Ordering::Relaxed) {
-            entry.referenced.store(true, Ordering::Relaxed);
+        // Write only what the hand will use: a hot entry's cache line stays clean. A bump lost
+        // to a race with another reader costs only a count.
+        let hits = entry.hits.load(Ordering::Relaxed);
+        if hits.wrapping_sub(entry.seen) < BUMPS {
+            entry.hits.store(hits.wrapping_add(1), Ordering::Relaxed);
         }
         // Cloned before the refresh is claimed: a panicking clone leaves no claim behind.
         let value = clone_value(&entry.value);
@@ -345,9 +428,12 @@ impl<R: Clone> Store<R> {
     pub(crate) fn clear(&self, readers: &Slots) {
         for place in 0..self.tables.len() {
             let old = self.write_at(place, readers, |table| {
-                table.ring.clear();
-                table.free.clear();
-                table.hand = 0;
+                table.small.clear();
+                table.main.clear();
+                table.small_len = 0;
+                table.main_len = 0;
+                table.ghost.clear();
+                table.sketch.clear();
                 std::mem::take(&mut table.entries)
             });
             drop(old);
@@ -364,6 +450,23 @@ impl<R: Clone> Store<R> {
 }
 
 impl<R> Table<R> {
+    fn new(capacity: usize) -> Self {
+        Table {
+            entries: HashTable::new(),
+            small: VecDeque::new(),
+            main: VecDeque::new(),
+            small_len: 0,
+            main_len: 0,
+            small_target: (capacity / 20).max(1),
+            ghost: Ghost::new(capacity.saturating_mul(2)),
+            sketch: Sketch::new(capacity),
+            ids: 0,
+            capacity,
+            flights: HashTable::new(),
+            generations: 0,
+        }
+    }
+
     fn remove(&mut self, key: u128) -> Option<R> {
         let entry = self
             .entries
@@ -371,8 +474,17 @@ impl<R> Table<R> {
             .ok()?
             .remove()
             .0;
-        self.free.push(entry.slot);
+        self.unqueue(&entry);
         Some(entry.value)
+    }
+
+    /// Accounts for `entry` having left the table (its queue slot goes stale).
+    fn unqueue(&mut self, entry: &Entry<R>) {
+        if entry.main {
+            self.main_len -= 1;
+        } else {
+            self.small_len -= 1;
+        }
     }
 
     fn insert(&mut self, key: u128, value: R, expires_at: u64, now: u64) -> Removed<R> {
@@ -388,20 +500,35 @@ impl<R> Table<R> {
             removed.replaced = Some(std::mem::replace(&mut entry.value, value));
             return removed;
         }
-        let slot = if self.entries.len() < self.capacity {
-            match self.free.pop() {
-                Some(slot) => slot,
-                None => {
-                    self.ring.push(key);
-                    (self.ring.len() - 1) as u32
-                }
+        self.sketch.fit(self.entries.len() + 1);
+        self.record(key, 1);
+        while self.entries.len() >= self.capacity {
+            let Some((value, expired)) = self.evict(now) else {
+                break;
+            };
+            if expired {
+                removed.expired = Some(value);
+            } else {
+                removed.evicted = Some(value);
             }
+        }
+        // A key the small FIFO dropped lately is back: it goes to main if the sketch rates it
+        // at least as high as what main would give up for it. Otherwise (and for a key seen
+        // for the first time) it starts in the small FIFO, where a scan's keys stay and go.
+        let to_main = self.ghost.remove(hash(key))
+            && (self.main_len == 0
+                || self.main_victim(now).is_none_or(|victim| {
+                    u32::from(self.sketch.estimate(key)) >= self.estimate(victim)
+                }));
+        self.ids = self.ids.wrapping_add(1);
+        let id = self.ids;
+        if to_main {
+            self.main.push_back(Slot(hash(key), id));
+            self.main_len += 1;
         } else {
-            let (slot, old) = self.sweep(now);
-            removed = old;
-            slot
-        };
-        self.ring[slot as usize] = key;
+            self.small.push_back(Slot(hash(key), id));
+            self.small_len += 1;
+        }
         self.entries.insert_unique(
             hash(key),
             Entry {
@@ -411,38 +538,115 @@ impl<R> Table<R> {
                 expires_at,
                 stored_at: now,
                 refreshing: AtomicBool::new(false),
-                referenced: AtomicBool::new(false),
-                slot,
+                hits: AtomicU8::new(0),
+                seen: 0,
+                discount: 0,
+                main: to_main,
+                id,
             },
             |e| hash(e.key),
         );
+        self.compact();
         removed
     }
 
-    /// Moves the hand until it finds an entry to give up: an expired one, or one not hit since
-    /// the hand last passed. Terminates within two turns: the first turn clears every bit.
-    fn sweep(&mut self, now: u64) -> (u32, Removed<R>) {
+    /// Counts an access of `key` in the sketch; when the sketch halves, the residents' hits
+    /// (the part of their counts the sketch has not seen yet) are halved too, or a once-popular
+    /// entry would keep its score forever.
+    fn record(&mut self, key: u128, times: u8) {
+        if self.sketch.add(key, times) {
+            for entry in self.entries.iter_mut() {
+                entry.halve();
+            }
+        }
+    }
+
+    /// How popular `key` (resident) is: the sketch's count and its hits since insertion.
+    fn estimate(&self, key: u128) -> u32 {
+        let hits = self
+            .entries
+            .find(hash(key), |e| e.key == key)
+            .map_or(0, Entry::recent_hits);
+        u32::from(self.sketch.estimate(key)) + u32::from(hits)
+    }
+
+    /// The live entry of the queue slot `slot`.
+    fn live(&mut self, slot: Slot) -> Option<&mut Entry<R>> {
+        self.entries.find_mut(slot.0, |e| slot.holds(e))
+    }
+
+    /// Runs main's hand up to the entry it would give up: the first expired one or one without
+    /// a hit to spare, left at the front. Each pass consumes a hit, so this ends within
+    /// `MAX_FREQ + 1` turns.
+    fn main_victim(&mut self, now: u64) -> Option<u128> {
         loop {
-            let slot = self.hand;
-            self.hand = (self.hand + 1) % self.ring.len();
-            let key = self.ring[slot];
-            let Ok(found) = self.entries.find_entry(hash(key), |e| e.key == key) else {
+            let slot = *self.main.front()?;
+            let Some(entry) = self.live(slot) else {
+                self.main.pop_front();
                 continue;
             };
-            let entry = found.get();
-            let expired = entry.expires_at <= now;
-            if !expired && entry.referenced.swap(false, Ordering::Relaxed) {
+            if entry.expires_at > now && entry.take_freq() {
+                self.main.rotate_left(1);
                 continue;
             }
-            let value = Some(found.remove().0.value);
-            let mut removed = Removed::default();
-            if expired {
-                removed.expired = value;
-            } else {
-                removed.evicted = value;
-            }
-            return (slot as u32, removed);
+            return Some(entry.key);
         }
+    }
+
+    /// Takes one entry out: its value, and whether it had expired. `None` only if the table
+    /// is empty.
+    fn evict(&mut self, now: u64) -> Option<(R, bool)> {
+        loop {
+            if self.small_len >= self.small_target || self.main_len == 0 {
+                let slot = self.small.pop_front()?;
+                let Ok(mut found) = self.entries.find_entry(slot.0, |e| slot.holds(e)) else {
+                    continue;
+                };
+                let entry = found.get_mut();
+                let expired = entry.expires_at <= now;
+                if !expired && entry.take_freq() {
+                    // Hit while in the small FIFO: promoted, one hit consumed.
+                    entry.main = true;
+                    self.small_len -= 1;
+                    self.main_len += 1;
+                    self.main.push_back(slot);
+                    continue;
+                }
+                let entry = found.remove().0;
+                self.small_len -= 1;
+                if !expired {
+                    self.ghost.insert(slot.0);
+                }
+                self.record(entry.key, entry.recent_hits());
+                return Some((entry.value, expired));
+            }
+            let Some(victim) = self.main_victim(now) else {
+                // Only stale slots were left in main: its count says otherwise, so trust the
+                // queue.
+                self.main_len = 0;
+                continue;
+            };
+            self.main.pop_front();
+            let Ok(found) = self.entries.find_entry(hash(victim), |e| e.key == victim) else {
+                continue;
+            };
+            let entry = found.remove().0;
+            self.unqueue(&entry);
+            self.record(victim, entry.recent_hits());
+            return Some((entry.value, entry.expires_at <= now));
+        }
+    }
+
+    /// Sweeps stale slots (left by removals) out of the queues once they outnumber live ones,
+    /// so that the queues stay within twice the entries held.
+    fn compact(&mut self) {
+        if self.small.len() + self.main.len() <= 2 * self.entries.len() + 32 {
+            return;
+        }
+        let entries = &self.entries;
+        let live = |slot: &Slot| entries.find(slot.0, |e| slot.holds(e)).is_some();
+        self.small.retain(live);
+        self.main.retain(live);
     }
 }
 
@@ -485,8 +689,128 @@ mod tests {
         }
     }
 
+    /// A key spread over the shards as the store's own keys are (both halves hashed).
+    fn spread(k: u64) -> u128 {
+        let mix = |mut z: u64| {
+            z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            z ^ (z >> 31)
+        };
+        u128::from(mix(k.wrapping_add(0x9e37_79b9_7f4a_7c15))) << 64
+            | u128::from(mix(k ^ 0x5851_f42d_4c95_7f2d))
+    }
+
+    /// The memoized call's way: a read, and on a miss an insertion. Whether it hit.
+    fn access(store: &Store<u64>, key: u128) -> bool {
+        if read(store, key, 0, 0).is_some() {
+            return true;
+        }
+        store.insert(key, key as u64, u64::MAX, 0, &readers());
+        false
+    }
+
     #[test]
-    fn the_hand_spares_referenced_entries() {
+    fn a_scan_of_one_off_keys_leaves_the_hot_set_in_place() {
+        let store = Store::<u64>::new(1_000);
+        let hot: Vec<u128> = (0..100).map(spread).collect();
+        for _ in 0..5 {
+            for &key in &hot {
+                access(&store, key);
+            }
+        }
+        for k in 1_000..11_000 {
+            access(&store, spread(k));
+        }
+        let hits = hot.iter().filter(|&&key| access(&store, key)).count();
+        assert!(hits >= 90, "{hits} of the 100 hot keys survived the scan");
+    }
+
+    #[test]
+    fn a_key_back_from_the_ghost_does_not_displace_a_more_popular_one() {
+        // One shard (under 64 entries): the order of events is exact.
+        let store = Store::<u64>::new(40);
+        let hot: Vec<u128> = (0..30).collect();
+        for _ in 0..10 {
+            for &key in &hot {
+                access(&store, key);
+            }
+        }
+        // One-off keys: they pass through the small FIFO, the hot keys move to main, and the
+        // one-off keys dropped are remembered in the ghost queue.
+        for key in 100..300 {
+            access(&store, key);
+        }
+        // Back once: seen twice each, far less than any hot key.
+        for key in 250..280 {
+            assert!(!access(&store, key));
+            let in_main = store.write(key, &readers(), |table| {
+                table.entries.find(hash(key), |e| e.key == key).map(|e| e.main)
+            });
+            assert_eq!(in_main, Some(false), "key {key} went to main");
+        }
+        let hits = hot.iter().filter(|&&key| access(&store, key)).count();
+        assert_eq!(hits, 30);
+    }
+
+    #[test]
+    fn the_capacity_is_exact_and_the_queues_bounded_under_churn() {
+        for capacity in [1u64, 2, 40, 1_000] {
+            let store = Store::<u64>::new(capacity);
+            let slots = readers();
+            let mut state = 0x2545_f491_4f6c_dd1du64;
+            for round in 0..30_000u64 {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                let key = spread(state % (capacity * 3));
+                match state >> 60 {
+                    0..=1 => drop(store.remove(key, round, &slots)),
+                    2..=3 => drop(store.insert(key, 0, round + state % 50, round, &slots)),
+                    _ => drop(access(&store, key)),
+                }
+                assert!(store.len() as u64 <= capacity, "{} > {capacity}", store.len());
+            }
+            // Removals below the capacity: nothing is evicted, stale queue slots pile up.
+            for round in 0..5_000 {
+                let key = spread(round % 7);
+                store.insert(key, 0, u64::MAX, 0, &slots);
+                store.remove(key, 0, &slots);
+            }
+            for place in 0..store.tables.len() {
+                store.write_at(place, &slots, |table| {
+                    let queued = table.small.len() + table.main.len();
+                    assert!(queued <= 2 * table.entries.len() + 33, "{queued} queued");
+                    assert_eq!(table.small_len + table.main_len, table.entries.len());
+                });
+            }
+        }
+    }
+
+    #[test]
+    fn an_expired_entry_goes_before_a_frequent_one_in_main() {
+        let store = Store::<u64>::new(4);
+        let slots = readers();
+        store.insert(1, 1, u64::MAX, 0, &slots);
+        store.insert(2, 2, 10, 0, &slots);
+        store.insert(3, 3, u64::MAX, 0, &slots);
+        store.insert(4, 4, u64::MAX, 0, &slots);
+        for key in [1, 2] {
+            read(&store, key, 0, 0);
+        }
+        // 1 and 2 move to main, hit; 3 leaves the small FIFO unhit.
+        assert_eq!(store.insert(5, 5, u64::MAX, 0, &slots).evicted, Some(3));
+        for key in [1, 2, 4, 5] {
+            read(&store, key, 0, 0);
+        }
+        // 4 and 5 move to main too, which then gives up an entry: the expired one, though hit
+        // since the hand last passed (4 is not).
+        let removed = store.insert(6, 6, u64::MAX, 20, &slots);
+        assert_eq!((removed.expired, removed.evicted), (Some(2), None));
+        assert_eq!(read(&store, 1, 20, 0), Some((1, false)));
+    }
+
+    #[test]
+    fn a_hit_in_the_small_fifo_promotes_the_entry() {
         let store = Store::<u64>::new(3);
         fill(&store, [1, 2, 3]);
         assert_eq!(read(&store, 1, 0, 0), Some((1, false)));

@@ -8,7 +8,7 @@
 //! `cfg` in the code they check. Everything here compiles to what std's own would.
 
 pub(crate) use std::hint::spin_loop;
-pub(crate) use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+pub(crate) use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 pub(crate) use std::sync::{Mutex, PoisonError};
 pub(crate) use std::thread::yield_now;
 pub(crate) use std::thread_local;

@@ -158,6 +158,7 @@ macro_rules! atomic {
 }
 
 atomic!(AtomicBool, bool, |value: u64| value != 0);
+atomic!(AtomicU8, u8, |value: u64| value as u8);
 atomic!(AtomicU64, u64, |value: u64| value);
 atomic!(AtomicUsize, usize, |value: u64| value as usize);
 

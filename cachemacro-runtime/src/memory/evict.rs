@@ -1,0 +1,289 @@
+//! The eviction policy's memory beyond the entries themselves, one of each per shard of the
+//! store ([`crate::store`], which holds the queues and runs the policy): a frequency sketch of
+//! recent accesses, and the ghost queue of keys recently dropped from the small FIFO.
+//!
+//! Both are touched only by the shard's writer (a miss, an insertion, an eviction); a hit never
+//! reaches them. The constants are those chosen by measurement in `benches/hit_ratio.rs`
+//! (`S3Lfu::chosen` in `benches/support/policies.rs`), the same for every workload.
+
+/// Spreads a 64-bit half of a key over all bits (splitmix64's finaliser): the sketch's rows
+/// take disjoint slices of it.
+fn mix(half: u64) -> u64 {
+    let mut z = half.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// A count-min sketch (TinyLFU's): four rows of counters saturating at 15, halved every
+/// `10 x capacity` additions so that old popularity fades.
+///
+/// A key's four counters lie in one 64-byte block, one in each quarter (as in Caffeine's
+/// sketch): a miss touches one cache line of the sketch, not four.
+///
+/// Sized for the entries actually held, up to the shard's capacity: a cache declared with a
+/// large capacity and holding few entries pays for few counters. Growing starts the counts
+/// afresh, as Caffeine's sketch does.
+pub(crate) struct Sketch {
+    blocks: Vec<Block>,
+    /// Blocks, less one (a power of two).
+    mask: usize,
+    added: usize,
+    period: usize,
+    capacity: usize,
+    /// Entries the rows suit: up to this many, [`Sketch::fit`] has nothing to do.
+    fitted: usize,
+}
+
+/// Four rows of 16 counters, on one cache line.
+#[derive(Clone, Copy)]
+#[repr(align(64))]
+struct Block([u8; 64]);
+
+/// Counters per row for `entries` entries: twice as many, a power of two, at least 32.
+fn width(entries: usize) -> usize {
+    (entries.max(16) * 2).next_power_of_two()
+}
+
+impl Sketch {
+    /// A sketch for a shard of `capacity` entries; it allocates on its first use.
+    pub(crate) fn new(capacity: usize) -> Self {
+        Sketch {
+            blocks: Vec::new(),
+            mask: 0,
+            added: 0,
+            period: 0,
+            capacity: capacity.max(1),
+            fitted: 0,
+        }
+    }
+
+    /// Grows the rows, if needed, to suit a shard holding `entries` entries.
+    #[inline]
+    pub(crate) fn fit(&mut self, entries: usize) {
+        if entries > self.fitted {
+            self.grow(entries);
+        }
+    }
+
+    #[cold]
+    fn grow(&mut self, entries: usize) {
+        let want = width(entries.min(self.capacity));
+        self.fitted = if want / 2 >= self.capacity {
+            usize::MAX
+        } else {
+            want / 2
+        };
+        // 4 rows of `want` counters, 64 to a block.
+        let blocks = want / 16;
+        self.blocks = vec![Block([0; 64]); blocks];
+        self.mask = blocks - 1;
+        self.added = 0;
+        self.period = 10 * self.capacity.min(want / 2);
+    }
+
+    /// Empties the sketch (and frees its rows).
+    pub(crate) fn clear(&mut self) {
+        *self = Sketch::new(self.capacity);
+    }
+
+    /// The block of `key` and its counter in each quarter of it.
+    fn slots(&self, key: u128) -> (usize, [usize; 4]) {
+        // The key is a hash already; its low half is mixed again because the table's buckets
+        // come from it.
+        let hash = mix(key as u64);
+        let block = (hash >> 32) as usize & self.mask;
+        (
+            block,
+            std::array::from_fn(|row| row * 16 + ((hash >> (row * 4)) as usize & 15)),
+        )
+    }
+
+    /// Counts `times` accesses of `key`; `true` if that halved every counter (the caller then
+    /// halves what it counts beside the sketch).
+    pub(crate) fn add(&mut self, key: u128, times: u8) -> bool {
+        if times == 0 || self.blocks.is_empty() {
+            return false;
+        }
+        let (block, slots) = self.slots(key);
+        let Some(Block(counters)) = self.blocks.get_mut(block) else {
+            return false;
+        };
+        for slot in slots {
+            counters[slot] = counters[slot].saturating_add(times).min(15);
+        }
+        self.added += usize::from(times);
+        if self.added < self.period {
+            return false;
+        }
+        self.added /= 2;
+        for Block(counters) in &mut self.blocks {
+            for counter in counters {
+                *counter /= 2;
+            }
+        }
+        true
+    }
+
+    /// How often `key` was seen lately (an over-estimate, at most 15).
+    pub(crate) fn estimate(&self, key: u128) -> u8 {
+        let (block, slots) = self.slots(key);
+        let Some(Block(counters)) = self.blocks.get(block) else {
+            return 0;
+        };
+        slots
+            .into_iter()
+            .map(|slot| counters[slot])
+            .min()
+            .unwrap_or(0)
+    }
+}
+
+/// S3-FIFO's ghost queue: the keys (their hashes) among the last `capacity` dropped from the
+/// small FIFO, without values.
+///
+/// Kept as a set-associative table of fingerprints, each with the sequence number of its
+/// insertion: a key's bucket is one cache line of 8 slots, an insertion takes the slot of the same
+/// key or else the oldest (or an empty one), and a key is in the queue while fewer than
+/// `capacity` keys were dropped after it. With twice as many slots as the window, a bucket
+/// rarely overflows, so this is FIFO order in all but rare cases; each miss touches one line and
+/// never allocates (a hash table here cost a probe, tombstones and rehashes on every miss).
+pub(crate) struct Ghost {
+    window: u32,
+    buckets: Vec<Bucket>,
+    /// Buckets, less one (a power of two).
+    mask: usize,
+    /// Wraps: a slot is overwritten long before its number could come round again.
+    seq: u32,
+}
+
+/// 8 slots of a fingerprint (0 for none) and a sequence number.
+#[derive(Clone, Copy)]
+#[repr(align(64))]
+struct Bucket([(u32, u32); 8]);
+
+/// 32 bits of a key's hash, never 0: two keys of one bucket share them with odds of 2^-32, and
+/// then one is taken for a ghost when it is not (placed in the main FIFO rather than the small).
+fn fingerprint(key: u64) -> u32 {
+    match (key ^ (key >> 32)) as u32 {
+        0 => 0x9e37_79b9,
+        print => print,
+    }
+}
+
+impl Ghost {
+    /// A ghost queue remembering the last `capacity` keys (at most 2^30); it allocates on its
+    /// first insertion (the shard is full by then).
+    pub(crate) fn new(capacity: usize) -> Self {
+        Ghost {
+            window: capacity.clamp(1, 1 << 30) as u32,
+            buckets: Vec::new(),
+            mask: 0,
+            seq: 0,
+        }
+    }
+
+    fn bucket(&self, key: u64) -> usize {
+        key as usize & self.mask
+    }
+
+    /// Remembers `key` (a key's hash: its low half), as the newest.
+    pub(crate) fn insert(&mut self, key: u64) {
+        if self.buckets.is_empty() {
+            let buckets = (self.window as usize * 2).div_ceil(8).next_power_of_two();
+            self.buckets = vec![Bucket([(0, 0); 8]); buckets];
+            self.mask = buckets - 1;
+        }
+        self.seq = self.seq.wrapping_add(1);
+        let (seq, print) = (self.seq, fingerprint(key));
+        let index = self.bucket(key);
+        let Some(Bucket(slots)) = self.buckets.get_mut(index) else {
+            return;
+        };
+        let target = slots
+            .iter()
+            .position(|&(p, _)| p == print)
+            .unwrap_or_else(|| {
+                // The oldest slot; an empty one counts as older than any.
+                (0..slots.len())
+                    .max_by_key(|&i| match slots[i] {
+                        (0, _) => u32::MAX,
+                        (_, s) => seq.wrapping_sub(s),
+                    })
+                    .unwrap_or(0)
+            });
+        slots[target] = (print, seq);
+    }
+
+    /// Forgets `key`; whether it was among the last `capacity` keys remembered.
+    pub(crate) fn remove(&mut self, key: u64) -> bool {
+        let (index, print) = (self.bucket(key), fingerprint(key));
+        let Some(Bucket(slots)) = self.buckets.get_mut(index) else {
+            return false;
+        };
+        let Some(slot) = slots.iter_mut().find(|(p, _)| *p == print) else {
+            return false;
+        };
+        let age = self.seq.wrapping_sub(slot.1);
+        *slot = (0, 0);
+        age < self.window
+    }
+
+    /// Forgets every key (and frees the table).
+    pub(crate) fn clear(&mut self) {
+        *self = Ghost::new(self.window as usize);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ghost_keeps_its_newest_keys_up_to_its_capacity() {
+        let mut ghost = Ghost::new(3);
+        for key in 1..=5 {
+            ghost.insert(key);
+        }
+        assert!(!ghost.remove(1));
+        assert!(!ghost.remove(2));
+        assert!(ghost.remove(3));
+        assert!(!ghost.remove(3), "forgotten once returned");
+        assert!(ghost.remove(5));
+    }
+
+    #[test]
+    fn the_ghost_forgets_keys_past_its_window_and_keys_that_came_back() {
+        let mut ghost = Ghost::new(4);
+        ghost.insert(0);
+        for key in 1..4 {
+            ghost.insert(key);
+            assert!(ghost.remove(key));
+        }
+        assert!(ghost.remove(0), "within the window of 4");
+        for key in 10_000..20_000 {
+            ghost.insert(key);
+        }
+        assert!(ghost.remove(19_999));
+        assert!(ghost.remove(19_996));
+        assert!(!ghost.remove(19_995));
+        assert!(!ghost.remove(10_000));
+        assert_eq!(ghost.buckets.len(), 1, "a fixed table");
+    }
+
+    #[test]
+    fn the_sketch_counts_and_forgets() {
+        let mut sketch = Sketch::new(100);
+        sketch.fit(100);
+        for _ in 0..5 {
+            sketch.add(7, 1);
+        }
+        assert_eq!(sketch.estimate(7), 5);
+        let mut halved = false;
+        for key in 1_000..3_000u128 {
+            halved |= sketch.add(key, 1);
+        }
+        assert!(halved);
+        assert!(sketch.estimate(7) <= 2, "{}", sketch.estimate(7));
+    }
+}
