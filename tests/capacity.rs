@@ -16,7 +16,7 @@ fn small_runs() -> usize {
 }
 
 #[test]
-fn the_least_recently_used_entry_is_evicted_first() {
+fn the_entry_not_used_since_it_was_stored_is_evicted_first() {
     for x in 1..=4 {
         small(x);
     }
