@@ -285,8 +285,9 @@ impl<R: Clone + Send + Sync + 'static, S: Layout> RedisCache<R, S> {
     /// (0: the function's `ttl` alone).
     #[doc(hidden)]
     pub fn new_near(config: FnConfig, capacity: u64, near_ttl_ms: u64) -> Self {
+        let function_ttl_ms = config.ttl_ms;
         let mut cache = Self::new(config);
-        cache.backend.near = Some(near::Near::new(capacity, near_ttl_ms));
+        cache.backend.near = Some(near::Near::new(capacity, near_ttl_ms, function_ttl_ms));
         cache
     }
 

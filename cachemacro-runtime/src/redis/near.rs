@@ -39,6 +39,8 @@ pub(crate) struct Near<R> {
     shared: Arc<Shared<R>>,
     /// The `near_ttl` in milliseconds; 0 for the function's `ttl` alone.
     ttl_ms: u64,
+    /// Whether entries expire at all (a `ttl` or a `near_ttl`): if not, a hit reads no clock.
+    ages: bool,
     started: std::sync::Once,
 }
 
@@ -59,7 +61,9 @@ struct Shared<R> {
 pub(crate) struct Ticket(u64);
 
 impl<R: Clone + Send + Sync + 'static> Near<R> {
-    pub(crate) fn new(capacity: u64, ttl_ms: u64) -> Self {
+    /// A tier of at most `capacity` entries, kept at most `ttl_ms` (0: no bound of its own) for
+    /// a function whose entries live `function_ttl_ms` in Redis (0: forever).
+    pub(crate) fn new(capacity: u64, ttl_ms: u64, function_ttl_ms: u64) -> Self {
         Near {
             shared: Arc::new(Shared {
                 store: Store::new(capacity),
@@ -69,24 +73,22 @@ impl<R: Clone + Send + Sync + 'static> Near<R> {
                 dropped: Notify::new(),
             }),
             ttl_ms,
+            ages: ttl_ms > 0 || function_ttl_ms > 0,
             started: std::sync::Once::new(),
         }
     }
 
-    /// The hit path: the value under `key` while the tier is live, counted as a near hit.
+    /// The hit path: the value under `key`, counted as a near hit. It reads no flag: the store
+    /// is empty while the tier is not live (it is emptied, under `gate`, as the tier goes down,
+    /// and values enter only under `gate` while it is live).
     #[inline(always)]
     pub(crate) fn hit(&self, key: u128) -> Option<R> {
         let shared = &*self.shared;
-        if !shared.live.load(Ordering::Acquire) {
-            return None;
-        }
-        match shared.store.read(
-            key,
-            clock::now_ms(),
-            0,
-            per_thread::current(),
-            &shared.readers,
-        ) {
+        let now = if self.ages { clock::now_ms() } else { 0 };
+        match shared
+            .store
+            .read(key, now, 0, per_thread::current(), &shared.readers)
+        {
             Read::Hit(value, _) => Some(value),
             Read::Miss => None,
         }
@@ -312,7 +314,7 @@ mod tests {
     }
 
     fn live() -> Near<u64> {
-        let near = Near::new(10, 0);
+        let near = Near::new(10, 0, 0);
         near.shared.set_live(true);
         near
     }
@@ -388,7 +390,7 @@ mod tests {
     #[test]
     fn near_ttl_and_ttl_bound_the_stay() {
         crate::clock::pause();
-        let near = Near::new(10, 500);
+        let near = Near::new(10, 500, 200);
         near.shared.set_live(true);
         near.fill(near.ticket(), 1, &1, 0);
         near.fill(near.ticket(), 2, &2, 200);
