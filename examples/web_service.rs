@@ -9,6 +9,8 @@
 //! cargo run --example web_service -- --port 3000
 //! # entries in Redis, shared by every process started this way
 //! cargo run --example web_service -- --backend redis --redis redis://127.0.0.1:6379/
+//! # the same, with the hot users also kept in process, dropped there when they change in Redis
+//! cargo run --example web_service -- --backend redis --near
 //!
 //! curl localhost:3000/users/7
 //! curl -X PUT localhost:3000/users/7 -H 'content-type: application/json' \
@@ -20,7 +22,9 @@
 //! and seeded with 1,000 users when empty; default `web_service.sqlite3` in the temp directory),
 //! `--backend memory|redis` (default `memory`) and `--redis URL` (default: `CACHEMACRO_REDIS_URL`,
 //! else `redis://127.0.0.1:6379/`; the key namespace is `CACHEMACRO_REDIS_NAMESPACE`, else
-//! `cachemacro`). Several processes may share one `--db` file and one Redis: a `PUT` on one of
+//! `cachemacro`), `--near` (with `--backend redis`: a near tier of 1,000 users in each process,
+//! kept coherent through Redis' `CLIENT TRACKING`; `/stats` counts its hits in `near_hits`).
+//! Several processes may share one `--db` file and one Redis: a `PUT` on one of
 //! them is seen by a `GET` on any other. Once it accepts connections, the service prints
 //! `listening on ADDRESS` on a line of its own.
 
@@ -55,7 +59,7 @@ const WARM_UP_CONCURRENCY: usize = 16;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 const USAGE: &str =
-    "usage: web_service [--port N] [--db PATH] [--backend memory|redis] [--redis URL]";
+    "usage: web_service [--port N] [--db PATH] [--backend memory|redis] [--redis URL] [--near]";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct User {
@@ -142,11 +146,19 @@ async fn user_in_redis(id: u64) -> Result<Option<User>, DbError> {
     load_user(id).await
 }
 
+/// `GET /users/{id}` with `--backend redis --near`: the 1,000 most used users also in process.
+#[memoize(ttl = "5m", backend = "redis", near = 1_000)]
+async fn user_near(id: u64) -> Result<Option<User>, DbError> {
+    load_user(id).await
+}
+
 /// Which memoized function serves reads: a backend is fixed per function at compile time.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Backend {
     Memory,
     Redis,
+    /// Redis with a near tier.
+    Near,
 }
 
 impl Backend {
@@ -154,6 +166,7 @@ impl Backend {
         match self {
             Backend::Memory => user_in_memory(id).await,
             Backend::Redis => user_in_redis(id).await,
+            Backend::Near => user_near(id).await,
         }
     }
 
@@ -162,6 +175,7 @@ impl Backend {
         match self {
             Backend::Memory => user_in_memory_invalidate(id).await,
             Backend::Redis => user_in_redis_invalidate(id).await,
+            Backend::Near => user_near_invalidate(id).await,
         }
     }
 
@@ -169,6 +183,7 @@ impl Backend {
         match self {
             Backend::Memory => user_in_memory_cache().stats(),
             Backend::Redis => user_in_redis_cache().stats(),
+            Backend::Near => user_near_cache().stats(),
         }
     }
 
@@ -176,6 +191,7 @@ impl Backend {
         match self {
             Backend::Memory => "memory",
             Backend::Redis => "redis",
+            Backend::Near => "redis+near",
         }
     }
 }
@@ -186,6 +202,7 @@ async fn warm_up(backend: Backend, ids: RangeInclusive<u64>) -> WarmReport {
     match backend {
         Backend::Memory => user_in_memory_warm(ids).await,
         Backend::Redis => user_in_redis_warm(ids).await,
+        Backend::Near => user_near_warm(ids).await,
     }
 }
 
@@ -261,6 +278,7 @@ async fn stats(State(backend): State<Backend>) -> Json<serde_json::Value> {
     Json(json!({
         "backend": backend.name(),
         "hits": stats.hits,
+        "near_hits": stats.near_hits,
         "misses": stats.misses,
         "entries": stats.entries,
         "capacity": stats.capacity,
@@ -326,6 +344,7 @@ impl Options {
             backend: Backend::Memory,
             redis_url: None,
         };
+        let mut near = false;
         while let Some(arg) = args.next() {
             let mut value = || args.next().ok_or(format!("`{arg}` needs a value"));
             match arg.as_str() {
@@ -348,11 +367,18 @@ impl Options {
                     }
                 }
                 "--redis" => options.redis_url = Some(value()?),
+                "--near" => near = true,
                 other => return Err(format!("unknown argument `{other}`")),
             }
         }
         if options.redis_url.is_some() && options.backend != Backend::Redis {
             return Err("`--redis` needs `--backend redis`".into());
+        }
+        if near {
+            if options.backend != Backend::Redis {
+                return Err("`--near` needs `--backend redis`".into());
+            }
+            options.backend = Backend::Near;
         }
         Ok(options)
     }

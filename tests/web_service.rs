@@ -14,7 +14,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use cachemacro_runtime::redis::{NAMESPACE_VAR, URL_VAR};
-use redis_server::RedisServer;
+use redis_server::{RedisServer, eventually};
 use serde_json::{Value, json};
 
 /// Failure bounds only: how long start-up (with its warm-up) and one request may take.
@@ -129,6 +129,7 @@ struct Answer {
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Counts {
     hits: u64,
+    near_hits: u64,
     misses: u64,
     entries: Option<u64>,
 }
@@ -237,6 +238,7 @@ impl Service {
         assert_eq!(stats["errors"], 0, "no backend errors: {stats}");
         Counts {
             hits: stats["hits"].as_u64().expect("hits"),
+            near_hits: stats["near_hits"].as_u64().expect("near_hits"),
             misses: stats["misses"].as_u64().expect("misses"),
             entries: stats["entries"].as_u64(),
         }
@@ -412,4 +414,59 @@ fn a_put_on_one_process_is_seen_by_a_get_on_another_through_redis() {
     let (user, moved) = first.moved(|| first.user(700));
     assert_eq!((user, moved), (renamed, HIT));
     assert_eq!(first.counts().entries, None, "Redis does not count entries");
+}
+
+#[test]
+fn with_near_tiers_a_put_on_one_process_reaches_the_other_and_hot_users_are_near_hits() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let dir = TempDir::new();
+    let url = redis.url();
+    let namespace = format!("web_service_near_{}", std::process::id());
+    let args = ["--backend", "redis", "--redis", &url, "--near"];
+    let env = [(NAMESPACE_VAR, namespace.as_str())];
+    let first = Service::start(&dir.db(), &args, &env);
+    let second = Service::start(&dir.db(), &args, &env);
+    assert_eq!(second.warmed.0, 0, "the second found the users in Redis");
+
+    // Repeated GETs of one user on the second process become near hits once its tier holds it.
+    let near_hit = |service: &Service, id: u64| {
+        let before = service.counts();
+        let user = service.user(id);
+        let after = service.counts();
+        (
+            user,
+            after.near_hits - before.near_hits,
+            after.hits - before.hits,
+        )
+    };
+    assert!(
+        eventually(Duration::from_secs(5), || near_hit(&second, 7).1 == 1),
+        "GETs of user 7 become near hits"
+    );
+    for _ in 0..3 {
+        let (user, near, hits) = near_hit(&second, 7);
+        assert_eq!(
+            (user, near, hits),
+            (seeded(7), 1, 1),
+            "a near hit, counted in hits"
+        );
+    }
+
+    // A PUT on the first: the second's near entry is dropped, and it reads the new row.
+    let renamed = first.rename(7, "Grace");
+    let mut seen = Value::Null;
+    assert!(
+        eventually(Duration::from_secs(5), || {
+            seen = second.user(7);
+            seen == renamed
+        }),
+        "the second process sees the PUT (last seen {seen})"
+    );
+    assert!(
+        eventually(Duration::from_secs(5), || near_hit(&second, 7)
+            == (renamed.clone(), 1, 1)),
+        "and serves the new row from its near tier"
+    );
 }

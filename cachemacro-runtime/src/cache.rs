@@ -37,6 +37,11 @@ pub trait Backend<R>: Sized {
     /// The most entries the backend holds for the function, if it bounds them.
     fn capacity(&self) -> Option<u64>;
 
+    /// Hits served by a near tier in front of a shared backend (counted apart from `hits`).
+    fn near_hits(&self) -> u64 {
+        0
+    }
+
     /// Counts the function's entries; `None` when they cannot be counted now.
     fn count<L>(cache: &Cache<R, L, Self>) -> impl Future<Output = Option<u64>>;
 
@@ -72,6 +77,8 @@ impl<R, L, B: Backend<R>> Cache<R, L, B> {
         let mut stats = self.counters.snapshot();
         stats.entries = self.backend.entries();
         stats.capacity = self.backend.capacity();
+        stats.near_hits = self.backend.near_hits();
+        stats.hits += stats.near_hits;
         stats
     }
 

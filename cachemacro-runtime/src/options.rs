@@ -21,6 +21,8 @@
 //! | [`refresh_after`](#refresh_after) | whole seconds, or a string with a unit | half the `ttl` | the age from which a hit schedules a refresh |
 //! | [`lock`](#lock) | `"redis"`, `"process"` or `"none"` | `"redis"` with `backend = "redis"`, else `"process"` | who computes a missing entry while the other callers wait |
 //! | [`lock_ttl`](#lock_ttl) | whole seconds, or a string with a unit | 10 s | how long a Redis lock lasts, so how long a crashed holder stalls the others |
+//! | [`near`](#near) | integer, 1 to 4294967295 (with `backend = "redis"`) | none | an in-process tier of at most this many entries in front of Redis, kept coherent |
+//! | [`near_ttl`](#near_ttl) | whole seconds, or a string with a unit; at most the `ttl` | the `ttl` | the longest an entry stays in the near tier |
 //! | [`crate`](#crate) | path as a string | `cachemacro_runtime` | the runtime crate, if renamed |
 //!
 //! # `ttl`
@@ -385,6 +387,52 @@
 //! }
 //!
 //! assert_eq!(monthly_invoice(3), 300);
+//! ```
+//!
+//! # `near`
+//!
+//! **Type:** a whole number of entries, 1 to 4294967295. **Default:** none (every call asks
+//! Redis). **Needs:** `backend = "redis"`.
+//!
+//! Keeps an in-process tier of at most this many entries in front of Redis: a call looks there
+//! first (a hit there costs about what an in-process hit costs and sends nothing to Redis), then in
+//! Redis, then computes as without it. A value read from Redis or computed here enters the tier.
+//! The tier is coherent: when an entry changes or disappears in Redis, by any process or by hand,
+//! every process drops it from its tier, through Redis' client-side caching (one extra connection
+//! per function; see [`redis`](crate::redis#near-tier) for the exact guarantees).
+//! [`Stats::near_hits`](crate::Stats::near_hits) counts the hits served by the tier (they are also
+//! counted in `hits`). A near hit schedules no background refresh: refreshes are scheduled by the
+//! calls that reach Redis.
+//!
+//! ```no_run
+//! use cachemacro_runtime::memoize;
+//!
+//! #[memoize(ttl = "10m", backend = "redis", near = 10_000)]
+//! fn display_name(user: u64) -> String {
+//!     format!("user {user}") // imagine a database query
+//! }
+//!
+//! assert_eq!(display_name(7), "user 7");
+//! ```
+//!
+//! # `near_ttl`
+//!
+//! **Type:** whole seconds or a string with a unit, like `ttl`. **Default:** the `ttl` (no bound
+//! without one). **Needs:** `near`.
+//!
+//! The longest an entry stays in the near tier, counted from when it entered; never longer than
+//! the `ttl` (a longer `near_ttl` is a compile error). It bounds how long a process could serve a
+//! value whose invalidation it missed for a reason Redis does not report.
+//!
+//! ```no_run
+//! use cachemacro_runtime::memoize;
+//!
+//! #[memoize(ttl = "10m", backend = "redis", near = 1_000, near_ttl = "30s")]
+//! fn price(item: u64) -> u64 {
+//!     item * 3
+//! }
+//!
+//! assert_eq!(price(2), 6);
 //! ```
 //!
 //! # `crate`

@@ -13,6 +13,8 @@ pub struct Stats {
     /// Calls answered from the cache, including callers that waited for another caller's
     /// computation of the same key.
     pub hits: u64,
+    /// Of the `hits`, those served by the near tier (`near = N` on Redis) without asking Redis.
+    pub near_hits: u64,
     /// Calls that ran the function body because no live entry was found.
     pub misses: u64,
     /// Entries held now, including expired ones not yet removed. `None` where the backend cannot

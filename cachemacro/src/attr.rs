@@ -74,6 +74,10 @@ pub(crate) struct Options {
     pub(crate) lock: Attr<Lock>,
     /// In milliseconds.
     pub(crate) lock_ttl: Attr<u64>,
+    /// The near tier's capacity, in entries.
+    pub(crate) near: Attr<u64>,
+    /// In milliseconds.
+    pub(crate) near_ttl: Attr<u64>,
     pub(crate) krate: Attr<syn::Path>,
 }
 
@@ -120,6 +124,8 @@ impl Options {
             refresh_after: Attr::none(REFRESH_AFTER),
             lock: Attr::none(LOCK),
             lock_ttl: Attr::none(LOCK_TTL),
+            near: Attr::none(NEAR),
+            near_ttl: Attr::none(NEAR_TTL),
             krate: Attr::none(CRATE),
         };
         for option in raw {
@@ -157,7 +163,11 @@ impl Options {
             LOCK_TTL => {
                 parse_duration_option(v, LOCK_TTL).map(|p| self.lock_ttl.set(errors, key, v, p))
             }
-            CAPACITY => parse_capacity(v).map(|p| self.capacity.set(errors, key, v, p)),
+            CAPACITY => parse_capacity(v, CAPACITY).map(|p| self.capacity.set(errors, key, v, p)),
+            NEAR => parse_capacity(v, NEAR).map(|p| self.near.set(errors, key, v, p)),
+            NEAR_TTL => {
+                parse_duration_option(v, NEAR_TTL).map(|p| self.near_ttl.set(errors, key, v, p))
+            }
             NAME => parse_name(v).map(|p| self.name.set(errors, key, v, p)),
             VERSION => parse_version(v).map(|p| self.version.set(errors, key, v, p)),
             IGNORE => parse_ignore(v, errors).map(|p| self.ignore.set(errors, key, v, p)),
@@ -194,6 +204,8 @@ fn example(name: &str) -> &'static str {
         REFRESH_AFTER => "\"30s\"",
         LOCK => "\"redis\"",
         LOCK_TTL => "\"30s\"",
+        NEAR => "10_000",
+        NEAR_TTL => "\"5s\"",
         CRATE => "\"cachemacro_runtime\"",
         _ => "...",
     }
@@ -264,6 +276,9 @@ fn parse_duration_option(value: &Expr, name: &str) -> syn::Result<u64> {
                         "`ttl` must be at least 1 second; to keep entries forever, leave `ttl` out"
                     }
                     LOCK_TTL => LOCK_TTL_ZERO,
+                    NEAR_TTL => {
+                        "`near_ttl` must be at least 1 second; use a string for less, as in \"500ms\""
+                    }
                     _ => {
                         "`refresh_after` must be at least 1 second; use a string for less, as in \"500ms\""
                     }
@@ -418,28 +433,31 @@ fn unit_abbreviation(unit: &str) -> Option<&'static str> {
     }
 }
 
-fn parse_capacity(value: &Expr) -> syn::Result<u64> {
+/// `capacity` and `near`: a whole number of entries, from 1 to `u32::MAX`.
+fn parse_capacity(value: &Expr, name: &str) -> syn::Result<u64> {
     let span = value.span();
     let Some(Lit::Int(int)) = literal(value) else {
         return Err(syn::Error::new(
             span,
-            "`capacity` takes a whole number of entries, as in `capacity = 10_000`",
+            format!("`{name}` takes a whole number of entries, as in `{name} = 10_000`"),
         ));
     };
-    let capacity: u64 = int.base10_parse().map_err(|_| {
+    let out_of_range = || {
         syn::Error::new(
             span,
-            "`capacity` is out of range: at most 4294967295 entries",
+            format!("`{name}` is out of range: at most 4294967295 entries"),
         )
-    })?;
+    };
+    let capacity: u64 = int.base10_parse().map_err(|_| out_of_range())?;
     if capacity == 0 {
-        return Err(syn::Error::new(span, "`capacity` must be at least 1"));
+        let advice = match name {
+            NEAR => "`near` must be at least 1; to go to Redis on every call, leave `near` out",
+            _ => "`capacity` must be at least 1",
+        };
+        return Err(syn::Error::new(span, advice));
     }
     if capacity > u64::from(u32::MAX) {
-        return Err(syn::Error::new(
-            span,
-            "`capacity` is out of range: at most 4294967295 entries",
-        ));
+        return Err(out_of_range());
     }
     Ok(capacity)
 }

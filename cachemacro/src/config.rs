@@ -77,6 +77,8 @@ pub(crate) struct Config {
     pub(crate) refresh_after_ms: u64,
     /// `capacity`; `None` leaves the runtime's `DEFAULT_CAPACITY`.
     pub(crate) capacity: Option<u64>,
+    /// `near`: the near tier's capacity and its `near_ttl` in milliseconds (0 for the `ttl`).
+    pub(crate) near: Option<(u64, u64)>,
     pub(crate) version: u32,
     /// `name = "..."`; `None` names the function by its module path.
     pub(crate) name: Option<String>,
@@ -163,6 +165,10 @@ impl Config {
                 _ => 0,
             },
             capacity: options.capacity.value().copied(),
+            near: options
+                .near
+                .value()
+                .map(|&capacity| (capacity, options.near_ttl.value().copied().unwrap_or(0))),
             version: options.version.value().copied().unwrap_or(0),
             name: options.name.value().cloned(),
             key: resolve_key(options, func),

@@ -311,8 +311,14 @@ fn cache_access(config: &Config, func: &Func, cache_call: &TokenStream) -> Cache
             // `__private::StoredValue`).
             let stored_proof = proof(quote!(StoredValue), quote!(StoredError));
             let ty = quote!(#krate::RedisCache<#kept #layout>);
+            let new = match config.near {
+                Some((capacity, near_ttl_ms)) => quote!(
+                    (|__cachemacro_config| <#ty>::new_near(__cachemacro_config, #capacity, #near_ttl_ms))
+                ),
+                None => quote!(<#ty>::new),
+            };
             CacheAccess {
-                new: quote!(<#ty>::new),
+                new,
                 ty,
                 cache_ref: quote!(#cache_proof.pass(#stored_proof.pass(#cache_call))),
             }

@@ -13,6 +13,8 @@ pub(crate) const REFRESH: &str = "refresh";
 pub(crate) const REFRESH_AFTER: &str = "refresh_after";
 pub(crate) const LOCK: &str = "lock";
 pub(crate) const LOCK_TTL: &str = "lock_ttl";
+pub(crate) const NEAR: &str = "near";
+pub(crate) const NEAR_TTL: &str = "near_ttl";
 pub(crate) const CRATE: &str = "crate";
 
 /// Every option, in the order the error messages list them.
@@ -30,5 +32,7 @@ pub(crate) const ALL: &[&str] = &[
     REFRESH_AFTER,
     LOCK,
     LOCK_TTL,
+    NEAR,
+    NEAR_TTL,
     CRATE,
 ];

@@ -71,6 +71,7 @@ fn check(options: &Options, config: &Config, func: &Func, errors: &mut Errors) {
 
     check_refresh(options, errors);
     check_lock(options, config, errors);
+    check_near(options, config, errors);
 
     if let Some(set) = options.capacity.get()
         && config.backend == Backend::Redis
@@ -78,6 +79,37 @@ fn check(options: &Options, config: &Config, func: &Func, errors: &mut Errors) {
         errors.at(
             set.key,
             "`capacity` bounds the in-process cache; with `backend = \"redis\"` Redis' own `maxmemory` policy bounds the entries: remove `capacity`",
+        );
+    }
+}
+
+fn check_near(options: &Options, config: &Config, errors: &mut Errors) {
+    if let Some(set) = options.near.get()
+        && config.backend == Backend::Memory
+    {
+        errors.at(
+            set.key,
+            "`near` keeps an in-process tier in front of Redis, and this function is already cached in process: remove `near`, or add `backend = \"redis\"`",
+        );
+        return;
+    }
+    let Some(near_ttl) = options.near_ttl.get() else {
+        return;
+    };
+    if options.near.get().is_none() {
+        errors.at(
+            near_ttl.key,
+            "`near_ttl` caps how long an entry stays in the near tier, which needs `near = N`: add `near`, or remove `near_ttl`",
+        );
+    } else if let Some(&ttl) = options.ttl.value()
+        && near_ttl.value > ttl
+    {
+        errors.at(
+            near_ttl.key,
+            format_args!(
+                "`near_ttl` ({} ms) is longer than `ttl` ({ttl} ms): a near entry never outlives its Redis entry; lower `near_ttl`, or remove it",
+                near_ttl.value
+            ),
         );
     }
 }

@@ -105,7 +105,7 @@ impl Managed {
 
 static RUNTIME: OnceLock<Result<Runtime, Arc<str>>> = OnceLock::new();
 
-fn runtime() -> Result<&'static Runtime, Arc<str>> {
+pub(super) fn runtime() -> Result<&'static Runtime, Arc<str>> {
     RUNTIME
         .get_or_init(|| {
             tokio::runtime::Builder::new_multi_thread()

@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 
 use super::connection::{Attempt, Failure};
 use super::lock::{Claim, Held};
+use super::near::{Near, Ticket};
 use super::refresh::Stale;
 use super::{Redis, RedisCache, Target, envelope};
 use crate::Lock;
@@ -164,6 +165,10 @@ pub struct RedisLead<'a, R> {
     held: Option<Held>,
     target: Arc<Target>,
     redis_key: String,
+    key: u128,
+    /// The near tier's moment before the lookup: the computed value is kept near only if the
+    /// key did not change since.
+    ticket: Option<Ticket>,
 }
 
 impl<R, S> Protocol<R, S> for Redis<R>
@@ -179,9 +184,15 @@ where
     type Stale = Stale;
     type Claim = Stale;
 
+    /// The near tier's hit, if the function has one (never a refresh's claim: a near entry
+    /// lives at most its `near_ttl`, and the lookups that reach Redis schedule refreshes).
     #[inline(always)]
-    fn hit(_: &RedisCache<R, S>, _: u128) -> Option<(R, Option<Stale>)> {
-        None
+    fn hit(cache: &RedisCache<R, S>, key: u128) -> Option<(R, Option<Stale>)> {
+        let near = cache.backend.near.as_ref()?;
+        if crate::bypass::active() {
+            return None;
+        }
+        near.hit(key).map(|value| (value, None))
     }
 
     /// After a lookup of the key that found no value: with `lock = "redis"` and the key absent
@@ -195,17 +206,27 @@ where
     async fn find(
         cache: &RedisCache<R, S>,
         key: u128,
-        _: bool,
+        after_hit: bool,
     ) -> Found<R, RedisLead<'_, R>, Stale> {
+        // Async calls come here first: the near tier's hit is theirs too.
+        if !after_hit && let Some((value, _)) = Self::hit(cache, key) {
+            return Found::Value(value, None);
+        }
         let leader = match cache.lead(key).await {
             Ok(leader) => leader,
             Err(value) => return Found::Value(value, None),
         };
         let target = cache.target();
         let redis_key = target.redis_key(&cache.config, key);
+        let near = cache.near(&target);
+        // Taken before the read: a value read while its key changes is not kept near.
+        let ticket = near.and_then(Near::ticket);
         let (entry, absent) = cache.fetch(key, &target, &redis_key).await;
         if let Some((value, stale)) = entry {
             cache.counters.hit();
+            if let Some(near) = near {
+                near.fill(ticket, key, &value, cache.config.ttl_ms);
+            }
             finish(leader, &value);
             let stale = stale.map(|(slot, bytes)| Stale {
                 _slot: slot,
@@ -223,6 +244,9 @@ where
             match cache.claim(&target, &redis_key).await {
                 Claim::Value(value) => {
                     cache.counters.hit();
+                    if let Some(near) = near {
+                        near.fill(ticket, key, &value, cache.config.ttl_ms);
+                    }
                     finish(leader, &value);
                     return Found::Value(value, None);
                 }
@@ -238,6 +262,8 @@ where
                 held,
                 target,
                 redis_key,
+                key,
+                ticket,
             },
             listed,
         }
@@ -253,11 +279,16 @@ where
             mut held,
             target,
             redis_key,
+            key,
+            ticket,
         } = lead;
         let mut stored = false;
         if let Some(kept) = kept {
             // Released with the write, so whoever takes the lock next finds the value.
             stored = cache.write(&target, &redis_key, kept, &mut held).await;
+            if stored && let Some(near) = &cache.backend.near {
+                near.fill(ticket, key, kept, cache.config.ttl_ms);
+            }
             finish(leader, kept);
         }
         // Nothing written (an `Err` not cached, a value too large): released before returning
@@ -271,7 +302,12 @@ where
     async fn put(cache: &RedisCache<R, S>, key: u128, kept: &R) -> bool {
         let target = cache.target();
         let redis_key = target.redis_key(&cache.config, key);
-        cache.write(&target, &redis_key, kept, &mut None).await
+        let written = cache.write(&target, &redis_key, kept, &mut None).await;
+        // The old value goes at once here; the other processes hear of it from Redis.
+        if let Some(near) = &cache.backend.near {
+            near.forget(key);
+        }
+        written
     }
 
     async fn remove(cache: &RedisCache<R, S>, key: u128) -> bool {

@@ -127,6 +127,38 @@
 //! `PEXPIRE` and writes no value; a changed value is written with a full `ttl`; a failed one
 //! (an uncached `Err`, a panic) keeps the old value and its age. Refreshes are counted in
 //! [`Stats`](crate::Stats)' `refreshes_*` fields.
+//!
+//! # Near tier
+//!
+//! With `near = N`, a function keeps up to `N` entries in process in front of Redis (see
+//! [`options`](crate::options#near)). A near hit sends nothing to Redis. The tier's coherence:
+//!
+//! - Each such function holds one more connection to its Redis, a RESP3 connection with
+//!   `CLIENT TRACKING ON BCAST PREFIX {namespace}:{name}@v{version}:`, on which Redis pushes an
+//!   invalidation whenever one of the function's keys is written, deleted, expires, is evicted,
+//!   or the database is flushed, by any client. An invalidation drops the key from the tier (a
+//!   flush drops every key). So a change made anywhere (`f_invalidate`, `f_refresh`, a background
+//!   refresh that wrote a new value, `clear()`, `redis-cli DEL`/`SET`) leaves a process' tier as
+//!   soon as Redis' message reaches it; a process' own `f_invalidate`, `f_refresh` and `clear()`
+//!   drop its own entries before they return.
+//! - A value read from Redis enters the tier only if no invalidation of the function's keys
+//!   arrived, and the tracking connection did not change, between the moment before the read was
+//!   sent and the moment the value would enter; otherwise it is returned but not kept. An
+//!   invalidation handled after a value entered removes it. So once the invalidation of a write
+//!   has been handled, no call in this process returns the value that write replaced.
+//! - Nothing is served from the tier until the tracking connection is established and tracking,
+//!   nor from the moment its loss is noticed (redis-rs reports the closed socket) until it is
+//!   back; the tier is emptied each time, since invalidations may have been missed meanwhile.
+//!   Calls meanwhile read Redis as without a tier. The tracker reconnects after 100 ms pauses.
+//! - Entries stay at most `near_ttl` (default: the `ttl`) from when they entered. A read value
+//!   entered with its remaining Redis lifetime unknown: its expiry in Redis sends an invalidation.
+//! - What is not covered: a tracking connection that is silently cut (no FIN or RST reaches this
+//!   process) keeps the tier serving until the operating system reports the socket dead, bounded
+//!   by `near_ttl`; and `configure()` after the first call keeps the tier tracking the first
+//!   server (configure before the first call).
+//!
+//! Redis being down changes nothing else: calls run the body (fail open), and the tier, whose
+//! tracking connection is then down too, serves nothing.
 
 mod config;
 mod connection;
@@ -134,6 +166,7 @@ pub mod envelope;
 mod failure;
 mod lock;
 mod lookup;
+mod near;
 mod refresh;
 mod report;
 mod scan;
@@ -185,6 +218,8 @@ pub struct Redis<R> {
     /// Keys whose background refresh is queued or running in this process: at most one each.
     refreshing: Arc<refresh::InFlight>,
     log: ErrorLog,
+    /// The near tier (`near = N`), if the function has one.
+    near: Option<near::Near<R>>,
 }
 
 /// Where this function's entries live.
@@ -212,14 +247,17 @@ impl Target {
         key
     }
 
+    /// What every entry key of `function`'s current version begins with.
+    fn prefix(&self, function: &FnConfig) -> String {
+        // `format_key` ends with the hash as 32 ASCII hex digits; the rest is common to all keys.
+        let mut key = self.redis_key(function, 0);
+        key.truncate(key.len().saturating_sub(32));
+        key
+    }
+
     /// The `SCAN MATCH` pattern of every entry of `function`'s current version: not their locks.
     fn pattern(&self, function: &FnConfig) -> String {
-        // `format_key` ends with the hash as 32 ASCII hex digits; the rest is common to all keys.
-        let any_key = self.redis_key(function, 0);
-        let prefix = any_key
-            .get(..any_key.len().saturating_sub(32))
-            .unwrap_or_default();
-        let mut pattern = escape_glob(prefix);
+        let mut pattern = escape_glob(&self.prefix(function));
         for _ in 0..32 {
             pattern.push_str("[0-9a-f]");
         }
@@ -236,8 +274,28 @@ impl<R, S: Layout> RedisCache<R, S> {
             flights: Flights::new(),
             refreshing: Arc::default(),
             log: ErrorLog::default(),
+            near: None,
         };
         Cache::with_backend(config, backend)
+    }
+}
+
+impl<R: Clone + Send + Sync + 'static, S: Layout> RedisCache<R, S> {
+    /// A cache with a near tier of at most `capacity` entries, each kept at most `near_ttl_ms`
+    /// (0: the function's `ttl` alone).
+    #[doc(hidden)]
+    pub fn new_near(config: FnConfig, capacity: u64, near_ttl_ms: u64) -> Self {
+        let function_ttl_ms = config.ttl_ms;
+        let mut cache = Self::new(config);
+        cache.backend.near = Some(near::Near::new(capacity, near_ttl_ms, function_ttl_ms));
+        cache
+    }
+
+    /// The near tier, with its tracking started on `target` (once).
+    fn near(&self, target: &Target) -> Option<&near::Near<R>> {
+        let near = self.backend.near.as_ref()?;
+        near.start(&target.settings.url, target.prefix(&self.config));
+        Some(near)
     }
 }
 
@@ -296,7 +354,7 @@ impl<R, S> RedisCache<R, S> {
 }
 
 /// Operations that never read or write a value, so need no serde bound.
-impl<R, S> RedisCache<R, S> {
+impl<R: Clone + Send + Sync + 'static, S> RedisCache<R, S> {
     /// Deletes the entry under `key`; true if there was one (`f_invalidate`). False, and an
     /// error counted, when Redis cannot be reached.
     async fn remove(&self, key: u128) -> bool {
@@ -306,6 +364,9 @@ impl<R, S> RedisCache<R, S> {
             .connection
             .command::<u64>(Attempt::Explicit, target.timeout(), command)
             .await;
+        if let Some(near) = &self.backend.near {
+            near.forget(key);
+        }
         self.removed(removed)
     }
 
@@ -320,7 +381,7 @@ impl<R, S> RedisCache<R, S> {
     }
 }
 
-impl<R: Send + Sync> Backend<R> for Redis<R> {
+impl<R: Clone + Send + Sync + 'static> Backend<R> for Redis<R> {
     const NAME: &'static str = "RedisCache";
 
     fn entries(&self) -> Option<u64> {
@@ -329,6 +390,10 @@ impl<R: Send + Sync> Backend<R> for Redis<R> {
 
     fn capacity(&self) -> Option<u64> {
         None
+    }
+
+    fn near_hits(&self) -> u64 {
+        self.near.as_ref().map_or(0, near::Near::hits)
     }
 
     async fn count<S>(cache: &Cache<R, S, Self>) -> Option<u64> {
@@ -358,6 +423,9 @@ impl<R: Send + Sync> Backend<R> for Redis<R> {
                 clear_matching(manager, pattern, page_timeout)
             })
             .await;
+        if let Some(near) = &cache.backend.near {
+            near.forget_all();
+        }
         if let Err(failure) = cleared {
             cache.connection_failed("clear", failure);
         }
