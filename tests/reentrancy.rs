@@ -8,6 +8,8 @@
 //! instead of hanging it. Each test has its own functions (and, on Redis, its own server), so the
 //! tests run in parallel.
 
+#[path = "support/deadline.rs"]
+mod deadline;
 #[path = "support/gate.rs"]
 mod gate;
 
@@ -16,7 +18,6 @@ mod redis_server;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::Duration;
 
 use cachemacro_runtime::key::{format_key, key_hash};
@@ -29,20 +30,9 @@ use tokio::sync::Semaphore;
 /// How long a call that must return is given: far more than it needs, far less than a hang.
 const DEADLINE: Duration = Duration::from_secs(5);
 
-/// Runs `call` on a thread of its own and returns its value, or fails the test if it has not
-/// returned within [`DEADLINE`] (the thread is left blocked: the test binary exits all the same).
+/// [`deadline::within`] at [`DEADLINE`]: a call that waits for itself fails the test.
 fn within<T: Send + 'static>(what: &str, call: impl FnOnce() -> T + Send + 'static) -> T {
-    let (sender, receiver) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = sender.send(call());
-    });
-    match receiver.recv_timeout(DEADLINE) {
-        Ok(value) => value,
-        Err(RecvTimeoutError::Timeout) => {
-            panic!("{what} did not return within {DEADLINE:?}: it waits for itself")
-        }
-        Err(RecvTimeoutError::Disconnected) => panic!("{what} panicked"),
-    }
+    deadline::within(what, DEADLINE, call)
 }
 
 /// Runs `future` to completion on a new tokio runtime (`multi_thread` or current-thread), on a

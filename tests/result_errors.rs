@@ -3,6 +3,8 @@
 //! the error type needs nothing, on every backend, sync and async, and on every path that stores
 //! (a miss, `f_refresh`, `f_warm`, a background refresh, a Redis lock holder).
 
+#[path = "support/deadline.rs"]
+mod deadline;
 #[path = "support/redis_server.rs"]
 mod redis_server;
 
@@ -21,18 +23,6 @@ const CALLERS: usize = 8;
 
 fn runs(counter: &AtomicUsize) -> usize {
     counter.load(Ordering::SeqCst)
-}
-
-/// Runs `test` on a thread, failing if it has not finished within 30 s: a lost wake-up fails the
-/// test instead of hanging the run.
-fn within<T: Send + 'static>(test: impl FnOnce() -> T + Send + 'static) -> T {
-    let (done, finished) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = done.send(test());
-    });
-    finished
-        .recv_timeout(Duration::from_secs(30))
-        .expect("the test did not finish within 30 s (or panicked: see above)")
 }
 
 /// Spins until `counter` reaches `target`, yielding the thread: a body waits until every caller
@@ -103,7 +93,7 @@ fn slow_read(name: &str) -> io::Result<String> {
 #[test]
 fn concurrent_misses_of_an_io_result_run_the_body_once() {
     // The leader's `Ok` value is what the waiters receive: the kept `String`, made `Ok` again.
-    let values: Vec<String> = within(|| {
+    let values: Vec<String> = deadline::within("the callers", Duration::from_secs(30), || {
         std::thread::scope(|scope| {
             let callers: Vec<_> = (0..CALLERS)
                 .map(|_| {
@@ -228,7 +218,7 @@ fn io_result_on_redis_shares_ok_values_under_the_lock() {
     cache.configure(config(&server));
 
     // Concurrent misses: one body under the Redis lock, the others get its `Ok` value.
-    let values: Vec<String> = within(|| {
+    let values: Vec<String> = deadline::within("the callers", Duration::from_secs(30), || {
         std::thread::scope(|scope| {
             let callers: Vec<_> = (0..CALLERS)
                 .map(|_| {

@@ -127,6 +127,24 @@ where
     L: Layout,
     B: Protocol<R, L> + Send + Sync + 'static,
 {
+    /// [`look_up`](Self::look_up) for a caller that schedules no refresh (a function without
+    /// `refresh_after`, or warm-up): a stale hit's claim is given back, for a later call to
+    /// schedule, rather than dropped, which would keep the entry from ever refreshing.
+    async fn look_up_declining<Ret>(
+        &self,
+        key: u128,
+        after_hit: bool,
+        cacheable: impl Fn(&Ret) -> bool,
+        body: impl Future<Output = Ret>,
+    ) -> Looked<Ret>
+    where
+        L: Keep<Ret, Kept = R>,
+    {
+        let decline = |_: &(), stale| B::decline(self, key, stale);
+        self.look_up(key, after_hit, cacheable, (), |()| body, decline)
+            .await
+    }
+
     /// The protocol: looks `key` up and, when this caller is to compute it, runs `body(args)`
     /// and lands its value. `on_stale` schedules (or declines) a stale hit's refresh.
     async fn look_up<Ret, A, F>(
@@ -202,11 +220,7 @@ where
     where
         L: Keep<Ret, Kept = R>,
     {
-        let body = |()| async move { body() };
-        // A claim found here is given back, not dropped: a dropped claim would keep the entry
-        // from ever refreshing (no function without `refresh_after` gets one; this is insurance).
-        let decline = |_: &(), stale| B::decline(self, key, stale);
-        block_on(self.look_up(key, true, cacheable, (), body, decline)).value()
+        block_on(self.look_up_declining(key, true, cacheable, async move { body() })).value()
     }
 
     /// The async form of [`get_or_compute`](Self::get_or_compute): waiters await, and a cancelled
@@ -221,8 +235,7 @@ where
     where
         L: Keep<Ret, Kept = R>,
     {
-        let decline = |_: &(), stale| B::decline(self, key, stale);
-        self.look_up(key, false, cacheable, (), |()| body, decline)
+        self.look_up_declining(key, false, cacheable, body)
             .await
             .value()
     }
@@ -325,9 +338,7 @@ where
     where
         L: Keep<Ret, Kept = R>,
     {
-        let body = |()| async move { body() };
-        let decline = |_: &(), stale| B::decline(self, key, stale);
-        block_on(self.look_up(key, false, cacheable, (), body, decline)).warmed()
+        block_on(self.look_up_declining(key, false, cacheable, async move { body() })).warmed()
     }
 
     /// [`warm`](Self::warm) for async functions.
@@ -341,8 +352,7 @@ where
     where
         L: Keep<Ret, Kept = R>,
     {
-        let decline = |_: &(), stale| B::decline(self, key, stale);
-        self.look_up(key, false, cacheable, (), |()| body, decline)
+        self.look_up_declining(key, false, cacheable, body)
             .await
             .warmed()
     }

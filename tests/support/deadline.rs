@@ -1,0 +1,24 @@
+//! A deadline for a call that must return: a regression that hangs fails its test instead of
+//! hanging the run. Included with `#[path]` by the tests that use it.
+#![allow(dead_code)]
+
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::time::Duration;
+
+/// Runs `call` on a thread of its own and returns its value, or fails the test if it has not
+/// returned within `deadline` (the thread is left blocked: the test binary exits all the same).
+pub fn within<T: Send + 'static>(
+    what: &str,
+    deadline: Duration,
+    call: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    let (sender, receiver) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = sender.send(call());
+    });
+    match receiver.recv_timeout(deadline) {
+        Ok(value) => value,
+        Err(RecvTimeoutError::Timeout) => panic!("{what} did not return within {deadline:?}"),
+        Err(RecvTimeoutError::Disconnected) => panic!("{what} panicked"),
+    }
+}
