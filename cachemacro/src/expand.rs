@@ -58,7 +58,7 @@ pub(crate) fn expand(config: &Config, func: &Func) -> TokenStream {
         // The hasher comes from the cache: in process it carries the cache's own random seeds.
         key_call: key::key_call(config, func, &this, &key_fn),
         this,
-        cacheable: cacheable(config, &func.ret),
+        cacheable: cacheable(config, &func.ret, krate),
         companion_attrs: func
             .item
             .attrs
@@ -129,6 +129,28 @@ impl Parts<'_> {
         quote!(#vis #asyncness fn #name #generics (#receiver #(#params),*) -> #ret #where_clause)
     }
 
+    /// The arguments as a tuple, and a closure that captures nothing (a function pointer) that
+    /// calls `f_uncached` with them: the runtime's slow path is then the same code for every
+    /// function of one signature.
+    pub(super) fn args_and_body(&self) -> (TokenStream, TokenStream) {
+        let Parts {
+            this,
+            uncached,
+            self_arg,
+            arg_names,
+            ..
+        } = self;
+        let self_name = self
+            .func
+            .receiver
+            .as_ref()
+            .map(|_| quote!(__cachemacro_this,));
+        (
+            quote!((#self_arg #(#arg_names,)*)),
+            quote!(|(#self_name #(#arg_names,)*)| #this #uncached(#self_name #(#arg_names),*)),
+        )
+    }
+
     /// `f_uncached(self, a, ...)`, awaited in an async function.
     fn uncached_call(&self) -> TokenStream {
         let Parts {
@@ -193,21 +215,19 @@ fn lookup(parts: &Parts<'_>) -> TokenStream {
     if config.refresh_after_ms > 0 {
         return refreshing_lookup(parts);
     }
-    let (get, body_call) = if config.is_async {
-        (
-            quote!(get_or_compute_async),
-            quote!(#this #uncached(#self_arg #(#arg_names),*)),
-        )
-    } else {
-        (
-            quote!(get_or_compute),
-            quote!(move || #this #uncached(#self_arg #(#arg_names),*)),
-        )
-    };
-    quote!(__cachemacro_cache.#get(__cachemacro_key, #cacheable, #body_call) #dot_await)
+    if config.is_async {
+        let body = quote!(#this #uncached(#self_arg #(#arg_names),*));
+        return quote!(
+            __cachemacro_cache.get_or_compute_async(__cachemacro_key, #cacheable, #body) #dot_await
+        );
+    }
+    let (args, body) = parts.args_and_body();
+    quote!(__cachemacro_cache.get_or_compute(__cachemacro_key, #cacheable, #args, #body))
 }
 
-/// `f_uncached` (the body), `f_refresh` (run and store) and `f_invalidate` (remove).
+/// `f_uncached` (the body), `f_refresh` (run and store) and `f_invalidate` (remove). The last two
+/// are `#[inline]`: compiled where they are called, so a crate that calls neither compiles
+/// neither (the `#[inline]` of a non-generic function defers its code generation to its callers).
 fn companions(parts: &Parts<'_>) -> TokenStream {
     let Parts {
         func,
@@ -251,6 +271,7 @@ fn companions(parts: &Parts<'_>) -> TokenStream {
 
         #[doc = #doc_refresh]
         #(#companion_attrs)*
+        #[inline]
         #refresh {
             let __cachemacro_cache = #cache_ref;
             let __cachemacro_key = #key_call;
@@ -261,6 +282,7 @@ fn companions(parts: &Parts<'_>) -> TokenStream {
 
         #[doc = #doc_invalidate]
         #(#companion_attrs)*
+        #[inline]
         #[allow(unused_variables)]
         #invalidate {
             let __cachemacro_cache = #cache_ref;
@@ -387,16 +409,14 @@ fn cache_fn(parts: &Parts<'_>, cache: &Ident, access: &CacheAccess) -> TokenStre
     }
 }
 
-/// The closure that says whether a result is stored.
-fn cacheable(config: &Config, ret: &Type) -> TokenStream {
+/// The function that says whether a result is stored: a path, not a closure, so that functions
+/// of one return type share it (and the runtime's code that takes it).
+fn cacheable(config: &Config, ret: &Type, krate: &TokenStream) -> TokenStream {
+    let _ = ret;
     match config.cacheable {
-        Cacheable::Ok => {
-            quote!(|__cachemacro_r: &#ret| ::core::result::Result::is_ok(__cachemacro_r))
-        }
-        Cacheable::Some => {
-            quote!(|__cachemacro_r: &#ret| ::core::option::Option::is_some(__cachemacro_r))
-        }
-        Cacheable::Every => quote!(|_: &#ret| true),
+        Cacheable::Ok => quote!(::core::result::Result::is_ok),
+        Cacheable::Some => quote!(::core::option::Option::is_some),
+        Cacheable::Every => quote!(#krate::__private::every),
     }
 }
 

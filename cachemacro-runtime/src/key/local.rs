@@ -165,7 +165,10 @@ impl KeySink for LocalHasher<'_> {
 }
 
 impl KeyHasher for LocalHasher<'_> {
-    #[inline(always)]
+    // Inlined into each memoized function in optimized builds; shared in debug builds,
+    // which then compile one copy per value type rather than one per function.
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline)]
     fn finish(&self) -> u128 {
         let mut last = *self;
         last.fold_gathered();

@@ -12,6 +12,8 @@
 //! lock-free in the memoized function.
 
 use std::future::Future;
+use std::pin::{Pin, pin};
+use std::task::{Context, Poll};
 
 use crate::cache::{Backend, Cache};
 use crate::layout::{Keep, Layout, kept};
@@ -37,26 +39,112 @@ pub enum Found<R, Lead, Stale> {
 }
 
 /// What a lookup ended with.
-enum Looked<Ret> {
-    /// A value from the cache, or from another caller's computation.
-    Found(Ret),
+enum Looked<Ret, Stale> {
+    /// A value from the cache, or from another caller's computation; with the claim on its
+    /// refresh when it is stale.
+    Found(Ret, Option<Stale>),
     /// The body's value, and whether it was stored.
     Computed(Ret, bool),
 }
 
-impl<Ret> Looked<Ret> {
+impl<Ret, Stale> Looked<Ret, Stale> {
     fn value(self) -> Ret {
         match self {
-            Looked::Found(value) | Looked::Computed(value, _) => value,
+            Looked::Found(value, _) | Looked::Computed(value, _) => value,
         }
     }
 
     fn warmed(self) -> Warmed {
         match self {
-            Looked::Found(_) => Warmed::Present,
+            Looked::Found(..) => Warmed::Present,
             Looked::Computed(_, stored) => Warmed::computed(stored),
         }
     }
+}
+
+/// A scheduled refresh's job, boxed for the pool (which boxes it anyway).
+type BlockingJob<Ret> = Box<dyn FnOnce() -> Ret + Send>;
+
+/// [`BlockingJob`] for async functions.
+type TaskJob<Ret> = Pin<Box<dyn Future<Output = Ret> + Send>>;
+
+/// The body of a sync function with background refresh: its arguments, held until the lookup
+/// says whether the body runs (it takes them) or a stale hit schedules a refresh (it borrows
+/// them). Ready when first polled.
+struct Deferred<A, B> {
+    args: Option<A>,
+    body: Option<B>,
+}
+
+// Never pinned structurally: the arguments and the body are moved out.
+impl<A, B> Unpin for Deferred<A, B> {}
+
+impl<A, B, Ret> Future for Deferred<A, B>
+where
+    B: FnOnce(A) -> Ret,
+{
+    type Output = Ret;
+
+    fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Ret> {
+        let this = self.get_mut();
+        match (this.args.take(), this.body.take()) {
+            (Some(args), Some(body)) => Poll::Ready(body(args)),
+            // Polled after it completed: a contract violation that never happens here.
+            _ => Poll::Pending,
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// [`Deferred`] for async functions: the body's future, once started, is polled in place.
+    struct DeferredAsync<A, B, F> {
+        args: Option<A>,
+        body: Option<B>,
+        #[pin]
+        started: Option<F>,
+    }
+}
+
+impl<A, B, F> Future for DeferredAsync<A, B, F>
+where
+    B: FnOnce(A) -> F,
+    F: Future,
+{
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let mut this = self.project();
+        if let (Some(args), Some(body)) = (this.args.take(), this.body.take()) {
+            this.started.set(Some(body(args)));
+        }
+        match this.started.as_pin_mut() {
+            Some(started) => started.poll(cx),
+            // Polled after it completed: a contract violation that never happens here.
+            None => Poll::Pending,
+        }
+    }
+}
+
+/// A sync body as a future: ready when first polled. One type per value type, where an async
+/// block around each function's body would be one per function.
+struct CallOnce<'a, Ret>(&'a mut dyn FnMut() -> Option<Ret>);
+
+impl<Ret> Future for CallOnce<'_, Ret> {
+    type Output = Ret;
+
+    fn poll(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Ret> {
+        match (self.0)() {
+            Some(value) => Poll::Ready(value),
+            // Polled after it completed: a contract violation that never happens here.
+            None => Poll::Pending,
+        }
+    }
+}
+
+/// `build`, callable once through `&mut dyn FnMut`.
+fn once<T>(build: impl FnOnce() -> T) -> impl FnMut() -> Option<T> {
+    let mut build = Some(build);
+    move || build.take().map(|build| build())
 }
 
 /// The steps of the protocol that a backend implements. Not a public API.
@@ -121,60 +209,40 @@ pub trait Protocol<R, L>: Backend<R> + Sized {
 }
 
 /// The entry points the generated code calls, the same for every backend.
+///
+/// Each is a small generic shim: the hit inline, then the slow path through code that is generic
+/// over the cache and the value type alone for sync callers (the body behind `dyn`, `cacheable` a
+/// function pointer), so that a crate of many memoized functions of one return type compiles the protocol
+/// once.
 impl<R, L, B> Cache<R, L, B>
 where
     R: Clone + Send + Sync + 'static,
     L: Layout,
     B: Protocol<R, L> + Send + Sync + 'static,
 {
-    /// [`look_up`](Self::look_up) for a caller that schedules no refresh (a function without
-    /// `refresh_after`, or warm-up): a stale hit's claim is given back, for a later call to
-    /// schedule, rather than dropped, which would keep the entry from ever refreshing.
-    async fn look_up_declining<Ret>(
+    /// The protocol: looks `key` up and, when this caller is to compute it, runs `body` and lands
+    /// its value. A stale hit's claim is returned with its value.
+    async fn look_up<Ret, F>(
         &self,
         key: u128,
         after_hit: bool,
-        cacheable: impl Fn(&Ret) -> bool,
-        body: impl Future<Output = Ret>,
-    ) -> Looked<Ret>
+        cacheable: fn(&Ret) -> bool,
+        body: Pin<&mut F>,
+    ) -> Looked<Ret, B::Stale>
     where
         L: Keep<Ret, Kept = R>,
-    {
-        let decline = |_: &(), stale| B::decline(self, key, stale);
-        self.look_up(key, after_hit, cacheable, (), |()| body, decline)
-            .await
-    }
-
-    /// The protocol: looks `key` up and, when this caller is to compute it, runs `body(args)`
-    /// and lands its value. `on_stale` schedules (or declines) a stale hit's refresh.
-    async fn look_up<Ret, A, F>(
-        &self,
-        key: u128,
-        after_hit: bool,
-        cacheable: impl Fn(&Ret) -> bool,
-        args: A,
-        body: impl FnOnce(A) -> F,
-        on_stale: impl FnOnce(&A, B::Stale),
-    ) -> Looked<Ret>
-    where
-        L: Keep<Ret, Kept = R>,
-        F: Future<Output = Ret>,
+        F: Future<Output = Ret> + ?Sized,
     {
         match B::find(self, key, after_hit).await {
-            Found::Value(value, stale) => {
-                if let Some(stale) = stale {
-                    on_stale(&args, stale);
-                }
-                Looked::Found(L::restore(value))
-            }
-            Found::Return => Looked::Computed(body(args).await, false),
+            Found::Value(value, stale) => Looked::Found(L::restore(value), stale),
+            Found::Return => Looked::Computed(body.await, false),
             Found::Compute { lead, listed } => {
                 // A panic or a cancellation here drops `lead`, which releases the waiters (and
                 // the lock) without storing.
                 let value = if listed {
-                    reentry::run_async(self, key, body(args)).await
+                    reentry::run_async(self, key, body).await
                 } else {
-                    body(args).await
+                    body.await
                 };
                 let stored = B::land(self, lead, kept::<Ret, L>(&cacheable, &value)).await;
                 Looked::Computed(value, stored)
@@ -182,45 +250,88 @@ where
         }
     }
 
-    /// The cached value for `key`, or the body's value, computed once however many callers miss
-    /// the same key at once (in this process, or in all of them with `lock = "redis"`).
-    #[doc(hidden)]
-    #[inline]
-    pub fn get_or_compute<Ret>(
+    /// [`look_up`](Self::look_up) for a caller that schedules no refresh (a function without
+    /// `refresh_after`, or warm-up): a stale hit's claim is given back, for a later call to
+    /// schedule, rather than dropped, which would keep the entry from ever refreshing.
+    async fn look_up_declining<Ret, F>(
         &self,
         key: u128,
-        cacheable: impl Fn(&Ret) -> bool,
-        body: impl FnOnce() -> Ret,
+        after_hit: bool,
+        cacheable: fn(&Ret) -> bool,
+        body: Pin<&mut F>,
+    ) -> Looked<Ret, B::Stale>
+    where
+        L: Keep<Ret, Kept = R>,
+        F: Future<Output = Ret> + ?Sized,
+    {
+        let mut looked = self.look_up(key, after_hit, cacheable, body).await;
+        if let Looked::Found(_, stale) = &mut looked
+            && let Some(stale) = stale.take()
+        {
+            B::decline(self, key, stale);
+        }
+        looked
+    }
+
+    /// The cached value for `key`, or the body's value, computed once however many callers miss
+    /// the same key at once (in this process, or in all of them with `lock = "redis"`).
+    ///
+    /// The body is a function pointer applied to the call's arguments (a tuple), not a closure
+    /// that captures them: so the code behind it is compiled once per signature, not once per
+    /// memoized function.
+    #[doc(hidden)]
+    // The hit, inlined into each memoized function in optimized builds (see `Memory::hit`).
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline)]
+    pub fn get_or_compute<Ret, A>(
+        &self,
+        key: u128,
+        cacheable: fn(&Ret) -> bool,
+        args: A,
+        body: fn(A) -> Ret,
     ) -> Ret
     where
         L: Keep<Ret, Kept = R>,
     {
         // Without a `refresh_after` (the macro sends functions with one to the refreshing entry
         // points), no hit claims a refresh.
-        if let Some((value, stale)) = B::hit(self, key) {
-            debug_assert!(
-                stale.is_none(),
-                "a refresh claimed by a function without one"
-            );
+        if let Some((value, _)) = B::hit(self, key) {
             return L::restore(value);
         }
-        self.get_or_compute_slow(key, cacheable, body)
+        self.get_or_compute_slow(key, cacheable, args, body)
     }
 
     /// [`get_or_compute`](Self::get_or_compute) after the hit path: out of line, so that the hit
     /// path stays small.
     #[cold]
     #[inline(never)]
-    fn get_or_compute_slow<Ret>(
+    fn get_or_compute_slow<Ret, A>(
         &self,
         key: u128,
-        cacheable: impl Fn(&Ret) -> bool,
-        body: impl FnOnce() -> Ret,
+        cacheable: fn(&Ret) -> bool,
+        args: A,
+        body: fn(A) -> Ret,
     ) -> Ret
     where
         L: Keep<Ret, Kept = R>,
     {
-        block_on(self.look_up_declining(key, true, cacheable, async move { body() })).value()
+        self.compute_blocking(key, true, cacheable, &mut once(move || body(args)))
+            .value()
+    }
+
+    /// The slow path of a sync caller, run by the blocking driver.
+    fn compute_blocking<Ret>(
+        &self,
+        key: u128,
+        after_hit: bool,
+        cacheable: fn(&Ret) -> bool,
+        body: &mut dyn FnMut() -> Option<Ret>,
+    ) -> Looked<Ret, B::Stale>
+    where
+        L: Keep<Ret, Kept = R>,
+    {
+        let body = pin!(CallOnce(body));
+        block_on(self.look_up_declining(key, after_hit, cacheable, body))
     }
 
     /// The async form of [`get_or_compute`](Self::get_or_compute): waiters await, and a cancelled
@@ -229,13 +340,13 @@ where
     pub async fn get_or_compute_async<Ret>(
         &self,
         key: u128,
-        cacheable: impl Fn(&Ret) -> bool,
+        cacheable: fn(&Ret) -> bool,
         body: impl Future<Output = Ret>,
     ) -> Ret
     where
         L: Keep<Ret, Kept = R>,
     {
-        self.look_up_declining(key, false, cacheable, body)
+        self.look_up_declining(key, false, cacheable, pin!(body))
             .await
             .value()
     }
@@ -243,85 +354,148 @@ where
     /// [`get_or_compute`](Self::get_or_compute) with background refresh: a hit on an entry older
     /// than `refresh_after` is served, and `refresh()` builds the recomputation the pool runs.
     #[doc(hidden)]
-    #[inline]
-    pub fn get_or_compute_refreshing<Ret, A, C, J>(
+    // The hit, inlined into each memoized function in optimized builds (see `Memory::hit`).
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline)]
+    pub fn get_or_compute_refreshing<Ret, A, J>(
         &'static self,
         key: u128,
-        cacheable: C,
+        cacheable: fn(&Ret) -> bool,
         args: A,
         body: impl FnOnce(A) -> Ret,
         refresh: impl FnOnce(&A) -> J,
     ) -> Ret
     where
         L: Keep<Ret, Kept = R>,
-        C: Fn(&Ret) -> bool + Copy + Send + 'static,
+        Ret: 'static,
         J: FnOnce() -> Ret + Send + 'static,
     {
-        let schedule = |args: &A, stale| {
-            self.schedule(key, stale, |claim| {
-                let job = refresh(args);
-                refresh::spawn_blocking(move || {
-                    block_on(B::refresh(
-                        self,
-                        key,
-                        claim,
-                        cacheable,
-                        async move { job() },
-                    ));
-                })
-            });
-        };
         if let Some((value, stale)) = B::hit(self, key) {
             if let Some(stale) = stale {
-                schedule(&args, stale);
+                let mut build = once(|| Box::new(refresh(&args)) as BlockingJob<Ret>);
+                self.schedule_blocking(key, stale, cacheable, &mut build);
             }
             return L::restore(value);
         }
-        let body = |args| async move { body(args) };
-        block_on(self.look_up(key, true, cacheable, args, body, schedule)).value()
+        self.get_or_compute_refreshing_slow(key, cacheable, args, body, refresh)
+    }
+
+    /// [`get_or_compute_refreshing`](Self::get_or_compute_refreshing) after the hit path.
+    #[cold]
+    #[inline(never)]
+    fn get_or_compute_refreshing_slow<Ret, A, J>(
+        &'static self,
+        key: u128,
+        cacheable: fn(&Ret) -> bool,
+        args: A,
+        body: impl FnOnce(A) -> Ret,
+        refresh: impl FnOnce(&A) -> J,
+    ) -> Ret
+    where
+        L: Keep<Ret, Kept = R>,
+        Ret: 'static,
+        J: FnOnce() -> Ret + Send + 'static,
+    {
+        let mut body = Deferred {
+            args: Some(args),
+            body: Some(body),
+        };
+        // Behind `dyn`, so that the protocol is compiled once per value type.
+        let pinned = Pin::new(&mut body);
+        let pinned: Pin<&mut dyn Future<Output = Ret>> = pinned;
+        match block_on(self.look_up(key, true, cacheable, pinned)) {
+            Looked::Found(value, Some(stale)) => {
+                if let Some(args) = &body.args {
+                    let mut build = once(|| Box::new(refresh(args)) as BlockingJob<Ret>);
+                    self.schedule_blocking(key, stale, cacheable, &mut build);
+                }
+                value
+            }
+            looked => looked.value(),
+        }
     }
 
     /// The async form of [`get_or_compute_refreshing`](Self::get_or_compute_refreshing):
     /// refreshes run as tasks on the caller's tokio runtime.
     #[doc(hidden)]
-    pub async fn get_or_compute_refreshing_async<Ret, A, C, F, J>(
+    pub async fn get_or_compute_refreshing_async<Ret, A, F, J>(
         &'static self,
         key: u128,
-        cacheable: C,
+        cacheable: fn(&Ret) -> bool,
         args: A,
         body: impl FnOnce(A) -> F,
         refresh: impl FnOnce(&A) -> J,
     ) -> Ret
     where
         L: Keep<Ret, Kept = R>,
-        C: Fn(&Ret) -> bool + Copy + Send + 'static,
+        Ret: 'static,
         F: Future<Output = Ret>,
         J: Future<Output = Ret> + Send + 'static,
     {
-        let schedule = |args: &A, stale| {
-            // A cancelled task drops the claim too.
-            self.schedule(key, stale, |claim| {
-                let job = refresh(args);
-                refresh::spawn_task(async move {
-                    B::refresh(self, key, claim, cacheable, job).await;
-                })
-            });
-        };
-        self.look_up(key, false, cacheable, args, body, schedule)
-            .await
-            .value()
+        // Generic over the body, as every async entry point: behind `dyn`, the lookup's future
+        // would not be `Send` when the body's is.
+        let mut body = pin!(DeferredAsync {
+            args: Some(args),
+            body: Some(body),
+            started: None,
+        });
+        match self.look_up(key, false, cacheable, body.as_mut()).await {
+            Looked::Found(value, Some(stale)) => {
+                if let Some(args) = body.project().args.as_ref() {
+                    let mut build = once(|| Box::pin(refresh(args)) as TaskJob<Ret>);
+                    self.schedule_task(key, stale, cacheable, &mut build);
+                }
+                value
+            }
+            looked => looked.value(),
+        }
     }
 
-    /// Schedules the refresh a stale hit claimed: the claim first, then `spawn` builds the job
-    /// and hands it to the pool. If building the job panics, or the pool refuses it, the claim
-    /// is dropped and gives the refresh back.
-    fn schedule(
+    /// Schedules the refresh a stale hit claimed on the thread pool: the claim first, then
+    /// `build` makes the job. If building the job panics, or the pool refuses it, the claim is
+    /// dropped and gives the refresh back.
+    fn schedule_blocking<Ret: 'static>(
         &'static self,
         key: u128,
         stale: B::Stale,
-        spawn: impl FnOnce(B::Claim) -> Result<(), refresh::Dropped>,
-    ) {
-        if spawn(B::claim(self, key, stale)).is_err() {
+        cacheable: fn(&Ret) -> bool,
+        build: &mut dyn FnMut() -> Option<BlockingJob<Ret>>,
+    ) where
+        L: Keep<Ret, Kept = R>,
+    {
+        let claim = B::claim(self, key, stale);
+        let Some(job) = build() else { return };
+        let spawned = refresh::spawn_blocking(move || {
+            block_on(B::refresh(
+                self,
+                key,
+                claim,
+                cacheable,
+                async move { job() },
+            ));
+        });
+        if spawned.is_err() {
+            B::refused(self);
+        }
+    }
+
+    /// [`schedule_blocking`](Self::schedule_blocking) for async functions: a task on the
+    /// caller's runtime. A cancelled task drops the claim too.
+    fn schedule_task<Ret: 'static>(
+        &'static self,
+        key: u128,
+        stale: B::Stale,
+        cacheable: fn(&Ret) -> bool,
+        build: &mut dyn FnMut() -> Option<TaskJob<Ret>>,
+    ) where
+        L: Keep<Ret, Kept = R>,
+    {
+        let claim = B::claim(self, key, stale);
+        let Some(job) = build() else { return };
+        let spawned = refresh::spawn_task(async move {
+            B::refresh(self, key, claim, cacheable, job).await;
+        });
+        if spawned.is_err() {
             B::refused(self);
         }
     }
@@ -329,16 +503,18 @@ where
     /// Warms one item (`f_warm`): looks `key` up as a call would, and computes and stores it if
     /// it is missing. A stale entry is present: its refresh is left to the calls.
     #[doc(hidden)]
-    pub fn warm<Ret>(
+    pub fn warm<Ret, A>(
         &self,
         key: u128,
-        cacheable: impl Fn(&Ret) -> bool,
-        body: impl FnOnce() -> Ret,
+        cacheable: fn(&Ret) -> bool,
+        args: A,
+        body: fn(A) -> Ret,
     ) -> Warmed
     where
         L: Keep<Ret, Kept = R>,
     {
-        block_on(self.look_up_declining(key, false, cacheable, async move { body() })).warmed()
+        self.compute_blocking(key, false, cacheable, &mut once(move || body(args)))
+            .warmed()
     }
 
     /// [`warm`](Self::warm) for async functions.
@@ -346,13 +522,13 @@ where
     pub async fn warm_async<Ret>(
         &self,
         key: u128,
-        cacheable: impl Fn(&Ret) -> bool,
+        cacheable: fn(&Ret) -> bool,
         body: impl Future<Output = Ret>,
     ) -> Warmed
     where
         L: Keep<Ret, Kept = R>,
     {
-        self.look_up_declining(key, false, cacheable, body)
+        self.look_up_declining(key, false, cacheable, pin!(body))
             .await
             .warmed()
     }
@@ -360,7 +536,7 @@ where
     /// Stores `value` under `key` if it is cacheable, replacing any entry (`f_refresh`); true if
     /// it was stored.
     #[doc(hidden)]
-    pub fn store<Ret>(&self, key: u128, cacheable: impl Fn(&Ret) -> bool, value: &Ret) -> bool
+    pub fn store<Ret>(&self, key: u128, cacheable: fn(&Ret) -> bool, value: &Ret) -> bool
     where
         L: Keep<Ret, Kept = R>,
     {
@@ -372,7 +548,7 @@ where
     pub async fn store_async<Ret>(
         &self,
         key: u128,
-        cacheable: impl Fn(&Ret) -> bool,
+        cacheable: fn(&Ret) -> bool,
         value: &Ret,
     ) -> bool
     where

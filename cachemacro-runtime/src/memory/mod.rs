@@ -312,7 +312,10 @@ impl<R: Clone + Send + Sync + 'static, L: Layout> Protocol<R, L> for Memory<R> {
     type Stale = u64;
     type Claim = Refreshing<R, L>;
 
-    #[inline(always)]
+    // Inlined into each memoized function in optimized builds; shared in debug builds,
+    // which then compile one copy per value type rather than one per function.
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline)]
     fn hit(cache: &MemoryCache<R, L>, key: u128) -> Option<(R, Option<u64>)> {
         if !bypass::active()
             && let Read::Hit(value, due) = cache.hit(key)

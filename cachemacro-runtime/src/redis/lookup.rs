@@ -186,7 +186,9 @@ where
 
     /// The near tier's hit, if the function has one (never a refresh's claim: a near entry
     /// lives at most its `near_ttl`, and the lookups that reach Redis schedule refreshes).
-    #[inline(always)]
+    // Inlined in optimized builds only (see `Memory::hit`).
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline)]
     fn hit(cache: &RedisCache<R, S>, key: u128) -> Option<(R, Option<Stale>)> {
         let near = cache.backend.near.as_ref()?;
         if crate::bypass::active() {

@@ -8,7 +8,7 @@ use syn::spanned::Spanned;
 
 use super::Parts;
 use super::types::{reference_depth, type_name_span};
-use crate::config::Config;
+use crate::config::{Backend, Config};
 use crate::func::Func;
 
 /// The call of the key function with the borrowed arguments it takes.
@@ -64,18 +64,26 @@ pub(super) fn key_function(parts: &Parts<'_>, key_fn: &Ident) -> TokenStream {
         ),
         _ => None,
     };
+    // The hasher of the function's backend, named so that the function is not generic.
+    let hasher = match config.backend {
+        Backend::Memory => quote!(#krate::key::LocalHasher<'_>),
+        Backend::Redis => quote!(#krate::key::StableHasher),
+    };
     quote! {
         #[doc(hidden)]
         #(#companion_attrs)*
-        #[inline(always)]
+        // Inlined into `f`'s hit in optimized builds; an ordinary function in debug builds,
+        // compiled once (not generic, and not `#[inline]`, whose code every caller's unit and
+        // the crate's metadata would carry).
+        #[cfg_attr(not(debug_assertions), inline(always))]
         #[allow(unused_variables, clippy::ptr_arg, clippy::trivially_copy_pass_by_ref)]
         fn #key_fn #generics (
             #receiver #(#params,)*
-            mut __cachemacro_out: impl #krate::key::KeyHasher,
+            mut __cachemacro_out: #hasher,
         ) -> ::core::primitive::u128 #where_clause {
             #self_write
             #(#writes)*
-            __cachemacro_out.finish()
+            #krate::key::KeyHasher::finish(&__cachemacro_out)
         }
     }
 }

@@ -70,10 +70,8 @@ fn step(parts: &Parts<'_>, one: &Ident) -> TokenStream {
             quote!(#this #uncached(#self_arg #(#names),*)),
         )
     } else {
-        (
-            quote!(warm),
-            quote!(move || #this #uncached(#self_arg #(#names),*)),
-        )
+        let (args, body) = parts.args_and_body();
+        (quote!(warm), quote!(#args, #body))
     };
     // A sync step takes a context first (`&self`, or `()`), as `__private::warm` passes it.
     let step_context = match (&func.receiver, is_async) {
@@ -84,6 +82,8 @@ fn step(parts: &Parts<'_>, one: &Ident) -> TokenStream {
     quote! {
         #[doc(hidden)]
         #(#companion_attrs)*
+        // Compiled only where `f_warm` is (see `companions`).
+        #[inline]
         #[allow(clippy::ptr_arg, clippy::trivially_copy_pass_by_ref, clippy::too_many_arguments)]
         #asyncness fn #one<#(#lifetimes),*>(#step_context #params) -> #krate::__private::Warmed
         where #where_clause
