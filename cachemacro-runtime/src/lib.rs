@@ -135,6 +135,7 @@ pub mod memory;
 pub mod options;
 #[cfg(feature = "redis")]
 pub mod redis;
+pub mod size;
 // Their crate-level paths, which the store and the backends name.
 pub use memo::{bypass, refresh, warm};
 use memo::{flight, reentry};
@@ -144,9 +145,10 @@ mod stats;
 pub use crate::redis::{RedisCache, RedisConfig};
 pub use bypass::{bypass, bypass_async};
 pub use cache::Cache;
-pub use cachemacro::{CacheKey, memoize};
+pub use cachemacro::{CacheKey, CacheSize, memoize};
 pub use key::{CacheKey, KeySink};
 pub use memory::MemoryCache;
+pub use size::CacheSize;
 pub use stats::Stats;
 pub use warm::WarmReport;
 
