@@ -344,6 +344,72 @@ pub mod __private {
     #[derive(Clone, Copy)]
     pub struct Cacheable(());
 
+    /// Implemented by every type a function with `max_bytes` can keep: its [`Sizable`] proof
+    /// builds the function's byte-bounded cache, so a type without [`CacheSize`](crate::CacheSize)
+    /// is reported once, on the type, like [`CacheValue`] (and with two impls for the same
+    /// reason).
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` does not implement `CacheSize`: with `max_bytes`, the cache must know the size of what it keeps",
+        label = "the size in bytes of this type is unknown",
+        note = "derive it with `#[derive(cachemacro_runtime::CacheSize)]`, or implement `cachemacro_runtime::CacheSize` by hand",
+        note = "of a `Result`, only the `Ok` type is kept, unless `cache_err = true` keeps the error type too"
+    )]
+    pub trait SizeValue<P> {
+        /// The proof.
+        fn proof() -> P;
+    }
+
+    impl<T: crate::CacheSize> SizeValue<Sizable> for T {
+        #[inline(always)]
+        fn proof() -> Sizable {
+            Sizable(())
+        }
+    }
+
+    impl<T> SizeValue<Sizable> for T
+    where
+        Never<T>: Clone,
+    {
+        fn proof() -> Sizable {
+            Sizable(())
+        }
+    }
+
+    /// Proof that what a function keeps has a [`CacheSize`](crate::CacheSize).
+    #[derive(Clone, Copy)]
+    pub struct Sizable(());
+
+    impl Sizable {
+        /// The in-process cache of a function with `max_bytes`, keeping `R` of its results in
+        /// the layout `L`; `cacheable` is the proof that `R` can be cached at all.
+        pub fn memory_cache<
+            R: crate::CacheSize + Clone + Send + Sync + 'static,
+            L: crate::layout::Layout,
+        >(
+            self,
+            cacheable: Cacheable,
+            config: FnConfig,
+            max_bytes: u64,
+        ) -> crate::MemoryCache<R, L> {
+            let _ = cacheable;
+            crate::MemoryCache::with_max_bytes(config, max_bytes)
+        }
+
+        /// As [`Cacheable::and_err`], for `CacheSize` (`cache_err = true`: both types are kept).
+        #[inline(always)]
+        pub fn and_err<E: ErrorProof<Self>>(self, error: E) -> E::Whole {
+            error.whole(self)
+        }
+    }
+
+    impl ErrorProof<Sizable> for Sizable {
+        type Whole = Sizable;
+        #[inline(always)]
+        fn whole(self, ok: Sizable) -> Sizable {
+            ok
+        }
+    }
+
     impl Cacheable {
         /// Returns `cache` unchanged.
         #[inline(always)]

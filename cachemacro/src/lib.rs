@@ -8,6 +8,7 @@
 //! derives live on their own in [`derive_key`] and [`derive_size`].
 
 mod attr;
+mod bytes;
 mod config;
 mod derive_key;
 mod derive_size;

@@ -45,6 +45,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use self::per_thread::Slots;
 use self::store::{Probe, Read, Removed, Store};
@@ -59,6 +60,9 @@ use crate::stats::Counters;
 use crate::{reentry, refresh};
 
 mod refreshing;
+
+pub mod budget;
+pub use budget::ENTRY_OVERHEAD;
 
 // The store: the table (`store`, its eviction's sketch and ghost in `evict`) over the read-mostly lock (`read_lock`, all of the store's unsafe
 // code) and the per-thread slots (`per_thread`), built from `sync`'s primitives; `model`
@@ -97,7 +101,7 @@ pub struct Memory<R> {
 pub struct Lead<'a, R: Clone, L> {
     cache: &'a MemoryCache<R, L>,
     key: u128,
-    flight: Arc<Flight>,
+    flight: Arc<Flight<R>>,
     landed: bool,
 }
 
@@ -137,7 +141,7 @@ impl<R: Clone, L> Drop for Lead<'_, R, L> {
 enum Step<'a, R: Clone, L> {
     /// A value, and the entry's generation when this caller must schedule its refresh.
     Hit(R, Option<u64>),
-    Wait(Arc<Flight>),
+    Wait(Arc<Flight<R>>),
     Lead(Lead<'a, R, L>),
     /// A miss with `lock = "none"`: compute and store, without a flight.
     Unlocked,
@@ -250,11 +254,19 @@ impl<R: Clone, L> MemoryCache<R, L> {
     }
 
     fn count(&self, removed: Removed<R>) {
-        if removed.evicted.is_some() {
-            Counters::count(&self.counters.evictions);
+        let (evicted, expired) = removed.counts();
+        if evicted > 0 {
+            self.counters
+                .evictions
+                .fetch_add(evicted, Ordering::Relaxed);
         }
-        if removed.expired.is_some() {
-            Counters::count(&self.counters.expirations);
+        if expired > 0 {
+            self.counters
+                .expirations
+                .fetch_add(expired, Ordering::Relaxed);
+        }
+        if removed.oversized {
+            Counters::count(&self.counters.oversized);
         }
     }
 }
@@ -262,14 +274,39 @@ impl<R: Clone, L> MemoryCache<R, L> {
 impl<R: Clone + Send + Sync + 'static, L: Layout> MemoryCache<R, L> {
     #[doc(hidden)]
     pub fn new(config: FnConfig) -> Self {
+        Self::build(config, None)
+    }
+
+    /// A cache that also holds at most `max_bytes` in charges (`max_bytes`; see [`budget`]).
+    #[doc(hidden)]
+    pub fn with_max_bytes(config: FnConfig, max_bytes: u64) -> Self
+    where
+        R: crate::CacheSize,
+    {
+        let size: fn(&R) -> usize = crate::CacheSize::cache_size;
+        Self::build(config, Some(budget::Sizer { size, max_bytes }))
+    }
+
+    fn build(config: FnConfig, sizer: Option<budget::Sizer<R>>) -> Self {
         if config.ttl_ms > 0 {
             clock::start();
         }
         let backend = Memory {
             key_seeds: LocalSeeds::random(),
-            store: Store::new(config.capacity),
+            store: Store::bounded(config.capacity, sizer),
         };
         Cache::with_backend(config, backend)
+    }
+
+    /// The bytes this cache's entries are charged now (see [`budget`] for what an entry is
+    /// charged), as of each shard's last write; `None` without `max_bytes`.
+    pub fn bytes(&self) -> Option<u64> {
+        self.backend.store.bytes()
+    }
+
+    /// The most bytes this cache's entries are charged at once: its `max_bytes`, if it has one.
+    pub fn max_bytes(&self) -> Option<u64> {
+        self.backend.store.max_bytes()
     }
 
     /// The hasher for this cache's keys.
@@ -340,7 +377,11 @@ impl<R: Clone + Send + Sync + 'static, L: Layout> Protocol<R, L> for Memory<R> {
                 // This thread or task computes the key: waiting would wait for itself.
                 Step::Wait(_) if reentry::computing(cache, key) => return Found::Return,
                 Step::Wait(flight) => {
-                    flight.wait_async().await;
+                    // A value too large for the byte budget comes with the flight.
+                    if let Some(value) = flight.wait_async().await {
+                        cache.counters.hit();
+                        return Found::Value(value, None);
+                    }
                 }
                 Step::Lead(lead) => {
                     return Found::Compute {

@@ -42,6 +42,7 @@ use super::per_thread::{Index, Slots};
 use super::read_lock::{self, MAX_SHARDS, Outcome, Shards};
 use super::sync::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use crate::flight::Flight;
+use crate::memory::budget::{self, MAX_CHARGE, Sizer};
 use crate::memory::evict::{Ghost, Sketch};
 
 /// The most hits main's hand credits an entry with: it spares it that many passes.
@@ -78,6 +79,8 @@ struct Entry<R> {
     main: bool,
     /// Tells this entry's slot in a queue from a stale one left by an earlier entry of its key.
     id: u32,
+    /// Its part of the shard's `bytes` (0 without `max_bytes`): fits in the entry's padding.
+    charge: u32,
 }
 
 impl<R> Entry<R> {
@@ -129,9 +132,9 @@ pub(crate) enum Probe<R> {
     Hit(R),
     /// Another caller is computing this key: wait for it, then look again. Carries the expired
     /// entry the lookup removed, if any, to count and drop outside the lock.
-    Wait(Arc<Flight>, Option<R>),
+    Wait(Arc<Flight<R>>, Option<R>),
     /// Nobody is: compute it, then [`Store::finish`]. Carries an expired entry as `Wait` does.
-    Lead(Arc<Flight>, Option<R>),
+    Lead(Arc<Flight<R>>, Option<R>),
 }
 
 /// Clones a value: user code, run inside the lock's guard against re-entry.
@@ -146,6 +149,13 @@ pub(crate) struct Removed<R> {
     pub(crate) evicted: Option<R>,
     pub(crate) expired: Option<R>,
     pub(crate) replaced: Option<R>,
+    /// Entries taken out beyond the first `evicted` or `expired` (a byte budget can need
+    /// several for one value), with whether each had expired. Allocates only then.
+    pub(crate) more: Vec<(R, bool)>,
+    /// The value was not stored: charged more than its shard's byte budget.
+    pub(crate) oversized: bool,
+    /// That value, until it is handed to the flight's waiters.
+    pub(crate) rejected: Option<R>,
 }
 
 impl<R> Default for Removed<R> {
@@ -154,6 +164,33 @@ impl<R> Default for Removed<R> {
             evicted: None,
             expired: None,
             replaced: None,
+            more: Vec::new(),
+            oversized: false,
+            rejected: None,
+        }
+    }
+}
+
+impl<R> Removed<R> {
+    /// Entries evicted (live) and expired.
+    pub(crate) fn counts(&self) -> (u64, u64) {
+        let expired = self.more.iter().filter(|(_, expired)| *expired).count() as u64;
+        (
+            u64::from(self.evicted.is_some()) + self.more.len() as u64 - expired,
+            u64::from(self.expired.is_some()) + expired,
+        )
+    }
+
+    /// Keeps a value taken out to make room.
+    fn taken(&mut self, value: R, expired: bool) {
+        let first = if expired {
+            &mut self.expired
+        } else {
+            &mut self.evicted
+        };
+        match first {
+            None => *first = Some(value),
+            Some(_) => self.more.push((value, expired)),
         }
     }
 }
@@ -162,9 +199,13 @@ pub(crate) struct Store<R> {
     tables: Shards<Table<R>>,
     /// Entries held per shard, kept by writers so that counting takes no lock.
     lens: Box<[AtomicUsize]>,
+    /// Bytes charged per shard (with `max_bytes`), kept as `lens` is.
+    bytes: Box<[AtomicUsize]>,
     /// Picks a shard from the high half of a key.
     mask: usize,
     capacity: u64,
+    /// With `max_bytes`: how values are charged.
+    sizer: Option<Sizer<R>>,
 }
 
 struct Table<R> {
@@ -183,9 +224,12 @@ struct Table<R> {
     /// The last entry's id.
     ids: u32,
     capacity: usize,
-    flights: HashTable<(u128, Arc<Flight>)>,
+    flights: HashTable<(u128, Arc<Flight<R>>)>,
     /// The next entry's generation.
     generations: u64,
+    /// The entries' charges, and the most they may add up to (`usize::MAX` without `max_bytes`).
+    bytes: usize,
+    max_bytes: usize,
 }
 
 /// An entry's place in a queue: its key's hash (the low half of the key) and its id, 16 bytes.
@@ -223,25 +267,67 @@ impl<R> Outcome for Read<R> {
 }
 
 impl<R: Clone> Store<R> {
-    /// A store for at most `capacity` entries (at least 1).
+    /// A store for at most `capacity` entries (at least 1): the near tier's, and the tests'.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub(crate) fn new(capacity: u64) -> Self {
+        Self::bounded(capacity, None)
+    }
+
+    /// A store for at most `capacity` entries (at least 1) and, with a `sizer`, at most its
+    /// `max_bytes` (at least 1) in charges.
+    pub(crate) fn bounded(capacity: u64, sizer: Option<Sizer<R>>) -> Self {
         let capacity = capacity.max(1);
-        let shards = shard_count(capacity);
-        // Split the capacity exactly: the shards' bounds add up to `capacity`.
-        let base = capacity / shards;
-        let extra = capacity % shards;
-        let tables =
-            Shards::new((0..shards).map(|i| Table::new((base + u64::from(i < extra)) as usize)));
+        let sizer = sizer.map(|sizer| Sizer {
+            max_bytes: sizer.max_bytes.max(1),
+            ..sizer
+        });
+        let mut shards = shard_count(capacity);
+        if let Some(sizer) = &sizer {
+            shards = budget::fewer_shards(shards, sizer.max_bytes);
+        }
+        // Split the bounds exactly: the shards' bounds add up to `capacity` and `max_bytes`.
+        let tables = Shards::new((0..shards).map(|i| {
+            let max_bytes = sizer.map_or(usize::MAX, |sizer| {
+                usize::try_from(budget::share(sizer.max_bytes, shards, i)).unwrap_or(usize::MAX)
+            });
+            Table::new(budget::share(capacity, shards, i) as usize, max_bytes)
+        }));
         Store {
             mask: tables.len() - 1,
             lens: (0..tables.len()).map(|_| AtomicUsize::new(0)).collect(),
+            bytes: (0..tables.len()).map(|_| AtomicUsize::new(0)).collect(),
             tables,
             capacity,
+            sizer,
         }
     }
 
     pub(crate) fn capacity(&self) -> u64 {
         self.capacity
+    }
+
+    /// `max_bytes`, if the store has one.
+    pub(crate) fn max_bytes(&self) -> Option<u64> {
+        self.sizer.map(|sizer| sizer.max_bytes)
+    }
+
+    /// The charges held now (as of each shard's last write), if the store has `max_bytes`.
+    pub(crate) fn bytes(&self) -> Option<u64> {
+        self.sizer?;
+        Some(
+            self.bytes
+                .iter()
+                .map(|bytes| bytes.load(Ordering::Relaxed) as u64)
+                .sum(),
+        )
+    }
+
+    /// What storing `value` costs: 0 without `max_bytes`. Computed before the lock is taken.
+    fn charge(&self, value: &R) -> usize {
+        match &self.sizer {
+            Some(sizer) => sizer.charge(value),
+            None => 0,
+        }
     }
 
     /// Runs `f` on the table of `key`'s shard as a writer, then keeps its length for [`len`].
@@ -255,6 +341,7 @@ impl<R: Clone> Store<R> {
         self.tables.write(place, readers, |table| {
             let out = f(table);
             self.lens[place].store(table.entries.len(), Ordering::Relaxed);
+            self.bytes[place].store(table.bytes, Ordering::Relaxed);
             out
         })
     }
@@ -354,14 +441,15 @@ impl<R: Clone> Store<R> {
     pub(crate) fn finish(
         &self,
         key: u128,
-        flight: &Arc<Flight>,
+        flight: &Arc<Flight<R>>,
         value: Option<(R, u64)>,
         now: u64,
         readers: &Slots,
     ) -> Removed<R> {
-        let removed = self.write(key, readers, |table| {
+        let charge = value.as_ref().map_or(0, |(value, _)| self.charge(value));
+        let mut removed = self.write(key, readers, |table| {
             let removed = value.map_or_else(Removed::default, |(value, expires_at)| {
-                table.insert(key, value, expires_at, now)
+                table.insert(key, value, expires_at, now, charge)
             });
             if let Ok(found) = table
                 .flights
@@ -371,7 +459,11 @@ impl<R: Clone> Store<R> {
             }
             removed
         });
-        flight.land();
+        // A value too large to store still reaches the flight's waiters.
+        match removed.rejected.take() {
+            Some(value) => flight.land_value(value),
+            None => flight.land(),
+        }
         removed
     }
 
@@ -384,14 +476,18 @@ impl<R: Clone> Store<R> {
         now: u64,
         readers: &Slots,
     ) -> Removed<R> {
+        let charge = self.charge(&value);
         self.write(key, readers, |table| {
-            table.insert(key, value, expires_at, now)
+            table.insert(key, value, expires_at, now, charge)
         })
     }
 
     /// Ends the refresh of generation `generation` of `key`: stores `value` (with a new age) if
-    /// there is one, or keeps the old value. Hands back what was replaced; `None` if that entry is
-    /// gone (evicted, invalidated or replaced meanwhile), in which case nothing is stored.
+    /// there is one, or keeps the old value. Hands back what was taken out (`replaced`: the old
+    /// value, if a new one came); `None` if that entry is gone (evicted, invalidated or replaced
+    /// meanwhile), in which case nothing is stored. A value that does not fit the entry's byte
+    /// budget in place is stored as a new entry, evicting as needed, or not at all (the old one
+    /// is removed in either case: it is out of date).
     pub(crate) fn refreshed(
         &self,
         key: u128,
@@ -399,17 +495,33 @@ impl<R: Clone> Store<R> {
         value: Option<(R, u64)>,
         now: u64,
         readers: &Slots,
-    ) -> Option<Option<R>> {
+    ) -> Option<Removed<R>> {
+        let charge = value.as_ref().map_or(0, |(value, _)| self.charge(value));
         self.write(key, readers, |table| {
+            let (bytes, max_bytes) = (table.bytes, table.max_bytes);
             let entry = table
                 .entries
                 .find_mut(hash(key), |e| e.key == key && e.generation == generation)?;
             entry.refreshing.store(false, Ordering::Relaxed);
-            Some(value.map(|(value, expires_at)| {
+            let Some((value, expires_at)) = value else {
+                return Some(Removed::default());
+            };
+            let held = bytes - entry.charge as usize;
+            if charge <= MAX_CHARGE && held + charge <= max_bytes {
                 entry.expires_at = expires_at;
                 entry.stored_at = now;
-                std::mem::replace(&mut entry.value, value)
-            }))
+                entry.charge = charge as u32;
+                table.bytes = held + charge;
+                let replaced = std::mem::replace(&mut entry.value, value);
+                return Some(Removed {
+                    replaced: Some(replaced),
+                    ..Removed::default()
+                });
+            }
+            let old = table.remove(key);
+            let mut removed = table.insert(key, value, expires_at, now, charge);
+            removed.replaced = old;
+            Some(removed)
         })
     }
 
@@ -434,6 +546,7 @@ impl<R: Clone> Store<R> {
                 table.main_len = 0;
                 table.ghost.clear();
                 table.sketch.clear();
+                table.bytes = 0;
                 std::mem::take(&mut table.entries)
             });
             drop(old);
@@ -450,7 +563,7 @@ impl<R: Clone> Store<R> {
 }
 
 impl<R> Table<R> {
-    fn new(capacity: usize) -> Self {
+    fn new(capacity: usize, max_bytes: usize) -> Self {
         Table {
             entries: HashTable::new(),
             small: VecDeque::new(),
@@ -464,6 +577,8 @@ impl<R> Table<R> {
             capacity,
             flights: HashTable::new(),
             generations: 0,
+            bytes: 0,
+            max_bytes,
         }
     }
 
@@ -480,6 +595,7 @@ impl<R> Table<R> {
 
     /// Accounts for `entry` having left the table (its queue slot goes stale).
     fn unqueue(&mut self, entry: &Entry<R>) {
+        self.bytes -= entry.charge as usize;
         if entry.main {
             self.main_len -= 1;
         } else {
@@ -487,30 +603,50 @@ impl<R> Table<R> {
         }
     }
 
-    fn insert(&mut self, key: u128, value: R, expires_at: u64, now: u64) -> Removed<R> {
+    /// Stores `value`, charged `charge` bytes (0 without a byte budget), evicting until both the
+    /// entry count and the charges fit. A value charged more than the whole budget is handed
+    /// back in `rejected`, and the key's old entry, out of date, is removed.
+    fn insert(
+        &mut self,
+        key: u128,
+        value: R,
+        expires_at: u64,
+        now: u64,
+        charge: usize,
+    ) -> Removed<R> {
         let mut removed = Removed::default();
+        if charge > self.max_bytes || charge > MAX_CHARGE {
+            removed.replaced = self.remove(key);
+            removed.oversized = true;
+            removed.rejected = Some(value);
+            return removed;
+        }
         self.generations += 1;
         let generation = self.generations;
+        let bytes = self.bytes;
         if let Some(entry) = self.entries.find_mut(hash(key), |e| e.key == key) {
-            // A new value is a new entry: a refresh scheduled for the old one does not land.
-            entry.expires_at = expires_at;
-            entry.stored_at = now;
-            entry.generation = generation;
-            entry.refreshing.store(false, Ordering::Relaxed);
-            removed.replaced = Some(std::mem::replace(&mut entry.value, value));
-            return removed;
+            let held = bytes - entry.charge as usize;
+            if held + charge <= self.max_bytes {
+                // A new value is a new entry: a refresh scheduled for the old one does not land.
+                entry.expires_at = expires_at;
+                entry.stored_at = now;
+                entry.generation = generation;
+                entry.charge = charge as u32;
+                entry.refreshing.store(false, Ordering::Relaxed);
+                self.bytes = held + charge;
+                removed.replaced = Some(std::mem::replace(&mut entry.value, value));
+                return removed;
+            }
+            // Larger than its place: stored anew, making room like any new key.
+            removed.replaced = self.remove(key);
         }
         self.sketch.fit(self.entries.len() + 1);
         self.record(key, 1);
-        while self.entries.len() >= self.capacity {
+        while self.entries.len() >= self.capacity || self.bytes + charge > self.max_bytes {
             let Some((value, expired)) = self.evict(now) else {
                 break;
             };
-            if expired {
-                removed.expired = Some(value);
-            } else {
-                removed.evicted = Some(value);
-            }
+            removed.taken(value, expired);
         }
         // A key the small FIFO dropped lately is back: it goes to main if the sketch rates it
         // at least as high as what main would give up for it. Otherwise (and for a key seen
@@ -543,9 +679,11 @@ impl<R> Table<R> {
                 discount: 0,
                 main: to_main,
                 id,
+                charge: charge as u32,
             },
             |e| hash(e.key),
         );
+        self.bytes += charge;
         self.compact();
         removed
     }
@@ -614,6 +752,7 @@ impl<R> Table<R> {
                 }
                 let entry = found.remove().0;
                 self.small_len -= 1;
+                self.bytes -= entry.charge as usize;
                 if !expired {
                     self.ghost.insert(slot.0);
                 }
@@ -673,6 +812,23 @@ mod tests {
         for key in keys {
             store.insert(key, key as u64, u64::MAX, 0, &readers());
         }
+    }
+
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn the_charge_takes_no_room_in_an_entry() {
+        // The entry as it was before `charge`: the hit reads entries of the same size.
+        #[allow(dead_code)]
+        struct Before<R>(u128, R, u64, u64, u64, AtomicBool, AtomicU8, u8, u8, bool, u32);
+        for (with, without) in [
+            (size_of::<Entry<u64>>(), size_of::<Before<u64>>()),
+            (size_of::<Entry<String>>(), size_of::<Before<String>>()),
+            (size_of::<Entry<std::sync::Arc<str>>>(), size_of::<Before<std::sync::Arc<str>>>()),
+            (size_of::<Entry<()>>(), size_of::<Before<()>>()),
+        ] {
+            assert_eq!(with, without);
+        }
+        assert_eq!(size_of::<Entry<u64>>(), 64);
     }
 
     #[test]
@@ -828,18 +984,18 @@ mod tests {
         assert_eq!(read(&store, 1, 100, 100), Some((1, true)), "old: refresh");
         assert_eq!(read(&store, 1, 101, 100), Some((1, false)), "one in flight");
         assert_eq!(
-            store.refreshed(1, 2, Some((2, u64::MAX)), 150, &slots),
+            store.refreshed(1, 2, Some((2, u64::MAX)), 150, &slots).map(|r| r.replaced),
             None,
             "not that entry"
         );
         assert_eq!(
-            store.refreshed(1, 1, Some((2, u64::MAX)), 150, &slots),
+            store.refreshed(1, 1, Some((2, u64::MAX)), 150, &slots).map(|r| r.replaced),
             Some(Some(1))
         );
         assert_eq!(read(&store, 1, 249, 100), Some((2, false)), "renewed");
         assert_eq!(read(&store, 1, 250, 100), Some((2, true)));
         assert_eq!(
-            store.refreshed(1, 1, None, 260, &slots),
+            store.refreshed(1, 1, None, 260, &slots).map(|r| r.replaced),
             Some(None),
             "failed: kept"
         );

@@ -1,0 +1,59 @@
+//! The byte budget of a store with `max_bytes`: what an entry is charged, and how the budget is
+//! split over the shards.
+//!
+//! An entry's charge is its value's [`CacheSize`](crate::CacheSize) plus [`ENTRY_OVERHEAD`],
+//! computed once, outside the shard's lock, when the value is stored. Each shard holds at most its
+//! share of `max_bytes` in charges: the shares add up to `max_bytes`, so the whole store never
+//! holds more. A value charged more than its shard's share is never stored. The store keeps the
+//! charge beside the value (a `u32`, in room the entry's alignment leaves free), so a hit reads
+//! nothing more and an entry's charge stays what it was when stored, whatever its value's interior
+//! mutability does later.
+
+/// Bytes charged for each entry on top of its value's size: its key (16), its expiry, age,
+/// generation and counters (40) and its slot in the eviction queue (16), less what rounding gives
+/// back; the value itself is counted by its `CacheSize`, whose `size_of` part is the value's place
+/// in the entry.
+pub const ENTRY_OVERHEAD: usize = 64;
+
+/// The least share of `max_bytes` a shard is given when there are several: the shards are fewer
+/// for a smaller budget, so that a value of up to `max_bytes / 64` (and, under 2 MiB, any value
+/// up to `max_bytes`) can always be stored.
+pub(crate) const MIN_SHARD_BYTES: u64 = 1 << 20;
+
+/// The most one entry can be charged (kept in a `u32`): a larger value is never stored.
+pub(crate) const MAX_CHARGE: usize = u32::MAX as usize;
+
+/// How a byte-bounded store sizes its values.
+pub(crate) struct Sizer<R> {
+    /// The value's `CacheSize::cache_size`.
+    pub(crate) size: fn(&R) -> usize,
+    pub(crate) max_bytes: u64,
+}
+
+impl<R> Clone for Sizer<R> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<R> Copy for Sizer<R> {}
+
+impl<R> Sizer<R> {
+    /// What storing `value` costs. User code (its `CacheSize`): run outside the shard's lock.
+    pub(crate) fn charge(&self, value: &R) -> usize {
+        (self.size)(value).saturating_add(ENTRY_OVERHEAD)
+    }
+}
+
+/// Halves `shards` until each one's share of `max_bytes` is at least [`MIN_SHARD_BYTES`].
+pub(crate) fn fewer_shards(mut shards: u64, max_bytes: u64) -> u64 {
+    while shards > 1 && max_bytes / shards < MIN_SHARD_BYTES {
+        shards /= 2;
+    }
+    shards
+}
+
+/// Shard `index`'s share of `total` split over `shards`: the shares add up to `total`.
+pub(crate) fn share(total: u64, shards: u64, index: u64) -> u64 {
+    total / shards + u64::from(index < total % shards)
+}
