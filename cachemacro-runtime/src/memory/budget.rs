@@ -57,3 +57,67 @@ pub(crate) fn fewer_shards(mut shards: u64, max_bytes: u64) -> u64 {
 pub(crate) fn share(total: u64, shards: u64, index: u64) -> u64 {
     total / shards + u64::from(index < total % shards)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::future::Future;
+    use std::pin::pin;
+    use std::task::{Context, Poll, Waker};
+
+    use crate::layout::Whole;
+    use crate::memo::protocol::{Found, Protocol};
+    use crate::memory::{Memory, MemoryCache};
+    use crate::{FnConfig, Lock};
+
+    fn config() -> FnConfig {
+        FnConfig {
+            name: "budget::tests",
+            version: 0,
+            ttl_ms: 0,
+            capacity: 100,
+            refresh_after_ms: 0,
+            ret_type: "Vec<u8>",
+            lock: Lock::Process,
+            lock_ttl_ms: 0,
+        }
+    }
+
+    fn poll<F: Future>(future: std::pin::Pin<&mut F>) -> Poll<F::Output> {
+        future.poll(&mut Context::from_waker(Waker::noop()))
+    }
+
+    /// The waiters of a flight whose value is too large to store get it from the flight, in
+    /// order: the leader takes the flight, a waiter parks on it, the leader lands the value.
+    #[test]
+    fn a_value_too_large_to_store_reaches_the_flights_waiters() {
+        type Protocol = Memory<Vec<u8>>;
+        let cache = MemoryCache::<Vec<u8>>::with_max_bytes(config(), 1_000);
+        let leader =
+            pin!(<Protocol as crate::memo::protocol::Protocol<_, Whole>>::find(&cache, 7, false));
+        let Poll::Ready(Found::Compute { lead, .. }) = poll(leader) else {
+            panic!("the first caller leads");
+        };
+        let mut waiter =
+            pin!(<Protocol as crate::memo::protocol::Protocol<_, Whole>>::find(&cache, 7, false));
+        assert!(
+            poll(waiter.as_mut()).is_pending(),
+            "the second caller waits"
+        );
+        let value = vec![1u8; 5_000];
+        let landed = pin!(
+            <Protocol as crate::memo::protocol::Protocol<_, Whole>>::land(
+                &cache,
+                lead,
+                Some(&value)
+            )
+        );
+        assert!(matches!(poll(landed), Poll::Ready(false)), "not stored");
+        match poll(waiter) {
+            Poll::Ready(Found::Value(got, None)) => assert_eq!(got, value),
+            _ => panic!("the waiter did not get the value"),
+        }
+        let stats = cache.stats();
+        assert_eq!((stats.hits, stats.misses, stats.oversized), (1, 1, 1));
+        assert_eq!((cache.len(), cache.bytes()), (Some(0), Some(0)));
+    }
+}

@@ -106,10 +106,12 @@ pub struct Lead<'a, R: Clone, L> {
 }
 
 impl<R: Clone, L> Lead<'_, R, L> {
-    fn land(mut self, value: Option<R>) {
+    /// Stores `value`, if any, and ends the flight. True if stored.
+    fn land(mut self, value: Option<R>) -> bool {
         self.landed = true;
         let cache = self.cache;
         let value = value.map(|value| (value, cache.expires_at()));
+        let given = value.is_some();
         let removed = cache.backend.store.finish(
             self.key,
             &self.flight,
@@ -117,7 +119,9 @@ impl<R: Clone, L> Lead<'_, R, L> {
             clock::now_ms(),
             cache.readers(),
         );
+        let stored = given && !removed.oversized;
         cache.count(removed);
+        stored
     }
 }
 
@@ -407,11 +411,7 @@ impl<R: Clone + Send + Sync + 'static, L: Layout> Protocol<R, L> for Memory<R> {
         kept: Option<&R>,
     ) -> bool {
         match lead {
-            MemoryLead::Flight(lead) => {
-                let stored = kept.is_some();
-                lead.land(kept.cloned());
-                stored
-            }
+            MemoryLead::Flight(lead) => lead.land(kept.cloned()),
             MemoryLead::Unlocked(key) => match kept {
                 Some(kept) => Self::put(cache, key, kept).await,
                 None => false,
@@ -430,8 +430,9 @@ impl<R: Clone + Send + Sync + 'static, L: Layout> Protocol<R, L> for Memory<R> {
             clock::now_ms(),
             cache.readers(),
         );
+        let stored = !removed.oversized;
         cache.count(removed);
-        true
+        stored
     }
 
     async fn remove(cache: &MemoryCache<R, L>, key: u128) -> bool {

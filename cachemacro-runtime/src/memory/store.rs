@@ -814,6 +814,98 @@ mod tests {
         }
     }
 
+    /// A store whose values are charged their own number of bytes.
+    fn sized(capacity: u64, max_bytes: u64) -> Store<u64> {
+        let size: fn(&u64) -> usize = |value| *value as usize;
+        Store::bounded(capacity, Some(Sizer { size, max_bytes }))
+    }
+
+    /// The shard of `key`: its charges as the entries record them, as the shard counts them,
+    /// and its budget.
+    fn shard_bytes(store: &Store<u64>, key: u128) -> (usize, usize, usize) {
+        store.write(key, &readers(), |table| {
+            let recorded = table.entries.iter().map(|e| e.charge as usize).sum();
+            (recorded, table.bytes, table.max_bytes)
+        })
+    }
+
+    #[test]
+    fn byte_budgets_are_split_exactly_and_fewer_shards_hold_small_budgets() {
+        for max_bytes in [1u64, 1000, (2 << 20) - 1, 2 << 20, 100 << 20, (1 << 40) + 3] {
+            let store = sized(1 << 20, max_bytes);
+            let mut total = 0;
+            for place in 0..store.tables.len() {
+                total += store.write_at(place, &readers(), |table| table.max_bytes as u64);
+            }
+            assert_eq!(total, max_bytes);
+            let shards = store.tables.len() as u64;
+            assert!(shards == 1 || max_bytes / shards >= budget::MIN_SHARD_BYTES);
+            if max_bytes < 2 << 20 {
+                assert_eq!(shards, 1, "{max_bytes}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_charges_held_never_exceed_the_byte_budget_under_churn() {
+        let overhead = budget::ENTRY_OVERHEAD as u64;
+        for (capacity, max_bytes) in [(1_000u64, 20_000u64), (100_000, 64 << 20)] {
+            let store = sized(capacity, max_bytes);
+            let slots = readers();
+            let mut state = 0x2545_f491_4f6c_dd1du64;
+            let mut oversized = 0;
+            for round in 0..20_000u64 {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                let key = spread(state % 3_000);
+                // Up to a third of a shard's budget, and now and then more than all of it.
+                let size = match state % 64 {
+                    0 => max_bytes + 1,
+                    _ => (state >> 20) % (max_bytes / store.tables.len() as u64 / 3),
+                };
+                match state >> 61 {
+                    0 => drop(store.remove(key, round, &slots)),
+                    1 => {
+                        if let Probe::Lead(flight, _) = store.lead_or_wait(key, round, &slots) {
+                            let removed =
+                                store.finish(key, &flight, Some((size, u64::MAX)), round, &slots);
+                            oversized += u32::from(removed.oversized);
+                        }
+                    }
+                    2 => {
+                        let generation = store.write(key, &slots, |table| {
+                            table.entries.find(hash(key), |e| e.key == key).map(|e| e.generation)
+                        });
+                        if let Some(generation) = generation {
+                            let value = Some((size, u64::MAX));
+                            store.refreshed(key, generation, value, round, &slots);
+                        }
+                    }
+                    _ => {
+                        let removed = store.insert(key, size, u64::MAX, round, &slots);
+                        oversized += u32::from(removed.oversized);
+                    }
+                }
+                let (recorded, counted, budget) = shard_bytes(&store, key);
+                assert_eq!(recorded, counted);
+                assert!(counted <= budget, "{counted} > {budget}");
+                assert!(store.bytes().unwrap() <= max_bytes);
+                assert!(store.len() as u64 <= capacity);
+                if let Some(charge) =
+                    store.write(key, &slots, |t| t.entries.find(hash(key), |e| e.key == key).map(|e| e.charge))
+                {
+                    let value = match read(&store, key, round, 0) {
+                        Some((value, _)) => value,
+                        None => continue,
+                    };
+                    assert_eq!(u64::from(charge), value + overhead);
+                }
+            }
+            assert!(oversized > 0);
+        }
+    }
+
     #[test]
     #[cfg(target_pointer_width = "64")]
     fn the_charge_takes_no_room_in_an_entry() {
