@@ -90,27 +90,23 @@ mod tests {
     /// order: the leader takes the flight, a waiter parks on it, the leader lands the value.
     #[test]
     fn a_value_too_large_to_store_reaches_the_flights_waiters() {
-        type Protocol = Memory<Vec<u8>>;
+        type Backend = Memory<Vec<u8>>;
         let cache = MemoryCache::<Vec<u8>>::with_max_bytes(config(), 1_000);
-        let leader =
-            pin!(<Protocol as crate::memo::protocol::Protocol<_, Whole>>::find(&cache, 7, false));
+        let leader = pin!(<Backend as Protocol<_, Whole>>::find(&cache, 7, false));
         let Poll::Ready(Found::Compute { lead, .. }) = poll(leader) else {
             panic!("the first caller leads");
         };
-        let mut waiter =
-            pin!(<Protocol as crate::memo::protocol::Protocol<_, Whole>>::find(&cache, 7, false));
+        let mut waiter = pin!(<Backend as Protocol<_, Whole>>::find(&cache, 7, false));
         assert!(
             poll(waiter.as_mut()).is_pending(),
             "the second caller waits"
         );
         let value = vec![1u8; 5_000];
-        let landed = pin!(
-            <Protocol as crate::memo::protocol::Protocol<_, Whole>>::land(
-                &cache,
-                lead,
-                Some(&value)
-            )
-        );
+        let landed = pin!(<Backend as Protocol<_, Whole>>::land(
+            &cache,
+            lead,
+            Some(&value)
+        ));
         assert!(matches!(poll(landed), Poll::Ready(false)), "not stored");
         match poll(waiter) {
             Poll::Ready(Found::Value(got, None)) => assert_eq!(got, value),
