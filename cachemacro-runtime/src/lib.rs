@@ -19,6 +19,9 @@
 //! [clock] and the [statistics](Stats). Every option of `#[memoize(...)]`, with its type, default,
 //! meaning and an example, is in [`options`].
 //!
+//! Sizes, for `max_bytes`: the standard types have one, and `#[derive(CacheSize)]` gives your own
+//! types one. See [`size`].
+//!
 //! Keys: the standard types, `std::net` addresses and paths have one; `#[derive(CacheKey)]` gives
 //! your own structs and enums one; the cargo features `uuid`, `chrono`, `time`, `url` and
 //! `serde_json` (off by default) give those crates' types one. See [`key`].
@@ -81,6 +84,10 @@
 //!   read sees the current time.
 //! - **Capacity.** A hard bound: the cache never holds more than `capacity` entries. See
 //!   [`memory`] for the eviction order.
+//! - **Memory.** `max_bytes = "64MiB"` bounds the bytes too, beside the entries: each entry is
+//!   charged its value's [`CacheSize`] (derive it with `#[derive(CacheSize)]`) and a fixed
+//!   overhead, and the charges held never exceed `max_bytes`. A value too large for the budget is
+//!   returned but not cached. See [`options`](crate::options#max_bytes) and [`memory::budget`].
 //! - **Concurrency.** Concurrent misses on one key run the body once; the other callers wait for its
 //!   value (threads block, tasks await). If the body panics, nothing is cached, the panic reaches
 //!   the caller that ran it, and the waiters run the body themselves, one at a time; the same

@@ -3,7 +3,10 @@
 //! beyond its own bytes (its `heap_size`). Summing the fields' whole sizes instead would count
 //! their own bytes twice.
 //!
-//! Every type parameter is bounded by `CacheSize`, as std's derives bound theirs.
+//! Every type parameter is bounded by `CacheSize`, as std's derives bound theirs. `HEAP_FREE` is
+//! left `false`: deriving it would need every field type's `CacheSize` a second time, and a field
+//! type without one would be reported twice. A collection of a derived type visits its elements,
+//! whose `heap_size` an optimised build folds to a sum of zeros when no field owns anything.
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
@@ -17,7 +20,7 @@ pub(crate) fn derive(input: TokenStream) -> TokenStream {
     };
     let krate = quote!(::cachemacro_runtime);
     let trait_path = quote!(#krate::CacheSize);
-    let (heap, types) = match &input.data {
+    let heap = match &input.data {
         Data::Struct(data) => {
             let heaps = data.fields.iter().enumerate().map(|(index, field)| {
                 let member = match &field.ident {
@@ -26,8 +29,7 @@ pub(crate) fn derive(input: TokenStream) -> TokenStream {
                 };
                 heap_of(&trait_path, field, quote!(&self.#member))
             });
-            let types: Vec<&syn::Type> = data.fields.iter().map(|field| &field.ty).collect();
-            (quote!(0usize #(+ #heaps)*), types)
+            quote!(0usize #(+ #heaps)*)
         }
         Data::Enum(data) => {
             let arms = data.variants.iter().map(|variant| {
@@ -50,18 +52,12 @@ pub(crate) fn derive(input: TokenStream) -> TokenStream {
                     .map(|(field, name)| heap_of(&trait_path, field, quote!(#name)));
                 quote!(Self::#ident #pattern => 0usize #(+ #heaps)*,)
             });
-            let types: Vec<&syn::Type> = data
-                .variants
-                .iter()
-                .flat_map(|variant| variant.fields.iter().map(|field| &field.ty))
-                .collect();
-            // An enum without variants has no values: `*self` is matched by no arm.
-            let heap = if data.variants.is_empty() {
-                quote!(match *self {})
-            } else {
-                quote!(match self { #(#arms)* })
-            };
-            (heap, types)
+            // An enum without variants has no values: `*self` is matched by no arm (and no sum
+            // follows it, which would be unreachable).
+            if data.variants.is_empty() {
+                return impl_for(&input, &trait_path, quote!(match *self {}));
+            }
+            quote!(match self { #(#arms)* })
         }
         Data::Union(data) => {
             return syn::Error::new(
@@ -73,7 +69,15 @@ pub(crate) fn derive(input: TokenStream) -> TokenStream {
             .to_compile_error();
         }
     };
+    impl_for(
+        &input,
+        &trait_path,
+        quote!(::core::mem::size_of::<Self>() + #heap),
+    )
+}
 
+/// The impl, with `body` as `cache_size`'s.
+fn impl_for(input: &DeriveInput, trait_path: &TokenStream, body: TokenStream) -> TokenStream {
     let name = &input.ident;
     let mut generics = input.generics.clone();
     let params: Vec<syn::Ident> = generics
@@ -90,11 +94,9 @@ pub(crate) fn derive(input: TokenStream) -> TokenStream {
     quote! {
         #[automatically_derived]
         impl #impl_generics #trait_path for #name #type_generics #where_clause {
-            const HEAP_FREE: bool = true #(&& <#types as #trait_path>::HEAP_FREE)*;
-
             #[inline]
             fn cache_size(&self) -> ::core::primitive::usize {
-                ::core::mem::size_of::<Self>() + #heap
+                #body
             }
         }
     }
@@ -103,6 +105,36 @@ pub(crate) fn derive(input: TokenStream) -> TokenStream {
 /// What one field owns beyond its own bytes, `value` being a reference to it; spanned on the
 /// field's type, so a type without `CacheSize` is reported there.
 fn heap_of(trait_path: &TokenStream, field: &syn::Field, value: TokenStream) -> TokenStream {
-    let span = field.ty.span();
-    quote_spanned!(span=> #trait_path::heap_size(#value))
+    let ty = &field.ty;
+    let span = type_name_span(ty);
+    let trait_path = respan(trait_path, span);
+    quote_spanned!(span=> <#ty as #trait_path>::heap_size(#value))
+}
+
+/// The span of a type's name: `Cell` in `std::cell::Cell<u32>`, the token that says what the type
+/// is (a span covers one token on stable Rust).
+fn type_name_span(ty: &syn::Type) -> proc_macro2::Span {
+    match ty {
+        syn::Type::Path(path) => path
+            .path
+            .segments
+            .last()
+            .map_or_else(|| ty.span(), |last| last.ident.span()),
+        syn::Type::Reference(reference) => type_name_span(&reference.elem),
+        syn::Type::Paren(inner) => type_name_span(&inner.elem),
+        syn::Type::Group(inner) => type_name_span(&inner.elem),
+        _ => ty.span(),
+    }
+}
+
+/// `tokens` with every span set to `span`.
+fn respan(tokens: &TokenStream, span: proc_macro2::Span) -> TokenStream {
+    tokens
+        .clone()
+        .into_iter()
+        .map(|mut token| {
+            token.set_span(span);
+            token
+        })
+        .collect()
 }

@@ -1,18 +1,31 @@
-//! The byte budget of a store with `max_bytes`: what an entry is charged, and how the budget is
-//! split over the shards.
+//! The byte budget of a cache with `max_bytes`: what an entry is charged, and how the budget is
+//! split over the cache's shards.
 //!
-//! An entry's charge is its value's [`CacheSize`](crate::CacheSize) plus [`ENTRY_OVERHEAD`],
-//! computed once, outside the shard's lock, when the value is stored. Each shard holds at most its
-//! share of `max_bytes` in charges: the shares add up to `max_bytes`, so the whole store never
-//! holds more. A value charged more than its shard's share is never stored. The store keeps the
-//! charge beside the value (a `u32`, in room the entry's alignment leaves free), so a hit reads
-//! nothing more and an entry's charge stays what it was when stored, whatever its value's interior
-//! mutability does later.
+//! - **The charge.** An entry is charged its value's [`CacheSize`](crate::CacheSize) plus
+//!   [`ENTRY_OVERHEAD`], computed once, outside the shard's lock, when the value is stored (the
+//!   stored value is the cache's clone of the result: a `String`'s clone has no spare capacity).
+//!   The store keeps the charge beside the value, in room the entry's alignment leaves free, so
+//!   entries keep their size, a hit reads nothing more, and an entry gives back exactly what it
+//!   was charged, whatever its value's interior mutability does meanwhile.
+//! - **The bound.** The budget is split over the shards as the capacity is: the shares add up to
+//!   `max_bytes`, and each shard's charges never exceed its share, so the cache's never exceed
+//!   `max_bytes`. Storing evicts (in the policy's order) until the new entry fits both its
+//!   shard's share and its share of `capacity`; replacing an entry (`f_refresh`, a background
+//!   refresh) counts the difference, and a value that grew past the room left is stored anew,
+//!   evicting others.
+//! - **Values too large.** A value charged more than its shard's share (or 4 GiB or more) is
+//!   returned to its caller and to the callers waiting for the same key, but not stored, and the
+//!   key's older entry is removed (it is out of date); [`Stats::oversized`](crate::Stats) counts
+//!   them. There are at most 64 shards, and fewer for smaller budgets, each with at least 1 MiB:
+//!   so any value charged up to `max_bytes / 64` is stored, and below 2 MiB (one shard) any
+//!   value charged up to `max_bytes`.
 
-/// Bytes charged for each entry on top of its value's size: its key (16), its expiry, age,
-/// generation and counters (40) and its slot in the eviction queue (16), less what rounding gives
-/// back; the value itself is counted by its `CacheSize`, whose `size_of` part is the value's place
-/// in the entry.
+/// Bytes charged for each entry on top of its value's `CacheSize` (whose `size_of` part is the
+/// value's place in the entry): its key and bookkeeping. On 64-bit targets the table's slot holds
+/// 56 bytes beside the value (the key, expiry, age, generation, counters and charge, with
+/// padding) and the entry's slot in an eviction queue 16 more, some of it shared with stale
+/// slots; 64 is charged, a fixed figure between the two. Not charged: the table's spare buckets
+/// and the eviction policy's sketch and ghost, which depend on the capacity, not on the values.
 pub const ENTRY_OVERHEAD: usize = 64;
 
 /// The least share of `max_bytes` a shard is given when there are several: the shards are fewer

@@ -5,6 +5,15 @@
 //! clones arguments. The capacity is exact: the cache never holds more than `capacity` entries,
 //! at any moment.
 //!
+//! With `max_bytes`, so is the memory bound, to the entries' own accounting: each entry is
+//! charged its value's [`CacheSize`](crate::CacheSize) plus [`ENTRY_OVERHEAD`] (the key, the
+//! entry's bookkeeping and its queue slot), computed once when it is stored, and the charges held
+//! never exceed `max_bytes`, at any moment ([`MemoryCache::bytes`] reads them). Storing evicts in
+//! the order below until the new entry fits both bounds; a value charged more than its shard's
+//! share of the budget is not stored at all (see [`budget`]). Not charged: the table's spare
+//! buckets and the eviction policy's memory below, which depend on the capacity, not on the
+//! values.
+//!
 //! # What the cache keeps
 //!
 //! Entries that are hit again, and keys that keep coming back; not one-off keys. The policy is
