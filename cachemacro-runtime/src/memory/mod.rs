@@ -128,7 +128,7 @@ impl<R: Clone, L> Lead<'_, R, L> {
             clock::now_ms(),
             cache.readers(),
         );
-        let stored = given && !removed.oversized;
+        let stored = given && !removed.oversized();
         cache.count(removed);
         stored
     }
@@ -278,7 +278,7 @@ impl<R: Clone, L> MemoryCache<R, L> {
                 .expirations
                 .fetch_add(expired, Ordering::Relaxed);
         }
-        if removed.oversized {
+        if removed.oversized() {
             Counters::count(&self.counters.oversized);
         }
     }
@@ -439,7 +439,7 @@ impl<R: Clone + Send + Sync + 'static, L: Layout> Protocol<R, L> for Memory<R> {
             clock::now_ms(),
             cache.readers(),
         );
-        let stored = !removed.oversized;
+        let stored = !removed.oversized();
         cache.count(removed);
         stored
     }

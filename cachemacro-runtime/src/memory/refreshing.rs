@@ -74,7 +74,7 @@ impl<R: Clone + Send + Sync + 'static, L: Layout> MemoryCache<R, L> {
                 .refreshed(key, generation, value, clock::now_ms(), self.readers());
         let refreshes = &self.counters.refreshes;
         let replaced = replaced.map(|removed| {
-            let replaced = removed.replaced.is_some() && !removed.oversized;
+            let replaced = removed.replaced.is_some() && !removed.oversized();
             self.count(removed);
             replaced
         });

@@ -149,13 +149,20 @@ pub(crate) struct Removed<R> {
     pub(crate) evicted: Option<R>,
     pub(crate) expired: Option<R>,
     pub(crate) replaced: Option<R>,
+    /// What only a byte budget leaves, boxed: the miss of a store without one moves one word
+    /// more, and allocates nothing.
+    extra: Option<Box<Extra<R>>>,
+}
+
+/// What a write took out of a byte-bounded table beyond one entry.
+struct Extra<R> {
     /// Entries taken out beyond the first `evicted` or `expired` (a byte budget can need
-    /// several for one value), with whether each had expired. Allocates only then.
-    pub(crate) more: Vec<(R, bool)>,
+    /// several for one value), with whether each had expired.
+    more: Vec<(R, bool)>,
     /// The value was not stored: charged more than its shard's byte budget.
-    pub(crate) oversized: bool,
+    oversized: bool,
     /// That value, until it is handed to the flight's waiters.
-    pub(crate) rejected: Option<R>,
+    rejected: Option<R>,
 }
 
 impl<R> Default for Removed<R> {
@@ -164,9 +171,7 @@ impl<R> Default for Removed<R> {
             evicted: None,
             expired: None,
             replaced: None,
-            more: Vec::new(),
-            oversized: false,
-            rejected: None,
+            extra: None,
         }
     }
 }
@@ -174,11 +179,35 @@ impl<R> Default for Removed<R> {
 impl<R> Removed<R> {
     /// Entries evicted (live) and expired.
     pub(crate) fn counts(&self) -> (u64, u64) {
-        let expired = self.more.iter().filter(|(_, expired)| *expired).count() as u64;
-        (
-            u64::from(self.evicted.is_some()) + self.more.len() as u64 - expired,
-            u64::from(self.expired.is_some()) + expired,
-        )
+        let (mut evicted, mut expired) = (
+            u64::from(self.evicted.is_some()),
+            u64::from(self.expired.is_some()),
+        );
+        if let Some(extra) = &self.extra {
+            for (_, was_expired) in &extra.more {
+                *if *was_expired {
+                    &mut expired
+                } else {
+                    &mut evicted
+                } += 1;
+            }
+        }
+        (evicted, expired)
+    }
+
+    /// Whether the value was not stored: charged more than its shard's byte budget.
+    pub(crate) fn oversized(&self) -> bool {
+        self.extra.as_ref().is_some_and(|extra| extra.oversized)
+    }
+
+    fn extra(&mut self) -> &mut Extra<R> {
+        self.extra.get_or_insert_with(|| {
+            Box::new(Extra {
+                more: Vec::new(),
+                oversized: false,
+                rejected: None,
+            })
+        })
     }
 
     /// Keeps a value taken out to make room.
@@ -190,8 +219,15 @@ impl<R> Removed<R> {
         };
         match first {
             None => *first = Some(value),
-            Some(_) => self.more.push((value, expired)),
+            Some(_) => self.extra().more.push((value, expired)),
         }
+    }
+
+    /// Records `value` as not stored.
+    fn reject(&mut self, value: R) {
+        let extra = self.extra();
+        extra.oversized = true;
+        extra.rejected = Some(value);
     }
 }
 
@@ -460,7 +496,11 @@ impl<R: Clone> Store<R> {
             removed
         });
         // A value too large to store still reaches the flight's waiters.
-        match removed.rejected.take() {
+        match removed
+            .extra
+            .as_mut()
+            .and_then(|extra| extra.rejected.take())
+        {
             Some(value) => flight.land_value(value),
             None => flight.land(),
         }
@@ -617,8 +657,7 @@ impl<R> Table<R> {
         let mut removed = Removed::default();
         if charge > self.max_bytes || charge > MAX_CHARGE {
             removed.replaced = self.remove(key);
-            removed.oversized = true;
-            removed.rejected = Some(value);
+            removed.reject(value);
             return removed;
         }
         self.generations += 1;
@@ -876,7 +915,7 @@ mod tests {
                         if let Probe::Lead(flight, _) = store.lead_or_wait(key, round, &slots) {
                             let removed =
                                 store.finish(key, &flight, Some((size, u64::MAX)), round, &slots);
-                            oversized += u32::from(removed.oversized);
+                            oversized += u32::from(removed.oversized());
                         }
                     }
                     2 => {
@@ -892,7 +931,7 @@ mod tests {
                     3 => drop(read(&store, key, round, 0)),
                     _ => {
                         let removed = store.insert(key, size, u64::MAX, round, &slots);
-                        oversized += u32::from(removed.oversized);
+                        oversized += u32::from(removed.oversized());
                     }
                 }
                 let (recorded, counted, budget) = shard_bytes(&store, key);
