@@ -233,10 +233,8 @@ impl<R> Removed<R> {
 
 pub(crate) struct Store<R> {
     tables: Shards<Table<R>>,
-    /// Entries held per shard, kept by writers so that counting takes no lock.
-    lens: Box<[AtomicUsize]>,
-    /// Bytes charged per shard (with `max_bytes`), kept as `lens` is.
-    bytes: Box<[AtomicUsize]>,
+    /// Entries held and bytes charged per shard, kept by writers so that counting takes no lock.
+    lens: Box<[Lens]>,
     /// Picks a shard from the high half of a key.
     mask: usize,
     capacity: u64,
@@ -266,6 +264,15 @@ struct Table<R> {
     /// The entries' charges, and the most they may add up to (`usize::MAX` without `max_bytes`).
     bytes: usize,
     max_bytes: usize,
+    /// The most one entry may be charged: `max_bytes`, or less (see [`MAX_CHARGE`]).
+    max_charge: usize,
+}
+
+/// A shard's entries and charges, as of its last write.
+#[derive(Default)]
+struct Lens {
+    entries: AtomicUsize,
+    bytes: AtomicUsize,
 }
 
 /// An entry's place in a queue: its key's hash (the low half of the key) and its id, 16 bytes.
@@ -330,8 +337,7 @@ impl<R: Clone> Store<R> {
         }));
         Store {
             mask: tables.len() - 1,
-            lens: (0..tables.len()).map(|_| AtomicUsize::new(0)).collect(),
-            bytes: (0..tables.len()).map(|_| AtomicUsize::new(0)).collect(),
+            lens: (0..tables.len()).map(|_| Lens::default()).collect(),
             tables,
             capacity,
             sizer,
@@ -351,9 +357,9 @@ impl<R: Clone> Store<R> {
     pub(crate) fn bytes(&self) -> Option<u64> {
         self.sizer?;
         Some(
-            self.bytes
+            self.lens
                 .iter()
-                .map(|bytes| bytes.load(Ordering::Relaxed) as u64)
+                .map(|lens| lens.bytes.load(Ordering::Relaxed) as u64)
                 .sum(),
         )
     }
@@ -376,8 +382,10 @@ impl<R: Clone> Store<R> {
     fn write_at<O>(&self, place: usize, readers: &Slots, f: impl FnOnce(&mut Table<R>) -> O) -> O {
         self.tables.write(place, readers, |table| {
             let out = f(table);
-            self.lens[place].store(table.entries.len(), Ordering::Relaxed);
-            self.bytes[place].store(table.bytes, Ordering::Relaxed);
+            if let Some(lens) = self.lens.get(place) {
+                lens.entries.store(table.entries.len(), Ordering::Relaxed);
+                lens.bytes.store(table.bytes, Ordering::Relaxed);
+            }
             out
         })
     }
@@ -474,6 +482,7 @@ impl<R: Clone> Store<R> {
     }
 
     /// Ends the flight on `key`, storing `value` first if there is one. Waiters then look again.
+    #[inline]
     pub(crate) fn finish(
         &self,
         key: u128,
@@ -597,7 +606,7 @@ impl<R: Clone> Store<R> {
     pub(crate) fn len(&self) -> usize {
         self.lens
             .iter()
-            .map(|len| len.load(Ordering::Relaxed))
+            .map(|lens| lens.entries.load(Ordering::Relaxed))
             .sum()
     }
 }
@@ -619,6 +628,7 @@ impl<R> Table<R> {
             generations: 0,
             bytes: 0,
             max_bytes,
+            max_charge: max_bytes.min(MAX_CHARGE),
         }
     }
 
@@ -655,7 +665,7 @@ impl<R> Table<R> {
         charge: usize,
     ) -> Removed<R> {
         let mut removed = Removed::default();
-        if charge > self.max_bytes || charge > MAX_CHARGE {
+        if charge > self.max_charge {
             removed.replaced = self.remove(key);
             removed.reject(value);
             return removed;
