@@ -417,3 +417,60 @@ fn warming_reports_a_value_too_large_as_not_stored() {
     warmed(10);
     assert_eq!(WARMED_RUNS.load(Ordering::SeqCst), 2);
 }
+
+static REFRESHED: Body = Body::new(100);
+#[memoize(
+    ttl = "10m",
+    refresh = "background",
+    refresh_after = "30s",
+    max_bytes = 1_000
+)]
+fn refreshed(id: u32) -> Vec<u8> {
+    REFRESHED.run(id)
+}
+
+/// Polls `condition` until it holds; fails the test after 10 s (waiting on the refresh pool's
+/// outcome, not a sleep standing in for one).
+fn eventually(what: &str, condition: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !condition() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for: {what}"
+        );
+        std::thread::yield_now();
+    }
+}
+
+#[test]
+fn a_background_refresh_is_charged_its_new_size() {
+    // The only test of this binary that reads the clock.
+    cachemacro_runtime::clock::pause();
+    let cache = refreshed_cache();
+    for id in 1..=3 {
+        refreshed(id);
+    }
+    assert_eq!(cache.bytes(), Some(3 * charge(100)));
+    // Grown past the room left (2 x 188 + 788 > 1000): stored anew, an older entry evicted.
+    REFRESHED.set_len(700);
+    cachemacro_runtime::clock::advance(Duration::from_secs(30));
+    assert_eq!(refreshed(2), vec![2; 100], "stale, served at once");
+    eventually("the refresh to land", || {
+        cache.stats().refreshes_updated == 1
+    });
+    assert!(cache.bytes().unwrap() <= 1_000);
+    assert_eq!(cache.stats().evictions, 1);
+    let runs = REFRESHED.runs();
+    assert_eq!(refreshed(2), vec![2; 700], "the refreshed value");
+    assert_eq!(REFRESHED.runs(), runs);
+    // Too large to store: the stale entry goes, and the next call computes.
+    REFRESHED.set_len(5_000);
+    cachemacro_runtime::clock::advance(Duration::from_secs(30));
+    assert_eq!(refreshed(2), vec![2; 700]);
+    eventually("the refresh to run", || cache.stats().oversized == 1);
+    // Counted after the entry went: the other 100-byte entry alone is left.
+    assert_eq!((cache.len(), cache.bytes()), (Some(1), Some(charge(100))));
+    assert_eq!(cache.stats().refreshes_updated, 1);
+    REFRESHED.set_len(10);
+    assert_eq!(refreshed(2), vec![2; 10], "computed again");
+}
