@@ -25,7 +25,9 @@
 //! ask for, which is what the program controls.
 //!
 //! `#[derive(CacheSize)]` sums its fields: `size_of::<Self>()` once (which holds every field's
-//! own bytes, and an enum's largest variant) plus each field's heap.
+//! own bytes, and an enum's largest variant) plus each field's heap. Each type parameter gets a
+//! `CacheSize` bound; a union is rejected (which field is live is unknown). A derived type leaves
+//! [`HEAP_FREE`](CacheSize::HEAP_FREE) `false`.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet, VecDeque};

@@ -35,8 +35,9 @@ pub fn derive_cache_key(item: TokenStream) -> TokenStream {
     derive_key::derive(item.into()).into()
 }
 
-/// Implements `CacheSize` for a struct or an enum: `size_of::<Self>()` plus what each field owns
-/// on the heap. See `cachemacro_runtime::CacheSize`.
+/// Implements `CacheSize` for a struct or an enum: `size_of::<Self>()` once (it holds every
+/// field's own bytes) plus what each field owns on the heap. Every type parameter is bounded by
+/// `CacheSize`; a union is rejected. See `cachemacro_runtime::CacheSize`.
 #[proc_macro_derive(CacheSize)]
 pub fn derive_cache_size(item: TokenStream) -> TokenStream {
     derive_size::derive(item.into()).into()
