@@ -19,6 +19,9 @@
 //! [clock] and the [statistics](Stats). Every option of `#[memoize(...)]`, with its type, default,
 //! meaning and an example, is in [`options`].
 //!
+//! Sizes, for `max_bytes`: the standard types have one, and `#[derive(CacheSize)]` gives your own
+//! types one. See [`size`].
+//!
 //! Keys: the standard types, `std::net` addresses and paths have one; `#[derive(CacheKey)]` gives
 //! your own structs and enums one; the cargo features `uuid`, `chrono`, `time`, `url` and
 //! `serde_json` (off by default) give those crates' types one. See [`key`].
@@ -81,6 +84,10 @@
 //!   read sees the current time.
 //! - **Capacity.** A hard bound: the cache never holds more than `capacity` entries. See
 //!   [`memory`] for the eviction order.
+//! - **Memory.** `max_bytes = "64MiB"` bounds the bytes too, beside the entries: each entry is
+//!   charged its value's [`CacheSize`] (derive it with `#[derive(CacheSize)]`) and a fixed
+//!   overhead, and the charges held never exceed `max_bytes`. A value too large for the budget is
+//!   returned but not cached. See [`options`](crate::options#max_bytes) and [`memory::budget`].
 //! - **Concurrency.** Concurrent misses on one key run the body once; the other callers wait for its
 //!   value (threads block, tasks await). If the body panics, nothing is cached, the panic reaches
 //!   the caller that ran it, and the waiters run the body themselves, one at a time; the same
@@ -135,6 +142,7 @@ pub mod memory;
 pub mod options;
 #[cfg(feature = "redis")]
 pub mod redis;
+pub mod size;
 // Their crate-level paths, which the store and the backends name.
 pub use memo::{bypass, refresh, warm};
 use memo::{flight, reentry};
@@ -144,9 +152,10 @@ mod stats;
 pub use crate::redis::{RedisCache, RedisConfig};
 pub use bypass::{bypass, bypass_async};
 pub use cache::Cache;
-pub use cachemacro::{CacheKey, memoize};
+pub use cachemacro::{CacheKey, CacheSize, memoize};
 pub use key::{CacheKey, KeySink};
 pub use memory::MemoryCache;
+pub use size::CacheSize;
 pub use stats::Stats;
 pub use warm::WarmReport;
 
@@ -346,6 +355,72 @@ pub mod __private {
     /// Proof that a function's return type can be cached.
     #[derive(Clone, Copy)]
     pub struct Cacheable(());
+
+    /// Implemented by every type a function with `max_bytes` can keep: its [`Sizable`] proof
+    /// builds the function's byte-bounded cache, so a type without [`CacheSize`](crate::CacheSize)
+    /// is reported once, on the type, like [`CacheValue`] (and with two impls for the same
+    /// reason).
+    #[diagnostic::on_unimplemented(
+        message = "`{Self}` does not implement `CacheSize`: with `max_bytes`, the cache must know the size of what it keeps",
+        label = "the size in bytes of this type is unknown",
+        note = "derive it with `#[derive(cachemacro_runtime::CacheSize)]`, or implement `cachemacro_runtime::CacheSize` by hand",
+        note = "of a `Result`, only the `Ok` type is kept, unless `cache_err = true` keeps the error type too"
+    )]
+    pub trait SizeValue<P> {
+        /// The proof.
+        fn proof() -> P;
+    }
+
+    impl<T: crate::CacheSize> SizeValue<Sizable> for T {
+        #[inline(always)]
+        fn proof() -> Sizable {
+            Sizable(())
+        }
+    }
+
+    impl<T> SizeValue<Sizable> for T
+    where
+        Never<T>: Clone,
+    {
+        fn proof() -> Sizable {
+            Sizable(())
+        }
+    }
+
+    /// Proof that what a function keeps has a [`CacheSize`](crate::CacheSize).
+    #[derive(Clone, Copy)]
+    pub struct Sizable(());
+
+    impl Sizable {
+        /// The in-process cache of a function with `max_bytes`, keeping `R` of its results in
+        /// the layout `L`; `cacheable` is the proof that `R` can be cached at all.
+        pub fn memory_cache<
+            R: crate::CacheSize + Clone + Send + Sync + 'static,
+            L: crate::layout::Layout,
+        >(
+            self,
+            cacheable: Cacheable,
+            config: FnConfig,
+            max_bytes: u64,
+        ) -> crate::MemoryCache<R, L> {
+            let _ = cacheable;
+            crate::MemoryCache::with_max_bytes(config, max_bytes)
+        }
+
+        /// As [`Cacheable::and_err`], for `CacheSize` (`cache_err = true`: both types are kept).
+        #[inline(always)]
+        pub fn and_err<E: ErrorProof<Self>>(self, error: E) -> E::Whole {
+            error.whole(self)
+        }
+    }
+
+    impl ErrorProof<Sizable> for Sizable {
+        type Whole = Sizable;
+        #[inline(always)]
+        fn whole(self, ok: Sizable) -> Sizable {
+            ok
+        }
+    }
 
     impl Cacheable {
         /// Returns `cache` unchanged.

@@ -10,6 +10,7 @@
 //! |---|---|---|---|
 //! | [`ttl`](#ttl) | whole seconds, or a string with a unit | no expiry | entries older than this are never served |
 //! | [`capacity`](#capacity) | integer, 1 to 4294967295 | 10,000 | at most this many entries are kept |
+//! | [`max_bytes`](#max_bytes) | whole bytes, or a string with a unit (`"64MiB"`) | none | at most this many bytes of entries are kept |
 //! | [`name`](#name) | string | `module::path::fn_name` | the function's identity in its keys |
 //! | [`version`](#version) | integer, `u32` | 0 | bump it to drop the entries of older versions |
 //! | [`ignore`](#ignore) | list of argument names | `[]` | arguments left out of the key |
@@ -73,6 +74,59 @@
 //! }
 //! assert!(matches!(square_cache().len(), Some(n) if n <= 2));
 //! assert_eq!(square_cache().capacity(), Some(2));
+//! ```
+//!
+//! # `max_bytes`
+//!
+//! **Type:** a whole number of bytes (`max_bytes = 1_000_000`), or a string of digits and one
+//! unit, `B`, `KB`, `KiB`, `MB`, `MiB`, `GB` or `GiB` (`max_bytes = "64MiB"`; `KB` is 1000 bytes,
+//! `KiB` 1024). **Default:** none; only `capacity` bounds the cache. In process only: with
+//! `backend = "redis"` it is a compile error (Redis' `maxmemory` bounds Redis).
+//!
+//! The most bytes the function's in-process cache holds: each entry is charged its value's
+//! [`CacheSize`](crate::CacheSize) plus [`ENTRY_OVERHEAD`](crate::memory::ENTRY_OVERHEAD) (64
+//! bytes), and the charges held never exceed `max_bytes`; storing a value evicts entries (in the
+//! usual order, see [`memory`](crate::memory)) until it fits. `capacity` still holds beside it,
+//! with its default of 10,000 when not given: both bounds hold at once. What is kept (the return
+//! type, or the `Ok` type of a `Result` without `cache_err`) must implement
+//! [`CacheSize`](crate::CacheSize): `#[derive(CacheSize)]` gives your types one, and a type
+//! without one is a compile error on the return type.
+//!
+//! A value charged more than the budget it would share is returned to its caller, and to the
+//! callers waiting for it, but not stored (counted in [`Stats::oversized`](crate::Stats)); the
+//! budget is split over the cache's shards, so that bound is `max_bytes` below 2 MiB and at least
+//! `max_bytes / 64` above (see [`memory::budget`](crate::memory::budget)). A zero `max_bytes`, an
+//! unknown unit and a size that overflows a `u64` are compile errors.
+//!
+//! ```
+//! use cachemacro_runtime::{CacheSize, memoize};
+//!
+//! #[derive(Clone, CacheSize)]
+//! struct Report {
+//!     day: u32,
+//!     lines: Vec<String>,
+//! }
+//!
+//! #[memoize(max_bytes = "64KiB")]
+//! fn report(day: u32) -> Report {
+//!     Report { day, lines: vec!["x".repeat(1000); 4] }
+//! }
+//!
+//! #[memoize(max_bytes = "64KiB", capacity = 100)]
+//! fn page(n: usize) -> Vec<u8> {
+//!     vec![0; n]
+//! }
+//!
+//! for day in 0..100 {
+//!     report(day);
+//! }
+//! let cache = report_cache();
+//! assert!(cache.bytes().unwrap() <= 64 * 1024);
+//! assert_eq!(cache.max_bytes(), Some(64 * 1024));
+//!
+//! page(100_000); // larger than the budget: returned, not cached
+//! assert_eq!(page_cache().len(), Some(0));
+//! assert_eq!(page_cache().stats().oversized, 1);
 //! ```
 //!
 //! # `name`

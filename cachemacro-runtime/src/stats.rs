@@ -27,6 +27,9 @@ pub struct Stats {
     pub evictions: u64,
     /// Entries found past their `ttl` and removed.
     pub expirations: u64,
+    /// Values not stored because they alone were charged more than the byte budget they would
+    /// share (`max_bytes`; see [`crate::memory::budget`]): returned to their callers, not cached.
+    pub oversized: u64,
     /// Backend errors (Redis unreachable, timed out, undecodable values). Always 0 in process.
     pub errors: u64,
     /// Background refreshes that began running (`refresh = "background"`).
@@ -62,6 +65,7 @@ pub(crate) struct Counters {
     pub(crate) threads: Slots,
     pub(crate) evictions: AtomicU64,
     pub(crate) expirations: AtomicU64,
+    pub(crate) oversized: AtomicU64,
     pub(crate) errors: AtomicU64,
     pub(crate) refreshes: RefreshCounters,
     pub(crate) locks: LockCounters,
@@ -106,6 +110,7 @@ impl Counters {
         (stats.hits, stats.misses) = self.threads.totals();
         stats.evictions = self.evictions.load(Ordering::Relaxed);
         stats.expirations = self.expirations.load(Ordering::Relaxed);
+        stats.oversized = self.oversized.load(Ordering::Relaxed);
         stats.errors = self.errors.load(Ordering::Relaxed);
         let refreshes = &self.refreshes;
         stats.refreshes_started = refreshes.started.load(Ordering::Relaxed);

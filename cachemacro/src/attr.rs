@@ -60,6 +60,8 @@ pub(crate) struct Options {
     /// In milliseconds.
     pub(crate) ttl: Attr<u64>,
     pub(crate) capacity: Attr<u64>,
+    /// In bytes.
+    pub(crate) max_bytes: Attr<u64>,
     pub(crate) name: Attr<String>,
     pub(crate) version: Attr<u32>,
     pub(crate) ignore: Attr<Vec<Ident>>,
@@ -113,6 +115,7 @@ impl Options {
         let mut options = Options {
             ttl: Attr::none(TTL),
             capacity: Attr::none(CAPACITY),
+            max_bytes: Attr::none(MAX_BYTES),
             name: Attr::none(NAME),
             version: Attr::none(VERSION),
             ignore: Attr::none(IGNORE),
@@ -164,6 +167,9 @@ impl Options {
                 parse_duration_option(v, LOCK_TTL).map(|p| self.lock_ttl.set(errors, key, v, p))
             }
             CAPACITY => parse_capacity(v, CAPACITY).map(|p| self.capacity.set(errors, key, v, p)),
+            MAX_BYTES => {
+                crate::bytes::parse_option(v).map(|p| self.max_bytes.set(errors, key, v, p))
+            }
             NEAR => parse_capacity(v, NEAR).map(|p| self.near.set(errors, key, v, p)),
             NEAR_TTL => {
                 parse_duration_option(v, NEAR_TTL).map(|p| self.near_ttl.set(errors, key, v, p))
@@ -194,6 +200,7 @@ fn example(name: &str) -> &'static str {
     match name {
         TTL => "60",
         CAPACITY => "10_000",
+        MAX_BYTES => "\"64MiB\"",
         NAME => "\"users::by_id\"",
         VERSION => "2",
         IGNORE => "[self]",
@@ -251,7 +258,7 @@ pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     row[b.len()]
 }
 
-fn literal(value: &Expr) -> Option<&Lit> {
+pub(crate) fn literal(value: &Expr) -> Option<&Lit> {
     match value {
         Expr::Lit(ExprLit { lit, .. }) => Some(lit),
         Expr::Group(group) => literal(&group.expr),

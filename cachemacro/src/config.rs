@@ -77,6 +77,8 @@ pub(crate) struct Config {
     pub(crate) refresh_after_ms: u64,
     /// `capacity`; `None` leaves the runtime's `DEFAULT_CAPACITY`.
     pub(crate) capacity: Option<u64>,
+    /// `max_bytes`: the in-process cache's byte budget, beside its capacity.
+    pub(crate) max_bytes: Option<u64>,
     /// `near`: the near tier's capacity and its `near_ttl` in milliseconds (0 for the `ttl`).
     pub(crate) near: Option<(u64, u64)>,
     pub(crate) version: u32,
@@ -165,6 +167,7 @@ impl Config {
                 _ => 0,
             },
             capacity: options.capacity.value().copied(),
+            max_bytes: options.max_bytes.value().copied(),
             near: options
                 .near
                 .value()

@@ -325,7 +325,16 @@ fn cache_access(config: &Config, func: &Func, cache_call: &TokenStream) -> Cache
     match config.backend {
         Backend::Memory => CacheAccess {
             ty: quote!(#krate::MemoryCache<#kept #layout>),
-            new: quote!(#cache_proof.memory_cache),
+            // With `max_bytes`, a second proof reports a type without `CacheSize` once, on the
+            // type that is kept (see `__private::SizeValue`).
+            new: match config.max_bytes {
+                Some(max_bytes) => {
+                    let size_proof = proof(quote!(SizeValue), quote!(SizeValue));
+                    quote!((|__cachemacro_config| #size_proof
+                        .memory_cache(#cache_proof, __cachemacro_config, #max_bytes)))
+                }
+                None => quote!(#cache_proof.memory_cache),
+            },
             cache_ref: quote!(#cache_proof.pass(#cache_call)),
         },
         Backend::Redis => {

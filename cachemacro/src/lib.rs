@@ -1,15 +1,17 @@
-//! The `#[memoize]` attribute and `#[derive(CacheKey)]`. Use them through `cachemacro-runtime`,
+//! The `#[memoize]` attribute, `#[derive(CacheKey)]` and `#[derive(CacheSize)]`. Use them through `cachemacro-runtime`,
 //! which re-exports them and holds the documentation of every option and of the key encoding.
 //!
 //! Parse ([`attr`]), check ([`func`], [`valid`], which resolves every default into a
 //! [`config::Config`]), expand ([`expand`], from that configuration alone), as separate steps. Every
 //! mistake is collected and reported at once on its own token; on error the function is emitted
 //! unchanged beside the errors, so one mistake gives one error and the IDE keeps working. The
-//! derive lives on its own in [`derive_key`].
+//! derives live on their own in [`derive_key`] and [`derive_size`].
 
 mod attr;
+mod bytes;
 mod config;
 mod derive_key;
+mod derive_size;
 mod errors;
 mod expand;
 mod func;
@@ -31,6 +33,14 @@ pub fn memoize(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_derive(CacheKey, attributes(cache_key))]
 pub fn derive_cache_key(item: TokenStream) -> TokenStream {
     derive_key::derive(item.into()).into()
+}
+
+/// Implements `CacheSize` for a struct or an enum: `size_of::<Self>()` once (it holds every
+/// field's own bytes) plus what each field owns on the heap. Every type parameter is bounded by
+/// `CacheSize`; a union is rejected. See `cachemacro_runtime::CacheSize`.
+#[proc_macro_derive(CacheSize)]
+pub fn derive_cache_size(item: TokenStream) -> TokenStream {
+    derive_size::derive(item.into()).into()
 }
 
 fn memoize_impl(

@@ -2,6 +2,7 @@
 
 pub(crate) const TTL: &str = "ttl";
 pub(crate) const CAPACITY: &str = "capacity";
+pub(crate) const MAX_BYTES: &str = "max_bytes";
 pub(crate) const NAME: &str = "name";
 pub(crate) const VERSION: &str = "version";
 pub(crate) const IGNORE: &str = "ignore";
@@ -21,6 +22,7 @@ pub(crate) const CRATE: &str = "crate";
 pub(crate) const ALL: &[&str] = &[
     TTL,
     CAPACITY,
+    MAX_BYTES,
     NAME,
     VERSION,
     IGNORE,

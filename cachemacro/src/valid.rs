@@ -81,6 +81,14 @@ fn check(options: &Options, config: &Config, func: &Func, errors: &mut Errors) {
             "`capacity` bounds the in-process cache; with `backend = \"redis\"` Redis' own `maxmemory` policy bounds the entries: remove `capacity`",
         );
     }
+    if let Some(set) = options.max_bytes.get()
+        && config.backend == Backend::Redis
+    {
+        errors.at(
+            set.key,
+            "`max_bytes` bounds the in-process cache's memory; with `backend = \"redis\"` Redis' own `maxmemory` bounds it: remove `max_bytes` (and bound a near tier with `near`)",
+        );
+    }
 }
 
 fn check_near(options: &Options, config: &Config, errors: &mut Errors) {

@@ -5,8 +5,8 @@
 //! A flight ends once, with a value (its waiters get a clone) or with nothing (its waiters look
 //! again, and one of them may lead the next flight). It ends with nothing when its leader
 //! panicked, was cancelled, computed a value that is not cached, or, in the in-process backend,
-//! stored the value where the waiters' next look finds it (that backend's flights carry no value:
-//! `Flight<()>`).
+//! stored the value where the waiters' next look finds it (that backend's flights carry a value
+//! only when it was too large for its byte budget, `max_bytes`).
 //!
 //! The in-process backend keeps its flights beside its entries, in the store's shards; other
 //! backends keep theirs in a [`Flights`] registry, whose [`Leader`] guard ends the flight when it
@@ -48,6 +48,11 @@ impl<R> Flight<R> {
     /// Ends the flight with nothing: the waiters look the key up again.
     pub(crate) fn land(&self) {
         self.end(None);
+    }
+
+    /// Ends the flight with `value` for the waiters to take: a value the store did not keep.
+    pub(crate) fn land_value(&self, value: R) {
+        self.end(Some(value));
     }
 
     /// Ends the flight with `outcome`, unless it has ended already, and wakes every waiter.

@@ -5,6 +5,15 @@
 //! clones arguments. The capacity is exact: the cache never holds more than `capacity` entries,
 //! at any moment.
 //!
+//! With `max_bytes`, so is the memory bound, to the entries' own accounting: each entry is
+//! charged its value's [`CacheSize`](crate::CacheSize) plus [`ENTRY_OVERHEAD`] (the key, the
+//! entry's bookkeeping and its queue slot), computed once when it is stored, and the charges held
+//! never exceed `max_bytes`, at any moment ([`MemoryCache::bytes`] reads them). Storing evicts in
+//! the order below until the new entry fits both bounds; a value charged more than its shard's
+//! share of the budget is not stored at all (see [`budget`]). Not charged: the table's spare
+//! buckets and the eviction policy's memory below, which depend on the capacity, not on the
+//! values.
+//!
 //! # What the cache keeps
 //!
 //! Entries that are hit again, and keys that keep coming back; not one-off keys. The policy is
@@ -45,6 +54,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use self::per_thread::Slots;
 use self::store::{Probe, Read, Removed, Store};
@@ -59,6 +69,9 @@ use crate::stats::Counters;
 use crate::{reentry, refresh};
 
 mod refreshing;
+
+pub mod budget;
+pub use budget::ENTRY_OVERHEAD;
 
 // The store: the table (`store`, its eviction's sketch and ghost in `evict`) over the read-mostly lock (`read_lock`, all of the store's unsafe
 // code) and the per-thread slots (`per_thread`), built from `sync`'s primitives; `model`
@@ -97,15 +110,17 @@ pub struct Memory<R> {
 pub struct Lead<'a, R: Clone, L> {
     cache: &'a MemoryCache<R, L>,
     key: u128,
-    flight: Arc<Flight>,
+    flight: Arc<Flight<R>>,
     landed: bool,
 }
 
 impl<R: Clone, L> Lead<'_, R, L> {
-    fn land(mut self, value: Option<R>) {
+    /// Stores `value`, if any, and ends the flight. True if stored.
+    fn land(mut self, value: Option<R>) -> bool {
         self.landed = true;
         let cache = self.cache;
         let value = value.map(|value| (value, cache.expires_at()));
+        let given = value.is_some();
         let removed = cache.backend.store.finish(
             self.key,
             &self.flight,
@@ -113,7 +128,9 @@ impl<R: Clone, L> Lead<'_, R, L> {
             clock::now_ms(),
             cache.readers(),
         );
+        let stored = given && !removed.oversized();
         cache.count(removed);
+        stored
     }
 }
 
@@ -137,7 +154,7 @@ impl<R: Clone, L> Drop for Lead<'_, R, L> {
 enum Step<'a, R: Clone, L> {
     /// A value, and the entry's generation when this caller must schedule its refresh.
     Hit(R, Option<u64>),
-    Wait(Arc<Flight>),
+    Wait(Arc<Flight<R>>),
     Lead(Lead<'a, R, L>),
     /// A miss with `lock = "none"`: compute and store, without a flight.
     Unlocked,
@@ -250,11 +267,19 @@ impl<R: Clone, L> MemoryCache<R, L> {
     }
 
     fn count(&self, removed: Removed<R>) {
-        if removed.evicted.is_some() {
-            Counters::count(&self.counters.evictions);
+        let (evicted, expired) = removed.counts();
+        if evicted > 0 {
+            self.counters
+                .evictions
+                .fetch_add(evicted, Ordering::Relaxed);
         }
-        if removed.expired.is_some() {
-            Counters::count(&self.counters.expirations);
+        if expired > 0 {
+            self.counters
+                .expirations
+                .fetch_add(expired, Ordering::Relaxed);
+        }
+        if removed.oversized() {
+            Counters::count(&self.counters.oversized);
         }
     }
 }
@@ -262,14 +287,39 @@ impl<R: Clone, L> MemoryCache<R, L> {
 impl<R: Clone + Send + Sync + 'static, L: Layout> MemoryCache<R, L> {
     #[doc(hidden)]
     pub fn new(config: FnConfig) -> Self {
+        Self::build(config, None)
+    }
+
+    /// A cache that also holds at most `max_bytes` in charges (`max_bytes`; see [`budget`]).
+    #[doc(hidden)]
+    pub fn with_max_bytes(config: FnConfig, max_bytes: u64) -> Self
+    where
+        R: crate::CacheSize,
+    {
+        let size: fn(&R) -> usize = crate::CacheSize::cache_size;
+        Self::build(config, Some(budget::Sizer { size, max_bytes }))
+    }
+
+    fn build(config: FnConfig, sizer: Option<budget::Sizer<R>>) -> Self {
         if config.ttl_ms > 0 {
             clock::start();
         }
         let backend = Memory {
             key_seeds: LocalSeeds::random(),
-            store: Store::new(config.capacity),
+            store: Store::bounded(config.capacity, sizer),
         };
         Cache::with_backend(config, backend)
+    }
+
+    /// The bytes this cache's entries are charged now (see [`budget`] for what an entry is
+    /// charged), as of each shard's last write; `None` without `max_bytes`.
+    pub fn bytes(&self) -> Option<u64> {
+        self.backend.store.bytes()
+    }
+
+    /// The most bytes this cache's entries are charged at once: its `max_bytes`, if it has one.
+    pub fn max_bytes(&self) -> Option<u64> {
+        self.backend.store.max_bytes()
     }
 
     /// The hasher for this cache's keys.
@@ -343,7 +393,11 @@ impl<R: Clone + Send + Sync + 'static, L: Layout> Protocol<R, L> for Memory<R> {
                 // This thread or task computes the key: waiting would wait for itself.
                 Step::Wait(_) if reentry::computing(cache, key) => return Found::Return,
                 Step::Wait(flight) => {
-                    flight.wait_async().await;
+                    // A value too large for the byte budget comes with the flight.
+                    if let Some(value) = flight.wait_async().await {
+                        cache.counters.hit();
+                        return Found::Value(value, None);
+                    }
                 }
                 Step::Lead(lead) => {
                     return Found::Compute {
@@ -369,11 +423,7 @@ impl<R: Clone + Send + Sync + 'static, L: Layout> Protocol<R, L> for Memory<R> {
         kept: Option<&R>,
     ) -> bool {
         match lead {
-            MemoryLead::Flight(lead) => {
-                let stored = kept.is_some();
-                lead.land(kept.cloned());
-                stored
-            }
+            MemoryLead::Flight(lead) => lead.land(kept.cloned()),
             MemoryLead::Unlocked(key) => match kept {
                 Some(kept) => Self::put(cache, key, kept).await,
                 None => false,
@@ -392,8 +442,9 @@ impl<R: Clone + Send + Sync + 'static, L: Layout> Protocol<R, L> for Memory<R> {
             clock::now_ms(),
             cache.readers(),
         );
+        let stored = !removed.oversized();
         cache.count(removed);
-        true
+        stored
     }
 
     async fn remove(cache: &MemoryCache<R, L>, key: u128) -> bool {

@@ -73,6 +73,11 @@ impl<R: Clone + Send + Sync + 'static, L: Layout> MemoryCache<R, L> {
                 .store
                 .refreshed(key, generation, value, clock::now_ms(), self.readers());
         let refreshes = &self.counters.refreshes;
+        let replaced = replaced.map(|removed| {
+            let replaced = removed.replaced.is_some() && !removed.oversized();
+            self.count(removed);
+            replaced
+        });
         if !stored {
             Counters::count(&refreshes.failed);
             tracing::warn!(
@@ -80,7 +85,7 @@ impl<R: Clone + Send + Sync + 'static, L: Layout> MemoryCache<R, L> {
                 panicked,
                 "cachemacro: background refresh failed; the cached value is kept"
             );
-        } else if replaced.is_some() {
+        } else if replaced == Some(true) {
             Counters::count(&refreshes.updated);
         }
     }

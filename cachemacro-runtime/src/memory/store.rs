@@ -42,6 +42,7 @@ use super::per_thread::{Index, Slots};
 use super::read_lock::{self, MAX_SHARDS, Outcome, Shards};
 use super::sync::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use crate::flight::Flight;
+use crate::memory::budget::{self, MAX_CHARGE, Sizer};
 use crate::memory::evict::{Ghost, Sketch};
 
 /// The most hits main's hand credits an entry with: it spares it that many passes.
@@ -78,6 +79,8 @@ struct Entry<R> {
     main: bool,
     /// Tells this entry's slot in a queue from a stale one left by an earlier entry of its key.
     id: u32,
+    /// Its part of the shard's `bytes` (0 without `max_bytes`): fits in the entry's padding.
+    charge: u32,
 }
 
 impl<R> Entry<R> {
@@ -129,9 +132,9 @@ pub(crate) enum Probe<R> {
     Hit(R),
     /// Another caller is computing this key: wait for it, then look again. Carries the expired
     /// entry the lookup removed, if any, to count and drop outside the lock.
-    Wait(Arc<Flight>, Option<R>),
+    Wait(Arc<Flight<R>>, Option<R>),
     /// Nobody is: compute it, then [`Store::finish`]. Carries an expired entry as `Wait` does.
-    Lead(Arc<Flight>, Option<R>),
+    Lead(Arc<Flight<R>>, Option<R>),
 }
 
 /// Clones a value: user code, run inside the lock's guard against re-entry.
@@ -146,6 +149,20 @@ pub(crate) struct Removed<R> {
     pub(crate) evicted: Option<R>,
     pub(crate) expired: Option<R>,
     pub(crate) replaced: Option<R>,
+    /// What only a byte budget leaves, boxed: the miss of a store without one moves one word
+    /// more, and allocates nothing.
+    extra: Option<Box<Extra<R>>>,
+}
+
+/// What a write took out of a byte-bounded table beyond one entry.
+struct Extra<R> {
+    /// Entries taken out beyond the first `evicted` or `expired` (a byte budget can need
+    /// several for one value), with whether each had expired.
+    more: Vec<(R, bool)>,
+    /// The value was not stored: charged more than its shard's byte budget.
+    oversized: bool,
+    /// That value, until it is handed to the flight's waiters.
+    rejected: Option<R>,
 }
 
 impl<R> Default for Removed<R> {
@@ -154,17 +171,75 @@ impl<R> Default for Removed<R> {
             evicted: None,
             expired: None,
             replaced: None,
+            extra: None,
         }
+    }
+}
+
+impl<R> Removed<R> {
+    /// Entries evicted (live) and expired.
+    pub(crate) fn counts(&self) -> (u64, u64) {
+        let (mut evicted, mut expired) = (
+            u64::from(self.evicted.is_some()),
+            u64::from(self.expired.is_some()),
+        );
+        if let Some(extra) = &self.extra {
+            for (_, was_expired) in &extra.more {
+                *if *was_expired {
+                    &mut expired
+                } else {
+                    &mut evicted
+                } += 1;
+            }
+        }
+        (evicted, expired)
+    }
+
+    /// Whether the value was not stored: charged more than its shard's byte budget.
+    pub(crate) fn oversized(&self) -> bool {
+        self.extra.as_ref().is_some_and(|extra| extra.oversized)
+    }
+
+    fn extra(&mut self) -> &mut Extra<R> {
+        self.extra.get_or_insert_with(|| {
+            Box::new(Extra {
+                more: Vec::new(),
+                oversized: false,
+                rejected: None,
+            })
+        })
+    }
+
+    /// Keeps a value taken out to make room.
+    fn taken(&mut self, value: R, expired: bool) {
+        let first = if expired {
+            &mut self.expired
+        } else {
+            &mut self.evicted
+        };
+        match first {
+            None => *first = Some(value),
+            Some(_) => self.extra().more.push((value, expired)),
+        }
+    }
+
+    /// Records `value` as not stored.
+    fn reject(&mut self, value: R) {
+        let extra = self.extra();
+        extra.oversized = true;
+        extra.rejected = Some(value);
     }
 }
 
 pub(crate) struct Store<R> {
     tables: Shards<Table<R>>,
-    /// Entries held per shard, kept by writers so that counting takes no lock.
-    lens: Box<[AtomicUsize]>,
+    /// Entries held and bytes charged per shard, kept by writers so that counting takes no lock.
+    lens: Box<[Lens]>,
     /// Picks a shard from the high half of a key.
     mask: usize,
     capacity: u64,
+    /// With `max_bytes`: how values are charged.
+    sizer: Option<Sizer<R>>,
 }
 
 struct Table<R> {
@@ -183,9 +258,21 @@ struct Table<R> {
     /// The last entry's id.
     ids: u32,
     capacity: usize,
-    flights: HashTable<(u128, Arc<Flight>)>,
+    flights: HashTable<(u128, Arc<Flight<R>>)>,
     /// The next entry's generation.
     generations: u64,
+    /// The entries' charges, and the most they may add up to (`usize::MAX` without `max_bytes`).
+    bytes: usize,
+    max_bytes: usize,
+    /// The most one entry may be charged: `max_bytes`, or less (see [`MAX_CHARGE`]).
+    max_charge: usize,
+}
+
+/// A shard's entries and charges, as of its last write.
+#[derive(Default)]
+struct Lens {
+    entries: AtomicUsize,
+    bytes: AtomicUsize,
 }
 
 /// An entry's place in a queue: its key's hash (the low half of the key) and its id, 16 bytes.
@@ -223,25 +310,66 @@ impl<R> Outcome for Read<R> {
 }
 
 impl<R: Clone> Store<R> {
-    /// A store for at most `capacity` entries (at least 1).
+    /// A store for at most `capacity` entries (at least 1): the near tier's, and the tests'.
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     pub(crate) fn new(capacity: u64) -> Self {
+        Self::bounded(capacity, None)
+    }
+
+    /// A store for at most `capacity` entries (at least 1) and, with a `sizer`, at most its
+    /// `max_bytes` (at least 1) in charges.
+    pub(crate) fn bounded(capacity: u64, sizer: Option<Sizer<R>>) -> Self {
         let capacity = capacity.max(1);
-        let shards = shard_count(capacity);
-        // Split the capacity exactly: the shards' bounds add up to `capacity`.
-        let base = capacity / shards;
-        let extra = capacity % shards;
-        let tables =
-            Shards::new((0..shards).map(|i| Table::new((base + u64::from(i < extra)) as usize)));
+        let sizer = sizer.map(|sizer| Sizer {
+            max_bytes: sizer.max_bytes.max(1),
+            ..sizer
+        });
+        let mut shards = shard_count(capacity);
+        if let Some(sizer) = &sizer {
+            shards = budget::fewer_shards(shards, sizer.max_bytes);
+        }
+        // Split the bounds exactly: the shards' bounds add up to `capacity` and `max_bytes`.
+        let tables = Shards::new((0..shards).map(|i| {
+            let max_bytes = sizer.map_or(usize::MAX, |sizer| {
+                usize::try_from(budget::share(sizer.max_bytes, shards, i)).unwrap_or(usize::MAX)
+            });
+            Table::new(budget::share(capacity, shards, i) as usize, max_bytes)
+        }));
         Store {
             mask: tables.len() - 1,
-            lens: (0..tables.len()).map(|_| AtomicUsize::new(0)).collect(),
+            lens: (0..tables.len()).map(|_| Lens::default()).collect(),
             tables,
             capacity,
+            sizer,
         }
     }
 
     pub(crate) fn capacity(&self) -> u64 {
         self.capacity
+    }
+
+    /// `max_bytes`, if the store has one.
+    pub(crate) fn max_bytes(&self) -> Option<u64> {
+        self.sizer.map(|sizer| sizer.max_bytes)
+    }
+
+    /// The charges held now (as of each shard's last write), if the store has `max_bytes`.
+    pub(crate) fn bytes(&self) -> Option<u64> {
+        self.sizer?;
+        Some(
+            self.lens
+                .iter()
+                .map(|lens| lens.bytes.load(Ordering::Relaxed) as u64)
+                .sum(),
+        )
+    }
+
+    /// What storing `value` costs: 0 without `max_bytes`. Computed before the lock is taken.
+    fn charge(&self, value: &R) -> usize {
+        match &self.sizer {
+            Some(sizer) => sizer.charge(value),
+            None => 0,
+        }
     }
 
     /// Runs `f` on the table of `key`'s shard as a writer, then keeps its length for [`len`].
@@ -254,7 +382,10 @@ impl<R: Clone> Store<R> {
     fn write_at<O>(&self, place: usize, readers: &Slots, f: impl FnOnce(&mut Table<R>) -> O) -> O {
         self.tables.write(place, readers, |table| {
             let out = f(table);
-            self.lens[place].store(table.entries.len(), Ordering::Relaxed);
+            if let Some(lens) = self.lens.get(place) {
+                lens.entries.store(table.entries.len(), Ordering::Relaxed);
+                lens.bytes.store(table.bytes, Ordering::Relaxed);
+            }
             out
         })
     }
@@ -351,17 +482,19 @@ impl<R: Clone> Store<R> {
     }
 
     /// Ends the flight on `key`, storing `value` first if there is one. Waiters then look again.
+    #[inline]
     pub(crate) fn finish(
         &self,
         key: u128,
-        flight: &Arc<Flight>,
+        flight: &Arc<Flight<R>>,
         value: Option<(R, u64)>,
         now: u64,
         readers: &Slots,
     ) -> Removed<R> {
-        let removed = self.write(key, readers, |table| {
+        let charge = value.as_ref().map_or(0, |(value, _)| self.charge(value));
+        let mut removed = self.write(key, readers, |table| {
             let removed = value.map_or_else(Removed::default, |(value, expires_at)| {
-                table.insert(key, value, expires_at, now)
+                table.insert(key, value, expires_at, now, charge)
             });
             if let Ok(found) = table
                 .flights
@@ -371,7 +504,15 @@ impl<R: Clone> Store<R> {
             }
             removed
         });
-        flight.land();
+        // A value too large to store still reaches the flight's waiters.
+        match removed
+            .extra
+            .as_mut()
+            .and_then(|extra| extra.rejected.take())
+        {
+            Some(value) => flight.land_value(value),
+            None => flight.land(),
+        }
         removed
     }
 
@@ -384,14 +525,18 @@ impl<R: Clone> Store<R> {
         now: u64,
         readers: &Slots,
     ) -> Removed<R> {
+        let charge = self.charge(&value);
         self.write(key, readers, |table| {
-            table.insert(key, value, expires_at, now)
+            table.insert(key, value, expires_at, now, charge)
         })
     }
 
     /// Ends the refresh of generation `generation` of `key`: stores `value` (with a new age) if
-    /// there is one, or keeps the old value. Hands back what was replaced; `None` if that entry is
-    /// gone (evicted, invalidated or replaced meanwhile), in which case nothing is stored.
+    /// there is one, or keeps the old value. Hands back what was taken out (`replaced`: the old
+    /// value, if a new one came); `None` if that entry is gone (evicted, invalidated or replaced
+    /// meanwhile), in which case nothing is stored. A value that does not fit the entry's byte
+    /// budget in place is stored as a new entry, evicting as needed, or not at all (the old one
+    /// is removed in either case: it is out of date).
     pub(crate) fn refreshed(
         &self,
         key: u128,
@@ -399,17 +544,33 @@ impl<R: Clone> Store<R> {
         value: Option<(R, u64)>,
         now: u64,
         readers: &Slots,
-    ) -> Option<Option<R>> {
+    ) -> Option<Removed<R>> {
+        let charge = value.as_ref().map_or(0, |(value, _)| self.charge(value));
         self.write(key, readers, |table| {
+            let (bytes, max_bytes) = (table.bytes, table.max_bytes);
             let entry = table
                 .entries
                 .find_mut(hash(key), |e| e.key == key && e.generation == generation)?;
             entry.refreshing.store(false, Ordering::Relaxed);
-            Some(value.map(|(value, expires_at)| {
+            let Some((value, expires_at)) = value else {
+                return Some(Removed::default());
+            };
+            let held = bytes - entry.charge as usize;
+            if charge <= MAX_CHARGE && held + charge <= max_bytes {
                 entry.expires_at = expires_at;
                 entry.stored_at = now;
-                std::mem::replace(&mut entry.value, value)
-            }))
+                entry.charge = charge as u32;
+                table.bytes = held + charge;
+                let replaced = std::mem::replace(&mut entry.value, value);
+                return Some(Removed {
+                    replaced: Some(replaced),
+                    ..Removed::default()
+                });
+            }
+            let old = table.remove(key);
+            let mut removed = table.insert(key, value, expires_at, now, charge);
+            removed.replaced = old;
+            Some(removed)
         })
     }
 
@@ -434,6 +595,7 @@ impl<R: Clone> Store<R> {
                 table.main_len = 0;
                 table.ghost.clear();
                 table.sketch.clear();
+                table.bytes = 0;
                 std::mem::take(&mut table.entries)
             });
             drop(old);
@@ -444,13 +606,13 @@ impl<R: Clone> Store<R> {
     pub(crate) fn len(&self) -> usize {
         self.lens
             .iter()
-            .map(|len| len.load(Ordering::Relaxed))
+            .map(|lens| lens.entries.load(Ordering::Relaxed))
             .sum()
     }
 }
 
 impl<R> Table<R> {
-    fn new(capacity: usize) -> Self {
+    fn new(capacity: usize, max_bytes: usize) -> Self {
         Table {
             entries: HashTable::new(),
             small: VecDeque::new(),
@@ -464,6 +626,9 @@ impl<R> Table<R> {
             capacity,
             flights: HashTable::new(),
             generations: 0,
+            bytes: 0,
+            max_bytes,
+            max_charge: max_bytes.min(MAX_CHARGE),
         }
     }
 
@@ -480,6 +645,7 @@ impl<R> Table<R> {
 
     /// Accounts for `entry` having left the table (its queue slot goes stale).
     fn unqueue(&mut self, entry: &Entry<R>) {
+        self.bytes -= entry.charge as usize;
         if entry.main {
             self.main_len -= 1;
         } else {
@@ -487,30 +653,49 @@ impl<R> Table<R> {
         }
     }
 
-    fn insert(&mut self, key: u128, value: R, expires_at: u64, now: u64) -> Removed<R> {
+    /// Stores `value`, charged `charge` bytes (0 without a byte budget), evicting until both the
+    /// entry count and the charges fit. A value charged more than the whole budget is handed
+    /// back in `rejected`, and the key's old entry, out of date, is removed.
+    fn insert(
+        &mut self,
+        key: u128,
+        value: R,
+        expires_at: u64,
+        now: u64,
+        charge: usize,
+    ) -> Removed<R> {
         let mut removed = Removed::default();
+        if charge > self.max_charge {
+            removed.replaced = self.remove(key);
+            removed.reject(value);
+            return removed;
+        }
         self.generations += 1;
         let generation = self.generations;
+        let bytes = self.bytes;
         if let Some(entry) = self.entries.find_mut(hash(key), |e| e.key == key) {
-            // A new value is a new entry: a refresh scheduled for the old one does not land.
-            entry.expires_at = expires_at;
-            entry.stored_at = now;
-            entry.generation = generation;
-            entry.refreshing.store(false, Ordering::Relaxed);
-            removed.replaced = Some(std::mem::replace(&mut entry.value, value));
-            return removed;
+            let held = bytes - entry.charge as usize;
+            if held + charge <= self.max_bytes {
+                // A new value is a new entry: a refresh scheduled for the old one does not land.
+                entry.expires_at = expires_at;
+                entry.stored_at = now;
+                entry.generation = generation;
+                entry.charge = charge as u32;
+                entry.refreshing.store(false, Ordering::Relaxed);
+                self.bytes = held + charge;
+                removed.replaced = Some(std::mem::replace(&mut entry.value, value));
+                return removed;
+            }
+            // Larger than its place: stored anew, making room like any new key.
+            removed.replaced = self.remove(key);
         }
         self.sketch.fit(self.entries.len() + 1);
         self.record(key, 1);
-        while self.entries.len() >= self.capacity {
+        while self.entries.len() >= self.capacity || self.bytes + charge > self.max_bytes {
             let Some((value, expired)) = self.evict(now) else {
                 break;
             };
-            if expired {
-                removed.expired = Some(value);
-            } else {
-                removed.evicted = Some(value);
-            }
+            removed.taken(value, expired);
         }
         // A key the small FIFO dropped lately is back: it goes to main if the sketch rates it
         // at least as high as what main would give up for it. Otherwise (and for a key seen
@@ -543,9 +728,11 @@ impl<R> Table<R> {
                 discount: 0,
                 main: to_main,
                 id,
+                charge: charge as u32,
             },
             |e| hash(e.key),
         );
+        self.bytes += charge;
         self.compact();
         removed
     }
@@ -614,6 +801,7 @@ impl<R> Table<R> {
                 }
                 let entry = found.remove().0;
                 self.small_len -= 1;
+                self.bytes -= entry.charge as usize;
                 if !expired {
                     self.ghost.insert(slot.0);
                 }
@@ -673,6 +861,114 @@ mod tests {
         for key in keys {
             store.insert(key, key as u64, u64::MAX, 0, &readers());
         }
+    }
+
+    /// A store whose values are charged their own number of bytes.
+    fn sized(capacity: u64, max_bytes: u64) -> Store<u64> {
+        let size: fn(&u64) -> usize = |value| *value as usize;
+        Store::bounded(capacity, Some(Sizer { size, max_bytes }))
+    }
+
+    /// The shard of `key`: its charges as the entries record them, as the shard counts them,
+    /// and its budget. Each entry's charge is checked against its value (`sized` charges a
+    /// value its own number of bytes).
+    fn shard_bytes(store: &Store<u64>, key: u128) -> (usize, usize, usize) {
+        store.write(key, &readers(), |table| {
+            for entry in table.entries.iter() {
+                assert_eq!(
+                    entry.charge as usize,
+                    entry.value as usize + budget::ENTRY_OVERHEAD
+                );
+            }
+            let recorded = table.entries.iter().map(|e| e.charge as usize).sum();
+            (recorded, table.bytes, table.max_bytes)
+        })
+    }
+
+    #[test]
+    fn byte_budgets_are_split_exactly_and_fewer_shards_hold_small_budgets() {
+        for max_bytes in [1u64, 1000, (2 << 20) - 1, 2 << 20, 100 << 20, (1 << 40) + 3] {
+            let store = sized(1 << 20, max_bytes);
+            let mut total = 0;
+            for place in 0..store.tables.len() {
+                total += store.write_at(place, &readers(), |table| table.max_bytes as u64);
+            }
+            assert_eq!(total, max_bytes);
+            let shards = store.tables.len() as u64;
+            assert!(shards == 1 || max_bytes / shards >= budget::MIN_SHARD_BYTES);
+            if max_bytes < 2 << 20 {
+                assert_eq!(shards, 1, "{max_bytes}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_charges_held_never_exceed_the_byte_budget_under_churn() {
+        for (capacity, max_bytes) in [(1_000u64, 20_000u64), (100_000, 64 << 20)] {
+            let store = sized(capacity, max_bytes);
+            let slots = readers();
+            let mut state = 0x2545_f491_4f6c_dd1du64;
+            let mut oversized = 0;
+            for round in 0..20_000u64 {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                let key = spread(state % 3_000);
+                // Up to a third of a shard's budget, and now and then more than all of it.
+                let size = match state % 64 {
+                    0 => max_bytes + 1,
+                    _ => (state >> 20) % (max_bytes / store.tables.len() as u64 / 3),
+                };
+                match state >> 61 {
+                    0 => drop(store.remove(key, round, &slots)),
+                    1 => {
+                        if let Probe::Lead(flight, _) = store.lead_or_wait(key, round, &slots) {
+                            let removed =
+                                store.finish(key, &flight, Some((size, u64::MAX)), round, &slots);
+                            oversized += u32::from(removed.oversized());
+                        }
+                    }
+                    2 => {
+                        let generation = store.write(key, &slots, |table| {
+                            table.entries.find(hash(key), |e| e.key == key).map(|e| e.generation)
+                        });
+                        if let Some(generation) = generation {
+                            let value = Some((size, u64::MAX));
+                            store.refreshed(key, generation, value, round, &slots);
+                        }
+                    }
+                    // Hits, so that entries move to the main FIFO and leave it too.
+                    3 => drop(read(&store, key, round, 0)),
+                    _ => {
+                        let removed = store.insert(key, size, u64::MAX, round, &slots);
+                        oversized += u32::from(removed.oversized());
+                    }
+                }
+                let (recorded, counted, budget) = shard_bytes(&store, key);
+                assert_eq!(recorded, counted);
+                assert!(counted <= budget, "{counted} > {budget}");
+                assert!(store.bytes().unwrap() <= max_bytes);
+                assert!(store.len() as u64 <= capacity);
+            }
+            assert!(oversized > 0);
+        }
+    }
+
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn the_charge_takes_no_room_in_an_entry() {
+        // The entry as it was before `charge`: the hit reads entries of the same size.
+        #[allow(dead_code)]
+        struct Before<R>(u128, R, u64, u64, u64, AtomicBool, AtomicU8, u8, u8, bool, u32);
+        for (with, without) in [
+            (size_of::<Entry<u64>>(), size_of::<Before<u64>>()),
+            (size_of::<Entry<String>>(), size_of::<Before<String>>()),
+            (size_of::<Entry<std::sync::Arc<str>>>(), size_of::<Before<std::sync::Arc<str>>>()),
+            (size_of::<Entry<()>>(), size_of::<Before<()>>()),
+        ] {
+            assert_eq!(with, without);
+        }
+        assert_eq!(size_of::<Entry<u64>>(), 64);
     }
 
     #[test]
@@ -828,18 +1124,18 @@ mod tests {
         assert_eq!(read(&store, 1, 100, 100), Some((1, true)), "old: refresh");
         assert_eq!(read(&store, 1, 101, 100), Some((1, false)), "one in flight");
         assert_eq!(
-            store.refreshed(1, 2, Some((2, u64::MAX)), 150, &slots),
+            store.refreshed(1, 2, Some((2, u64::MAX)), 150, &slots).map(|r| r.replaced),
             None,
             "not that entry"
         );
         assert_eq!(
-            store.refreshed(1, 1, Some((2, u64::MAX)), 150, &slots),
+            store.refreshed(1, 1, Some((2, u64::MAX)), 150, &slots).map(|r| r.replaced),
             Some(Some(1))
         );
         assert_eq!(read(&store, 1, 249, 100), Some((2, false)), "renewed");
         assert_eq!(read(&store, 1, 250, 100), Some((2, true)));
         assert_eq!(
-            store.refreshed(1, 1, None, 260, &slots),
+            store.refreshed(1, 1, None, 260, &slots).map(|r| r.replaced),
             Some(None),
             "failed: kept"
         );
