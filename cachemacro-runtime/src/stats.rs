@@ -86,6 +86,8 @@ pub(crate) struct LockCounters {
 }
 
 impl Counters {
+    /// A hit found by a backend's lookup rather than a store's read (which counts its own).
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     #[inline]
     pub(crate) fn hit(&self) {
         self.threads.hit(per_thread::current());

@@ -97,7 +97,6 @@ pub struct Memory<R> {
 pub struct Lead<'a, R: Clone, L> {
     cache: &'a MemoryCache<R, L>,
     key: u128,
-    flight: Arc<Flight>,
     landed: bool,
 }
 
@@ -106,13 +105,10 @@ impl<R: Clone, L> Lead<'_, R, L> {
         self.landed = true;
         let cache = self.cache;
         let value = value.map(|value| (value, cache.expires_at()));
-        let removed = cache.backend.store.finish(
-            self.key,
-            &self.flight,
-            value,
-            clock::now_ms(),
-            cache.readers(),
-        );
+        let removed = cache
+            .backend
+            .store
+            .finish(self.key, value, clock::now_ms(), cache.readers());
         cache.count(removed);
     }
 }
@@ -121,13 +117,11 @@ impl<R: Clone, L> Drop for Lead<'_, R, L> {
     fn drop(&mut self) {
         if !self.landed {
             let cache = self.cache;
-            let removed = cache.backend.store.finish(
-                self.key,
-                &self.flight,
-                None,
-                clock::now_ms(),
-                cache.readers(),
-            );
+            let removed =
+                cache
+                    .backend
+                    .store
+                    .finish(self.key, None, clock::now_ms(), cache.readers());
             cache.count(removed);
         }
     }
@@ -223,26 +217,18 @@ impl<R: Clone, L> MemoryCache<R, L> {
             self.counters.miss();
             return Step::Unlocked;
         }
-        match self.backend.store.lead_or_wait(key, now, readers) {
-            Probe::Hit(value) => {
-                self.counters.hit();
-                Step::Hit(value, None)
-            }
-            Probe::Wait(flight, expired) => {
-                if expired.is_some() {
-                    Counters::count(&self.counters.expirations);
-                }
-                Step::Wait(flight)
-            }
-            Probe::Lead(flight, expired) => {
-                if expired.is_some() {
-                    Counters::count(&self.counters.expirations);
-                }
+        match self
+            .backend
+            .store
+            .lead_or_wait(key, now, per_thread::current(), readers)
+        {
+            Probe::Hit(value) => Step::Hit(value, None),
+            Probe::Wait(flight) => Step::Wait(flight),
+            Probe::Lead => {
                 self.counters.miss();
                 Step::Lead(Lead {
                     cache: self,
                     key,
-                    flight,
                     landed: false,
                 })
             }

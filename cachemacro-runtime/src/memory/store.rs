@@ -11,8 +11,18 @@
 //! So hits take no lock: a reader marks its own per-thread slot, a writer announces itself on the
 //! shard and waits for the marked readers (the protocol, its invariants and all of the store's
 //! unsafe code are in `read_lock.rs`). This file is safe code over that lock's `read` and `write`.
-//! Writes are rare next to hits: a miss writes twice (its flight, then its value), a hit never
-//! (it bumps its entry's counter, see below, and stops once the count is of no further use).
+//! Writes are rare next to hits: a miss writes once (its value), a hit never (it bumps its entry's
+//! counter, see below, and stops once the count is of no further use).
+//!
+//! # Flights
+//!
+//! The keys being computed are kept apart from the entries, in a small table per shard behind a
+//! plain mutex that hits never read: publishing a flight does not take the table's writer lock
+//! nor wait for its readers, so a miss pays that once, to store its value. A flight is an entry
+//! without a [`Flight`] until a second caller comes to wait for it: a miss nobody waits for
+//! allocates nothing and wakes nobody. The leader stores its value, then removes its flight;
+//! a caller finding no flight (under the flights' mutex) looks at the table again before leading,
+//! so it sees the value of any flight that ended before.
 //!
 //! The locked add is the one fence a hit pays. An asymmetric fence (`membarrier`) would let
 //! readers mark with a plain store, but it cost 9.3 us per call on these VMs while a second thread
@@ -40,7 +50,7 @@ use hashbrown::HashTable;
 
 use super::per_thread::{Index, Slots};
 use super::read_lock::{self, MAX_SHARDS, Outcome, Shards};
-use super::sync::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use super::sync::{AtomicBool, AtomicU8, AtomicUsize, Mutex, MutexGuard, Ordering, PoisonError};
 use crate::flight::Flight;
 use crate::memory::evict::{Ghost, Sketch};
 
@@ -125,13 +135,12 @@ pub(crate) enum Read<R> {
 
 /// What the miss path found.
 pub(crate) enum Probe<R> {
-    /// A live value after all (stored since the read).
+    /// A live value after all (stored since the read), counted as a hit.
     Hit(R),
-    /// Another caller is computing this key: wait for it, then look again. Carries the expired
-    /// entry the lookup removed, if any, to count and drop outside the lock.
-    Wait(Arc<Flight>, Option<R>),
-    /// Nobody is: compute it, then [`Store::finish`]. Carries an expired entry as `Wait` does.
-    Lead(Arc<Flight>, Option<R>),
+    /// Another caller is computing this key: wait for it, then look again.
+    Wait(Arc<Flight>),
+    /// Nobody is: compute it, then [`Store::finish`].
+    Lead,
 }
 
 /// Clones a value: user code, run inside the lock's guard against re-entry.
@@ -160,11 +169,26 @@ impl<R> Default for Removed<R> {
 
 pub(crate) struct Store<R> {
     tables: Shards<Table<R>>,
+    /// The keys being computed, per shard (see "Flights" above).
+    flights: Box<[Flights]>,
     /// Entries held per shard, kept by writers so that counting takes no lock.
     lens: Box<[AtomicUsize]>,
     /// Picks a shard from the high half of a key.
     mask: usize,
     capacity: u64,
+}
+
+/// A shard's flights: a key being computed, and its [`Flight`] once someone waits for it. Aligned
+/// so that two shards' mutexes never share a cache line.
+#[repr(align(128))]
+struct Flights(Mutex<HashTable<(u128, Option<Arc<Flight>>)>>);
+
+impl Flights {
+    /// The table, also after a panic elsewhere while it was locked (a value's `Clone`, below):
+    /// each update of it is one insert or remove, never left half-done.
+    fn lock(&self) -> MutexGuard<'_, HashTable<(u128, Option<Arc<Flight>>)>> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 struct Table<R> {
@@ -183,7 +207,6 @@ struct Table<R> {
     /// The last entry's id.
     ids: u32,
     capacity: usize,
-    flights: HashTable<(u128, Arc<Flight>)>,
     /// The next entry's generation.
     generations: u64,
 }
@@ -234,6 +257,9 @@ impl<R: Clone> Store<R> {
             Shards::new((0..shards).map(|i| Table::new((base + u64::from(i < extra)) as usize)));
         Store {
             mask: tables.len() - 1,
+            flights: (0..tables.len())
+                .map(|_| Flights(Mutex::new(HashTable::new())))
+                .collect(),
             lens: (0..tables.len()).map(|_| AtomicUsize::new(0)).collect(),
             tables,
             capacity,
@@ -328,50 +354,53 @@ impl<R: Clone> Store<R> {
         Read::Hit(value, due.then_some(entry.generation))
     }
 
-    /// The miss path: the value if it was stored meanwhile, else the flight to wait for or to
-    /// lead. An expired entry is removed.
-    pub(crate) fn lead_or_wait(&self, key: u128, now: u64, readers: &Slots) -> Probe<R> {
-        self.write(key, readers, |table| {
-            let mut expired = None;
-            if let Some(entry) = table.entries.find(hash(key), |e| e.key == key) {
-                if entry.expires_at > now {
-                    return Probe::Hit(clone_value(&entry.value));
-                }
-                expired = table.remove(key);
-            }
-            if let Some((_, flight)) = table.flights.find(hash(key), |(k, _)| *k == key) {
-                return Probe::Wait(flight.clone(), expired);
-            }
-            let flight = Arc::new(Flight::new());
-            table
-                .flights
-                .insert_unique(hash(key), (key, flight.clone()), |(k, _)| hash(*k));
-            Probe::Lead(flight, expired)
-        })
+    /// The miss path: the value if it was stored meanwhile (counted as a hit in the slot at
+    /// `index`), else the flight to wait for or to lead. Takes no writer lock: see "Flights".
+    pub(crate) fn lead_or_wait(
+        &self,
+        key: u128,
+        now: u64,
+        index: Index,
+        readers: &Slots,
+    ) -> Probe<R> {
+        let place = self.place(key);
+        let mut flights = self.flights[place].lock();
+        if let Some((_, flight)) = flights.find_mut(hash(key), |(k, _)| *k == key) {
+            // The first waiter makes the flight; its leader lands it.
+            let flight = flight.get_or_insert_with(|| Arc::new(Flight::new()));
+            return Probe::Wait(flight.clone());
+        }
+        // No flight, under its mutex: any flight of this key that ended did so after storing
+        // its value, so this look finds it. (The lock order is flights, then table: a writer of
+        // the table never takes the flights' mutex.)
+        if let Read::Hit(value, _) = self.read(key, now, 0, index, readers) {
+            return Probe::Hit(value);
+        }
+        flights.insert_unique(hash(key), (key, None), |(k, _)| hash(*k));
+        Probe::Lead
     }
 
-    /// Ends the flight on `key`, storing `value` first if there is one. Waiters then look again.
+    /// Ends this caller's flight on `key` (from [`lead_or_wait`](Self::lead_or_wait)), storing
+    /// `value` first if there is one. Its waiters, if any, then look again.
     pub(crate) fn finish(
         &self,
         key: u128,
-        flight: &Arc<Flight>,
         value: Option<(R, u64)>,
         now: u64,
         readers: &Slots,
     ) -> Removed<R> {
-        let removed = self.write(key, readers, |table| {
-            let removed = value.map_or_else(Removed::default, |(value, expires_at)| {
-                table.insert(key, value, expires_at, now)
-            });
-            if let Ok(found) = table
-                .flights
-                .find_entry(hash(key), |(k, f)| *k == key && Arc::ptr_eq(f, flight))
-            {
-                found.remove();
-            }
-            removed
+        let removed = value.map_or_else(Removed::default, |(value, expires_at)| {
+            self.insert(key, value, expires_at, now, readers)
         });
-        flight.land();
+        // Only the leader removes its key: the entry found is this caller's flight.
+        let flight = self.flights[self.place(key)]
+            .lock()
+            .find_entry(hash(key), |(k, _)| *k == key)
+            .ok()
+            .and_then(|found| found.remove().0.1);
+        if let Some(flight) = flight {
+            flight.land();
+        }
         removed
     }
 
@@ -462,7 +491,6 @@ impl<R> Table<R> {
             sketch: Sketch::new(capacity),
             ids: 0,
             capacity,
-            flights: HashTable::new(),
             generations: 0,
         }
     }
@@ -493,11 +521,17 @@ impl<R> Table<R> {
         let generation = self.generations;
         if let Some(entry) = self.entries.find_mut(hash(key), |e| e.key == key) {
             // A new value is a new entry: a refresh scheduled for the old one does not land.
-            entry.expires_at = expires_at;
             entry.stored_at = now;
             entry.generation = generation;
             entry.refreshing.store(false, Ordering::Relaxed);
-            removed.replaced = Some(std::mem::replace(&mut entry.value, value));
+            let old = Some(std::mem::replace(&mut entry.value, value));
+            // A miss on an expired entry replaces it here: that is its expiry.
+            if entry.expires_at <= now {
+                removed.expired = old;
+            } else {
+                removed.replaced = old;
+            }
+            entry.expires_at = expires_at;
             return removed;
         }
         self.sketch.fit(self.entries.len() + 1);
