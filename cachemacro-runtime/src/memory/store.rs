@@ -893,6 +893,32 @@ mod tests {
     }
 
     #[test]
+    fn a_flight_is_made_only_once_a_caller_waits_for_it() {
+        let store = Store::<u64>::new(10);
+        let slots = readers();
+        let index = crate::memory::per_thread::current();
+        let made = |store: &Store<u64>| {
+            let flights = store.flights[store.place(1)].lock();
+            (flights.len(), flights.iter().filter(|(_, f)| f.is_some()).count())
+        };
+        assert!(matches!(store.lead_or_wait(1, 0, index, &slots), Probe::Lead));
+        assert_eq!(made(&store), (1, 0), "a leader alone: published, no flight made");
+        let Probe::Wait(first) = store.lead_or_wait(1, 0, index, &slots) else {
+            panic!("a second caller waits")
+        };
+        let Probe::Wait(second) = store.lead_or_wait(1, 0, index, &slots) else {
+            panic!("a third caller waits")
+        };
+        assert!(Arc::ptr_eq(&first, &second), "waiters share one flight");
+        store.finish(1, Some((7, u64::MAX)), 0, &slots);
+        assert_eq!(made(&store), (0, 0));
+        let mut waiting = std::pin::pin!(first.wait_async());
+        let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+        assert!(waiting.as_mut().poll(&mut context).is_ready(), "the flight ended");
+        assert!(matches!(store.lead_or_wait(1, 0, index, &slots), Probe::Hit(7)));
+    }
+
+    #[test]
     fn readers_and_writers_exclude_each_other() {
         // Many readers and a writer replacing values: a reader sees a whole value, never a
         // half-written one (each value is a pair that must stay equal). The clone reads the two
