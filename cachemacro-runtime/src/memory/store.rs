@@ -16,13 +16,13 @@
 //!
 //! # Flights
 //!
-//! The keys being computed are kept apart from the entries, in a small table per shard behind a
-//! plain mutex that hits never read: publishing a flight does not take the table's writer lock
-//! nor wait for its readers, so a miss pays that once, to store its value. A flight is an entry
-//! without a [`Flight`] until a second caller comes to wait for it: a miss nobody waits for
-//! allocates nothing and wakes nobody. The leader stores its value, then removes its flight;
-//! a caller finding no flight (under the flights' mutex) looks at the table again before leading,
-//! so it sees the value of any flight that ended before.
+//! The keys being computed are kept apart from the entries, in a small table per shard inside the
+//! shard's mutex, which hits never take: publishing a flight takes that mutex alone, without
+//! announcing a write or waiting for readers (the lock's "mutex holder"), so a miss pays for a
+//! write once, to store its value, and removes its flight in that same write. A flight is an
+//! entry without a [`Flight`] until a second caller comes to wait for it: a miss nobody waits for
+//! allocates nothing and wakes nobody. A caller finding no flight looks at the table under the
+//! same mutex before leading, so it sees the value of any flight that ended before.
 //!
 //! The locked add is the one fence a hit pays. An asymmetric fence (`membarrier`) would let
 //! readers mark with a plain store, but it cost 9.3 us per call on these VMs while a second thread
@@ -50,7 +50,7 @@ use hashbrown::HashTable;
 
 use super::per_thread::{Index, Slots};
 use super::read_lock::{self, MAX_SHARDS, Outcome, Shards};
-use super::sync::{AtomicBool, AtomicU8, AtomicUsize, Mutex, MutexGuard, Ordering, PoisonError};
+use super::sync::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use crate::flight::Flight;
 use crate::memory::evict::{Ghost, Sketch};
 
@@ -168,9 +168,8 @@ impl<R> Default for Removed<R> {
 }
 
 pub(crate) struct Store<R> {
-    tables: Shards<Table<R>>,
-    /// The keys being computed, per shard (see "Flights" above).
-    flights: Box<[Flights]>,
+    /// Each shard's table, and the keys being computed there (see "Flights" above).
+    tables: Shards<Table<R>, Flights>,
     /// Entries held per shard, kept by writers so that counting takes no lock.
     lens: Box<[AtomicUsize]>,
     /// Picks a shard from the high half of a key.
@@ -178,18 +177,8 @@ pub(crate) struct Store<R> {
     capacity: u64,
 }
 
-/// A shard's flights: a key being computed, and its [`Flight`] once someone waits for it. Aligned
-/// so that two shards' mutexes never share a cache line.
-#[repr(align(128))]
-struct Flights(Mutex<HashTable<(u128, Option<Arc<Flight>>)>>);
-
-impl Flights {
-    /// The table, also after a panic elsewhere while it was locked (a value's `Clone`, below):
-    /// each update of it is one insert or remove, never left half-done.
-    fn lock(&self) -> MutexGuard<'_, HashTable<(u128, Option<Arc<Flight>>)>> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
+/// A shard's flights: each key being computed, and its [`Flight`] once someone waits for it.
+type Flights = HashTable<(u128, Option<Arc<Flight>>)>;
 
 struct Table<R> {
     entries: HashTable<Entry<R>>,
@@ -253,13 +242,12 @@ impl<R: Clone> Store<R> {
         // Split the capacity exactly: the shards' bounds add up to `capacity`.
         let base = capacity / shards;
         let extra = capacity % shards;
-        let tables =
-            Shards::new((0..shards).map(|i| Table::new((base + u64::from(i < extra)) as usize)));
+        let tables = Shards::new((0..shards).map(|i| {
+            let table = Table::new((base + u64::from(i < extra)) as usize);
+            (table, Flights::new())
+        }));
         Store {
             mask: tables.len() - 1,
-            flights: (0..tables.len())
-                .map(|_| Flights(Mutex::new(HashTable::new())))
-                .collect(),
             lens: (0..tables.len()).map(|_| AtomicUsize::new(0)).collect(),
             tables,
             capacity,
@@ -274,12 +262,18 @@ impl<R: Clone> Store<R> {
     ///
     /// [`len`]: Self::len
     fn write<O>(&self, key: u128, readers: &Slots, f: impl FnOnce(&mut Table<R>) -> O) -> O {
-        self.write_at(self.place(key), readers, f)
+        self.write_at(self.place(key), readers, |table, _| f(table))
     }
 
-    fn write_at<O>(&self, place: usize, readers: &Slots, f: impl FnOnce(&mut Table<R>) -> O) -> O {
-        self.tables.write(place, readers, |table| {
-            let out = f(table);
+    /// [`write`](Self::write) on the shard at `place`, with its flights.
+    fn write_at<O>(
+        &self,
+        place: usize,
+        readers: &Slots,
+        f: impl FnOnce(&mut Table<R>, &mut Flights) -> O,
+    ) -> O {
+        self.tables.write_with(place, readers, |table, flights| {
+            let out = f(table, flights);
             self.lens[place].store(table.entries.len(), Ordering::Relaxed);
             out
         })
@@ -355,7 +349,8 @@ impl<R: Clone> Store<R> {
     }
 
     /// The miss path: the value if it was stored meanwhile (counted as a hit in the slot at
-    /// `index`), else the flight to wait for or to lead. Takes no writer lock: see "Flights".
+    /// `index`), else the flight to wait for or to lead. Takes the shard's mutex alone: see
+    /// "Flights".
     pub(crate) fn lead_or_wait(
         &self,
         key: u128,
@@ -363,25 +358,25 @@ impl<R: Clone> Store<R> {
         index: Index,
         readers: &Slots,
     ) -> Probe<R> {
-        let place = self.place(key);
-        let mut flights = self.flights[place].lock();
-        if let Some((_, flight)) = flights.find_mut(hash(key), |(k, _)| *k == key) {
-            // The first waiter makes the flight; its leader lands it.
-            let flight = flight.get_or_insert_with(|| Arc::new(Flight::new()));
-            return Probe::Wait(flight.clone());
-        }
-        // No flight, under its mutex: any flight of this key that ended did so after storing
-        // its value, so this look finds it. (The lock order is flights, then table: a writer of
-        // the table never takes the flights' mutex.)
-        if let Read::Hit(value, _) = self.read(key, now, 0, index, readers) {
-            return Probe::Hit(value);
-        }
-        flights.insert_unique(hash(key), (key, None), |(k, _)| hash(*k));
-        Probe::Lead
+        self.tables.locked(self.place(key), |table, flights| {
+            if let Some((_, flight)) = flights.find_mut(hash(key), |(k, _)| *k == key) {
+                // The first waiter makes the flight; its leader lands it.
+                let flight = flight.get_or_insert_with(|| Arc::new(Flight::new()));
+                return Probe::Wait(flight.clone());
+            }
+            // No flight: any flight of this key ended in a write that stored its value first,
+            // under this mutex, so this look finds it.
+            if let Read::Hit(value, _) = Self::read_entry(table, key, now, 0) {
+                readers.hit(index);
+                return Probe::Hit(value);
+            }
+            flights.insert_unique(hash(key), (key, None), |(k, _)| hash(*k));
+            Probe::Lead
+        })
     }
 
     /// Ends this caller's flight on `key` (from [`lead_or_wait`](Self::lead_or_wait)), storing
-    /// `value` first if there is one. Its waiters, if any, then look again.
+    /// `value` in the same write if there is one. Its waiters, if any, then look again.
     pub(crate) fn finish(
         &self,
         key: u128,
@@ -389,15 +384,23 @@ impl<R: Clone> Store<R> {
         now: u64,
         readers: &Slots,
     ) -> Removed<R> {
-        let removed = value.map_or_else(Removed::default, |(value, expires_at)| {
-            self.insert(key, value, expires_at, now, readers)
-        });
         // Only the leader removes its key: the entry found is this caller's flight.
-        let flight = self.flights[self.place(key)]
-            .lock()
-            .find_entry(hash(key), |(k, _)| *k == key)
-            .ok()
-            .and_then(|found| found.remove().0.1);
+        let end = |flights: &mut Flights| {
+            flights
+                .find_entry(hash(key), |(k, _)| *k == key)
+                .ok()
+                .and_then(|found| found.remove().0.1)
+        };
+        let place = self.place(key);
+        let (removed, flight) = match value {
+            Some((value, expires_at)) => self.write_at(place, readers, |table, flights| {
+                (table.insert(key, value, expires_at, now), end(flights))
+            }),
+            None => (
+                Removed::default(),
+                self.tables.locked(place, |_, flights| end(flights)),
+            ),
+        };
         if let Some(flight) = flight {
             flight.land();
         }
@@ -456,7 +459,7 @@ impl<R: Clone> Store<R> {
     /// Empties every shard; flights in progress go on and store their values when they land.
     pub(crate) fn clear(&self, readers: &Slots) {
         for place in 0..self.tables.len() {
-            let old = self.write_at(place, readers, |table| {
+            let old = self.write_at(place, readers, |table, _| {
                 table.small.clear();
                 table.main.clear();
                 table.small_len = 0;
@@ -811,7 +814,7 @@ mod tests {
                 store.remove(key, 0, &slots);
             }
             for place in 0..store.tables.len() {
-                store.write_at(place, &slots, |table| {
+                store.write_at(place, &slots, |table, _| {
                     let queued = table.small.len() + table.main.len();
                     assert!(queued <= 2 * table.entries.len() + 33, "{queued} queued");
                     assert_eq!(table.small_len + table.main_len, table.entries.len());
@@ -898,8 +901,9 @@ mod tests {
         let slots = readers();
         let index = crate::memory::per_thread::current();
         let made = |store: &Store<u64>| {
-            let flights = store.flights[store.place(1)].lock();
-            (flights.len(), flights.iter().filter(|(_, f)| f.is_some()).count())
+            store.tables.locked(store.place(1), |_, flights| {
+                (flights.len(), flights.iter().filter(|(_, f)| f.is_some()).count())
+            })
         };
         assert!(matches!(store.lead_or_wait(1, 0, index, &slots), Probe::Lead));
         assert_eq!(made(&store), (1, 0), "a leader alone: published, no flight made");

@@ -9,7 +9,7 @@
 
 pub(crate) use std::hint::spin_loop;
 pub(crate) use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
-pub(crate) use std::sync::{Mutex, MutexGuard, PoisonError};
+pub(crate) use std::sync::{Mutex, PoisonError};
 pub(crate) use std::thread::yield_now;
 pub(crate) use std::thread_local;
 
