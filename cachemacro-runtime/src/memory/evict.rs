@@ -200,18 +200,27 @@ impl Ghost {
         let Some(Bucket(slots)) = self.buckets.get_mut(index) else {
             return;
         };
-        let target = slots
-            .iter()
-            .position(|&(p, _)| p == print)
-            .unwrap_or_else(|| {
-                // The oldest slot; an empty one counts as older than any.
-                (0..slots.len())
-                    .max_by_key(|&i| match slots[i] {
-                        (0, _) => u32::MAX,
-                        (_, s) => seq.wrapping_sub(s),
-                    })
-                    .unwrap_or(0)
-            });
+        // The first slot of the same key, else the oldest (the last of equals); an empty one
+        // counts as older than any. One pass without branches (the age and the index packed in
+        // one word, so the oldest is a plain maximum): this runs on every eviction from the
+        // small FIFO.
+        let (mut same, mut oldest) = (slots.len(), 0u64);
+        for (i, &(p, s)) in slots.iter().enumerate().rev() {
+            if p == print {
+                same = i;
+            }
+            let age = if p == 0 {
+                u32::MAX
+            } else {
+                seq.wrapping_sub(s)
+            };
+            oldest = oldest.max(u64::from(age) << 3 | i as u64);
+        }
+        let target = if same < slots.len() {
+            same
+        } else {
+            oldest as usize & 7
+        };
         slots[target] = (print, seq);
     }
 
