@@ -217,15 +217,12 @@ impl<R: Clone, L> MemoryCache<R, L> {
             self.counters.miss();
             return Step::Unlocked;
         }
-        match self
-            .backend
-            .store
-            .lead_or_wait(key, now, per_thread::current(), readers)
-        {
+        let index = per_thread::current();
+        match self.backend.store.lead_or_wait(key, now, index, readers) {
             Probe::Hit(value) => Step::Hit(value, None),
             Probe::Wait(flight) => Step::Wait(flight),
             Probe::Lead => {
-                self.counters.miss();
+                readers.miss(index);
                 Step::Lead(Lead {
                     cache: self,
                     key,

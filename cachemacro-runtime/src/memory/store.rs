@@ -590,8 +590,10 @@ impl<R> Table<R> {
     /// Counts an access of `key` in the sketch; when the sketch halves, the residents' hits
     /// (the part of their counts the sketch has not seen yet) are halved too, or a once-popular
     /// entry would keep its score forever.
+    #[inline]
     fn record(&mut self, key: u128, times: u8) {
-        if self.sketch.add(key, times) {
+        // Most entries leave unhit: nothing to count, and no call.
+        if times > 0 && self.sketch.add(key, times) {
             for entry in self.entries.iter_mut() {
                 entry.halve();
             }
