@@ -25,7 +25,7 @@ pub struct Stats {
     pub capacity: Option<u64>,
     /// Entries removed to make room for new ones.
     pub evictions: u64,
-    /// Entries found past their `ttl` and removed.
+    /// Entries found past their `ttl` and removed, or replaced by the miss that recomputed them.
     pub expirations: u64,
     /// Backend errors (Redis unreachable, timed out, undecodable values). Always 0 in process.
     pub errors: u64,

@@ -281,6 +281,35 @@ mod tests {
     }
 
     #[test]
+    fn the_ghost_takes_the_slot_of_the_same_key_else_an_empty_else_the_oldest() {
+        // A window of 3: one bucket of 8 slots, so every key meets every other.
+        let mut ghost = Ghost::new(3);
+        let holds = |ghost: &Ghost, key: u64| {
+            let Bucket(slots) = ghost.buckets[0];
+            slots.iter().filter(|(p, _)| *p == fingerprint(key)).count()
+        };
+        for key in 1..=8 {
+            ghost.insert(key);
+        }
+        ghost.insert(9);
+        assert_eq!(
+            (holds(&ghost, 1), holds(&ghost, 9)),
+            (0, 1),
+            "the oldest made room"
+        );
+        ghost.insert(5);
+        assert_eq!(holds(&ghost, 5), 1, "the same key keeps one slot");
+        assert_eq!(holds(&ghost, 2), 1, "and the oldest stays");
+        ghost.remove(7);
+        ghost.insert(10);
+        assert_eq!(
+            (holds(&ghost, 2), holds(&ghost, 10)),
+            (1, 1),
+            "an empty slot goes before the oldest"
+        );
+    }
+
+    #[test]
     fn the_sketch_counts_and_forgets() {
         let mut sketch = Sketch::new(100);
         sketch.fit(100);
