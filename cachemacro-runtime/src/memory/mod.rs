@@ -39,7 +39,9 @@
 //!
 //!
 //! Hits take no lock and write no memory that another thread writes, so they scale across threads
-//! (see `read_lock.rs` for the read-mostly protocol). The price is a fixed ~8 KiB per memoized
+//! (see `read_lock.rs` for the read-mostly protocol). A miss takes its shard's lock twice: once
+//! alone to publish that it computes the key (waiting for no reader), once as a writer to store
+//! the value and end its flight (see `store.rs`, "Flights"). The price is a fixed ~8 KiB per memoized
 //! function: one 128-byte slot per thread (64 of them, plus one shared) for hit counts and reader
 //! marks.
 
