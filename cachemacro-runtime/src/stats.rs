@@ -55,12 +55,11 @@ pub struct Stats {
     pub lock_takeovers: u64,
 }
 
-/// A cache's counters. Hits and misses live in per-thread slots (see [`crate::memory::per_thread`]): the
+/// A cache's counters. Hits, misses and evictions live in per-thread slots (see [`crate::memory::per_thread`]): the
 /// hit path must not write a cache line that other threads write.
 #[derive(Default)]
 pub(crate) struct Counters {
     pub(crate) threads: Slots,
-    pub(crate) evictions: AtomicU64,
     pub(crate) expirations: AtomicU64,
     pub(crate) errors: AtomicU64,
     pub(crate) refreshes: RefreshCounters,
@@ -106,7 +105,7 @@ impl Counters {
     pub(crate) fn snapshot(&self) -> Stats {
         let mut stats = Stats::default();
         (stats.hits, stats.misses) = self.threads.totals();
-        stats.evictions = self.evictions.load(Ordering::Relaxed);
+        stats.evictions = self.threads.evictions();
         stats.expirations = self.expirations.load(Ordering::Relaxed);
         stats.errors = self.errors.load(Ordering::Relaxed);
         let refreshes = &self.refreshes;

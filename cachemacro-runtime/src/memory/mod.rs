@@ -236,7 +236,7 @@ impl<R: Clone, L> MemoryCache<R, L> {
 
     fn count(&self, removed: Removed<R>) {
         if removed.evicted.is_some() {
-            Counters::count(&self.counters.evictions);
+            self.readers().evicted(per_thread::current());
         }
         if removed.expired.is_some() {
             Counters::count(&self.counters.expirations);
