@@ -10,9 +10,13 @@
 //!
 //! So hits take no lock: a reader marks its own per-thread slot, a writer announces itself on the
 //! shard and waits for the marked readers (the protocol, its invariants and all of the store's
-//! unsafe code are in `read_lock.rs`). This file is safe code over that lock's `read` and `write`.
-//! Writes are rare next to hits: a miss writes once (its value), a hit never (it bumps its entry's
-//! counter, see below, and stops once the count is of no further use).
+//! unsafe code are in `read_lock.rs`). This file is safe code over that lock's `read`, `locked`
+//! and `write`. Writes are rare next to hits: a miss writes once (its value), a hit never (it
+//! bumps its entry's counter, see below, and stops once the count is of no further use).
+//!
+//! The locked add is the one fence a hit pays. An asymmetric fence (`membarrier`) would let
+//! readers mark with a plain store, but it cost 9.3 us per call on these VMs while a second thread
+//! ran, and every write would pay it.
 //!
 //! # Flights
 //!
@@ -22,11 +26,8 @@
 //! write once, to store its value, and removes its flight in that same write. A flight is an
 //! entry without a [`Flight`] until a second caller comes to wait for it: a miss nobody waits for
 //! allocates nothing and wakes nobody. A caller finding no flight looks at the table under the
-//! same mutex before leading, so it sees the value of any flight that ended before.
-//!
-//! The locked add is the one fence a hit pays. An asymmetric fence (`membarrier`) would let
-//! readers mark with a plain store, but it cost 9.3 us per call on these VMs while a second thread
-//! ran, and every write would pay it.
+//! same mutex before leading, so it sees the value of any flight that ended before. An expired
+//! entry stays until that value replaces it (and counts as expired then), or the hand meets it.
 //!
 //! # Eviction
 //!
