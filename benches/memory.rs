@@ -1,11 +1,16 @@
-//! The in-process hit path beside its baselines, in one run: a plain `HashMap` lookup (foldhash)
-//! of a prebuilt key of the same arguments, and the `cached` crate's `#[cached(max_size = 10000)]`.
+//! The in-process hit and miss paths beside their baselines, in one run: a plain `HashMap` lookup
+//! (foldhash) of a prebuilt key of the same arguments, and the caches a user would otherwise
+//! memoize with: the `cached` crate's `#[cached(max_size = 10000)]`, and quick_cache and moka used
+//! the way a memoized function uses a cache (`get`, and on a miss the body then `insert`), with an
+//! owned `(u64, String)` key, capacity 10,000 and foldhash (quick_cache's default hasher).
 //! `BENCHMARKS.md` records the ratios.
 
 #[path = "support/paired.rs"]
 mod paired;
 
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
@@ -42,6 +47,16 @@ fn ours_miss(a: u64, b: &str) -> u64 {
 }
 
 #[memoize(capacity = 10_000)]
+fn ours_miss_string(a: u64, b: String) -> u64 {
+    a + b.len() as u64
+}
+
+#[cached(max_size = 10000)]
+fn theirs_miss_string(a: u64, b: String) -> u64 {
+    a + b.len() as u64
+}
+
+#[memoize(capacity = 10_000)]
 fn ours_shared(a: u64) -> u64 {
     a * 3
 }
@@ -49,6 +64,70 @@ fn ours_shared(a: u64) -> u64 {
 #[cached(max_size = 10000)]
 fn theirs_shared(a: u64) -> u64 {
     a * 3
+}
+
+/// The capacity of every cache here, in entries.
+const CAPACITY: usize = 10_000;
+
+type QuickCache<K> =
+    quick_cache::sync::Cache<K, u64, quick_cache::UnitWeighter, foldhash::fast::RandomState>;
+type Moka<K> = moka::sync::Cache<K, u64, foldhash::fast::RandomState>;
+
+fn new_quick_cache<K: Eq + Hash + Clone>() -> QuickCache<K> {
+    quick_cache::sync::Cache::with(
+        CAPACITY,
+        CAPACITY as u64,
+        quick_cache::UnitWeighter,
+        foldhash::fast::RandomState::default(),
+        quick_cache::sync::DefaultLifecycle::default(),
+    )
+}
+
+fn new_moka<K: Eq + Hash + Send + Sync + 'static>() -> Moka<K> {
+    moka::sync::Cache::builder()
+        .max_capacity(CAPACITY as u64)
+        .build_with_hasher(foldhash::fast::RandomState::default())
+}
+
+/// A memoized call through quick_cache: `get`, and on a miss the body and `insert`.
+fn quick_memo<K: Eq + Hash + Clone>(
+    cache: &QuickCache<K>,
+    key: K,
+    body: impl Fn(&K) -> u64,
+) -> u64 {
+    if let Some(value) = cache.get(&key) {
+        return value;
+    }
+    let value = body(&key);
+    cache.insert(key, value);
+    value
+}
+
+/// The same through moka.
+fn moka_memo<K: Eq + Hash + Send + Sync + 'static>(
+    cache: &Moka<K>,
+    key: K,
+    body: impl Fn(&K) -> u64,
+) -> u64 {
+    if let Some(value) = cache.get(&key) {
+        return value;
+    }
+    let value = body(&key);
+    cache.insert(key, value);
+    value
+}
+
+/// A peer's `f(u64, String)`, named for the tables of paired figures.
+type OwnedCall<'a> = Box<dyn Fn(String) -> u64 + 'a>;
+
+/// The body of every `f(u64, String)`.
+fn body(key: &(u64, String)) -> u64 {
+    key.0 + key.1.len() as u64
+}
+
+/// The body of every `f(u64)` of the thread figures.
+fn shared_body(key: &u64) -> u64 {
+    key * 3
 }
 
 fn hit(c: &mut Criterion) {
@@ -81,8 +160,37 @@ fn hit(c: &mut Criterion) {
             BatchSize::SmallInput,
         )
     });
+    let quick = new_quick_cache();
+    quick_memo(&quick, (42, NAME.to_string()), body);
+    group.bench_function("quick_cache: f(u64, String)", |b| {
+        b.iter_batched(
+            || NAME.to_string(),
+            |name| quick_memo(&quick, (black_box(42), name), body),
+            BatchSize::SmallInput,
+        )
+    });
+    let moka = new_moka();
+    moka_memo(&moka, (42, NAME.to_string()), body);
+    group.bench_function("moka: f(u64, String)", |b| {
+        b.iter_batched(
+            || NAME.to_string(),
+            |name| moka_memo(&moka, (black_box(42), name), body),
+            BatchSize::SmallInput,
+        )
+    });
     group.finish();
 }
+
+/// Fills a cache to its capacity and beyond, so that every later insert evicts: `call(k)` for
+/// `2 x CAPACITY` keys below those the miss figures use.
+fn fill(call: impl Fn(u64) -> u64) {
+    for k in 0..2 * CAPACITY as u64 {
+        black_box(call(k));
+    }
+}
+
+/// The first key of the miss figures: above every key [`fill`] used.
+const FRESH: u64 = 1 << 40;
 
 fn miss(c: &mut Criterion) {
     let mut group = c.benchmark_group("miss_insert");
@@ -97,12 +205,56 @@ fn miss(c: &mut Criterion) {
             }
         })
     });
-    let mut next = 0u64;
+    fill(|k| ours_miss(k, NAME));
+    let mut next = FRESH;
     group.bench_function("cachemacro: f(u64, &str) miss + insert (evicting)", |b| {
         b.iter(|| {
             next += 1;
             ours_miss(black_box(next), black_box(NAME))
         })
+    });
+    // f(u64, String), each side full at 10,000: the caller's String is built outside the timing.
+    fill(|k| ours_miss_string(k, NAME.to_string()));
+    let next = Cell::new(FRESH);
+    let fresh = || {
+        next.set(next.get() + 1);
+        next.get()
+    };
+    group.bench_function("cachemacro: f(u64, String) miss + insert (evicting)", |b| {
+        b.iter_batched(
+            || NAME.to_string(),
+            |name| ours_miss_string(black_box(fresh()), name),
+            BatchSize::SmallInput,
+        )
+    });
+    let quick = new_quick_cache();
+    fill(|k| quick_memo(&quick, (k, NAME.to_string()), body));
+    group.bench_function(
+        "quick_cache: f(u64, String) get miss + insert (evicting)",
+        |b| {
+            b.iter_batched(
+                || NAME.to_string(),
+                |name| quick_memo(&quick, (black_box(fresh()), name), body),
+                BatchSize::SmallInput,
+            )
+        },
+    );
+    fill(|k| theirs_miss_string(k, NAME.to_string()));
+    group.bench_function("cached: f(u64, String) miss + insert (evicting)", |b| {
+        b.iter_batched(
+            || NAME.to_string(),
+            |name| theirs_miss_string(black_box(fresh()), name),
+            BatchSize::SmallInput,
+        )
+    });
+    let moka = new_moka();
+    fill(|k| moka_memo(&moka, (k, NAME.to_string()), body));
+    group.bench_function("moka: f(u64, String) get miss + insert (evicting)", |b| {
+        b.iter_batched(
+            || NAME.to_string(),
+            |name| moka_memo(&moka, (black_box(fresh()), name), body),
+            BatchSize::SmallInput,
+        )
     });
     group.finish();
 }
@@ -124,9 +276,13 @@ fn parallel_hits(threads: usize, iters: u64, hit: impl Fn(u64) -> u64 + Sync) ->
 }
 
 fn threads(c: &mut Criterion) {
+    let quick = new_quick_cache::<u64>();
+    let moka = new_moka::<u64>();
     for key in 0..1_000 {
         ours_shared(key);
         theirs_shared(key);
+        quick_memo(&quick, key, shared_body);
+        moka_memo(&moka, key, shared_body);
     }
     // The machine's own ceiling: a read-only map shared by the threads, no writes at all.
     let map: HashMap<u64, u64, foldhash::fast::RandomState> =
@@ -144,6 +300,22 @@ fn threads(c: &mut Criterion) {
         group.bench_function(
             format!("cached: {threads} thread(s), time per hit per thread"),
             |b| b.iter_custom(|iters| parallel_hits(threads, iters, theirs_shared)),
+        );
+        group.bench_function(
+            format!("quick_cache: {threads} thread(s), time per hit per thread"),
+            |b| {
+                b.iter_custom(|iters| {
+                    parallel_hits(threads, iters, |k| quick_memo(&quick, k, shared_body))
+                })
+            },
+        );
+        group.bench_function(
+            format!("moka: {threads} thread(s), time per hit per thread"),
+            |b| {
+                b.iter_custom(|iters| {
+                    parallel_hits(threads, iters, |k| moka_memo(&moka, k, shared_body))
+                })
+            },
         );
     }
     group.finish();
@@ -187,27 +359,75 @@ fn paired_ratios(_: &mut Criterion) {
 
     // Owned arguments: both sides take Strings built before the timing (a batch per block, made
     // up front) and drop them inside it, as a caller passing an owned String does.
-    let batches = std::cell::RefCell::new(
-        (0..2 * ROUNDS)
-            .map(|_| vec![NAME.to_string(); CALLS as usize])
-            .collect::<Vec<_>>(),
-    );
-    let next_batch = || batches.borrow_mut().pop().unwrap_or_default();
-    let ours_owned = || {
-        let batch = next_batch();
-        for name in batch {
-            black_box(ours_string(black_box(42), name));
-        }
+    let quick = new_quick_cache();
+    quick_memo(&quick, (42, NAME.to_string()), body);
+    let moka = new_moka();
+    moka_memo(&moka, (42, NAME.to_string()), body);
+    let peers: [(&str, OwnedCall); 3] = [
+        ("cached", Box::new(|name| theirs_string(42, name))),
+        (
+            "quick_cache",
+            Box::new(|name| quick_memo(&quick, (42, name), body)),
+        ),
+        ("moka", Box::new(|name| moka_memo(&moka, (42, name), body))),
+    ];
+    for (peer, call) in &peers {
+        let batches = Batches::new(ROUNDS, CALLS as usize);
+        let ours_owned = batches.block(|name| ours_string(42, name));
+        let theirs_owned = batches.block(call);
+        let faster = paired::median_ratio(ROUNDS, &theirs_owned, &ours_owned);
+        let target = if *peer == "cached" {
+            " (target >= 2.5)"
+        } else {
+            ""
+        };
+        println!("paired: hit f(u64, String), {peer} / cachemacro = {faster:.2}x faster{target}");
+    }
+
+    // Miss + insert of new keys, every cache full at its capacity of 10,000 (every insert
+    // evicts), f(u64, String) with the caller's Strings built before the timing.
+    const MISSES: usize = 5_000;
+    fill(|k| ours_miss_string(k, NAME.to_string()));
+    let quick = new_quick_cache();
+    fill(|k| quick_memo(&quick, (k, NAME.to_string()), body));
+    let moka = new_moka();
+    fill(|k| moka_memo(&moka, (k, NAME.to_string()), body));
+    fill(|k| theirs_miss_string(k, NAME.to_string()));
+    // One sequence of new keys for all: no side meets a key another side stored.
+    let next = Cell::new(FRESH << 1);
+    let fresh = || {
+        next.set(next.get() + 1);
+        next.get()
     };
-    let theirs_owned = || {
-        let batch = next_batch();
-        for name in batch {
-            black_box(theirs_string(black_box(42), name));
-        }
-    };
-    let versus_cached = paired::median_ratio(ROUNDS, &theirs_owned, &ours_owned);
-    println!(
-        "paired: hit f(u64, String), cached / cachemacro = {versus_cached:.2}x faster (target >= 2.5)"
+    let peers: [(&str, OwnedCall); 3] = [
+        (
+            "quick_cache get + insert",
+            Box::new(|name| quick_memo(&quick, (fresh(), name), body)),
+        ),
+        ("cached", Box::new(|name| theirs_miss_string(fresh(), name))),
+        (
+            "moka get + insert",
+            Box::new(|name| moka_memo(&moka, (fresh(), name), body)),
+        ),
+    ];
+    for (peer, call) in &peers {
+        let batches = Batches::new(ROUNDS, MISSES);
+        let ours_miss = batches.block(|name| ours_miss_string(fresh(), name));
+        let theirs_miss = batches.block(call);
+        let ratio = paired::median_ratio(ROUNDS, &ours_miss, &theirs_miss);
+        let target = if peer.starts_with("quick_cache") {
+            " (target <= 1.0)"
+        } else {
+            ""
+        };
+        println!(
+            "paired: miss + insert f(u64, String) at capacity 10,000 full, cachemacro / {peer} = {ratio:.2}x the time{target}"
+        );
+    }
+    assert_eq!(
+        ours_miss_string_cache().len(),
+        Some(CAPACITY as u64),
+        "full"
     );
 
     // Long blocks, so that starting the threads is a small part of each.
@@ -221,6 +441,28 @@ fn paired_ratios(_: &mut Criterion) {
     // Two threads do twice the work in the time measured.
     let scaling = 2.0 / paired::median_ratio(ROUNDS, &two, &one);
     println!("paired: 2 threads / 1 thread throughput = {scaling:.2}x (target >= 1.6)");
+    let quick = new_quick_cache::<u64>();
+    let moka = new_moka::<u64>();
+    for key in 0..1_000 {
+        theirs_shared(key);
+        quick_memo(&quick, key, shared_body);
+        moka_memo(&moka, key, shared_body);
+    }
+    let peers: [(&str, &(dyn Fn(u64) -> u64 + Sync)); 3] = [
+        ("cached", &theirs_shared),
+        ("quick_cache", &|k| quick_memo(&quick, k, shared_body)),
+        ("moka", &|k| moka_memo(&moka, k, shared_body)),
+    ];
+    for (peer, hit) in peers {
+        let one = || {
+            parallel_hits(1, THREAD_CALLS, hit);
+        };
+        let two = || {
+            parallel_hits(2, THREAD_CALLS, hit);
+        };
+        let scaling = 2.0 / paired::median_ratio(ROUNDS, &two, &one);
+        println!("paired: {peer}, 2 threads / 1 thread throughput = {scaling:.2}x");
+    }
     let map: HashMap<u64, u64, foldhash::fast::RandomState> =
         (0..1_000).map(|k| (k, k * 3)).collect();
     let one = || {
@@ -233,6 +475,38 @@ fn paired_ratios(_: &mut Criterion) {
     println!(
         "paired: read-only HashMap, 2 threads / 1 thread throughput = {ceiling:.2}x (the machine's ceiling)"
     );
+}
+
+/// Owned Strings for the calls of a paired measurement, built before the timing: `2 x rounds`
+/// batches (each side runs `rounds` blocks), shared by both sides as a caller's would be.
+struct Batches {
+    fresh: RefCell<Vec<Vec<String>>>,
+    /// Emptied batches, kept so that freeing their buffers is not timed.
+    spent: RefCell<Vec<Vec<String>>>,
+}
+
+impl Batches {
+    fn new(rounds: usize, calls: usize) -> Self {
+        Batches {
+            fresh: RefCell::new(
+                (0..2 * rounds)
+                    .map(|_| vec![NAME.to_string(); calls])
+                    .collect(),
+            ),
+            spent: RefCell::default(),
+        }
+    }
+
+    /// A block: `call` on each String of the next batch (each String dropped inside the call).
+    fn block<'a>(&'a self, call: impl Fn(String) -> u64 + 'a) -> impl Fn() + 'a {
+        move || {
+            let mut batch = self.fresh.borrow_mut().pop().unwrap_or_default();
+            for name in batch.drain(..) {
+                black_box(call(black_box(name)));
+            }
+            self.spent.borrow_mut().push(batch);
+        }
+    }
 }
 
 criterion_group! {

@@ -4,12 +4,14 @@
 //! - `redis_hit/raw_get` vs `redis_hit/memoized`: one caller, one key.
 //! - `redis_hit_32/raw_get` vs `redis_hit_32/memoized`: 32 tasks at once, each reading its own
 //!   key, on the multiplexed connection; one iteration is the 32 reads.
+//! - `redis_hit_sync/raw_get` vs `redis_hit_sync/memoized`: one caller of a sync memoized
+//!   function, against a `GET` on redis-rs' blocking connection.
 //! - `redis_miss/*`: a miss of a new key, memoized with `lock = "redis"` (a `GET`, the claim
 //!   script, a `SET`, and the release sent in the background) and `lock = "process"` (`GET`,
 //!   `SET`), beside the `GET` then `SET` of hand-written cache-aside code.
 //!
-//! Targets: a hit costs at most 1.2x the raw GET; 32 concurrent hits have at least 0.9x the
-//! throughput of 32 raw GETs. Besides criterion's numbers, the bench prints both ratios measured
+//! Targets: a hit costs at most 1.2x the raw GET (1.1x for the sync caller); 32 concurrent hits
+//! have at least 0.9x the throughput of 32 raw GETs. Besides criterion's numbers, the bench prints both ratios measured
 //! in alternating blocks (see [`paired_ratios`]). Run with `cargo bench --bench redis`; results
 //! in BENCHMARKS.md.
 
@@ -47,11 +49,29 @@ async fn record_process_lock(id: u64) -> (u64, String, Vec<u32>) {
     record_uncached(id).await
 }
 
+/// `record` as a sync function: its calls block the caller's thread.
+#[memoize(backend = "redis", name = "bench_record_sync")]
+fn record_sync(id: u64) -> (u64, String, Vec<u32>) {
+    (
+        id,
+        format!("record number {id} with a short description"),
+        (0..16).collect(),
+    )
+}
+
 fn redis_key(id: u64) -> String {
     format!(
         "{NAMESPACE}:{}",
         format_key("bench_record", 0, key_hash(&id))
     )
+}
+
+/// A `GET` on redis-rs' blocking connection.
+fn raw_get_sync(connection: &mut redis::Connection, key: &str) -> Vec<u8> {
+    redis::cmd("GET")
+        .arg(key)
+        .query(connection)
+        .expect("GET works")
 }
 
 async fn raw_get(mut connection: ConnectionManager, key: Arc<str>) -> Vec<u8> {
@@ -94,6 +114,31 @@ fn benches(c: &mut Criterion) {
         }
     });
     let misses = record_cache().stats().misses;
+
+    // One sync caller: the memoized function's hit (through the backend's own runtime) against
+    // a blocking GET of the same bytes.
+    record_sync_cache().configure(
+        RedisConfig::new()
+            .url(server.url())
+            .namespace(NAMESPACE)
+            .timeout(Duration::from_secs(1)),
+    );
+    record_sync(0);
+    let sync_key = format!(
+        "{NAMESPACE}:{}",
+        format_key("bench_record_sync", 0, key_hash(&0u64))
+    );
+    let mut sync_connection = redis::Client::open(server.url())
+        .and_then(|client| client.get_connection())
+        .expect("a blocking connection");
+    assert!(!raw_get_sync(&mut sync_connection, &sync_key).is_empty());
+    let sync_misses = record_sync_cache().stats().misses;
+    let mut sync = c.benchmark_group("redis_hit_sync");
+    sync.bench_function("raw_get", |b| {
+        b.iter(|| raw_get_sync(&mut sync_connection, black_box(&sync_key)))
+    });
+    sync.bench_function("memoized", |b| b.iter(|| record_sync(black_box(0))));
+    sync.finish();
 
     let mut one = c.benchmark_group("redis_hit");
     one.bench_function("raw_get", |b| {
@@ -173,6 +218,35 @@ fn benches(c: &mut Criterion) {
     assert_eq!(record_cache().stats().errors, 0);
 
     paired_ratios(&runtime, &connection, &keys);
+    paired_sync(&mut sync_connection, &sync_key);
+    let stats = record_sync_cache().stats();
+    assert_eq!(
+        stats.misses, sync_misses,
+        "every benchmarked sync call was a hit"
+    );
+    assert_eq!(stats.errors, 0);
+}
+
+/// The sync caller's ratio, in alternating blocks as [`paired_ratios`].
+fn paired_sync(connection: &mut redis::Connection, key: &str) {
+    const ROUNDS: usize = 41;
+    const CALLS: usize = 200;
+    let connection = std::cell::RefCell::new(connection);
+    let raw = || {
+        let mut connection = connection.borrow_mut();
+        for _ in 0..CALLS {
+            black_box(raw_get_sync(&mut connection, key));
+        }
+    };
+    let memoized = || {
+        for _ in 0..CALLS {
+            black_box(record_sync(0));
+        }
+    };
+    let ratio = paired::median_ratio(ROUNDS, &memoized, &raw);
+    println!(
+        "paired: one sync caller, memoized hit time / raw blocking GET time = {ratio:.3} (target <= 1.1)"
+    );
 }
 
 /// The machine is shared, so load drifts between criterion's sequential measurements. These

@@ -12,6 +12,9 @@ and prints, as medians of `--runs` runs:
   without memoization, divided by N;
 - dependency crates: the units compiled by the clean build, the crate included.
 
+The rebuilds of the crates alternate run by run, and the ratios to `cached` are the medians of
+each run's ratios, so that a load that comes and goes on a shared machine falls on both sides.
+
 Usage: scripts/compile_cost.py [--runs 3] [--functions 200] [--quick] [--only NAME ...]
 (`--quick` skips the clean builds). Works offline against the local registry cache. Not run in CI.
 """
@@ -106,11 +109,13 @@ def ir_lines(directory):
     return total
 
 
-def measure(name, dependency, attribute, functions, runs, quick, work):
+def prepare(name, dependency, attribute, functions, runs, quick, work):
+    """Writes the crate and times its clean builds; the rebuilds are timed by `rebuild`."""
     directory = os.path.join(work, re.sub(r"[^a-z]+", "_", name.lower()))
     shutil.rmtree(directory, ignore_errors=True)
     write_crate(directory, dependency, attribute, functions)
-    row = {"name": name}
+    row = {"name": name, "directory": directory, "dependency": dependency,
+           "attribute": attribute, "touch": [], "edit": [], "alone": []}
     clean, units = [], None
     for _ in range(1 if quick else runs):
         shutil.rmtree(os.path.join(directory, "target"), ignore_errors=True)
@@ -119,19 +124,18 @@ def measure(name, dependency, attribute, functions, runs, quick, work):
         units = len(re.findall(r"^\s*Compiling ", log, re.M))
     row["clean"] = None if quick else statistics.median(clean)
     row["units"] = units
-    touch, edit, alone = [], [], []
-    for run in range(runs):
-        os.utime(os.path.join(directory, "src", "lib.rs"))
-        touch.append(cargo(directory, "build")[0])
-        write_crate(directory, dependency, attribute, functions, edit=run + 1)
-        edit.append(cargo(directory, "build")[0])
-        cargo(directory, "clean", "-p", "memo_cost")
-        alone.append(cargo(directory, "build")[0])
-    row["touch"] = statistics.median(touch)
-    row["edit"] = statistics.median(edit)
-    row["alone"] = statistics.median(alone)
-    row["ir"] = ir_lines(directory)
     return row
+
+
+def rebuild(row, functions, run):
+    """One run of the three rebuilds of one crate."""
+    directory = row["directory"]
+    os.utime(os.path.join(directory, "src", "lib.rs"))
+    row["touch"].append(cargo(directory, "build")[0])
+    write_crate(directory, row["dependency"], row["attribute"], functions, edit=run + 1)
+    row["edit"].append(cargo(directory, "build")[0])
+    cargo(directory, "clean", "-p", "memo_cost")
+    row["alone"].append(cargo(directory, "build")[0])
 
 
 def main():
@@ -148,22 +152,50 @@ def main():
         chosen = (args.only is None or name == "no memoization"
                   or any(part in name for part in args.only))
         if chosen:
-            rows.append(measure(name, dependency, attribute, args.functions, args.runs,
+            rows.append(prepare(name, dependency, attribute, args.functions, args.runs,
                                 args.quick, work))
-            print(f"measured {name}", file=sys.stderr)
+    # The rebuilds of every crate alternate run by run, so that each run's ratios compare
+    # crates built under the same load (the machines are shared).
+    for run in range(args.runs):
+        for row in rows:
+            rebuild(row, args.functions, run)
+        print(f"run {run + 1} of {args.runs}", file=sys.stderr)
+    for row in rows:
+        row["ir"] = ir_lines(row["directory"])
     base_ir = rows[0]["ir"]
-    print(f"{args.functions} functions, median of {args.runs}, "
-          f"{cpu_model()}, rustc {rustc_version()}\n")
+    peer = next((row for row in rows if row["name"].startswith("cached")), None)
+    print(f"{args.functions} functions, median of {args.runs} alternated runs, "
+          f"{cpu_model()}, rustc {rustc_version()}, load average {load_average()}\n")
     print("| crate | clean build | touch rebuild | one-line edit rebuild | crate alone from scratch "
           "| LLVM IR lines per memoized fn | dependency crates |")
     print("|---|---|---|---|---|---|---|")
     for row in rows:
         per_fn = "—" if row is rows[0] else f"{(row['ir'] - base_ir) / args.functions:,.0f}"
         clean = "—" if row["clean"] is None else f"{row['clean']:.2f} s"
-        print(f"| {row['name']} | {clean} | {row['touch']:.2f} s | {row['edit']:.2f} s "
-              f"| {row['alone']:.2f} s | {per_fn} | {row['units']} |")
+        times = " | ".join(f"{statistics.median(row[step]):.2f} s"
+                           for step in ("touch", "edit", "alone"))
+        print(f"| {row['name']} | {clean} | {times} | {per_fn} | {row['units']} |")
+    if peer is not None:
+        print(f"\nPer-run ratios to `{peer['name']}` (median of the runs' ratios):\n")
+        print("| crate | touch rebuild | one-line edit rebuild | crate alone from scratch |")
+        print("|---|---|---|---|")
+        for row in rows:
+            if row is peer or row is rows[0]:
+                continue
+            ratios = " | ".join(
+                f"{statistics.median(a / b for a, b in zip(row[step], peer[step])):.2f}x"
+                for step in ("touch", "edit", "alone"))
+            print(f"| {row['name']} | {ratios} |")
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def load_average():
+    try:
+        with open("/proc/loadavg") as load:
+            return " ".join(load.read().split()[:3])
+    except OSError:
+        return "unknown"
 
 
 def cpu_model():

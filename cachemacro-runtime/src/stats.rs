@@ -25,7 +25,7 @@ pub struct Stats {
     pub capacity: Option<u64>,
     /// Entries removed to make room for new ones.
     pub evictions: u64,
-    /// Entries found past their `ttl` and removed.
+    /// Entries found past their `ttl` and removed, or replaced by the miss that recomputed them.
     pub expirations: u64,
     /// Values not stored because they alone were charged more than the byte budget they would
     /// share (`max_bytes`; see [`crate::memory::budget`]): returned to their callers, not cached.
@@ -58,12 +58,11 @@ pub struct Stats {
     pub lock_takeovers: u64,
 }
 
-/// A cache's counters. Hits and misses live in per-thread slots (see [`crate::memory::per_thread`]): the
+/// A cache's counters. Hits, misses and evictions live in per-thread slots (see [`crate::memory::per_thread`]): the
 /// hit path must not write a cache line that other threads write.
 #[derive(Default)]
 pub(crate) struct Counters {
     pub(crate) threads: Slots,
-    pub(crate) evictions: AtomicU64,
     pub(crate) expirations: AtomicU64,
     pub(crate) oversized: AtomicU64,
     pub(crate) errors: AtomicU64,
@@ -90,6 +89,8 @@ pub(crate) struct LockCounters {
 }
 
 impl Counters {
+    /// A hit found by a backend's lookup rather than a store's read (which counts its own).
+    #[cfg_attr(not(feature = "redis"), allow(dead_code))]
     #[inline]
     pub(crate) fn hit(&self) {
         self.threads.hit(per_thread::current());
@@ -108,7 +109,7 @@ impl Counters {
     pub(crate) fn snapshot(&self) -> Stats {
         let mut stats = Stats::default();
         (stats.hits, stats.misses) = self.threads.totals();
-        stats.evictions = self.evictions.load(Ordering::Relaxed);
+        stats.evictions = self.threads.evictions();
         stats.expirations = self.expirations.load(Ordering::Relaxed);
         stats.oversized = self.oversized.load(Ordering::Relaxed);
         stats.errors = self.errors.load(Ordering::Relaxed);

@@ -8,9 +8,11 @@
 //! stored the value where the waiters' next look finds it (that backend's flights carry a value
 //! only when it was too large for its byte budget, `max_bytes`).
 //!
-//! The in-process backend keeps its flights beside its entries, in the store's shards; other
-//! backends keep theirs in a [`Flights`] registry, whose [`Leader`] guard ends the flight when it
-//! is dropped, so a panic or a cancelled future releases the waiters.
+//! The in-process backend keeps its flights beside its entries, in a small table per shard of
+//! its store, and makes a `Flight` only once a second caller comes to wait (a miss nobody waits
+//! for allocates nothing); other backends keep theirs in a [`Flights`] registry, whose [`Leader`]
+//! guard ends the flight when it is dropped, so a panic or a cancelled future releases the
+//! waiters.
 // The registry of flights (`Flights`, `Leader`) serves the Redis backend only: the in-process
 // store keeps its flights in its own table.
 #![cfg_attr(not(feature = "redis"), allow(dead_code))]

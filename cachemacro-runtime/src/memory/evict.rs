@@ -200,18 +200,27 @@ impl Ghost {
         let Some(Bucket(slots)) = self.buckets.get_mut(index) else {
             return;
         };
-        let target = slots
-            .iter()
-            .position(|&(p, _)| p == print)
-            .unwrap_or_else(|| {
-                // The oldest slot; an empty one counts as older than any.
-                (0..slots.len())
-                    .max_by_key(|&i| match slots[i] {
-                        (0, _) => u32::MAX,
-                        (_, s) => seq.wrapping_sub(s),
-                    })
-                    .unwrap_or(0)
-            });
+        // The first slot of the same key, else the oldest (the last of equals); an empty one
+        // counts as older than any. One pass without branches (the age and the index packed in
+        // one word, so the oldest is a plain maximum): this runs on every eviction from the
+        // small FIFO.
+        let (mut same, mut oldest) = (slots.len(), 0u64);
+        for (i, &(p, s)) in slots.iter().enumerate().rev() {
+            if p == print {
+                same = i;
+            }
+            let age = if p == 0 {
+                u32::MAX
+            } else {
+                seq.wrapping_sub(s)
+            };
+            oldest = oldest.max(u64::from(age) << 3 | i as u64);
+        }
+        let target = if same < slots.len() {
+            same
+        } else {
+            oldest as usize & 7
+        };
         slots[target] = (print, seq);
     }
 
@@ -269,6 +278,35 @@ mod tests {
         assert!(!ghost.remove(19_995));
         assert!(!ghost.remove(10_000));
         assert_eq!(ghost.buckets.len(), 1, "a fixed table");
+    }
+
+    #[test]
+    fn the_ghost_takes_the_slot_of_the_same_key_else_an_empty_else_the_oldest() {
+        // A window of 3: one bucket of 8 slots, so every key meets every other.
+        let mut ghost = Ghost::new(3);
+        let holds = |ghost: &Ghost, key: u64| {
+            let Bucket(slots) = ghost.buckets[0];
+            slots.iter().filter(|(p, _)| *p == fingerprint(key)).count()
+        };
+        for key in 1..=8 {
+            ghost.insert(key);
+        }
+        ghost.insert(9);
+        assert_eq!(
+            (holds(&ghost, 1), holds(&ghost, 9)),
+            (0, 1),
+            "the oldest made room"
+        );
+        ghost.insert(5);
+        assert_eq!(holds(&ghost, 5), 1, "the same key keeps one slot");
+        assert_eq!(holds(&ghost, 2), 1, "and the oldest stays");
+        ghost.remove(7);
+        ghost.insert(10);
+        assert_eq!(
+            (holds(&ghost, 2), holds(&ghost, 10)),
+            (1, 1),
+            "an empty slot goes before the oldest"
+        );
     }
 
     #[test]

@@ -48,7 +48,9 @@
 //!
 //!
 //! Hits take no lock and write no memory that another thread writes, so they scale across threads
-//! (see `read_lock.rs` for the read-mostly protocol). The price is a fixed ~8 KiB per memoized
+//! (see `read_lock.rs` for the read-mostly protocol). A miss takes its shard's lock twice: once
+//! alone to publish that it computes the key (waiting for no reader), once as a writer to store
+//! the value and end its flight (see `store.rs`, "Flights"). The price is a fixed ~8 KiB per memoized
 //! function: one 128-byte slot per thread (64 of them, plus one shared) for hit counts and reader
 //! marks.
 
@@ -110,7 +112,6 @@ pub struct Memory<R> {
 pub struct Lead<'a, R: Clone, L> {
     cache: &'a MemoryCache<R, L>,
     key: u128,
-    flight: Arc<Flight<R>>,
     landed: bool,
 }
 
@@ -121,13 +122,10 @@ impl<R: Clone, L> Lead<'_, R, L> {
         let cache = self.cache;
         let value = value.map(|value| (value, cache.expires_at()));
         let given = value.is_some();
-        let removed = cache.backend.store.finish(
-            self.key,
-            &self.flight,
-            value,
-            clock::now_ms(),
-            cache.readers(),
-        );
+        let removed = cache
+            .backend
+            .store
+            .finish(self.key, value, clock::now_ms(), cache.readers());
         let stored = given && !removed.oversized();
         cache.count(removed);
         stored
@@ -138,13 +136,11 @@ impl<R: Clone, L> Drop for Lead<'_, R, L> {
     fn drop(&mut self) {
         if !self.landed {
             let cache = self.cache;
-            let removed = cache.backend.store.finish(
-                self.key,
-                &self.flight,
-                None,
-                clock::now_ms(),
-                cache.readers(),
-            );
+            let removed =
+                cache
+                    .backend
+                    .store
+                    .finish(self.key, None, clock::now_ms(), cache.readers());
             cache.count(removed);
         }
     }
@@ -240,26 +236,15 @@ impl<R: Clone, L> MemoryCache<R, L> {
             self.counters.miss();
             return Step::Unlocked;
         }
-        match self.backend.store.lead_or_wait(key, now, readers) {
-            Probe::Hit(value) => {
-                self.counters.hit();
-                Step::Hit(value, None)
-            }
-            Probe::Wait(flight, expired) => {
-                if expired.is_some() {
-                    Counters::count(&self.counters.expirations);
-                }
-                Step::Wait(flight)
-            }
-            Probe::Lead(flight, expired) => {
-                if expired.is_some() {
-                    Counters::count(&self.counters.expirations);
-                }
-                self.counters.miss();
+        let index = per_thread::current();
+        match self.backend.store.lead_or_wait(key, now, index, readers) {
+            Probe::Hit(value) => Step::Hit(value, None),
+            Probe::Wait(flight) => Step::Wait(flight),
+            Probe::Lead => {
+                readers.miss(index);
                 Step::Lead(Lead {
                     cache: self,
                     key,
-                    flight,
                     landed: false,
                 })
             }
@@ -269,9 +254,7 @@ impl<R: Clone, L> MemoryCache<R, L> {
     fn count(&self, removed: Removed<R>) {
         let (evicted, expired) = removed.counts();
         if evicted > 0 {
-            self.counters
-                .evictions
-                .fetch_add(evicted, Ordering::Relaxed);
+            self.readers().evicted(per_thread::current(), evicted);
         }
         if expired > 0 {
             self.counters

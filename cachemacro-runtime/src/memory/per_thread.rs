@@ -33,6 +33,9 @@ pub(crate) struct Slot {
     /// the mark, with one locked add and one plain store.
     pub(crate) reads: AtomicU64,
     pub(crate) misses: AtomicU64,
+    /// Entries this thread's writes evicted: counted here rather than in one shared counter, which
+    /// every evicting miss of every thread would write with a locked add.
+    pub(crate) evictions: AtomicU64,
 }
 
 /// What [`Slot::reads`] grows by per hit; the shard marks ([`mark`]: 1 to 64) fit below it.
@@ -105,6 +108,20 @@ impl Slots {
     #[inline]
     pub(crate) fn miss(&self, index: Index) {
         Slots::add(index, &self.get(index).misses, 1);
+    }
+
+    /// Counts `count` evictions in the slot at `index`.
+    #[inline]
+    pub(crate) fn evicted(&self, index: Index, count: u64) {
+        Slots::add(index, &self.get(index).evictions, count);
+    }
+
+    /// The evictions counted in every slot.
+    pub(crate) fn evictions(&self) -> u64 {
+        self.slots
+            .iter()
+            .map(|slot| slot.evictions.load(Ordering::Relaxed))
+            .sum()
     }
 
     /// Adds `amount` to `counter` of the slot at `index`.

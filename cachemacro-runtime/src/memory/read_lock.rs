@@ -16,7 +16,7 @@
 //! 4. clears its mark with one plain store (Release) of the value it read in step 1, plus
 //!    [`HIT`] if the read was a hit: the mark and the hit count share the word.
 //!
-//! A **writer** (an insert, a remove, an eviction, `clear`, a miss looking for its flight, and the
+//! A **writer** (an insert, a remove, an eviction, `clear`, a miss storing its value, and the
 //! reads of threads without a slot or that found `writing` set):
 //! 1. takes the shard's mutex;
 //! 2. announces itself: `writing = true` (SeqCst store);
@@ -25,11 +25,16 @@
 //! 4. reads and writes the table through `&mut T`;
 //! 5. withdraws: `writing = false` (Release), then releases the mutex.
 //!
+//! A **mutex holder** ([`Shards::locked`]: a miss publishing its flight) takes the mutex alone,
+//! without announcing itself or waiting: it reads the table through `&T` beside the readers, and
+//! writes only the shard's side data, which lives inside the mutex and which readers never see.
+//!
 //! # The invariants, and why they hold
 //!
-//! - **Who may touch a table when.** `&T` exists only inside a reader's steps 2-4, or inside a
-//!   writer's step 4; `&mut T` only inside a writer's step 4. Writers exclude each other by the
-//!   mutex. A reader and a writer exclude each other by the next point.
+//! - **Who may touch a table when.** `&T` exists only inside a reader's steps 2-4, inside a
+//!   writer's step 4, or while a mutex holder holds the mutex; `&mut T` only inside a writer's
+//!   step 4. Writers exclude each other, and mutex holders, by the mutex. A reader and a writer
+//!   exclude each other by the next point.
 //! - **The SeqCst pairing.** The reader's mark (a store) precedes its load of `writing`; the
 //!   writer's announcement (a store) precedes its loads of the marks. All four are SeqCst, so in
 //!   their single total order one side's store comes first and the other side's load sees it:
@@ -78,16 +83,17 @@ pub(crate) trait Outcome {
     fn is_hit(&self) -> bool;
 }
 
-/// One table per shard, each behind the read-mostly lock.
-pub(crate) struct Shards<T> {
-    shards: Box<[Shard<T>]>,
+/// One table per shard, each behind the read-mostly lock, and beside it side data `S` that only
+/// the mutex guards (readers never see it).
+pub(crate) struct Shards<T, S = ()> {
+    shards: Box<[Shard<T, S>]>,
 }
 
 /// Aligned so that two shards' flags never share a cache line.
 #[repr(align(128))]
-struct Shard<T> {
-    /// Serialises writers.
-    lock: Mutex<()>,
+struct Shard<T, S> {
+    /// Serialises writers and mutex holders; holds the side data.
+    lock: Mutex<S>,
     /// A writer is active: readers keep out.
     writing: AtomicBool,
     table: UnsafeCell<T>,
@@ -96,15 +102,15 @@ struct Shard<T> {
 // SAFETY: the table is shared (`&T`) between readers on several threads, hence `T: Sync`, and
 // handed (`&mut T`) from writer to writer across threads, hence `T: Send`; the protocol above
 // keeps `&mut T` apart from every other access.
-unsafe impl<T: Send + Sync> Sync for Shard<T> {}
+unsafe impl<T: Send + Sync, S: Send> Sync for Shard<T, S> {}
 
-impl<T> Shards<T> {
-    /// One shard per table, at most [`MAX_SHARDS`].
-    pub(crate) fn new(tables: impl IntoIterator<Item = T>) -> Self {
-        let shards: Box<[Shard<T>]> = tables
+impl<T, S> Shards<T, S> {
+    /// One shard per table and its side data, at most [`MAX_SHARDS`].
+    pub(crate) fn new(tables: impl IntoIterator<Item = (T, S)>) -> Self {
+        let shards: Box<[Shard<T, S>]> = tables
             .into_iter()
-            .map(|table| Shard {
-                lock: Mutex::new(()),
+            .map(|(table, side)| Shard {
+                lock: Mutex::new(side),
                 writing: AtomicBool::new(false),
                 table: UnsafeCell::new(table),
             })
@@ -164,17 +170,41 @@ impl<T> Shards<T> {
 
     /// Runs `f` on the table at `place` alone: no other writer, and no reader inside.
     pub(crate) fn write<O>(&self, place: usize, readers: &Slots, f: impl FnOnce(&mut T) -> O) -> O {
+        self.write_with(place, readers, |table, _| f(table))
+    }
+
+    /// [`write`](Self::write), with the shard's side data.
+    pub(crate) fn write_with<O>(
+        &self,
+        place: usize,
+        readers: &Slots,
+        f: impl FnOnce(&mut T, &mut S) -> O,
+    ) -> O {
         debug_assert!(!in_store_access(), "a store write inside a store access");
         let shard = &self.shards[place];
-        let _lock = shard.lock.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut side = shard.lock.lock().unwrap_or_else(PoisonError::into_inner);
         shard.writing.store(true, Ordering::SeqCst);
-        // Dropped before `_lock`: the flag falls, then the mutex is released (also unwinding).
+        // Dropped before `side`: the flag falls, then the mutex is released (also unwinding).
         let _announced = Announced(&shard.writing);
         wait_for_readers(readers, per_thread::mark(place));
         shard.table.with_mut(|table| {
             // SAFETY: this writer holds the mutex, and every reader marked with this shard has
             // left; later ones see the announcement (module documentation).
-            f(unsafe { &mut *table })
+            f(unsafe { &mut *table }, &mut side)
+        })
+    }
+
+    /// Runs `f` holding the mutex of the shard at `place`, without announcing a write: the table
+    /// read-only beside its readers, and its side data to change. Costs the mutex alone (no
+    /// announcement, no wait for readers).
+    pub(crate) fn locked<O>(&self, place: usize, f: impl FnOnce(&T, &mut S) -> O) -> O {
+        debug_assert!(!in_store_access(), "a store access inside a store access");
+        let shard = &self.shards[place];
+        let mut side = shard.lock.lock().unwrap_or_else(PoisonError::into_inner);
+        shard.table.with(|table| {
+            // SAFETY: only a writer makes a `&mut T`, and it holds this mutex to do so (module
+            // documentation): none is active while this thread holds it.
+            f(unsafe { &*table }, &mut side)
         })
     }
 

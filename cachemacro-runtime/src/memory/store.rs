@@ -10,13 +10,24 @@
 //!
 //! So hits take no lock: a reader marks its own per-thread slot, a writer announces itself on the
 //! shard and waits for the marked readers (the protocol, its invariants and all of the store's
-//! unsafe code are in `read_lock.rs`). This file is safe code over that lock's `read` and `write`.
-//! Writes are rare next to hits: a miss writes twice (its flight, then its value), a hit never
-//! (it bumps its entry's counter, see below, and stops once the count is of no further use).
+//! unsafe code are in `read_lock.rs`). This file is safe code over that lock's `read`, `locked`
+//! and `write`. Writes are rare next to hits: a miss writes once (its value), a hit never (it
+//! bumps its entry's counter, see below, and stops once the count is of no further use).
 //!
 //! The locked add is the one fence a hit pays. An asymmetric fence (`membarrier`) would let
 //! readers mark with a plain store, but it cost 9.3 us per call on these VMs while a second thread
 //! ran, and every write would pay it.
+//!
+//! # Flights
+//!
+//! The keys being computed are kept apart from the entries, in a small table per shard inside the
+//! shard's mutex, which hits never take: publishing a flight takes that mutex alone, without
+//! announcing a write or waiting for readers (the lock's "mutex holder"), so a miss pays for a
+//! write once, to store its value, and removes its flight in that same write. A flight is an
+//! entry without a [`Flight`] until a second caller comes to wait for it: a miss nobody waits for
+//! allocates nothing and wakes nobody. A caller finding no flight looks at the table under the
+//! same mutex before leading, so it sees the value of any flight that ended before. An expired
+//! entry stays until that value replaces it (and counts as expired then), or the hand meets it.
 //!
 //! # Eviction
 //!
@@ -128,13 +139,12 @@ pub(crate) enum Read<R> {
 
 /// What the miss path found.
 pub(crate) enum Probe<R> {
-    /// A live value after all (stored since the read).
+    /// A live value after all (stored since the read), counted as a hit.
     Hit(R),
-    /// Another caller is computing this key: wait for it, then look again. Carries the expired
-    /// entry the lookup removed, if any, to count and drop outside the lock.
-    Wait(Arc<Flight<R>>, Option<R>),
-    /// Nobody is: compute it, then [`Store::finish`]. Carries an expired entry as `Wait` does.
-    Lead(Arc<Flight<R>>, Option<R>),
+    /// Another caller is computing this key: wait for it, then look again.
+    Wait(Arc<Flight<R>>),
+    /// Nobody is: compute it, then [`Store::finish`].
+    Lead,
 }
 
 /// Clones a value: user code, run inside the lock's guard against re-entry.
@@ -232,7 +242,8 @@ impl<R> Removed<R> {
 }
 
 pub(crate) struct Store<R> {
-    tables: Shards<Table<R>>,
+    /// Each shard's table, and the keys being computed there (see "Flights" above).
+    tables: Shards<Table<R>, Flights<R>>,
     /// Entries held and bytes charged per shard, kept by writers so that counting takes no lock.
     lens: Box<[Lens]>,
     /// Picks a shard from the high half of a key.
@@ -241,6 +252,9 @@ pub(crate) struct Store<R> {
     /// With `max_bytes`: how values are charged.
     sizer: Option<Sizer<R>>,
 }
+
+/// A shard's flights: each key being computed, and its [`Flight`] once someone waits for it.
+type Flights<R> = HashTable<(u128, Option<Arc<Flight<R>>>)>;
 
 struct Table<R> {
     entries: HashTable<Entry<R>>,
@@ -258,7 +272,6 @@ struct Table<R> {
     /// The last entry's id.
     ids: u32,
     capacity: usize,
-    flights: HashTable<(u128, Arc<Flight<R>>)>,
     /// The next entry's generation.
     generations: u64,
     /// The entries' charges, and the most they may add up to (`usize::MAX` without `max_bytes`).
@@ -333,7 +346,8 @@ impl<R: Clone> Store<R> {
             let max_bytes = sizer.map_or(usize::MAX, |sizer| {
                 usize::try_from(budget::share(sizer.max_bytes, shards, i)).unwrap_or(usize::MAX)
             });
-            Table::new(budget::share(capacity, shards, i) as usize, max_bytes)
+            let table = Table::new(budget::share(capacity, shards, i) as usize, max_bytes);
+            (table, Flights::new())
         }));
         Store {
             mask: tables.len() - 1,
@@ -376,12 +390,18 @@ impl<R: Clone> Store<R> {
     ///
     /// [`len`]: Self::len
     fn write<O>(&self, key: u128, readers: &Slots, f: impl FnOnce(&mut Table<R>) -> O) -> O {
-        self.write_at(self.place(key), readers, f)
+        self.write_at(self.place(key), readers, |table, _| f(table))
     }
 
-    fn write_at<O>(&self, place: usize, readers: &Slots, f: impl FnOnce(&mut Table<R>) -> O) -> O {
-        self.tables.write(place, readers, |table| {
-            let out = f(table);
+    /// [`write`](Self::write) on the shard at `place`, with its flights.
+    fn write_at<O>(
+        &self,
+        place: usize,
+        readers: &Slots,
+        f: impl FnOnce(&mut Table<R>, &mut Flights<R>) -> O,
+    ) -> O {
+        self.tables.write_with(place, readers, |table, flights| {
+            let out = f(table, flights);
             if let Some(lens) = self.lens.get(place) {
                 lens.entries.store(table.entries.len(), Ordering::Relaxed);
                 lens.bytes.store(table.bytes, Ordering::Relaxed);
@@ -459,59 +479,75 @@ impl<R: Clone> Store<R> {
         Read::Hit(value, due.then_some(entry.generation))
     }
 
-    /// The miss path: the value if it was stored meanwhile, else the flight to wait for or to
-    /// lead. An expired entry is removed.
-    pub(crate) fn lead_or_wait(&self, key: u128, now: u64, readers: &Slots) -> Probe<R> {
-        self.write(key, readers, |table| {
-            let mut expired = None;
-            if let Some(entry) = table.entries.find(hash(key), |e| e.key == key) {
-                if entry.expires_at > now {
-                    return Probe::Hit(clone_value(&entry.value));
-                }
-                expired = table.remove(key);
+    /// The miss path: the value if it was stored meanwhile (counted as a hit in the slot at
+    /// `index`), else the flight to wait for or to lead. Takes the shard's mutex alone: see
+    /// "Flights".
+    pub(crate) fn lead_or_wait(
+        &self,
+        key: u128,
+        now: u64,
+        index: Index,
+        readers: &Slots,
+    ) -> Probe<R> {
+        self.tables.locked(self.place(key), |table, flights| {
+            if let Some((_, flight)) = flights.find_mut(hash(key), |(k, _)| *k == key) {
+                // The first waiter makes the flight; its leader lands it.
+                let flight = flight.get_or_insert_with(|| Arc::new(Flight::new()));
+                return Probe::Wait(flight.clone());
             }
-            if let Some((_, flight)) = table.flights.find(hash(key), |(k, _)| *k == key) {
-                return Probe::Wait(flight.clone(), expired);
+            // No flight: any flight of this key ended in a write that stored its value first,
+            // under this mutex, so this look finds it.
+            if let Read::Hit(value, _) = Self::read_entry(table, key, now, 0) {
+                readers.hit(index);
+                return Probe::Hit(value);
             }
-            let flight = Arc::new(Flight::new());
-            table
-                .flights
-                .insert_unique(hash(key), (key, flight.clone()), |(k, _)| hash(*k));
-            Probe::Lead(flight, expired)
+            flights.insert_unique(hash(key), (key, None), |(k, _)| hash(*k));
+            Probe::Lead
         })
     }
 
-    /// Ends the flight on `key`, storing `value` first if there is one. Waiters then look again.
-    #[inline]
+    /// Ends this caller's flight on `key` (from [`lead_or_wait`](Self::lead_or_wait)), storing
+    /// `value` in the same write if there is one. Its waiters, if any, then look again.
     pub(crate) fn finish(
         &self,
         key: u128,
-        flight: &Arc<Flight<R>>,
         value: Option<(R, u64)>,
         now: u64,
         readers: &Slots,
     ) -> Removed<R> {
-        let charge = value.as_ref().map_or(0, |(value, _)| self.charge(value));
-        let mut removed = self.write(key, readers, |table| {
-            let removed = value.map_or_else(Removed::default, |(value, expires_at)| {
-                table.insert(key, value, expires_at, now, charge)
-            });
-            if let Ok(found) = table
-                .flights
-                .find_entry(hash(key), |(k, f)| *k == key && Arc::ptr_eq(f, flight))
-            {
-                found.remove();
+        // Only the leader removes its key: the entry found is this caller's flight.
+        let end = |flights: &mut Flights<R>| {
+            flights
+                .find_entry(hash(key), |(k, _)| *k == key)
+                .ok()
+                .and_then(|found| found.remove().0.1)
+        };
+        let place = self.place(key);
+        let (mut removed, flight) = match value {
+            Some((value, expires_at)) => {
+                let charge = self.charge(&value);
+                self.write_at(place, readers, |table, flights| {
+                    (
+                        table.insert(key, value, expires_at, now, charge),
+                        end(flights),
+                    )
+                })
             }
-            removed
-        });
-        // A value too large to store still reaches the flight's waiters.
-        match removed
-            .extra
-            .as_mut()
-            .and_then(|extra| extra.rejected.take())
-        {
-            Some(value) => flight.land_value(value),
-            None => flight.land(),
+            None => (
+                Removed::default(),
+                self.tables.locked(place, |_, flights| end(flights)),
+            ),
+        };
+        if let Some(flight) = flight {
+            // A value too large to store still reaches the flight's waiters.
+            match removed
+                .extra
+                .as_mut()
+                .and_then(|extra| extra.rejected.take())
+            {
+                Some(value) => flight.land_value(value),
+                None => flight.land(),
+            }
         }
         removed
     }
@@ -588,7 +624,7 @@ impl<R: Clone> Store<R> {
     /// Empties every shard; flights in progress go on and store their values when they land.
     pub(crate) fn clear(&self, readers: &Slots) {
         for place in 0..self.tables.len() {
-            let old = self.write_at(place, readers, |table| {
+            let old = self.write_at(place, readers, |table, _| {
                 table.small.clear();
                 table.main.clear();
                 table.small_len = 0;
@@ -624,7 +660,6 @@ impl<R> Table<R> {
             sketch: Sketch::new(capacity),
             ids: 0,
             capacity,
-            flights: HashTable::new(),
             generations: 0,
             bytes: 0,
             max_bytes,
@@ -675,19 +710,31 @@ impl<R> Table<R> {
         let bytes = self.bytes;
         if let Some(entry) = self.entries.find_mut(hash(key), |e| e.key == key) {
             let held = bytes - entry.charge as usize;
+            let expired = entry.expires_at <= now;
             if held + charge <= self.max_bytes {
                 // A new value is a new entry: a refresh scheduled for the old one does not land.
-                entry.expires_at = expires_at;
                 entry.stored_at = now;
                 entry.generation = generation;
                 entry.charge = charge as u32;
                 entry.refreshing.store(false, Ordering::Relaxed);
                 self.bytes = held + charge;
-                removed.replaced = Some(std::mem::replace(&mut entry.value, value));
+                let old = Some(std::mem::replace(&mut entry.value, value));
+                // A miss on an expired entry replaces it here: that is its expiry.
+                if expired {
+                    removed.expired = old;
+                } else {
+                    removed.replaced = old;
+                }
+                entry.expires_at = expires_at;
                 return removed;
             }
             // Larger than its place: stored anew, making room like any new key.
-            removed.replaced = self.remove(key);
+            let old = self.remove(key);
+            if expired {
+                removed.expired = old;
+            } else {
+                removed.replaced = old;
+            }
         }
         self.sketch.fit(self.entries.len() + 1);
         self.record(key, 1);
@@ -740,8 +787,10 @@ impl<R> Table<R> {
     /// Counts an access of `key` in the sketch; when the sketch halves, the residents' hits
     /// (the part of their counts the sketch has not seen yet) are halved too, or a once-popular
     /// entry would keep its score forever.
+    #[inline]
     fn record(&mut self, key: u128, times: u8) {
-        if self.sketch.add(key, times) {
+        // Most entries leave unhit: nothing to count, and no call.
+        if times > 0 && self.sketch.add(key, times) {
             for entry in self.entries.iter_mut() {
                 entry.halve();
             }
@@ -891,7 +940,7 @@ mod tests {
             let store = sized(1 << 20, max_bytes);
             let mut total = 0;
             for place in 0..store.tables.len() {
-                total += store.write_at(place, &readers(), |table| table.max_bytes as u64);
+                total += store.write_at(place, &readers(), |table, _| table.max_bytes as u64);
             }
             assert_eq!(total, max_bytes);
             let shards = store.tables.len() as u64;
@@ -922,9 +971,9 @@ mod tests {
                 match state >> 61 {
                     0 => drop(store.remove(key, round, &slots)),
                     1 => {
-                        if let Probe::Lead(flight, _) = store.lead_or_wait(key, round, &slots) {
-                            let removed =
-                                store.finish(key, &flight, Some((size, u64::MAX)), round, &slots);
+                        let index = crate::memory::per_thread::current();
+                        if let Probe::Lead = store.lead_or_wait(key, round, index, &slots) {
+                            let removed = store.finish(key, Some((size, u64::MAX)), round, &slots);
                             oversized += u32::from(removed.oversized());
                         }
                     }
@@ -1073,7 +1122,7 @@ mod tests {
                 store.remove(key, 0, &slots);
             }
             for place in 0..store.tables.len() {
-                store.write_at(place, &slots, |table| {
+                store.write_at(place, &slots, |table, _| {
                     let queued = table.small.len() + table.main.len();
                     assert!(queued <= 2 * table.entries.len() + 33, "{queued} queued");
                     assert_eq!(table.small_len + table.main_len, table.entries.len());
@@ -1152,6 +1201,33 @@ mod tests {
         let removed = store.insert(3, 3, u64::MAX, 20, &readers());
         assert_eq!(removed.expired, Some(2));
         assert_eq!(removed.evicted, None);
+    }
+
+    #[test]
+    fn a_flight_is_made_only_once_a_caller_waits_for_it() {
+        let store = Store::<u64>::new(10);
+        let slots = readers();
+        let index = crate::memory::per_thread::current();
+        let made = |store: &Store<u64>| {
+            store.tables.locked(store.place(1), |_, flights| {
+                (flights.len(), flights.iter().filter(|(_, f)| f.is_some()).count())
+            })
+        };
+        assert!(matches!(store.lead_or_wait(1, 0, index, &slots), Probe::Lead));
+        assert_eq!(made(&store), (1, 0), "a leader alone: published, no flight made");
+        let Probe::Wait(first) = store.lead_or_wait(1, 0, index, &slots) else {
+            panic!("a second caller waits")
+        };
+        let Probe::Wait(second) = store.lead_or_wait(1, 0, index, &slots) else {
+            panic!("a third caller waits")
+        };
+        assert!(Arc::ptr_eq(&first, &second), "waiters share one flight");
+        store.finish(1, Some((7, u64::MAX)), 0, &slots);
+        assert_eq!(made(&store), (0, 0));
+        let mut waiting = std::pin::pin!(first.wait_async());
+        let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+        assert!(waiting.as_mut().poll(&mut context).is_ready(), "the flight ended");
+        assert!(matches!(store.lead_or_wait(1, 0, index, &slots), Probe::Hit(7)));
     }
 
     #[test]

@@ -8,7 +8,8 @@ use shuttle::sync::Barrier;
 use shuttle::thread;
 
 use super::per_thread::{self, SLOTS, Slots};
-use super::store::{Read, Store};
+use super::store::{Probe, Read, Store};
+use crate::flight::Flight;
 
 /// Schedules per test: a few seconds in all, and several times what the rarest mutation in
 /// `model.rs` needed to fail.
@@ -211,5 +212,66 @@ fn threads_beyond_the_owned_slots_share_one_and_read_as_writers() {
         store.insert(key(0, 1), value(1, 2), u64::MAX, 0, &slots);
         let hits: u64 = readers.into_iter().map(|r| r.join().unwrap()).sum();
         assert_hits_counted(&slots, hits);
+    });
+}
+
+/// A memoized call of key `k` in shard 0, as `memory.rs` makes it: a read, and on a miss the
+/// flights. A leader stores version 1 and ends its flight; a waiter waits for the flight, then
+/// must find that value. True if this caller led.
+fn call(store: &Store<u64>, slots: &Slots, k: u64) -> bool {
+    if let Some(found) = read(store, slots, 0, k) {
+        assert_eq!(found, value(k, 1));
+        return false;
+    }
+    match store.lead_or_wait(key(0, k), 0, per_thread::current(), slots) {
+        Probe::Hit(found) => assert_eq!(found, value(k, 1)),
+        Probe::Lead => {
+            store.finish(key(0, k), Some((value(k, 1), u64::MAX)), 0, slots);
+            return true;
+        }
+        Probe::Wait(flight) => {
+            wait(&flight);
+            assert_eq!(
+                read(store, slots, 0, k),
+                Some(value(k, 1)),
+                "a waiter looked again and missed the leader's value"
+            );
+        }
+    }
+    false
+}
+
+/// Waits for `flight` to end, letting the other threads run meanwhile (its event is not
+/// shuttle's, so it is polled rather than blocked on).
+fn wait<R: Clone>(flight: &Flight<R>) {
+    let mut waiting = std::pin::pin!(flight.wait_async());
+    let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+    while waiting.as_mut().poll(&mut context).is_pending() {
+        thread::yield_now();
+    }
+}
+
+#[test]
+fn of_callers_missing_one_key_at_once_one_leads_and_the_others_get_its_value() {
+    // The flights are apart from the table: the leader stores its value, then ends its flight,
+    // and a caller that finds no flight looks at the table again before it leads. In every
+    // order, one caller leads and the others wait for it or find its value; a reader that gets
+    // in between the value and the flight's end must not lead a second time.
+    check(4, |store, slots| {
+        let others: Vec<_> = (0..2)
+            .map(|_| {
+                let (store, slots) = (store.clone(), slots.clone());
+                thread::spawn(move || call(&store, &slots, 1))
+            })
+            .collect();
+        let mine = call(&store, &slots, 1);
+        let leads = others
+            .into_iter()
+            .map(|other| other.join().unwrap())
+            .chain([mine])
+            .filter(|&led| led)
+            .count();
+        assert_eq!(leads, 1, "the body ran {leads} times");
+        assert_eq!(read(&store, &slots, 0, 1), Some(value(1, 1)));
     });
 }
