@@ -34,7 +34,7 @@ RUNTIME = os.path.join(ROOT, "cachemacro-runtime")
 
 
 def variants():
-    """(name, [dependencies] lines, attribute above each fn, prelude)."""
+    """(name, [dependencies] line, attribute above each fn, prelude)."""
     return [
         ("no memoization", "", "", ""),
         (
@@ -145,7 +145,12 @@ def main():
     parser.add_argument("--quick", action="store_true", help="skip the clean builds")
     parser.add_argument("--only", nargs="*", help="variants whose name contains one of these")
     parser.add_argument("--keep", help="work in this directory and keep it")
+    parser.add_argument("--runtime", help="the cachemacro-runtime to measure (default: this "
+                        "checkout's), e.g. another worktree's, for a before/after")
     args = parser.parse_args()
+    if args.runtime:
+        global RUNTIME
+        RUNTIME = os.path.abspath(args.runtime)
     work = args.keep or tempfile.mkdtemp(prefix="memo_cost_")
     rows = []
     for name, dependency, attribute, _ in variants():

@@ -7,11 +7,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
 use syn::ext::IdentExt;
-use syn::spanned::Spanned;
 use syn::visit::Visit;
+
+use crate::spans::{respan, type_name_span};
 use syn::{Data, DeriveInput, Fields, Ident, Lit, LitStr, Token};
 
 use crate::attr::closest;
@@ -196,33 +197,6 @@ fn write_field(krate: &TokenStream, field: &KeyedField, value: TokenStream) -> T
     let span = type_name_span(&field.ty);
     let value = respan(value, span);
     quote_spanned!(span=> #krate::__private::KeyField::write_field(#value, __cachemacro_out);)
-}
-
-/// `tokens` with every span set to `span`.
-fn respan(tokens: TokenStream, span: Span) -> TokenStream {
-    tokens
-        .into_iter()
-        .map(|mut token| {
-            token.set_span(span);
-            token
-        })
-        .collect()
-}
-
-/// The span of a type's name: `HashMap` in `std::collections::HashMap<K, V>`, the token that says
-/// what the type is (a span covers one token on stable Rust).
-fn type_name_span(ty: &syn::Type) -> Span {
-    match ty {
-        syn::Type::Path(path) => path
-            .path
-            .segments
-            .last()
-            .map_or_else(|| ty.span(), |last| last.ident.span()),
-        syn::Type::Reference(reference) => type_name_span(&reference.elem),
-        syn::Type::Paren(inner) => type_name_span(&inner.elem),
-        syn::Type::Group(inner) => type_name_span(&inner.elem),
-        _ => ty.span(),
-    }
 }
 
 /// What keyed fields' types mention: the names their paths start with (among them the type

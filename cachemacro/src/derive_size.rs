@@ -13,6 +13,8 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Data, DeriveInput, Fields};
 
+use crate::spans::{respan, type_name_span};
+
 pub(crate) fn derive(input: TokenStream) -> TokenStream {
     let input: DeriveInput = match syn::parse2(input) {
         Ok(input) => input,
@@ -107,34 +109,6 @@ fn impl_for(input: &DeriveInput, trait_path: &TokenStream, body: TokenStream) ->
 fn heap_of(trait_path: &TokenStream, field: &syn::Field, value: TokenStream) -> TokenStream {
     let ty = &field.ty;
     let span = type_name_span(ty);
-    let trait_path = respan(trait_path, span);
+    let trait_path = respan(trait_path.clone(), span);
     quote_spanned!(span=> <#ty as #trait_path>::heap_size(#value))
-}
-
-/// The span of a type's name: `Cell` in `std::cell::Cell<u32>`, the token that says what the type
-/// is (a span covers one token on stable Rust).
-fn type_name_span(ty: &syn::Type) -> proc_macro2::Span {
-    match ty {
-        syn::Type::Path(path) => path
-            .path
-            .segments
-            .last()
-            .map_or_else(|| ty.span(), |last| last.ident.span()),
-        syn::Type::Reference(reference) => type_name_span(&reference.elem),
-        syn::Type::Paren(inner) => type_name_span(&inner.elem),
-        syn::Type::Group(inner) => type_name_span(&inner.elem),
-        _ => ty.span(),
-    }
-}
-
-/// `tokens` with every span set to `span`.
-fn respan(tokens: &TokenStream, span: proc_macro2::Span) -> TokenStream {
-    tokens
-        .clone()
-        .into_iter()
-        .map(|mut token| {
-            token.set_span(span);
-            token
-        })
-        .collect()
 }

@@ -99,15 +99,7 @@ fn needs_redis_feature(
     span: Span,
     expansion: TokenStream,
 ) -> TokenStream {
-    let krate: TokenStream = config
-        .krate
-        .clone()
-        .into_iter()
-        .map(|mut token| {
-            token.set_span(span);
-            token
-        })
-        .collect();
+    let krate = crate::spans::respan(config.krate.clone(), span);
     let unchanged = func.item.to_token_stream();
     quote_spanned! {span=>
         #krate::__private::redis_backend! { { #unchanged } { #expansion } }

@@ -16,6 +16,7 @@ mod errors;
 mod expand;
 mod func;
 mod key_expr;
+mod spans;
 mod symbol;
 mod valid;
 

@@ -1,24 +1,10 @@
 //! What the expansion reads off the function's types.
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::Type;
-use syn::spanned::Spanned;
 
-/// The span of a type's name: `HashMap` in `&std::collections::HashMap<K, V>`. A span covers one
-/// token on stable Rust, and the name is the token that says what the type is.
-pub(super) fn type_name_span(ty: &Type) -> Span {
-    match ty {
-        Type::Path(path) => match path.path.segments.last() {
-            Some(last) => last.ident.span(),
-            None => ty.span(),
-        },
-        Type::Reference(reference) => type_name_span(&reference.elem),
-        Type::Paren(inner) => type_name_span(&inner.elem),
-        Type::Group(inner) => type_name_span(&inner.elem),
-        _ => ty.span(),
-    }
-}
+pub(super) use crate::spans::type_name_span;
 
 /// The `Ok` and error types of a `Result` return type: as written in `Result<T, E>`, or, for an
 /// alias that does not name both (`io::Result<T>`, whose parameters may be in any order), the
