@@ -5,7 +5,7 @@
 //! shard's: the exact figures below hold on any machine.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -442,9 +442,12 @@ fn eventually(what: &str, condition: impl Fn() -> bool) {
     }
 }
 
+/// Held by the tests that move the paused clock, which every cache of this binary shares.
+static CLOCK: Mutex<()> = Mutex::new(());
+
 #[test]
 fn a_background_refresh_is_charged_its_new_size() {
-    // The only test of this binary that reads the clock.
+    let _clock = CLOCK.lock().unwrap_or_else(|poison| poison.into_inner());
     cachemacro_runtime::clock::pause();
     let cache = refreshed_cache();
     for id in 1..=3 {
@@ -473,4 +476,60 @@ fn a_background_refresh_is_charged_its_new_size() {
     assert_eq!(cache.stats().refreshes_updated, 1);
     REFRESHED.set_len(10);
     assert_eq!(refreshed(2), vec![2; 10], "computed again");
+}
+
+static EXPIRING: Body = Body::new(10);
+#[memoize(ttl = "1s", max_bytes = 1_000)]
+fn expiring(id: u32) -> Vec<u8> {
+    EXPIRING.run(id)
+}
+
+/// A value too large to store, computed for a key whose entry had expired, takes that entry out:
+/// an expiration, as when a value replaces an expired entry.
+#[test]
+fn an_expired_entry_that_a_value_too_large_replaces_counts_as_an_expiration() {
+    let _clock = CLOCK.lock().unwrap_or_else(|poison| poison.into_inner());
+    cachemacro_runtime::clock::pause();
+    let cache = expiring_cache();
+    assert_eq!(expiring(1), vec![1; 10]);
+    cachemacro_runtime::clock::advance(Duration::from_secs(2));
+    EXPIRING.set_len(5_000);
+    assert_eq!(expiring(1), vec![1; 5_000]);
+    let stats = cache.stats();
+    assert_eq!((stats.oversized, stats.expirations), (1, 1));
+    assert_eq!((cache.len(), cache.bytes()), (Some(0), Some(0)));
+    assert_eq!(EXPIRING.runs(), 2);
+}
+
+/// Panics in `cache_size` when told to: user code that runs as a computed value lands.
+#[derive(Clone)]
+struct Fragile(u32);
+
+static FRAGILE_PANICS: AtomicBool = AtomicBool::new(false);
+
+impl CacheSize for Fragile {
+    fn cache_size(&self) -> usize {
+        if FRAGILE_PANICS.swap(false, Ordering::SeqCst) {
+            panic!("cache_size failed");
+        }
+        size_of::<Fragile>()
+    }
+}
+
+#[memoize(max_bytes = 10_000)]
+fn fragile(id: u32) -> Fragile {
+    Fragile(id)
+}
+
+/// A leader whose value's `cache_size` panics still ends its flight: the next call of the key
+/// computes it rather than waiting forever for a value that will never land.
+#[test]
+fn a_panicking_cache_size_does_not_leave_the_key_waiting() {
+    FRAGILE_PANICS.store(true, Ordering::SeqCst);
+    assert!(std::panic::catch_unwind(|| fragile(1)).is_err());
+    let value = deadline::within("the next call of the key", Duration::from_secs(10), || {
+        fragile(1).0
+    });
+    assert_eq!(value, 1);
+    assert_eq!(fragile_cache().len(), Some(1));
 }

@@ -358,3 +358,51 @@ fn cancelled_refresh_tasks_give_back_their_place_and_their_entry() {
         assert_eq!(stats.refreshes_dropped, 50 * round, "{stats:?}");
     }
 }
+
+#[memoize(ttl = "10m", refresh = "background")]
+async fn greeting(id: u32, name: &str) -> String {
+    format!("{name} {id}")
+}
+
+#[derive(Clone)]
+struct Directory;
+
+impl Directory {
+    #[memoize(ttl = "10m", refresh = "background", ignore = [self])]
+    async fn entry(&self, id: u32) -> String {
+        format!("entry {id}")
+    }
+}
+
+/// Passes `future` through only if it is `Send`.
+fn assert_send<T: Send>(future: T) -> T {
+    future
+}
+
+/// Async functions with background refresh whose arguments borrow (`&str`, `&self`) still return
+/// `Send` futures, which a multi-threaded runtime's tasks need: this test does not compile if
+/// they do not.
+#[test]
+fn refreshing_async_functions_with_borrowed_arguments_return_send_futures() {
+    let _serial = setup();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    let name = String::from("ada");
+    let values = runtime.block_on(async {
+        let first = assert_send(greeting(1, &name)).await;
+        let second = assert_send(Directory.entry(2)).await;
+        let again = assert_send(greeting(1, &name)).await;
+        (first, second, again)
+    });
+    assert_eq!(
+        values,
+        (
+            "ada 1".to_string(),
+            "entry 2".to_string(),
+            "ada 1".to_string()
+        )
+    );
+    assert_eq!(greeting_cache().stats().hits, 1);
+}

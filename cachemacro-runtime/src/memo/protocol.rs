@@ -295,7 +295,11 @@ where
     {
         // Without a `refresh_after` (the macro sends functions with one to the refreshing entry
         // points), no hit claims a refresh.
-        if let Some((value, _)) = B::hit(self, key) {
+        if let Some((value, stale)) = B::hit(self, key) {
+            debug_assert!(
+                stale.is_none(),
+                "a refresh claimed by a function without one"
+            );
             return L::restore(value);
         }
         self.get_or_compute_slow(key, cacheable, args, body)
@@ -417,13 +421,17 @@ where
 
     /// The async form of [`get_or_compute_refreshing`](Self::get_or_compute_refreshing):
     /// refreshes run as tasks on the caller's tokio runtime.
+    ///
+    /// `body` is a function pointer: a closure kept beside the future it started would make the
+    /// lookup's future not `Send` when an argument borrows (rustc's higher-ranked closure
+    /// signature meets the auto trait check).
     #[doc(hidden)]
     pub async fn get_or_compute_refreshing_async<Ret, A, F, J>(
         &'static self,
         key: u128,
         cacheable: fn(&Ret) -> bool,
         args: A,
-        body: impl FnOnce(A) -> F,
+        body: fn(A) -> F,
         refresh: impl FnOnce(&A) -> J,
     ) -> Ret
     where

@@ -118,7 +118,6 @@ pub struct Lead<'a, R: Clone, L> {
 impl<R: Clone, L> Lead<'_, R, L> {
     /// Stores `value`, if any, and ends the flight. True if stored.
     fn land(mut self, value: Option<R>) -> bool {
-        self.landed = true;
         let cache = self.cache;
         let value = value.map(|value| (value, cache.expires_at()));
         let given = value.is_some();
@@ -126,6 +125,10 @@ impl<R: Clone, L> Lead<'_, R, L> {
             .backend
             .store
             .finish(self.key, value, clock::now_ms(), cache.readers());
+        // Only now: if `finish` panics before it ends the flight (a value's `CacheSize` is user
+        // code), dropping this lead ends it, and the waiters do not wait forever. After it, a
+        // second end could end another leader's flight of the same key.
+        self.landed = true;
         let stored = given && !removed.oversized();
         cache.count(removed);
         stored

@@ -701,7 +701,17 @@ impl<R> Table<R> {
     ) -> Removed<R> {
         let mut removed = Removed::default();
         if charge > self.max_charge {
-            removed.replaced = self.remove(key);
+            // The old entry goes, counted as an expiration if it had expired (as when replaced).
+            let expired = self
+                .entries
+                .find(hash(key), |e| e.key == key)
+                .is_some_and(|e| e.expires_at <= now);
+            let old = self.remove(key);
+            if expired {
+                removed.expired = old;
+            } else {
+                removed.replaced = old;
+            }
             removed.reject(value);
             return removed;
         }
