@@ -14,6 +14,15 @@
 //! `s3(small:ghost:promote_at:max_freq[:a])` / `s3x16(...)` ([`policies::S3Fifo`], `a` for
 //! adaptive) and `lfu(small:max_freq[:ghost[:admit|noadmit[:gate]]])` / `lfux16(...)`
 //! ([`policies::S3Lfu`]), for parameter sweeps. `x16` columns use the store's sharding.
+//! `cx16(small:ghost:max_freq:gate:period:aging:sketch_max[:factor[:m[:width[:hit_cap[:est_cap]]]]])`
+//! (or `cx(...)` unsharded) varies the chosen policy's knobs: `cx16(0.05:2:7:1:10:h:15)` is
+//! `chosenx16`. `period` is the sketch's reset period in capacities; `aging` what a reset does
+//! to the residents' hits ([`policies::Aging`]: `h` halve, `n` never, `o` halve every other
+//! reset, `s` subtract one, `q` keep three quarters, `b` halve them and the reinsertion
+//! counters, `f` halve the reinsertion counters only); `sketch_max` the sketch's counter
+//! ceiling; `factor` (or `-`) a multiplicative gate in place of `gate`; `m` counts only misses
+//! towards the period; `width` the sketch's counters per entry and row (2); `hit_cap` and
+//! `est_cap` bound a resident's hits in its estimate and the estimate.
 
 #[path = "support/policies.rs"]
 mod policies;
@@ -190,6 +199,50 @@ fn parse_s3(spec: &str) -> Option<Box<Replay>> {
     let sharded = match head {
         "s3" => false,
         "s3x16" => true,
+        // `cx16(...)`: the chosen policy's knobs, spelled out in the module's docs.
+        "cx" | "cx16" => {
+            let mut fields = rest.strip_suffix(')')?.split(':');
+            let small: f64 = fields.next()?.parse().ok()?;
+            let ghost: f64 = fields.next()?.parse().ok()?;
+            let max: u8 = fields.next()?.parse().ok()?;
+            let gate: u8 = fields.next()?.parse().ok()?;
+            let period: usize = fields.next()?.parse().ok()?;
+            let aging = match fields.next()? {
+                "h" => policies::Aging::Halve,
+                "n" => policies::Aging::Never,
+                "o" => policies::Aging::OtherHalve,
+                "s" => policies::Aging::SubOne,
+                "q" => policies::Aging::Quarter,
+                "b" => policies::Aging::Both,
+                "f" => policies::Aging::FreqOnly,
+                _ => return None,
+            };
+            let sketch_max: u8 = fields.next()?.parse().ok()?;
+            let factor: Option<f64> = match fields.next() {
+                None | Some("-") => None,
+                Some(f) => Some(f.parse().ok()?),
+            };
+            let misses_only = fields.next() == Some("m");
+            let per_entry: usize = fields.next().map_or(Some(2), |w| w.parse().ok())?;
+            let hit_cap: u8 = fields.next().map_or(Some(255), |w| w.parse().ok())?;
+            let est_cap: u32 = fields.next().map_or(Some(u32::MAX), |w| w.parse().ok())?;
+            let make = move |c| {
+                let mut policy = S3Lfu::with_ghost(c, small, max, ghost, false);
+                policy.gate = gate;
+                policy.aging = aging;
+                policy.sketch(period, sketch_max, per_entry);
+                policy.factor = factor;
+                policy.misses_only = misses_only;
+                policy.hit_cap = hit_cap;
+                policy.est_cap = est_cap;
+                policy
+            };
+            return Some(if head == "cx16" {
+                Box::new(move |c, keys| simulate(&mut Sharded::new(c, THREADS, make), keys))
+            } else {
+                Box::new(move |c, keys| simulate(&mut make(c), keys))
+            });
+        }
         "lfu" | "lfux16" => {
             let mut fields = rest.strip_suffix(')')?.split(':');
             let small: f64 = fields.next()?.parse().ok()?;

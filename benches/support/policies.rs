@@ -467,16 +467,25 @@ struct Sketch {
     mask: usize,
     added: usize,
     period: usize,
+    /// A counter's ceiling (15 for 4 bits).
+    max: u8,
 }
 
 impl Sketch {
     fn new(capacity: usize) -> Self {
-        let width = (capacity.max(16) * 2).next_power_of_two();
+        Self::with(capacity, 10, 15, 2)
+    }
+
+    /// A sketch halved every `period * capacity` additions, counters saturating at `max`,
+    /// `per_entry` counters a row for each entry of `capacity` (rounded up to a power of two).
+    fn with(capacity: usize, period: usize, max: u8, per_entry: usize) -> Self {
+        let width = (capacity.max(16) * per_entry).next_power_of_two();
         Sketch {
             counters: vec![0; width * 4],
             mask: width - 1,
             added: 0,
-            period: 10 * capacity.max(1),
+            period: period * capacity.max(1),
+            max,
         }
     }
 
@@ -486,15 +495,16 @@ impl Sketch {
         std::array::from_fn(|row| row * width + ((h >> (row * 16)) as usize & self.mask))
     }
 
-    /// Counts `times` accesses of `key`; `true` if that halved every counter.
-    fn add(&mut self, key: u64, times: u8) -> bool {
+    /// Counts `times` accesses of `key`, `counted` of them towards the period; `true` if that
+    /// halved every counter.
+    fn add_counted(&mut self, key: u64, times: u8, counted: u8) -> bool {
         if times == 0 {
             return false;
         }
         for slot in self.slots(key) {
-            self.counters[slot] = self.counters[slot].saturating_add(times).min(15);
+            self.counters[slot] = self.counters[slot].saturating_add(times).min(self.max);
         }
-        self.added += usize::from(times);
+        self.added += usize::from(counted);
         if self.added >= self.period {
             self.added /= 2;
             for counter in &mut self.counters {
@@ -547,6 +557,37 @@ pub struct S3Lfu {
     /// If non-zero, a key back from the ghost queue enters main only if its estimate is at
     /// least `gate` times that of main's victim (else it starts in the small FIFO).
     pub gate: u8,
+    /// How the residents' hit counts age when the sketch halves (sweeps of issue 15).
+    pub aging: Aging,
+    resets: u32,
+    /// If set, the gate is multiplicative: a returning key enters main if its estimate is at
+    /// least this times main's victim's (replaces `gate`).
+    pub factor: Option<f64>,
+    /// If set, only misses count towards the sketch's period (folded hits still add).
+    pub misses_only: bool,
+    /// The most a resident's hits add to its estimate.
+    pub hit_cap: u8,
+    /// The most an estimate can be.
+    pub est_cap: u32,
+}
+
+/// What happens to the residents' hit counts when the sketch halves its counters.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Aging {
+    /// Halved (TinyLFU's reset applied to the part the sketch has not seen).
+    Halve,
+    /// Left alone.
+    Never,
+    /// Halved at every other reset.
+    OtherHalve,
+    /// One subtracted.
+    SubOne,
+    /// Three quarters kept.
+    Quarter,
+    /// Halved, and the reinsertion counters too.
+    Both,
+    /// Only the reinsertion counters halved.
+    FreqOnly,
 }
 
 impl S3Lfu {
@@ -587,21 +628,47 @@ impl S3Lfu {
             main: VecDeque::new(),
             entries: map(capacity),
             sketch: Sketch::new(capacity),
+            aging: Aging::Halve,
+            resets: 0,
+            factor: None,
+            misses_only: false,
+            hit_cap: u8::MAX,
+            est_cap: u32::MAX,
         }
     }
 
+    /// Replaces the sketch by one halved every `period * capacity` additions, saturating at
+    /// `max`, of `per_entry` counters a row per entry.
+    pub fn sketch(&mut self, period: usize, max: u8, per_entry: usize) {
+        self.sketch = Sketch::with(self.capacity, period, max, per_entry);
+    }
+
     fn estimate(&self, key: u64) -> u32 {
-        let hits = self.entries.get(&key).map_or(0, |e| e.2);
-        u32::from(self.sketch.estimate(key)) + u32::from(hits)
+        let hits = self.entries.get(&key).map_or(0, |e| e.2.min(self.hit_cap));
+        (u32::from(self.sketch.estimate(key)) + u32::from(hits)).min(self.est_cap)
     }
 
     /// Counts accesses in the sketch. When the sketch halves its counters, the residents' hits
-    /// are halved too: they are the part of the count the sketch has not seen yet, and without
-    /// the halving a once-popular entry keeps its score forever.
-    fn record(&mut self, key: u64, times: u8) {
-        if self.sketch.add(key, times) {
+    /// are halved too (by default, see [`Aging`]): they are the part of the count the sketch has
+    /// not seen yet, and without the halving a once-popular entry keeps its score forever.
+    /// `miss`: the access of a miss (else the hits of an entry leaving).
+    fn record(&mut self, key: u64, times: u8, miss: bool) {
+        let counted = if self.misses_only && !miss { 0 } else { times };
+        if self.sketch.add_counted(key, times, counted) {
+            self.resets += 1;
+            let aging = self.aging;
+            if aging == Aging::Never || aging == Aging::OtherHalve && self.resets % 2 == 1 {
+                return;
+            }
             for entry in self.entries.values_mut() {
-                entry.2 /= 2;
+                match aging {
+                    Aging::Halve | Aging::OtherHalve => entry.2 /= 2,
+                    Aging::SubOne => entry.2 = entry.2.saturating_sub(1),
+                    Aging::Quarter => entry.2 -= entry.2 / 4,
+                    Aging::Both => (entry.1, entry.2) = (entry.1 / 2, entry.2 / 2),
+                    Aging::FreqOnly => entry.1 /= 2,
+                    Aging::Never => {}
+                }
             }
         }
     }
@@ -609,7 +676,7 @@ impl S3Lfu {
     /// Drops `key`, folding the hits it had into the sketch.
     fn drop_entry(&mut self, key: u64) {
         if let Some((_, _, hits)) = self.entries.remove(&key) {
-            self.record(key, hits);
+            self.record(key, hits, false);
         }
     }
 
@@ -667,19 +734,27 @@ impl Policy for S3Lfu {
             entry.2 = entry.2.saturating_add(1);
             return true;
         }
-        self.record(key, 1);
+        self.record(key, 1, true);
         self.evict();
         let returning = self
             .ghost
             .as_mut()
             .is_some_and(|ghost| ghost.remove(key).is_some());
         let to_main = returning
-            && (self.gate == 0
-                || self.main.is_empty()
-                || u32::from(self.sketch.estimate(key)) + u32::from(self.gate) > {
+            && if let Some(factor) = self.factor {
+                self.main.is_empty() || {
                     let victim = self.main_victim();
-                    victim.map_or(0, |v| self.estimate(v))
-                });
+                    f64::from(self.sketch.estimate(key))
+                        >= factor * f64::from(victim.map_or(0, |v| self.estimate(v)))
+                }
+            } else {
+                self.gate == 0
+                    || self.main.is_empty()
+                    || u32::from(self.sketch.estimate(key)) + u32::from(self.gate) > {
+                        let victim = self.main_victim();
+                        victim.map_or(0, |v| self.estimate(v))
+                    }
+            };
         if to_main {
             self.main.push_back(key);
             self.entries.insert(key, (Queue::Main, 0, 0));
