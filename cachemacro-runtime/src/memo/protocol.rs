@@ -173,6 +173,24 @@ pub trait Protocol<R, L>: Backend<R> + Sized {
         after_hit: bool,
     ) -> impl Future<Output = Found<R, Self::Lead<'_>, Self::Stale>>;
 
+    /// The lookup of a sync caller when it needs no wait: `None` when it would wait (or the
+    /// backend has no such lookup), and the caller then runs [`find`](Self::find) under the
+    /// blocking driver. What it returns lands with [`land_now`](Self::land_now). The in-process
+    /// backend's misses take this path: no state machine, no driver.
+    fn find_now(
+        cache: &Cache<R, L, Self>,
+        key: u128,
+        after_hit: bool,
+    ) -> Option<Found<R, Self::Lead<'_>, Self::Stale>> {
+        let _ = (cache, key, after_hit);
+        None
+    }
+
+    /// Lands a lead that [`find_now`](Self::find_now) gave, on the caller's thread.
+    fn land_now<'a>(cache: &'a Cache<R, L, Self>, lead: Self::Lead<'a>, kept: Option<&R>) -> bool {
+        block_on(Self::land(cache, lead, kept))
+    }
+
     /// Lands a computed value: stores `kept` (if there is one to keep), hands it to the waiters,
     /// releases what the lead holds. True if stored.
     fn land<'a>(
@@ -319,8 +337,46 @@ where
     where
         L: Keep<Ret, Kept = R>,
     {
-        self.compute_blocking(key, true, cacheable, &mut once(move || body(args)))
-            .value()
+        match B::find_now(self, key, true) {
+            Some(found) => self.computed_now(key, cacheable, found, args, body),
+            None => self.compute_blocking(key, true, cacheable, &mut once(move || body(args))),
+        }
+        .value()
+    }
+
+    /// What a sync caller's lookup without a wait ([`Protocol::find_now`]) came to: the value,
+    /// or the body's, run on this thread and landed.
+    fn computed_now<'a, Ret, A>(
+        &'a self,
+        key: u128,
+        cacheable: fn(&Ret) -> bool,
+        found: Found<R, B::Lead<'a>, B::Stale>,
+        args: A,
+        body: fn(A) -> Ret,
+    ) -> Looked<Ret, B::Stale>
+    where
+        L: Keep<Ret, Kept = R>,
+    {
+        match found {
+            Found::Value(value, stale) => {
+                // No refresh is scheduled from here (see `look_up_declining`).
+                if let Some(stale) = stale {
+                    B::decline(self, key, stale);
+                }
+                Looked::Found(L::restore(value), None)
+            }
+            Found::Return => Looked::Computed(body(args), false),
+            Found::Compute { lead, listed } => {
+                // A panic in the body drops `lead`, which releases the waiters without storing.
+                let value = if listed {
+                    reentry::run(self, key, move || body(args))
+                } else {
+                    body(args)
+                };
+                let stored = B::land_now(self, lead, kept::<Ret, L>(&cacheable, &value));
+                Looked::Computed(value, stored)
+            }
+        }
     }
 
     /// The slow path of a sync caller, run by the blocking driver.
@@ -521,8 +577,11 @@ where
     where
         L: Keep<Ret, Kept = R>,
     {
-        self.compute_blocking(key, false, cacheable, &mut once(move || body(args)))
-            .warmed()
+        match B::find_now(self, key, false) {
+            Some(found) => self.computed_now(key, cacheable, found, args, body),
+            None => self.compute_blocking(key, false, cacheable, &mut once(move || body(args))),
+        }
+        .warmed()
     }
 
     /// [`warm`](Self::warm) for async functions.

@@ -65,6 +65,13 @@ impl Drop for Listed {
     }
 }
 
+/// Runs `body`, the computation of `key` of `cache`, with the pair listed: a sync caller's body
+/// that the protocol runs on the caller's own thread.
+pub(crate) fn run<C: ?Sized, T>(cache: &C, key: u128, body: impl FnOnce() -> T) -> T {
+    let _listed = Listed::enter_identity(identity(cache), key);
+    body()
+}
+
 /// [`run`] for a future: the pair is listed during each poll of `body`.
 pub(crate) async fn run_async<C: ?Sized, F: Future>(cache: &C, key: u128, body: F) -> F::Output {
     let cache = identity(cache);
@@ -79,12 +86,6 @@ pub(crate) async fn run_async<C: ?Sized, F: Future>(cache: &C, key: u128, body: 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Runs `body`, the computation of `key` of `cache`, with the pair listed.
-    fn run<C: ?Sized, T>(cache: &C, key: u128, body: impl FnOnce() -> T) -> T {
-        let _listed = Listed::enter_identity(identity(cache), key);
-        body()
-    }
 
     static CACHE: u8 = 1;
     static OTHER: u8 = 2;

@@ -161,6 +161,28 @@ enum Step<'a, R: Clone, L> {
     Bypass,
 }
 
+/// What a lookup of the in-process backend comes to.
+type MemoryFound<'a, R, L> = Found<R, MemoryLead<'a, R, L>, u64>;
+
+impl<'a, R: Clone, L> Step<'a, R, L> {
+    /// What the lookup of `key` comes to at this step, or the flight it must wait for.
+    fn found(self, key: u128) -> Result<MemoryFound<'a, R, L>, Arc<Flight<R>>> {
+        Ok(match self {
+            Step::Hit(value, due) => Found::Value(value, due),
+            Step::Wait(flight) => return Err(flight),
+            Step::Lead(lead) => Found::Compute {
+                lead: MemoryLead::Flight(lead),
+                listed: true,
+            },
+            Step::Unlocked => Found::Compute {
+                lead: MemoryLead::Unlocked(key),
+                listed: false,
+            },
+            Step::Bypass => Found::Return,
+        })
+    }
+}
+
 /// What lands a computed value.
 #[doc(hidden)]
 pub enum MemoryLead<'a, R: Clone, L> {
@@ -219,6 +241,32 @@ impl<R: Clone, L> MemoryCache<R, L> {
         } else {
             clock::now_ms()
         }
+    }
+
+    /// The first look of a lookup; `after_hit`: the hit path has just found nothing.
+    fn first_step(&self, key: u128, after_hit: bool) -> Step<'_, R, L> {
+        match after_hit {
+            true if bypass::active() => Step::Bypass,
+            true => self.miss(key, clock::now_ms(), self.readers()),
+            false => self.step(key),
+        }
+    }
+
+    /// Stores `kept` under `key`, replacing any entry; true if stored.
+    fn put_now(&self, key: u128, kept: &R) -> bool {
+        if self.refuse_write_in_read("f_refresh") {
+            return false;
+        }
+        let removed = self.backend.store.insert(
+            key,
+            kept.clone(),
+            self.expires_at(),
+            clock::now_ms(),
+            self.readers(),
+        );
+        let stored = !removed.oversized();
+        self.count(removed);
+        stored
     }
 
     /// One look at the table: a hit, a flight to wait for, or the lead.
@@ -368,38 +416,41 @@ impl<R: Clone + Send + Sync + 'static, L: Layout> Protocol<R, L> for Memory<R> {
         key: u128,
         after_hit: bool,
     ) -> Found<R, MemoryLead<'_, R, L>, u64> {
-        let mut step = match after_hit {
-            true if bypass::active() => Step::Bypass,
-            true => cache.miss(key, clock::now_ms(), cache.readers()),
-            false => cache.step(key),
-        };
+        let mut step = cache.first_step(key, after_hit);
         loop {
-            match step {
-                Step::Hit(value, due) => return Found::Value(value, due),
+            match step.found(key) {
+                Ok(found) => return found,
                 // This thread or task computes the key: waiting would wait for itself.
-                Step::Wait(_) if reentry::computing(cache, key) => return Found::Return,
-                Step::Wait(flight) => {
+                Err(_) if reentry::computing(cache, key) => return Found::Return,
+                Err(flight) => {
                     // A value too large for the byte budget comes with the flight.
                     if let Some(value) = flight.wait_async().await {
                         cache.counters.hit();
                         return Found::Value(value, None);
                     }
                 }
-                Step::Lead(lead) => {
-                    return Found::Compute {
-                        lead: MemoryLead::Flight(lead),
-                        listed: true,
-                    };
-                }
-                Step::Unlocked => {
-                    return Found::Compute {
-                        lead: MemoryLead::Unlocked(key),
-                        listed: false,
-                    };
-                }
-                Step::Bypass => return Found::Return,
             }
             step = cache.step(key);
+        }
+    }
+
+    /// [`find`](Protocol::find)'s first step, when it is not a wait.
+    fn find_now(
+        cache: &MemoryCache<R, L>,
+        key: u128,
+        after_hit: bool,
+    ) -> Option<MemoryFound<'_, R, L>> {
+        cache.first_step(key, after_hit).found(key).ok()
+    }
+
+    fn land_now<'a>(
+        cache: &'a MemoryCache<R, L>,
+        lead: MemoryLead<'a, R, L>,
+        kept: Option<&R>,
+    ) -> bool {
+        match lead {
+            MemoryLead::Flight(lead) => lead.land(kept.cloned()),
+            MemoryLead::Unlocked(key) => kept.is_some_and(|kept| cache.put_now(key, kept)),
         }
     }
 
@@ -408,29 +459,11 @@ impl<R: Clone + Send + Sync + 'static, L: Layout> Protocol<R, L> for Memory<R> {
         lead: MemoryLead<'a, R, L>,
         kept: Option<&R>,
     ) -> bool {
-        match lead {
-            MemoryLead::Flight(lead) => lead.land(kept.cloned()),
-            MemoryLead::Unlocked(key) => match kept {
-                Some(kept) => Self::put(cache, key, kept).await,
-                None => false,
-            },
-        }
+        Self::land_now(cache, lead, kept)
     }
 
     async fn put(cache: &MemoryCache<R, L>, key: u128, kept: &R) -> bool {
-        if cache.refuse_write_in_read("f_refresh") {
-            return false;
-        }
-        let removed = cache.backend.store.insert(
-            key,
-            kept.clone(),
-            cache.expires_at(),
-            clock::now_ms(),
-            cache.readers(),
-        );
-        let stored = !removed.oversized();
-        cache.count(removed);
-        stored
+        cache.put_now(key, kept)
     }
 
     async fn remove(cache: &MemoryCache<R, L>, key: u128) -> bool {
