@@ -9,7 +9,14 @@
 //!
 //! The protocol is async; sync entry points run it through the blocking driver
 //! ([`block_on`]), except the in-process hit ([`Protocol::hit`]), which stays inline and
-//! lock-free in the memoized function.
+//! lock-free in the memoized function, and a sync lookup that needs no wait
+//! ([`Protocol::find_now`]: the in-process miss), whose body runs and lands on the caller's
+//! thread.
+//!
+//! The entry points are small generic shims over code that is generic over the cache, the value
+//! type and (for sync callers) the arguments' tuple alone: the body is a function pointer or
+//! behind `dyn`, so a crate of many memoized functions compiles the protocol once per signature,
+//! not once per function.
 
 use std::future::Future;
 use std::pin::{Pin, pin};
