@@ -181,17 +181,20 @@ fn main() {
 /// Replays `keys` through a cache of `capacity` entries, returning the number of hits.
 type Replay = dyn Fn(usize, &[u64]) -> u64;
 
-fn s3fifo(params: S3Params, sharded: bool) -> Box<Replay> {
+/// A replay of the policy `make` builds: sharded as the store is, or one cache.
+fn replay<P: Policy + 'static>(
+    make: impl Fn(usize) -> P + Copy + 'static,
+    sharded: bool,
+) -> Box<Replay> {
     if sharded {
-        Box::new(move |c, keys| {
-            simulate(
-                &mut Sharded::new(c, THREADS, |c| S3Fifo::new(c, params)),
-                keys,
-            )
-        })
+        Box::new(move |c, keys| simulate(&mut Sharded::new(c, THREADS, make), keys))
     } else {
-        Box::new(move |c, keys| simulate(&mut S3Fifo::new(c, params), keys))
+        Box::new(move |c, keys| simulate(&mut make(c), keys))
     }
+}
+
+fn s3fifo(params: S3Params, sharded: bool) -> Box<Replay> {
+    replay(move |c| S3Fifo::new(c, params), sharded)
 }
 
 fn parse_s3(spec: &str) -> Option<Box<Replay>> {
@@ -237,11 +240,7 @@ fn parse_s3(spec: &str) -> Option<Box<Replay>> {
                 policy.est_cap = est_cap;
                 policy
             };
-            return Some(if head == "cx16" {
-                Box::new(move |c, keys| simulate(&mut Sharded::new(c, THREADS, make), keys))
-            } else {
-                Box::new(move |c, keys| simulate(&mut make(c), keys))
-            });
+            return Some(replay(make, head == "cx16"));
         }
         "lfu" | "lfux16" => {
             let mut fields = rest.strip_suffix(')')?.split(':');
@@ -255,11 +254,7 @@ fn parse_s3(spec: &str) -> Option<Box<Replay>> {
                 policy.gate = gate;
                 policy
             };
-            return Some(if head == "lfux16" {
-                Box::new(move |c, keys| simulate(&mut Sharded::new(c, THREADS, make), keys))
-            } else {
-                Box::new(move |c, keys| simulate(&mut make(c), keys))
-            });
+            return Some(replay(make, head == "lfux16"));
         }
         _ => return None,
     };

@@ -178,47 +178,33 @@ impl<T: CacheSize, const N: usize> CacheSize for [T; N] {
     }
 }
 
-impl CacheSize for String {
-    #[inline]
-    fn cache_size(&self) -> usize {
-        size_of::<Self>() + self.capacity()
-    }
+/// Growable buffers of bytes: their allocated capacity.
+macro_rules! byte_buffers {
+    ($($ty:ty),*) => {$(
+        impl CacheSize for $ty {
+            #[inline]
+            fn cache_size(&self) -> usize {
+                size_of::<Self>() + self.capacity()
+            }
+        }
+    )*};
 }
 
-impl CacheSize for OsString {
-    #[inline]
-    fn cache_size(&self) -> usize {
-        size_of::<Self>() + self.capacity()
-    }
+byte_buffers!(String, OsString, PathBuf);
+
+/// Growable sequences: their allocated capacity, and what each element owns.
+macro_rules! sequences {
+    ($($ty:ident),*) => {$(
+        impl<T: CacheSize> CacheSize for $ty<T> {
+            #[inline]
+            fn cache_size(&self) -> usize {
+                size_of::<Self>() + self.capacity() * size_of::<T>() + elements(self)
+            }
+        }
+    )*};
 }
 
-impl CacheSize for PathBuf {
-    #[inline]
-    fn cache_size(&self) -> usize {
-        size_of::<Self>() + self.capacity()
-    }
-}
-
-impl<T: CacheSize> CacheSize for Vec<T> {
-    #[inline]
-    fn cache_size(&self) -> usize {
-        size_of::<Self>() + self.capacity() * size_of::<T>() + elements(self)
-    }
-}
-
-impl<T: CacheSize> CacheSize for VecDeque<T> {
-    #[inline]
-    fn cache_size(&self) -> usize {
-        size_of::<Self>() + self.capacity() * size_of::<T>() + elements(self)
-    }
-}
-
-impl<T: CacheSize> CacheSize for BinaryHeap<T> {
-    #[inline]
-    fn cache_size(&self) -> usize {
-        size_of::<Self>() + self.capacity() * size_of::<T>() + elements(self)
-    }
-}
+sequences!(Vec, VecDeque, BinaryHeap);
 
 /// A box's pointee is its own: its whole size (for `Box<str>` and `Box<[T]>`, the length).
 impl<T: CacheSize + ?Sized> CacheSize for Box<T> {
@@ -231,21 +217,20 @@ impl<T: CacheSize + ?Sized> CacheSize for Box<T> {
 /// The strong and weak counts in front of an `Arc`'s or `Rc`'s pointee.
 const COUNTS: usize = 2 * size_of::<usize>();
 
-/// The pointer, the counts and the whole pointee, shared or not (see the [module](crate::size)).
-impl<T: CacheSize + ?Sized> CacheSize for Arc<T> {
-    #[inline]
-    fn cache_size(&self) -> usize {
-        size_of::<Self>() + COUNTS + (**self).cache_size()
-    }
+/// Shared pointers: the pointer, the counts and the whole pointee, shared or not (see the
+/// [module](crate::size)).
+macro_rules! shared {
+    ($($ty:ident),*) => {$(
+        impl<T: CacheSize + ?Sized> CacheSize for $ty<T> {
+            #[inline]
+            fn cache_size(&self) -> usize {
+                size_of::<Self>() + COUNTS + (**self).cache_size()
+            }
+        }
+    )*};
 }
 
-/// As `Arc`.
-impl<T: CacheSize + ?Sized> CacheSize for Rc<T> {
-    #[inline]
-    fn cache_size(&self) -> usize {
-        size_of::<Self>() + COUNTS + (**self).cache_size()
-    }
-}
+shared!(Arc, Rc);
 
 impl<T: CacheSize> CacheSize for Option<T> {
     const HEAP_FREE: bool = T::HEAP_FREE;

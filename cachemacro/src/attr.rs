@@ -390,19 +390,25 @@ fn parse_choice<T: Copy>(value: &Expr, choices: &Choices<T>) -> syn::Result<T> {
     Err(syn::Error::new(value.span(), message))
 }
 
-/// Parses `"<digits><unit>"` with the unit one of ms, s, m, h, d, into milliseconds (zero
-/// included: each option says why it cannot be zero).
-pub(crate) fn parse_duration(text: &str) -> Result<u64, String> {
-    const FORMAT: &str =
-        "write digits then a unit, one of ms, s, m, h, d, as in \"250ms\" or \"5m\"";
+/// Splits `"<digits><unit>"` (digits may hold `_`) into the digits, without the underscores, and
+/// the unit as written; `None` without a digit. Durations and sizes are both written this way.
+pub(crate) fn amount_and_unit(text: &str) -> Option<(String, &str)> {
     let digits_end = text
         .find(|c: char| !c.is_ascii_digit() && c != '_')
         .unwrap_or(text.len());
     let (digits, unit) = text.split_at(digits_end);
     let digits: String = digits.chars().filter(|c| *c != '_').collect();
-    if digits.is_empty() {
+    (!digits.is_empty()).then_some((digits, unit))
+}
+
+/// Parses `"<digits><unit>"` with the unit one of ms, s, m, h, d, into milliseconds (zero
+/// included: each option says why it cannot be zero).
+pub(crate) fn parse_duration(text: &str) -> Result<u64, String> {
+    const FORMAT: &str =
+        "write digits then a unit, one of ms, s, m, h, d, as in \"250ms\" or \"5m\"";
+    let Some((digits, unit)) = amount_and_unit(text) else {
         return Err(FORMAT.into());
-    }
+    };
     let per_unit: u64 = match unit {
         "ms" => 1,
         "s" => 1_000,

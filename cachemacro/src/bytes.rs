@@ -3,7 +3,7 @@
 use syn::spanned::Spanned;
 use syn::{Expr, Lit};
 
-use crate::attr::literal;
+use crate::attr::{amount_and_unit, literal};
 
 /// The units, decimal and binary, and what each is worth.
 const UNITS: &[(&str, u64)] = &[
@@ -52,14 +52,9 @@ pub(crate) fn parse_option(value: &Expr) -> syn::Result<u64> {
 
 /// Parses `"<digits><unit>"` into bytes (zero included: the option says why it cannot be zero).
 pub(crate) fn parse(text: &str) -> Result<u64, String> {
-    let digits_end = text
-        .find(|c: char| !c.is_ascii_digit() && c != '_')
-        .unwrap_or(text.len());
-    let (digits, unit) = text.split_at(digits_end);
-    let digits: String = digits.chars().filter(|c| *c != '_').collect();
-    if digits.is_empty() {
+    let Some((digits, unit)) = amount_and_unit(text) else {
         return Err(FORMAT.into());
-    }
+    };
     let per_unit = match UNITS.iter().find(|(name, _)| *name == unit) {
         Some(&(_, per_unit)) => per_unit,
         None if unit.is_empty() => return Err(format!("the unit is missing: {FORMAT}")),

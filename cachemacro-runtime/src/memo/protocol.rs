@@ -344,26 +344,26 @@ where
     where
         L: Keep<Ret, Kept = R>,
     {
-        match B::find_now(self, key, true) {
-            Some(found) => self.computed_now(key, cacheable, found, args, body),
-            None => self.compute_blocking(key, true, cacheable, &mut once(move || body(args))),
-        }
-        .value()
+        self.compute_sync(key, true, cacheable, args, body).value()
     }
 
-    /// What a sync caller's lookup without a wait ([`Protocol::find_now`]) came to: the value,
-    /// or the body's, run on this thread and landed.
-    fn computed_now<'a, Ret, A>(
-        &'a self,
+    /// The slow path of a sync caller that schedules no refresh: on this thread when the lookup
+    /// needs no wait ([`Protocol::find_now`]: the body runs and lands here), else under the
+    /// blocking driver.
+    fn compute_sync<Ret, A>(
+        &self,
         key: u128,
+        after_hit: bool,
         cacheable: fn(&Ret) -> bool,
-        found: Found<R, B::Lead<'a>, B::Stale>,
         args: A,
         body: fn(A) -> Ret,
     ) -> Looked<Ret, B::Stale>
     where
         L: Keep<Ret, Kept = R>,
     {
+        let Some(found) = B::find_now(self, key, after_hit) else {
+            return self.compute_blocking(key, after_hit, cacheable, &mut once(move || body(args)));
+        };
         match found {
             Found::Value(value, stale) => {
                 // No refresh is scheduled from here (see `look_up_declining`).
@@ -584,11 +584,8 @@ where
     where
         L: Keep<Ret, Kept = R>,
     {
-        match B::find_now(self, key, false) {
-            Some(found) => self.computed_now(key, cacheable, found, args, body),
-            None => self.compute_blocking(key, false, cacheable, &mut once(move || body(args))),
-        }
-        .warmed()
+        self.compute_sync(key, false, cacheable, args, body)
+            .warmed()
     }
 
     /// [`warm`](Self::warm) for async functions.

@@ -277,8 +277,6 @@ struct Table<R> {
     /// The entries' charges, and the most they may add up to (`usize::MAX` without `max_bytes`).
     bytes: usize,
     max_bytes: usize,
-    /// The most one entry may be charged: `max_bytes`, or less (see [`MAX_CHARGE`]).
-    max_charge: usize,
 }
 
 /// A shard's entries and charges, as of its last write.
@@ -663,8 +661,12 @@ impl<R> Table<R> {
             generations: 0,
             bytes: 0,
             max_bytes,
-            max_charge: max_bytes.min(MAX_CHARGE),
         }
+    }
+
+    /// The most one entry may be charged: `max_bytes`, or less (see [`MAX_CHARGE`]).
+    fn max_charge(&self) -> usize {
+        self.max_bytes.min(MAX_CHARGE)
     }
 
     fn remove(&mut self, key: u128) -> Option<R> {
@@ -700,7 +702,7 @@ impl<R> Table<R> {
         charge: usize,
     ) -> Removed<R> {
         let mut removed = Removed::default();
-        if charge > self.max_charge {
+        if charge > self.max_charge() {
             // The old entry goes, counted as an expiration if it had expired (as when replaced).
             let expired = self
                 .entries
