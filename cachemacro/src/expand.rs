@@ -432,12 +432,12 @@ fn refreshing_lookup(parts: &Parts<'_>) -> TokenStream {
         this,
         uncached,
         cacheable,
-        self_arg,
         arg_names: names,
         ..
     } = parts;
     let is_async = parts.config.is_async;
     let self_name = func.receiver.as_ref().map(|_| quote!(__cachemacro_this,));
+    let (args, body) = parts.args_and_body();
     let owned: Vec<Ident> = names
         .iter()
         .map(|name| format_ident!("__cachemacro_owned_{}", name))
@@ -469,18 +469,16 @@ fn refreshing_lookup(parts: &Parts<'_>) -> TokenStream {
         None => (None, None),
     };
     let job_call = quote!(#this #uncached(#self_passed #(#passed),*));
-    let (get, job, body, dot_await) = if is_async {
+    let (get, job, dot_await) = if is_async {
         (
             quote!(get_or_compute_refreshing_async),
             quote!(async move { #job_call.await }),
-            quote!(|(#self_name #(#names,)*)| #this #uncached(#self_name #(#names),*)),
             quote!(.await),
         )
     } else {
         (
             quote!(get_or_compute_refreshing),
             quote!(move || #job_call),
-            quote!(|(#self_name #(#names,)*)| #this #uncached(#self_name #(#names),*)),
             quote!(),
         )
     };
@@ -488,7 +486,7 @@ fn refreshing_lookup(parts: &Parts<'_>) -> TokenStream {
         __cachemacro_cache.#get(
             __cachemacro_key,
             #cacheable,
-            (#self_arg #(#names,)*),
+            #args,
             #body,
             |(#self_name #(#names,)*)| {
                 #self_copy

@@ -522,9 +522,24 @@ where
         }
     }
 
-    /// Schedules the refresh a stale hit claimed on the thread pool: the claim first, then
-    /// `build` makes the job. If building the job panics, or the pool refuses it, the claim is
-    /// dropped and gives the refresh back.
+    /// Schedules the refresh a stale hit claimed: the claim first, then `build` makes the job
+    /// and `spawn` hands it to the pool. If building the job panics, or the pool refuses it, the
+    /// claim is dropped and gives the refresh back.
+    fn schedule<Job>(
+        &'static self,
+        key: u128,
+        stale: B::Stale,
+        build: &mut dyn FnMut() -> Option<Job>,
+        spawn: impl FnOnce(B::Claim, Job) -> Result<(), refresh::Dropped>,
+    ) {
+        let claim = B::claim(self, key, stale);
+        let Some(job) = build() else { return };
+        if spawn(claim, job).is_err() {
+            B::refused(self);
+        }
+    }
+
+    /// [`schedule`](Self::schedule) on the thread pool, for sync functions.
     fn schedule_blocking<Ret: 'static>(
         &'static self,
         key: u128,
@@ -534,24 +549,21 @@ where
     ) where
         L: Keep<Ret, Kept = R>,
     {
-        let claim = B::claim(self, key, stale);
-        let Some(job) = build() else { return };
-        let spawned = refresh::spawn_blocking(move || {
-            block_on(B::refresh(
-                self,
-                key,
-                claim,
-                cacheable,
-                async move { job() },
-            ));
+        self.schedule(key, stale, build, |claim, job| {
+            refresh::spawn_blocking(move || {
+                block_on(B::refresh(
+                    self,
+                    key,
+                    claim,
+                    cacheable,
+                    async move { job() },
+                ));
+            })
         });
-        if spawned.is_err() {
-            B::refused(self);
-        }
     }
 
-    /// [`schedule_blocking`](Self::schedule_blocking) for async functions: a task on the
-    /// caller's runtime. A cancelled task drops the claim too.
+    /// [`schedule`](Self::schedule) as a task on the caller's runtime, for async functions. A
+    /// cancelled task drops the claim too.
     fn schedule_task<Ret: 'static>(
         &'static self,
         key: u128,
@@ -561,14 +573,11 @@ where
     ) where
         L: Keep<Ret, Kept = R>,
     {
-        let claim = B::claim(self, key, stale);
-        let Some(job) = build() else { return };
-        let spawned = refresh::spawn_task(async move {
-            B::refresh(self, key, claim, cacheable, job).await;
+        self.schedule(key, stale, build, |claim, job| {
+            refresh::spawn_task(async move {
+                B::refresh(self, key, claim, cacheable, job).await;
+            })
         });
-        if spawned.is_err() {
-            B::refused(self);
-        }
     }
 
     /// Warms one item (`f_warm`): looks `key` up as a call would, and computes and stores it if
