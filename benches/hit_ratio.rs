@@ -23,6 +23,18 @@
 //! ceiling; `factor` (or `-`) a multiplicative gate in place of `gate`; `m` counts only misses
 //! towards the period; `width` the sketch's counters per entry and row (2); `hit_cap` and
 //! `est_cap` bound a resident's hits in its estimate and the estimate.
+//!
+//! Adaptive variants of the chosen policy (issue 15's last lead), sharded as the store:
+//! `ax16(knob:scope:period:step:decay:restart[:base])` is Caffeine's hill climber
+//! ([`policies::Climbed`]): `knob` `w` moves the small FIFO's share (0.5% to 50%), `k` the share
+//! of the residents' hits a sketch reset keeps (0 to 1, [`policies::Aging::Keep`]); `scope` `g`
+//! one climber fed by every shard and setting all of them, `s` one per shard; `period` the
+//! sample in capacities (of the scope) of requests; `step` the first move (its sign the first
+//! direction), decayed by `decay` each sample and reset when the hit ratio moved by `restart`
+//! (a fraction) or more. `dx16(leaders:limit:small_a:aging_a:small_b:aging_b[:base])` is set
+//! dueling across the shards ([`policies::Dueling`]): `leaders` shards run setting A, as many B,
+//! the others follow the one whose leaders missed less (a counter saturating at `limit`). `base`
+//! is a `cx16` spelling (default `chosenx16`'s).
 
 #[path = "support/policies.rs"]
 mod policies;
@@ -33,7 +45,9 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use cachemacro_runtime::memoize;
-use policies::{Clock, Lru, Policy, S3Fifo, S3Lfu, S3Params, Sharded, Sieve};
+use policies::{
+    Climbed, Clock, Dueling, Knob, Lru, Policy, S3Fifo, S3Lfu, S3Params, Setting, Sharded, Sieve,
+};
 
 /// The store's shard count follows the machine; the candidates are replayed with the split the
 /// store would use on a machine of this many threads (`shard_count` in `store.rs`).
@@ -204,43 +218,66 @@ fn parse_s3(spec: &str) -> Option<Box<Replay>> {
         "s3x16" => true,
         // `cx16(...)`: the chosen policy's knobs, spelled out in the module's docs.
         "cx" | "cx16" => {
+            let make = parse_chosen(&mut rest.strip_suffix(')')?.split(':'))?;
+            return Some(replay(make, head == "cx16"));
+        }
+        // `ax16(...)`: the chosen policy with an adaptive window, spelled out in the docs.
+        "ax16" => {
             let mut fields = rest.strip_suffix(')')?.split(':');
-            let small: f64 = fields.next()?.parse().ok()?;
-            let ghost: f64 = fields.next()?.parse().ok()?;
-            let max: u8 = fields.next()?.parse().ok()?;
-            let gate: u8 = fields.next()?.parse().ok()?;
-            let period: usize = fields.next()?.parse().ok()?;
-            let aging = match fields.next()? {
-                "h" => policies::Aging::Halve,
-                "n" => policies::Aging::Never,
-                "o" => policies::Aging::OtherHalve,
-                "s" => policies::Aging::SubOne,
-                "q" => policies::Aging::Quarter,
-                "b" => policies::Aging::Both,
-                "f" => policies::Aging::FreqOnly,
+            let knob = match fields.next()? {
+                "w" => Knob::Small,
+                "k" => Knob::Keep,
                 _ => return None,
             };
-            let sketch_max: u8 = fields.next()?.parse().ok()?;
-            let factor: Option<f64> = match fields.next() {
-                None | Some("-") => None,
-                Some(f) => Some(f.parse().ok()?),
+            let global = match fields.next()? {
+                "g" => true,
+                "s" => false,
+                _ => return None,
             };
-            let misses_only = fields.next() == Some("m");
-            let per_entry: usize = fields.next().map_or(Some(2), |w| w.parse().ok())?;
-            let hit_cap: u8 = fields.next().map_or(Some(255), |w| w.parse().ok())?;
-            let est_cap: u32 = fields.next().map_or(Some(u32::MAX), |w| w.parse().ok())?;
-            let make = move |c| {
-                let mut policy = S3Lfu::with_ghost(c, small, max, ghost, false);
-                policy.gate = gate;
-                policy.aging = aging;
-                policy.sketch(period, sketch_max, per_entry);
-                policy.factor = factor;
-                policy.misses_only = misses_only;
-                policy.hit_cap = hit_cap;
-                policy.est_cap = est_cap;
-                policy
+            let period: f64 = fields.next()?.parse().ok()?;
+            let step: f64 = fields.next()?.parse().ok()?;
+            let decay: f64 = fields.next()?.parse().ok()?;
+            let restart: f64 = fields.next()?.parse().ok()?;
+            let base = fields.clone().next().is_some();
+            let make = if base {
+                parse_chosen(&mut fields)?
+            } else {
+                parse_chosen(&mut "0.05:2:7:1:10:h:15".split(':'))?
             };
-            return Some(replay(make, head == "cx16"));
+            return Some(Box::new(move |c, keys| {
+                let make = move |c| {
+                    let mut policy = make(c);
+                    if knob == Knob::Keep {
+                        policy.aging = policies::Aging::Keep;
+                    }
+                    policy
+                };
+                let mut policy =
+                    Climbed::new(c, THREADS, make, knob, global, period, step, decay, restart);
+                simulate(&mut policy, keys)
+            }));
+        }
+        // `dx16(leaders:limit:small_a:aging_a:small_b:aging_b[:base])`: set dueling.
+        "dx16" => {
+            let mut fields = rest.strip_suffix(')')?.split(':');
+            let leaders: usize = fields.next()?.parse().ok()?;
+            let limit: i64 = fields.next()?.parse().ok()?;
+            let mut setting = || -> Option<Setting> {
+                let small: f64 = fields.next()?.parse().ok()?;
+                let aging = aging(fields.next()?)?;
+                Some(Setting { small, aging })
+            };
+            let (a, b) = (setting()?, setting()?);
+            let base = fields.clone().next().is_some();
+            let make = if base {
+                parse_chosen(&mut fields)?
+            } else {
+                parse_chosen(&mut "0.05:2:7:1:10:h:15".split(':'))?
+            };
+            return Some(Box::new(move |c, keys| {
+                let mut policy = Dueling::new(c, THREADS, make, leaders, (a, b), limit);
+                simulate(&mut policy, keys)
+            }));
         }
         "lfu" | "lfux16" => {
             let mut fields = rest.strip_suffix(')')?.split(':');
@@ -267,6 +304,53 @@ fn parse_s3(spec: &str) -> Option<Box<Replay>> {
         adaptive: fields.next() == Some("a"),
     };
     Some(s3fifo(params, sharded))
+}
+
+/// The chosen policy's knobs `small:ghost:max_freq:gate:period:aging:sketch_max[:factor[:m[:width
+/// [:hit_cap[:est_cap]]]]]` (the module's docs).
+fn parse_chosen<'a>(
+    fields: &mut impl Iterator<Item = &'a str>,
+) -> Option<impl Fn(usize) -> S3Lfu + Copy + 'static> {
+    let small: f64 = fields.next()?.parse().ok()?;
+    let ghost: f64 = fields.next()?.parse().ok()?;
+    let max: u8 = fields.next()?.parse().ok()?;
+    let gate: u8 = fields.next()?.parse().ok()?;
+    let period: usize = fields.next()?.parse().ok()?;
+    let aging = aging(fields.next()?)?;
+    let sketch_max: u8 = fields.next()?.parse().ok()?;
+    let factor: Option<f64> = match fields.next() {
+        None | Some("-") => None,
+        Some(f) => Some(f.parse().ok()?),
+    };
+    let misses_only = fields.next() == Some("m");
+    let per_entry: usize = fields.next().map_or(Some(2), |w| w.parse().ok())?;
+    let hit_cap: u8 = fields.next().map_or(Some(255), |w| w.parse().ok())?;
+    let est_cap: u32 = fields.next().map_or(Some(u32::MAX), |w| w.parse().ok())?;
+    Some(move |c| {
+        let mut policy = S3Lfu::with_ghost(c, small, max, ghost, false);
+        policy.gate = gate;
+        policy.aging = aging;
+        policy.sketch(period, sketch_max, per_entry);
+        policy.factor = factor;
+        policy.misses_only = misses_only;
+        policy.hit_cap = hit_cap;
+        policy.est_cap = est_cap;
+        policy
+    })
+}
+
+/// An [`policies::Aging`] by its letter (the module's docs).
+fn aging(letter: &str) -> Option<policies::Aging> {
+    Some(match letter {
+        "h" => policies::Aging::Halve,
+        "n" => policies::Aging::Never,
+        "o" => policies::Aging::OtherHalve,
+        "s" => policies::Aging::SubOne,
+        "q" => policies::Aging::Quarter,
+        "b" => policies::Aging::Both,
+        "f" => policies::Aging::FreqOnly,
+        _ => return None,
+    })
 }
 
 fn simulate(policy: &mut impl Policy, keys: &[u64]) -> u64 {

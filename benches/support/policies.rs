@@ -56,9 +56,16 @@ impl<P: Policy> Sharded<P> {
     }
 }
 
+impl<P> Sharded<P> {
+    /// The shard of `key`.
+    fn index(&self, key: u64) -> usize {
+        (mix(key) >> 32) as usize & (self.shards.len() - 1)
+    }
+}
+
 impl<P: Policy> Policy for Sharded<P> {
     fn access(&mut self, key: u64) -> bool {
-        let i = (mix(key) >> 32) as usize & (self.shards.len() - 1);
+        let i = self.index(key);
         self.shards[i].access(key)
     }
 }
@@ -569,6 +576,8 @@ pub struct S3Lfu {
     pub hit_cap: u8,
     /// The most an estimate can be.
     pub est_cap: u32,
+    /// With [`Aging::Keep`], the share of the residents' hits a reset keeps.
+    pub keep: f64,
 }
 
 /// What happens to the residents' hit counts when the sketch halves its counters.
@@ -588,6 +597,8 @@ pub enum Aging {
     Both,
     /// Only the reinsertion counters halved.
     FreqOnly,
+    /// The share [`S3Lfu::keep`] kept (0.5 is `Halve`): the knob an adaptive window may move.
+    Keep,
 }
 
 impl S3Lfu {
@@ -634,6 +645,7 @@ impl S3Lfu {
             misses_only: false,
             hit_cap: u8::MAX,
             est_cap: u32::MAX,
+            keep: 0.5,
         }
     }
 
@@ -641,6 +653,24 @@ impl S3Lfu {
     /// `max`, of `per_entry` counters a row per entry.
     pub fn sketch(&mut self, period: usize, max: u8, per_entry: usize) {
         self.sketch = Sketch::with(self.capacity, period, max, per_entry);
+    }
+
+    /// Sets the knob an adaptive window moves to `value` (see [`Knob`]).
+    pub fn set_knob(&mut self, knob: Knob, value: f64) {
+        match knob {
+            Knob::Small => {
+                self.small_target = ((self.capacity as f64 * value).round() as usize).max(1);
+            }
+            Knob::Keep => self.keep = value,
+        }
+    }
+
+    /// The knob's value now.
+    pub fn knob(&self, knob: Knob) -> f64 {
+        match knob {
+            Knob::Small => self.small_target as f64 / self.capacity as f64,
+            Knob::Keep => self.keep,
+        }
     }
 
     fn estimate(&self, key: u64) -> u32 {
@@ -660,6 +690,7 @@ impl S3Lfu {
             if aging == Aging::Never || aging == Aging::OtherHalve && self.resets % 2 == 1 {
                 return;
             }
+            let keep = self.keep;
             for entry in self.entries.values_mut() {
                 match aging {
                     Aging::Halve | Aging::OtherHalve => entry.2 /= 2,
@@ -667,6 +698,7 @@ impl S3Lfu {
                     Aging::Quarter => entry.2 -= entry.2 / 4,
                     Aging::Both => (entry.1, entry.2) = (entry.1 / 2, entry.2 / 2),
                     Aging::FreqOnly => entry.1 /= 2,
+                    Aging::Keep => entry.2 = (f64::from(entry.2) * keep) as u8,
                     Aging::Never => {}
                 }
             }
@@ -763,5 +795,231 @@ impl Policy for S3Lfu {
             self.entries.insert(key, (Queue::Small, 0, 0));
         }
         false
+    }
+}
+
+/// What an adaptive window moves.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Knob {
+    /// The small FIFO's share of the capacity (between 0.5% and 50%).
+    Small,
+    /// The share of the residents' hits a sketch reset keeps (between 0 and 1; [`Aging::Keep`]).
+    Keep,
+}
+
+impl Knob {
+    /// The values the knob may take.
+    pub fn range(self) -> (f64, f64) {
+        match self {
+            Knob::Small => (0.005, 0.5),
+            Knob::Keep => (0.0, 1.0),
+        }
+    }
+}
+
+/// Caffeine's hill climber (`BoundedLocalCache.determineAdjustment`): samples the hit ratio
+/// over `period` requests; at the end of each sample, moves the knob by the step in the
+/// direction that improved the hit ratio: the same direction if the hit ratio rose (or held),
+/// the other if it fell. The step decays by `decay` each sample and is reset to its initial
+/// size when the hit ratio changed by `restart` or more (a new workload).
+#[derive(Clone, Debug)]
+pub struct Climber {
+    period: u64,
+    hits: u64,
+    requests: u64,
+    previous: f64,
+    /// Signed: the direction of the next move.
+    step: f64,
+    initial: f64,
+    decay: f64,
+    restart: f64,
+}
+
+impl Climber {
+    /// A climber sampling `period` requests, first moving by `step` (its sign the first
+    /// direction).
+    pub fn new(period: u64, step: f64, decay: f64, restart: f64) -> Self {
+        Climber {
+            period: period.max(1),
+            hits: 0,
+            requests: 0,
+            previous: 0.0,
+            step,
+            initial: step.abs(),
+            decay,
+            restart,
+        }
+    }
+
+    /// Counts one request; at the end of a sample, the amount to move the knob by.
+    pub fn record(&mut self, hit: bool) -> Option<f64> {
+        self.requests += 1;
+        self.hits += u64::from(hit);
+        if self.requests < self.period {
+            return None;
+        }
+        let ratio = self.hits as f64 / self.requests as f64;
+        (self.hits, self.requests) = (0, 0);
+        let change = ratio - self.previous;
+        self.previous = ratio;
+        let amount = if change >= 0.0 { self.step } else { -self.step };
+        self.step = if change.abs() >= self.restart {
+            self.initial.copysign(amount)
+        } else {
+            self.decay * amount
+        };
+        Some(amount)
+    }
+}
+
+/// The store's sharding of [`S3Lfu`] with an adaptive window: one [`Climber`] for the whole
+/// cache, fed by every shard's requests, setting the same knob on every shard (`global`), or one
+/// per shard fed by its own requests.
+pub struct Climbed {
+    sharded: Sharded<S3Lfu>,
+    climbers: Vec<Climber>,
+    values: Vec<f64>,
+    knob: Knob,
+}
+
+impl Climbed {
+    /// `make` builds each shard; a climber samples `period` capacities (of its scope) of
+    /// requests, and moves the knob by `step` first.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        capacity: usize,
+        threads: usize,
+        make: impl Fn(usize) -> S3Lfu,
+        knob: Knob,
+        global: bool,
+        period: f64,
+        step: f64,
+        decay: f64,
+        restart: f64,
+    ) -> Self {
+        let sharded = Sharded::new(capacity, threads, make);
+        let scopes: Vec<usize> = if global {
+            vec![capacity]
+        } else {
+            sharded.shards.iter().map(|s| s.capacity).collect()
+        };
+        let climbers = scopes
+            .iter()
+            .map(|&c| Climber::new((period * c as f64) as u64, step, decay, restart))
+            .collect();
+        let values = vec![sharded.shards[0].knob(knob); scopes.len()];
+        Climbed {
+            sharded,
+            climbers,
+            values,
+            knob,
+        }
+    }
+}
+
+impl Policy for Climbed {
+    fn access(&mut self, key: u64) -> bool {
+        let i = self.sharded.index(key);
+        let hit = self.sharded.shards[i].access(key);
+        let c = if self.climbers.len() == 1 { 0 } else { i };
+        if let Some(amount) = self.climbers[c].record(hit) {
+            let (low, high) = self.knob.range();
+            let value = (self.values[c] + amount).clamp(low, high);
+            self.values[c] = value;
+            if self.climbers.len() == 1 {
+                for shard in &mut self.sharded.shards {
+                    shard.set_knob(self.knob, value);
+                }
+            } else {
+                self.sharded.shards[i].set_knob(self.knob, value);
+            }
+        }
+        hit
+    }
+}
+
+/// One setting of [`S3Lfu`]'s two knobs that trade Zipf-like workloads (remember longer) for
+/// shifting ones (forget sooner).
+#[derive(Clone, Copy, Debug)]
+pub struct Setting {
+    /// The small FIFO's share of the capacity.
+    pub small: f64,
+    /// What a sketch reset does to the residents' hits.
+    pub aging: Aging,
+}
+
+impl S3Lfu {
+    /// Switches to `setting` (the queues keep their entries; the small FIFO drains or fills as
+    /// misses come).
+    pub fn apply(&mut self, setting: Setting) {
+        self.set_knob(Knob::Small, setting.small);
+        self.aging = setting.aging;
+    }
+}
+
+/// Set dueling (Qureshi et al., "Adaptive Insertion Policies for High Performance Caching",
+/// ISCA 2007) across the store's shards: `leaders` shards always run setting `a`, as many
+/// always run `b`, and the others follow whichever of the two missed less lately. One
+/// saturating counter, moved by the leaders' misses only (+1 for `a`'s, -1 for `b`'s), between
+/// `-limit` and `limit`: the followers run `a` while it is negative.
+pub struct Dueling {
+    sharded: Sharded<S3Lfu>,
+    leaders: usize,
+    a: Setting,
+    b: Setting,
+    counter: i64,
+    limit: i64,
+    /// Whether the followers run `a` now.
+    following_a: bool,
+}
+
+impl Dueling {
+    /// `make` builds each shard, then each is switched to its setting (followers to `b`).
+    pub fn new(
+        capacity: usize,
+        threads: usize,
+        make: impl Fn(usize) -> S3Lfu,
+        leaders: usize,
+        (a, b): (Setting, Setting),
+        limit: i64,
+    ) -> Self {
+        let mut sharded = Sharded::new(capacity, threads, make);
+        let leaders = leaders.min(sharded.shards.len() / 2);
+        for (i, shard) in sharded.shards.iter_mut().enumerate() {
+            shard.apply(if i < leaders { a } else { b });
+        }
+        Dueling {
+            sharded,
+            leaders,
+            a,
+            b,
+            counter: 0,
+            limit: limit.max(1),
+            following_a: false,
+        }
+    }
+}
+
+impl Policy for Dueling {
+    fn access(&mut self, key: u64) -> bool {
+        let i = self.sharded.index(key);
+        let hit = self.sharded.shards[i].access(key);
+        if hit || i >= 2 * self.leaders {
+            return hit;
+        }
+        self.counter = if i < self.leaders {
+            (self.counter + 1).min(self.limit)
+        } else {
+            (self.counter - 1).max(-self.limit)
+        };
+        let a = self.counter < 0;
+        if a != self.following_a {
+            self.following_a = a;
+            let setting = if a { self.a } else { self.b };
+            for shard in &mut self.sharded.shards[2 * self.leaders..] {
+                shard.apply(setting);
+            }
+        }
+        hit
     }
 }
