@@ -33,8 +33,9 @@
 //! direction), decayed by `decay` each sample and reset when the hit ratio moved by `restart`
 //! (a fraction) or more. `dx16(leaders:limit:small_a:aging_a:small_b:aging_b[:base])` is set
 //! dueling across the shards ([`policies::Dueling`]): `leaders` shards run setting A, as many B,
-//! the others follow the one whose leaders missed less (a counter saturating at `limit`). `base`
-//! is a `cx16` spelling (default `chosenx16`'s).
+//! the others follow the one whose leaders missed less (a counter saturating at `limit`);
+//! `kx16(every:limit:...)` the same by key ([`policies::KeyDueling`]): in every shard, one key in
+//! `every` ages as A, one as B. `base` is a `cx16` spelling (default `chosenx16`'s).
 
 #[path = "support/policies.rs"]
 mod policies;
@@ -46,7 +47,8 @@ use std::time::Instant;
 
 use cachemacro_runtime::memoize;
 use policies::{
-    Climbed, Clock, Dueling, Knob, Lru, Policy, S3Fifo, S3Lfu, S3Params, Setting, Sharded, Sieve,
+    Climbed, Clock, Dueling, KeyDueling, Knob, Lru, Policy, S3Fifo, S3Lfu, S3Params, Setting,
+    Sharded, Sieve,
 };
 
 /// The store's shard count follows the machine; the candidates are replayed with the split the
@@ -258,7 +260,7 @@ fn parse_s3(spec: &str) -> Option<Box<Replay>> {
             }));
         }
         // `dx16(leaders:limit:small_a:aging_a:small_b:aging_b[:base])`: set dueling.
-        "dx16" => {
+        "dx16" | "kx16" => {
             let mut fields = rest.strip_suffix(')')?.split(':');
             let leaders: usize = fields.next()?.parse().ok()?;
             let limit: i64 = fields.next()?.parse().ok()?;
@@ -274,6 +276,13 @@ fn parse_s3(spec: &str) -> Option<Box<Replay>> {
             } else {
                 parse_chosen(&mut "0.05:2:7:1:10:h:15".split(':'))?
             };
+            if head == "kx16" {
+                return Some(Box::new(move |c, keys| {
+                    let every = leaders as u64;
+                    let mut policy = KeyDueling::new(c, THREADS, make, every, (a, b), limit);
+                    simulate(&mut policy, keys)
+                }));
+            }
             return Some(Box::new(move |c, keys| {
                 let mut policy = Dueling::new(c, THREADS, make, leaders, (a, b), limit);
                 simulate(&mut policy, keys)

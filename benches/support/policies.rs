@@ -578,6 +578,8 @@ pub struct S3Lfu {
     pub est_cap: u32,
     /// With [`Aging::Keep`], the share of the residents' hits a reset keeps.
     pub keep: f64,
+    /// Dueling by key ([`KeyDueling`]): the aging of the leader keys.
+    pub duel: Option<KeyDuel>,
 }
 
 /// What happens to the residents' hit counts when the sketch halves its counters.
@@ -646,6 +648,7 @@ impl S3Lfu {
             hit_cap: u8::MAX,
             est_cap: u32::MAX,
             keep: 0.5,
+            duel: None,
         }
     }
 
@@ -686,12 +689,18 @@ impl S3Lfu {
         let counted = if self.misses_only && !miss { 0 } else { times };
         if self.sketch.add_counted(key, times, counted) {
             self.resets += 1;
-            let aging = self.aging;
-            if aging == Aging::Never || aging == Aging::OtherHalve && self.resets % 2 == 1 {
+            let (follow, duel) = (self.aging, self.duel);
+            if duel.is_none()
+                && (follow == Aging::Never || follow == Aging::OtherHalve && self.resets % 2 == 1)
+            {
                 return;
             }
-            let keep = self.keep;
-            for entry in self.entries.values_mut() {
+            let (keep, odd) = (self.keep, self.resets % 2 == 1);
+            for (&key, entry) in self.entries.iter_mut() {
+                let aging = duel.map_or(follow, |duel| duel.aging(key, follow));
+                if aging == Aging::OtherHalve && odd {
+                    continue;
+                }
                 match aging {
                     Aging::Halve | Aging::OtherHalve => entry.2 /= 2,
                     Aging::SubOne => entry.2 = entry.2.saturating_sub(1),
@@ -1017,6 +1026,105 @@ impl Policy for Dueling {
             self.following_a = a;
             let setting = if a { self.a } else { self.b };
             for shard in &mut self.sharded.shards[2 * self.leaders..] {
+                shard.apply(setting);
+            }
+        }
+        hit
+    }
+}
+
+/// Which keys lead for which aging, when dueling by key: one in `every` for each side.
+#[derive(Clone, Copy, Debug)]
+pub struct KeyDuel {
+    /// One key in this many leads for each side.
+    pub every: u64,
+    /// The aging of the first side's leader keys.
+    pub a: Aging,
+    /// The aging of the second side's.
+    pub b: Aging,
+}
+
+impl KeyDuel {
+    /// 0 for a key leading for `a`, 1 for `b`, else 2.
+    pub fn group(&self, key: u64) -> u8 {
+        match mix(key ^ 0xd0e1_1e5d_0e1a_7e5d) % self.every.max(3) {
+            0 => 0,
+            1 => 1,
+            _ => 2,
+        }
+    }
+
+    fn aging(&self, key: u64, follow: Aging) -> Aging {
+        match self.group(key) {
+            0 => self.a,
+            1 => self.b,
+            _ => follow,
+        }
+    }
+}
+
+/// Set dueling by key rather than by shard: in every shard, one key in `every` always ages as
+/// setting `a`, one in `every` as `b`, the rest follow whichever side's leader keys missed less
+/// (the small FIFO's share, a shard-wide knob, follows too).
+pub struct KeyDueling {
+    sharded: Sharded<S3Lfu>,
+    duel: KeyDuel,
+    a: Setting,
+    b: Setting,
+    counter: i64,
+    limit: i64,
+    following_a: bool,
+}
+
+impl KeyDueling {
+    /// `make` builds each shard; the followers start with `b`.
+    pub fn new(
+        capacity: usize,
+        threads: usize,
+        make: impl Fn(usize) -> S3Lfu,
+        every: u64,
+        (a, b): (Setting, Setting),
+        limit: i64,
+    ) -> Self {
+        let duel = KeyDuel {
+            every,
+            a: a.aging,
+            b: b.aging,
+        };
+        let mut sharded = Sharded::new(capacity, threads, make);
+        for shard in &mut sharded.shards {
+            shard.duel = Some(duel);
+            shard.apply(b);
+        }
+        KeyDueling {
+            sharded,
+            duel,
+            a,
+            b,
+            counter: 0,
+            limit: limit.max(1),
+            following_a: false,
+        }
+    }
+}
+
+impl Policy for KeyDueling {
+    fn access(&mut self, key: u64) -> bool {
+        let i = self.sharded.index(key);
+        let hit = self.sharded.shards[i].access(key);
+        if hit {
+            return hit;
+        }
+        match self.duel.group(key) {
+            0 => self.counter = (self.counter + 1).min(self.limit),
+            1 => self.counter = (self.counter - 1).max(-self.limit),
+            _ => return hit,
+        }
+        let a = self.counter < 0;
+        if a != self.following_a {
+            self.following_a = a;
+            let setting = if a { self.a } else { self.b };
+            for shard in &mut self.sharded.shards {
                 shard.apply(setting);
             }
         }
