@@ -184,6 +184,25 @@ pub struct FnConfig {
     pub lock_ttl_ms: u64,
 }
 
+impl FnConfig {
+    /// Every option at its default (in process, no `ttl`, the default `capacity`): the macro
+    /// writes out only the options a function sets, `FnConfig { ttl_ms: .., ..FnConfig::new(..) }`,
+    /// since every token it emits is compiled again at each build of the user's crate.
+    #[doc(hidden)]
+    pub const fn new(name: &'static str, ret_type: &'static str) -> FnConfig {
+        FnConfig {
+            name,
+            version: 0,
+            ttl_ms: 0,
+            capacity: memory::DEFAULT_CAPACITY,
+            refresh_after_ms: 0,
+            ret_type,
+            lock: Lock::Process,
+            lock_ttl_ms: 0,
+        }
+    }
+}
+
 /// Who makes concurrent misses of one key run the body once: the `lock` option (see
 /// [`options`](crate::options#lock)).
 #[doc(hidden)]
@@ -207,7 +226,7 @@ pub mod __private {
     pub use crate::cache::Backend;
     pub use crate::key::generated::{KeyExpr, KeyField};
     pub use crate::memo::protocol::{Found, Protocol};
-    pub use crate::warm::{WarmCall, Warmed, warm, warm_async};
+    pub use crate::warm::{WarmCall, WarmItems, Warmed, warm, warm_async};
     pub use crate::{FnConfig, Lock};
 
     /// Whether a result is stored, for a function that stores every result.

@@ -250,6 +250,9 @@ fn companions(parts: &Parts<'_>) -> TokenStream {
         (quote!(store), quote!(invalidate))
     };
     let uncached_call = parts.uncached_call();
+    // `f_invalidate` uses its arguments only to make the key, so those out of the key go unused.
+    let unused_allowed =
+        (parts.config.key.args.len() < func.args.len()).then(|| quote!(#[allow(unused_variables)]));
     let doc_uncached = format!("Runs [`{name}`] without reading or writing its cache.");
     let doc_refresh =
         format!("Runs [`{name}`]'s body now and stores the result in its cache (prime or put).");
@@ -275,7 +278,7 @@ fn companions(parts: &Parts<'_>) -> TokenStream {
         #[doc = #doc_invalidate]
         #(#companion_attrs)*
         #[inline]
-        #[allow(unused_variables)]
+        #unused_allowed
         #invalidate {
             let __cachemacro_cache = #cache_ref;
             __cachemacro_cache.#invalidate_call(#key_call) #dot_await
@@ -365,22 +368,39 @@ fn cache_fn(parts: &Parts<'_>, cache: &Ident, access: &CacheAccess) -> TokenStre
     let fn_name = match &config.name {
         Some(explicit) => quote!(#explicit),
         None => {
-            let plain = name.to_string();
-            quote!(::core::concat!(::core::module_path!(), "::", #plain))
+            let suffix = format!("::{name}");
+            quote!(::core::concat!(::core::module_path!(), #suffix))
         }
     };
-    let capacity = match config.capacity {
-        Some(capacity) => quote!(#capacity),
-        None => quote!(#krate::memory::DEFAULT_CAPACITY),
+    // Only the options that differ from `FnConfig::new`'s defaults are written out.
+    let (version, ttl_ms) = (config.version, config.ttl_ms);
+    let (refresh_after_ms, lock_ttl_ms) = (config.refresh_after_ms, config.lock_ttl_ms);
+    let mut set = Vec::new();
+    if version != 0 {
+        set.push(quote!(version: #version,));
+    }
+    if ttl_ms != 0 {
+        set.push(quote!(ttl_ms: #ttl_ms,));
+    }
+    if let Some(capacity) = config.capacity {
+        set.push(quote!(capacity: #capacity,));
+    }
+    if refresh_after_ms != 0 {
+        set.push(quote!(refresh_after_ms: #refresh_after_ms,));
+    }
+    if config.lock != crate::config::Lock::Process {
+        let lock = config.lock.variant();
+        set.push(quote!(lock: #krate::__private::Lock::#lock,));
+    }
+    if lock_ttl_ms != 0 {
+        set.push(quote!(lock_ttl_ms: #lock_ttl_ms,));
+    }
+    let defaults = quote!(#krate::__private::FnConfig::new(#fn_name, ::core::stringify!(#ret)));
+    let fn_config = if set.is_empty() {
+        defaults
+    } else {
+        quote!(#krate::__private::FnConfig { #(#set)* ..#defaults })
     };
-    let Config {
-        version,
-        ttl_ms,
-        refresh_after_ms,
-        lock_ttl_ms,
-        ..
-    } = config;
-    let lock = config.lock.variant();
     let doc = match config.backend {
         Backend::Memory => format!("The cache behind [`{name}`]: statistics, `clear()`, `len()`."),
         Backend::Redis => format!(
@@ -394,16 +414,7 @@ fn cache_fn(parts: &Parts<'_>, cache: &Ident, access: &CacheAccess) -> TokenStre
         #vis fn #cache() -> &'static #ty {
             static __CACHEMACRO_CACHE: ::std::sync::LazyLock<#ty> =
                 ::std::sync::LazyLock::new(|| {
-                    #new(#krate::__private::FnConfig {
-                        name: #fn_name,
-                        version: #version,
-                        ttl_ms: #ttl_ms,
-                        capacity: #capacity,
-                        refresh_after_ms: #refresh_after_ms,
-                        ret_type: ::core::stringify!(#ret),
-                        lock: #krate::__private::Lock::#lock,
-                        lock_ttl_ms: #lock_ttl_ms,
-                    })
+                    #new(#fn_config)
                 });
             &__CACHEMACRO_CACHE
         }

@@ -165,14 +165,44 @@ warm_call_tuples! {
     12: (A, B, D, E, G, H, J, K, L, M, O, P);
 }
 
+/// What a sync `f_warm` asks of its items, in one bound: items it can send to the workers with
+/// its `context`, and that its step (the function pointer type `P`, which may elide lifetimes)
+/// takes. One bound rather than three, since every token of the generated `f_warm` is compiled at
+/// each build of the user's crate.
+#[doc(hidden)]
+pub trait WarmItems<P, C, const N: usize>: IntoIterator {
+    /// Warms these items with `step`: see [`warm`].
+    fn warm_with(self, context: C, step: P) -> WarmReport;
+}
+
+impl<I, P, C, const N: usize> WarmItems<P, C, N> for I
+where
+    I: IntoIterator,
+    (I::Item, C): Send,
+    P: WarmCall<C, I::Item, N> + Sync,
+    C: Copy,
+{
+    fn warm_with(self, context: C, step: P) -> WarmReport {
+        warm_on_threads(context, self, step)
+    }
+}
+
+/// Warms `items` with `step` (what the generated sync `f_warm` calls): see [`WarmItems`].
+#[doc(hidden)]
+pub fn warm<C, I, P, const N: usize>(context: C, items: I, step: P) -> WarmReport
+where
+    I: WarmItems<P, C, N>,
+{
+    items.warm_with(context, step)
+}
+
 /// Warms `items` on up to `workers` scoped threads, each calling `one` with `context` and an item.
 ///
 /// `context` is `&self` for a method (`()` otherwise) and travels with each item, so the one bound
 /// `(Item, C): Send` covers both. The generated `f_warm` states that bound on its own generic
 /// parameter, so a function whose arguments are not `Send` still compiles: only calling its
 /// `f_warm` is an error.
-#[doc(hidden)]
-pub fn warm<C, I, F, const N: usize>(context: C, items: I, one: F) -> WarmReport
+fn warm_on_threads<C, I, F, const N: usize>(context: C, items: I, one: F) -> WarmReport
 where
     C: Copy,
     I: IntoIterator,
