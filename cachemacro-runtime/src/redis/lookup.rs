@@ -11,10 +11,11 @@ use serde::de::DeserializeOwned;
 use super::connection::{Attempt, Failure};
 use super::lock::{Claim, Held};
 use super::near::{Near, Ticket};
-use super::refresh::Stale;
+use super::refresh::{Slot, Stale};
 use super::{Redis, RedisCache, Target, envelope};
 use crate::Lock;
 use crate::layout::{Keep, Layout};
+use crate::memo::driver::block_on;
 use crate::memo::flight::{Leader, Role};
 use crate::memo::protocol::{Found, Protocol};
 use crate::reentry;
@@ -43,6 +44,99 @@ where
                     }
                 }
             }
+        }
+    }
+
+    /// [`lead`](Self::lead) without waiting: `None` when another caller's flight has the key
+    /// (the caller then waits in [`lead`](Self::lead)).
+    fn lead_now(&self, key: u128) -> Option<Option<Leader<'_, R>>> {
+        if self.config.lock == Lock::None {
+            return Some(None);
+        }
+        match self.backend.flights.join(key) {
+            Role::Leader(leader) => Some(Some(leader)),
+            Role::Follower(_) => None,
+        }
+    }
+
+    /// Where a lookup of `key` reads, and the near tier's moment before the read.
+    fn looking(&self, key: u128) -> Looking<'_, R> {
+        let target = self.target();
+        let redis_key = target.redis_key(&self.config, key);
+        let near = self.near(&target);
+        // Taken before the read: a value read while its key changes is not kept near.
+        let ticket = near.and_then(Near::ticket);
+        Looking {
+            key,
+            target,
+            redis_key,
+            near,
+            ticket,
+        }
+    }
+
+    /// After the read: with `lock = "redis"` and the key absent from Redis, the value another
+    /// process stores meanwhile, else this caller's turn. (A lookup that failed, or found an
+    /// unreadable value, is not absent: there is nobody to wait for, so the body runs at once.)
+    #[allow(clippy::type_complexity)]
+    async fn settle<'a>(
+        &'a self,
+        looking: Looking<'a, R>,
+        leader: Option<Leader<'a, R>>,
+        entry: Option<(R, Option<(Slot, Vec<u8>)>)>,
+        absent: bool,
+    ) -> Found<R, RedisLead<'a, R>, Stale> {
+        let Looking {
+            key,
+            target,
+            redis_key,
+            near,
+            ticket,
+        } = looking;
+        if let Some((value, stale)) = entry {
+            self.counters.hit();
+            if let Some(near) = near {
+                near.fill(ticket, key, &value, self.config.ttl_ms);
+            }
+            finish(leader, &value);
+            let stale = stale.map(|(slot, bytes)| Stale {
+                _slot: slot,
+                target,
+                redis_key,
+                bytes,
+            });
+            return Found::Value(value, stale);
+        }
+        if reentry::computing(self, key) {
+            return Found::Return;
+        }
+        let mut held = None;
+        if absent && self.config.lock == Lock::Redis {
+            match self.claim(&target, &redis_key).await {
+                Claim::Value(value) => {
+                    self.counters.hit();
+                    if let Some(near) = near {
+                        near.fill(ticket, key, &value, self.config.ttl_ms);
+                    }
+                    finish(leader, &value);
+                    return Found::Value(value, None);
+                }
+                Claim::Held(lock) => held = Some(lock),
+                Claim::Open => {}
+            }
+        }
+        self.counters.miss();
+        let listed = leader.is_some() || held.is_some();
+        Found::Compute {
+            lead: RedisLead {
+                leader,
+                held,
+                target,
+                redis_key,
+                key,
+                ticket,
+            },
+            listed,
         }
     }
 
@@ -157,6 +251,15 @@ pub(super) fn get_command(redis_key: &str) -> Cmd {
     command
 }
 
+/// Where a lookup reads (see [`RedisCache::looking`]).
+struct Looking<'a, R> {
+    key: u128,
+    target: Arc<Target>,
+    redis_key: String,
+    near: Option<&'a Near<R>>,
+    ticket: Option<Ticket>,
+}
+
 /// What lands a value computed on Redis.
 pub struct RedisLead<'a, R> {
     /// This process' flight, whose waiters get the value.
@@ -197,10 +300,8 @@ where
         near.hit(key).map(|value| (value, None))
     }
 
-    /// After a lookup of the key that found no value: with `lock = "redis"` and the key absent
-    /// from Redis, the value another process stores meanwhile, else this caller's turn. (A
-    /// lookup that failed, or found an unreadable value, is not absent: there is nobody to wait
-    /// for, so the body runs at once.)
+    /// The near tier, this process' flight (waiting for another caller's), the read, then
+    /// [`settle`](RedisCache::settle): a hit, the lock, or this caller's turn.
     ///
     /// Inside the computation of `key` on this thread or task (a nested call of the key), the
     /// body runs uncached: it neither claims the lock, which that computation may hold, nor
@@ -218,57 +319,48 @@ where
             Ok(leader) => leader,
             Err(value) => return Found::Value(value, None),
         };
-        let target = cache.target();
-        let redis_key = target.redis_key(&cache.config, key);
-        let near = cache.near(&target);
-        // Taken before the read: a value read while its key changes is not kept near.
-        let ticket = near.and_then(Near::ticket);
-        let (entry, absent) = cache.fetch(key, &target, &redis_key).await;
-        if let Some((value, stale)) = entry {
-            cache.counters.hit();
-            if let Some(near) = near {
-                near.fill(ticket, key, &value, cache.config.ttl_ms);
-            }
-            finish(leader, &value);
-            let stale = stale.map(|(slot, bytes)| Stale {
-                _slot: slot,
-                target,
-                redis_key,
-                bytes,
-            });
-            return Found::Value(value, stale);
+        let looking = cache.looking(key);
+        let (entry, absent) = cache.fetch(key, &looking.target, &looking.redis_key).await;
+        cache.settle(looking, leader, entry, absent).await
+    }
+
+    /// The lookup of a sync caller, on its own thread: the `GET` on a blocking connection (see
+    /// [`blocking`](super::blocking)), without the hop to the background runtime, and with this
+    /// process' flight led as [`find`](Self::find) leads it. A hit returns at once; a miss goes
+    /// on from that reply as [`find`](Self::find) does (the lock's claim under the blocking
+    /// driver), so it sends no second `GET`.
+    ///
+    /// `None`, for [`find`](Self::find) under the blocking driver, when the lookup would wait for
+    /// another caller's flight in this process (or is a call inside that computation), and for
+    /// functions with background refresh, whose lookup reads the entry's age too.
+    fn find_now(
+        cache: &RedisCache<R, S>,
+        key: u128,
+        after_hit: bool,
+    ) -> Option<Found<R, RedisLead<'_, R>, Stale>> {
+        if cache.config.refresh_after_ms != 0 {
+            return None;
         }
-        if reentry::computing(cache, key) {
-            return Found::Return;
+        if !after_hit && let Some((value, _)) = Self::hit(cache, key) {
+            return Some(Found::Value(value, None));
         }
-        let mut held = None;
-        if absent && cache.config.lock == Lock::Redis {
-            match cache.claim(&target, &redis_key).await {
-                Claim::Value(value) => {
-                    cache.counters.hit();
-                    if let Some(near) = near {
-                        near.fill(ticket, key, &value, cache.config.ttl_ms);
-                    }
-                    finish(leader, &value);
-                    return Found::Value(value, None);
-                }
-                Claim::Held(lock) => held = Some(lock),
-                Claim::Open => {}
-            }
-        }
-        cache.counters.miss();
-        let listed = leader.is_some() || held.is_some();
-        Found::Compute {
-            lead: RedisLead {
-                leader,
-                held,
-                target,
-                redis_key,
-                key,
-                ticket,
-            },
-            listed,
-        }
+        let leader = cache.lead_now(key)?;
+        let looking = cache.looking(key);
+        let target = &looking.target;
+        let command = get_command(&looking.redis_key);
+        let fetched = match target.connection.command_now(target.timeout(), &command) {
+            Some(fetched) => fetched,
+            // Every blocking connection is in use: the multiplexed one, under the driver.
+            None => block_on(target.connection.command(
+                Attempt::Routine,
+                target.timeout(),
+                command,
+            )),
+        };
+        let absent = matches!(fetched, Ok(None));
+        let entry = cache.read(fetched, target).map(|value| (value, None));
+        // Ready at once on a hit; on a miss with `lock = "redis"`, the claim is sent from here.
+        Some(block_on(cache.settle(looking, leader, entry, absent)))
     }
 
     async fn land<'a>(

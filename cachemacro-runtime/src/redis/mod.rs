@@ -160,6 +160,7 @@
 //! Redis being down changes nothing else: calls run the body (fail open), and the tier, whose
 //! tracking connection is then down too, serves nothing.
 
+mod blocking;
 mod config;
 mod connection;
 pub mod envelope;
