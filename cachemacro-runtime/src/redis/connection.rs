@@ -9,6 +9,9 @@
 //! runtime of their own. Every caller polls the operation itself (a task in its own task, a
 //! thread in the blocking driver), but inside our runtime's context (see [`in_context`]): the
 //! reply comes from our runtime's thread, which wakes the caller, so no operation changes thread.
+//! Still, the command is written and its reply read by that thread: two thread wake-ups per
+//! operation, which a sync caller's read avoids by using a blocking connection of its own thread
+//! ([`Connection::command_now`], see [`blocking`](super::blocking)) under the same cool-down.
 //!
 //! After a connection failure, a timeout, or a reply saying that Redis refuses this connection's
 //! commands (a wrong password, a read-only replica: see [`failure`](super::failure)), the

@@ -23,7 +23,12 @@
 //! timeout of 200 ms per operation and values of at most 8 MiB. `rediss://` URLs need the cargo
 //! feature `tls`. Nothing connects until the first call; all functions configured with one URL
 //! share one multiplexed, auto-reconnecting connection (redis-rs' connection manager), driven by a
-//! one-thread tokio runtime of this crate's own.
+//! one-thread tokio runtime of this crate's own. A sync function's lookup (without background
+//! refresh) sends its `GET` on a blocking connection of its own thread instead, taken from a pool
+//! of at most 8 per URL (a caller that finds all 8 in use reads through the multiplexed one), so
+//! that a hit costs about what a blocking `GET` costs; its timeout bounds connecting and each
+//! socket read and write. The rest of a miss (the lock, the write) goes through the multiplexed
+//! connection.
 //!
 //! # Keys and values
 //!
