@@ -68,11 +68,10 @@ impl Pool {
         command: &Cmd,
         timeout: Duration,
     ) -> Option<Result<T, Failure>> {
-        let started = Instant::now();
         let mut taken = self.take()?;
         let mut idle = match taken.idle.take() {
             Some(idle) => idle,
-            None => match self.connect(started, timeout) {
+            None => match self.connect(timeout) {
                 Ok(idle) => idle,
                 Err(error) => return Some(Err(failure(error))),
             },
@@ -122,10 +121,10 @@ impl Pool {
         self.idle.lock().push(idle);
     }
 
-    /// A new connection, within what is left of `timeout` since `started`.
-    fn connect(&self, started: Instant, timeout: Duration) -> RedisResult<Idle> {
-        let left = timeout.saturating_sub(started.elapsed());
-        let connection = self.client.get_connection_with_timeout(left)?;
+    /// A new connection, within `timeout`, and what is left of it for the command.
+    fn connect(&self, timeout: Duration) -> RedisResult<Idle> {
+        let started = Instant::now();
+        let connection = self.client.get_connection_with_timeout(timeout)?;
         // What is left now bounds this operation; the next use sets the whole timeout.
         let left = timeout
             .checked_sub(started.elapsed())

@@ -55,6 +55,7 @@ where
         }
         match self.backend.flights.join(key) {
             Role::Leader(leader) => Some(Some(leader)),
+            Role::Follower(_) if reentry::computing(self, key) => Some(None),
             Role::Follower(_) => None,
         }
     }
@@ -86,6 +87,9 @@ where
         entry: Option<(R, Option<(Slot, Vec<u8>)>)>,
         absent: bool,
     ) -> Found<R, RedisLead<'a, R>, Stale> {
+        if let Some((value, stale)) = entry {
+            return self.found(looking, leader, value, stale);
+        }
         let Looking {
             key,
             target,
@@ -93,20 +97,6 @@ where
             near,
             ticket,
         } = looking;
-        if let Some((value, stale)) = entry {
-            self.counters.hit();
-            if let Some(near) = near {
-                near.fill(ticket, key, &value, self.config.ttl_ms);
-            }
-            finish(leader, &value);
-            let stale = stale.map(|(slot, bytes)| Stale {
-                _slot: slot,
-                target,
-                redis_key,
-                bytes,
-            });
-            return Found::Value(value, stale);
-        }
         if reentry::computing(self, key) {
             return Found::Return;
         }
@@ -138,6 +128,28 @@ where
             },
             listed,
         }
+    }
+
+    /// A hit: counted, kept near, handed to this process' waiters.
+    fn found<'a>(
+        &'a self,
+        looking: Looking<'a, R>,
+        leader: Option<Leader<'a, R>>,
+        value: R,
+        stale: Option<(Slot, Vec<u8>)>,
+    ) -> Found<R, RedisLead<'a, R>, Stale> {
+        self.counters.hit();
+        if let Some(near) = looking.near {
+            near.fill(looking.ticket, looking.key, &value, self.config.ttl_ms);
+        }
+        finish(leader, &value);
+        let stale = stale.map(|(slot, bytes)| Stale {
+            _slot: slot,
+            target: looking.target,
+            redis_key: looking.redis_key,
+            bytes,
+        });
+        Found::Value(value, stale)
     }
 
     /// The value in a `GET` reply, if there is a readable one; counts and logs the failures.
@@ -325,14 +337,15 @@ where
     }
 
     /// The lookup of a sync caller, on its own thread: the `GET` on a blocking connection (see
-    /// [`blocking`](super::blocking)), without the hop to the background runtime, and with this
-    /// process' flight led as [`find`](Self::find) leads it. A hit returns at once; a miss goes
-    /// on from that reply as [`find`](Self::find) does (the lock's claim under the blocking
-    /// driver), so it sends no second `GET`.
+    /// [`blocking`](super::blocking)), without the hop to the background runtime. A hit returns
+    /// at once and joins no flight (concurrent sync hits of a key each read it). A miss then
+    /// leads this process' flight as [`find`](Self::find) does, and goes on from the reply it
+    /// has (the lock's claim under the blocking driver), so it sends no second `GET`, unless a
+    /// flight of this function ended since the read (it may have landed the value): then, as
+    /// when another caller's flight has the key, `None`, for [`find`](Self::find) under the
+    /// blocking driver, which reads again or waits.
     ///
-    /// `None`, for [`find`](Self::find) under the blocking driver, when the lookup would wait for
-    /// another caller's flight in this process (or is a call inside that computation), and for
-    /// functions with background refresh, whose lookup reads the entry's age too.
+    /// `None` too for functions with background refresh, whose lookup reads the entry's age.
     fn find_now(
         cache: &RedisCache<R, S>,
         key: u128,
@@ -344,8 +357,8 @@ where
         if !after_hit && let Some((value, _)) = Self::hit(cache, key) {
             return Some(Found::Value(value, None));
         }
-        let leader = cache.lead_now(key)?;
         let looking = cache.looking(key);
+        let ended = cache.backend.flights.ended();
         let target = &looking.target;
         let command = get_command(&looking.redis_key);
         let fetched = match target.connection.command_now(target.timeout(), &command) {
@@ -358,9 +371,15 @@ where
             )),
         };
         let absent = matches!(fetched, Ok(None));
-        let entry = cache.read(fetched, target).map(|value| (value, None));
-        // Ready at once on a hit; on a miss with `lock = "redis"`, the claim is sent from here.
-        Some(block_on(cache.settle(looking, leader, entry, absent)))
+        if let Some(value) = cache.read(fetched, target) {
+            return Some(cache.found(looking, None, value, None));
+        }
+        let leader = cache.lead_now(key)?;
+        if cache.backend.flights.ended() != ended {
+            return None;
+        }
+        // With `lock = "redis"` and the key absent, the claim is sent from here.
+        Some(block_on(cache.settle(looking, leader, None, absent)))
     }
 
     async fn land<'a>(
