@@ -32,7 +32,7 @@
 //!
 //! # Keys and values
 //!
-//! An entry's key is `{namespace}:` followed by [`format_key`]: for example
+//! An entry's key is `{namespace}:` followed by [`format_key`](crate::key::format_key): for example
 //! `cachemacro:app::servers@v0:6a09e667f3bcc908b2fb1366ea957d3e`. Arguments appear only as their
 //! hash. The value is the result serialized with postcard inside a small
 //! [`envelope`] that names the format and the return type, written with one
