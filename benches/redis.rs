@@ -5,7 +5,9 @@
 //! - `redis_hit_32/raw_get` vs `redis_hit_32/memoized`: 32 tasks at once, each reading its own
 //!   key, on the multiplexed connection; one iteration is the 32 reads.
 //! - `redis_hit_sync/raw_get` vs `redis_hit_sync/memoized`: one caller of a sync memoized
-//!   function, against a `GET` on redis-rs' blocking connection.
+//!   function (whose `GET` goes out on a blocking connection of the caller's thread), against a
+//!   `GET` on redis-rs' blocking connection. Each memoized hit must send exactly one `GET`,
+//!   checked with `INFO commandstats`.
 //! - `redis_miss/*`: a miss of a new key, memoized with `lock = "redis"` (a `GET`, the claim
 //!   script, a `SET`, and the release sent in the background) and `lock = "process"` (`GET`,
 //!   `SET`), beside the `GET` then `SET` of hand-written cache-aside code.
@@ -115,8 +117,8 @@ fn benches(c: &mut Criterion) {
     });
     let misses = record_cache().stats().misses;
 
-    // One sync caller: the memoized function's hit (through the backend's own runtime) against
-    // a blocking GET of the same bytes.
+    // One sync caller: the memoized function's hit (a GET on the backend's blocking connection)
+    // against a blocking GET of the same bytes.
     record_sync_cache().configure(
         RedisConfig::new()
             .url(server.url())
@@ -133,6 +135,13 @@ fn benches(c: &mut Criterion) {
         .expect("a blocking connection");
     assert!(!raw_get_sync(&mut sync_connection, &sync_key).is_empty());
     let sync_misses = record_sync_cache().stats().misses;
+    assert_eq!(
+        gets_sent(&mut sync_connection, 1000, || {
+            black_box(record_sync(0));
+        }),
+        1000,
+        "a sync hit sends exactly one GET"
+    );
     let mut sync = c.benchmark_group("redis_hit_sync");
     sync.bench_function("raw_get", |b| {
         b.iter(|| raw_get_sync(&mut sync_connection, black_box(&sync_key)))
@@ -225,6 +234,36 @@ fn benches(c: &mut Criterion) {
         "every benchmarked sync call was a hit"
     );
     assert_eq!(stats.errors, 0);
+}
+
+/// The `GET`s the server ran while `call` was made `calls` times (`INFO commandstats`); panics if
+/// it ran any other command.
+fn gets_sent(observer: &mut redis::Connection, calls: u64, mut call: impl FnMut()) -> u64 {
+    let _: () = redis::cmd("CONFIG")
+        .arg("RESETSTAT")
+        .query(observer)
+        .expect("CONFIG RESETSTAT works");
+    for _ in 0..calls {
+        call();
+    }
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query(observer)
+        .expect("INFO works");
+    let counted: Vec<(&str, u64)> = info
+        .lines()
+        .filter_map(|line| line.strip_prefix("cmdstat_"))
+        .filter_map(|line| {
+            let (name, fields) = line.split_once(':')?;
+            let calls = fields.split(',').find_map(|f| f.strip_prefix("calls="))?;
+            Some((name, calls.parse().ok()?))
+        })
+        .filter(|(name, _)| !["info", "config|resetstat"].contains(name))
+        .collect();
+    match counted[..] {
+        [("get", gets)] => gets,
+        _ => panic!("commands other than GET: {counted:?}"),
+    }
 }
 
 /// The sync caller's ratio, in alternating blocks as [`paired_ratios`].

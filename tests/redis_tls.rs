@@ -130,6 +130,19 @@ fn rediss_urls_connect_over_tls() {
         (1, 1, 0),
         "a hit over TLS"
     );
+    // The sync hit's `GET` went out on a blocking TLS connection of its own: the multiplexed
+    // one's last command is the miss' write (a script).
+    let clients: String = redis::cmd("CLIENT")
+        .arg("LIST")
+        .query(&mut server.client())
+        .unwrap();
+    let mut last: Vec<&str> = clients
+        .lines()
+        .filter_map(|line| line.split(' ').find_map(|field| field.strip_prefix("cmd=")))
+        .filter(|command| *command != "client|list")
+        .collect();
+    last.sort_unstable();
+    assert_eq!(last, ["evalsha", "get"], "{clients}");
     drop(server);
     let _ = std::fs::remove_dir_all(dir);
 }

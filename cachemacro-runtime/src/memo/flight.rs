@@ -18,6 +18,7 @@
 #![cfg_attr(not(feature = "redis"), allow(dead_code))]
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use event_listener::Event;
@@ -98,6 +99,9 @@ impl<R: Clone> Flight<R> {
 /// The flights in progress, by key: for backends whose store does not keep them.
 pub(crate) struct Flights<R> {
     in_progress: Mutex<HashMap<u128, Arc<Flight<R>>>>,
+    /// How many flights have ended: a caller that read a key before joining no flight tells
+    /// from it whether a value may have landed since its read (see [`Flights::ended`]).
+    ended: AtomicU64,
 }
 
 /// What joining a key's flight made of the caller.
@@ -120,7 +124,15 @@ impl<R> Flights<R> {
     pub(crate) fn new() -> Self {
         Flights {
             in_progress: Mutex::new(HashMap::new()),
+            ended: AtomicU64::new(0),
         }
+    }
+
+    /// How many flights have ended so far. A caller that reads a key first and joins its flight
+    /// only on a miss compares it before the read and after joining: unchanged, no flight of
+    /// these keys ended in between, so none landed a value that the read missed.
+    pub(crate) fn ended(&self) -> u64 {
+        self.ended.load(Ordering::Acquire)
     }
 
     fn table(&self) -> MutexGuard<'_, HashMap<u128, Arc<Flight<R>>>> {
@@ -164,6 +176,8 @@ impl<R> Leader<'_, R> {
         {
             in_progress.remove(&self.key);
         }
+        // Counted before the table is unlocked: a caller that joins after this ending sees it.
+        self.flights.ended.fetch_add(1, Ordering::AcqRel);
         drop(in_progress);
         // Out of the table, the flight is shared only by the followers that joined it; no one
         // can join now. Without followers the value need not be cloned.

@@ -9,9 +9,9 @@
 //!
 //! The protocol is async; sync entry points run it through the blocking driver
 //! ([`block_on`]), except the in-process hit ([`Protocol::hit`]), which stays inline and
-//! lock-free in the memoized function, and a sync lookup that needs no wait
-//! ([`Protocol::find_now`]: the in-process miss), whose body runs and lands on the caller's
-//! thread.
+//! lock-free in the memoized function, and a sync lookup that waits for no other caller
+//! ([`Protocol::find_now`]: the in-process miss, Redis' read on a blocking connection), whose
+//! body runs and lands on the caller's thread.
 //!
 //! The entry points are small generic shims over code that is generic over the cache, the value
 //! type and (for sync callers) the arguments' tuple alone: the body is a function pointer or
@@ -180,10 +180,11 @@ pub trait Protocol<R, L>: Backend<R> + Sized {
         after_hit: bool,
     ) -> impl Future<Output = Found<R, Self::Lead<'_>, Self::Stale>>;
 
-    /// The lookup of a sync caller when it needs no wait: `None` when it would wait (or the
-    /// backend has no such lookup), and the caller then runs [`find`](Self::find) under the
-    /// blocking driver. What it returns lands with [`land_now`](Self::land_now). The in-process
-    /// backend's misses take this path: no state machine, no driver.
+    /// The lookup of a sync caller when it waits for no other caller: `None` when it would wait
+    /// (or the backend has no such lookup), and the caller then runs [`find`](Self::find) under
+    /// the blocking driver. What it returns lands with [`land_now`](Self::land_now). The
+    /// in-process backend's misses take this path (no state machine, no driver), and Redis'
+    /// lookups, whose read blocks the caller's thread on a connection of its own.
     fn find_now(
         cache: &Cache<R, L, Self>,
         key: u128,

@@ -9,6 +9,9 @@
 //! runtime of their own. Every caller polls the operation itself (a task in its own task, a
 //! thread in the blocking driver), but inside our runtime's context (see [`in_context`]): the
 //! reply comes from our runtime's thread, which wakes the caller, so no operation changes thread.
+//! Still, the command is written and its reply read by that thread: two thread wake-ups per
+//! operation, which a sync caller's read avoids by using a blocking connection of its own thread
+//! ([`Connection::command_now`], see [`blocking`](super::blocking)) under the same cool-down.
 //!
 //! After a connection failure, a timeout, or a reply saying that Redis refuses this connection's
 //! commands (a wrong password, a read-only replica: see [`failure`](super::failure)), the
@@ -30,6 +33,7 @@ use arc_swap::ArcSwapOption;
 use parking_lot::Mutex;
 use tokio::runtime::Runtime;
 
+use super::blocking::Pool;
 use super::config::RedisConfig;
 pub(crate) use super::failure::Failure;
 use crate::clock::real_ms;
@@ -69,6 +73,8 @@ struct Managed {
     /// The manager in use once `replaced` is set.
     replacement: ArcSwapOption<ConnectionManager>,
     replaced: AtomicBool,
+    /// Blocking connections for sync callers' reads, made by `client` too.
+    blocking: Pool,
 }
 
 impl Managed {
@@ -153,6 +159,7 @@ impl Connection {
                 ))
             })?;
             Ok(Managed {
+                blocking: Pool::new(client.clone()),
                 client,
                 first: manager,
                 replacement: ArcSwapOption::empty(),
@@ -168,16 +175,38 @@ impl Connection {
     /// The manager and the runtime, unless Redis is cooling down (for routine operations) or was
     /// never usable.
     fn ready(&self, attempt: Attempt) -> Result<(ConnectionManager, &'static Runtime), Failure> {
+        let managed = self.usable(attempt)?;
+        let runtime = runtime().map_err(Failure::Setup)?;
+        Ok((managed.current(), runtime))
+    }
+
+    /// The connections, unless Redis is cooling down (for routine operations) or was never
+    /// usable.
+    fn usable(&self, attempt: Attempt) -> Result<&Managed, Failure> {
         let retry_at = self.retry_at_ms.load(Ordering::Relaxed);
         if attempt == Attempt::Routine && retry_at != 0 && real_ms() < retry_at {
             return Err(Failure::CoolingDown);
         }
-        let managed = self
-            .managed
+        self.managed
             .as_ref()
-            .map_err(|why| Failure::Setup(why.clone()))?;
-        let runtime = runtime().map_err(Failure::Setup)?;
-        Ok((managed.current(), runtime))
+            .map_err(|why| Failure::Setup(why.clone()))
+    }
+
+    /// Sends `command`, a routine read, on a blocking connection of the caller's thread (see
+    /// [`blocking`](super::blocking)) within `deadline`; `None` when every blocking connection is
+    /// in use (the caller then sends it with [`command`](Self::command)). Cool-downs and failures
+    /// are those of [`command`](Self::command).
+    pub(crate) fn command_now<T: FromRedisValue>(
+        &self,
+        deadline: Duration,
+        command: &Cmd,
+    ) -> Option<Result<T, Failure>> {
+        let managed = match self.usable(Attempt::Routine) {
+            Ok(managed) => managed,
+            Err(failure) => return Some(Err(failure)),
+        };
+        let reply = managed.blocking.query(command, deadline)?;
+        Some(self.note(reply))
     }
 
     /// Records how an operation went: a connection failure, a timeout or a refusal starts a
@@ -187,6 +216,12 @@ impl Connection {
             Err(failure) if failure.cools_down() => {
                 let until = real_ms().saturating_add(COOL_DOWN.as_millis() as u64);
                 self.retry_at_ms.store(until.max(1), Ordering::Relaxed);
+                // The idle blocking connections most likely share the fate of the one that
+                // failed (a dead or frozen server, a changed password): the next attempt makes
+                // a new one rather than spending one cool-down per dead socket.
+                if let Ok(managed) = &self.managed {
+                    managed.blocking.clear();
+                }
                 if failure.needs_new_connection() {
                     self.reconnect();
                 }

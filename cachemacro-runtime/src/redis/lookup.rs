@@ -11,10 +11,11 @@ use serde::de::DeserializeOwned;
 use super::connection::{Attempt, Failure};
 use super::lock::{Claim, Held};
 use super::near::{Near, Ticket};
-use super::refresh::Stale;
+use super::refresh::{Slot, Stale};
 use super::{Redis, RedisCache, Target, envelope};
 use crate::Lock;
 use crate::layout::{Keep, Layout};
+use crate::memo::driver::block_on;
 use crate::memo::flight::{Leader, Role};
 use crate::memo::protocol::{Found, Protocol};
 use crate::reentry;
@@ -44,6 +45,111 @@ where
                 }
             }
         }
+    }
+
+    /// [`lead`](Self::lead) without waiting: `None` when another caller's flight has the key
+    /// (the caller then waits in [`lead`](Self::lead)).
+    fn lead_now(&self, key: u128) -> Option<Option<Leader<'_, R>>> {
+        if self.config.lock == Lock::None {
+            return Some(None);
+        }
+        match self.backend.flights.join(key) {
+            Role::Leader(leader) => Some(Some(leader)),
+            Role::Follower(_) if reentry::computing(self, key) => Some(None),
+            Role::Follower(_) => None,
+        }
+    }
+
+    /// Where a lookup of `key` reads, and the near tier's moment before the read.
+    fn looking(&self, key: u128) -> Looking<'_, R> {
+        let target = self.target();
+        let redis_key = target.redis_key(&self.config, key);
+        let near = self.near(&target);
+        // Taken before the read: a value read while its key changes is not kept near.
+        let ticket = near.and_then(Near::ticket);
+        Looking {
+            key,
+            target,
+            redis_key,
+            near,
+            ticket,
+        }
+    }
+
+    /// After the read: with `lock = "redis"` and the key absent from Redis, the value another
+    /// process stores meanwhile, else this caller's turn. (A lookup that failed, or found an
+    /// unreadable value, is not absent: there is nobody to wait for, so the body runs at once.)
+    #[allow(clippy::type_complexity)]
+    async fn settle<'a>(
+        &'a self,
+        looking: Looking<'a, R>,
+        leader: Option<Leader<'a, R>>,
+        entry: Option<(R, Option<(Slot, Vec<u8>)>)>,
+        absent: bool,
+    ) -> Found<R, RedisLead<'a, R>, Stale> {
+        if let Some((value, stale)) = entry {
+            return self.found(looking, leader, value, stale);
+        }
+        let Looking {
+            key,
+            target,
+            redis_key,
+            near,
+            ticket,
+        } = looking;
+        if reentry::computing(self, key) {
+            return Found::Return;
+        }
+        let mut held = None;
+        if absent && self.config.lock == Lock::Redis {
+            match self.claim(&target, &redis_key).await {
+                Claim::Value(value) => {
+                    self.counters.hit();
+                    if let Some(near) = near {
+                        near.fill(ticket, key, &value, self.config.ttl_ms);
+                    }
+                    finish(leader, &value);
+                    return Found::Value(value, None);
+                }
+                Claim::Held(lock) => held = Some(lock),
+                Claim::Open => {}
+            }
+        }
+        self.counters.miss();
+        let listed = leader.is_some() || held.is_some();
+        Found::Compute {
+            lead: RedisLead {
+                leader,
+                held,
+                target,
+                redis_key,
+                key,
+                ticket,
+            },
+            listed,
+        }
+    }
+
+    /// A hit: counted, kept near, handed to this process' waiters.
+    fn found<'a>(
+        &'a self,
+        looking: Looking<'a, R>,
+        leader: Option<Leader<'a, R>>,
+        value: R,
+        stale: Option<(Slot, Vec<u8>)>,
+    ) -> Found<R, RedisLead<'a, R>, Stale> {
+        self.counters.hit();
+        if let Some(near) = looking.near {
+            near.fill(looking.ticket, looking.key, &value, self.config.ttl_ms);
+        }
+        finish(leader, &value);
+        let stale = stale.map(|(slot, bytes)| Stale {
+            _slot: slot,
+            target: looking.target,
+            redis_key: looking.redis_key,
+            bytes,
+        });
+        Found::Value(value, stale)
     }
 
     /// The value in a `GET` reply, if there is a readable one; counts and logs the failures.
@@ -157,6 +263,15 @@ pub(super) fn get_command(redis_key: &str) -> Cmd {
     command
 }
 
+/// Where a lookup reads (see [`RedisCache::looking`]).
+struct Looking<'a, R> {
+    key: u128,
+    target: Arc<Target>,
+    redis_key: String,
+    near: Option<&'a Near<R>>,
+    ticket: Option<Ticket>,
+}
+
 /// What lands a value computed on Redis.
 pub struct RedisLead<'a, R> {
     /// This process' flight, whose waiters get the value.
@@ -197,10 +312,8 @@ where
         near.hit(key).map(|value| (value, None))
     }
 
-    /// After a lookup of the key that found no value: with `lock = "redis"` and the key absent
-    /// from Redis, the value another process stores meanwhile, else this caller's turn. (A
-    /// lookup that failed, or found an unreadable value, is not absent: there is nobody to wait
-    /// for, so the body runs at once.)
+    /// The near tier, this process' flight (waiting for another caller's), the read, then
+    /// [`settle`](RedisCache::settle): a hit, the lock, or this caller's turn.
     ///
     /// Inside the computation of `key` on this thread or task (a nested call of the key), the
     /// body runs uncached: it neither claims the lock, which that computation may hold, nor
@@ -218,57 +331,55 @@ where
             Ok(leader) => leader,
             Err(value) => return Found::Value(value, None),
         };
-        let target = cache.target();
-        let redis_key = target.redis_key(&cache.config, key);
-        let near = cache.near(&target);
-        // Taken before the read: a value read while its key changes is not kept near.
-        let ticket = near.and_then(Near::ticket);
-        let (entry, absent) = cache.fetch(key, &target, &redis_key).await;
-        if let Some((value, stale)) = entry {
-            cache.counters.hit();
-            if let Some(near) = near {
-                near.fill(ticket, key, &value, cache.config.ttl_ms);
-            }
-            finish(leader, &value);
-            let stale = stale.map(|(slot, bytes)| Stale {
-                _slot: slot,
-                target,
-                redis_key,
-                bytes,
-            });
-            return Found::Value(value, stale);
+        let looking = cache.looking(key);
+        let (entry, absent) = cache.fetch(key, &looking.target, &looking.redis_key).await;
+        cache.settle(looking, leader, entry, absent).await
+    }
+
+    /// The lookup of a sync caller, on its own thread: the `GET` on a blocking connection (see
+    /// [`blocking`](super::blocking)), without the hop to the background runtime. A hit returns
+    /// at once and joins no flight (concurrent sync hits of a key each read it). A miss then
+    /// leads this process' flight as [`find`](Self::find) does, and goes on from the reply it
+    /// has (the lock's claim under the blocking driver), so it sends no second `GET`, unless a
+    /// flight of this function ended since the read (it may have landed the value): then, as
+    /// when another caller's flight has the key, `None`, for [`find`](Self::find) under the
+    /// blocking driver, which reads again or waits.
+    ///
+    /// `None` too for functions with background refresh, whose lookup reads the entry's age.
+    fn find_now(
+        cache: &RedisCache<R, S>,
+        key: u128,
+        after_hit: bool,
+    ) -> Option<Found<R, RedisLead<'_, R>, Stale>> {
+        if cache.config.refresh_after_ms != 0 {
+            return None;
         }
-        if reentry::computing(cache, key) {
-            return Found::Return;
+        if !after_hit && let Some((value, _)) = Self::hit(cache, key) {
+            return Some(Found::Value(value, None));
         }
-        let mut held = None;
-        if absent && cache.config.lock == Lock::Redis {
-            match cache.claim(&target, &redis_key).await {
-                Claim::Value(value) => {
-                    cache.counters.hit();
-                    if let Some(near) = near {
-                        near.fill(ticket, key, &value, cache.config.ttl_ms);
-                    }
-                    finish(leader, &value);
-                    return Found::Value(value, None);
-                }
-                Claim::Held(lock) => held = Some(lock),
-                Claim::Open => {}
-            }
+        let looking = cache.looking(key);
+        let ended = cache.backend.flights.ended();
+        let target = &looking.target;
+        let command = get_command(&looking.redis_key);
+        let fetched = match target.connection.command_now(target.timeout(), &command) {
+            Some(fetched) => fetched,
+            // Every blocking connection is in use: the multiplexed one, under the driver.
+            None => block_on(target.connection.command(
+                Attempt::Routine,
+                target.timeout(),
+                command,
+            )),
+        };
+        let absent = matches!(fetched, Ok(None));
+        if let Some(value) = cache.read(fetched, target) {
+            return Some(cache.found(looking, None, value, None));
         }
-        cache.counters.miss();
-        let listed = leader.is_some() || held.is_some();
-        Found::Compute {
-            lead: RedisLead {
-                leader,
-                held,
-                target,
-                redis_key,
-                key,
-                ticket,
-            },
-            listed,
+        let leader = cache.lead_now(key)?;
+        if cache.backend.flights.ended() != ended {
+            return None;
         }
+        // With `lock = "redis"` and the key absent, the claim is sent from here.
+        Some(block_on(cache.settle(looking, leader, None, absent)))
     }
 
     async fn land<'a>(

@@ -1,0 +1,189 @@
+//! Blocking connections for sync callers' reads: a sync memoized function's `GET` is sent and
+//! its reply read on the caller's own thread, without the two thread wake-ups of a command that
+//! goes through the background runtime (see [`connection`](super::connection)).
+//!
+//! Each URL keeps at most [`MAX_CONNECTIONS`] blocking connections, idle or in use: a caller that
+//! finds none to spare reads through the multiplexed connection instead, so many threads never
+//! open many sockets. The connections are made by the URL's one `redis::Client`, so the password,
+//! the database, the user and TLS (`rediss://`) are those of the multiplexed connection. Each
+//! operation is bounded by the caller's timeout: connecting (handshake included) by what is left
+//! of it, each socket read and write by all of it (a reply arrives in one read but for large
+//! values). A connection that failed in any way is dropped, not kept: its socket may hold a late
+//! reply. A failure that cools the URL down empties the pool too ([`Pool::clear`]), since the
+//! other idle connections most likely died with the same server.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use ::redis::{Cmd, RedisError, RedisResult};
+use parking_lot::Mutex;
+
+use super::failure::Failure;
+
+/// The most blocking connections one URL holds, idle or in use.
+pub(crate) const MAX_CONNECTIONS: usize = 8;
+
+/// An idle connection, and the socket timeout it was last given (functions with different
+/// timeouts share the pool; setting it costs two system calls, so it is set only on a change).
+struct Idle {
+    connection: ::redis::Connection,
+    timeout: Duration,
+}
+
+/// The blocking connections of one URL.
+pub(crate) struct Pool {
+    client: ::redis::Client,
+    idle: Mutex<Vec<Idle>>,
+    /// Connections idle or in use (or being made): at most [`MAX_CONNECTIONS`].
+    open: AtomicUsize,
+}
+
+/// A connection taken from the pool, or the right to make one; gives its place back when
+/// dropped, unless [`Pool::keep`] put it back.
+struct Taken<'a> {
+    pool: &'a Pool,
+    idle: Option<Idle>,
+}
+
+impl Drop for Taken<'_> {
+    fn drop(&mut self) {
+        // Dropped without being kept: a failure, a panic, or a connection never made.
+        self.pool.open.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl Pool {
+    pub(crate) fn new(client: ::redis::Client) -> Self {
+        Pool {
+            client,
+            idle: Mutex::new(Vec::with_capacity(MAX_CONNECTIONS)),
+            open: AtomicUsize::new(0),
+        }
+    }
+
+    /// Sends `command` on a blocking connection and returns its reply within about `timeout`
+    /// (see the module docs), or `None` when every connection is in use.
+    pub(crate) fn query<T: ::redis::FromRedisValue>(
+        &self,
+        command: &Cmd,
+        timeout: Duration,
+    ) -> Option<Result<T, Failure>> {
+        let mut taken = self.take()?;
+        let mut idle = match taken.idle.take() {
+            Some(idle) => idle,
+            None => match self.connect(timeout) {
+                Ok(idle) => idle,
+                Err(error) => return Some(Err(failure(error))),
+            },
+        };
+        if idle.timeout != timeout {
+            if let Err(error) = set_timeouts(&idle.connection, timeout) {
+                return Some(Err(failure(error)));
+            }
+            idle.timeout = timeout;
+        }
+        let reply = command.query(&mut idle.connection);
+        if reply.is_ok() {
+            self.keep(taken, idle);
+        }
+        Some(reply.map_err(failure))
+    }
+
+    /// Drops the idle connections (those in use are dropped when they fail).
+    pub(crate) fn clear(&self) {
+        let dropped = std::mem::take(&mut *self.idle.lock());
+        self.open.fetch_sub(dropped.len(), Ordering::AcqRel);
+    }
+
+    /// An idle connection, or the right to make one; `None` when all are in use.
+    fn take(&self) -> Option<Taken<'_>> {
+        if let Some(idle) = self.idle.lock().pop() {
+            // Its place in `open` moves to the `Taken`.
+            return Some(Taken {
+                pool: self,
+                idle: Some(idle),
+            });
+        }
+        self.open
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |open| {
+                (open < MAX_CONNECTIONS).then_some(open + 1)
+            })
+            .ok()?;
+        Some(Taken {
+            pool: self,
+            idle: None,
+        })
+    }
+
+    /// Puts a connection that answered back, keeping its place in `open`.
+    fn keep(&self, taken: Taken<'_>, idle: Idle) {
+        std::mem::forget(taken);
+        self.idle.lock().push(idle);
+    }
+
+    /// A new connection, within `timeout`, and what is left of it for the command.
+    fn connect(&self, timeout: Duration) -> RedisResult<Idle> {
+        let started = Instant::now();
+        let connection = self.client.get_connection_with_timeout(timeout)?;
+        // What is left now bounds this operation; the next use sets the whole timeout.
+        let left = timeout
+            .checked_sub(started.elapsed())
+            .filter(|left| !left.is_zero())
+            .ok_or_else(|| {
+                RedisError::from(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "connecting took the whole timeout",
+                ))
+            })?;
+        set_timeouts(&connection, left)?;
+        Ok(Idle {
+            connection,
+            timeout: left,
+        })
+    }
+}
+
+fn set_timeouts(connection: &::redis::Connection, timeout: Duration) -> RedisResult<()> {
+    connection.set_read_timeout(Some(timeout))?;
+    connection.set_write_timeout(Some(timeout))
+}
+
+/// A blocking socket's timeout is a timeout, as the async path's deadline is.
+fn failure(error: RedisError) -> Failure {
+    if error.is_timeout() {
+        Failure::TimedOut
+    } else {
+        Failure::from(error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A pool for nowhere: taking a place connects nothing.
+    fn pool() -> Pool {
+        Pool::new(::redis::Client::open("redis://127.0.0.1:1/").unwrap())
+    }
+
+    #[test]
+    fn at_most_max_connections_are_open_at_once() {
+        let pool = pool();
+        let taken: Vec<_> = (0..MAX_CONNECTIONS)
+            .map(|_| pool.take().expect("a place"))
+            .collect();
+        assert!(pool.take().is_none(), "all places are taken");
+        drop(taken);
+        assert_eq!(pool.open.load(Ordering::Acquire), 0);
+        assert!(pool.take().is_some(), "a dropped place is free again");
+    }
+
+    #[test]
+    fn a_failed_connection_gives_its_place_back() {
+        let pool = pool();
+        let command = ::redis::cmd("GET");
+        let reply = pool.query::<Option<Vec<u8>>>(&command, Duration::from_secs(1));
+        assert!(matches!(reply, Some(Err(Failure::Connection(_)))));
+        assert_eq!(pool.open.load(Ordering::Acquire), 0);
+    }
+}
