@@ -89,6 +89,33 @@ fn failures_are_counted_and_do_not_stop_the_rest() {
     assert_eq!(runs(&FLAKY_RUNS), 100, "a hit");
 }
 
+#[memoize]
+fn inner_half(n: u32) -> u32 {
+    n / 2
+}
+
+/// Stores only even results; its body misses another memoized function first.
+#[memoize(cache_none = false)]
+fn outer_even(n: u32) -> Option<u32> {
+    let half = inner_half(n);
+    n.is_multiple_of(2).then_some(half)
+}
+
+#[test]
+fn an_item_reports_its_own_outcome_not_that_of_a_call_inside_its_body() {
+    // A sync free function's `f_warm` calls the function and observes its miss; the inner
+    // function's misses (stored) come first and must not count for the outer item.
+    let warmed = outer_even_warm(0..10);
+    assert_eq!(
+        counts(warmed),
+        report(5, 0, 5),
+        "the odd items are not stored"
+    );
+    assert_eq!(inner_half_cache().len(), Some(10));
+    assert_eq!(outer_even_cache().len(), Some(5));
+    assert_eq!(counts(outer_even_warm(0..4)), report(0, 2, 2));
+}
+
 static SLOW_RUNS: AtomicUsize = AtomicUsize::new(0);
 static SLOW_RUNNING: AtomicUsize = AtomicUsize::new(0);
 static SLOW_MOST: AtomicUsize = AtomicUsize::new(0);

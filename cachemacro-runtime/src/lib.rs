@@ -226,7 +226,9 @@ pub mod __private {
     pub use crate::cache::Backend;
     pub use crate::key::generated::{KeyExpr, KeyField};
     pub use crate::memo::protocol::{Found, Protocol};
-    pub use crate::warm::{WarmCall, WarmItems, Warmed, warm, warm_async};
+    pub use crate::warm::{
+        WarmArgs, WarmCall, WarmFn, WarmItems, Warmed, warm, warm_async, warm_fn,
+    };
     pub use crate::{FnConfig, Lock};
 
     /// Whether a result is stored, for a function that stores every result.

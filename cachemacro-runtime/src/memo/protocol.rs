@@ -25,7 +25,7 @@ use std::task::{Context, Poll};
 use crate::cache::{Backend, Cache};
 use crate::layout::{Keep, Layout, kept};
 use crate::memo::driver::block_on;
-use crate::memo::warm::Warmed;
+use crate::memo::warm::{self, Warmed};
 use crate::{reentry, refresh};
 
 /// What a backend's lookup of a key came to.
@@ -345,7 +345,14 @@ where
     where
         L: Keep<Ret, Kept = R>,
     {
-        self.compute_sync(key, true, cacheable, args, body).value()
+        match self.compute_sync(key, true, cacheable, args, body) {
+            Looked::Computed(value, stored) => {
+                // An `f_warm` that calls the function itself learns here what its item did.
+                warm::observe_computed(stored);
+                value
+            }
+            found => found.value(),
+        }
     }
 
     /// The slow path of a sync caller that schedules no refresh: on this thread when the lookup

@@ -44,6 +44,7 @@
 //!
 //! `f_warm` is generated for functions of at most 12 arguments.
 
+use std::cell::Cell;
 use std::future::Future;
 use std::sync::Mutex;
 use std::sync::mpsc::sync_channel;
@@ -183,7 +184,7 @@ where
     C: Copy,
 {
     fn warm_with(self, context: C, step: P) -> WarmReport {
-        warm_on_threads(context, self, step)
+        warm_on_threads(context, self, |context, item| step.call(context, item))
     }
 }
 
@@ -196,18 +197,135 @@ where
     items.warm_with(context, step)
 }
 
+/// What a sync free function's `f_warm` asks of its items, in one bound: items it can send to
+/// the workers, each the arguments of `P`, the memoized function itself as a function pointer.
+/// Each item is warmed by calling the function, and its outcome observed (see [`observe`]): so
+/// `f_warm` adds no step of its own to compile.
+#[doc(hidden)]
+pub trait WarmArgs<P, const N: usize>: IntoIterator {
+    /// Warms these items by calling `f`: see [`warm_fn`].
+    fn warm_with(self, f: P) -> WarmReport;
+}
+
+impl<I, P, const N: usize> WarmArgs<P, N> for I
+where
+    I: IntoIterator,
+    I::Item: Send,
+    P: WarmFn<I::Item, N> + Sync,
+{
+    fn warm_with(self, f: P) -> WarmReport {
+        warm_on_threads((), self, |(), item| f.warm_one(item))
+    }
+}
+
+/// Warms `items` by calling the memoized function `f` with each (what the generated `f_warm` of
+/// a sync free function without background refresh calls): see [`WarmArgs`].
+#[doc(hidden)]
+pub fn warm_fn<I, P, const N: usize>(items: I, f: P) -> WarmReport
+where
+    I: WarmArgs<P, N>,
+{
+    items.warm_with(f)
+}
+
+/// Calls a memoized function with one item and observes what the call did: `f(item)` for a
+/// one-argument function, `f(a, b, ...)` for a tuple. `N` is the number of arguments.
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "`f_warm` takes the function's arguments: one item per call, as the function takes them",
+    label = "these items are not this function's arguments",
+    note = "an item is the argument itself for a one-argument function, and a tuple of them for several (every argument, including those in `ignore`)"
+)]
+pub trait WarmFn<Item, const N: usize> {
+    fn warm_one(&self, item: Item) -> Warmed;
+}
+
+impl<F: Fn() -> R, R> WarmFn<(), 0> for F {
+    fn warm_one(&self, (): ()) -> Warmed {
+        observe(|| drop(self()))
+    }
+}
+
+impl<F: Fn(A) -> R, A, R> WarmFn<A, 1> for F {
+    fn warm_one(&self, a: A) -> Warmed {
+        observe(|| drop(self(a)))
+    }
+}
+
+macro_rules! warm_fn_tuples {
+    ($($n:literal: ($($arg:ident),+);)+) => {$(
+        impl<F: Fn($($arg),+) -> R, R, $($arg),+> WarmFn<($($arg,)+), $n> for F {
+            #[allow(non_snake_case)]
+            fn warm_one(&self, ($($arg,)+): ($($arg,)+)) -> Warmed {
+                observe(|| drop(self($($arg),+)))
+            }
+        }
+    )+};
+}
+
+warm_fn_tuples! {
+    2: (A, B);
+    3: (A, B, D);
+    4: (A, B, D, E);
+    5: (A, B, D, E, G);
+    6: (A, B, D, E, G, H);
+    7: (A, B, D, E, G, H, J);
+    8: (A, B, D, E, G, H, J, K);
+    9: (A, B, D, E, G, H, J, K, L);
+    10: (A, B, D, E, G, H, J, K, L, M);
+    11: (A, B, D, E, G, H, J, K, L, M, O);
+    12: (A, B, D, E, G, H, J, K, L, M, O, P);
+}
+
+thread_local! {
+    /// While [`observe`] calls a memoized function on this thread: what the call's miss did, if
+    /// it missed (`None` inside `Some`: no miss yet, so a hit).
+    static OBSERVED: Cell<Option<Option<bool>>> = const { Cell::new(None) };
+}
+
+/// Runs `call` (one call of a memoized function) and says what it did: no miss is a present
+/// item; a miss says whether it stored its value. A miss of another memoized function inside
+/// the body is observed too, but before the call's own, which comes last, so the last one counts.
+fn observe(call: impl FnOnce()) -> Warmed {
+    /// Restores the outer observation, also when `call` panics (the panic counts as failed).
+    struct Restore(Option<Option<bool>>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            OBSERVED.set(self.0);
+        }
+    }
+    let _restore = Restore(OBSERVED.replace(Some(None)));
+    call();
+    match OBSERVED.get() {
+        Some(Some(true)) => Warmed::Stored,
+        Some(Some(false)) => Warmed::Failed,
+        _ => Warmed::Present,
+    }
+}
+
+/// A sync call's miss computed its value (and `stored` it, or not): recorded for [`observe`]
+/// when one is watching this thread.
+pub(crate) fn observe_computed(stored: bool) {
+    // `try_with`: a call made while the thread's locals are being destroyed is not warming.
+    let _ = OBSERVED.try_with(|observed| {
+        if observed.get().is_some() {
+            observed.set(Some(Some(stored)));
+        }
+    });
+}
+
 /// Warms `items` on up to `workers` scoped threads, each calling `one` with `context` and an item.
 ///
 /// `context` is `&self` for a method (`()` otherwise) and travels with each item, so the one bound
 /// `(Item, C): Send` covers both. The generated `f_warm` states that bound on its own generic
 /// parameter, so a function whose arguments are not `Send` still compiles: only calling its
 /// `f_warm` is an error.
-fn warm_on_threads<C, I, F, const N: usize>(context: C, items: I, one: F) -> WarmReport
+fn warm_on_threads<C, I, F>(context: C, items: I, one: F) -> WarmReport
 where
     C: Copy,
     I: IntoIterator,
     (I::Item, C): Send,
-    F: WarmCall<C, I::Item, N> + Sync,
+    F: Fn(C, I::Item) -> Warmed + Sync,
 {
     if bypass::active() {
         // The workers would not be bypassed: nothing is warmed.
@@ -227,7 +345,7 @@ where
             let Ok((item, context)) = next else {
                 return report;
             };
-            report.add(refresh::run_caught(|| one.call(context, item)));
+            report.add(refresh::run_caught(|| one(context, item)));
         }
     };
     std::thread::scope(|scope| {
@@ -238,7 +356,7 @@ where
         if handles.is_empty() {
             // No thread could be started: warm here, one item at a time.
             for item in items {
-                report.add(refresh::run_caught(|| one.call(context, item)));
+                report.add(refresh::run_caught(|| one(context, item)));
             }
             return report;
         }

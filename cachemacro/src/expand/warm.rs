@@ -1,5 +1,8 @@
 //! `f_warm(items)`, and the hidden step it takes per item: look the call up, compute and store it
-//! if missing (see the runtime's `warm` module).
+//! if missing (see the runtime's `warm` module). A sync free function without background refresh
+//! has no step: its `f_warm` calls the function itself, whose miss tells the runtime what it did
+//! (`__private::warm_fn`). A method's step is a hidden function (a closure cannot take `&self`);
+//! other sync functions' a closure inside `f_warm`.
 //!
 //! A sync `f_warm` runs items on several threads, so it needs `Send` items (and a `Sync` `self`);
 //! it states that on its own generic parameter, so a function whose arguments are not `Send`
@@ -34,7 +37,44 @@ pub(super) fn companions(parts: &Parts<'_>) -> TokenStream {
         let companion = sync_warm(parts, Step::Function(&one));
         return quote!(#step #companion);
     }
+    let generics = &parts.func.item.sig.generics;
+    if parts.config.refresh_after_ms == 0
+        && generics.params.is_empty()
+        && generics.where_clause.is_none()
+    {
+        return warm_by_calls(parts);
+    }
     sync_warm(parts, Step::Closure)
+}
+
+/// The `f_warm` of a sync free function without background refresh: it calls `f` itself with
+/// each item, and the runtime observes whether the call hit or computed (`__private::warm_fn`).
+/// No step to generate, so the least code for the companion that is compiled for every function
+/// and called by few. (A function with background refresh keeps its step: a stale hit's refresh
+/// is left to the calls, which `f` would schedule.)
+fn warm_by_calls(parts: &Parts<'_>) -> TokenStream {
+    let Parts {
+        krate,
+        func,
+        companion_attrs,
+        ..
+    } = parts;
+    let (name, vis, ret) = (func.name(), &func.item.vis, &func.ret);
+    let warm_fn = format_ident!("{}_warm", name);
+    let doc = doc(parts);
+    let types = func.args.iter().map(|arg| &arg.ty);
+    let arity = func.args.len();
+    let pointer = quote!(fn(#(#types),*) -> #ret);
+    quote! {
+        #[doc = #doc]
+        #(#companion_attrs)*
+        #vis fn #warm_fn<__CachemacroItems>(items: __CachemacroItems) -> #krate::WarmReport
+        where
+            __CachemacroItems: #krate::__private::WarmArgs<#pointer, #arity>,
+        {
+            #krate::__private::warm_fn(items, #name as #pointer)
+        }
+    }
 }
 
 /// Where a sync `f_warm` finds its step.
