@@ -269,10 +269,8 @@ fn companions(parts: &Parts<'_>) -> TokenStream {
         #[inline]
         #refresh {
             let __cachemacro_cache = #cache_ref;
-            let __cachemacro_key = #key_call;
-            let __cachemacro_value = #uncached_call;
-            __cachemacro_cache.#store(__cachemacro_key, #cacheable, &__cachemacro_value) #dot_await;
-            __cachemacro_value
+            // The key borrows the arguments before the body takes them.
+            __cachemacro_cache.#store(#key_call, #cacheable, #uncached_call) #dot_await
         }
 
         #[doc = #doc_invalidate]

@@ -621,24 +621,29 @@ where
             .warmed()
     }
 
-    /// Stores `value` under `key` if it is cacheable, replacing any entry (`f_refresh`); true if
-    /// it was stored.
+    /// Stores `value` under `key` if it is cacheable, replacing any entry, and returns it
+    /// (`f_refresh`).
     #[doc(hidden)]
-    pub fn store<Ret>(&self, key: u128, cacheable: fn(&Ret) -> bool, value: &Ret) -> bool
+    pub fn store<Ret>(&self, key: u128, cacheable: fn(&Ret) -> bool, value: Ret) -> Ret
     where
         L: Keep<Ret, Kept = R>,
     {
-        block_on(self.store_async(key, cacheable, value))
+        block_on(self.put_kept(key, cacheable, &value));
+        value
     }
 
     /// [`store`](Self::store) for async functions.
     #[doc(hidden)]
-    pub async fn store_async<Ret>(
-        &self,
-        key: u128,
-        cacheable: fn(&Ret) -> bool,
-        value: &Ret,
-    ) -> bool
+    pub async fn store_async<Ret>(&self, key: u128, cacheable: fn(&Ret) -> bool, value: Ret) -> Ret
+    where
+        L: Keep<Ret, Kept = R>,
+    {
+        self.put_kept(key, cacheable, &value).await;
+        value
+    }
+
+    /// Stores what is kept of `value` if it is cacheable; true if stored.
+    async fn put_kept<Ret>(&self, key: u128, cacheable: fn(&Ret) -> bool, value: &Ret) -> bool
     where
         L: Keep<Ret, Kept = R>,
     {
