@@ -133,6 +133,48 @@ fn a_sync_hit_is_one_get_on_a_blocking_connection() {
     assert_eq!(sent, [("get".to_owned(), 1), ("set".to_owned(), 1)]);
 }
 
+static IDLE_CLOSED_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[memoize(ttl = 60, backend = "redis", name = "idle_closed", lock = "process")]
+fn idle_closed(n: u64) -> u64 {
+    IDLE_CLOSED_RUNS.fetch_add(1, Ordering::SeqCst);
+    n + 1
+}
+
+#[test]
+fn a_connection_the_server_closed_while_idle_is_replaced_without_a_cool_down() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let mut observer = server.client();
+    idle_closed_cache().configure(config(&server));
+    assert_eq!(idle_closed(1), 2);
+    assert_eq!(
+        idle_closed(1),
+        2,
+        "a hit, on a blocking connection now idle in the pool"
+    );
+    // The server closes its clients' connections, as its `timeout` setting or a proxy would.
+    let _: () = redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("TYPE")
+        .arg("normal")
+        .arg("SKIPME")
+        .arg("yes")
+        .query(&mut observer)
+        .unwrap();
+    assert_eq!(idle_closed(1), 2);
+    assert_eq!(runs(&IDLE_CLOSED_RUNS), 1, "a hit, on a new connection");
+    let stats = idle_closed_cache().stats();
+    assert_eq!(
+        (stats.hits, stats.errors),
+        (2, 0),
+        "no failure, so no cool-down"
+    );
+    assert_eq!(idle_closed(1), 2);
+    assert_eq!(runs(&IDLE_CLOSED_RUNS), 1);
+}
+
 static REDIS_LOCKED_RUNS: AtomicUsize = AtomicUsize::new(0);
 
 #[memoize(ttl = 60, backend = "redis", name = "redis_locked")]

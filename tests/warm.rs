@@ -116,6 +116,48 @@ fn an_item_reports_its_own_outcome_not_that_of_a_call_inside_its_body() {
     assert_eq!(counts(outer_even_warm(0..4)), report(0, 2, 2));
 }
 
+#[memoize]
+fn normalized(query: &str) -> String {
+    query.trim().to_lowercase()
+}
+
+#[memoize(key = normalized(query))]
+fn search(query: &str) -> usize {
+    query.len()
+}
+
+#[test]
+fn an_item_is_not_credited_with_a_miss_made_by_its_key() {
+    assert_eq!(counts(search_warm(["Abc"])), report(1, 0, 0));
+    // The key misses `normalized(" abc ")` (stored), then `search` hits.
+    assert_eq!(counts(search_warm([" abc "])), report(0, 1, 0));
+}
+
+#[memoize]
+fn items(n: u32) -> u32 {
+    n + 1
+}
+
+#[test]
+fn a_function_named_items_warms() {
+    assert_eq!(counts(items_warm(0..3)), report(3, 0, 0));
+    assert_eq!(items(2), 3);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[memoize]
+#[target_feature(enable = "sse2")]
+fn with_feature(n: u32) -> u32 {
+    n * 3
+}
+
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn a_target_feature_function_warms() {
+    assert_eq!(counts(with_feature_warm(0..3)), report(3, 0, 0));
+    assert_eq!(counts(with_feature_warm(0..4)), report(1, 3, 0));
+}
+
 static SLOW_RUNS: AtomicUsize = AtomicUsize::new(0);
 static SLOW_RUNNING: AtomicUsize = AtomicUsize::new(0);
 static SLOW_MOST: AtomicUsize = AtomicUsize::new(0);

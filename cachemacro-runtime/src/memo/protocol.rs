@@ -348,7 +348,7 @@ where
         match self.compute_sync(key, true, cacheable, args, body) {
             Looked::Computed(value, stored) => {
                 // An `f_warm` that calls the function itself learns here what its item did.
-                warm::observe_computed(stored);
+                warm::observe_computed(warm::cache_id(self), stored);
                 value
             }
             found => found.value(),

@@ -203,8 +203,8 @@ where
 /// `f_warm` adds no step of its own to compile.
 #[doc(hidden)]
 pub trait WarmArgs<P, const N: usize>: IntoIterator {
-    /// Warms these items by calling `f`: see [`warm_fn`].
-    fn warm_with(self, f: P) -> WarmReport;
+    /// Warms these items by calling `f`, whose cache is at `cache`: see [`warm_fn`].
+    fn warm_with(self, f: P, cache: usize) -> WarmReport;
 }
 
 impl<I, P, const N: usize> WarmArgs<P, N> for I
@@ -213,19 +213,24 @@ where
     I::Item: Send,
     P: WarmFn<I::Item, N> + Sync,
 {
-    fn warm_with(self, f: P) -> WarmReport {
-        warm_on_threads((), self, |(), item| f.warm_one(item))
+    fn warm_with(self, f: P, cache: usize) -> WarmReport {
+        warm_on_threads((), self, |(), item| f.warm_one(cache, item))
     }
 }
 
 /// Warms `items` by calling the memoized function `f` with each (what the generated `f_warm` of
 /// a sync free function without background refresh calls): see [`WarmArgs`].
 #[doc(hidden)]
-pub fn warm_fn<I, P, const N: usize>(items: I, f: P) -> WarmReport
+pub fn warm_fn<I, P, C, const N: usize>(items: I, f: P, cache: &'static C) -> WarmReport
 where
     I: WarmArgs<P, N>,
 {
-    items.warm_with(f)
+    items.warm_with(f, cache_id(cache))
+}
+
+/// A cache's identity for [`observe`]: its address (a cache is a `static`).
+pub(crate) fn cache_id<C>(cache: &C) -> usize {
+    std::ptr::from_ref(cache).addr()
 }
 
 /// Calls a memoized function with one item and observes what the call did: `f(item)` for a
@@ -237,18 +242,18 @@ where
     note = "an item is the argument itself for a one-argument function, and a tuple of them for several (every argument, including those in `ignore`)"
 )]
 pub trait WarmFn<Item, const N: usize> {
-    fn warm_one(&self, item: Item) -> Warmed;
+    fn warm_one(&self, cache: usize, item: Item) -> Warmed;
 }
 
 impl<F: Fn() -> R, R> WarmFn<(), 0> for F {
-    fn warm_one(&self, (): ()) -> Warmed {
-        observe(|| drop(self()))
+    fn warm_one(&self, cache: usize, (): ()) -> Warmed {
+        observe(cache, || drop(self()))
     }
 }
 
 impl<F: Fn(A) -> R, A, R> WarmFn<A, 1> for F {
-    fn warm_one(&self, a: A) -> Warmed {
-        observe(|| drop(self(a)))
+    fn warm_one(&self, cache: usize, a: A) -> Warmed {
+        observe(cache, || drop(self(a)))
     }
 }
 
@@ -256,8 +261,8 @@ macro_rules! warm_fn_tuples {
     ($($n:literal: ($($arg:ident),+);)+) => {$(
         impl<F: Fn($($arg),+) -> R, R, $($arg),+> WarmFn<($($arg,)+), $n> for F {
             #[allow(non_snake_case)]
-            fn warm_one(&self, ($($arg,)+): ($($arg,)+)) -> Warmed {
-                observe(|| drop(self($($arg),+)))
+            fn warm_one(&self, cache: usize, ($($arg,)+): ($($arg,)+)) -> Warmed {
+                observe(cache, || drop(self($($arg),+)))
             }
         }
     )+};
@@ -278,38 +283,42 @@ warm_fn_tuples! {
 }
 
 thread_local! {
-    /// While [`observe`] calls a memoized function on this thread: what the call's miss did, if
-    /// it missed (`None` inside `Some`: no miss yet, so a hit).
-    static OBSERVED: Cell<Option<Option<bool>>> = const { Cell::new(None) };
+    /// While [`observe`] calls a memoized function on this thread: the function's cache, and
+    /// what its miss did if it missed (`None`: no miss yet, so a hit).
+    static OBSERVED: Cell<Option<(usize, Option<bool>)>> = const { Cell::new(None) };
 }
 
-/// Runs `call` (one call of a memoized function) and says what it did: no miss is a present
-/// item; a miss says whether it stored its value. A miss of another memoized function inside
-/// the body is observed too, but before the call's own, which comes last, so the last one counts.
-fn observe(call: impl FnOnce()) -> Warmed {
+/// Runs `call` (one call of the memoized function whose cache is `cache`) and says what it did:
+/// no miss of that cache is a present item; a miss says whether it stored its value. Other
+/// caches' misses (a memoized function called by the key, the body or a value's `Clone`) do not
+/// count; a miss of the same cache inside the body (recursion) comes before the call's own,
+/// which comes last, so the last one counts.
+fn observe(cache: usize, call: impl FnOnce()) -> Warmed {
     /// Restores the outer observation, also when `call` panics (the panic counts as failed).
-    struct Restore(Option<Option<bool>>);
+    struct Restore(Option<(usize, Option<bool>)>);
     impl Drop for Restore {
         fn drop(&mut self) {
             OBSERVED.set(self.0);
         }
     }
-    let _restore = Restore(OBSERVED.replace(Some(None)));
+    let _restore = Restore(OBSERVED.replace(Some((cache, None))));
     call();
     match OBSERVED.get() {
-        Some(Some(true)) => Warmed::Stored,
-        Some(Some(false)) => Warmed::Failed,
+        Some((_, Some(true))) => Warmed::Stored,
+        Some((_, Some(false))) => Warmed::Failed,
         _ => Warmed::Present,
     }
 }
 
-/// A sync call's miss computed its value (and `stored` it, or not): recorded for [`observe`]
-/// when one is watching this thread.
-pub(crate) fn observe_computed(stored: bool) {
+/// A sync call's miss in `cache` computed its value (and `stored` it, or not): recorded for
+/// [`observe`] when it watches that cache on this thread.
+pub(crate) fn observe_computed(cache: usize, stored: bool) {
     // `try_with`: a call made while the thread's locals are being destroyed is not warming.
     let _ = OBSERVED.try_with(|observed| {
-        if observed.get().is_some() {
-            observed.set(Some(Some(stored)));
+        if let Some((watched, _)) = observed.get()
+            && watched == cache
+        {
+            observed.set(Some((cache, Some(stored))));
         }
     });
 }

@@ -68,25 +68,59 @@ impl Pool {
         command: &Cmd,
         timeout: Duration,
     ) -> Option<Result<T, Failure>> {
+        let started = Instant::now();
         let mut taken = self.take()?;
-        let mut idle = match taken.idle.take() {
-            Some(idle) => idle,
+        let reused = taken.idle.take();
+        let was_reused = reused.is_some();
+        let reply = match reused {
+            Some(mut idle) => {
+                // A reused connection gets the whole timeout; a new one only what its connect
+                // left (set in `connect`), so that the operation stays within `timeout`.
+                if idle.timeout != timeout {
+                    if let Err(error) = set_timeouts(&idle.connection, timeout) {
+                        return Some(Err(failure(error)));
+                    }
+                    idle.timeout = timeout;
+                }
+                self.send(command, taken, idle)
+            }
             None => match self.connect(timeout) {
-                Ok(idle) => idle,
+                Ok(idle) => self.send(command, taken, idle),
                 Err(error) => return Some(Err(failure(error))),
             },
         };
-        if idle.timeout != timeout {
-            if let Err(error) = set_timeouts(&idle.connection, timeout) {
-                return Some(Err(failure(error)));
+        match reply {
+            // An idle connection that the server (its `timeout` setting, a restart) or a proxy
+            // closed meanwhile: not a sign that Redis is down, so one new connection is tried,
+            // within what is left of the timeout, before the failure can start a cool-down.
+            Err(error) if was_reused && error.is_connection_dropped() && !error.is_timeout() => {
+                let left = timeout.checked_sub(started.elapsed())?;
+                let taken = self.take()?;
+                match self.connect(left) {
+                    Ok(idle) => Some(self.send(command, taken, idle).map_err(failure)),
+                    Err(error) => Some(Err(failure(error))),
+                }
             }
-            idle.timeout = timeout;
+            reply => Some(reply.map_err(failure)),
         }
+    }
+
+    /// Sends `command` on `idle` and keeps the connection for the next caller unless the failure
+    /// may have left it out of step with the server (an I/O error, a timeout with its reply
+    /// still to come); an error reply (`WRONGTYPE`, a refusal) leaves it in step.
+    fn send<T: ::redis::FromRedisValue>(
+        &self,
+        command: &Cmd,
+        taken: Taken<'_>,
+        mut idle: Idle,
+    ) -> RedisResult<T> {
         let reply = command.query(&mut idle.connection);
-        if reply.is_ok() {
-            self.keep(taken, idle);
+        match &reply {
+            Err(error)
+                if error.is_io_error() || error.is_timeout() || error.is_connection_dropped() => {}
+            _ => self.keep(taken, idle),
         }
-        Some(reply.map_err(failure))
+        reply
     }
 
     /// Drops the idle connections (those in use are dropped when they fail).

@@ -38,9 +38,13 @@ pub(super) fn companions(parts: &Parts<'_>) -> TokenStream {
         return quote!(#step #companion);
     }
     let generics = &parts.func.item.sig.generics;
+    // A `#[target_feature]` function does not coerce to a safe function pointer.
+    let target_feature =
+        (parts.func.item.attrs.iter()).any(|attr| attr.path().is_ident("target_feature"));
     if parts.config.refresh_after_ms == 0
         && generics.params.is_empty()
         && generics.where_clause.is_none()
+        && !target_feature
     {
         return warm_by_calls(parts);
     }
@@ -65,14 +69,20 @@ fn warm_by_calls(parts: &Parts<'_>) -> TokenStream {
     let types = func.args.iter().map(|arg| &arg.ty);
     let arity = func.args.len();
     let pointer = quote!(fn(#(#types),*) -> #ret);
+    let cache = format_ident!("{}_cache", name);
+    // The parameter must not hide a function named `items`.
+    let items = match name == "items" {
+        true => format_ident!("__cachemacro_items"),
+        false => format_ident!("items"),
+    };
     quote! {
         #[doc = #doc]
         #(#companion_attrs)*
-        #vis fn #warm_fn<__CachemacroItems>(items: __CachemacroItems) -> #krate::WarmReport
+        #vis fn #warm_fn<__CachemacroItems>(#items: __CachemacroItems) -> #krate::WarmReport
         where
             __CachemacroItems: #krate::__private::WarmArgs<#pointer, #arity>,
         {
-            #krate::__private::warm_fn(items, #name as #pointer)
+            #krate::__private::warm_fn(#items, #name as #pointer, #cache())
         }
     }
 }
