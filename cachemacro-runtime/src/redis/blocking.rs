@@ -6,11 +6,15 @@
 //! finds none to spare reads through the multiplexed connection instead, so many threads never
 //! open many sockets. The connections are made by the URL's one `redis::Client`, so the password,
 //! the database, the user and TLS (`rediss://`) are those of the multiplexed connection. Each
-//! operation is bounded by the caller's timeout: connecting (handshake included) by what is left
-//! of it, each socket read and write by all of it (a reply arrives in one read but for large
-//! values). A connection that failed in any way is dropped, not kept: its socket may hold a late
-//! reply. A failure that cools the URL down empties the pool too ([`Pool::clear`]), since the
-//! other idle connections most likely died with the same server.
+//! operation is bounded by the caller's timeout: on a new connection, connecting (handshake
+//! included) and the command share it; on a reused one, each socket read and write gets all of it
+//! (a reply arrives in one read but for large values, so a reply dribbled out slowly can take
+//! longer; the host name is resolved without a deadline, as redis-rs does). A connection whose
+//! failure may have left it out of step with the server (an I/O error, a timeout) is dropped, not
+//! kept: its socket may hold a late reply; an error reply leaves it in step, and it is kept. An
+//! idle connection that the server or a proxy closed meanwhile is replaced by a new one within
+//! the same timeout, so it starts no cool-down. A failure that cools the URL down empties the pool
+//! too ([`Pool::clear`]), since the other idle connections most likely died with the same server.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
