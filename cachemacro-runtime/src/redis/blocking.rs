@@ -6,10 +6,10 @@
 //! finds none to spare reads through the multiplexed connection instead, so many threads never
 //! open many sockets. The connections are made by the URL's one `redis::Client`, so the password,
 //! the database, the user and TLS (`rediss://`) are those of the multiplexed connection. Each
-//! operation is bounded by the caller's timeout: on a new connection, connecting (handshake
-//! included) and the command share it; on a reused one, each socket read and write gets all of it
-//! (a reply arrives in one read but for large values, so a reply dribbled out slowly can take
-//! longer; the host name is resolved without a deadline, as redis-rs does). A connection whose
+//! operation is bounded by the caller's timeout: connecting (handshake included) within it, then
+//! each socket read and write within it (a reply arrives in one read but for large values, so a
+//! new connection's first call or a reply dribbled out slowly can take longer than the timeout;
+//! the host name is resolved without a deadline, as redis-rs does). A connection whose
 //! failure may have left it out of step with the server (an I/O error, a timeout) is dropped, not
 //! kept: its socket may hold a late reply; an error reply leaves it in step, and it is kept. An
 //! idle connection that the server or a proxy closed meanwhile is replaced by a new one within
@@ -78,8 +78,7 @@ impl Pool {
         let was_reused = reused.is_some();
         let reply = match reused {
             Some(mut idle) => {
-                // A reused connection gets the whole timeout; a new one only what its connect
-                // left (set in `connect`), so that the operation stays within `timeout`.
+                // Functions with different timeouts share the pool.
                 if idle.timeout != timeout {
                     if let Err(error) = set_timeouts(&idle.connection, timeout) {
                         return Some(Err(failure(error)));
@@ -159,24 +158,16 @@ impl Pool {
         self.idle.lock().push(idle);
     }
 
-    /// A new connection, within `timeout`, and what is left of it for the command.
+    /// A new connection, made within `timeout`; its command then gets a whole `timeout` too, as a
+    /// call on the multiplexed connection waits for its connection and then for its reply. (Sharing
+    /// one deadline between the two made a burst of first calls, connecting at once under load,
+    /// time out and run their bodies without the lock: a body ran twice in the lock test.)
     fn connect(&self, timeout: Duration) -> RedisResult<Idle> {
-        let started = Instant::now();
         let connection = self.client.get_connection_with_timeout(timeout)?;
-        // What is left now bounds this operation; the next use sets the whole timeout.
-        let left = timeout
-            .checked_sub(started.elapsed())
-            .filter(|left| !left.is_zero())
-            .ok_or_else(|| {
-                RedisError::from(std::io::Error::new(
-                    std::io::ErrorKind::TimedOut,
-                    "connecting took the whole timeout",
-                ))
-            })?;
-        set_timeouts(&connection, left)?;
+        set_timeouts(&connection, timeout)?;
         Ok(Idle {
             connection,
-            timeout: left,
+            timeout,
         })
     }
 }
