@@ -30,7 +30,7 @@ use cachemacro_runtime::key::{format_key, key_hash};
 use cachemacro_runtime::{RedisConfig, memoize};
 use criterion::{Criterion, criterion_group, criterion_main};
 use redis::aio::ConnectionManager;
-use redis_server::RedisServer;
+use redis_server::{RedisServer, command_stats, reset_stats};
 
 const CONCURRENCY: u64 = 32;
 const NAMESPACE: &str = "bench";
@@ -239,29 +239,17 @@ fn benches(c: &mut Criterion) {
 /// The `GET`s the server ran while `call` was made `calls` times (`INFO commandstats`); panics if
 /// it ran any other command.
 fn gets_sent(observer: &mut redis::Connection, calls: u64, mut call: impl FnMut()) -> u64 {
-    let _: () = redis::cmd("CONFIG")
-        .arg("RESETSTAT")
-        .query(observer)
-        .expect("CONFIG RESETSTAT works");
+    reset_stats(observer);
     for _ in 0..calls {
         call();
     }
-    let info: String = redis::cmd("INFO")
-        .arg("commandstats")
-        .query(observer)
-        .expect("INFO works");
-    let counted: Vec<(&str, u64)> = info
-        .lines()
-        .filter_map(|line| line.strip_prefix("cmdstat_"))
-        .filter_map(|line| {
-            let (name, fields) = line.split_once(':')?;
-            let calls = fields.split(',').find_map(|f| f.strip_prefix("calls="))?;
-            Some((name, calls.parse().ok()?))
-        })
-        .filter(|(name, _)| !["info", "config|resetstat"].contains(name))
+    let counted: Vec<(String, u64)> = command_stats(observer)
+        .into_iter()
+        .map(|(name, calls, _)| (name, calls))
+        .filter(|(name, _)| !["info", "config|resetstat"].contains(&name.as_str()))
         .collect();
-    match counted[..] {
-        [("get", gets)] => gets,
+    match &counted[..] {
+        [(name, gets)] if name == "get" => *gets,
         _ => panic!("commands other than GET: {counted:?}"),
     }
 }

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use cachemacro_runtime::redis::COOL_DOWN;
 use cachemacro_runtime::{RedisConfig, memoize};
-use redis_server::{RedisServer, eventually};
+use redis_server::{RedisServer, command_stats, eventually, reset_stats};
 
 const NAMESPACE: &str = "errors";
 /// How long each loop calls: about a million calls when they skip Redis, and time enough for
@@ -56,34 +56,14 @@ fn hammer_on(threads: usize, f: fn(u64) -> u64) {
     });
 }
 
-/// Forgets the server's command counts, so that [`commands_received`] counts from now on.
-fn reset_stats(observer: &mut redis::Connection) {
-    let _: () = redis::cmd("CONFIG")
-        .arg("RESETSTAT")
-        .query(observer)
-        .unwrap();
-}
-
 /// The commands the server received since [`reset_stats`], executed or rejected (`NOAUTH`),
 /// other than the observer's own `INFO` and `CONFIG`.
 fn commands_received(observer: &mut redis::Connection) -> u64 {
-    let info: String = redis::cmd("INFO")
-        .arg("commandstats")
-        .query(observer)
-        .unwrap();
-    info.lines()
-        .filter_map(|line| line.strip_prefix("cmdstat_"))
-        .filter(|line| !line.starts_with("info:") && !line.starts_with("config|"))
-        .map(|line| field(line, "calls") + field(line, "rejected_calls"))
+    command_stats(observer)
+        .into_iter()
+        .filter(|(name, ..)| name != "info" && !name.starts_with("config|"))
+        .map(|(_, calls, rejected)| calls + rejected)
         .sum()
-}
-
-/// The number `name=` in a `cmdstat_` line.
-fn field(line: &str, name: &str) -> u64 {
-    line.split([':', ','])
-        .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
-        .and_then(|value| value.parse().ok())
-        .unwrap_or_else(|| panic!("no {name} in {line}"))
 }
 
 fn config(url: &str) -> RedisConfig {

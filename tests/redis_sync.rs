@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use cachemacro_runtime::redis::COOL_DOWN;
 use cachemacro_runtime::{RedisConfig, memoize};
-use redis_server::{RedisServer, eventually};
+use redis_server::{RedisServer, command_stats, eventually, reset_stats};
 
 const NAMESPACE: &str = "sync";
 const PATIENCE: Duration = Duration::from_secs(15);
@@ -31,33 +31,13 @@ fn runs(counter: &AtomicUsize) -> usize {
     counter.load(Ordering::SeqCst)
 }
 
-/// Forgets the server's command counts.
-fn reset_stats(observer: &mut redis::Connection) {
-    let _: () = redis::cmd("CONFIG")
-        .arg("RESETSTAT")
-        .query(observer)
-        .unwrap();
-}
-
 /// Calls per command since [`reset_stats`] (`get`, `set`, `evalsha`...), without the
 /// observer's own `INFO`, `CONFIG` and `CLIENT`.
 fn commands(observer: &mut redis::Connection) -> Vec<(String, u64)> {
-    let info: String = redis::cmd("INFO")
-        .arg("commandstats")
-        .query(observer)
-        .unwrap();
-    info.lines()
-        .filter_map(|line| line.strip_prefix("cmdstat_"))
-        .filter_map(|line| {
-            let (name, fields) = line.split_once(':')?;
-            let calls = fields
-                .split(',')
-                .find_map(|pair| pair.strip_prefix("calls="))?
-                .parse()
-                .ok()?;
-            Some((name.to_owned(), calls))
-        })
-        .filter(|(name, _)| !["info", "config|resetstat", "client|list"].contains(&name.as_str()))
+    command_stats(observer)
+        .into_iter()
+        .filter(|(name, ..)| !["info", "config|resetstat", "client|list"].contains(&name.as_str()))
+        .map(|(name, calls, _)| (name, calls))
         .collect()
 }
 

@@ -209,3 +209,35 @@ pub fn eventually(within: Duration, mut condition: impl FnMut() -> bool) -> bool
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// Forgets the server's command counts (`CONFIG RESETSTAT`), so that [`command_stats`] counts
+/// from now on.
+pub fn reset_stats(observer: &mut redis::Connection) {
+    let _: () = redis::cmd("CONFIG")
+        .arg("RESETSTAT")
+        .query(observer)
+        .expect("CONFIG RESETSTAT works");
+}
+
+/// Each command the server saw since [`reset_stats`] (`INFO commandstats`): its name (`get`,
+/// `config|resetstat`) with how often it ran and how often it was rejected (`NOAUTH`).
+pub fn command_stats(observer: &mut redis::Connection) -> Vec<(String, u64, u64)> {
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query(observer)
+        .expect("INFO works");
+    info.lines()
+        .filter_map(|line| line.strip_prefix("cmdstat_"))
+        .filter_map(|line| {
+            let (name, fields) = line.split_once(':')?;
+            let field = |wanted: &str| {
+                fields
+                    .split(',')
+                    .find_map(|pair| pair.strip_prefix(wanted)?.strip_prefix('='))
+                    .and_then(|value| value.parse().ok())
+                    .unwrap_or_else(|| panic!("no {wanted} in {line}"))
+            };
+            Some((name.to_owned(), field("calls"), field("rejected_calls")))
+        })
+        .collect()
+}

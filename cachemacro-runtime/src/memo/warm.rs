@@ -140,32 +140,6 @@ impl<F: Fn(C, A) -> Warmed, C, A> WarmCall<C, A, 1> for F {
     }
 }
 
-macro_rules! warm_call_tuples {
-    ($($n:literal: ($($arg:ident),+);)+) => {$(
-        impl<F: Fn(C, $($arg),+) -> Warmed, C, $($arg),+> WarmCall<C, ($($arg,)+), $n> for F {
-            #[inline]
-            #[allow(non_snake_case)]
-            fn call(&self, context: C, ($($arg,)+): ($($arg,)+)) -> Warmed {
-                self(context, $($arg),+)
-            }
-        }
-    )+};
-}
-
-warm_call_tuples! {
-    2: (A, B);
-    3: (A, B, D);
-    4: (A, B, D, E);
-    5: (A, B, D, E, G);
-    6: (A, B, D, E, G, H);
-    7: (A, B, D, E, G, H, J);
-    8: (A, B, D, E, G, H, J, K);
-    9: (A, B, D, E, G, H, J, K, L);
-    10: (A, B, D, E, G, H, J, K, L, M);
-    11: (A, B, D, E, G, H, J, K, L, M, O);
-    12: (A, B, D, E, G, H, J, K, L, M, O, P);
-}
-
 /// What a sync `f_warm` asks of its items, in one bound: items it can send to the workers with
 /// its `context`, and that its step (the function pointer type `P`, which may elide lifetimes)
 /// takes. One bound rather than three, since every token of the generated `f_warm` is compiled at
@@ -257,8 +231,17 @@ impl<F: Fn(A) -> R, A, R> WarmFn<A, 1> for F {
     }
 }
 
-macro_rules! warm_fn_tuples {
+/// [`WarmCall`] and [`WarmFn`] for the tuples of 2 to 12 arguments.
+macro_rules! warm_tuples {
     ($($n:literal: ($($arg:ident),+);)+) => {$(
+        impl<F: Fn(C, $($arg),+) -> Warmed, C, $($arg),+> WarmCall<C, ($($arg,)+), $n> for F {
+            #[inline]
+            #[allow(non_snake_case)]
+            fn call(&self, context: C, ($($arg,)+): ($($arg,)+)) -> Warmed {
+                self(context, $($arg),+)
+            }
+        }
+
         impl<F: Fn($($arg),+) -> R, R, $($arg),+> WarmFn<($($arg,)+), $n> for F {
             #[allow(non_snake_case)]
             fn warm_one(&self, cache: usize, ($($arg,)+): ($($arg,)+)) -> Warmed {
@@ -268,7 +251,7 @@ macro_rules! warm_fn_tuples {
     )+};
 }
 
-warm_fn_tuples! {
+warm_tuples! {
     2: (A, B);
     3: (A, B, D);
     4: (A, B, D, E);

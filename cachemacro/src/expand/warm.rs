@@ -111,15 +111,8 @@ fn step(parts: &Parts<'_>, one: &Ident) -> TokenStream {
     let Parts {
         krate,
         func,
-        this,
-        uncached,
-        cache_ref,
-        key_call,
-        cacheable,
         companion_attrs,
-        self_arg,
         arg_names: names,
-        dot_await,
         ..
     } = parts;
     let is_async = parts.config.is_async;
@@ -128,26 +121,13 @@ fn step(parts: &Parts<'_>, one: &Ident) -> TokenStream {
     let params = quote!(#(#names: #types),*);
     let lifetimes = func.item.sig.generics.lifetimes();
     let where_clause = where_predicates(parts);
-    let (warm_call, body) = if is_async {
-        (
-            quote!(warm_async),
-            quote!(#this #uncached(#self_arg #(#names),*)),
-        )
-    } else {
-        let (args, body) = parts.args_and_body();
-        (quote!(warm), quote!(#args, #body))
-    };
     // A sync step takes a context first (`&self`, or `()`), as `__private::warm` passes it.
     let step_context = match (&func.receiver, is_async) {
         (Some(recv), _) => quote!(#recv,),
         (None, false) => quote!(_: (),),
         (None, true) => quote!(),
     };
-    let step_body = quote! {
-        let __cachemacro_cache = #cache_ref;
-        let __cachemacro_key = #key_call;
-        __cachemacro_cache.#warm_call(__cachemacro_key, #cacheable, #body) #dot_await
-    };
+    let step_body = step_body(parts);
     quote! {
         #[doc(hidden)]
         #(#companion_attrs)*
@@ -162,24 +142,41 @@ fn step(parts: &Parts<'_>, one: &Ident) -> TokenStream {
     }
 }
 
-/// The step of a sync free function as a closure: `|_, a, b| { look up, compute if missing }`,
-/// its argument types taken from the function pointer type it is assigned to.
-fn step_closure(parts: &Parts<'_>) -> TokenStream {
+/// What a step does with its arguments: look the call up, and compute and store it if missing.
+fn step_body(parts: &Parts<'_>) -> TokenStream {
     let Parts {
+        this,
+        uncached,
         cache_ref,
         key_call,
         cacheable,
+        self_arg,
         arg_names: names,
+        dot_await,
         ..
     } = parts;
-    let (args, body) = parts.args_and_body();
+    let (warm_call, body) = if parts.config.is_async {
+        (
+            quote!(warm_async),
+            quote!(#this #uncached(#self_arg #(#names),*)),
+        )
+    } else {
+        let (args, body) = parts.args_and_body();
+        (quote!(warm), quote!(#args, #body))
+    };
     quote! {
-        |_, #(#names),*| {
-            let __cachemacro_cache = #cache_ref;
-            let __cachemacro_key = #key_call;
-            __cachemacro_cache.warm(__cachemacro_key, #cacheable, #args, #body)
-        }
+        let __cachemacro_cache = #cache_ref;
+        let __cachemacro_key = #key_call;
+        __cachemacro_cache.#warm_call(__cachemacro_key, #cacheable, #body) #dot_await
     }
+}
+
+/// The step of a sync free function as a closure: `|_, a, b| { look up, compute if missing }`,
+/// its argument types taken from the function pointer type it is assigned to.
+fn step_closure(parts: &Parts<'_>) -> TokenStream {
+    let names = &parts.arg_names;
+    let body = step_body(parts);
+    quote!(|_, #(#names),*| { #body })
 }
 
 fn where_predicates(parts: &Parts<'_>) -> Option<TokenStream> {
