@@ -361,15 +361,10 @@ where
         let ended = cache.backend.flights.ended();
         let target = &looking.target;
         let command = get_command(&looking.redis_key);
-        let fetched = match target.connection.command_now(target.timeout(), &command) {
-            Some(fetched) => fetched,
-            // Every blocking connection is in use: the multiplexed one, under the driver.
-            None => block_on(target.connection.command(
-                Attempt::Routine,
-                target.timeout(),
-                command,
-            )),
-        };
+        // Every blocking connection in use: the lookup of every other caller (`find`), which joins
+        // a flight of this key before it reads, so that a burst of callers sends one `GET` on the
+        // multiplexed connection rather than one each.
+        let fetched = target.connection.command_now(target.timeout(), &command)?;
         let absent = matches!(fetched, Ok(None));
         if let Some(value) = cache.read(fetched, target) {
             return Some(cache.found(looking, None, value, None));
