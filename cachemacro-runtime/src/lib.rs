@@ -226,6 +226,7 @@ pub mod __private {
     pub use crate::cache::Backend;
     pub use crate::key::generated::{KeyExpr, KeyField};
     pub use crate::memo::protocol::{Found, Protocol};
+    pub use crate::memory::MemoryCell;
     pub use crate::warm::{
         WarmArgs, WarmCall, WarmFn, WarmItems, Warmed, warm, warm_async, warm_fn,
     };

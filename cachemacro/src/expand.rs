@@ -287,8 +287,17 @@ fn companions(parts: &Parts<'_>) -> TokenStream {
 /// The cache's type, its constructor, and the way `f` and its companions reach it.
 struct CacheAccess {
     ty: TokenStream,
-    new: TokenStream,
+    /// How the `static` is made: a constant `__private::MemoryCell` (nothing to
+    /// prove, the cheapest to compile), or a `LazyLock` over a constructor given the config.
+    new: CacheNew,
     cache_ref: TokenStream,
+}
+
+enum CacheNew {
+    /// `__private::MemoryCell<kept>`: the in-process cache without `max_bytes`.
+    Cell(TokenStream),
+    /// A constructor called with the `FnConfig` on first use.
+    Lazy(TokenStream),
 }
 
 /// Every use of the cache goes through proofs that what it keeps can be cached: for a type that
@@ -323,10 +332,11 @@ fn cache_access(config: &Config, func: &Func, cache_call: &TokenStream) -> Cache
             new: match config.max_bytes {
                 Some(max_bytes) => {
                     let size_proof = proof(quote!(SizeValue), quote!(SizeValue));
-                    quote!((|__cachemacro_config| #size_proof
-                        .memory_cache(#cache_proof, __cachemacro_config, #max_bytes)))
+                    CacheNew::Lazy(quote!((|__cachemacro_config| #size_proof
+                        .memory_cache(#cache_proof, __cachemacro_config, #max_bytes))))
                 }
-                None => quote!(#cache_proof.memory_cache),
+                // The proof is made where the cache is used (`cache_ref`), not here.
+                None => CacheNew::Cell(quote!(#krate::__private::MemoryCell<#kept #layout>)),
             },
             cache_ref: quote!(#cache_proof.pass(#cache_call)),
         },
@@ -341,6 +351,7 @@ fn cache_access(config: &Config, func: &Func, cache_call: &TokenStream) -> Cache
                 ),
                 None => quote!(<#ty>::new),
             };
+            let new = CacheNew::Lazy(new);
             CacheAccess {
                 new,
                 ty,
@@ -406,15 +417,24 @@ fn cache_fn(parts: &Parts<'_>, cache: &Ident, access: &CacheAccess) -> TokenStre
              and `configure()` to point it at its own Redis (URL, namespace, timeout)."
         ),
     };
-    quote! {
-        #[doc = #doc]
-        #(#companion_attrs)*
-        #vis fn #cache() -> &'static #ty {
+    let body = match new {
+        CacheNew::Cell(cell) => quote! {
+            static __CACHEMACRO_CACHE: #cell = #krate::__private::MemoryCell::new(#fn_config);
+            __CACHEMACRO_CACHE.get()
+        },
+        CacheNew::Lazy(new) => quote! {
             static __CACHEMACRO_CACHE: ::std::sync::LazyLock<#ty> =
                 ::std::sync::LazyLock::new(|| {
                     #new(#fn_config)
                 });
             &__CACHEMACRO_CACHE
+        },
+    };
+    quote! {
+        #[doc = #doc]
+        #(#companion_attrs)*
+        #vis fn #cache() -> &'static #ty {
+            #body
         }
     }
 }

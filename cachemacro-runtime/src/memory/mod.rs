@@ -74,6 +74,9 @@ mod refreshing;
 
 pub mod budget;
 pub use budget::ENTRY_OVERHEAD;
+mod cell;
+#[doc(hidden)]
+pub use cell::MemoryCell;
 
 // The store: the table (`store`, its eviction's sketch and ghost in `evict`) over the read-mostly lock (`read_lock`, all of the store's unsafe
 // code) and the per-thread slots (`per_thread`), built from `sync`'s primitives; `model`
@@ -318,6 +321,21 @@ impl<R: Clone, L> MemoryCache<R, L> {
     }
 }
 
+impl<R, L> MemoryCache<R, L> {
+    /// Builds the cache: bound-free, so that [`MemoryCell`] can build it without a bound that the
+    /// function's proofs should report.
+    fn build(config: FnConfig, sizer: Option<budget::Sizer<R>>) -> Self {
+        if config.ttl_ms > 0 {
+            clock::start();
+        }
+        let backend = Memory {
+            key_seeds: LocalSeeds::random(),
+            store: Store::bounded(config.capacity, sizer),
+        };
+        Cache::with_backend(config, backend)
+    }
+}
+
 impl<R: Clone + Send + Sync + 'static, L: Layout> MemoryCache<R, L> {
     #[doc(hidden)]
     pub fn new(config: FnConfig) -> Self {
@@ -332,17 +350,6 @@ impl<R: Clone + Send + Sync + 'static, L: Layout> MemoryCache<R, L> {
     {
         let size: fn(&R) -> usize = crate::CacheSize::cache_size;
         Self::build(config, Some(budget::Sizer { size, max_bytes }))
-    }
-
-    fn build(config: FnConfig, sizer: Option<budget::Sizer<R>>) -> Self {
-        if config.ttl_ms > 0 {
-            clock::start();
-        }
-        let backend = Memory {
-            key_seeds: LocalSeeds::random(),
-            store: Store::bounded(config.capacity, sizer),
-        };
-        Cache::with_backend(config, backend)
     }
 
     /// The bytes this cache's entries are charged now (see [`budget`] for what an entry is
