@@ -2,7 +2,7 @@
 """Compile-time cost of memoization per function (issue 17): generates a crate of N memoized
 `fn f_i(a: u64, b: String) -> u64` for each variant (no memoization, `cached`, cachemacro with
 default features, cachemacro with `redis`), builds each in a target dir of its own (dev profile),
-and prints, as medians of `--runs` runs:
+and prints, as medians of `--runs` runs (wall times, and the rebuilds' ratios in CPU time too):
 
 - clean build: every dependency and the crate, from an empty target dir;
 - touch rebuild: `touch src/lib.rs`, then build (the crate alone, incremental);
@@ -22,6 +22,7 @@ Usage: scripts/compile_cost.py [--runs 3] [--functions 200] [--quick] [--only NA
 import argparse
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -83,6 +84,7 @@ def cargo(directory, *args, capture=False):
     env = dict(os.environ, CARGO_TARGET_DIR=os.path.join(directory, "target"))
     env.pop("RUSTFLAGS", None)
     start = time.monotonic()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     # Cargo's own flags go before a `--` (the rest is rustc's).
     split = args.index("--") if "--" in args else len(args)
     flags = ["--offline", "--quiet" if not capture else "--color=never"]
@@ -91,9 +93,11 @@ def cargo(directory, *args, capture=False):
         cwd=directory, env=env, capture_output=True, text=True,
     )
     elapsed = time.monotonic() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if done.returncode != 0:
         sys.exit(f"cargo {' '.join(args)} failed in {directory}:\n{done.stderr[-4000:]}")
-    return elapsed, done.stderr
+    return elapsed, done.stderr, cpu
 
 
 def ir_lines(directory):
@@ -119,7 +123,7 @@ def prepare(name, dependency, attribute, functions, runs, quick, work):
     clean, units = [], None
     for _ in range(1 if quick else runs):
         shutil.rmtree(os.path.join(directory, "target"), ignore_errors=True)
-        elapsed, log = cargo(directory, "build", capture=True)
+        elapsed, log, _ = cargo(directory, "build", capture=True)
         clean.append(elapsed)
         units = len(re.findall(r"^\s*Compiling ", log, re.M))
     row["clean"] = None if quick else statistics.median(clean)
@@ -131,11 +135,18 @@ def rebuild(row, functions, run):
     """One run of the three rebuilds of one crate."""
     directory = row["directory"]
     os.utime(os.path.join(directory, "src", "lib.rs"))
-    row["touch"].append(cargo(directory, "build")[0])
+    record(row, "touch", cargo(directory, "build"))
     write_crate(directory, row["dependency"], row["attribute"], functions, edit=run + 1)
-    row["edit"].append(cargo(directory, "build")[0])
+    record(row, "edit", cargo(directory, "build"))
     cargo(directory, "clean", "-p", "memo_cost")
-    row["alone"].append(cargo(directory, "build")[0])
+    record(row, "alone", cargo(directory, "build"))
+
+
+def record(row, step, result):
+    """Keeps a build's wall time and its CPU time (user + system, cargo and rustc together)."""
+    elapsed, _, cpu = result
+    row[step].append(elapsed)
+    row.setdefault(step + "_cpu", []).append(cpu)
 
 
 def main():
@@ -189,6 +200,18 @@ def main():
                 continue
             ratios = " | ".join(
                 f"{statistics.median(a / b for a, b in zip(row[step], peer[step])):.2f}x"
+                for step in ("touch", "edit", "alone"))
+            print(f"| {row['name']} | {ratios} |")
+        # CPU time is what the build itself costs: on a shared machine the wall time also
+        # counts the time the build waited for a core.
+        print(f"\nThe same in CPU time (user + system), ratios to `{peer['name']}`:\n")
+        print("| crate | touch rebuild | one-line edit rebuild | crate alone from scratch |")
+        print("|---|---|---|---|")
+        for row in rows:
+            if row is peer or row is rows[0]:
+                continue
+            ratios = " | ".join(
+                f"{statistics.median(a / b for a, b in zip(row[step + '_cpu'], peer[step + '_cpu'])):.2f}x"
                 for step in ("touch", "edit", "alone"))
             print(f"| {row['name']} | {ratios} |")
     if not args.keep:

@@ -130,3 +130,63 @@ fn derive_names_the_runtime_by_its_crate_option() {
         renamed::key::key_hash(&(1u32, "Paid", 2u32))
     );
 }
+
+// Memoized functions written by a `macro_rules!` macro, their argument types passed in as
+// `$t:ty`: the expansion puts the key's writes on the types (for errors), yet must read the
+// arguments and its own locals by the names the macro declared (macro_rules hygiene). A derive
+// there works with the field types written in the macro (not yet with `$t:ty` fields).
+macro_rules! memoized_by_macro {
+    ($t:ty) => {
+        static BY_MACRO_RUNS: ::std::sync::atomic::AtomicU32 =
+            ::std::sync::atomic::AtomicU32::new(0);
+
+        #[memoize]
+        fn by_macro(a: $t, b: &$t) -> u64 {
+            BY_MACRO_RUNS.fetch_add(1, ::std::sync::atomic::Ordering::SeqCst);
+            ::core::primitive::u64::from(a + *b)
+        }
+
+        #[memoize(refresh = "background", ttl = 60)]
+        fn by_macro_refreshing(a: $t) -> u64 {
+            ::core::primitive::u64::from(a)
+        }
+
+        struct MacroRepo;
+
+        impl MacroRepo {
+            #[memoize(ignore = [self])]
+            fn twice(&self, a: $t) -> u64 {
+                ::core::primitive::u64::from(a) * 2
+            }
+        }
+
+        #[derive(renamed::CacheKey, renamed::CacheSize, Clone)]
+        struct MacroKey {
+            id: u16,
+        }
+
+        #[memoize]
+        fn by_macro_key(key: MacroKey) -> u64 {
+            ::core::primitive::u64::from(key.id)
+        }
+    };
+}
+
+memoized_by_macro!(u32);
+
+#[test]
+fn functions_written_by_macro_rules_with_ty_fragments() {
+    use ::std::sync::atomic::Ordering;
+    ::core::assert_eq!(by_macro(1, &2), 3);
+    ::core::assert_eq!(by_macro(1, &2), 3);
+    ::core::assert_eq!(by_macro(2, &2), 4);
+    ::core::assert_eq!(BY_MACRO_RUNS.load(Ordering::SeqCst), 2);
+    ::core::assert_eq!(by_macro_cache().stats().hits, 1);
+    ::core::assert_eq!(by_macro_refreshing(5), 5);
+    ::core::assert_eq!(MacroRepo.twice(4), 8);
+    ::core::assert_eq!(MacroRepo::twice_cache().len(), Some(1));
+    ::core::assert_eq!(by_macro_key(MacroKey { id: 9 }), 9);
+    ::core::assert_eq!(by_macro_key(MacroKey { id: 9 }), 9);
+    ::core::assert_eq!(by_macro_key_cache().stats().hits, 1);
+    ::core::assert!(renamed::CacheSize::cache_size(&MacroKey { id: 1 }) >= 2);
+}

@@ -15,6 +15,7 @@ use syn::{Attribute, Ident, Type};
 
 use crate::config::{Backend, Cacheable, Config, Stored};
 use crate::func::Func;
+use crate::spans::located_at;
 use types::{reference_depth, result_parts, type_name_span};
 
 /// What every generated item shares: the names and the pieces of calls.
@@ -253,11 +254,14 @@ fn companions(parts: &Parts<'_>) -> TokenStream {
     // `f_invalidate` uses its arguments only to make the key, so those out of the key go unused.
     let unused_allowed =
         (parts.config.key.args.len() < func.args.len()).then(|| quote!(#[allow(unused_variables)]));
-    let doc_uncached = format!("Runs [`{name}`] without reading or writing its cache.");
+    // The companions' docs name the function without an intra-doc link: a `[` makes rustc
+    // parse each doc as Markdown for links at every build, 14 million instructions of the
+    // 200-function crate's touch rebuild (`BENCHMARKS.md`, "Compile cost").
+    let doc_uncached = format!("Runs `{name}` without reading or writing its cache.");
     let doc_refresh =
-        format!("Runs [`{name}`]'s body now and stores the result in its cache (prime or put).");
+        format!("Runs `{name}`'s body now and stores the result in its cache (prime or put).");
     let doc_invalidate = format!(
-        "Removes [`{name}`]'s cache entry for these arguments; `true` if there was a live one."
+        "Removes `{name}`'s cache entry for these arguments; `true` if there was a live one."
     );
     quote! {
         #[doc = #doc_uncached]
@@ -411,9 +415,9 @@ fn cache_fn(parts: &Parts<'_>, cache: &Ident, access: &CacheAccess) -> TokenStre
         quote!(#krate::__private::FnConfig { #(#set)* ..#defaults })
     };
     let doc = match config.backend {
-        Backend::Memory => format!("The cache behind [`{name}`]: statistics, `clear()`, `len()`."),
+        Backend::Memory => format!("The cache behind `{name}`: statistics, `clear()`, `len()`."),
         Backend::Redis => format!(
-            "The Redis cache behind [`{name}`]: statistics, `clear()` and `clear_async()`, `len()`, \
+            "The Redis cache behind `{name}`: statistics, `clear()` and `clear_async()`, `len()`, \
              and `configure()` to point it at its own Redis (URL, namespace, timeout)."
         ),
     };
@@ -474,7 +478,7 @@ fn refreshing_lookup(parts: &Parts<'_>) -> TokenStream {
     let copies = func.args.iter().zip(&owned).map(|(arg, owned)| {
         // Spanned on the type's name, so an argument that cannot be copied is reported there.
         let span = type_name_span(&arg.ty);
-        let name = Ident::new(&arg.ident.to_string(), span);
+        let name = located_at(&arg.ident, span);
         // `name` is bound to `&A`: a reference argument copies its referent (`&str` -> `String`).
         let derefs = (0..reference_depth(&arg.ty)).map(|_| quote_spanned!(span=> *));
         quote_spanned!(span=>

@@ -1,6 +1,6 @@
 //! Spans for errors reported on the user's tokens: the name of a type, and tokens moved there.
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::{Ident, Span, TokenStream};
 use syn::Type;
 use syn::spanned::Spanned;
 
@@ -28,4 +28,13 @@ pub(crate) fn respan(tokens: TokenStream, span: Span) -> TokenStream {
             token
         })
         .collect()
+}
+
+/// `ident` moved to `span` for errors, still resolving as itself: a name spanned on a user's
+/// type resolves in that type's hygiene context, which under a `macro_rules!` caller (`$t:ty`)
+/// is not the context of the arguments and locals the expansion declares.
+pub(crate) fn located_at(ident: &Ident, span: Span) -> Ident {
+    let mut moved = ident.clone();
+    moved.set_span(ident.span().located_at(span));
+    moved
 }

@@ -1,7 +1,7 @@
 //! The key function, which writes a call's key into the cache's hasher, and its call. Every
 //! companion calls it, so the key is computed one way.
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
 use syn::Ident;
 use syn::spanned::Spanned;
@@ -10,6 +10,7 @@ use super::Parts;
 use super::types::{reference_depth, type_name_span};
 use crate::config::{Backend, Config};
 use crate::func::Func;
+use crate::spans::located_at;
 
 /// The call of the key function with the borrowed arguments it takes.
 pub(super) fn key_call(
@@ -46,22 +47,27 @@ pub(super) fn key_function(parts: &Parts<'_>, key_fn: &Ident) -> TokenStream {
         .as_ref()
         .filter(|_| key.takes_self)
         .map(|recv| quote!(#recv,));
+    let out = Ident::new("__cachemacro_out", Span::call_site());
     let writes: Vec<TokenStream> = match &key.expr {
-        Some(expr) => vec![key_expr_write(krate, expr)],
+        Some(expr) => vec![key_expr_write(krate, expr, &out)],
         None => args.iter().map(|arg| {
             // The argument carries its type's span, so a type that cannot be part of a key is
             // reported on the type, not on the argument's name.
             let span = type_name_span(&arg.ty);
-            let ident = Ident::new(&arg.ident.to_string(), span);
+            let ident = located_at(&arg.ident, span);
+            let out = located_at(&out, span);
             // `&T` keys as `T`: write the referent, so an error names `T`, the type to give a key.
             let derefs = (0..reference_depth(&arg.ty)).map(|_| quote_spanned!(span=> *));
-            quote_spanned!(span=> #krate::__private::KeyArg::write_arg(#(#derefs)* #ident, &mut __cachemacro_out);)
+            quote_spanned!(span=> #krate::__private::KeyArg::write_arg(#(#derefs)* #ident, &mut #out);)
         }).collect(),
     };
     let self_write = match (&func.receiver, key.takes_self && key.expr.is_none()) {
-        (Some(recv), true) => Some(
-            quote_spanned!(recv.self_token.span=> #krate::__private::KeySelf::write_self(self, &mut __cachemacro_out);),
-        ),
+        (Some(recv), true) => {
+            let out = located_at(&out, recv.self_token.span);
+            Some(
+                quote_spanned!(recv.self_token.span=> #krate::__private::KeySelf::write_self(self, &mut #out);),
+            )
+        }
         _ => None,
     };
     // The hasher of the function's backend, named so that the function is not generic.
@@ -112,7 +118,8 @@ fn allowed_lints(key: &crate::config::Key, args: &[&crate::func::Arg]) -> Option
 /// Writes the value of `key = <expr>`. Its arguments are borrowed (`x: T` is a `&T` there), as the
 /// key function takes them; the write is spanned on the expression, so a value without a key is
 /// reported there, with `KeyExpr`'s advice.
-fn key_expr_write(krate: &TokenStream, expr: &syn::Expr) -> TokenStream {
+fn key_expr_write(krate: &TokenStream, expr: &syn::Expr, out: &Ident) -> TokenStream {
     let span = expr.span();
-    quote_spanned!(span=> #krate::__private::KeyExpr::write_expr(&(#expr), &mut __cachemacro_out);)
+    let out = located_at(out, span);
+    quote_spanned!(span=> #krate::__private::KeyExpr::write_expr(&(#expr), &mut #out);)
 }

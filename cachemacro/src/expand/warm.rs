@@ -100,7 +100,7 @@ enum Step<'a> {
 fn doc(parts: &Parts<'_>) -> String {
     let name = parts.func.name();
     format!(
-        "Computes and stores [`{name}`] for each of `items` that is not cached yet, a few at a \
+        "Computes and stores `{name}` for each of `items` that is not cached yet, a few at a \
          time; each item is the function's arguments (a tuple of them when there are several). \
          See `cachemacro_runtime::warm`."
     )
