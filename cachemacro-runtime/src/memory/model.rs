@@ -17,9 +17,13 @@
 //! slot marking it fail `threads_beyond_the_owned_slots_share_one_and_read_as_writers`. The
 //! flights (a miss's, under the shard's mutex alone): a leader ending its flight before the write
 //! that stores its value, or a caller looking at the table before it holds the mutex, lets a
-//! second caller lead and fails `of_callers_missing_one_key_at_once_one_leads_and_the_others_get_its_value`. A
-//! weakened reader side (its locked add, or its load of the flag) is right on x86 and beyond the
-//! model; the re-entrancy guard runs user code, so the std tests (`tests/concurrency.rs`) check it.
+//! second caller lead and fails `of_callers_missing_one_key_at_once_one_leads_and_the_others_get_its_value`. The
+//! biased marks (`membarrier` is a drain of every thread's store buffer there): a revoking writer
+//! that skips `membarrier` fails `a_writer_revokes_the_bias_while_a_biased_reader_is_inside` and
+//! `biasing_at_a_checkpoint_races_a_writer`; a biased reader that does not look at the flag again
+//! after its plain mark fails the first of them. A weakened unbiased reader side (its locked add,
+//! or its load of the flag) is right on x86 and beyond the model; the re-entrancy guard runs user
+//! code, so the std tests (`tests/concurrency.rs`) check it.
 
 // The copies carry what only the std build uses; loading the files twice is the point.
 #![allow(dead_code, clippy::duplicate_mod)]

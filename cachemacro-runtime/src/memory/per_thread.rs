@@ -30,7 +30,7 @@ const SHARED: usize = SLOTS;
 pub(crate) struct Slot {
     /// The hits counted here times [`HIT`], plus, while the owner reads the store, the mark of
     /// the shard it reads (below [`HIT`]): a hit marks its read, and counts itself as it clears
-    /// the mark, with one locked add and one plain store.
+    /// the mark, with one locked add (a plain store on a biased shard) and one plain store.
     pub(crate) reads: AtomicU64,
     pub(crate) misses: AtomicU64,
     /// Entries this thread's writes evicted: counted here rather than in one shared counter, which

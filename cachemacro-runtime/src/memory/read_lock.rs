@@ -6,47 +6,90 @@
 //! last wrote it, so two threads hitting the same shard did less work than one (`store.rs` has the
 //! measurements). Here a reader writes only its own per-thread slot ([`crate::memory::per_thread`]).
 //!
+//! Why a biased mode: marking a read with a locked add (a full fence) cost about a quarter of the
+//! hit on an Intel Xeon (`BENCHMARKS.md`, issue 13). A shard that has served many reads with no
+//! write between is *biased*: its readers mark with a plain store, and the next writer pays for
+//! both sides with one process-wide `membarrier` (an asymmetric fence) and takes the bias back.
+//!
 //! # The protocol
 //!
-//! A **reader** (a thread that owns a slot):
-//! 1. marks its slot with the shard it reads: `reads += mark(place)`, one SeqCst locked add;
+//! A **reader** (a thread that owns a slot) of a shard:
+//! 1. loads the shard's `biased` flag (SeqCst), then marks its slot with the shard it reads:
+//!    `reads += mark(place)`,
+//!    - unbiased: one SeqCst locked add;
+//!    - biased: a plain load and a plain (Relaxed) store, which only its owner writes, then a
+//!      compiler fence, then loads `biased` again (SeqCst); if it has fallen meanwhile, a SeqCst
+//!      fence, which makes the mark as good as the locked add;
 //! 2. loads the shard's `writing` flag (SeqCst); if set, it leaves its mark cleared and reads as a
 //!    writer does instead (below);
 //! 3. reads the table through `&T`;
 //! 4. clears its mark with one plain store (Release) of the value it read in step 1, plus
-//!    [`HIT`] if the read was a hit: the mark and the hit count share the word.
+//!    [`HIT`] if the read was a hit: the mark and the hit count share the word;
+//! 5. after an unbiased hit that brings its slot's hits to a multiple of [`REBIAS_HITS`], a
+//!    checkpoint: if it gets the shard's mutex without waiting, and no write took the mutex since
+//!    the previous checkpoint, it sets `biased` (where `membarrier` works, else never).
 //!
 //! A **writer** (an insert, a remove, an eviction, `clear`, a miss storing its value, and the
 //! reads of threads without a slot or that found `writing` set):
-//! 1. takes the shard's mutex;
+//! 1. takes the shard's mutex, and counts its write there;
 //! 2. announces itself: `writing = true` (SeqCst store);
-//! 3. for every slot handed out so far, waits while that slot holds this shard's mark and has not
+//! 3. if the shard is biased, revokes the bias: `biased = false`, then one
+//!    `membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED)`: before it returns every thread of the
+//!    process has run a full fence (a running one by an interrupt, a sleeping one by the
+//!    context switch that took it off its CPU);
+//! 4. for every slot handed out so far, waits while that slot holds this shard's mark and has not
 //!    changed since first seen (the reader in it finishes the read it is in);
-//! 4. reads and writes the table through `&mut T`;
-//! 5. withdraws: `writing = false` (Release), then releases the mutex.
+//! 5. reads and writes the table through `&mut T`;
+//! 6. withdraws: `writing = false` (Release), then releases the mutex.
 //!
 //! A **mutex holder** ([`Shards::locked`]: a miss publishing its flight) takes the mutex alone,
-//! without announcing itself or waiting: it reads the table through `&T` beside the readers, and
-//! writes only the shard's side data, which lives inside the mutex and which readers never see.
+//! without announcing itself, revoking or waiting: it reads the table through `&T` beside the
+//! readers, and writes only the shard's side data, which lives inside the mutex and which readers
+//! never see.
 //!
 //! # The invariants, and why they hold
 //!
 //! - **Who may touch a table when.** `&T` exists only inside a reader's steps 2-4, inside a
-//!   writer's step 4, or while a mutex holder holds the mutex; `&mut T` only inside a writer's
-//!   step 4. Writers exclude each other, and mutex holders, by the mutex. A reader and a writer
-//!   exclude each other by the next point.
-//! - **The SeqCst pairing.** The reader's mark (a store) precedes its load of `writing`; the
-//!   writer's announcement (a store) precedes its loads of the marks. All four are SeqCst, so in
-//!   their single total order one side's store comes first and the other side's load sees it:
-//!   either the reader sees `writing` and keeps out, or the writer sees the mark and waits. With a
-//!   weaker ordering on either side both loads may read the old values (store buffering), and
-//!   both would be inside. A reader is never waited for past the read it is in: its next read sees
-//!   the announcement. The waiting compares the whole word, so a reader that leaves and comes back
-//!   with the same mark between two looks has still changed it (its hit count grew) or was let
-//!   through by a load of `writing` that came after the announcement.
-//! - **One writer of a slot.** A slot's word is written by its owner with plain stores (step 4, and
-//!   hit counting), which is sound only while one thread owns it: [`Index`] is not `Send`, and
-//!   only [`crate::memory::per_thread::current`] makes one.
+//!   writer's step 5, or while a mutex holder holds the mutex; `&mut T` only inside a writer's
+//!   step 5. Writers exclude each other, and mutex holders, by the mutex. A reader and a writer
+//!   exclude each other by the next two points.
+//! - **The SeqCst pairing (unbiased reads).** The reader's mark (a locked add, or a plain store
+//!   followed by a SeqCst fence) precedes its load of `writing`; the writer's announcement (a
+//!   store) precedes its loads of the marks. All are SeqCst, so in their single total order one
+//!   side's store (or fence) comes first and the other side's load sees it: either the reader sees
+//!   `writing` and keeps out, or the writer sees the mark and waits. With a weaker ordering on
+//!   either side both loads may read the old values (store buffering), and both would be inside.
+//!   A reader is never waited for past the read it is in: its next read sees the announcement.
+//!   The waiting compares the whole word, so a reader that leaves and comes back with the same
+//!   mark between two looks has still changed it (its hit count grew) or was let through by a
+//!   load of `writing` that came after the announcement.
+//! - **The asymmetric pairing (biased reads).** A biased reader's mark is a plain store with only
+//!   a compiler fence before its loads of `biased` and `writing`: the CPU may still hold the mark
+//!   in its store buffer while it loads. The writer that finds the shard biased stores `biased =
+//!   false` and `writing = true`, then runs `membarrier`, which runs a full fence on the reader's
+//!   CPU at some point P. If the reader's loads came before P, so did its mark (program order
+//!   holds across the compiler fence, and the fence at P drains the store): the writer's scan,
+//!   after `membarrier` returns, sees the mark (or its clearing: the read is over). If they came
+//!   after P, they see both stores: `biased` fallen, so the reader fences as an unbiased one
+//!   does (that pairing holds from then on), and `writing`, so it keeps out of this write. So a
+//!   read let through with a plain mark saw `biased` after its mark; then either its mark is
+//!   visible to every later scan, or no revocation has happened since it saw `biased`, and the
+//!   next writer (mutex order) finds the shard biased and runs `membarrier` before its scan.
+//!   `biased` changes only under the mutex (revoked by a writer, set at a checkpoint), so a writer
+//!   reads it exactly. Without `membarrier` (not Linux, an old kernel, a seccomp filter) no shard
+//!   is ever biased; should it fail after the process registered for it, no writer could proceed
+//!   soundly past a biased shard, and the process aborts (the kernel does not fail a registered
+//!   process's call).
+//! - **What a revocation costs, and its bound.** `membarrier` took 9.3 us here with a second
+//!   thread running; a biased read saves a few ns. A shard is biased again only at a checkpoint
+//!   that finds no write since the previous one, and a thread checkpoints once per [`REBIAS_HITS`]
+//!   of its hits (on an unbiased one), so revocations are at most one per `REBIAS_HITS` hits (under
+//!   0.2 ns a hit, were every bias revoked at once), and a steady stream of misses,
+//!   each a write between checkpoints, keeps its shard unbiased: its writes pay one load of the
+//!   flag.
+//! - **One writer of a slot.** A slot's word is written by its owner with plain stores (steps 1
+//!   and 4, and hit counting), which is sound only while one thread owns it: [`Index`] is not
+//!   `Send`, and only [`crate::memory::per_thread::current`] makes one.
 //! - **Slot recycling on thread exit.** An exiting thread gives its slot back under the slot
 //!   registry's mutex after its last read (its mark is clear), and the next owner takes it under
 //!   the same mutex, so the old owner's last store precedes the new owner's first. A writer scans
@@ -60,19 +103,27 @@
 //!   mark, or its own mutex, forever. The only code that runs inside is the store's and a value's
 //!   `Clone`, which the store runs holding [`user_code`]: a scope ([`crate::bypass`]) in which
 //!   memoized calls run uncached and a cache's own methods refuse to write (`memory.rs` checks
-//!   it, as the hit path checks for a bypass before it reads). Debug builds assert it here.
+//!   it, as the hit path checks for a bypass before it reads). Debug builds assert it here. A
+//!   checkpoint runs after its read, and only tries the mutex.
 //! - **Panics.** A panic inside either closure unwinds through guards that clear the mark or the
 //!   announcement and the mutex; the table's operations (hashbrown) complete or do nothing, so a
 //!   poisoned mutex is taken as it is.
 //!
 //! The primitives come from `super::sync` (see `sync.rs`); `memory/model.rs` model-checks this file,
-//! `per_thread.rs` and `store.rs` with shuttle.
+//! `per_thread.rs` and `store.rs` with shuttle, `membarrier` included (as a drain of every
+//! thread's store buffer).
 
 use super::per_thread::{self, HIT, Index, MARK, Slots};
 use super::sync::{
-    AtomicBool, AtomicU64, Mutex, Ordering, PoisonError, UnsafeCell, in_store_access, spin_loop,
-    store_access, yield_now,
+    self, AtomicBool, AtomicU64, Mutex, Ordering, PoisonError, TryLockError, UnsafeCell, fence,
+    heavy_fence, heavy_fence_available, in_store_access, light_fence, spin_loop, store_access,
+    yield_now,
 };
+
+/// A thread checkpoints a shard (protocol, step 5) once per this many of its hits in a cache.
+pub(crate) const REBIAS_HITS: u64 = sync::REBIAS_HITS;
+/// The bits of a slot's word that are zero when its hits are a multiple of [`REBIAS_HITS`].
+const CHECKPOINT: u64 = REBIAS_HITS * HIT - 1;
 
 /// The most shards: their marks (1 to 64) must fit below [`HIT`].
 pub(crate) const MAX_SHARDS: usize = 64;
@@ -92,11 +143,22 @@ pub(crate) struct Shards<T, S = ()> {
 /// Aligned so that two shards' flags never share a cache line.
 #[repr(align(128))]
 struct Shard<T, S> {
-    /// Serialises writers and mutex holders; holds the side data.
-    lock: Mutex<S>,
+    /// Serialises writers, mutex holders and checkpoints; holds the side data.
+    lock: Mutex<Guarded<S>>,
     /// A writer is active: readers keep out.
     writing: AtomicBool,
+    /// Readers mark with a plain store; a writer must revoke this first. Changed under `lock`.
+    biased: AtomicBool,
     table: UnsafeCell<T>,
+}
+
+/// What a shard's mutex guards.
+struct Guarded<S> {
+    side: S,
+    /// Writes so far (wrapping).
+    writes: u64,
+    /// `writes` at the last checkpoint; `None` before the first.
+    checked: Option<u64>,
 }
 
 // SAFETY: the table is shared (`&T`) between readers on several threads, hence `T: Sync`, and
@@ -110,8 +172,13 @@ impl<T, S> Shards<T, S> {
         let shards: Box<[Shard<T, S>]> = tables
             .into_iter()
             .map(|(table, side)| Shard {
-                lock: Mutex::new(side),
+                lock: Mutex::new(Guarded {
+                    side,
+                    writes: 0,
+                    checked: None,
+                }),
                 writing: AtomicBool::new(false),
+                biased: AtomicBool::new(false),
                 table: UnsafeCell::new(table),
             })
             .collect();
@@ -135,22 +202,55 @@ impl<T, S> Shards<T, S> {
     ) -> Option<O> {
         debug_assert!(!in_store_access(), "a store read inside a store access");
         let shard = &self.shards[place];
-        if !index.is_shared() {
-            // The shard's mark computed, not loaded: the locked add need not wait for a load.
-            let mut mark = ReadMark::enter(&readers.get(index).reads, per_thread::mark(place));
-            if !shard.writing.load(Ordering::SeqCst) {
-                let out = shard.table.with(|table| {
-                    // SAFETY: marked, and no writer announced: writers wait for this mark to
-                    // clear before they make a `&mut` (the SeqCst pairing, module documentation).
-                    f(unsafe { &*table })
-                });
-                if out.is_hit() {
-                    mark.hit();
-                }
-                return Some(out);
+        if index.is_shared() {
+            return None;
+        }
+        let reads = &readers.get(index).reads;
+        // The shard's mark computed, not loaded: the locked add need not wait for a load.
+        let biased = shard.biased.load(Ordering::SeqCst);
+        let mut mark = if biased {
+            ReadMark::enter_biased(reads, per_thread::mark(place), &shard.biased)
+        } else {
+            ReadMark::enter(reads, per_thread::mark(place))
+        };
+        if shard.writing.load(Ordering::SeqCst) {
+            return None;
+        }
+        let out = shard.table.with(|table| {
+            // SAFETY: marked, and no writer announced: writers wait for this mark to clear
+            // before they make a `&mut` (the two pairings, module documentation).
+            f(unsafe { &*table })
+        });
+        if out.is_hit() {
+            mark.hit();
+            let checkpoint = !biased && mark.after & CHECKPOINT == 0;
+            drop(mark);
+            if checkpoint {
+                self.checkpoint(place);
             }
         }
-        None
+        Some(out)
+    }
+
+    /// Biases the shard at `place` if no write took its mutex since the last checkpoint and
+    /// `membarrier` works here (protocol, step 5). Never waits: a busy mutex skips this one.
+    #[cold]
+    #[inline(never)]
+    fn checkpoint(&self, place: usize) {
+        let shard = &self.shards[place];
+        let mut guarded = match shard.lock.try_lock() {
+            Ok(guarded) => guarded,
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(TryLockError::WouldBlock) => return,
+        };
+        if guarded.checked == Some(guarded.writes) {
+            if heavy_fence_available() {
+                // Under the mutex: the next writer reads it there, and revokes.
+                shard.biased.store(true, Ordering::Relaxed);
+            }
+        } else {
+            guarded.checked = Some(guarded.writes);
+        }
     }
 
     /// [`read`](Self::read) as a writer, counting a hit in the slot at `index` if `f` says so.
@@ -182,15 +282,20 @@ impl<T, S> Shards<T, S> {
     ) -> O {
         debug_assert!(!in_store_access(), "a store write inside a store access");
         let shard = &self.shards[place];
-        let mut side = shard.lock.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut guarded = shard.lock.lock().unwrap_or_else(PoisonError::into_inner);
+        guarded.writes = guarded.writes.wrapping_add(1);
         shard.writing.store(true, Ordering::SeqCst);
-        // Dropped before `side`: the flag falls, then the mutex is released (also unwinding).
+        // Dropped before `guarded`: the flag falls, then the mutex is released (also unwinding).
         let _announced = Announced(&shard.writing);
+        // Read exactly: only mutex holders change it.
+        if shard.biased.load(Ordering::Relaxed) {
+            revoke(&shard.biased);
+        }
         wait_for_readers(readers, per_thread::mark(place));
         shard.table.with_mut(|table| {
             // SAFETY: this writer holds the mutex, and every reader marked with this shard has
             // left; later ones see the announcement (module documentation).
-            f(unsafe { &mut *table }, &mut side)
+            f(unsafe { &mut *table }, &mut guarded.side)
         })
     }
 
@@ -200,11 +305,11 @@ impl<T, S> Shards<T, S> {
     pub(crate) fn locked<O>(&self, place: usize, f: impl FnOnce(&T, &mut S) -> O) -> O {
         debug_assert!(!in_store_access(), "a store access inside a store access");
         let shard = &self.shards[place];
-        let mut side = shard.lock.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut guarded = shard.lock.lock().unwrap_or_else(PoisonError::into_inner);
         shard.table.with(|table| {
             // SAFETY: only a writer makes a `&mut T`, and it holds this mutex to do so (module
             // documentation): none is active while this thread holds it.
-            f(unsafe { &*table }, &mut side)
+            f(unsafe { &*table }, &mut guarded.side)
         })
     }
 
@@ -247,6 +352,23 @@ fn wait_for_readers(readers: &Slots, mark: u64) {
     }
 }
 
+/// Takes the bias of a shard back (protocol, step 3): after this, every biased reader's mark is
+/// visible to the caller's scan, or that reader sees the announcement and the fallen flag.
+#[cold]
+#[inline(never)]
+fn revoke(biased: &AtomicBool) {
+    // Made visible by the fence below, which every reader's CPU runs too.
+    biased.store(false, Ordering::Relaxed);
+    if !heavy_fence() {
+        // The process registered for `membarrier` before it biased this shard; if the kernel now
+        // refuses (a seccomp filter installed since), no write can proceed soundly.
+        tracing::error!("membarrier failed after registering for it: aborting");
+        std::process::abort();
+    }
+    #[cfg(test)]
+    counts::REVOCATIONS.with(|count| count.set(count.get() + 1));
+}
+
 /// A writer's announcement, withdrawn on drop.
 struct Announced<'a>(&'a AtomicBool);
 
@@ -274,6 +396,28 @@ impl<'a> ReadMark<'a> {
         }
     }
 
+    /// The biased mark: a plain store, then only a compiler fence, unless the bias fell meanwhile
+    /// (the asymmetric pairing, module documentation).
+    #[inline(always)]
+    fn enter_biased(reads: &'a AtomicU64, mark: u64, biased: &AtomicBool) -> Self {
+        // Only this thread writes its slot (one writer of a slot): no read-modify-write needed.
+        let before = reads.load(Ordering::Relaxed);
+        reads.store(before + mark, Ordering::Relaxed);
+        light_fence();
+        if biased.load(Ordering::SeqCst) {
+            #[cfg(test)]
+            counts::FAST_READS.with(|count| count.set(count.get() + 1));
+        } else {
+            // Revoked since the first look: a revoking writer may have scanned before the mark
+            // was visible, and later writers do not fence for it.
+            fence(Ordering::SeqCst);
+        }
+        ReadMark {
+            reads,
+            after: before,
+        }
+    }
+
     #[inline(always)]
     fn hit(&mut self) {
         self.after += HIT;
@@ -285,4 +429,185 @@ impl Drop for ReadMark<'_> {
     fn drop(&mut self) {
         self.reads.store(self.after, Ordering::Release);
     }
+}
+
+/// `membarrier(2)`: the heavy side of the asymmetric fence, and whether this process can use it.
+pub(crate) mod membarrier {
+    use std::sync::atomic::{AtomicU8, Ordering};
+
+    // The kernel's ABI (`linux/membarrier.h`).
+    const QUERY: i32 = 0;
+    const PRIVATE_EXPEDITED: i32 = 1 << 3;
+    const REGISTER_PRIVATE_EXPEDITED: i32 = 1 << 4;
+
+    const UNKNOWN: u8 = 0;
+    const AVAILABLE: u8 = 1;
+    const UNAVAILABLE: u8 = 2;
+    static STATE: AtomicU8 = AtomicU8::new(UNKNOWN);
+
+    /// True if [`heavy`] works in this process: registers it on the first call.
+    pub(crate) fn available() -> bool {
+        match STATE.load(Ordering::Relaxed) {
+            AVAILABLE => true,
+            UNAVAILABLE => false,
+            _ => {
+                // Two threads may both register: it is idempotent.
+                let available = register();
+                let state = if available { AVAILABLE } else { UNAVAILABLE };
+                STATE.store(state, Ordering::Relaxed);
+                available
+            }
+        }
+    }
+
+    /// Every running thread of the process runs a full memory fence before this returns. False
+    /// if the kernel refused.
+    pub(crate) fn heavy() -> bool {
+        // A forked child may not have inherited the registration: register and try again.
+        command(PRIVATE_EXPEDITED) == 0 || (register() && command(PRIVATE_EXPEDITED) == 0)
+    }
+
+    fn register() -> bool {
+        let supported = command(QUERY);
+        let needed = i64::from(PRIVATE_EXPEDITED | REGISTER_PRIVATE_EXPEDITED);
+        supported >= 0 && supported & needed == needed && command(REGISTER_PRIVATE_EXPEDITED) == 0
+    }
+
+    #[cfg(target_os = "linux")]
+    #[allow(clippy::useless_conversion)] // `c_long` is `i64` only on 64-bit targets.
+    fn command(command: i32) -> i64 {
+        // SAFETY: `membarrier(cmd, flags, cpu_id)` takes integers only and touches no memory of
+        // ours; an unknown command or an unsupported kernel returns -1.
+        i64::from(unsafe {
+            libc::syscall(
+                libc::SYS_membarrier,
+                command as libc::c_int,
+                0 as libc::c_uint,
+                0 as libc::c_int,
+            )
+        })
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn command(_: i32) -> i64 {
+        -1
+    }
+}
+
+/// Per-thread counts of the biased path's events, for tests (std threads count their own; a
+/// model's threads share one OS thread, whose counts they add to).
+#[cfg(test)]
+pub(crate) mod counts {
+    use std::cell::Cell;
+
+    std::thread_local! {
+        pub(crate) static FAST_READS: Cell<u64> = const { Cell::new(0) };
+        pub(crate) static REVOCATIONS: Cell<u64> = const { Cell::new(0) };
+    }
+
+    /// Reads this thread let through with a plain mark, and revocations it made.
+    pub(crate) fn get() -> (u64, u64) {
+        (FAST_READS.with(Cell::get), REVOCATIONS.with(Cell::get))
+    }
+}
+
+super::sync::std_only! {
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool as Flag;
+    use std::time::{Duration, Instant};
+
+    use super::*;
+
+    /// A read's result: every lane of a value holds the same version of its key.
+    struct Found(Option<[u64; 4]>);
+
+    impl Outcome for Found {
+        fn is_hit(&self) -> bool {
+            self.0.is_some()
+        }
+    }
+
+    type Table = HashMap<u64, [u64; 4]>;
+
+    fn value(k: u64, version: u64) -> [u64; 4] {
+        [k * 1_000_000 + version; 4]
+    }
+
+    /// A hit as the store makes it: the lock-free read, or the writer's path when it says so.
+    fn read(shards: &Shards<Table>, slots: &Slots, k: u64) -> Option<[u64; 4]> {
+        let index = per_thread::current();
+        let find = |table: &Table| Found(table.get(&k).copied());
+        let found = match shards.read(0, index, slots, find) {
+            Some(found) => found,
+            None => shards.read_as_writer(0, index, slots, find),
+        };
+        found.0
+    }
+
+    #[test]
+    fn biased_readers_and_revoking_writers_on_one_shard_never_overlap() {
+        // Two threads hit keys 0..16 of one shard, checking each value is one whole version of
+        // its key, while this thread replaces those values and inserts and removes 512 more
+        // keys (the table grows and shrinks, moving every entry), each time after the readers
+        // have hit often enough for a checkpoint to bias the shard again: so reads go both
+        // ways, and writes revoke.
+        const KEYS: u64 = 16;
+        let shards = Arc::new(Shards::new([(
+            (0..KEYS).map(|k| (k, value(k, 0))).collect::<Table>(),
+            (),
+        )]));
+        let slots = Arc::new(Slots::default());
+        let stop = Arc::new(Flag::new(false));
+        let hits = Arc::new(AtomicU64::new(0));
+        let readers: Vec<_> = (0..2)
+            .map(|_| {
+                let (shards, slots) = (shards.clone(), slots.clone());
+                let (stop, hits) = (stop.clone(), hits.clone());
+                std::thread::spawn(move || {
+                    let mut k = 0;
+                    while !stop.load(Ordering::Relaxed) {
+                        k = (k + 1) % KEYS;
+                        let found = read(&shards, &slots, k).expect("a key of the table missing");
+                        let version = found[0] - k * 1_000_000;
+                        assert!(version < 1_000_000, "key {k} read another key's value");
+                        assert_eq!(found, value(k, version), "a torn value of key {k}");
+                        hits.fetch_add(1, Ordering::Relaxed);
+                    }
+                    counts::get().0
+                })
+            })
+            .collect();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        for version in 1..=20 {
+            // Enough hits between two writes for two checkpoints of one reader.
+            let seen = hits.load(Ordering::Relaxed);
+            while hits.load(Ordering::Relaxed) < seen + 3 * REBIAS_HITS {
+                assert!(Instant::now() < deadline, "the readers stalled");
+                std::thread::yield_now();
+            }
+            shards.write(0, &slots, |table| {
+                for k in 0..KEYS {
+                    table.insert(k, value(k, version));
+                }
+                if version % 2 == 1 {
+                    table.extend((KEYS..KEYS + 512).map(|k| (k, value(k, version))));
+                } else {
+                    table.retain(|&k, _| k < KEYS);
+                    table.shrink_to_fit();
+                }
+            });
+        }
+        stop.store(true, Ordering::Relaxed);
+        let fast: u64 = readers.into_iter().map(|r| r.join().unwrap()).sum();
+        let (_, revoked) = counts::get();
+        // Without `membarrier` here (a seccomp filter, an old kernel) no shard is ever biased.
+        if membarrier::available() {
+            assert!(fast > 0, "no read took the biased path");
+            assert!(revoked > 0, "no write revoked a bias");
+        }
+    }
+}
 }

@@ -10,6 +10,11 @@
 //! SeqCst pairing exists to forbid: with the writer's announcement made a Release store, a reader
 //! can miss it while the writer misses the reader's mark. Weakenings that only weaker hardware
 //! would punish (the reader's locked add, or either side's loads) are beyond this model.
+//!
+//! The asymmetric fence of biased reads fits the same model: the light side (a compiler fence)
+//! does nothing to the buffer, and `membarrier`, which runs a full fence on every CPU of the
+//! process, drains every thread's buffer at once. So a biased reader's mark can sit unseen in its
+//! buffer until a revoking writer's `membarrier`, and the model catches a writer that skips it.
 
 use std::cell::RefCell;
 use std::marker::PhantomData;
@@ -19,8 +24,8 @@ use std::sync::atomic::{
 };
 
 pub(crate) use shuttle::thread_local;
-pub(crate) use std::sync::PoisonError;
 pub(crate) use std::sync::atomic::Ordering;
+pub(crate) use std::sync::{PoisonError, TryLockError};
 
 std::thread_local! {
     /// The stores not yet visible to other threads, oldest first, with the (shuttle) thread that
@@ -184,6 +189,17 @@ impl<T> Mutex<T> {
         Mutex(shuttle::sync::Mutex::new(value))
     }
 
+    pub(crate) fn try_lock(&self) -> std::sync::TryLockResult<MutexGuard<'_, T>> {
+        drain_mine();
+        match self.0.try_lock() {
+            Ok(guard) => Ok(MutexGuard(Some(guard))),
+            Err(TryLockError::Poisoned(poison)) => Err(TryLockError::Poisoned(PoisonError::new(
+                MutexGuard(Some(poison.into_inner())),
+            ))),
+            Err(TryLockError::WouldBlock) => Err(TryLockError::WouldBlock),
+        }
+    }
+
     pub(crate) fn lock(&self) -> LockResult<MutexGuard<'_, T>> {
         drain_mine();
         match self.0.lock() {
@@ -215,6 +231,35 @@ impl<T> Drop for MutexGuard<'_, T> {
 
 /// Few owned slots, so that a model with three threads also has one on the shared slot.
 pub(crate) const SLOTS: usize = 2;
+
+/// A checkpoint at every unbiased hit: a shard is biased at a thread's second hit with no write
+/// between, so the models' few reads go both ways.
+pub(crate) const REBIAS_HITS: u64 = 1;
+
+/// A SeqCst fence: x86's `mfence`, or a locked instruction, drains the thread's buffer.
+pub(crate) fn fence(_: Ordering) {
+    shuttle::thread::yield_now();
+    drain_mine();
+}
+
+/// The light side of the asymmetric fence: a compiler fence, nothing on the CPU. A scheduling
+/// point, so that a writer's revocation can fall between the mark and the loads after it.
+pub(crate) fn light_fence() {
+    shuttle::thread::yield_now();
+}
+
+pub(crate) fn heavy_fence_available() -> bool {
+    true
+}
+
+/// `membarrier`: every thread runs a full fence before it returns, which on TSO is: every store
+/// buffer drains.
+pub(crate) fn heavy_fence() -> bool {
+    shuttle::thread::yield_now();
+    drain(None);
+    shuttle::thread::yield_now();
+    true
+}
 
 /// A spin is a point where shuttle may run another thread (else a spinning writer never yields),
 /// and where every buffer drains (as they do, in time), else a spinning writer could wait forever

@@ -8,6 +8,7 @@ use shuttle::sync::Barrier;
 use shuttle::thread;
 
 use super::per_thread::{self, SLOTS, Slots};
+use super::read_lock::counts;
 use super::store::{Probe, Read, Store};
 use crate::flight::Flight;
 
@@ -274,4 +275,91 @@ fn of_callers_missing_one_key_at_once_one_leads_and_the_others_get_its_value() {
         assert_eq!(leads, 1, "the body ran {leads} times");
         assert_eq!(read(&store, &slots, 0, 1), Some(value(1, 1)));
     });
+}
+
+/// Runs `body` as [`check`] does, and returns the biased reads and revocations its schedules
+/// made (the model's threads all run on this test's OS thread, which counts them).
+fn check_counting(capacity: u64, body: fn(Arc<Store<u64>>, Arc<Slots>)) -> (u64, u64) {
+    let (fast, revoked) = counts::get();
+    check(capacity, body);
+    let (fast_after, revoked_after) = counts::get();
+    (fast_after - fast, revoked_after - revoked)
+}
+
+#[test]
+fn a_writer_revokes_the_bias_while_a_biased_reader_is_inside() {
+    // The shard is biased before the threads start (two hits with no write between, a
+    // checkpoint each): the reader marks with plain stores, which may sit unseen in its store
+    // buffer, while the writer replaces and removes the key and must revoke first.
+    let (fast, revoked) = check_counting(4, |store, slots| {
+        store.insert(key(0, 1), value(1, 0), u64::MAX, 0, &slots);
+        for _ in 0..2 {
+            read(&store, &slots, 0, 1);
+        }
+        let reader = {
+            let (store, slots) = (store.clone(), slots.clone());
+            thread::spawn(move || {
+                (0..3)
+                    .filter(|_| read(&store, &slots, 0, 1).is_some())
+                    .count() as u64
+            })
+        };
+        store.insert(key(0, 1), value(1, 1), u64::MAX, 0, &slots);
+        store.remove(key(0, 1), 0, &slots);
+        store.insert(key(0, 1), value(1, 2), u64::MAX, 0, &slots);
+        let hits = reader.join().unwrap();
+        assert_hits_counted(&slots, hits + 2);
+        assert_eq!(read(&store, &slots, 0, 1), Some(value(1, 2)));
+    });
+    assert!(fast > 0, "no read took the biased path");
+    assert!(revoked > 0, "no writer revoked a bias");
+}
+
+/// Executions of [`biasing_at_a_checkpoint_races_a_writer`] in which a bias was revoked, set
+/// again, and revoked again.
+static REVOKED_TWICE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+#[test]
+fn biasing_at_a_checkpoint_races_a_writer() {
+    // Biased at the start; the writer's first insert revokes it, the reader's hits (each one a
+    // checkpoint: the second with no write between biases the shard again) race it, and after
+    // the two meet, race its next inserts: the bias is set while a writer waits for the mutex,
+    // or while a reader that saw the shard unbiased is inside, and revoked again.
+    let (fast, revoked) = check_counting(4, |store, slots| {
+        let (_, revoked_before) = counts::get();
+        store.insert(key(0, 1), value(1, 0), u64::MAX, 0, &slots);
+        for _ in 0..2 {
+            read(&store, &slots, 0, 1);
+        }
+        let met = Arc::new(Barrier::new(2));
+        let writer = {
+            let (store, slots, met) = (store.clone(), slots.clone(), met.clone());
+            thread::spawn(move || {
+                store.insert(key(0, 1), value(1, 1), u64::MAX, 0, &slots);
+                met.wait();
+                for version in 2..4 {
+                    store.insert(key(0, 1), value(1, version), u64::MAX, 0, &slots);
+                }
+            })
+        };
+        let mut hits = (0..2)
+            .filter(|_| read(&store, &slots, 0, 1).is_some())
+            .count();
+        met.wait();
+        hits += (0..3)
+            .filter(|_| read(&store, &slots, 0, 1).is_some())
+            .count();
+        writer.join().unwrap();
+        assert_hits_counted(&slots, hits as u64 + 2);
+        assert_eq!(read(&store, &slots, 0, 1), Some(value(1, 3)));
+        if counts::get().1 - revoked_before >= 2 {
+            REVOKED_TWICE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    });
+    assert!(fast > 0, "no read took the biased path");
+    assert!(revoked > 0, "no writer revoked a bias");
+    assert!(
+        REVOKED_TWICE.load(std::sync::atomic::Ordering::Relaxed) > 0,
+        "never biased again between two writes"
+    );
 }
