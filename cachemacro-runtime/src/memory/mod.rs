@@ -113,6 +113,9 @@ pub struct Lead<'a, R: Clone, L> {
     cache: &'a MemoryCache<R, L>,
     key: u128,
     landed: bool,
+    /// The flight is this thread's (see [`this_thread`]): a re-entrant call finds it there, so
+    /// the body need not be listed.
+    owned: bool,
 }
 
 impl<R: Clone, L> Lead<'_, R, L> {
@@ -149,6 +152,17 @@ impl<R: Clone, L> Drop for Lead<'_, R, L> {
     }
 }
 
+std::thread_local! {
+    /// Its address tells this thread from every other one alive: the owner of a flight.
+    static THREAD: u8 = const { 0 };
+}
+
+/// This thread's mark as a flight's owner ([`store::NO_OWNER`] is no thread's).
+#[inline]
+fn this_thread() -> usize {
+    THREAD.with(|mark| std::ptr::from_ref(mark) as usize)
+}
+
 /// What a caller does next.
 enum Step<'a, R: Clone, L> {
     /// A value, and the entry's generation when this caller must schedule its refresh.
@@ -171,8 +185,8 @@ impl<'a, R: Clone, L> Step<'a, R, L> {
             Step::Hit(value, due) => Found::Value(value, due),
             Step::Wait(flight) => return Err(flight),
             Step::Lead(lead) => Found::Compute {
+                listed: !lead.owned,
                 lead: MemoryLead::Flight(lead),
-                listed: true,
             },
             Step::Unlocked => Found::Compute {
                 lead: MemoryLead::Unlocked(key),
@@ -243,12 +257,14 @@ impl<R: Clone, L> MemoryCache<R, L> {
         }
     }
 
-    /// The first look of a lookup; `after_hit`: the hit path has just found nothing.
-    fn first_step(&self, key: u128, after_hit: bool) -> Step<'_, R, L> {
+    /// The first look of a lookup; `after_hit`: the hit path has just found nothing; `own`: a
+    /// flight this caller leads is its thread's (see [`this_thread`]).
+    #[inline(always)]
+    fn first_step(&self, key: u128, after_hit: bool, own: bool) -> Step<'_, R, L> {
         match after_hit {
             true if bypass::active() => Step::Bypass,
-            true => self.miss(key, clock::now_ms(), self.readers()),
-            false => self.step(key),
+            true => self.miss(key, own),
+            false => self.step(key, own),
         }
     }
 
@@ -271,34 +287,42 @@ impl<R: Clone, L> MemoryCache<R, L> {
 
     /// One look at the table: a hit, a flight to wait for, or the lead.
     #[inline]
-    fn step(&self, key: u128) -> Step<'_, R, L> {
+    fn step(&self, key: u128, own: bool) -> Step<'_, R, L> {
         if bypass::active() {
             return Step::Bypass;
         }
         match self.hit(key) {
             Read::Hit(value, due) => Step::Hit(value, due),
-            Read::Miss => self.miss(key, clock::now_ms(), self.readers()),
+            Read::Miss => self.miss(key, own),
         }
     }
 
     #[cold]
-    fn miss(&self, key: u128, now: u64, readers: &Slots) -> Step<'_, R, L> {
+    fn miss(&self, key: u128, own: bool) -> Step<'_, R, L> {
         if self.config.lock == Lock::None {
             self.counters.miss();
             return Step::Unlocked;
         }
-        let index = per_thread::current();
-        match self.backend.store.lead_or_wait(key, now, index, readers) {
-            Probe::Hit(value) => Step::Hit(value, None),
-            Probe::Wait(flight) => Step::Wait(flight),
-            Probe::Lead => {
+        let (readers, index) = (self.readers(), per_thread::current());
+        let now = clock::now_ms();
+        match self
+            .backend
+            .store
+            .lead_or_wait_as(key, now, index, readers, this_thread(), own)
+        {
+            Some(Probe::Hit(value)) => Step::Hit(value, None),
+            Some(Probe::Wait(flight)) => Step::Wait(flight),
+            Some(Probe::Lead) => {
                 readers.miss(index);
                 Step::Lead(Lead {
                     cache: self,
                     key,
                     landed: false,
+                    owned: own,
                 })
             }
+            // Inside this thread's own computation of the key.
+            None => Step::Bypass,
         }
     }
 
@@ -416,7 +440,8 @@ impl<R: Clone + Send + Sync + 'static, L: Layout> Protocol<R, L> for Memory<R> {
         key: u128,
         after_hit: bool,
     ) -> Found<R, MemoryLead<'_, R, L>, u64> {
-        let mut step = cache.first_step(key, after_hit);
+        // A task may move between threads: its flights are no thread's.
+        let mut step = cache.first_step(key, after_hit, false);
         loop {
             match step.found(key) {
                 Ok(found) => return found,
@@ -430,17 +455,19 @@ impl<R: Clone + Send + Sync + 'static, L: Layout> Protocol<R, L> for Memory<R> {
                     }
                 }
             }
-            step = cache.step(key);
+            step = cache.step(key, false);
         }
     }
 
-    /// [`find`](Protocol::find)'s first step, when it is not a wait.
+    /// [`find`](Protocol::find)'s first step, when it is not a wait. The flight it leads is
+    /// this thread's: the body runs and lands on the caller's stack, before the thread can end.
+    #[inline(always)]
     fn find_now(
         cache: &MemoryCache<R, L>,
         key: u128,
         after_hit: bool,
     ) -> Option<MemoryFound<'_, R, L>> {
-        cache.first_step(key, after_hit).found(key).ok()
+        cache.first_step(key, after_hit, true).found(key).ok()
     }
 
     fn land_now<'a>(

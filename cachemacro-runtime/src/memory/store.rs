@@ -28,6 +28,9 @@
 //! allocates nothing and wakes nobody. A caller finding no flight looks at the table under the
 //! same mutex before leading, so it sees the value of any flight that ended before. An expired
 //! entry stays until that value replaces it (and counts as expired then), or the hand meets it.
+//! A sync caller computing on its own stack marks the flight as its thread's: a call of the same
+//! key made inside that computation finds the mark and runs its body uncached instead of waiting
+//! for itself, which spares the computation the `reentry` listing.
 //!
 //! # Eviction
 //!
@@ -254,7 +257,19 @@ pub(crate) struct Store<R> {
 }
 
 /// A shard's flights: each key being computed, and its [`Flight`] once someone waits for it.
-type Flights<R> = HashTable<(u128, Option<Arc<Flight<R>>>)>;
+type Flights<R> = HashTable<Flying<R>>;
+
+/// A key being computed.
+struct Flying<R> {
+    key: u128,
+    /// The thread whose own call computes it, on that thread's stack ([`Store::lead_or_wait_as`]);
+    /// [`NO_OWNER`] for a computation that may move between threads (a task's).
+    owner: usize,
+    flight: Option<Arc<Flight<R>>>,
+}
+
+/// The owner of a flight that no thread owns.
+pub(crate) const NO_OWNER: usize = 0;
 
 struct Table<R> {
     entries: HashTable<Entry<R>>,
@@ -480,6 +495,7 @@ impl<R: Clone> Store<R> {
     /// The miss path: the value if it was stored meanwhile (counted as a hit in the slot at
     /// `index`), else the flight to wait for or to lead. Takes the shard's mutex alone: see
     /// "Flights".
+    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn lead_or_wait(
         &self,
         key: u128,
@@ -487,20 +503,50 @@ impl<R: Clone> Store<R> {
         index: Index,
         readers: &Slots,
     ) -> Probe<R> {
+        self.lead_or_wait_as(key, now, index, readers, NO_OWNER, false)
+            .unwrap_or(Probe::Lead)
+    }
+
+    /// [`lead_or_wait`](Self::lead_or_wait) by the thread `me` (an address only it has while it
+    /// lives), which owns the flight it leads if `own`: it computes the key on its own stack, so
+    /// that the flight ends before the thread does. `None`: `me` owns this key's flight, and
+    /// this call, made inside that computation, must not wait for it (a re-entrant call; see
+    /// `reentry`: owning replaces listing for a sync caller's computation).
+    pub(crate) fn lead_or_wait_as(
+        &self,
+        key: u128,
+        now: u64,
+        index: Index,
+        readers: &Slots,
+        me: usize,
+        own: bool,
+    ) -> Option<Probe<R>> {
         self.tables.locked(self.place(key), |table, flights| {
-            if let Some((_, flight)) = flights.find_mut(hash(key), |(k, _)| *k == key) {
+            // Most misses find no flight at all: no probe then.
+            if !flights.is_empty()
+                && let Some(flying) = flights.find_mut(hash(key), |f| f.key == key)
+            {
+                if flying.owner == me && me != NO_OWNER {
+                    return None;
+                }
                 // The first waiter makes the flight; its leader lands it.
-                let flight = flight.get_or_insert_with(|| Arc::new(Flight::new()));
-                return Probe::Wait(flight.clone());
+                let flight = flying.flight.get_or_insert_with(|| Arc::new(Flight::new()));
+                return Some(Probe::Wait(flight.clone()));
             }
             // No flight: any flight of this key ended in a write that stored its value first,
             // under this mutex, so this look finds it.
             if let Read::Hit(value, _) = Self::read_entry(table, key, now, 0) {
                 readers.hit(index);
-                return Probe::Hit(value);
+                return Some(Probe::Hit(value));
             }
-            flights.insert_unique(hash(key), (key, None), |(k, _)| hash(*k));
-            Probe::Lead
+            let owner = if own { me } else { NO_OWNER };
+            let flying = Flying {
+                key,
+                owner,
+                flight: None,
+            };
+            flights.insert_unique(hash(key), flying, |f| hash(f.key));
+            Some(Probe::Lead)
         })
     }
 
@@ -516,9 +562,9 @@ impl<R: Clone> Store<R> {
         // Only the leader removes its key: the entry found is this caller's flight.
         let end = |flights: &mut Flights<R>| {
             flights
-                .find_entry(hash(key), |(k, _)| *k == key)
+                .find_entry(hash(key), |f| f.key == key)
                 .ok()
-                .and_then(|found| found.remove().0.1)
+                .and_then(|found| found.remove().0.flight)
         };
         let place = self.place(key);
         let (mut removed, flight) = match value {
@@ -1222,7 +1268,7 @@ mod tests {
         let index = crate::memory::per_thread::current();
         let made = |store: &Store<u64>| {
             store.tables.locked(store.place(1), |_, flights| {
-                (flights.len(), flights.iter().filter(|(_, f)| f.is_some()).count())
+                (flights.len(), flights.iter().filter(|f| f.flight.is_some()).count())
             })
         };
         assert!(matches!(store.lead_or_wait(1, 0, index, &slots), Probe::Lead));
