@@ -20,12 +20,12 @@
 //!
 //! # Flights
 //!
-//! The keys being computed are kept apart from the entries, in a small table per shard inside the
-//! shard's mutex, which hits never take: publishing a flight takes that mutex alone, without
-//! announcing a write or waiting for readers (the lock's "mutex holder"), so a miss pays for a
-//! write once, to store its value, and removes its flight in that same write. A flight is an
-//! entry without a [`Flight`] until a second caller comes to wait for it: a miss nobody waits for
-//! allocates nothing and wakes nobody. A caller finding no flight looks at the table under the
+//! The keys being computed are kept apart from the entries, in a short list per shard (a hash
+//! table past [`FEW`]) inside the shard's mutex, which hits never take: publishing a flight takes
+//! that mutex alone, without announcing a write or waiting for readers (the lock's "mutex
+//! holder"), so a miss pays for a write once, to store its value, and removes its flight in that
+//! same write. A flight is an entry without a [`Flight`] until a second caller comes to wait for
+//! it: a miss nobody waits for allocates nothing (once the shard's list has room) and wakes nobody. A caller finding no flight looks at the table under the
 //! same mutex before leading, so it sees the value of any flight that ended before. An expired
 //! entry stays until that value replaces it (and counts as expired then), or the hand meets it.
 //! A sync caller computing on its own stack marks the flight as its thread's: a call of the same
@@ -257,7 +257,64 @@ pub(crate) struct Store<R> {
 }
 
 /// A shard's flights: each key being computed, and its [`Flight`] once someone waits for it.
-type Flights<R> = HashTable<Flying<R>>;
+///
+/// A shard rarely has more than a few keys in flight at once: the first [`FEW`] are kept in a
+/// list and compared one by one, which costs a miss less than a hash table's insertion and
+/// removal; any more go to a table, so that many at once still cost each a probe.
+struct Flights<R> {
+    few: Vec<Flying<R>>,
+    more: HashTable<Flying<R>>,
+}
+
+/// How many flights a shard keeps in its list.
+const FEW: usize = 8;
+
+impl<R> Flights<R> {
+    fn new() -> Self {
+        Flights {
+            few: Vec::new(),
+            more: HashTable::new(),
+        }
+    }
+
+    #[inline(always)]
+    fn find_mut(&mut self, key: u128) -> Option<&mut Flying<R>> {
+        if let Some(flying) = self.few.iter_mut().find(|f| f.key == key) {
+            return Some(flying);
+        }
+        if self.more.is_empty() {
+            return None;
+        }
+        self.more.find_mut(hash(key), |f| f.key == key)
+    }
+
+    /// Adds a key that has no flight.
+    #[inline(always)]
+    fn insert(&mut self, flying: Flying<R>) {
+        if self.few.len() < FEW {
+            self.few.push(flying);
+        } else {
+            self.more
+                .insert_unique(hash(flying.key), flying, |f| hash(f.key));
+        }
+    }
+
+    #[inline(always)]
+    fn remove(&mut self, key: u128) -> Option<Flying<R>> {
+        if let Some(at) = self.few.iter().position(|f| f.key == key) {
+            return Some(self.few.swap_remove(at));
+        }
+        self.more
+            .find_entry(hash(key), |f| f.key == key)
+            .ok()
+            .map(|found| found.remove().0)
+    }
+
+    #[cfg(test)]
+    fn iter(&self) -> impl Iterator<Item = &Flying<R>> {
+        self.few.iter().chain(self.more.iter())
+    }
+}
 
 /// A key being computed.
 struct Flying<R> {
@@ -522,10 +579,7 @@ impl<R: Clone> Store<R> {
         own: bool,
     ) -> Option<Probe<R>> {
         self.tables.locked(self.place(key), |table, flights| {
-            // Most misses find no flight at all: no probe then.
-            if !flights.is_empty()
-                && let Some(flying) = flights.find_mut(hash(key), |f| f.key == key)
-            {
+            if let Some(flying) = flights.find_mut(key) {
                 if flying.owner == me && me != NO_OWNER {
                     return None;
                 }
@@ -545,7 +599,7 @@ impl<R: Clone> Store<R> {
                 owner,
                 flight: None,
             };
-            flights.insert_unique(hash(key), flying, |f| hash(f.key));
+            flights.insert(flying);
             Some(Probe::Lead)
         })
     }
@@ -560,12 +614,7 @@ impl<R: Clone> Store<R> {
         readers: &Slots,
     ) -> Removed<R> {
         // Only the leader removes its key: the entry found is this caller's flight.
-        let end = |flights: &mut Flights<R>| {
-            flights
-                .find_entry(hash(key), |f| f.key == key)
-                .ok()
-                .and_then(|found| found.remove().0.flight)
-        };
+        let end = |flights: &mut Flights<R>| flights.remove(key).and_then(|f| f.flight);
         let place = self.place(key);
         let (mut removed, flight) = match value {
             Some((value, expires_at)) => {
@@ -1268,7 +1317,7 @@ mod tests {
         let index = crate::memory::per_thread::current();
         let made = |store: &Store<u64>| {
             store.tables.locked(store.place(1), |_, flights| {
-                (flights.len(), flights.iter().filter(|f| f.flight.is_some()).count())
+                (flights.iter().count(), flights.iter().filter(|f| f.flight.is_some()).count())
             })
         };
         assert!(matches!(store.lead_or_wait(1, 0, index, &slots), Probe::Lead));
@@ -1286,6 +1335,41 @@ mod tests {
         let mut context = std::task::Context::from_waker(std::task::Waker::noop());
         assert!(waiting.as_mut().poll(&mut context).is_ready(), "the flight ended");
         assert!(matches!(store.lead_or_wait(1, 0, index, &slots), Probe::Hit(7)));
+    }
+
+    #[test]
+    fn many_flights_in_one_shard_each_have_one_leader_and_end_once() {
+        // More keys in flight in one shard (the same high half) than its list holds.
+        let store = Store::<u64>::new(1_000);
+        let slots = readers();
+        let index = crate::memory::per_thread::current();
+        let keys: Vec<u128> = (0..3 * FEW as u128).map(|k| 5 << 64 | k).collect();
+        for &key in &keys {
+            assert!(matches!(store.lead_or_wait(key, 0, index, &slots), Probe::Lead));
+        }
+        let waits: Vec<Arc<Flight<u64>>> = keys
+            .iter()
+            .map(|&key| match store.lead_or_wait(key, 0, index, &slots) {
+                Probe::Wait(flight) => flight,
+                _ => panic!("a second caller of {key} waits"),
+            })
+            .collect();
+        let context = &mut std::task::Context::from_waker(std::task::Waker::noop());
+        let ended = |flight: &Arc<Flight<u64>>, context: &mut std::task::Context<'_>| {
+            std::pin::pin!(flight.wait_async()).poll(context).is_ready()
+        };
+        // Ended out of order: every other key first, then the rest from the last.
+        let order = (0..keys.len()).step_by(2).chain((1..keys.len()).step_by(2).rev());
+        for (done, i) in order.enumerate() {
+            assert!(!ended(&waits[i], context), "key {i} ended before its leader landed");
+            store.finish(keys[i], Some((i as u64, u64::MAX)), 0, &slots);
+            assert!(ended(&waits[i], context), "key {i}'s flight ended");
+            let left = store.tables.locked(store.place(keys[i]), |_, f| f.iter().count());
+            assert_eq!(left, keys.len() - done - 1);
+        }
+        for (i, &key) in keys.iter().enumerate() {
+            assert!(matches!(store.lead_or_wait(key, 0, index, &slots), Probe::Hit(v) if v == i as u64));
+        }
     }
 
     #[test]
