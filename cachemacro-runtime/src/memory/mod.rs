@@ -113,9 +113,6 @@ pub struct Lead<'a, R: Clone, L> {
     cache: &'a MemoryCache<R, L>,
     key: u128,
     landed: bool,
-    /// The flight is this thread's (see [`this_thread`]): a re-entrant call finds it there, so
-    /// the body need not be listed.
-    owned: bool,
 }
 
 impl<R: Clone, L> Lead<'_, R, L> {
@@ -163,39 +160,12 @@ fn this_thread() -> usize {
     THREAD.with(|mark| std::ptr::from_ref(mark) as usize)
 }
 
-/// What a caller does next.
-enum Step<'a, R: Clone, L> {
-    /// A value, and the entry's generation when this caller must schedule its refresh.
-    Hit(R, Option<u64>),
-    Wait(Arc<Flight<R>>),
-    Lead(Lead<'a, R, L>),
-    /// A miss with `lock = "none"`: compute and store, without a flight.
-    Unlocked,
-    /// Inside a bypass (or a value's `Clone` inside this store): run the body, touch nothing.
-    Bypass,
-}
-
 /// What a lookup of the in-process backend comes to.
 type MemoryFound<'a, R, L> = Found<R, MemoryLead<'a, R, L>, u64>;
 
-impl<'a, R: Clone, L> Step<'a, R, L> {
-    /// What the lookup of `key` comes to at this step, or the flight it must wait for.
-    fn found(self, key: u128) -> Result<MemoryFound<'a, R, L>, Arc<Flight<R>>> {
-        Ok(match self {
-            Step::Hit(value, due) => Found::Value(value, due),
-            Step::Wait(flight) => return Err(flight),
-            Step::Lead(lead) => Found::Compute {
-                listed: !lead.owned,
-                lead: MemoryLead::Flight(lead),
-            },
-            Step::Unlocked => Found::Compute {
-                lead: MemoryLead::Unlocked(key),
-                listed: false,
-            },
-            Step::Bypass => Found::Return,
-        })
-    }
-}
+/// What a caller does next: what its lookup comes to, or the flight it must wait for (then look
+/// again). One type from the table to the protocol, so that nothing is converted on the way.
+type Step<'a, R, L> = Result<MemoryFound<'a, R, L>, Arc<Flight<R>>>;
 
 /// What lands a computed value.
 #[doc(hidden)]
@@ -262,7 +232,7 @@ impl<R: Clone, L> MemoryCache<R, L> {
     #[inline(always)]
     fn first_step(&self, key: u128, after_hit: bool, own: bool) -> Step<'_, R, L> {
         match after_hit {
-            true if bypass::active() => Step::Bypass,
+            true if bypass::active() => Ok(Found::Return),
             true => self.miss(key, own),
             false => self.step(key, own),
         }
@@ -289,10 +259,10 @@ impl<R: Clone, L> MemoryCache<R, L> {
     #[inline]
     fn step(&self, key: u128, own: bool) -> Step<'_, R, L> {
         if bypass::active() {
-            return Step::Bypass;
+            return Ok(Found::Return);
         }
         match self.hit(key) {
-            Read::Hit(value, due) => Step::Hit(value, due),
+            Read::Hit(value, due) => Ok(Found::Value(value, due)),
             Read::Miss => self.miss(key, own),
         }
     }
@@ -301,7 +271,11 @@ impl<R: Clone, L> MemoryCache<R, L> {
     fn miss(&self, key: u128, own: bool) -> Step<'_, R, L> {
         if self.config.lock == Lock::None {
             self.counters.miss();
-            return Step::Unlocked;
+            // `lock = "none"`: computed and stored without a flight.
+            return Ok(Found::Compute {
+                lead: MemoryLead::Unlocked(key),
+                listed: false,
+            });
         }
         let (readers, index) = (self.readers(), per_thread::current());
         let now = clock::now_ms();
@@ -310,19 +284,22 @@ impl<R: Clone, L> MemoryCache<R, L> {
             .store
             .lead_or_wait_as(key, now, index, readers, this_thread(), own)
         {
-            Some(Probe::Hit(value)) => Step::Hit(value, None),
-            Some(Probe::Wait(flight)) => Step::Wait(flight),
+            Some(Probe::Hit(value)) => Ok(Found::Value(value, None)),
+            Some(Probe::Wait(flight)) => Err(flight),
             Some(Probe::Lead) => {
                 readers.miss(index);
-                Step::Lead(Lead {
-                    cache: self,
-                    key,
-                    landed: false,
-                    owned: own,
+                Ok(Found::Compute {
+                    lead: MemoryLead::Flight(Lead {
+                        cache: self,
+                        key,
+                        landed: false,
+                    }),
+                    // A re-entrant call finds a flight this thread owns: no listing.
+                    listed: !own,
                 })
             }
             // Inside this thread's own computation of the key.
-            None => Step::Bypass,
+            None => Ok(Found::Return),
         }
     }
 
@@ -443,7 +420,7 @@ impl<R: Clone + Send + Sync + 'static, L: Layout> Protocol<R, L> for Memory<R> {
         // A task may move between threads: its flights are no thread's.
         let mut step = cache.first_step(key, after_hit, false);
         loop {
-            match step.found(key) {
+            match step {
                 Ok(found) => return found,
                 // This thread or task computes the key: waiting would wait for itself.
                 Err(_) if reentry::computing(cache, key) => return Found::Return,
@@ -467,7 +444,7 @@ impl<R: Clone + Send + Sync + 'static, L: Layout> Protocol<R, L> for Memory<R> {
         key: u128,
         after_hit: bool,
     ) -> Option<MemoryFound<'_, R, L>> {
-        cache.first_step(key, after_hit, true).found(key).ok()
+        cache.first_step(key, after_hit, true).ok()
     }
 
     fn land_now<'a>(
