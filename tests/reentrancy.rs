@@ -174,6 +174,31 @@ fn a_warmed_body_that_calls_its_own_key_does_not_wait_for_itself() {
     assert_eq!(runs(&WARM_RUNS), 2);
 }
 
+static WARM_REFRESHING_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+/// With `refresh_after`, a call's slow path is the lookup under the blocking driver, while warm's
+/// is the caller's own: the nested call must see that this thread computes the key.
+#[memoize(ttl = "1h", refresh = "background", refresh_after = "30m", ignore = [depth])]
+fn warm_reenters_refreshing(k: u64, depth: u32) -> u64 {
+    WARM_REFRESHING_RUNS.fetch_add(1, Ordering::SeqCst);
+    if depth == 0 {
+        warm_reenters_refreshing(k, 1) + 1
+    } else {
+        k
+    }
+}
+
+#[test]
+fn a_warmed_body_that_calls_its_own_key_through_the_refreshing_path_does_not_wait_for_itself() {
+    let report = within("warm_reenters_refreshing_warm", || {
+        warm_reenters_refreshing_warm([(7, 0)])
+    });
+    assert_eq!((report.stored, report.failed), (1, 0));
+    assert_eq!(runs(&WARM_REFRESHING_RUNS), 2);
+    let call = within("a caller", || warm_reenters_refreshing(7, 0));
+    assert_eq!((call, runs(&WARM_REFRESHING_RUNS)), (8, 2), "warmed");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Different keys of one function calling each other (fib) still compute each key once.
 

@@ -33,7 +33,9 @@ pub enum Found<R, Lead, Stale> {
     /// A value; with the claim on its refresh when it is stale and this caller schedules one.
     Value(R, Option<Stale>),
     /// This caller computes the value, and `lead` lands it. `listed`: others wait for this
-    /// computation (a flight, a lock), so its body runs as the key's computation (see `reentry`).
+    /// computation (a flight, a lock), so its body runs as the key's computation (see `reentry`);
+    /// false too when the backend tells a re-entrant call itself (the in-process backend, for a
+    /// flight that the caller's thread leads on its own stack: a sync caller's).
     Compute {
         /// What lands the value.
         lead: Lead,

@@ -110,7 +110,8 @@ impl Sketch {
             return false;
         };
         for slot in slots {
-            counters[slot] = counters[slot].saturating_add(times).min(15);
+            // At most 15 before, so the sum fits: one add and one minimum.
+            counters[slot] = (u16::from(counters[slot]) + u16::from(times)).min(15) as u8;
         }
         self.added += usize::from(times);
         if self.added < self.period {
@@ -190,9 +191,7 @@ impl Ghost {
     /// Remembers `key` (a key's hash: its low half), as the newest.
     pub(crate) fn insert(&mut self, key: u64) {
         if self.buckets.is_empty() {
-            let buckets = (self.window as usize * 2).div_ceil(8).next_power_of_two();
-            self.buckets = vec![Bucket([(0, 0); 8]); buckets];
-            self.mask = buckets - 1;
+            self.allocate();
         }
         self.seq = self.seq.wrapping_add(1);
         let (seq, print) = (self.seq, fingerprint(key));
@@ -222,6 +221,15 @@ impl Ghost {
             oldest as usize & 7
         };
         slots[target] = (print, seq);
+    }
+
+    /// The table, on the first insertion (the shard is full by then): out of line, so that an
+    /// insertion saves no registers for it.
+    #[cold]
+    fn allocate(&mut self) {
+        let buckets = (self.window as usize * 2).div_ceil(8).next_power_of_two();
+        self.buckets = vec![Bucket([(0, 0); 8]); buckets];
+        self.mask = buckets - 1;
     }
 
     /// Forgets `key`; whether it was among the last `capacity` keys remembered.

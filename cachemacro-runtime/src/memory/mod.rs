@@ -152,39 +152,23 @@ impl<R: Clone, L> Drop for Lead<'_, R, L> {
     }
 }
 
-/// What a caller does next.
-enum Step<'a, R: Clone, L> {
-    /// A value, and the entry's generation when this caller must schedule its refresh.
-    Hit(R, Option<u64>),
-    Wait(Arc<Flight<R>>),
-    Lead(Lead<'a, R, L>),
-    /// A miss with `lock = "none"`: compute and store, without a flight.
-    Unlocked,
-    /// Inside a bypass (or a value's `Clone` inside this store): run the body, touch nothing.
-    Bypass,
+std::thread_local! {
+    /// Its address tells this thread from every other one alive: the owner of a flight.
+    static THREAD: u8 = const { 0 };
+}
+
+/// This thread's mark as a flight's owner ([`store::NO_OWNER`] is no thread's).
+#[inline]
+fn this_thread() -> usize {
+    THREAD.with(|mark| std::ptr::from_ref(mark) as usize)
 }
 
 /// What a lookup of the in-process backend comes to.
 type MemoryFound<'a, R, L> = Found<R, MemoryLead<'a, R, L>, u64>;
 
-impl<'a, R: Clone, L> Step<'a, R, L> {
-    /// What the lookup of `key` comes to at this step, or the flight it must wait for.
-    fn found(self, key: u128) -> Result<MemoryFound<'a, R, L>, Arc<Flight<R>>> {
-        Ok(match self {
-            Step::Hit(value, due) => Found::Value(value, due),
-            Step::Wait(flight) => return Err(flight),
-            Step::Lead(lead) => Found::Compute {
-                lead: MemoryLead::Flight(lead),
-                listed: true,
-            },
-            Step::Unlocked => Found::Compute {
-                lead: MemoryLead::Unlocked(key),
-                listed: false,
-            },
-            Step::Bypass => Found::Return,
-        })
-    }
-}
+/// What a caller does next: what its lookup comes to, or the flight it must wait for (then look
+/// again). One type from the table to the protocol, so that nothing is converted on the way.
+type Step<'a, R, L> = Result<MemoryFound<'a, R, L>, Arc<Flight<R>>>;
 
 /// What lands a computed value.
 #[doc(hidden)]
@@ -246,12 +230,14 @@ impl<R: Clone, L> MemoryCache<R, L> {
         }
     }
 
-    /// The first look of a lookup; `after_hit`: the hit path has just found nothing.
-    fn first_step(&self, key: u128, after_hit: bool) -> Step<'_, R, L> {
+    /// The first look of a lookup; `after_hit`: the hit path has just found nothing; `own`: a
+    /// flight this caller leads is its thread's (see [`this_thread`]).
+    #[inline(always)]
+    fn first_step(&self, key: u128, after_hit: bool, own: bool) -> Step<'_, R, L> {
         match after_hit {
-            true if bypass::active() => Step::Bypass,
-            true => self.miss(key, clock::now_ms(), self.readers()),
-            false => self.step(key),
+            true if bypass::active() => Ok(Found::Return),
+            true => self.miss(key, own),
+            false => self.step(key, own),
         }
     }
 
@@ -274,34 +260,49 @@ impl<R: Clone, L> MemoryCache<R, L> {
 
     /// One look at the table: a hit, a flight to wait for, or the lead.
     #[inline]
-    fn step(&self, key: u128) -> Step<'_, R, L> {
+    fn step(&self, key: u128, own: bool) -> Step<'_, R, L> {
         if bypass::active() {
-            return Step::Bypass;
+            return Ok(Found::Return);
         }
         match self.hit(key) {
-            Read::Hit(value, due) => Step::Hit(value, due),
-            Read::Miss => self.miss(key, clock::now_ms(), self.readers()),
+            Read::Hit(value, due) => Ok(Found::Value(value, due)),
+            Read::Miss => self.miss(key, own),
         }
     }
 
     #[cold]
-    fn miss(&self, key: u128, now: u64, readers: &Slots) -> Step<'_, R, L> {
+    fn miss(&self, key: u128, own: bool) -> Step<'_, R, L> {
         if self.config.lock == Lock::None {
             self.counters.miss();
-            return Step::Unlocked;
+            // `lock = "none"`: computed and stored without a flight.
+            return Ok(Found::Compute {
+                lead: MemoryLead::Unlocked(key),
+                listed: false,
+            });
         }
-        let index = per_thread::current();
-        match self.backend.store.lead_or_wait(key, now, index, readers) {
-            Probe::Hit(value) => Step::Hit(value, None),
-            Probe::Wait(flight) => Step::Wait(flight),
-            Probe::Lead => {
+        let (readers, index) = (self.readers(), per_thread::current());
+        let now = clock::now_ms();
+        match self
+            .backend
+            .store
+            .lead_or_wait_as(key, now, index, readers, this_thread(), own)
+        {
+            Some(Probe::Hit(value)) => Ok(Found::Value(value, None)),
+            Some(Probe::Wait(flight)) => Err(flight),
+            Some(Probe::Lead) => {
                 readers.miss(index);
-                Step::Lead(Lead {
-                    cache: self,
-                    key,
-                    landed: false,
+                Ok(Found::Compute {
+                    lead: MemoryLead::Flight(Lead {
+                        cache: self,
+                        key,
+                        landed: false,
+                    }),
+                    // A re-entrant call finds a flight this thread owns: no listing.
+                    listed: !own,
                 })
             }
+            // Inside this thread's own computation of the key.
+            None => Ok(Found::Return),
         }
     }
 
@@ -423,9 +424,10 @@ impl<R: Clone + Send + Sync + 'static, L: Layout> Protocol<R, L> for Memory<R> {
         key: u128,
         after_hit: bool,
     ) -> Found<R, MemoryLead<'_, R, L>, u64> {
-        let mut step = cache.first_step(key, after_hit);
+        // A task may move between threads: its flights are no thread's.
+        let mut step = cache.first_step(key, after_hit, false);
         loop {
-            match step.found(key) {
+            match step {
                 Ok(found) => return found,
                 // This thread or task computes the key: waiting would wait for itself.
                 Err(_) if reentry::computing(cache, key) => return Found::Return,
@@ -437,17 +439,19 @@ impl<R: Clone + Send + Sync + 'static, L: Layout> Protocol<R, L> for Memory<R> {
                     }
                 }
             }
-            step = cache.step(key);
+            step = cache.step(key, false);
         }
     }
 
-    /// [`find`](Protocol::find)'s first step, when it is not a wait.
+    /// [`find`](Protocol::find)'s first step, when it is not a wait. The flight it leads is
+    /// this thread's: the body runs and lands on the caller's stack, before the thread can end.
+    #[inline(always)]
     fn find_now(
         cache: &MemoryCache<R, L>,
         key: u128,
         after_hit: bool,
     ) -> Option<MemoryFound<'_, R, L>> {
-        cache.first_step(key, after_hit).found(key).ok()
+        cache.first_step(key, after_hit, true).ok()
     }
 
     fn land_now<'a>(

@@ -20,14 +20,17 @@
 //!
 //! # Flights
 //!
-//! The keys being computed are kept apart from the entries, in a small table per shard inside the
-//! shard's mutex, which hits never take: publishing a flight takes that mutex alone, without
-//! announcing a write or waiting for readers (the lock's "mutex holder"), so a miss pays for a
-//! write once, to store its value, and removes its flight in that same write. A flight is an
-//! entry without a [`Flight`] until a second caller comes to wait for it: a miss nobody waits for
-//! allocates nothing and wakes nobody. A caller finding no flight looks at the table under the
+//! The keys being computed are kept apart from the entries, in a short list per shard (a hash
+//! table past [`FEW`]) inside the shard's mutex, which hits never take: publishing a flight takes
+//! that mutex alone, without announcing a write or waiting for readers (the lock's "mutex
+//! holder"), so a miss pays for a write once, to store its value, and removes its flight in that
+//! same write. A flight is an entry without a [`Flight`] until a second caller comes to wait for
+//! it: a miss nobody waits for allocates nothing (once the shard's list has room) and wakes nobody. A caller finding no flight looks at the table under the
 //! same mutex before leading, so it sees the value of any flight that ended before. An expired
 //! entry stays until that value replaces it (and counts as expired then), or the hand meets it.
+//! A sync caller computing on its own stack marks the flight as its thread's: a call of the same
+//! key made inside that computation finds the mark and runs its body uncached instead of waiting
+//! for itself, which spares the computation the `reentry` listing.
 //!
 //! # Eviction
 //!
@@ -254,7 +257,76 @@ pub(crate) struct Store<R> {
 }
 
 /// A shard's flights: each key being computed, and its [`Flight`] once someone waits for it.
-type Flights<R> = HashTable<(u128, Option<Arc<Flight<R>>>)>;
+///
+/// A shard rarely has more than a few keys in flight at once: the first [`FEW`] are kept in a
+/// list and compared one by one, which costs a miss less than a hash table's insertion and
+/// removal; any more go to a table, so that many at once still cost each a probe.
+struct Flights<R> {
+    few: Vec<Flying<R>>,
+    more: HashTable<Flying<R>>,
+}
+
+/// How many flights a shard keeps in its list.
+const FEW: usize = 8;
+
+impl<R> Flights<R> {
+    fn new() -> Self {
+        Flights {
+            few: Vec::new(),
+            more: HashTable::new(),
+        }
+    }
+
+    #[inline(always)]
+    fn find_mut(&mut self, key: u128) -> Option<&mut Flying<R>> {
+        if let Some(flying) = self.few.iter_mut().find(|f| f.key == key) {
+            return Some(flying);
+        }
+        if self.more.is_empty() {
+            return None;
+        }
+        self.more.find_mut(hash(key), |f| f.key == key)
+    }
+
+    /// Adds a key that has no flight.
+    #[inline(always)]
+    fn insert(&mut self, flying: Flying<R>) {
+        if self.few.len() < FEW {
+            self.few.push(flying);
+        } else {
+            self.more
+                .insert_unique(hash(flying.key), flying, |f| hash(f.key));
+        }
+    }
+
+    #[inline(always)]
+    fn remove(&mut self, key: u128) -> Option<Flying<R>> {
+        if let Some(at) = self.few.iter().position(|f| f.key == key) {
+            return Some(self.few.swap_remove(at));
+        }
+        self.more
+            .find_entry(hash(key), |f| f.key == key)
+            .ok()
+            .map(|found| found.remove().0)
+    }
+
+    #[cfg(test)]
+    fn iter(&self) -> impl Iterator<Item = &Flying<R>> {
+        self.few.iter().chain(self.more.iter())
+    }
+}
+
+/// A key being computed.
+struct Flying<R> {
+    key: u128,
+    /// The thread whose own call computes it, on that thread's stack ([`Store::lead_or_wait_as`]);
+    /// [`NO_OWNER`] for a computation that may move between threads (a task's).
+    owner: usize,
+    flight: Option<Arc<Flight<R>>>,
+}
+
+/// The owner of a flight that no thread owns.
+pub(crate) const NO_OWNER: usize = 0;
 
 struct Table<R> {
     entries: HashTable<Entry<R>>,
@@ -484,6 +556,7 @@ impl<R: Clone> Store<R> {
     /// The miss path: the value if it was stored meanwhile (counted as a hit in the slot at
     /// `index`), else the flight to wait for or to lead. Takes the shard's mutex alone: see
     /// "Flights".
+    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn lead_or_wait(
         &self,
         key: u128,
@@ -491,20 +564,47 @@ impl<R: Clone> Store<R> {
         index: Index,
         readers: &Slots,
     ) -> Probe<R> {
+        self.lead_or_wait_as(key, now, index, readers, NO_OWNER, false)
+            .unwrap_or(Probe::Lead)
+    }
+
+    /// [`lead_or_wait`](Self::lead_or_wait) by the thread `me` (an address only it has while it
+    /// lives), which owns the flight it leads if `own`: it computes the key on its own stack, so
+    /// that the flight ends before the thread does. `None`: `me` owns this key's flight, and
+    /// this call, made inside that computation, must not wait for it (a re-entrant call; see
+    /// `reentry`: owning replaces listing for a sync caller's computation).
+    pub(crate) fn lead_or_wait_as(
+        &self,
+        key: u128,
+        now: u64,
+        index: Index,
+        readers: &Slots,
+        me: usize,
+        own: bool,
+    ) -> Option<Probe<R>> {
         self.tables.locked(self.place(key), |table, flights| {
-            if let Some((_, flight)) = flights.find_mut(hash(key), |(k, _)| *k == key) {
+            if let Some(flying) = flights.find_mut(key) {
+                if flying.owner == me && me != NO_OWNER {
+                    return None;
+                }
                 // The first waiter makes the flight; its leader lands it.
-                let flight = flight.get_or_insert_with(|| Arc::new(Flight::new()));
-                return Probe::Wait(flight.clone());
+                let flight = flying.flight.get_or_insert_with(|| Arc::new(Flight::new()));
+                return Some(Probe::Wait(flight.clone()));
             }
             // No flight: any flight of this key ended in a write that stored its value first,
             // under this mutex, so this look finds it.
             if let Read::Hit(value, _) = Self::read_entry(table, key, now, 0) {
                 readers.hit(index);
-                return Probe::Hit(value);
+                return Some(Probe::Hit(value));
             }
-            flights.insert_unique(hash(key), (key, None), |(k, _)| hash(*k));
-            Probe::Lead
+            let owner = if own { me } else { NO_OWNER };
+            let flying = Flying {
+                key,
+                owner,
+                flight: None,
+            };
+            flights.insert(flying);
+            Some(Probe::Lead)
         })
     }
 
@@ -518,12 +618,7 @@ impl<R: Clone> Store<R> {
         readers: &Slots,
     ) -> Removed<R> {
         // Only the leader removes its key: the entry found is this caller's flight.
-        let end = |flights: &mut Flights<R>| {
-            flights
-                .find_entry(hash(key), |(k, _)| *k == key)
-                .ok()
-                .and_then(|found| found.remove().0.1)
-        };
+        let end = |flights: &mut Flights<R>| flights.remove(key).and_then(|f| f.flight);
         let place = self.place(key);
         let (mut removed, flight) = match value {
             Some((value, expires_at)) => {
@@ -1226,7 +1321,7 @@ mod tests {
         let index = crate::memory::per_thread::current();
         let made = |store: &Store<u64>| {
             store.tables.locked(store.place(1), |_, flights| {
-                (flights.len(), flights.iter().filter(|(_, f)| f.is_some()).count())
+                (flights.iter().count(), flights.iter().filter(|f| f.flight.is_some()).count())
             })
         };
         assert!(matches!(store.lead_or_wait(1, 0, index, &slots), Probe::Lead));
@@ -1244,6 +1339,41 @@ mod tests {
         let mut context = std::task::Context::from_waker(std::task::Waker::noop());
         assert!(waiting.as_mut().poll(&mut context).is_ready(), "the flight ended");
         assert!(matches!(store.lead_or_wait(1, 0, index, &slots), Probe::Hit(7)));
+    }
+
+    #[test]
+    fn many_flights_in_one_shard_each_have_one_leader_and_end_once() {
+        // More keys in flight in one shard (the same high half) than its list holds.
+        let store = Store::<u64>::new(1_000);
+        let slots = readers();
+        let index = crate::memory::per_thread::current();
+        let keys: Vec<u128> = (0..3 * FEW as u128).map(|k| 5 << 64 | k).collect();
+        for &key in &keys {
+            assert!(matches!(store.lead_or_wait(key, 0, index, &slots), Probe::Lead));
+        }
+        let waits: Vec<Arc<Flight<u64>>> = keys
+            .iter()
+            .map(|&key| match store.lead_or_wait(key, 0, index, &slots) {
+                Probe::Wait(flight) => flight,
+                _ => panic!("a second caller of {key} waits"),
+            })
+            .collect();
+        let context = &mut std::task::Context::from_waker(std::task::Waker::noop());
+        let ended = |flight: &Arc<Flight<u64>>, context: &mut std::task::Context<'_>| {
+            std::pin::pin!(flight.wait_async()).poll(context).is_ready()
+        };
+        // Ended out of order: every other key first, then the rest from the last.
+        let order = (0..keys.len()).step_by(2).chain((1..keys.len()).step_by(2).rev());
+        for (done, i) in order.enumerate() {
+            assert!(!ended(&waits[i], context), "key {i} ended before its leader landed");
+            store.finish(keys[i], Some((i as u64, u64::MAX)), 0, &slots);
+            assert!(ended(&waits[i], context), "key {i}'s flight ended");
+            let left = store.tables.locked(store.place(keys[i]), |_, f| f.iter().count());
+            assert_eq!(left, keys.len() - done - 1);
+        }
+        for (i, &key) in keys.iter().enumerate() {
+            assert!(matches!(store.lead_or_wait(key, 0, index, &slots), Probe::Hit(v) if v == i as u64));
+        }
     }
 
     #[test]
