@@ -2,8 +2,11 @@
 //! computing right now runs its body uncached, instead of waiting for the computation it is part
 //! of, which would wait for it in turn, forever.
 //!
-//! Whoever computes a key that others may wait for (an in-process leader, a Redis flight leader
-//! or lock holder, a Redis refresh holding the lock) lists the (cache, key) pair in a
+//! An in-process sync caller that computes a key on its own stack marks the key's flight with its
+//! thread instead (`memory/store.rs`): a call of that key made inside the computation finds the
+//! mark under the shard's mutex, and no list is written on such a miss. Whoever else computes a
+//! key that others may wait for (an in-process leader in a task or the blocking driver, a Redis
+//! flight leader or lock holder, a Redis refresh holding the lock) lists the (cache, key) pair in a
 //! thread-local while its body runs: the protocol runs the body through [`run_async`] (a sync
 //! caller's too, polled by the blocking driver), which lists the pair during each of the body's
 //! polls, so a nested call in the same task or thread, polled inside, sees it, while another

@@ -14,9 +14,9 @@
 //! and `write`. Writes are rare next to hits: a miss writes once (its value), a hit never (it
 //! bumps its entry's counter, see below, and stops once the count is of no further use).
 //!
-//! The locked add is the one fence a hit pays. An asymmetric fence (`membarrier`) would let
-//! readers mark with a plain store, but it cost 9.3 us per call on these VMs while a second thread
-//! ran, and every write would pay it.
+//! A hit pays at most one fence: the locked add of its read mark, or none on a *biased* shard (one
+//! that served many reads with no write between), whose readers mark with a plain store and whose
+//! next writer pays one `membarrier` instead (`read_lock.rs`).
 //!
 //! # Flights
 //!
