@@ -21,7 +21,7 @@
 //!      compiler fence, then loads `biased` again (SeqCst); if it has fallen meanwhile, a SeqCst
 //!      fence, which makes the mark as good as the locked add;
 //! 2. loads the shard's `writing` flag (SeqCst); if set, it leaves its mark cleared and reads as a
-//!    writer does instead (below);
+//!    mutex holder instead (below);
 //! 3. reads the table through `&T`;
 //! 4. clears its mark with one plain store (Release) of the value it read in step 1, plus
 //!    [`HIT`] if the read was a hit: the mark and the hit count share the word;
@@ -29,8 +29,7 @@
 //!    checkpoint: if it gets the shard's mutex without waiting, and no write took the mutex since
 //!    the previous checkpoint, it sets `biased` (where `membarrier` works, else never).
 //!
-//! A **writer** (an insert, a remove, an eviction, `clear`, a miss storing its value, and the
-//! reads of threads without a slot or that found `writing` set):
+//! A **writer** (an insert, a remove, an eviction, `clear`, a miss storing its value):
 //! 1. takes the shard's mutex, and counts its write there;
 //! 2. announces itself: `writing = true` (SeqCst store);
 //! 3. if the shard is biased, revokes the bias: `biased = false`, then one
@@ -42,7 +41,9 @@
 //! 5. reads and writes the table through `&mut T`;
 //! 6. withdraws: `writing = false` (Release), then releases the mutex.
 //!
-//! A **mutex holder** ([`Shards::locked`]: a miss publishing its flight) takes the mutex alone,
+//! A **mutex holder** ([`Shards::locked`]: a miss publishing its flight; and
+//! [`Shards::read_under_mutex`]: a read by a thread without a slot, or one that found `writing`
+//! set) takes the mutex alone,
 //! without announcing itself, revoking or waiting: it reads the table through `&T` beside the
 //! readers, and writes only the shard's side data, which lives inside the mutex and which readers
 //! never see.
@@ -76,17 +77,21 @@
 //!   visible to every later scan, or no revocation has happened since it saw `biased`, and the
 //!   next writer (mutex order) finds the shard biased and runs `membarrier` before its scan.
 //!   `biased` changes only under the mutex (revoked by a writer, set at a checkpoint), so a writer
-//!   reads it exactly. Without `membarrier` (not Linux, an old kernel, a seccomp filter) no shard
-//!   is ever biased; should it fail after the process registered for it, no writer could proceed
-//!   soundly past a biased shard, and the process aborts (the kernel does not fail a registered
-//!   process's call).
+//!   reads it exactly. Without `membarrier` (not Linux, an old kernel, a seccomp filter: the
+//!   process registers and runs it once before it biases any shard) no shard is ever biased.
+//!   Should it fail later, the writer retries (registering again, for a forked child) and falls
+//!   back to `MEMBARRIER_CMD_GLOBAL`; should that fail too (a seccomp filter installed since), no
+//!   writer could proceed soundly past a biased shard, and the process aborts.
 //! - **What a revocation costs, and its bound.** `membarrier` took 9.3 us here with a second
-//!   thread running; a biased read saves a few ns. A shard is biased again only at a checkpoint
-//!   that finds no write since the previous one, and a thread checkpoints once per [`REBIAS_HITS`]
-//!   of its hits (on an unbiased one), so revocations are at most one per `REBIAS_HITS` hits (under
-//!   0.2 ns a hit, were every bias revoked at once), and a steady stream of misses,
-//!   each a write between checkpoints, keeps its shard unbiased: its writes pay one load of the
-//!   flag.
+//!   thread running (it interrupts every CPU that runs a thread of the process); a biased read
+//!   saves a few ns. A shard is biased again only at a checkpoint that finds no write since the
+//!   previous one, and its slot owners checkpoint once per [`REBIAS_HITS`] of a thread's hits (on
+//!   an unbiased one), so a cache's revocations are at most about one per `REBIAS_HITS` of its
+//!   hits, in aggregate (under 0.2 ns a hit), and a steady stream of misses, each a write between
+//!   checkpoints, keeps its shard unbiased: its writes pay one load of the flag. The price is in
+//!   the latency of rare writes: a write to a biased shard (a miss or an invalidation after a
+//!   long run of hits alone) takes the membarrier's ~10 us instead of ~0.5 us, and `clear()` may
+//!   pay one per shard.
 //! - **One writer of a slot.** A slot's word is written by its owner with plain stores (steps 1
 //!   and 4, and hit counting), which is sound only while one thread owns it: [`Index`] is not
 //!   `Send`, and only [`crate::memory::per_thread::current`] makes one.
@@ -188,7 +193,7 @@ impl<T, S> Shards<T, S> {
 
     /// Runs `f` on the table at `place` as the reader whose slot is `index` in `readers`, and
     /// counts a hit there if `f` says so. `None` when this thread has no slot of its own or a
-    /// writer is active: then read with [`read_as_writer`](Self::read_as_writer).
+    /// writer is active: then read with [`read_under_mutex`](Self::read_under_mutex).
     ///
     /// The fallback is the caller's so that it can be a cold function of plain arguments: were
     /// `f` passed to it, `f`'s captures would be kept in memory on the hit path too.
@@ -237,6 +242,11 @@ impl<T, S> Shards<T, S> {
     #[cold]
     #[inline(never)]
     fn checkpoint(&self, place: usize) {
+        // First, outside the mutex: the first call registers, which waits for an RCU grace
+        // period (about 10 ms here) that the shard's writers should not wait for.
+        if !heavy_fence_available() {
+            return;
+        }
         let shard = &self.shards[place];
         let mut guarded = match shard.lock.try_lock() {
             Ok(guarded) => guarded,
@@ -244,24 +254,26 @@ impl<T, S> Shards<T, S> {
             Err(TryLockError::WouldBlock) => return,
         };
         if guarded.checked == Some(guarded.writes) {
-            if heavy_fence_available() {
-                // Under the mutex: the next writer reads it there, and revokes.
-                shard.biased.store(true, Ordering::Relaxed);
-            }
+            // Under the mutex: the next writer reads it there, and revokes. Release, so that a
+            // reader that sees it also sees the last writer's withdrawal (x86 and ARMv8 order
+            // them anyway, through the mutex; the language does not).
+            shard.biased.store(true, Ordering::Release);
         } else {
             guarded.checked = Some(guarded.writes);
         }
     }
 
-    /// [`read`](Self::read) as a writer, counting a hit in the slot at `index` if `f` says so.
-    pub(crate) fn read_as_writer<O: Outcome>(
+    /// [`read`](Self::read) under the shard's mutex, as a mutex holder does (no announcement,
+    /// no revocation, no wait for readers: a write would stop a biased shard's fast reads, and
+    /// count against its next bias), counting a hit in the slot at `index` if `f` says so.
+    pub(crate) fn read_under_mutex<O: Outcome>(
         &self,
         place: usize,
         index: Index,
         readers: &Slots,
         f: impl FnOnce(&T) -> O,
     ) -> O {
-        let out = self.write(place, readers, |table| f(table));
+        let out = self.locked(place, |table, _| f(table));
         if out.is_hit() {
             readers.hit(index);
         }
@@ -269,11 +281,13 @@ impl<T, S> Shards<T, S> {
     }
 
     /// Runs `f` on the table at `place` alone: no other writer, and no reader inside.
+    #[cfg(test)]
     pub(crate) fn write<O>(&self, place: usize, readers: &Slots, f: impl FnOnce(&mut T) -> O) -> O {
         self.write_with(place, readers, |table, _| f(table))
     }
 
-    /// [`write`](Self::write), with the shard's side data.
+    /// Runs `f` on the table at `place` alone (no other writer, and no reader inside), with the
+    /// shard's side data.
     pub(crate) fn write_with<O>(
         &self,
         place: usize,
@@ -360,9 +374,11 @@ fn revoke(biased: &AtomicBool) {
     // Made visible by the fence below, which every reader's CPU runs too.
     biased.store(false, Ordering::Relaxed);
     if !heavy_fence() {
-        // The process registered for `membarrier` before it biased this shard; if the kernel now
-        // refuses (a seccomp filter installed since), no write can proceed soundly.
-        tracing::error!("membarrier failed after registering for it: aborting");
+        // The process ran `membarrier` before it biased this shard; if the kernel now refuses it
+        // every way (a seccomp filter installed since), no write can proceed soundly: a biased
+        // reader's mark may still be in its CPU's store buffer. Not through `tracing`: this thread
+        // holds the shard's mutex, and a subscriber could call into this cache.
+        eprintln!("cachemacro: membarrier(2) failed after it had worked in this process; aborting");
         std::process::abort();
     }
     #[cfg(test)]
@@ -437,6 +453,7 @@ pub(crate) mod membarrier {
 
     // The kernel's ABI (`linux/membarrier.h`).
     const QUERY: i32 = 0;
+    const GLOBAL: i32 = 1 << 0;
     const PRIVATE_EXPEDITED: i32 = 1 << 3;
     const REGISTER_PRIVATE_EXPEDITED: i32 = 1 << 4;
 
@@ -445,14 +462,16 @@ pub(crate) mod membarrier {
     const UNAVAILABLE: u8 = 2;
     static STATE: AtomicU8 = AtomicU8::new(UNKNOWN);
 
-    /// True if [`heavy`] works in this process: registers it on the first call.
+    /// True if [`heavy`] works in this process: registers it, and runs it once, on the first
+    /// call (a registration the kernel accepts does not prove the command allowed: a seccomp
+    /// filter may deny it).
     pub(crate) fn available() -> bool {
         match STATE.load(Ordering::Relaxed) {
             AVAILABLE => true,
             UNAVAILABLE => false,
             _ => {
                 // Two threads may both register: it is idempotent.
-                let available = register();
+                let available = register() && command(PRIVATE_EXPEDITED) == 0;
                 let state = if available { AVAILABLE } else { UNAVAILABLE };
                 STATE.store(state, Ordering::Relaxed);
                 available
@@ -461,10 +480,15 @@ pub(crate) mod membarrier {
     }
 
     /// Every running thread of the process runs a full memory fence before this returns. False
-    /// if the kernel refused.
+    /// if the kernel refused every way.
     pub(crate) fn heavy() -> bool {
-        // A forked child may not have inherited the registration: register and try again.
-        command(PRIVATE_EXPEDITED) == 0 || (register() && command(PRIVATE_EXPEDITED) == 0)
+        // A forked child may not have inherited the registration: register and try again. The
+        // expedited command can also fail for a moment (it allocates a CPU mask on some kernels);
+        // `GLOBAL` gives the same guarantee (every running thread of every process, through an
+        // RCU grace period: milliseconds) with no registration and no allocation.
+        command(PRIVATE_EXPEDITED) == 0
+            || (register() && command(PRIVATE_EXPEDITED) == 0)
+            || command(GLOBAL) == 0
     }
 
     fn register() -> bool {
@@ -542,7 +566,7 @@ mod tests {
         let find = |table: &Table| Found(table.get(&k).copied());
         let found = match shards.read(0, index, slots, find) {
             Some(found) => found,
-            None => shards.read_as_writer(0, index, slots, find),
+            None => shards.read_under_mutex(0, index, slots, find),
         };
         found.0
     }

@@ -525,7 +525,7 @@ impl<R: Clone> Store<R> {
         readers: &Slots,
     ) -> Read<R> {
         self.tables
-            .read_as_writer(self.place(key), index, readers, |table| {
+            .read_under_mutex(self.place(key), index, readers, |table| {
                 Self::read_entry(table, key, now, refresh_after)
             })
     }

@@ -17,7 +17,8 @@ pub(crate) use std::thread_local;
 pub(crate) const SLOTS: usize = 64;
 
 /// Hits between a thread's bias checkpoints (see [`crate::memory::read_lock`]): with
-/// `membarrier` at ~9.3 us, revoking at most once per this many hits costs under 0.2 ns a hit.
+/// `membarrier` at ~9.3 us, revoking at most about once per this many hits of a cache, in
+/// aggregate, costs under 0.2 ns a hit.
 pub(crate) const REBIAS_HITS: u64 = 1 << 16;
 
 pub(crate) use super::read_lock::membarrier::{
