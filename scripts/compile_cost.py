@@ -119,7 +119,8 @@ def prepare(name, dependency, attribute, functions, runs, quick, work):
     shutil.rmtree(directory, ignore_errors=True)
     write_crate(directory, dependency, attribute, functions)
     row = {"name": name, "directory": directory, "dependency": dependency,
-           "attribute": attribute, "touch": [], "edit": [], "alone": []}
+           "attribute": attribute, "touch": [], "edit": [], "alone": [],
+           "touch_cpu": [], "edit_cpu": [], "alone_cpu": []}
     clean, units = [], None
     for _ in range(1 if quick else runs):
         shutil.rmtree(os.path.join(directory, "target"), ignore_errors=True)
@@ -146,7 +147,7 @@ def record(row, step, result):
     """Keeps a build's wall time and its CPU time (user + system, cargo and rustc together)."""
     elapsed, _, cpu = result
     row[step].append(elapsed)
-    row.setdefault(step + "_cpu", []).append(cpu)
+    row[step + "_cpu"].append(cpu)
 
 
 def main():
@@ -192,30 +193,27 @@ def main():
                            for step in ("touch", "edit", "alone"))
         print(f"| {row['name']} | {clean} | {times} | {per_fn} | {row['units']} |")
     if peer is not None:
-        print(f"\nPer-run ratios to `{peer['name']}` (median of the runs' ratios):\n")
-        print("| crate | touch rebuild | one-line edit rebuild | crate alone from scratch |")
-        print("|---|---|---|---|")
-        for row in rows:
-            if row is peer or row is rows[0]:
-                continue
-            ratios = " | ".join(
-                f"{statistics.median(a / b for a, b in zip(row[step], peer[step])):.2f}x"
-                for step in ("touch", "edit", "alone"))
-            print(f"| {row['name']} | {ratios} |")
+        print_ratios(rows, peer, "", "Per-run ratios to `{}` (median of the runs' ratios)")
         # CPU time is what the build itself costs: on a shared machine the wall time also
         # counts the time the build waited for a core.
-        print(f"\nThe same in CPU time (user + system), ratios to `{peer['name']}`:\n")
-        print("| crate | touch rebuild | one-line edit rebuild | crate alone from scratch |")
-        print("|---|---|---|---|")
-        for row in rows:
-            if row is peer or row is rows[0]:
-                continue
-            ratios = " | ".join(
-                f"{statistics.median(a / b for a, b in zip(row[step + '_cpu'], peer[step + '_cpu'])):.2f}x"
-                for step in ("touch", "edit", "alone"))
-            print(f"| {row['name']} | {ratios} |")
+        print_ratios(rows, peer, "_cpu", "The same in CPU time (user + system), ratios to `{}`")
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def print_ratios(rows, peer, suffix, title):
+    """Each crate's rebuilds against `peer`'s: the median of the runs' ratios, of the wall times
+    (`suffix` "") or of the CPU times ("_cpu")."""
+    print(f"\n{title.format(peer['name'])}:\n")
+    print("| crate | touch rebuild | one-line edit rebuild | crate alone from scratch |")
+    print("|---|---|---|---|")
+    for row in rows:
+        if row is peer or row is rows[0]:
+            continue
+        ratios = " | ".join(
+            f"{statistics.median(a / b for a, b in zip(row[step + suffix], peer[step + suffix])):.2f}x"
+            for step in ("touch", "edit", "alone"))
+        print(f"| {row['name']} | {ratios} |")
 
 
 def load_average():

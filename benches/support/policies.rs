@@ -974,12 +974,46 @@ impl S3Lfu {
 pub struct Dueling {
     sharded: Sharded<S3Lfu>,
     leaders: usize,
+    vote: Vote,
+}
+
+/// The duel's saturating counter and what the followers run: shared by [`Dueling`] and
+/// [`KeyDueling`].
+struct Vote {
     a: Setting,
     b: Setting,
     counter: i64,
     limit: i64,
     /// Whether the followers run `a` now.
     following_a: bool,
+}
+
+impl Vote {
+    fn new((a, b): (Setting, Setting), limit: i64) -> Self {
+        Vote {
+            a,
+            b,
+            counter: 0,
+            limit: limit.max(1),
+            following_a: false,
+        }
+    }
+
+    /// Counts a leader's miss (`by_a`: a leader of `a` missed); the setting the followers must
+    /// switch to, if this miss changed the side they follow.
+    fn miss(&mut self, by_a: bool) -> Option<Setting> {
+        self.counter = if by_a {
+            (self.counter + 1).min(self.limit)
+        } else {
+            (self.counter - 1).max(-self.limit)
+        };
+        let a = self.counter < 0;
+        if a == self.following_a {
+            return None;
+        }
+        self.following_a = a;
+        Some(if a { self.a } else { self.b })
+    }
 }
 
 impl Dueling {
@@ -1000,11 +1034,7 @@ impl Dueling {
         Dueling {
             sharded,
             leaders,
-            a,
-            b,
-            counter: 0,
-            limit: limit.max(1),
-            following_a: false,
+            vote: Vote::new((a, b), limit),
         }
     }
 }
@@ -1016,15 +1046,7 @@ impl Policy for Dueling {
         if hit || i >= 2 * self.leaders {
             return hit;
         }
-        self.counter = if i < self.leaders {
-            (self.counter + 1).min(self.limit)
-        } else {
-            (self.counter - 1).max(-self.limit)
-        };
-        let a = self.counter < 0;
-        if a != self.following_a {
-            self.following_a = a;
-            let setting = if a { self.a } else { self.b };
+        if let Some(setting) = self.vote.miss(i < self.leaders) {
             for shard in &mut self.sharded.shards[2 * self.leaders..] {
                 shard.apply(setting);
             }
@@ -1069,11 +1091,7 @@ impl KeyDuel {
 pub struct KeyDueling {
     sharded: Sharded<S3Lfu>,
     duel: KeyDuel,
-    a: Setting,
-    b: Setting,
-    counter: i64,
-    limit: i64,
-    following_a: bool,
+    vote: Vote,
 }
 
 impl KeyDueling {
@@ -1099,11 +1117,7 @@ impl KeyDueling {
         KeyDueling {
             sharded,
             duel,
-            a,
-            b,
-            counter: 0,
-            limit: limit.max(1),
-            following_a: false,
+            vote: Vote::new((a, b), limit),
         }
     }
 }
@@ -1115,15 +1129,12 @@ impl Policy for KeyDueling {
         if hit {
             return hit;
         }
-        match self.duel.group(key) {
-            0 => self.counter = (self.counter + 1).min(self.limit),
-            1 => self.counter = (self.counter - 1).max(-self.limit),
+        let by_a = match self.duel.group(key) {
+            0 => true,
+            1 => false,
             _ => return hit,
-        }
-        let a = self.counter < 0;
-        if a != self.following_a {
-            self.following_a = a;
-            let setting = if a { self.a } else { self.b };
+        };
+        if let Some(setting) = self.vote.miss(by_a) {
             for shard in &mut self.sharded.shards {
                 shard.apply(setting);
             }

@@ -451,14 +451,6 @@ pub mod __private {
             cache
         }
 
-        /// The in-process cache of a function, keeping `R` of its results in the layout `L`.
-        pub fn memory_cache<R: Clone + Send + Sync + 'static, L: crate::layout::Layout>(
-            self,
-            config: FnConfig,
-        ) -> crate::MemoryCache<R, L> {
-            crate::MemoryCache::new(config)
-        }
-
         /// Completes this proof about a `Result`'s `Ok` type with `error`'s about its error type
         /// (`cache_err = true`). Where the error type's proof failed, its type is unknown, and so
         /// is this one's: nothing more is reported.

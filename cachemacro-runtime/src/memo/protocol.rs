@@ -350,7 +350,7 @@ where
         match self.compute_sync(key, true, cacheable, args, body) {
             Looked::Computed(value, stored) => {
                 // An `f_warm` that calls the function itself learns here what its item did.
-                warm::observe_computed(warm::cache_id(self), stored);
+                warm::observe_computed(reentry::identity(self), stored);
                 value
             }
             found => found.value(),

@@ -25,8 +25,9 @@ thread_local! {
     static COMPUTING: RefCell<Vec<(usize, u128)>> = const { RefCell::new(Vec::new()) };
 }
 
-/// A cache's identity: its address (caches live in statics, and are never moved).
-fn identity<C: ?Sized>(cache: &C) -> usize {
+/// A cache's identity: its address (caches live in statics, and are never moved). Also what
+/// warm-up observes a cache by (`warm.rs`).
+pub(crate) fn identity<C: ?Sized>(cache: &C) -> usize {
     std::ptr::from_ref(cache).cast::<()>() as usize
 }
 

@@ -52,7 +52,7 @@ use std::sync::mpsc::sync_channel;
 use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
 
-use crate::{bypass, refresh};
+use crate::{bypass, reentry, refresh};
 
 /// What `f_warm` did with its items.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -199,12 +199,7 @@ pub fn warm_fn<I, P, C, const N: usize>(items: I, f: P, cache: &'static C) -> Wa
 where
     I: WarmArgs<P, N>,
 {
-    items.warm_with(f, cache_id(cache))
-}
-
-/// A cache's identity for [`observe`]: its address (a cache is a `static`).
-pub(crate) fn cache_id<C>(cache: &C) -> usize {
-    std::ptr::from_ref(cache).addr()
+    items.warm_with(f, reentry::identity(cache))
 }
 
 /// Calls a memoized function with one item and observes what the call did: `f(item)` for a

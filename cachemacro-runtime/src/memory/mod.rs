@@ -82,6 +82,7 @@ pub use cell::MemoryCell;
 // code) and the per-thread slots (`per_thread`), built from `sync`'s primitives; `model`
 // compiles them again over shuttle's (tests only).
 pub(crate) mod evict;
+mod membarrier;
 #[cfg(test)]
 mod model;
 pub(crate) mod per_thread;
@@ -338,11 +339,6 @@ impl<R, L> MemoryCache<R, L> {
 }
 
 impl<R: Clone + Send + Sync + 'static, L: Layout> MemoryCache<R, L> {
-    #[doc(hidden)]
-    pub fn new(config: FnConfig) -> Self {
-        Self::build(config, None)
-    }
-
     /// A cache that also holds at most `max_bytes` in charges (`max_bytes`; see [`budget`]).
     #[doc(hidden)]
     pub fn with_max_bytes(config: FnConfig, max_bytes: u64) -> Self

@@ -14,7 +14,7 @@
 //! writer announcing with a Release store instead of SeqCst (through the store buffers of
 //! `memory/model/sync.rs`). The slot bookkeeping has its own tests: a slot handed to two live threads
 //! or not given back on exit fails `a_slot_recycled_while_a_writer_waits`; threads on the shared
-//! slot marking it fail `threads_beyond_the_owned_slots_share_one_and_read_as_writers`. The
+//! slot marking it fail `threads_beyond_the_owned_slots_share_one_and_read_under_the_mutex`. The
 //! flights (a miss's, under the shard's mutex alone): a leader ending its flight before the write
 //! that stores its value, or a caller looking at the table before it holds the mutex, lets a
 //! second caller lead and fails `of_callers_missing_one_key_at_once_one_leads_and_the_others_get_its_value`. The

@@ -25,8 +25,9 @@
 //! that mutex alone, without announcing a write or waiting for readers (the lock's "mutex
 //! holder"), so a miss pays for a write once, to store its value, and removes its flight in that
 //! same write. A flight is an entry without a [`Flight`] until a second caller comes to wait for
-//! it: a miss nobody waits for allocates nothing (once the shard's list has room) and wakes nobody. A caller finding no flight looks at the table under the
-//! same mutex before leading, so it sees the value of any flight that ended before. An expired
+//! it: a miss nobody waits for allocates nothing (once the shard's list has room) and wakes
+//! nobody. A caller finding no flight looks at the table under the same mutex before leading, so
+//! it sees the value of any flight that ended before. An expired
 //! entry stays until that value replaces it (and counts as expired then), or the hand meets it.
 //! A sync caller computing on its own stack marks the flight as its thread's: a call of the same
 //! key made inside that computation finds the mark and runs its body uncached instead of waiting
@@ -556,7 +557,7 @@ impl<R: Clone> Store<R> {
     /// The miss path: the value if it was stored meanwhile (counted as a hit in the slot at
     /// `index`), else the flight to wait for or to lead. Takes the shard's mutex alone: see
     /// "Flights".
-    #[cfg_attr(not(test), allow(dead_code))]
+    #[cfg(test)]
     pub(crate) fn lead_or_wait(
         &self,
         key: u128,

@@ -21,9 +21,7 @@ pub(crate) const SLOTS: usize = 64;
 /// aggregate, costs under 0.2 ns a hit.
 pub(crate) const REBIAS_HITS: u64 = 1 << 16;
 
-pub(crate) use super::read_lock::membarrier::{
-    available as heavy_fence_available, heavy as heavy_fence,
-};
+pub(crate) use super::membarrier::{available as heavy_fence_available, heavy as heavy_fence};
 
 /// The light side of the asymmetric fence: the compiler keeps the order, the CPU need not (a
 /// writer's [`heavy_fence`] makes up for it).

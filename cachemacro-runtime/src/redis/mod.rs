@@ -85,8 +85,8 @@
 //! Concurrent misses on one key run the body once in all the processes sharing the backend
 //! (`lock = "redis"`, the default here). Within a process, one caller looks the key up and the
 //! others wait for it, as with the in-process backend (sync callers read the key first, each on
-//! its own connection, and join the wait only when they miss). When that caller misses, it claims the
-//! key's lock in Redis, `{entry key}:lock` (for example
+//! its own connection, and join the wait only when they miss). When that caller misses, it claims
+//! the key's lock in Redis, `{entry key}:lock` (for example
 //! `cachemacro:app::servers@v0:6a09e667f3bcc908b2fb1366ea957d3e:lock`), holding a random token
 //! and expiring after `lock_ttl` ([`DEFAULT_LOCK_TTL`], 10 s, unless the function sets it). The
 //! holder runs the body, stores the value, then deletes the lock if it still holds its token.

@@ -195,7 +195,7 @@ fn a_slot_recycled_while_a_writer_waits() {
 }
 
 #[test]
-fn threads_beyond_the_owned_slots_share_one_and_read_as_writers() {
+fn threads_beyond_the_owned_slots_share_one_and_read_under_the_mutex() {
     // More readers than owned slots: the last ones share one slot, which must hold no mark.
     check(4, |store, slots| {
         store.insert(key(0, 1), value(1, 0), u64::MAX, 0, &slots);
