@@ -55,23 +55,8 @@ thread_local! {
 
 /// Runs `future` to completion on this thread.
 pub(crate) fn block_on<F: Future>(future: F) -> F::Output {
-    // The thread's own signal, unless an outer call on this thread uses it (or the thread's locals
-    // are being destroyed): then one of this call's own.
-    let borrowed = SIGNAL
-        .try_with(|(signal, in_use)| (!in_use.replace(true)).then(|| signal.clone()))
-        .ok()
-        .flatten();
-    let _release = Release(borrowed.is_some());
-    let signal = match borrowed {
-        Some(signal) => {
-            // A wake-up left over from a previous call (its future woke after completing).
-            signal.woken.store(false, Ordering::Relaxed);
-            signal
-        }
-        None => Signal::new(),
-    };
-    let waker = Waker::from(signal.clone());
-    let mut context = Context::from_waker(&waker);
+    let parker = Parker::new();
+    let mut context = Context::from_waker(&parker.waker);
     // Unconstrained: on a tokio worker (a sync memoized function called from async code), tokio's
     // per-task budget would count this call's channel and timer operations against the caller's
     // poll; once spent, the next operation returns `Pending` and queues its wake-up on this very
@@ -82,18 +67,58 @@ pub(crate) fn block_on<F: Future>(future: F) -> F::Output {
         if let Poll::Ready(output) = future.as_mut().poll(&mut context) {
             return output;
         }
-        while !signal.woken.swap(false, Ordering::Acquire) {
+        parker.park();
+    }
+}
+
+/// A blocked call's signal and its waker: the part of [`block_on`] that does not depend on the
+/// future, out of line so that it is compiled once, here, rather than for each future in a
+/// user's debug build (issue 17).
+struct Parker {
+    signal: Arc<Signal>,
+    waker: Waker,
+    /// Whether the signal is the thread's own, to give back when the call returns or unwinds.
+    borrowed: bool,
+}
+
+impl Parker {
+    #[inline(never)]
+    fn new() -> Parker {
+        // The thread's own signal, unless an outer call on this thread uses it (or the thread's
+        // locals are being destroyed): then one of this call's own.
+        let borrowed = SIGNAL
+            .try_with(|(signal, in_use)| (!in_use.replace(true)).then(|| signal.clone()))
+            .ok()
+            .flatten();
+        let is_borrowed = borrowed.is_some();
+        let signal = match borrowed {
+            Some(signal) => {
+                // A wake-up left over from a previous call (its future woke after completing).
+                signal.woken.store(false, Ordering::Relaxed);
+                signal
+            }
+            None => Signal::new(),
+        };
+        Parker {
+            waker: Waker::from(signal.clone()),
+            signal,
+            borrowed: is_borrowed,
+        }
+    }
+
+    /// Parks the thread until the future's waker is called.
+    #[inline(never)]
+    fn park(&self) {
+        while !self.signal.woken.swap(false, Ordering::Acquire) {
             thread::park();
         }
     }
 }
 
-/// Gives the thread's signal back when the call that borrowed it returns or unwinds.
-struct Release(bool);
-
-impl Drop for Release {
+impl Drop for Parker {
+    #[inline(never)]
     fn drop(&mut self) {
-        if self.0 {
+        if self.borrowed {
             let _ = SIGNAL.try_with(|(_, in_use)| in_use.set(false));
         }
     }

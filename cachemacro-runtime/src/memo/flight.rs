@@ -18,7 +18,9 @@
 #![cfg_attr(not(feature = "redis"), allow(dead_code))]
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use event_listener::Event;
@@ -29,7 +31,7 @@ pub(crate) struct Flight<R = ()> {
     /// `Some(None)`: look again. A mutex rather than a `OnceLock`, whose one-time initialisation
     /// cost a miss ~140 instructions (callgrind) where an uncontended lock costs a few dozen.
     outcome: Mutex<Option<Option<R>>>,
-    event: Event,
+    ending: Ending,
 }
 
 /// `mutex`'s data, also after a panic elsewhere while it was locked: every update of the data
@@ -44,7 +46,7 @@ impl<R> Flight<R> {
     pub(crate) fn new() -> Self {
         Flight {
             outcome: Mutex::new(None),
-            event: Event::new(),
+            ending: Ending::new(),
         }
     }
 
@@ -66,11 +68,11 @@ impl<R> Flight<R> {
         }
         *current = Some(outcome);
         drop(current);
-        self.event.notify(usize::MAX);
+        self.ending.end();
     }
 
     fn ended(&self) -> bool {
-        locked(&self.outcome).is_some()
+        self.ending.ended()
     }
 }
 
@@ -78,21 +80,61 @@ impl<R: Clone> Flight<R> {
     /// Waits until the flight ends: the leader's value, or `None` to look again. Threads wait
     /// through the blocking driver (`memo::driver`).
     pub(crate) async fn wait_async(&self) -> Option<R> {
-        loop {
-            if let Some(outcome) = self.outcome() {
-                return outcome;
-            }
-            // Listen before checking again, so that an ending in between is not missed.
-            let listener = self.event.listen();
-            if let Some(outcome) = self.outcome() {
-                return outcome;
-            }
-            listener.await;
+        self.ending.wait().await;
+        // Ended: the outcome was set before the ending was announced.
+        locked(&self.outcome).clone().flatten()
+    }
+}
+
+/// The part of a flight that does not depend on its value: whether it has ended, and the waiters
+/// to wake when it does.
+///
+/// Apart, and out of line, so that its waits and wake-ups are compiled once, in this crate: in
+/// a user's debug build every generic item a memoized function reaches is compiled again in the
+/// user's crate, and `event_listener`'s list of waiters alone is over a hundred of them (issue 17).
+struct Ending {
+    /// Set once the outcome is in place.
+    ended: AtomicBool,
+    event: Event,
+}
+
+impl Ending {
+    #[inline(never)]
+    fn new() -> Self {
+        Ending {
+            ended: AtomicBool::new(false),
+            event: Event::new(),
         }
     }
 
-    fn outcome(&self) -> Option<Option<R>> {
-        locked(&self.outcome).clone()
+    fn ended(&self) -> bool {
+        self.ended.load(Ordering::Acquire)
+    }
+
+    /// Announces the end (once the outcome is in place) and wakes every waiter.
+    #[inline(never)]
+    fn end(&self) {
+        self.ended.store(true, Ordering::Release);
+        self.event.notify(usize::MAX);
+    }
+
+    /// Resolves once the flight has ended. Boxed, so that even dropping a wait before the end
+    /// calls into this crate rather than compiling the listener's drop where it is awaited.
+    #[inline(never)]
+    fn wait(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        Box::pin(async move {
+            loop {
+                if self.ended() {
+                    return;
+                }
+                // Listen before checking again, so that an ending in between is not missed.
+                let listener = self.event.listen();
+                if self.ended() {
+                    return;
+                }
+                listener.await;
+            }
+        })
     }
 }
 

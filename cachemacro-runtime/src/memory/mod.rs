@@ -78,10 +78,12 @@ mod cell;
 #[doc(hidden)]
 pub use cell::MemoryCell;
 
-// The store: the table (`store`, its eviction's sketch and ghost in `evict`) over the read-mostly lock (`read_lock`, all of the store's unsafe
+// The store: the table (`store`, its eviction's sketch and ghost in `evict`, the keys in flight
+// in `flights`) over the read-mostly lock (`read_lock`, all of the store's unsafe
 // code) and the per-thread slots (`per_thread`), built from `sync`'s primitives; `model`
 // compiles them again over shuttle's (tests only).
 pub(crate) mod evict;
+mod flights;
 mod membarrier;
 #[cfg(test)]
 mod model;

@@ -21,7 +21,7 @@
 //! # Flights
 //!
 //! The keys being computed are kept apart from the entries, in a short list per shard (a hash
-//! table past [`FEW`]) inside the shard's mutex, which hits never take: publishing a flight takes
+//! table past a few, see `flights.rs`) inside the shard's mutex, which hits never take: publishing a flight takes
 //! that mutex alone, without announcing a write or waiting for readers (the lock's "mutex
 //! holder"), so a miss pays for a write once, to store its value, and removes its flight in that
 //! same write. A flight is an entry without a [`Flight`] until a second caller comes to wait for
@@ -59,6 +59,8 @@ use super::sync::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use crate::flight::Flight;
 use crate::memory::budget::{self, MAX_CHARGE, Sizer};
 use crate::memory::evict::{Ghost, Sketch};
+pub(crate) use crate::memory::flights::NO_OWNER;
+use crate::memory::flights::{Flights, Flying};
 
 /// The most hits main's hand credits an entry with: it spares it that many passes.
 const MAX_FREQ: u8 = 7;
@@ -256,78 +258,6 @@ pub(crate) struct Store<R> {
     /// With `max_bytes`: how values are charged.
     sizer: Option<Sizer<R>>,
 }
-
-/// A shard's flights: each key being computed, and its [`Flight`] once someone waits for it.
-///
-/// A shard rarely has more than a few keys in flight at once: the first [`FEW`] are kept in a
-/// list and compared one by one, which costs a miss less than a hash table's insertion and
-/// removal; any more go to a table, so that many at once still cost each a probe.
-struct Flights<R> {
-    few: Vec<Flying<R>>,
-    more: HashTable<Flying<R>>,
-}
-
-/// How many flights a shard keeps in its list.
-const FEW: usize = 8;
-
-impl<R> Flights<R> {
-    fn new() -> Self {
-        Flights {
-            few: Vec::new(),
-            more: HashTable::new(),
-        }
-    }
-
-    #[inline(always)]
-    fn find_mut(&mut self, key: u128) -> Option<&mut Flying<R>> {
-        if let Some(flying) = self.few.iter_mut().find(|f| f.key == key) {
-            return Some(flying);
-        }
-        if self.more.is_empty() {
-            return None;
-        }
-        self.more.find_mut(hash(key), |f| f.key == key)
-    }
-
-    /// Adds a key that has no flight.
-    #[inline(always)]
-    fn insert(&mut self, flying: Flying<R>) {
-        if self.few.len() < FEW {
-            self.few.push(flying);
-        } else {
-            self.more
-                .insert_unique(hash(flying.key), flying, |f| hash(f.key));
-        }
-    }
-
-    #[inline(always)]
-    fn remove(&mut self, key: u128) -> Option<Flying<R>> {
-        if let Some(at) = self.few.iter().position(|f| f.key == key) {
-            return Some(self.few.swap_remove(at));
-        }
-        self.more
-            .find_entry(hash(key), |f| f.key == key)
-            .ok()
-            .map(|found| found.remove().0)
-    }
-
-    #[cfg(test)]
-    fn iter(&self) -> impl Iterator<Item = &Flying<R>> {
-        self.few.iter().chain(self.more.iter())
-    }
-}
-
-/// A key being computed.
-struct Flying<R> {
-    key: u128,
-    /// The thread whose own call computes it, on that thread's stack ([`Store::lead_or_wait_as`]);
-    /// [`NO_OWNER`] for a computation that may move between threads (a task's).
-    owner: usize,
-    flight: Option<Arc<Flight<R>>>,
-}
-
-/// The owner of a flight that no thread owns.
-pub(crate) const NO_OWNER: usize = 0;
 
 struct Table<R> {
     entries: HashTable<Entry<R>>,
@@ -599,12 +529,11 @@ impl<R: Clone> Store<R> {
                 return Some(Probe::Hit(value));
             }
             let owner = if own { me } else { NO_OWNER };
-            let flying = Flying {
+            flights.insert(Flying {
                 key,
                 owner,
                 flight: None,
-            };
-            flights.insert(flying);
+            });
             Some(Probe::Lead)
         })
     }
@@ -619,7 +548,7 @@ impl<R: Clone> Store<R> {
         readers: &Slots,
     ) -> Removed<R> {
         // Only the leader removes its key: the entry found is this caller's flight.
-        let end = |flights: &mut Flights<R>| flights.remove(key).and_then(|f| f.flight);
+        let end = |flights: &mut Flights<R>| flights.remove(key);
         let place = self.place(key);
         let (mut removed, flight) = match value {
             Some((value, expires_at)) => {
@@ -1004,6 +933,7 @@ super::sync::std_only! {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::memory::flights::FEW;
 
     fn readers() -> Slots {
         Slots::default()
@@ -1322,7 +1252,7 @@ mod tests {
         let index = crate::memory::per_thread::current();
         let made = |store: &Store<u64>| {
             store.tables.locked(store.place(1), |_, flights| {
-                (flights.iter().count(), flights.iter().filter(|f| f.flight.is_some()).count())
+                flights.counts()
             })
         };
         assert!(matches!(store.lead_or_wait(1, 0, index, &slots), Probe::Lead));
@@ -1369,7 +1299,7 @@ mod tests {
             assert!(!ended(&waits[i], context), "key {i} ended before its leader landed");
             store.finish(keys[i], Some((i as u64, u64::MAX)), 0, &slots);
             assert!(ended(&waits[i], context), "key {i}'s flight ended");
-            let left = store.tables.locked(store.place(keys[i]), |_, f| f.iter().count());
+            let left = store.tables.locked(store.place(keys[i]), |_, f| f.counts().0);
             assert_eq!(left, keys.len() - done - 1);
         }
         for (i, &key) in keys.iter().enumerate() {
