@@ -133,8 +133,8 @@ fn derive_names_the_runtime_by_its_crate_option() {
 
 // Memoized functions written by a `macro_rules!` macro, their argument types passed in as
 // `$t:ty`: the expansion puts the key's writes on the types (for errors), yet must read the
-// arguments and its own locals by the names the macro declared (macro_rules hygiene). A derive
-// there works with the field types written in the macro (not yet with `$t:ty` fields).
+// arguments and its own locals by the names the macro declared (macro_rules hygiene). So must a
+// derive's, for fields of `$t:ty` types.
 macro_rules! memoized_by_macro {
     ($t:ty) => {
         static BY_MACRO_RUNS: ::std::sync::atomic::AtomicU32 =
@@ -163,6 +163,21 @@ macro_rules! memoized_by_macro {
         #[derive(renamed::CacheKey, renamed::CacheSize, Clone)]
         struct MacroKey {
             id: u16,
+            of: $t,
+        }
+
+        #[derive(renamed::CacheKey, Clone)]
+        enum MacroChoice {
+            One($t),
+            Two { first: $t, second: $t },
+        }
+
+        #[memoize]
+        fn by_macro_choice(choice: MacroChoice) -> u64 {
+            match choice {
+                MacroChoice::One(a) => ::core::primitive::u64::from(a),
+                MacroChoice::Two { first, second } => ::core::primitive::u64::from(first + second),
+            }
         }
 
         #[memoize]
@@ -185,8 +200,25 @@ fn functions_written_by_macro_rules_with_ty_fragments() {
     ::core::assert_eq!(by_macro_refreshing(5), 5);
     ::core::assert_eq!(MacroRepo.twice(4), 8);
     ::core::assert_eq!(MacroRepo::twice_cache().len(), Some(1));
-    ::core::assert_eq!(by_macro_key(MacroKey { id: 9 }), 9);
-    ::core::assert_eq!(by_macro_key(MacroKey { id: 9 }), 9);
+    ::core::assert_eq!(by_macro_key(MacroKey { id: 9, of: 1 }), 9);
+    ::core::assert_eq!(by_macro_key(MacroKey { id: 9, of: 1 }), 9);
+    ::core::assert_eq!(by_macro_key(MacroKey { id: 9, of: 2 }), 9);
     ::core::assert_eq!(by_macro_key_cache().stats().hits, 1);
-    ::core::assert!(renamed::CacheSize::cache_size(&MacroKey { id: 1 }) >= 2);
+    ::core::assert!(renamed::CacheSize::cache_size(&MacroKey { id: 1, of: 1 }) >= 6);
+    ::core::assert_eq!(
+        by_macro_choice(MacroChoice::Two {
+            first: 1,
+            second: 2
+        }),
+        3
+    );
+    ::core::assert_eq!(
+        by_macro_choice(MacroChoice::Two {
+            first: 2,
+            second: 1
+        }),
+        3
+    );
+    ::core::assert_eq!(by_macro_choice(MacroChoice::One(3)), 3);
+    ::core::assert_eq!(by_macro_choice_cache().stats().hits, 0);
 }

@@ -38,3 +38,14 @@ pub(crate) fn located_at(ident: &Ident, span: Span) -> Ident {
     moved.set_span(ident.span().located_at(span));
     moved
 }
+
+/// [`located_at`] for every token of `tokens`.
+pub(crate) fn located(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut token| {
+            token.set_span(token.span().located_at(span));
+            token
+        })
+        .collect()
+}
