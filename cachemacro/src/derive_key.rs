@@ -12,7 +12,7 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::ext::IdentExt;
 use syn::visit::Visit;
 
-use crate::spans::{located, located_at, respan, type_name_span};
+use crate::spans::{located, located_at, type_name_span};
 use syn::{Data, DeriveInput, Fields, Ident, Lit, LitStr, Token};
 
 use crate::attr::closest;
@@ -191,16 +191,16 @@ fn read_fields(fields: &Fields, errors: &mut Errors) -> Vec<KeyedField> {
 }
 
 /// Writes one field, `value` being a reference to it, through `<Type as KeyField>`: the path is
-/// spanned on the field's type, so a type without a key is reported there (with `KeyField`'s
+/// located on the field's type, so a type without a key is reported there (with `KeyField`'s
 /// advice for fields).
 fn write_field(krate: &TokenStream, field: &KeyedField, value: TokenStream) -> TokenStream {
     let span = type_name_span(&field.ty);
-    // Located on the type, resolving as the derive's own: under a `macro_rules!` caller (`$t:ty`
-    // fields) the type's span carries the caller's hygiene, not the derive's.
+    // Located on the type, each token resolving as the derive's own: under a `macro_rules!`
+    // caller (`$t:ty` fields) the type's span carries the caller's hygiene, not the derive's.
     let value = located(value, span);
     let out = located_at(&Ident::new("__cachemacro_out", Span::call_site()), span);
     let ty = &field.ty;
-    let key_field = respan(quote!(#krate::__private::KeyField), span);
+    let key_field = located(quote!(#krate::__private::KeyField), span);
     quote_spanned!(span=> <#ty as #key_field>::write_field(#value, #out);)
 }
 

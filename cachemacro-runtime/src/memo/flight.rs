@@ -80,7 +80,10 @@ impl<R: Clone> Flight<R> {
     /// Waits until the flight ends: the leader's value, or `None` to look again. Threads wait
     /// through the blocking driver (`memo::driver`).
     pub(crate) async fn wait_async(&self) -> Option<R> {
-        self.ending.wait().await;
+        // An ended flight's outcome is read at once, without boxing a wait.
+        if !self.ending.ended() {
+            self.ending.wait().await;
+        }
         // Ended: the outcome was set before the ending was announced.
         locked(&self.outcome).clone().flatten()
     }
@@ -121,7 +124,7 @@ impl Ending {
     /// Resolves once the flight has ended. Boxed, so that even dropping a wait before the end
     /// calls into this crate rather than compiling the listener's drop where it is awaited.
     #[inline(never)]
-    fn wait(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+    fn wait(&self) -> Pin<Box<dyn Future<Output = ()> + Send + Sync + '_>> {
         Box::pin(async move {
             loop {
                 if self.ended() {

@@ -81,6 +81,10 @@ impl<R> Flights<R> {
             return self.list.swap_remove(at).flight;
         }
         let at = self.index.remove(key)?;
+        debug_assert!(
+            at < self.list.len(),
+            "the index names a position past the list"
+        );
         if at >= self.list.len() {
             return None;
         }
@@ -168,5 +172,31 @@ mod tests {
             assert_eq!(flying.flight.is_some(), i % 3 == 0, "key {i}");
         }
         assert_eq!(flights.counts().0, 10);
+        // Down past the list's length (the index cleared), and up past it again (rebuilt).
+        let mut left: Vec<u128> = (0..40).filter(|i| i % 4 == 1).collect();
+        for i in left.drain(..3) {
+            assert_eq!(flights.remove(key(i)).is_some(), i % 3 == 0, "key {i}");
+        }
+        for i in 100..104 {
+            flights.insert(Flying {
+                key: key(i),
+                owner: i as usize,
+                flight: None,
+            });
+            left.push(i);
+        }
+        for &i in &left {
+            assert_eq!(
+                flights.find_mut(key(i)).unwrap().owner,
+                i as usize,
+                "key {i}"
+            );
+        }
+        for &i in left.iter().rev() {
+            assert!(flights.find_mut(key(i)).is_some(), "key {i}");
+            flights.remove(key(i));
+            assert!(flights.find_mut(key(i)).is_none(), "key {i}");
+        }
+        assert_eq!(flights.counts(), (0, 0));
     }
 }

@@ -20,8 +20,8 @@
 //!
 //! # Flights
 //!
-//! The keys being computed are kept apart from the entries, in a short list per shard (a hash
-//! table past a few, see `flights.rs`) inside the shard's mutex, which hits never take: publishing a flight takes
+//! The keys being computed are kept apart from the entries, in a list per shard (indexed past a
+//! few, see `flights.rs`) inside the shard's mutex, which hits never take: publishing a flight takes
 //! that mutex alone, without announcing a write or waiting for readers (the lock's "mutex
 //! holder"), so a miss pays for a write once, to store its value, and removes its flight in that
 //! same write. A flight is an entry without a [`Flight`] until a second caller comes to wait for
