@@ -121,16 +121,14 @@ impl Ending {
         self.event.notify(usize::MAX);
     }
 
-    /// Resolves once the flight has ended. Boxed, so that even dropping a wait before the end
-    /// calls into this crate rather than compiling the listener's drop where it is awaited.
+    /// Resolves once the flight has ended; for a caller that found it running. Boxed, so that
+    /// even dropping a wait before the end calls into this crate rather than compiling the
+    /// listener's drop where it is awaited.
     #[inline(never)]
     fn wait(&self) -> Pin<Box<dyn Future<Output = ()> + Send + Sync + '_>> {
         Box::pin(async move {
             loop {
-                if self.ended() {
-                    return;
-                }
-                // Listen before checking again, so that an ending in between is not missed.
+                // Listen before looking again, so that an ending in between is not missed.
                 let listener = self.event.listen();
                 if self.ended() {
                     return;

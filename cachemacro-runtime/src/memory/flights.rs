@@ -13,6 +13,7 @@ use std::sync::Arc;
 use hashbrown::HashTable;
 
 use crate::flight::Flight;
+use crate::memory::store::hash;
 
 /// The owner of a flight that no thread owns.
 pub(crate) const NO_OWNER: usize = 0;
@@ -134,10 +135,6 @@ impl Index {
     fn clear(&mut self) {
         self.0.clear();
     }
-}
-
-fn hash(key: u128) -> u64 {
-    key as u64
 }
 
 #[cfg(test)]

@@ -160,7 +160,7 @@ std::thread_local! {
     static THREAD: u8 = const { 0 };
 }
 
-/// This thread's mark as a flight's owner ([`store::NO_OWNER`] is no thread's).
+/// This thread's mark as a flight's owner ([`flights::NO_OWNER`] is no thread's).
 #[inline]
 fn this_thread() -> usize {
     THREAD.with(|mark| std::ptr::from_ref(mark) as usize)

@@ -1,6 +1,6 @@
 //! The read-mostly lock of the in-process store, and the only unsafe code in it: a table per
 //! shard, read by [`Shards::read`] without a lock and without writing shared memory, written by
-//! [`Shards::write`] under a mutex.
+//! [`Shards::write_with`] under a mutex.
 //!
 //! Why not a `RwLock`: a hit writing the lock word pulls that word's cache line from the core that
 //! last wrote it, so two threads hitting the same shard did less work than one (`store.rs` has the

@@ -59,8 +59,7 @@ use super::sync::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use crate::flight::Flight;
 use crate::memory::budget::{self, MAX_CHARGE, Sizer};
 use crate::memory::evict::{Ghost, Sketch};
-pub(crate) use crate::memory::flights::NO_OWNER;
-use crate::memory::flights::{Flights, Flying};
+use crate::memory::flights::{Flights, Flying, NO_OWNER};
 
 /// The most hits main's hand credits an entry with: it spares it that many passes.
 const MAX_FREQ: u8 = 7;
@@ -139,7 +138,7 @@ pub(crate) enum Read<R> {
     /// A live value, and the entry's generation when this caller must schedule its refresh (it is
     /// old enough and no refresh is in flight: from now on one is).
     Hit(R, Option<u64>),
-    /// No live value: take the miss path, [`Store::lead_or_wait`].
+    /// No live value: take the miss path, [`Store::lead_or_wait_as`].
     Miss,
 }
 
@@ -311,8 +310,9 @@ fn shard_count(capacity: u64) -> u64 {
     shards
 }
 
+/// A key's hash in a shard's tables: its low half (the high half picks the shard).
 #[inline]
-fn hash(key: u128) -> u64 {
+pub(crate) fn hash(key: u128) -> u64 {
     key as u64
 }
 
@@ -499,7 +499,7 @@ impl<R: Clone> Store<R> {
             .unwrap_or(Probe::Lead)
     }
 
-    /// [`lead_or_wait`](Self::lead_or_wait) by the thread `me` (an address only it has while it
+    /// `lead_or_wait` by the thread `me` (an address only it has while it
     /// lives), which owns the flight it leads if `own`: it computes the key on its own stack, so
     /// that the flight ends before the thread does. `None`: `me` owns this key's flight, and
     /// this call, made inside that computation, must not wait for it (a re-entrant call; see
@@ -538,7 +538,7 @@ impl<R: Clone> Store<R> {
         })
     }
 
-    /// Ends this caller's flight on `key` (from [`lead_or_wait`](Self::lead_or_wait)), storing
+    /// Ends this caller's flight on `key` (from [`lead_or_wait_as`](Self::lead_or_wait_as)), storing
     /// `value` in the same write if there is one. Its waiters, if any, then look again.
     pub(crate) fn finish(
         &self,
