@@ -267,6 +267,15 @@ mod tests {
         assert!(matches!(flights.join(1), Role::Leader(_)));
     }
 
+    /// A wait is `Send` and `Sync`, as the futures of memoized async functions that hold one
+    /// must be for callers that need either.
+    #[test]
+    fn a_wait_is_send_and_sync() {
+        fn send_and_sync<T: Send + Sync>(_: &T) {}
+        let flight = Flight::<u32>::new();
+        send_and_sync(&flight.wait_async());
+    }
+
     #[test]
     fn a_dropped_leader_releases_followers_empty_handed() {
         let flights = Flights::<u32>::new();
