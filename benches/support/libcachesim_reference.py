@@ -21,6 +21,10 @@ CAPACITIES = {
     "Scans": [1000, 10000],
     "Shifting": [1000, 10000],
     "Loop": [1000, 10000],
+    "Drift": [1000, 10000],
+    "Bursts": [1000, 10000],
+    "Turns": [1000, 10000],
+    "ScanLoop": [1000, 10000],
 }
 
 POLICIES = {

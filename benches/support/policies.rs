@@ -25,7 +25,12 @@ pub trait Policy {
 /// with the capacity divided exactly.
 pub fn shard_capacities(capacity: usize, threads: usize) -> Vec<usize> {
     let mut shards = (threads * 8).next_power_of_two().min(64);
-    while shards > 1 && capacity / shards < 32 {
+    // `HIT_RATIO_MIN_SHARD`: another least share, for a sweep (`benches/hit_ratio.rs`).
+    let least: usize = std::env::var("HIT_RATIO_MIN_SHARD")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(32);
+    while shards > 1 && capacity / shards < least {
         shards /= 2;
     }
     let (base, extra) = (capacity / shards, capacity % shards);
@@ -531,6 +536,9 @@ impl Sketch {
     }
 }
 
+/// The fewest misses an [`Aging::Detect`] window counts (fewer are noise).
+const MIN_WINDOW: f64 = 512.0;
+
 /// S3-FIFO's queues with a TinyLFU frequency sketch, fitted to a hit path that only bumps a
 /// per-entry counter. Two uses of the sketch, each switchable:
 ///
@@ -580,10 +588,16 @@ pub struct S3Lfu {
     pub keep: f64,
     /// Dueling by key ([`KeyDueling`]): the aging of the leader keys.
     pub duel: Option<KeyDuel>,
+    /// [`Aging::Detect`]: signal misses this period, and the running baseline of their rate.
+    signals: u32,
+    window_misses: u32,
+    baseline: f64,
+    /// How many resets aged the residents (detected shifts).
+    pub fired: u32,
 }
 
 /// What happens to the residents' hit counts when the sketch halves its counters.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Debug)]
 pub enum Aging {
     /// Halved (TinyLFU's reset applied to the part the sketch has not seen).
     Halve,
@@ -601,14 +615,45 @@ pub enum Aging {
     FreqOnly,
     /// The share [`S3Lfu::keep`] kept (0.5 is `Halve`): the knob an adaptive window may move.
     Keep,
+    /// Halved only when a window of `window` capacities of misses (at least [`MIN_WINDOW`]) saw
+    /// a rate of `signal` misses above `threshold` times its running mean: meant to age on a
+    /// shift in popularity and not on a stationary workload (tried in issue 15's last round; not
+    /// taken).
+    Detect {
+        signal: Signal,
+        threshold: f64,
+        /// Misses per evaluation, in capacities.
+        window: f64,
+    },
+}
+
+/// Which misses a [`Aging::Detect`] counts.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Signal {
+    /// Keys back from the ghost queue.
+    Ghost,
+    /// Keys the sketch had seen (estimate at least 1).
+    Recurring,
 }
 
 impl S3Lfu {
-    /// The policy chosen for the store (issue 15): small FIFO 5%, ghost queue of twice the
-    /// capacity, gated by the sketch (`gate` 1: a returning key's estimate must reach main's
-    /// victim's), a 3-bit counter, no admission of entries not hit in the small FIFO. The same
-    /// constants for every trace.
+    /// The policy in the store (issue 15, the last round): small FIFO 3%, ghost queue of 1.25
+    /// times the capacity, gated by the sketch (`gate` 1: a returning key's estimate must reach
+    /// main's victim's, whose own hits count for at most 2), a counter up to 5, the residents'
+    /// hits never aged (only the sketch halves), no admission of entries not hit in the small
+    /// FIFO. The same constants for every trace.
     pub fn chosen(capacity: usize) -> Self {
+        let mut policy = Self::with_ghost(capacity, 0.03, 5, 1.25, false);
+        policy.gate = 1;
+        policy.aging = Aging::Never;
+        policy.hit_cap = 2;
+        policy
+    }
+
+    /// The policy the store had before (issue 15's earlier rounds): small FIFO 5%, ghost queue
+    /// of twice the capacity, gated by the sketch with every resident hit counted, a 3-bit
+    /// counter, the residents' hits halved with the sketch.
+    pub fn previous(capacity: usize) -> Self {
         let mut policy = Self::with_ghost(capacity, 0.05, 7, 2.0, false);
         policy.gate = 1;
         policy
@@ -649,6 +694,10 @@ impl S3Lfu {
             est_cap: u32::MAX,
             keep: 0.5,
             duel: None,
+            signals: 0,
+            window_misses: 0,
+            baseline: -1.0,
+            fired: 0,
         }
     }
 
@@ -689,6 +738,9 @@ impl S3Lfu {
         let counted = if self.misses_only && !miss { 0 } else { times };
         if self.sketch.add_counted(key, times, counted) {
             self.resets += 1;
+            if let Aging::Detect { .. } = self.aging {
+                return;
+            }
             let (follow, duel) = (self.aging, self.duel);
             if duel.is_none()
                 && (follow == Aging::Never || follow == Aging::OtherHalve && self.resets % 2 == 1)
@@ -708,7 +760,7 @@ impl S3Lfu {
                     Aging::Both => (entry.1, entry.2) = (entry.1 / 2, entry.2 / 2),
                     Aging::FreqOnly => entry.1 /= 2,
                     Aging::Keep => entry.2 = (f64::from(entry.2) * keep) as u8,
-                    Aging::Never => {}
+                    Aging::Never | Aging::Detect { .. } => {}
                 }
             }
         }
@@ -775,12 +827,46 @@ impl Policy for S3Lfu {
             entry.2 = entry.2.saturating_add(1);
             return true;
         }
+        if let Aging::Detect {
+            signal: Signal::Recurring,
+            ..
+        } = self.aging
+        {
+            self.signals += u32::from(self.sketch.estimate(key) >= 1);
+        }
         self.record(key, 1, true);
         self.evict();
         let returning = self
             .ghost
             .as_mut()
             .is_some_and(|ghost| ghost.remove(key).is_some());
+        if let Aging::Detect {
+            signal,
+            threshold,
+            window,
+        } = self.aging
+        {
+            if signal == Signal::Ghost {
+                self.signals += u32::from(returning);
+            }
+            self.window_misses += 1;
+            if f64::from(self.window_misses) >= (window * self.capacity as f64).max(MIN_WINDOW) {
+                let rate = f64::from(self.signals) / f64::from(self.window_misses);
+                (self.signals, self.window_misses) = (0, 0);
+                let fire = self.baseline >= 0.0 && rate > self.baseline * threshold;
+                self.baseline = if self.baseline < 0.0 {
+                    rate
+                } else {
+                    0.75 * self.baseline + 0.25 * rate
+                };
+                if fire {
+                    self.fired += 1;
+                    for entry in self.entries.values_mut() {
+                        entry.2 /= 2;
+                    }
+                }
+            }
+        }
         let to_main = returning
             && if let Some(factor) = self.factor {
                 self.main.is_empty() || {

@@ -21,30 +21,34 @@
 //! hit ratios on recorded and synthetic workloads (`BENCHMARKS.md`, "Hit ratio"). Each shard of
 //! the cache has:
 //!
-//! - a **small queue** (5% of the capacity) where every new key starts. When it leaves the
+//! - a **small queue** (3% of the capacity) where every new key starts. When it leaves the
 //!   queue, an entry hit meanwhile moves to the main queue; one never hit is dropped, and only
 //!   its key's hash is remembered, in the ghost queue.
 //! - a **main queue** for entries proven useful, swept by a hand as CLOCK's is, with a count of
-//!   up to 7 hits per entry instead of a bit: the hand spares an entry once per hit since it last
+//!   up to 5 hits per entry instead of a bit: the hand spares an entry once per hit since it last
 //!   passed, and gives up the first one with none left.
-//! - a **ghost queue** of the last keys the small queue dropped (twice the capacity), and a
+//! - a **ghost queue** of the last keys the small queue dropped (1.25 times the capacity), and a
 //!   **sketch** counting how often each key was seen lately (it halves its counts every 10
 //!   capacities of accesses, so that old popularity fades). A key back from the ghost queue goes
 //!   straight to the main queue if the sketch rates it at least as high as the entry main would
-//!   give up for it; otherwise it starts over in the small queue.
+//!   give up for it, that entry's own hits counting for at most 2; otherwise it starts over in
+//!   the small queue.
 //!
 //! Why: most keys of most workloads are used once; giving them only a small queue keeps them
 //! from pushing out what is reused, and the hit counts keep the most-reused longest. A **scan**
 //! (a burst of keys each used once: a batch job, a crawler) passes through the small queue and
 //! leaves: the main queue, and with it the hot set, is untouched. A key that repeats at a long
-//! interval is caught by the ghost queue on its second visit.
+//! interval is caught by the ghost queue on its second visit, and the sketch keeps the ghost from
+//! letting in keys rarer than those it would displace. When popularity moves, the new keys win
+//! main's places as their counts in the sketch grow, the old ones' fading there, since an entry's
+//! hits, which never fade, count for little against them.
 //!
 //! An expired entry is given up when the hand (of either queue) meets it, before any live entry
 //! it would otherwise spare. A hit costs one relaxed bump of the entry's counter (no queue moves,
 //! no lock); the queues, the ghost and the sketch are the writer's, on misses. Their memory, on
 //! top of the entries: about 16 bytes per entry held (queues), up to 16 per entry of capacity
-//! (sketch, grown with the entries) and 32 to 64 per entry of capacity (ghost, allocated when the
-//! cache first evicts): about 0.8 MB for the default capacity of 10,000.
+//! (sketch, grown with the entries) and 20 to 40 per entry of capacity (ghost, allocated when the
+//! cache first evicts): about 0.55 MB for the default capacity of 10,000.
 //!
 //!
 //! Hits take no lock and write no memory that another thread writes, so they scale across threads
