@@ -23,7 +23,9 @@
 //! counters, `f` halve the reinsertion counters only); `sketch_max` the sketch's counter
 //! ceiling; `factor` (or `-`) a multiplicative gate in place of `gate`; `m` counts only misses
 //! towards the period (any other word: all accesses); `width` the sketch's counters per entry and
-//! row (2); `hit_cap` and `est_cap` bound a resident's hits in its estimate and the estimate.
+//! row (2); `hit_cap` and `est_cap` bound a resident's hits in its estimate and the estimate;
+//! `quick` lets a key back from the ghost queue within that share of the capacity's drops skip
+//! the gate (0, none, by default).
 //! `aging` may also be `g<threshold>w<window>` or `r<threshold>w<window>` ([`policies::Aging::Detect`]):
 //! never halved but when a window of `window` capacities of misses (at least 512) saw a rate of
 //! keys back from the ghost (`g`) or already in the sketch (`r`) above `threshold` times its
@@ -346,6 +348,7 @@ fn parse_chosen<'a>(
     let per_entry: usize = fields.next().map_or(Some(2), |w| w.parse().ok())?;
     let hit_cap: u8 = fields.next().map_or(Some(255), |w| w.parse().ok())?;
     let est_cap: u32 = fields.next().map_or(Some(u32::MAX), |w| w.parse().ok())?;
+    let quick: f64 = fields.next().map_or(Some(0.0), |w| w.parse().ok())?;
     Some(move |c| {
         let mut policy = S3Lfu::with_ghost(c, small, max, ghost, false);
         policy.gate = gate;
@@ -355,6 +358,7 @@ fn parse_chosen<'a>(
         policy.misses_only = misses_only;
         policy.hit_cap = hit_cap;
         policy.est_cap = est_cap;
+        policy.quick = quick;
         policy
     })
 }

@@ -388,6 +388,11 @@ impl Ghost {
         self.live.remove(&key)?;
         self.from_main.remove(&key)
     }
+
+    /// How many keys were remembered after `key`, if it is remembered.
+    fn age(&self, key: u64) -> Option<u64> {
+        self.live.get(&key).map(|&seq| self.seq - seq)
+    }
 }
 
 const NIL: u32 = u32::MAX;
@@ -588,6 +593,9 @@ pub struct S3Lfu {
     pub keep: f64,
     /// Dueling by key ([`KeyDueling`]): the aging of the leader keys.
     pub duel: Option<KeyDuel>,
+    /// A key back from the ghost queue within this share of the capacity's drops skips the
+    /// gate (0: none does).
+    pub quick: f64,
     /// [`Aging::Detect`]: signal misses this period, and the running baseline of their rate.
     signals: u32,
     window_misses: u32,
@@ -694,6 +702,7 @@ impl S3Lfu {
             est_cap: u32::MAX,
             keep: 0.5,
             duel: None,
+            quick: 0.0,
             signals: 0,
             window_misses: 0,
             baseline: -1.0,
@@ -836,10 +845,12 @@ impl Policy for S3Lfu {
         }
         self.record(key, 1, true);
         self.evict();
+        let age = self.ghost.as_ref().and_then(|ghost| ghost.age(key));
         let returning = self
             .ghost
             .as_mut()
             .is_some_and(|ghost| ghost.remove(key).is_some());
+        let quick = age.is_some_and(|age| (age as f64) < self.quick * self.capacity as f64);
         if let Aging::Detect {
             signal,
             threshold,
@@ -868,7 +879,9 @@ impl Policy for S3Lfu {
             }
         }
         let to_main = returning
-            && if let Some(factor) = self.factor {
+            && if quick {
+                true
+            } else if let Some(factor) = self.factor {
                 self.main.is_empty() || {
                     let victim = self.main_victim();
                     f64::from(self.sketch.estimate(key))
