@@ -179,6 +179,25 @@ mod tests {
         assert_eq!(finished.recv_timeout(Duration::from_secs(10)), Ok(3));
     }
 
+    /// A call borrows the thread's signal and gives it back when it returns and when it unwinds,
+    /// so the thread's next call borrows it again rather than allocating a signal of its own. A
+    /// nested call, finding it in use, leaves it to the outer one.
+    #[test]
+    fn a_call_gives_the_thread_its_signal_back() {
+        let in_use = || SIGNAL.with(|(_, in_use)| in_use.get());
+        assert!(!in_use());
+        assert!(block_on(async { in_use() }), "borrowed during the call");
+        assert!(!in_use(), "given back on return");
+        block_on(async {
+            block_on(async {});
+            assert!(in_use(), "the inner call left it to the outer one");
+        });
+        assert!(!in_use());
+        let unwound = std::panic::catch_unwind(|| block_on(async { panic!("the body failed") }));
+        assert!(unwound.is_err());
+        assert!(!in_use(), "given back on unwinding");
+    }
+
     /// Inside a tokio runtime's worker (where tokio's own `block_on` panics), it blocks that
     /// thread until the future is done.
     #[test]
