@@ -14,7 +14,7 @@
 //! `s3(small:ghost:promote_at:max_freq[:a])` / `s3x16(...)` ([`policies::S3Fifo`], `a` for
 //! adaptive) and `lfu(small:max_freq[:ghost[:admit|noadmit[:gate]]])` / `lfux16(...)`
 //! ([`policies::S3Lfu`]), for parameter sweeps. `x16` columns use the store's sharding.
-//! `cx16(small:ghost:max_freq:gate:period:aging:sketch_max[:factor[:m[:width[:hit_cap[:est_cap]]]]])`
+//! `cx16(small:ghost:max_freq:gate:period:aging:sketch_max[:factor[:m[:width[:hit_cap[:est_cap[:quick]]]]]])`
 //! (or `cx(...)` unsharded) varies the chosen policy's knobs: `cx16(0.03:1.25:5:1:10:n:15:-:x:2:2)`
 //! is `chosenx16` (the store's policy), `cx16(0.05:2:7:1:10:h:15)` is `previousx16` (the store's
 //! before the last round). `period` is the sketch's reset period in capacities; `aging` what a reset does
@@ -329,7 +329,7 @@ fn parse_s3(spec: &str) -> Option<Box<Replay>> {
 }
 
 /// The chosen policy's knobs `small:ghost:max_freq:gate:period:aging:sketch_max[:factor[:m[:width
-/// [:hit_cap[:est_cap]]]]]` (the module's docs).
+/// [:hit_cap[:est_cap[:quick]]]]]]` (the module's docs).
 fn parse_chosen<'a>(
     fields: &mut impl Iterator<Item = &'a str>,
 ) -> Option<impl Fn(usize) -> S3Lfu + Copy + 'static> {
@@ -431,8 +431,9 @@ fn zipf(objects: usize, alpha: f64, requests: usize, seed: u64) -> Vec<u64> {
     (0..requests).map(|_| zipf.sample(&mut rng)).collect()
 }
 
-/// Workloads kept out of the choice of the policy (it was chosen on the traces above, then
-/// these were added and run once): Zipf(0.9) with bursts of one-off keys (a quarter of the
+/// Workloads kept out of the first choice of the policy (it was chosen on the traces above, then
+/// these were added and run once; the last round's choice used them, see [`fresh`] for the set it
+/// did not): Zipf(0.9) with bursts of one-off keys (a quarter of the
 /// requests, in scans of 50,000), with its popular keys shifting every 100,000 requests, and
 /// mixed half and half with a loop over 15,000 keys.
 fn held_out(requests: usize) -> Vec<(&'static str, Vec<u64>)> {

@@ -558,7 +558,7 @@ const MIN_WINDOW: f64 = 512.0;
 /// moves to main; main is a FIFO with reinsertion (CLOCK with a counter): an entry with a
 /// non-zero counter goes round again with the counter decremented. An entry leaving the cache
 /// folds its hits into the sketch, so the sketch sees every access. The estimate of a key is
-/// the sketch's count plus, if resident, its hits since insertion.
+/// the sketch's count plus, if resident, its hits since insertion (up to `hit_cap`).
 ///
 /// [`S3Lfu::chosen`] is the configuration chosen for the store.
 pub struct S3Lfu {
@@ -741,7 +741,8 @@ impl S3Lfu {
 
     /// Counts accesses in the sketch. When the sketch halves its counters, the residents' hits
     /// are halved too (by default, see [`Aging`]): they are the part of the count the sketch has
-    /// not seen yet, and without the halving a once-popular entry keeps its score forever.
+    /// not seen yet, and without the halving a once-popular entry keeps its score forever, unless
+    /// `hit_cap` bounds what they add to it ([`S3Lfu::chosen`]: never halved, capped at 2).
     /// `miss`: the access of a miss (else the hits of an entry leaving).
     fn record(&mut self, key: u64, times: u8, miss: bool) {
         let counted = if self.misses_only && !miss { 0 } else { times };
