@@ -27,7 +27,7 @@
 //! `serde_json` (off by default) give those crates' types one. See [`key`].
 //!
 //! With `backend = "redis"` entries live in Redis and are shared by every process: see
-//! [`redis`](mod@redis) for its configuration, key and value layout, and failure behaviour (it
+//! [`redis`][redis-module] for its configuration, key and value layout, and failure behaviour (it
 //! never makes a call fail). The Redis backend and its dependencies are the cargo feature `redis`,
 //! off by default (`cachemacro-runtime = { version = "0.1", features = ["redis"] }`); without it
 //! `backend = "redis"` is a compile error on `"redis"` that names the feature. `rediss://` needs
@@ -130,6 +130,11 @@
 //! - Two methods with one name in one module share an identity (the key cannot see the `impl`'s
 //!   type): give one of them `name = "..."` when they share a Redis backend. The in-process caches
 //!   are separate in any case.
+//!
+// Links to the `redis` module, which exists with the feature only: without it they point at the
+// `backend` option, which says how to enable it.
+#![cfg_attr(feature = "redis", doc = "[redis-module]: mod@redis")]
+#![cfg_attr(not(feature = "redis"), doc = "[redis-module]: crate::options#backend")]
 #![warn(missing_docs)]
 
 mod cache;

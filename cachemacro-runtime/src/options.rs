@@ -387,7 +387,7 @@
 //!   compete again. With `refresh = "background"`, one process at a time refreshes a key: the
 //!   others skip their refresh
 //!   ([`Stats::refreshes_skipped`](crate::Stats::refreshes_skipped)). If Redis fails during the
-//!   lock, the call runs the body without it. See [the Redis backend](crate::redis#locks).
+//!   lock, the call runs the body without it. See [the Redis backend][redis-locks].
 //! - `"none"`: every caller that misses runs the body, with no waiting: for bodies so cheap that
 //!   waiting costs more than computing.
 //!
@@ -422,7 +422,7 @@
 //! # `lock_ttl`
 //!
 //! **Type:** whole seconds (`10`) or a string with a unit, like `ttl`. **Default:** 10 s
-//! ([`DEFAULT_LOCK_TTL`](crate::redis::DEFAULT_LOCK_TTL)). **Needs:** `lock = "redis"` (the
+//! ([`DEFAULT_LOCK_TTL`][default-lock-ttl]). **Needs:** `lock = "redis"` (the
 //! default with `backend = "redis"`).
 //!
 //! How long a Redis lock lasts. It is not renewed while the body runs, so set it above the body's
@@ -453,7 +453,7 @@
 //! Redis, then computes as without it. A value read from Redis or computed here enters the tier.
 //! The tier is coherent: when an entry changes or disappears in Redis, by any process or by hand,
 //! every process drops it from its tier, through Redis' client-side caching (one extra connection
-//! per function; see [`redis`](crate::redis#near-tier) for the exact guarantees).
+//! per function; see [`redis`][redis-near-tier] for the exact guarantees).
 //! [`Stats::near_hits`](crate::Stats::near_hits) counts the hits served by the tier (they are also
 //! counted in `hits`). A near hit schedules no background refresh: refreshes are scheduled by the
 //! calls that reach Redis.
@@ -510,3 +510,13 @@
 //!     assert_eq!(double(21), 42);
 //! }
 //! ```
+// Links to the `redis` module, which exists with the feature only: without it they point at the
+// `backend` option, which says how to enable it.
+#![cfg_attr(
+    feature = "redis",
+    doc = "\n[redis-locks]: crate::redis#locks\n[default-lock-ttl]: crate::redis::DEFAULT_LOCK_TTL\n[redis-near-tier]: crate::redis#near-tier"
+)]
+#![cfg_attr(
+    not(feature = "redis"),
+    doc = "\n[redis-locks]: crate::options#backend\n[default-lock-ttl]: crate::options#backend\n[redis-near-tier]: crate::options#backend"
+)]
