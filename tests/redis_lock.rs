@@ -12,6 +12,8 @@
 //! process shows that it is waiting for a lock by its connection's last command, the claim's
 //! `EVALSHA`, in `CLIENT LIST`. Every timeout is an upper bound for a failure.
 
+#[path = "support/deadline.rs"]
+mod deadline;
 #[path = "support/gate.rs"]
 mod gate;
 
@@ -428,7 +430,7 @@ fn the_lock_is_the_entry_key_with_a_lock_suffix_and_not_an_entry() {
     assert!(locked, "clear() leaves locks to their holders");
 
     LAYOUT_GATE.set(true);
-    assert_eq!(caller.join().unwrap(), 2);
+    assert_eq!(deadline::join("the caller", caller, PATIENCE), 2);
     // Stored and released in one script before the call returned: a process that exits right
     // after its call leaves no lock behind.
     assert_eq!(layout_cache().len(), Some(1));
@@ -507,7 +509,7 @@ fn an_async_caller_awaits_another_process_lock_without_blocking_its_thread() {
         tokio::join!(awaited_waiter(3), opener)
     });
     assert_eq!(value, 21);
-    assert_eq!(holder.join().unwrap(), 21);
+    assert_eq!(deadline::join("the holder", holder, PATIENCE), 21);
     assert_eq!(AWAITED_RUNS.load(Ordering::SeqCst), 1, "the holder's value");
     let stats = awaited_waiter_cache().stats();
     assert_eq!(
@@ -557,7 +559,10 @@ fn an_uncached_err_releases_the_lock_to_a_waiter() {
     }));
 
     FAILING_GATE.set(true);
-    assert_eq!(holder.join().unwrap(), Err("4 is down".into()));
+    assert_eq!(
+        deadline::join("the holder", holder, PATIENCE),
+        Err("4 is down".into())
+    );
     // Well before the 30 s lock would expire: the holder released it.
     assert_eq!(receiver.recv_timeout(PATIENCE), Ok(Ok(4)));
     assert_eq!(FAILING_RUNS.load(Ordering::SeqCst), 2);
@@ -643,7 +648,11 @@ fn redis_dying_during_a_lock_fails_open() {
     OUTAGE_GATE.set(true);
     // Its write and release are skipped: the connection (one per URL, so shared by the two
     // functions) cools down after the waiter's failure.
-    assert_eq!(holder.join().unwrap(), 2, "the holder's value stands");
+    assert_eq!(
+        deadline::join("the holder", holder, PATIENCE),
+        2,
+        "the holder's value stands"
+    );
     assert_eq!(OUTAGE_RUNS.load(Ordering::SeqCst), 2);
     let waiter = outage_waiter_cache().stats();
     assert_eq!((waiter.misses, waiter.lock_takeovers), (1, 0));

@@ -3,7 +3,8 @@
 #![allow(dead_code)]
 
 use std::sync::mpsc::{self, RecvTimeoutError};
-use std::time::Duration;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 /// Runs `call` on a thread of its own and returns its value, or fails the test if it has not
 /// returned within `deadline` (the thread is left blocked: the test binary exits all the same).
@@ -20,5 +21,23 @@ pub fn within<T: Send + 'static>(
         Ok(value) => value,
         Err(RecvTimeoutError::Timeout) => panic!("{what} did not return within {deadline:?}"),
         Err(RecvTimeoutError::Disconnected) => panic!("{what} panicked"),
+    }
+}
+
+/// Joins `thread`, or fails the test if it has not finished within `deadline`: for a thread the
+/// test started and released (a caller held at a gate), whose hang would otherwise hang the run.
+pub fn join<T>(what: &str, thread: JoinHandle<T>, deadline: Duration) -> T {
+    let started = Instant::now();
+    // Polled: std has no join with a timeout. The sleep bounds the wait, it orders nothing.
+    while !thread.is_finished() {
+        assert!(
+            started.elapsed() < deadline,
+            "{what} did not return within {deadline:?}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    match thread.join() {
+        Ok(value) => value,
+        Err(_) => panic!("{what} panicked"),
     }
 }
