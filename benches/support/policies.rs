@@ -600,8 +600,6 @@ pub struct S3Lfu {
     signals: u32,
     window_misses: u32,
     baseline: f64,
-    /// How many resets aged the residents (detected shifts).
-    pub fired: u32,
 }
 
 /// What happens to the residents' hit counts when the sketch halves its counters.
@@ -706,7 +704,6 @@ impl S3Lfu {
             signals: 0,
             window_misses: 0,
             baseline: -1.0,
-            fired: 0,
         }
     }
 
@@ -846,38 +843,19 @@ impl Policy for S3Lfu {
         }
         self.record(key, 1, true);
         self.evict();
-        let age = self.ghost.as_ref().and_then(|ghost| ghost.age(key));
+        // Only `quick` needs the age: the other settings skip its probe.
+        let quick = self.quick > 0.0
+            && self
+                .ghost
+                .as_ref()
+                .and_then(|ghost| ghost.age(key))
+                .is_some_and(|age| (age as f64) < self.quick * self.capacity as f64);
         let returning = self
             .ghost
             .as_mut()
             .is_some_and(|ghost| ghost.remove(key).is_some());
-        let quick = age.is_some_and(|age| (age as f64) < self.quick * self.capacity as f64);
-        if let Aging::Detect {
-            signal,
-            threshold,
-            window,
-        } = self.aging
-        {
-            if signal == Signal::Ghost {
-                self.signals += u32::from(returning);
-            }
-            self.window_misses += 1;
-            if f64::from(self.window_misses) >= (window * self.capacity as f64).max(MIN_WINDOW) {
-                let rate = f64::from(self.signals) / f64::from(self.window_misses);
-                (self.signals, self.window_misses) = (0, 0);
-                let fire = self.baseline >= 0.0 && rate > self.baseline * threshold;
-                self.baseline = if self.baseline < 0.0 {
-                    rate
-                } else {
-                    0.75 * self.baseline + 0.25 * rate
-                };
-                if fire {
-                    self.fired += 1;
-                    for entry in self.entries.values_mut() {
-                        entry.2 /= 2;
-                    }
-                }
-            }
+        if let Aging::Detect { .. } = self.aging {
+            self.detect_shift(returning);
         }
         let to_main = returning
             && if quick {
@@ -904,6 +882,42 @@ impl Policy for S3Lfu {
             self.entries.insert(key, (Queue::Small, 0, 0));
         }
         false
+    }
+}
+
+impl S3Lfu {
+    /// [`Aging::Detect`]: counts a miss (`returning`: of a key back from the ghost queue) and,
+    /// at the end of a window, halves the residents' hits if its rate of signal misses rose
+    /// above `threshold` times the running mean.
+    fn detect_shift(&mut self, returning: bool) {
+        let Aging::Detect {
+            signal,
+            threshold,
+            window,
+        } = self.aging
+        else {
+            return;
+        };
+        if signal == Signal::Ghost {
+            self.signals += u32::from(returning);
+        }
+        self.window_misses += 1;
+        if f64::from(self.window_misses) < (window * self.capacity as f64).max(MIN_WINDOW) {
+            return;
+        }
+        let rate = f64::from(self.signals) / f64::from(self.window_misses);
+        (self.signals, self.window_misses) = (0, 0);
+        let fire = self.baseline >= 0.0 && rate > self.baseline * threshold;
+        self.baseline = if self.baseline < 0.0 {
+            rate
+        } else {
+            0.75 * self.baseline + 0.25 * rate
+        };
+        if fire {
+            for entry in self.entries.values_mut() {
+                entry.2 /= 2;
+            }
+        }
     }
 }
 

@@ -4,7 +4,7 @@
 
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Runs `call` on a thread of its own and returns its value, or fails the test if it has not
 /// returned within `deadline` (the thread is left blocked: the test binary exits all the same).
@@ -26,18 +26,7 @@ pub fn within<T: Send + 'static>(
 
 /// Joins `thread`, or fails the test if it has not finished within `deadline`: for a thread the
 /// test started and released (a caller held at a gate), whose hang would otherwise hang the run.
-pub fn join<T>(what: &str, thread: JoinHandle<T>, deadline: Duration) -> T {
-    let started = Instant::now();
-    // Polled: std has no join with a timeout. The sleep bounds the wait, it orders nothing.
-    while !thread.is_finished() {
-        assert!(
-            started.elapsed() < deadline,
-            "{what} did not return within {deadline:?}"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    match thread.join() {
-        Ok(value) => value,
-        Err(_) => panic!("{what} panicked"),
-    }
+pub fn join<T: Send + 'static>(what: &str, thread: JoinHandle<T>, deadline: Duration) -> T {
+    // std has no join with a timeout: another thread joins, and [`within`] bounds the wait.
+    within(what, deadline, move || thread.join()).unwrap_or_else(|_| panic!("{what} panicked"))
 }

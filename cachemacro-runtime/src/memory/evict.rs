@@ -100,9 +100,9 @@ impl Sketch {
     }
 
     /// Counts `times` accesses of `key`, halving every counter once a period's worth were
-    /// counted.
+    /// counted. Adding 0 changes nothing (the store skips the call then).
     pub(crate) fn add(&mut self, key: u128, times: u8) {
-        if times == 0 || self.blocks.is_empty() {
+        if self.blocks.is_empty() {
             return;
         }
         let (block, slots) = self.slots(key);

@@ -1087,15 +1087,20 @@ mod tests {
         false
     }
 
+    /// [`access`]es each of `keys` in turn, `rounds` times over.
+    fn access_rounds(store: &Store<u64>, keys: &[u128], rounds: usize) {
+        for _ in 0..rounds {
+            for &key in keys {
+                access(store, key);
+            }
+        }
+    }
+
     #[test]
     fn a_scan_of_one_off_keys_leaves_the_hot_set_in_place() {
         let store = Store::<u64>::new(1_000);
         let hot: Vec<u128> = (0..100).map(spread).collect();
-        for _ in 0..5 {
-            for &key in &hot {
-                access(&store, key);
-            }
-        }
+        access_rounds(&store, &hot, 5);
         for k in 1_000..11_000 {
             access(&store, spread(k));
         }
@@ -1117,11 +1122,7 @@ mod tests {
     fn a_key_back_from_the_ghost_does_not_displace_a_more_popular_one() {
         let store = one_full_shard();
         let hot: Vec<u128> = (0..30).collect();
-        for _ in 0..10 {
-            for &key in &hot {
-                access(&store, key);
-            }
-        }
+        access_rounds(&store, &hot, 10);
         // One-off keys: they pass through the small FIFO, and those dropped are remembered in
         // the ghost queue.
         for key in 100..180 {
@@ -1149,11 +1150,7 @@ mod tests {
     fn keys_popular_now_take_the_places_of_keys_popular_before() {
         let store = one_full_shard();
         let before: Vec<u128> = (0..30).collect();
-        for _ in 0..20 {
-            for &key in &before {
-                access(&store, key);
-            }
-        }
+        access_rounds(&store, &before, 20);
         // Popularity moves: the old keys are never asked for again. Their many hits must not
         // keep them in main against keys asked for in every round since.
         let now: Vec<u128> = (100..130).collect();
