@@ -344,6 +344,8 @@ struct Ghost {
     live: Map<u64>,
     from_main: Map<bool>,
     seq: u64,
+    /// Live keys that main dropped.
+    mains: usize,
 }
 
 impl Ghost {
@@ -354,6 +356,7 @@ impl Ghost {
             live: map(capacity),
             from_main: map(capacity),
             seq: 0,
+            mains: 0,
         }
     }
 
@@ -365,13 +368,18 @@ impl Ghost {
     fn insert_from(&mut self, key: u64, from_main: bool) {
         self.seq += 1;
         self.live.insert(key, self.seq);
-        self.from_main.insert(key, from_main);
+        if self.from_main.insert(key, from_main) == Some(true) {
+            self.mains -= 1;
+        }
+        self.mains += usize::from(from_main);
         self.queue.push_back((key, self.seq));
         while self.live.len() > self.capacity {
             let (old, seq) = self.queue.pop_front().expect("live keys are queued");
             if self.live.get(&old) == Some(&seq) {
                 self.live.remove(&old);
-                self.from_main.remove(&old);
+                if self.from_main.remove(&old) == Some(true) {
+                    self.mains -= 1;
+                }
             }
         }
         // Stale slots are bounded too: drop them from the front as they come.
@@ -386,7 +394,11 @@ impl Ghost {
     /// Forgets `key`; `Some(from_main)` if it was remembered.
     fn remove(&mut self, key: u64) -> Option<bool> {
         self.live.remove(&key)?;
-        self.from_main.remove(&key)
+        let from_main = self.from_main.remove(&key);
+        if from_main == Some(true) {
+            self.mains -= 1;
+        }
+        from_main
     }
 
     /// How many keys were remembered after `key`, if it is remembered.
@@ -596,6 +608,13 @@ pub struct S3Lfu {
     /// A key back from the ghost queue within this share of the capacity's drops skips the
     /// gate (0: none does).
     pub quick: f64,
+    /// ARC's adaptation of the small FIFO's share, between these shares of the capacity: main's
+    /// drops go to the ghost queue too; a key back that the small FIFO dropped grows it by
+    /// `adapt_step` entries, one that main dropped shrinks it (none by default).
+    pub adapt: Option<(f64, f64)>,
+    /// The step of [`S3Lfu::adapt`], in entries (0 or below: ARC's ratio of the two ghosts' sizes, times minus this if below 0).
+    pub adapt_step: f64,
+    small_exact: f64,
     /// [`Aging::Detect`]: signal misses this period, and the running baseline of their rate.
     signals: u32,
     window_misses: u32,
@@ -701,6 +720,9 @@ impl S3Lfu {
             keep: 0.5,
             duel: None,
             quick: 0.0,
+            adapt: None,
+            adapt_step: 1.0,
+            small_exact: ((capacity as f64 * small_ratio) as usize).max(1) as f64,
             signals: 0,
             window_misses: 0,
             baseline: -1.0,
@@ -780,6 +802,51 @@ impl S3Lfu {
         }
     }
 
+    /// Drops main's victim `key`; with [`S3Lfu::adapt`], into the ghost queue.
+    fn drop_main(&mut self, key: u64) {
+        self.drop_entry(key);
+        if self.adapt.is_some()
+            && let Some(ghost) = &mut self.ghost
+        {
+            ghost.insert_from(key, true);
+        }
+    }
+
+    /// [`S3Lfu::adapt`]: moves the small FIFO's target for a key back from the ghost queue.
+    fn adapt_to(&mut self, from_main: bool) {
+        let Some((low, high)) = self.adapt else {
+            return;
+        };
+        let ghosts = self.ghost.as_ref().map_or(0, |g| g.live.len());
+        let main_ghosts = self.ghost.as_ref().map_or(0, |g| g.mains);
+        let step = if self.adapt_step > 0.0 {
+            self.adapt_step
+        } else {
+            let (small_g, main_g) = (
+                (ghosts - main_ghosts).max(1) as f64,
+                main_ghosts.max(1) as f64,
+            );
+            let scale = if self.adapt_step < 0.0 {
+                -self.adapt_step
+            } else {
+                1.0
+            };
+            scale
+                * if from_main {
+                    (small_g / main_g).max(1.0)
+                } else {
+                    (main_g / small_g).max(1.0)
+                }
+        };
+        let c = self.capacity as f64;
+        self.small_exact = if from_main {
+            (self.small_exact - step).max(c * low)
+        } else {
+            (self.small_exact + step).min(c * high)
+        };
+        self.small_target = (self.small_exact as usize).max(1);
+    }
+
     /// Runs main's hand to the entry it would give up (leaving it at the front).
     fn main_victim(&mut self) -> Option<u64> {
         loop {
@@ -807,7 +874,7 @@ impl S3Lfu {
                 match self.main_victim() {
                     Some(victim) if self.admit && self.estimate(key) > self.estimate(victim) => {
                         self.main.pop_front();
-                        self.drop_entry(victim);
+                        self.drop_main(victim);
                         self.entries.get_mut(&key).expect("resident").0 = Queue::Main;
                         self.main.push_back(key);
                     }
@@ -821,7 +888,7 @@ impl S3Lfu {
             } else {
                 let victim = self.main_victim().expect("main holds entries");
                 self.main.pop_front();
-                self.drop_entry(victim);
+                self.drop_main(victim);
             }
         }
     }
@@ -850,10 +917,11 @@ impl Policy for S3Lfu {
                 .as_ref()
                 .and_then(|ghost| ghost.age(key))
                 .is_some_and(|age| (age as f64) < self.quick * self.capacity as f64);
-        let returning = self
-            .ghost
-            .as_mut()
-            .is_some_and(|ghost| ghost.remove(key).is_some());
+        let back = self.ghost.as_mut().and_then(|ghost| ghost.remove(key));
+        if let Some(from_main) = back {
+            self.adapt_to(from_main);
+        }
+        let returning = back.is_some();
         if let Aging::Detect { .. } = self.aging {
             self.detect_shift(returning);
         }
