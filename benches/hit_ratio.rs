@@ -9,23 +9,30 @@
 //! Zipf traces (alpha 0.8 and 1.0, 100,000 objects, 1M requests) are generated here.
 //!
 //! `HIT_RATIO_EXPORT=DIR` also writes each expanded sequence to `DIR/NAME.txt` (one key a line)
-//! for `support/libcachesim_reference.py`. `HIT_RATIO_ONLY=NAME` replays one trace only.
+//! for `support/libcachesim_reference.py`. `HIT_RATIO_ONLY=NAME,...` replays the named traces only.
 //! `HIT_RATIO_COLUMNS=a,b,...` keeps the named columns and adds the simulators spelled
 //! `s3(small:ghost:promote_at:max_freq[:a])` / `s3x16(...)` ([`policies::S3Fifo`], `a` for
 //! adaptive) and `lfu(small:max_freq[:ghost[:admit|noadmit[:gate]]])` / `lfux16(...)`
 //! ([`policies::S3Lfu`]), for parameter sweeps. `x16` columns use the store's sharding.
-//! `cx16(small:ghost:max_freq:gate:period:aging:sketch_max[:factor[:m[:width[:hit_cap[:est_cap[:quick]]]]]])`
-//! (or `cx(...)` unsharded) varies the chosen policy's knobs: `cx16(0.03:1.25:5:1:10:n:15:-:x:2:2)`
-//! is `chosenx16` (the store's policy), `cx16(0.05:2:7:1:10:h:15)` is `previousx16` (the store's
-//! before the last round). `period` is the sketch's reset period in capacities; `aging` what a reset does
-//! to the residents' hits ([`policies::Aging`]: `h` halve, `n` never, `o` halve every other
+//! `cx16(small:ghost:max_freq:gate:period:aging:sketch_max[:factor[:m[:width[:hit_cap[:est_cap[:quick[:adapt[:promote[:fold[:s]]]]]]]]]]])`
+//! (or `cx(...)` unsharded) varies the chosen policy's knobs:
+//! `cx16(0.03:2:5:1:20:n:15:1.01:x:2:0:4294967295:0.5:0.01~0.5~-0.1:1.01:f:s)` is `chosenx16` (the
+//! store's policy), `cx16(0.03:1.25:5:1:10:n:15:-:x:2:2)` is `previousx16` (the store's before
+//! this round), `cx16(0.05:2:7:1:10:h:15)` the store's the round before. `period` is the
+//! sketch's reset period in capacities; `aging` what a reset does to the residents' hits ([`policies::Aging`]: `h` halve, `n` never, `o` halve every other
 //! reset, `s` subtract one, `q` keep three quarters, `b` halve them and the reinsertion
 //! counters, `f` halve the reinsertion counters only); `sketch_max` the sketch's counter
 //! ceiling; `factor` (or `-`) a multiplicative gate in place of `gate`; `m` counts only misses
 //! towards the period (any other word: all accesses); `width` the sketch's counters per entry and
 //! row (2); `hit_cap` and `est_cap` bound a resident's hits in its estimate and the estimate;
 //! `quick` lets a key back from the ghost queue within that share of the capacity's drops skip
-//! the gate (0, none, by default).
+//! the gate (0, none, by default); `adapt`, `low~high~step` or `-` (none), is ARC's adaptation
+//! of the small FIFO's share between `low` and `high` ([`policies::S3Lfu::adapt`]; `step` in
+//! entries, or at most 0 for ARC's ratio times `-step`); `promote`, a factor or `-`, gates an
+//! entry hit in the small FIFO against main's victim while the share is below its start
+//! ([`policies::S3Lfu::promote_gate`]); `f` folds the hits the hand consumes into the sketch
+//! ([`policies::S3Lfu::fold`]); `s` suspends `quick` while the share is below its start
+//! ([`policies::S3Lfu::quick_below`]).
 //! `aging` may also be `g<threshold>w<window>` or `r<threshold>w<window>` ([`policies::Aging::Detect`]):
 //! never halved but when a window of `window` capacities of misses (at least 512) saw a rate of
 //! keys back from the ghost (`g`) or already in the sketch (`r`) above `threshold` times its
@@ -43,8 +50,8 @@
 //! dueling across the shards ([`policies::Dueling`]): `leaders` shards run setting A, as many B,
 //! the others follow the one whose leaders missed less (a counter saturating at `limit`);
 //! `kx16(every:limit:...)` the same by key ([`policies::KeyDueling`]): in every shard, one key in
-//! `every` ages as A, one as B. `base` is a `cx16` spelling (default `previousx16`'s, the store's
-//! policy when these were run).
+//! `every` ages as A, one as B. `base` is a `cx16` spelling (default `cx16(0.05:2:7:1:10:h:15)`,
+//! the store's policy when these were run).
 
 #[path = "support/policies.rs"]
 mod policies;
@@ -73,6 +80,10 @@ struct Trace {
 
 fn main() {
     let only = std::env::var("HIT_RATIO_ONLY").ok();
+    let wanted = |name: &str| {
+        only.as_deref()
+            .is_none_or(|only| only.split(',').any(|n| n == name))
+    };
     let mut traces = Vec::new();
     let dir = std::env::var_os("CACHEMACRO_TRACES").map_or_else(
         || Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/traces"),
@@ -82,7 +93,7 @@ fn main() {
         ("OLTP", &[1_000, 5_000][..]),
         ("P3", &[16_384, 32_768, 65_536][..]),
     ] {
-        if only.as_deref().is_some_and(|only| only != name) {
+        if !wanted(name) {
             continue;
         }
         match read_trace(&dir.join(format!("{name}.lis.zst"))) {
@@ -96,7 +107,7 @@ fn main() {
     }
     for (alpha, seed) in [(0.8, 8), (1.0, 10)] {
         let name = format!("Zipf{alpha:.1}");
-        if only.as_deref().is_some_and(|only| only != name) {
+        if !wanted(&name) {
             continue;
         }
         traces.push(Trace {
@@ -105,8 +116,13 @@ fn main() {
             capacities: &[1_000, 10_000],
         });
     }
-    for (name, keys) in held_out(1_000_000).into_iter().chain(fresh(1_000_000)) {
-        if only.as_deref().is_none_or(|only| only == name) {
+    for (name, keys) in held_out(1_000_000)
+        .into_iter()
+        .chain(fresh(1_000_000))
+        .chain(third(1_000_000))
+        .chain(fourth(1_000_000))
+    {
+        if wanted(name) {
             traces.push(Trace {
                 name: name.to_string(),
                 keys,
@@ -361,8 +377,17 @@ fn parse_chosen<'a>(
             ))
         }
     };
+    let promote_gate: Option<f64> = match fields.next() {
+        None | Some("-") => None,
+        Some(f) => Some(f.parse().ok()?),
+    };
+    let fold = fields.next() == Some("f");
+    let quick_below = fields.next() == Some("s");
     Some(move |c| {
         let mut policy = S3Lfu::with_ghost(c, small, max, ghost, false);
+        policy.promote_gate = promote_gate;
+        policy.fold = fold;
+        policy.quick_below = quick_below;
         policy.gate = gate;
         policy.aging = aging;
         policy.sketch(period, sketch_max, per_entry);
@@ -528,14 +553,14 @@ fn fresh(requests: usize) -> Vec<(&'static str, Vec<u64>)> {
 }
 
 /// A third set kept out of the choice (issue 15, the round of ARC's adaptation: written before
-/// that round's constants were chosen, and run only after; see `BENCHMARKS.md`): Zipf(0.7) over
+/// that round's first choice and replayed once with it; the final choice, made after a unit test
+/// found the first collapsing on a loop, was run on it after; see `BENCHMARKS.md`): Zipf(0.7) over
 /// 500,000 keys, half the requests, beside a daily set of 5,000 keys (Zipf(1.0) within it) that
 /// changes every 200,000 requests; sessions, each a new key asked 2 to 9 times over the next
 /// 2,000 requests, for a third of the requests, beside Zipf(0.9) over 100,000 keys; Zipf(1.2)
 /// over 20,000 keys with half the requests one-off keys; and Zipf(0.8) over 100,000 keys whose
 /// ranking is reversed every 300,000 requests, mixed with a loop over 8,000 keys, a fifth of the
 /// requests.
-#[allow(dead_code)] // Replayed once the round's constants are chosen.
 fn third(requests: usize) -> Vec<(&'static str, Vec<u64>)> {
     let mut rng = SplitMix(0x3_2026_1130);
     let wide = Zipf::new(500_000, 0.7);
@@ -607,6 +632,60 @@ fn third(requests: usize) -> Vec<(&'static str, Vec<u64>)> {
         ("Sessions", sessions),
         ("Churn", churn),
         ("Flips", flips),
+    ]
+}
+
+/// A fourth set kept out of the choice (issue 15, the same round: written after the third set
+/// had been replayed once, before the final constants were run on it; see `BENCHMARKS.md`):
+/// Zipf(1.0) over 50,000 keys whose popular region jumps to a random offset every 50,000
+/// requests; two Zipf(0.9) populations of 100,000 keys alternating every 20,000 requests; a
+/// crawl of fresh keys, 30% of the requests, beside Zipf(0.9) over 200,000 keys; a loop over
+/// 11,000 keys, 40% of the requests, beside Zipf(0.8) over 100,000 keys.
+fn fourth(requests: usize) -> Vec<(&'static str, Vec<u64>)> {
+    let mut rng = SplitMix(0x4_2026_1130);
+    let steep = Zipf::new(50_000, 1.0);
+    let mut offset = 0;
+    let hotspots = (0..requests)
+        .map(|i| {
+            if i % 50_000 == 0 {
+                offset = rng.next() % 1_000_000;
+            }
+            (steep.sample(&mut rng) + offset) % 1_000_000
+        })
+        .collect();
+    let zipf = Zipf::new(100_000, 0.9);
+    let alternating = (0..requests)
+        .map(|i| zipf.sample(&mut rng) + 1_000_000 * ((i / 20_000) % 2) as u64)
+        .collect();
+    let wide = Zipf::new(200_000, 0.9);
+    let mut fresh = 50_000_000u64;
+    let crawl = (0..requests)
+        .map(|_| {
+            if rng.next() % 10 < 3 {
+                fresh += 1;
+                fresh
+            } else {
+                wide.sample(&mut rng)
+            }
+        })
+        .collect();
+    let mild = Zipf::new(100_000, 0.8);
+    let mut at = 0u64;
+    let near_loop = (0..requests)
+        .map(|_| {
+            if rng.next() % 5 < 2 {
+                at = (at + 1) % 11_000;
+                60_000_000 + at
+            } else {
+                mild.sample(&mut rng)
+            }
+        })
+        .collect();
+    vec![
+        ("Hotspots", hotspots),
+        ("Alternating", alternating),
+        ("Crawl", crawl),
+        ("NearLoop", near_loop),
     ]
 }
 

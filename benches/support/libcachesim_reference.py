@@ -25,6 +25,14 @@ CAPACITIES = {
     "Bursts": [1000, 10000],
     "Turns": [1000, 10000],
     "ScanLoop": [1000, 10000],
+    "Web": [1000, 10000],
+    "Sessions": [1000, 10000],
+    "Churn": [1000, 10000],
+    "Flips": [1000, 10000],
+    "Hotspots": [1000, 10000],
+    "Alternating": [1000, 10000],
+    "Crawl": [1000, 10000],
+    "NearLoop": [1000, 10000],
 }
 
 POLICIES = {

@@ -344,8 +344,6 @@ struct Ghost {
     live: Map<u64>,
     from_main: Map<bool>,
     seq: u64,
-    /// Live keys that main dropped.
-    mains: usize,
 }
 
 impl Ghost {
@@ -356,7 +354,6 @@ impl Ghost {
             live: map(capacity),
             from_main: map(capacity),
             seq: 0,
-            mains: 0,
         }
     }
 
@@ -368,18 +365,13 @@ impl Ghost {
     fn insert_from(&mut self, key: u64, from_main: bool) {
         self.seq += 1;
         self.live.insert(key, self.seq);
-        if self.from_main.insert(key, from_main) == Some(true) {
-            self.mains -= 1;
-        }
-        self.mains += usize::from(from_main);
+        self.from_main.insert(key, from_main);
         self.queue.push_back((key, self.seq));
         while self.live.len() > self.capacity {
             let (old, seq) = self.queue.pop_front().expect("live keys are queued");
             if self.live.get(&old) == Some(&seq) {
                 self.live.remove(&old);
-                if self.from_main.remove(&old) == Some(true) {
-                    self.mains -= 1;
-                }
+                self.from_main.remove(&old);
             }
         }
         // Stale slots are bounded too: drop them from the front as they come.
@@ -394,11 +386,7 @@ impl Ghost {
     /// Forgets `key`; `Some(from_main)` if it was remembered.
     fn remove(&mut self, key: u64) -> Option<bool> {
         self.live.remove(&key)?;
-        let from_main = self.from_main.remove(&key);
-        if from_main == Some(true) {
-            self.mains -= 1;
-        }
-        from_main
+        self.from_main.remove(&key)
     }
 
     /// How many keys were remembered after `key`, if it is remembered.
@@ -579,7 +567,9 @@ pub struct S3Lfu {
     max_freq: u8,
     small: VecDeque<u64>,
     main: VecDeque<u64>,
-    entries: Map<(Queue, u8, u8)>,
+    /// Queue, reinsertion counter, hits since insertion, and those hits folded into the sketch
+    /// already ([`S3Lfu::fold`]).
+    entries: Map<(Queue, u8, u8, u8)>,
     sketch: Sketch,
     /// S3-FIFO's ghost queue, if any: a key the small FIFO dropped comes back straight to main.
     ghost: Option<Ghost>,
@@ -608,13 +598,31 @@ pub struct S3Lfu {
     /// A key back from the ghost queue within this share of the capacity's drops skips the
     /// gate (0: none does).
     pub quick: f64,
-    /// ARC's adaptation of the small FIFO's share, between these shares of the capacity: main's
-    /// drops go to the ghost queue too; a key back that the small FIFO dropped grows it by
-    /// `adapt_step` entries, one that main dropped shrinks it (none by default).
+    /// ARC's adaptation of the small FIFO's share, between these shares of the capacity (none by
+    /// default): main's drops go to the ghost queue too; a key back that the small FIFO dropped
+    /// grows the share by `adapt_step` entries, one that main dropped shrinks it.
     pub adapt: Option<(f64, f64)>,
-    /// The step of [`S3Lfu::adapt`], in entries (0 or below: ARC's ratio of the two ghosts' sizes, times minus this if below 0).
+    /// The step of [`S3Lfu::adapt`], in entries; 0 or below: ARC's, the ratio of the other
+    /// queue's recent drops to the returning key's queue's (at least 1), times `-adapt_step`
+    /// (1 at 0).
     pub adapt_step: f64,
+    /// If set, an entry hit in the small FIFO while [`S3Lfu::adapt`] holds the share below its
+    /// start moves to main only if its estimate (its hits included) is at least this times
+    /// main's victim's; else it is dropped to the ghost queue.
+    pub promote_gate: Option<f64>,
+    /// The hand folds each hit it consumes (sparing an entry, or promoting it from the small
+    /// FIFO) into the sketch at once, rather than all of an entry's hits when it leaves.
+    pub fold: bool,
+    /// `quick` applies only while [`S3Lfu::adapt`] holds the small FIFO's share at or above
+    /// its start.
+    pub quick_below: bool,
+    /// The small FIFO's target share as [`S3Lfu::adapt`] moves it, and where it started, in
+    /// entries.
     small_exact: f64,
+    small_start: f64,
+    /// Drops from the small FIFO and from main, halved together when they reach the ghost's
+    /// window: the ghost queue's make-up, counted as the store counts it.
+    drops: (usize, usize),
     /// [`Aging::Detect`]: signal misses this period, and the running baseline of their rate.
     signals: u32,
     window_misses: u32,
@@ -662,25 +670,40 @@ pub enum Signal {
 }
 
 impl S3Lfu {
-    /// The policy in the store (issue 15, the last round): small FIFO 3%, ghost queue of 1.25
-    /// times the capacity, gated by the sketch (`gate` 1: a returning key's estimate must reach
-    /// main's victim's, whose own hits count for at most 2), a counter up to 5, the residents'
-    /// hits never aged (only the sketch halves), no admission of entries not hit in the small
-    /// FIFO. The same constants for every trace.
+    /// The policy in the store (issue 15, the round of ARC's adaptation): [`S3Lfu::previous`]
+    /// with a ghost queue of twice the capacity that main's drops enter too; the small FIFO's
+    /// share adapted as ARC does, between 1% and 50% from 3%, by a tenth of an entry times
+    /// ARC's ratio; while the share is at or above its start (recency), a key back within half
+    /// a capacity of drops, or hit in the small FIFO, goes to main; otherwise (frequency) only
+    /// if the sketch rates it above main's victim (ties keep the incumbent); the hand folds
+    /// the hits it consumes into the sketch, and an estimate is the sketch's count alone; the
+    /// sketch halved every 20 capacities of additions.
+    /// `cx16(0.03:2:5:1:20:n:15:1.01:x:2:0:4294967295:0.5:0.01~0.5~-0.1:1.01:f:s)`.
     pub fn chosen(capacity: usize) -> Self {
+        let mut policy = Self::previous(capacity);
+        policy.hit_cap = 0;
+        policy.fold = true;
+        policy.quick_below = true;
+        policy.ghost = Some(Ghost::new(capacity * 2));
+        policy.sketch(20, 15, 2);
+        policy.factor = Some(1.01);
+        policy.quick = 0.5;
+        policy.adapt = Some((0.01, 0.5));
+        policy.adapt_step = -0.1;
+        policy.promote_gate = Some(1.01);
+        policy
+    }
+
+    /// The policy the store had before this round (issue 15's previous round): small FIFO 3%,
+    /// ghost queue of 1.25 times the capacity, gated by the sketch (`gate` 1: a returning key's
+    /// estimate must reach main's victim's, whose own hits count for at most 2), a counter up to
+    /// 5, the residents' hits never aged (only the sketch halves), no admission of entries not
+    /// hit in the small FIFO. `cx16(0.03:1.25:5:1:10:n:15:-:x:2:2)`.
+    pub fn previous(capacity: usize) -> Self {
         let mut policy = Self::with_ghost(capacity, 0.03, 5, 1.25, false);
         policy.gate = 1;
         policy.aging = Aging::Never;
         policy.hit_cap = 2;
-        policy
-    }
-
-    /// The policy the store had before (issue 15's earlier rounds): small FIFO 5%, ghost queue
-    /// of twice the capacity, gated by the sketch with every resident hit counted, a 3-bit
-    /// counter, the residents' hits halved with the sketch.
-    pub fn previous(capacity: usize) -> Self {
-        let mut policy = Self::with_ghost(capacity, 0.05, 7, 2.0, false);
-        policy.gate = 1;
         policy
     }
 
@@ -722,6 +745,11 @@ impl S3Lfu {
             quick: 0.0,
             adapt: None,
             adapt_step: 1.0,
+            promote_gate: None,
+            fold: false,
+            quick_below: false,
+            drops: (0, 0),
+            small_start: ((capacity as f64 * small_ratio) as usize).max(1) as f64,
             small_exact: ((capacity as f64 * small_ratio) as usize).max(1) as f64,
             signals: 0,
             window_misses: 0,
@@ -797,18 +825,35 @@ impl S3Lfu {
 
     /// Drops `key`, folding the hits it had into the sketch.
     fn drop_entry(&mut self, key: u64) {
-        if let Some((_, _, hits)) = self.entries.remove(&key) {
-            self.record(key, hits, false);
+        if let Some((_, _, hits, folded)) = self.entries.remove(&key) {
+            self.record(key, hits.saturating_sub(folded), false);
         }
     }
 
     /// Drops main's victim `key`; with [`S3Lfu::adapt`], into the ghost queue.
     fn drop_main(&mut self, key: u64) {
         self.drop_entry(key);
+        self.count_drop(true);
         if self.adapt.is_some()
             && let Some(ghost) = &mut self.ghost
         {
             ghost.insert_from(key, true);
+        }
+    }
+
+    /// Counts a drop into the ghost queue, for [`S3Lfu::adapt`].
+    fn count_drop(&mut self, from_main: bool) {
+        if self.adapt.is_none() {
+            return;
+        }
+        if from_main {
+            self.drops.1 += 1;
+        } else {
+            self.drops.0 += 1;
+        }
+        let window = self.ghost.as_ref().map_or(usize::MAX, |g| g.capacity);
+        if self.drops.0 + self.drops.1 >= window {
+            self.drops = (self.drops.0 / 2, self.drops.1 / 2);
         }
     }
 
@@ -817,15 +862,10 @@ impl S3Lfu {
         let Some((low, high)) = self.adapt else {
             return;
         };
-        let ghosts = self.ghost.as_ref().map_or(0, |g| g.live.len());
-        let main_ghosts = self.ghost.as_ref().map_or(0, |g| g.mains);
         let step = if self.adapt_step > 0.0 {
             self.adapt_step
         } else {
-            let (small_g, main_g) = (
-                (ghosts - main_ghosts).max(1) as f64,
-                main_ghosts.max(1) as f64,
-            );
+            let (small_g, main_g) = (self.drops.0.max(1) as f64, self.drops.1.max(1) as f64);
             let scale = if self.adapt_step < 0.0 {
                 -self.adapt_step
             } else {
@@ -856,6 +896,10 @@ impl S3Lfu {
                 return Some(key);
             }
             entry.1 -= 1;
+            if self.fold && entry.2 > entry.3 {
+                entry.3 += 1;
+                self.record(key, 1, false);
+            }
             self.main.rotate_left(1);
         }
     }
@@ -866,10 +910,26 @@ impl S3Lfu {
                 let key = self.small.pop_front().expect("small holds entries");
                 let entry = self.entries.get_mut(&key).expect("resident");
                 if entry.1 > 0 {
-                    entry.0 = Queue::Main;
-                    entry.1 -= 1;
-                    self.main.push_back(key);
-                    continue;
+                    let below = self.small_exact < self.small_start;
+                    let pass = self.main.is_empty()
+                        || !below
+                        || self.promote_gate.is_none_or(|factor| {
+                            let est = self.estimate(key);
+                            let victim = self.main_victim();
+                            let v = victim.map_or(0, |v| self.estimate(v));
+                            f64::from(est) >= factor * f64::from(v)
+                        });
+                    if pass {
+                        let entry = self.entries.get_mut(&key).expect("resident");
+                        entry.0 = Queue::Main;
+                        entry.1 -= 1;
+                        if self.fold && entry.2 > entry.3 {
+                            entry.3 += 1;
+                            self.record(key, 1, false);
+                        }
+                        self.main.push_back(key);
+                        continue;
+                    }
                 }
                 match self.main_victim() {
                     Some(victim) if self.admit && self.estimate(key) > self.estimate(victim) => {
@@ -880,6 +940,7 @@ impl S3Lfu {
                     }
                     _ => {
                         self.drop_entry(key);
+                        self.count_drop(false);
                         if let Some(ghost) = &mut self.ghost {
                             ghost.insert(key);
                         }
@@ -912,6 +973,7 @@ impl Policy for S3Lfu {
         self.evict();
         // Only `quick` needs the age: the other settings skip its probe.
         let quick = self.quick > 0.0
+            && !(self.quick_below && self.small_exact < self.small_start)
             && self
                 .ghost
                 .as_ref()
@@ -944,10 +1006,10 @@ impl Policy for S3Lfu {
             };
         if to_main {
             self.main.push_back(key);
-            self.entries.insert(key, (Queue::Main, 0, 0));
+            self.entries.insert(key, (Queue::Main, 0, 0, 0));
         } else {
             self.small.push_back(key);
-            self.entries.insert(key, (Queue::Small, 0, 0));
+            self.entries.insert(key, (Queue::Small, 0, 0, 0));
         }
         false
     }

@@ -1,6 +1,6 @@
 //! The eviction policy's memory beyond the entries themselves, one of each per shard of the
 //! store ([`crate::store`], which holds the queues and runs the policy): a frequency sketch of
-//! recent accesses, and the ghost queue of keys recently dropped from the small FIFO.
+//! recent accesses, and the ghost queue of keys recently dropped.
 //!
 //! Both are touched only by the shard's writer (a miss, an insertion, an eviction); a hit never
 //! reaches them. The constants are those chosen by measurement in `benches/hit_ratio.rs`
@@ -15,8 +15,11 @@ fn mix(half: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// Additions to the sketch between two halvings, in capacities of the shard.
+const PERIOD: usize = 20;
+
 /// A count-min sketch (TinyLFU's): four rows of counters saturating at 15, halved every
-/// `10 x capacity` additions so that old popularity fades.
+/// [`PERIOD`] x capacity additions so that old popularity fades.
 ///
 /// A key's four counters lie in one 64-byte block, one in each quarter (as in Caffeine's
 /// sketch): a miss touches one cache line of the sketch, not four.
@@ -79,7 +82,7 @@ impl Sketch {
         self.blocks = vec![Block([0; 64]); blocks];
         self.mask = blocks - 1;
         self.added = 0;
-        self.period = 10 * self.capacity.min(want / 2);
+        self.period = PERIOD * self.capacity.min(want / 2);
     }
 
     /// Empties the sketch (and frees its rows).
@@ -145,35 +148,53 @@ impl Sketch {
 }
 
 /// S3-FIFO's ghost queue: the keys (their hashes) among the last `capacity` dropped from the
-/// small FIFO, without values.
+/// small FIFO or from main, without values, each with the queue that dropped it (what ARC's
+/// adaptation of the small FIFO's share needs, in the store).
 ///
 /// Kept as a set-associative table of fingerprints, each with the sequence number of its
 /// insertion: a key's bucket is one cache line of 8 slots, an insertion takes the slot of the same
 /// key or else the oldest (or an empty one), and a key is in the queue while fewer than
-/// `capacity` keys were dropped after it. With twice as many slots as the window, a bucket
-/// rarely overflows, so this is FIFO order in all but rare cases; each miss touches one line and
-/// never allocates (a hash table here cost a probe, tombstones and rehashes on every miss).
+/// `capacity` keys were dropped after it. With 1.5 to 3 times as many slots as the window (a
+/// power of two), a bucket rarely overflows, so this is FIFO order in all but rare cases; each
+/// miss touches one line and never allocates (a hash table here cost a probe, tombstones and
+/// rehashes on every miss). Twice the window's slots measured the same hit ratios at a capacity
+/// of 10,000, and a miss about 15% slower: a larger table misses the CPU's caches more
+/// (`BENCHMARKS.md`, issue 15's round of ARC's adaptation).
 pub(crate) struct Ghost {
     window: u32,
     buckets: Vec<Bucket>,
     /// Buckets, less one (a power of two).
     mask: usize,
-    /// Wraps: a slot is overwritten long before its number could come round again.
+    /// Twice the keys remembered so far: a slot's number is this with the low bit set if main
+    /// dropped the key (so that finding a key compares fingerprints alone). Wraps: a slot is
+    /// overwritten long before its number could come round again.
     seq: u32,
 }
 
-/// 8 slots of a fingerprint (0 for none) and a sequence number.
+/// 8 slots of a fingerprint (0 for none) and a sequence number (see [`Ghost::seq`]).
 #[derive(Clone, Copy)]
 #[repr(align(64))]
 struct Bucket([(u32, u32); 8]);
 
+/// A slot number's low bit: main dropped the key (else the small FIFO did).
+const FROM_MAIN: u32 = 1;
+
 /// 32 bits of a key's hash, never 0: two keys of one bucket share them with odds of 2^-32, and
-/// then one is taken for a ghost when it is not (placed in the main FIFO rather than the small).
+/// then one is taken for a ghost when it is not (weighed for main rather than starting small).
 fn fingerprint(key: u64) -> u32 {
     match (key ^ (key >> 32)) as u32 {
         0 => 0x9e37_79b9,
         print => print,
     }
+}
+
+/// A key found in the ghost queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Return {
+    /// Main dropped it (else the small FIFO did).
+    pub(crate) from_main: bool,
+    /// Keys remembered after it: how soon it came back.
+    pub(crate) age: u32,
 }
 
 impl Ghost {
@@ -192,21 +213,23 @@ impl Ghost {
         key as usize & self.mask
     }
 
-    /// Remembers `key` (a key's hash: its low half), as the newest.
-    pub(crate) fn insert(&mut self, key: u64) {
+    /// Remembers `key` (a key's hash: its low half), as the newest; `from_main`: main dropped
+    /// it.
+    pub(crate) fn insert(&mut self, key: u64, from_main: bool) {
         if self.buckets.is_empty() {
             self.allocate();
         }
-        self.seq = self.seq.wrapping_add(1);
+        self.seq = self.seq.wrapping_add(2);
         let (seq, print) = (self.seq, fingerprint(key));
         let index = self.bucket(key);
         let Some(Bucket(slots)) = self.buckets.get_mut(index) else {
             return;
         };
-        // The first slot of the same key, else the oldest (the last of equals); an empty one
-        // counts as older than any. One pass without branches (the age and the index packed in
-        // one word, so the oldest is a plain maximum): this runs on every eviction from the
-        // small FIFO.
+        // The first slot of the same key, else the oldest (the last of equals; the origin bit
+        // never changes the order, as numbers differ by 2); an empty one counts as older than
+        // any. One pass
+        // without branches (the age and the index packed in one word, so the oldest is a plain
+        // maximum): this runs on every eviction.
         let (mut same, mut oldest) = (slots.len(), 0u64);
         for (i, &(p, s)) in slots.iter().enumerate().rev() {
             if p == print {
@@ -224,30 +247,34 @@ impl Ghost {
         } else {
             oldest as usize & 7
         };
-        slots[target] = (print, seq);
+        slots[target] = (print, seq | if from_main { FROM_MAIN } else { 0 });
     }
 
     /// The table, on the first insertion (the shard is full by then): out of line, so that an
     /// insertion saves no registers for it.
     #[cold]
     fn allocate(&mut self) {
-        let buckets = (self.window as usize * 2).div_ceil(8).next_power_of_two();
+        let buckets = (self.window as usize * 3 / 2)
+            .div_ceil(8)
+            .next_power_of_two();
         self.buckets = vec![Bucket([(0, 0); 8]); buckets];
         self.mask = buckets - 1;
     }
 
-    /// Forgets `key`; whether it was among the last `capacity` keys remembered.
-    pub(crate) fn remove(&mut self, key: u64) -> bool {
+    /// Forgets `key`; what it was if it was among the last `capacity` keys remembered.
+    pub(crate) fn remove(&mut self, key: u64) -> Option<Return> {
         let (index, print) = (self.bucket(key), fingerprint(key));
-        let Some(Bucket(slots)) = self.buckets.get_mut(index) else {
-            return false;
-        };
-        let Some(slot) = slots.iter_mut().find(|(p, _)| *p == print) else {
-            return false;
-        };
-        let age = self.seq.wrapping_sub(slot.1);
+        let Bucket(slots) = self.buckets.get_mut(index)?;
+        let slot = slots.iter_mut().find(|(p, _)| *p == print)?;
+        let from_main = slot.1 & FROM_MAIN != 0;
+        let age = self.seq.wrapping_sub(slot.1 & !FROM_MAIN) / 2;
         *slot = (0, 0);
-        age < self.window
+        (age < self.window).then_some(Return { from_main, age })
+    }
+
+    /// How many keys it remembers at most.
+    pub(crate) fn window(&self) -> usize {
+        self.window as usize
     }
 
     /// Forgets every key (and frees the table).
@@ -264,31 +291,31 @@ mod tests {
     fn the_ghost_keeps_its_newest_keys_up_to_its_capacity() {
         let mut ghost = Ghost::new(3);
         for key in 1..=5 {
-            ghost.insert(key);
+            ghost.insert(key, false);
         }
-        assert!(!ghost.remove(1));
-        assert!(!ghost.remove(2));
-        assert!(ghost.remove(3));
-        assert!(!ghost.remove(3), "forgotten once returned");
-        assert!(ghost.remove(5));
+        assert!(ghost.remove(1).is_none());
+        assert!(ghost.remove(2).is_none());
+        assert!(ghost.remove(3).is_some());
+        assert!(ghost.remove(3).is_none(), "forgotten once returned");
+        assert!(ghost.remove(5).is_some());
     }
 
     #[test]
     fn the_ghost_forgets_keys_past_its_window_and_keys_that_came_back() {
         let mut ghost = Ghost::new(4);
-        ghost.insert(0);
+        ghost.insert(0, false);
         for key in 1..4 {
-            ghost.insert(key);
-            assert!(ghost.remove(key));
+            ghost.insert(key, false);
+            assert!(ghost.remove(key).is_some());
         }
-        assert!(ghost.remove(0), "within the window of 4");
+        assert!(ghost.remove(0).is_some(), "within the window of 4");
         for key in 10_000..20_000 {
-            ghost.insert(key);
+            ghost.insert(key, false);
         }
-        assert!(ghost.remove(19_999));
-        assert!(ghost.remove(19_996));
-        assert!(!ghost.remove(19_995));
-        assert!(!ghost.remove(10_000));
+        assert!(ghost.remove(19_999).is_some());
+        assert!(ghost.remove(19_996).is_some());
+        assert!(ghost.remove(19_995).is_none());
+        assert!(ghost.remove(10_000).is_none());
         assert_eq!(ghost.buckets.len(), 1, "a fixed table");
     }
 
@@ -301,24 +328,41 @@ mod tests {
             slots.iter().filter(|(p, _)| *p == fingerprint(key)).count()
         };
         for key in 1..=8 {
-            ghost.insert(key);
+            ghost.insert(key, false);
         }
-        ghost.insert(9);
+        ghost.insert(9, false);
         assert_eq!(
             (holds(&ghost, 1), holds(&ghost, 9)),
             (0, 1),
             "the oldest made room"
         );
-        ghost.insert(5);
+        ghost.insert(5, false);
         assert_eq!(holds(&ghost, 5), 1, "the same key keeps one slot");
         assert_eq!(holds(&ghost, 2), 1, "and the oldest stays");
         ghost.remove(7);
-        ghost.insert(10);
+        ghost.insert(10, false);
         assert_eq!(
             (holds(&ghost, 2), holds(&ghost, 10)),
             (1, 1),
             "an empty slot goes before the oldest"
         );
+    }
+
+    #[test]
+    fn the_ghost_tells_who_dropped_a_key_and_how_long_ago() {
+        let mut ghost = Ghost::new(100);
+        ghost.insert(1, true);
+        ghost.insert(2, false);
+        for key in 10..20 {
+            ghost.insert(key, key % 2 == 0);
+        }
+        let back = |from_main, age| Some(Return { from_main, age });
+        assert_eq!(ghost.remove(1), back(true, 11));
+        assert_eq!(ghost.remove(2), back(false, 10));
+        assert_eq!(ghost.remove(19), back(false, 0));
+        // Dropped again, by the other queue: the newer drop is what it tells.
+        ghost.insert(18, false);
+        assert_eq!(ghost.remove(18), back(false, 0));
     }
 
     #[test]
@@ -329,9 +373,15 @@ mod tests {
             sketch.add(7, 1);
         }
         assert_eq!(sketch.estimate(7), 5);
-        for key in 1_000..3_000u128 {
-            sketch.add(key, 1);
+        // Another key's accesses (on other counters) up to one short of a period: nothing fades.
+        let period = PERIOD * 100;
+        for _ in 5..period - 1 {
+            sketch.add(8, 1);
         }
-        assert!(sketch.estimate(7) <= 2, "{}", sketch.estimate(7));
+        assert_eq!(sketch.estimate(7), 5);
+        assert_eq!(sketch.estimate(8), 15, "saturated");
+        sketch.add(8, 1);
+        assert_eq!(sketch.estimate(7), 2, "halved at the period's end");
+        assert_eq!(sketch.estimate(8), 7);
     }
 }

@@ -17,39 +17,57 @@
 //! # What the cache keeps
 //!
 //! Entries that are hit again, and keys that keep coming back; not one-off keys. The policy is
-//! S3-FIFO (Yang et al., SOSP 2023) with a TinyLFU-style frequency sketch, chosen by measuring
-//! hit ratios on recorded and synthetic workloads (`BENCHMARKS.md`, "Hit ratio"). Each shard of
-//! the cache has:
+//! S3-FIFO (Yang et al., SOSP 2023) with a TinyLFU-style frequency sketch, and ARC's adaptation
+//! (Megiddo and Modha, FAST 2003) of the share given to new keys, chosen by measuring hit ratios
+//! on recorded and synthetic workloads (`BENCHMARKS.md`, "Hit ratio"). Each shard of the cache
+//! has:
 //!
-//! - a **small queue** (3% of the capacity) where every new key starts. When it leaves the
-//!   queue, an entry hit meanwhile moves to the main queue; one never hit is dropped, and only
-//!   its key's hash is remembered, in the ghost queue.
+//! - a **small queue** where every new key starts (3% of the capacity to begin with, then
+//!   between 1% and 50%, below). When it leaves the queue, an entry hit meanwhile moves to the
+//!   main queue (when the workload rewards frequency, only if it outranks main's next victim,
+//!   below); one never hit is dropped, and only its key's hash is remembered, in the ghost
+//!   queue.
 //! - a **main queue** for entries proven useful, swept by a hand as CLOCK's is, with a count of
 //!   up to 5 hits per entry instead of a bit: the hand spares an entry once per hit since it last
 //!   passed, and gives up the first one with none left.
-//! - a **ghost queue** of the last keys the small queue dropped (1.25 times the capacity), and a
-//!   **sketch** counting how often each key was seen lately (it halves its counts every 10
-//!   capacities of accesses, so that old popularity fades). A key back from the ghost queue goes
-//!   straight to the main queue if the sketch rates it at least as high as the entry main would
-//!   give up for it, that entry's own hits counting for at most 2; otherwise it starts over in
-//!   the small queue.
+//! - a **ghost queue** of the last keys either queue dropped (twice the capacity), and a
+//!   **sketch** counting how often each key was seen lately: its misses, and its hits as the hand
+//!   consumes them (it halves its counts every 20 capacities of counts, so that old popularity
+//!   fades).
+//!
+//! A key back from the ghost queue tells which queue was too small: one the small queue
+//! dropped would have hit in a larger small queue, one main dropped in a larger main. Each such
+//! return moves the small queue's share by a tenth of an entry that way (more when the other
+//! queue's drops outnumber this one's, as ARC weighs its two ghost lists), between 1% and 50%.
+//! The share then tells what the workload rewards:
+//!
+//! - **at or above its start** (recency: keys come back soon after they are dropped), an entry
+//!   hit in the small queue moves to main, and so does a key back from the ghost queue within
+//!   half a capacity of drops;
+//! - **below it** (frequency: what main drops comes back), either only if the sketch rates it
+//!   above the entry main would give up for it (or that entry has expired, or the sketch does
+//!   not know it); a tie keeps the incumbent.
+//!
+//! Any other key back from the ghost queue goes to main on the same condition, and otherwise
+//! starts over in the small queue.
 //!
 //! Why: most keys of most workloads are used once; giving them only a small queue keeps them
 //! from pushing out what is reused, and the hit counts keep the most-reused longest. A **scan**
 //! (a burst of keys each used once: a batch job, a crawler) passes through the small queue and
 //! leaves: the main queue, and with it the hot set, is untouched. A key that repeats at a long
 //! interval is caught by the ghost queue on its second visit, and the sketch keeps the ghost from
-//! letting in keys rarer than those it would displace. When popularity moves, the new keys win
-//! main's places as their counts in the sketch grow, the old ones' fading there, since an entry's
-//! hits, which never fade, count for little against them.
+//! letting in keys rarer than those it would displace. A **loop** over more keys than the cache
+//! holds keeps a stable part of itself: its keys are all as popular, and ties keep the
+//! incumbents. When popularity moves, the new keys win main's places as their counts in the
+//! sketch grow and the old ones' fade. Workloads whose keys come back soon after a first use
+//! (sessions, bursts) grow the small queue, so that their second use hits.
 //!
 //! An expired entry is given up when the hand (of either queue) meets it, before any live entry
 //! it would otherwise spare. A hit costs one relaxed bump of the entry's counter (no queue moves,
 //! no lock); the queues, the ghost and the sketch are the writer's, on misses. Their memory, on
 //! top of the entries: about 16 bytes per entry held (queues), up to 16 per entry of capacity
-//! (sketch, grown with the entries) and 20 to 40 per entry of capacity (ghost, allocated when the
+//! (sketch, grown with the entries) and 24 to 48 per entry of capacity (ghost, allocated when the
 //! cache first evicts): about 0.55 MB for the default capacity of 10,000.
-//!
 //!
 //! Hits take no lock and write no memory that another thread writes, so they scale across threads
 //! (see `read_lock.rs` for the read-mostly protocol). A miss takes its shard's lock twice: once

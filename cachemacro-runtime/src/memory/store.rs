@@ -35,16 +35,18 @@
 //!
 //! # Eviction
 //!
-//! Per shard, under its writer lock: a small FIFO (3% of the shard), a main FIFO, a ghost queue
-//! of the keys the small FIFO dropped (up to 1.25 times the shard) and a count-min sketch of recent
-//! accesses ([`crate::memory::evict`]). A hit only bumps its entry's `hits` counter (relaxed, saturating,
-//! and not past [`BUMPS`] above what the hand has consumed, so a hot entry's line stays clean).
-//! A new key enters the small FIFO; leaving it, an entry hit meanwhile moves to main, one never
-//! hit is dropped and remembered in the ghost queue. Main is CLOCK with a frequency up to 5: the
-//! hand spares an entry hit since it last passed, once per hit up to 5. A key back from the ghost
-//! queue goes straight to main if the sketch rates it at least as high as main's next victim,
-//! whose own hits count for at most [`HIT_CREDIT`]. Expired entries go whenever the hand meets
-//! them. Chosen by measurement: `benches/hit_ratio.rs`.
+//! Per shard, under its writer lock: a small FIFO (3% of the shard to start), a main FIFO, a
+//! ghost queue of the keys either dropped (up to twice the shard) and a count-min sketch of
+//! recent accesses ([`crate::memory::evict`]). A hit only bumps its entry's `hits` counter
+//! (relaxed, saturating, and not past [`BUMPS`] above what the hand has consumed, so a hot
+//! entry's line stays clean). A new key enters the small FIFO; leaving it, an entry hit meanwhile
+//! moves to main (see below), one never hit is dropped and remembered in the ghost queue. Main
+//! is CLOCK with a frequency up to 5: the hand spares an entry hit since it last passed, once
+//! per hit up to 5, and counts the hits it consumes in the sketch. A key back from the ghost queue moves the small
+//! FIFO's share as ARC would ([`Table::adapt`]); while the share is at or above its start, a key
+//! back soon, or hit in the small FIFO, goes to main, and otherwise only if the sketch rates it
+//! above main's next victim ([`Table::recent`], [`Table::outranks`]). Expired entries go
+//! whenever the hand meets them. Chosen by measurement: `benches/hit_ratio.rs`.
 //!
 //! The model checker (`memory/model.rs`) compiles this file again over shuttle's primitives, hence
 //! the `super::` paths.
@@ -59,16 +61,19 @@ use super::read_lock::{self, MAX_SHARDS, Outcome, Shards};
 use super::sync::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use crate::flight::Flight;
 use crate::memory::budget::{self, MAX_CHARGE, Sizer};
-use crate::memory::evict::{Ghost, Sketch};
+use crate::memory::evict::{Ghost, Return, Sketch};
 use crate::memory::flights::{Flights, Flying, NO_OWNER};
 
 /// The most hits main's hand credits an entry with: it spares it that many passes.
 const MAX_FREQ: u8 = 5;
 
-/// The most a resident's own hits add to its estimate against a key back from the ghost queue:
-/// a few hits tell an entry in use from one that is not, while counting them all would let an
-/// entry popular long ago (its hits never fade: only the sketch ages) outweigh today's keys.
-const HIT_CREDIT: u8 = 2;
+/// The unit of the small FIFO's target share ([`Table::small_share`]): 1/1024 of an entry, so
+/// that ARC's adaptation can move it by a fraction of an entry.
+const SHARE_UNIT: usize = 1024;
+
+/// ARC's adaptation moves the small FIFO's target by a tenth of an entry, times how many more
+/// keys the other queue dropped lately than the one that dropped the key back (at least 1).
+const ADAPT_STEP: usize = SHARE_UNIT / 10;
 
 /// How far a reader's bumps may run ahead of what the hand consumed: past it, a hit writes
 /// nothing (a hot entry's cache line stays clean on every core). Above [`MAX_FREQ`] so that the
@@ -108,8 +113,10 @@ impl<R> Entry<R> {
         self.hits.load(Ordering::Relaxed)
     }
 
-    /// Consumes one hit, if the entry has one to spare: `true` if the hand spares it.
-    fn take_freq(&mut self) -> bool {
+    /// Consumes one hit, if the entry has one to spare (the hand then spares it): how many of
+    /// its hits that consumed, for the sketch to count (more than one when hits beyond
+    /// [`MAX_FREQ`] go with it); 0 if it had none to spare.
+    fn take_freq(&mut self) -> u8 {
         let mut hits = self.hits.load(Ordering::Relaxed);
         if hits >= 128 {
             // Rebased long before the counter could saturate; the estimate gains nothing above
@@ -120,10 +127,16 @@ impl<R> Entry<R> {
         }
         let freq = hits.saturating_sub(self.seen).min(MAX_FREQ);
         if freq == 0 {
-            return false;
+            return 0;
         }
+        let before = self.seen;
         self.seen = hits - freq + 1;
-        true
+        self.seen - before
+    }
+
+    /// Hits the hand has not consumed: not yet counted in the sketch.
+    fn unconsumed(&self) -> u8 {
+        self.hits().saturating_sub(self.seen)
     }
 }
 
@@ -261,8 +274,16 @@ struct Table<R> {
     /// Live entries in each FIFO.
     small_len: usize,
     main_len: usize,
-    /// The small FIFO's share of the capacity.
+    /// The small FIFO's target, in entries: `small_share` rounded down, at least 1.
     small_target: usize,
+    /// The small FIFO's target in [`SHARE_UNIT`]s, moved by ARC's adaptation between 1% and 50%
+    /// of the shard ([`Table::adapt`]), starting at 3%.
+    small_share: usize,
+    small_start: usize,
+    /// Keys the small FIFO and main dropped into the ghost queue lately: both halved once they
+    /// add up to the ghost's window, so their ratio tells the ghost's make-up roughly (keys back
+    /// from it are not taken off; ARC's `|B1|` and `|B2|` are exact).
+    drops: [usize; 2],
     ghost: Ghost,
     sketch: Sketch,
     /// The last entry's id.
@@ -652,6 +673,8 @@ impl<R: Clone> Store<R> {
                 table.main_len = 0;
                 table.ghost.clear();
                 table.sketch.clear();
+                (table.small_share, table.drops) = (table.small_start, [0; 2]);
+                table.small_target = (table.small_start / SHARE_UNIT).max(1);
                 table.bytes = 0;
                 std::mem::take(&mut table.entries)
             });
@@ -670,14 +693,18 @@ impl<R: Clone> Store<R> {
 
 impl<R> Table<R> {
     fn new(capacity: usize, max_bytes: usize) -> Self {
+        let small_target = (capacity / 100 * 3 + capacity % 100 * 3 / 100).max(1);
         Table {
             entries: HashTable::new(),
             small: VecDeque::new(),
             main: VecDeque::new(),
             small_len: 0,
             main_len: 0,
-            small_target: (capacity / 100 * 3 + capacity % 100 * 3 / 100).max(1),
-            ghost: Ghost::new(capacity.saturating_add(capacity / 4)),
+            small_target,
+            small_share: small_target.saturating_mul(SHARE_UNIT),
+            small_start: small_target.saturating_mul(SHARE_UNIT),
+            drops: [0; 2],
+            ghost: Ghost::new(capacity.saturating_mul(2)),
             sketch: Sketch::new(capacity),
             ids: 0,
             capacity,
@@ -779,14 +806,21 @@ impl<R> Table<R> {
             };
             removed.taken(value, expired);
         }
-        // A key the small FIFO dropped lately is back: it goes to main if the sketch rates it
-        // at least as high as what main would give up for it. Otherwise (and for a key seen
-        // for the first time) it starts in the small FIFO, where a scan's keys stay and go.
-        let to_main = self.ghost.remove(hash(key))
-            && (self.main_len == 0
+        // A key dropped lately is back. It goes to main if it came back soon (within half the
+        // shard's capacity of drops) while the workload rewards recency (see `Table::recent`),
+        // or if the sketch rates it above what main would give up for it (frequency; a tie
+        // keeps the incumbent, so that a loop larger than the cache keeps a stable part of
+        // itself). Otherwise (and for a key seen for the first time) it starts in the small
+        // FIFO, where a scan's keys stay and go.
+        let to_main = self.ghost.remove(hash(key)).is_some_and(|back| {
+            self.adapt(back);
+            self.recent() && 2 * (back.age as usize) < self.capacity
+                || self.main_len == 0
                 || self.main_victim(now).is_none_or(|victim| {
-                    u32::from(self.sketch.estimate(key)) >= self.estimate(victim)
-                }));
+                    let sketched = u32::from(self.sketch.estimate(key));
+                    self.outranks(sketched, victim, now)
+                })
+        });
         self.ids = self.ids.wrapping_add(1);
         let id = self.ids;
         if to_main {
@@ -827,14 +861,60 @@ impl<R> Table<R> {
         }
     }
 
-    /// How popular `key` (resident) is: the sketch's count and its hits since insertion, up to
-    /// [`HIT_CREDIT`] of them.
+    /// Whether an estimate of `estimate` takes the place of main's victim `victim`: above its
+    /// estimate, or it has none (the sketch never saw it, or forgot it), or it has expired.
+    fn outranks(&self, estimate: u32, victim: u128, now: u64) -> bool {
+        let incumbent = self.estimate(victim);
+        incumbent == 0
+            || estimate > incumbent
+            || self
+                .entries
+                .find(hash(victim), |e| e.key == victim)
+                .is_some_and(|e| e.expires_at <= now)
+    }
+
+    /// ARC's adaptation (Megiddo and Modha, FAST 2003) of the small FIFO's share, for a key
+    /// back from the ghost queue: a key the small FIFO dropped would have hit in a larger one,
+    /// so it grows; a key main dropped, in a larger main, so it shrinks. The step is a tenth of
+    /// an entry, times the ratio of the other queue's drops to this one's when above 1 (ARC's
+    /// `|B2| / |B1|`), so the share settles where both kinds come back equally.
+    fn adapt(&mut self, back: Return) {
+        let [small, main] = self.drops.map(|d| d.max(1));
+        let (this, other) = if back.from_main {
+            (main, small)
+        } else {
+            (small, main)
+        };
+        let step = ADAPT_STEP.saturating_mul(this.max(other)) / this;
+        // 1% and 50%, stretched to take in the start (at a capacity of 1, 50% is below it).
+        let (low, high) = (
+            (self.capacity.saturating_mul(SHARE_UNIT / 4) / 25).min(self.small_start),
+            self.capacity
+                .saturating_mul(SHARE_UNIT / 2)
+                .max(self.small_start),
+        );
+        self.small_share = if back.from_main {
+            self.small_share.saturating_sub(step).max(low)
+        } else {
+            self.small_share.saturating_add(step).min(high)
+        };
+        self.small_target = (self.small_share / SHARE_UNIT).max(1);
+    }
+
+    /// Remembers `key`, just dropped by the small FIFO or by main, in the ghost queue.
+    fn haunt(&mut self, key: u64, from_main: bool) {
+        self.ghost.insert(key, from_main);
+        self.drops[usize::from(from_main)] += 1;
+        if self.drops[0] + self.drops[1] >= self.ghost.window() {
+            self.drops = self.drops.map(|d| d / 2);
+        }
+    }
+
+    /// How popular `key` is lately: the sketch's count. A resident's hits reach the sketch as
+    /// the hand consumes them (sparing it, or promoting it from the small FIFO), and the rest
+    /// when it leaves.
     fn estimate(&self, key: u128) -> u32 {
-        let hits = self
-            .entries
-            .find(hash(key), |e| e.key == key)
-            .map_or(0, |e| e.hits().min(HIT_CREDIT));
-        u32::from(self.sketch.estimate(key)) + u32::from(hits)
+        u32::from(self.sketch.estimate(key))
     }
 
     /// The live entry of the queue slot `slot`.
@@ -852,11 +932,20 @@ impl<R> Table<R> {
                 self.main.pop_front();
                 continue;
             };
-            if entry.expires_at > now && entry.take_freq() {
+            let key = entry.key;
+            let taken = if entry.expires_at > now {
+                entry.take_freq()
+            } else {
+                0
+            };
+            if taken > 0 {
+                // Spared: the hits it consumed reach the sketch now, so that an entry kept for
+                // its hits is rated by them against the keys that missed meanwhile.
+                self.record(key, taken);
                 self.main.rotate_left(1);
                 continue;
             }
-            return Some(entry.key);
+            return Some(key);
         }
     }
 
@@ -870,23 +959,30 @@ impl<R> Table<R> {
                     continue;
                 };
                 let entry = found.get_mut();
-                let expired = entry.expires_at <= now;
-                if !expired && entry.take_freq() {
-                    // Hit while in the small FIFO: promoted, one hit consumed.
-                    entry.main = true;
-                    self.small_len -= 1;
-                    self.main_len += 1;
-                    self.main.push_back(slot);
+                let (key, expired) = (entry.key, entry.expires_at <= now);
+                let taken = if expired { 0 } else { entry.take_freq() };
+                if taken == 0 {
+                    // Left unhit (most do): dropped, with the one probe that found it.
+                    let entry = found.remove().0;
+                    return Some(self.drop_small(entry, expired, 0));
+                }
+                if self.promotes(key, now) {
+                    // Hit while in the small FIFO: promoted, one hit consumed (and counted).
+                    // Still there: the hand only moves main's slots and consumes their hits.
+                    if let Some(entry) = self.live(slot) {
+                        entry.main = true;
+                        self.small_len -= 1;
+                        self.main_len += 1;
+                        self.main.push_back(slot);
+                        self.record(key, taken);
+                    }
                     continue;
                 }
+                let Ok(found) = self.entries.find_entry(slot.0, |e| slot.holds(e)) else {
+                    continue;
+                };
                 let entry = found.remove().0;
-                self.small_len -= 1;
-                self.bytes -= entry.charge as usize;
-                if !expired {
-                    self.ghost.insert(slot.0);
-                }
-                self.record(entry.key, entry.hits());
-                return Some((entry.value, expired));
+                return Some(self.drop_small(entry, false, taken));
             }
             let Some(victim) = self.main_victim(now) else {
                 // Only stale slots were left in main: its count says otherwise, so trust the
@@ -900,9 +996,43 @@ impl<R> Table<R> {
             };
             let entry = found.remove().0;
             self.unqueue(&entry);
-            self.record(victim, entry.hits());
-            return Some((entry.value, entry.expires_at <= now));
+            let expired = entry.expires_at <= now;
+            if !expired {
+                self.haunt(hash(victim), true);
+            }
+            self.record(victim, entry.unconsumed());
+            return Some((entry.value, expired));
         }
+    }
+
+    /// Accounts for `entry`, just taken out of the small FIFO, leaving the table: remembered in
+    /// the ghost queue unless `expired`, its hits (`taken` of them consumed) counted.
+    fn drop_small(&mut self, entry: Entry<R>, expired: bool, taken: u8) -> (R, bool) {
+        self.small_len -= 1;
+        self.bytes -= entry.charge as usize;
+        if !expired {
+            self.haunt(hash(entry.key), false);
+        }
+        self.record(entry.key, entry.unconsumed().saturating_add(taken));
+        (entry.value, expired)
+    }
+
+    /// Whether the workload rewards recency as ARC's adaptation reads it: the small FIFO is at
+    /// or above its starting share. Then a key hit in the small FIFO, or back from the ghost
+    /// soon, goes to main; below it (frequency), only if it outranks main's victim.
+    fn recent(&self) -> bool {
+        self.small_share >= self.small_start
+    }
+
+    /// Whether `key`, hit while in the small FIFO, moves to main: see [`Table::recent`]. It is
+    /// rated as a key back from the ghost is, by the sketch's count of its misses: its hits
+    /// reach the sketch once it is promoted, or when it leaves (as the simulator measured it).
+    fn promotes(&mut self, key: u128, now: u64) -> bool {
+        self.recent()
+            || self.main_len == 0
+            || self
+                .main_victim(now)
+                .is_none_or(|victim| self.outranks(self.estimate(key), victim, now))
     }
 
     /// Sweeps stale slots (left by removals) out of the queues once they outnumber live ones,
@@ -1159,6 +1289,202 @@ mod tests {
             hits.push(now.iter().filter(|&&key| access(&store, key)).count());
         }
         assert!(hits[9] >= 27, "hits of the 30 new keys, round by round: {hits:?}");
+    }
+
+    /// A shard's table of `capacity` entries, on its own (the policy's order of events exact).
+    fn table(capacity: usize) -> Table<u64> {
+        Table::new(capacity, usize::MAX)
+    }
+
+    /// [`access`] on a table: a reader's hit, else an insertion. Whether it hit.
+    fn touch(table: &mut Table<u64>, key: u128) -> bool {
+        if Store::read_entry(table, key, 0, 0).is_hit() {
+            return true;
+        }
+        table.insert(key, 0, u64::MAX, 0, 0);
+        false
+    }
+
+    /// Whether `key` is held in main (`None`: not held).
+    fn in_main(table: &Table<u64>, key: u128) -> Option<bool> {
+        table.entries.find(hash(key), |e| e.key == key).map(|e| e.main)
+    }
+
+    #[test]
+    fn the_small_fifo_grows_while_keys_it_dropped_come_back() {
+        let mut table = table(1_000);
+        assert_eq!(table.small_target, 30, "3% to start");
+        // Each new key asked twice, 100 keys apart: the small FIFO (30) drops it unhit, and
+        // it comes back. A larger small FIFO would have kept it: ARC grows it.
+        for t in 0..20_000u64 {
+            touch(&mut table, spread(t));
+            if t >= 100 {
+                touch(&mut table, spread(t - 100));
+            }
+        }
+        let grown = table.small_target;
+        assert!(grown >= 90, "the small FIFO grew to {grown} entries of 1,000");
+    }
+
+    #[test]
+    fn the_small_fifo_shrinks_while_keys_main_dropped_come_back() {
+        let mut table = table(1_000);
+        (table.small_share, table.small_target) = (400 * SHARE_UNIT, 400);
+        // Skewed popularity over 2,000 keys: main, at 600 entries, drops keys that come back.
+        // A larger main would have kept them: ARC shrinks the small FIFO.
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..120_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let u = (x % 10_000) as f64 / 10_000.0;
+            touch(&mut table, spread((2_000.0 * u * u * u) as u64));
+        }
+        let shrunk = table.small_share / SHARE_UNIT;
+        assert!(shrunk <= 250, "the small FIFO shrank to {shrunk} entries, from 400");
+        assert_eq!(table.small_target, shrunk);
+    }
+
+    #[test]
+    fn the_small_fifo_moves_by_a_tenth_of_an_entry_times_arcs_ratio_within_1_and_50_percent() {
+        let mut table = table(1_000);
+        let start = table.small_share;
+        let (small, main) = (
+            Return {
+                from_main: false,
+                age: 0,
+            },
+            Return {
+                from_main: true,
+                age: 0,
+            },
+        );
+        table.drops = [300, 100];
+        table.adapt(small);
+        assert_eq!(table.small_share, start + ADAPT_STEP, "a tenth of an entry");
+        table.adapt(main);
+        assert_eq!(table.small_share, start + ADAPT_STEP - 3 * ADAPT_STEP, "three tenths");
+        for _ in 0..1_000 {
+            table.adapt(main);
+        }
+        assert_eq!(table.small_target, 10, "1% at the least");
+        for _ in 0..10_000 {
+            table.adapt(small);
+        }
+        assert_eq!(table.small_target, 500, "50% at the most");
+        // Tiny shards: the bounds take in the start, so a key back from the small FIFO never
+        // shrinks it.
+        for capacity in 1..4 {
+            let mut tiny = self::table(capacity);
+            let start = tiny.small_share;
+            tiny.adapt(small);
+            assert!(tiny.small_share >= start, "capacity {capacity}");
+            assert!(tiny.recent(), "capacity {capacity}");
+        }
+    }
+
+    /// [`touch`]es each of `keys` in turn, `rounds` times over; the hits of the last round.
+    fn access_table_rounds(table: &mut Table<u64>, keys: &[u128], rounds: usize) -> usize {
+        let mut hits = 0;
+        for _ in 0..rounds {
+            hits = keys.iter().filter(|&&key| touch(table, key)).count();
+        }
+        hits
+    }
+
+    #[test]
+    fn a_loop_larger_than_the_cache_keeps_a_part_of_itself() {
+        // Every key of the loop is as popular as any other. A tie between a key back from the
+        // ghost and main's victim keeps the victim, and the residents' hits reach the sketch
+        // as the hand consumes them: the loop does not churn through main, and the keys that
+        // hold their places hit round after round.
+        let mut table = table(1_000);
+        let looping: Vec<u128> = (0..1_500).map(spread).collect();
+        access_table_rounds(&mut table, &looping, 10);
+        let hits: Vec<usize> = (0..20)
+            .map(|_| access_table_rounds(&mut table, &looping, 1))
+            .collect();
+        let mean = hits.iter().sum::<usize>() / hits.len();
+        assert!(mean >= 650, "{mean} of 1,500 hit a round on average: {hits:?}");
+    }
+
+    #[test]
+    fn a_key_back_soon_goes_to_main_and_one_back_late_must_outrank_its_victim() {
+        let mut table = table(1_000);
+        // Main full of keys hit often: each outranks a key seen twice.
+        let hot: Vec<u128> = (0..1_000).map(spread).collect();
+        access_table_rounds(&mut table, &hot, 4);
+        let (soon, late) = (spread(5_000), spread(5_001));
+        touch(&mut table, late);
+        for key in 6_000..6_100 {
+            touch(&mut table, spread(key));
+        }
+        touch(&mut table, soon);
+        // Dropped unhit by the small FIFO; `soon` comes back after 130 drops (under half the
+        // capacity), `late` after 700 (within the ghost's 2,000, over half the capacity).
+        for key in 7_000..7_130 {
+            touch(&mut table, spread(key));
+        }
+        assert_eq!((in_main(&table, soon), in_main(&table, late)), (None, None));
+        assert!(!touch(&mut table, soon));
+        assert_eq!(in_main(&table, soon), Some(true), "back soon: to main");
+        for key in 8_000..8_570 {
+            touch(&mut table, spread(key));
+        }
+        assert!(!touch(&mut table, late));
+        assert_eq!(in_main(&table, late), Some(false), "back late, outranked: small");
+    }
+
+    #[test]
+    fn an_expired_victim_gives_way_to_a_key_back_from_the_ghost() {
+        let mut table = table(1_000);
+        // Main full of entries the sketch rates highly, which expire at 10.
+        let hot: Vec<u128> = (0..1_000).map(spread).collect();
+        for &key in &hot {
+            table.insert(key, 0, 10, 0, 0);
+        }
+        // After the insertions: the sketch, grown to the entries, starts its counts afresh.
+        for &key in &hot {
+            table.sketch.add(key, 10);
+            assert!(Store::read_entry(&table, key, 0, 0).is_hit());
+        }
+        // New keys push them from the small FIFO into main.
+        for key in 6_000..6_050 {
+            table.insert(spread(key), 0, u64::MAX, 0, 0);
+        }
+        let in_main_now = hot.iter().filter(|&&key| in_main(&table, key) == Some(true));
+        assert!(in_main_now.count() >= 900);
+        let late = spread(5_000);
+        table.insert(late, 0, u64::MAX, 0, 0);
+        for key in 8_000..8_700 {
+            table.insert(spread(key), 0, u64::MAX, 0, 0);
+        }
+        assert_eq!(in_main(&table, late), None, "dropped into the ghost");
+        // Back late (not soon), rated far below main's victim, which has expired meanwhile.
+        table.insert(late, 0, u64::MAX, 20, 0);
+        assert_eq!(in_main(&table, late), Some(true));
+    }
+
+    #[test]
+    fn while_the_small_fifo_is_below_its_start_a_hit_in_it_must_outrank_mains_victim() {
+        let mut table = table(1_000);
+        let hot: Vec<u128> = (0..1_000).map(spread).collect();
+        access_table_rounds(&mut table, &hot, 8);
+        let key = spread(5_000);
+        let once = |table: &mut Table<u64>, new: std::ops::Range<u64>| {
+            touch(table, key);
+            assert!(touch(table, key), "hit in the small FIFO");
+            // New keys push it out of the small FIFO.
+            for k in new {
+                touch(table, spread(k));
+            }
+        };
+        once(&mut table, 6_000..6_100);
+        assert_eq!(in_main(&table, key), Some(true), "at the start: promoted");
+        table.remove(key);
+        table.small_share = table.small_start - 1;
+        once(&mut table, 7_000..7_100);
+        assert_eq!(in_main(&table, key), None, "below it: outranked, dropped");
     }
 
     #[test]
