@@ -492,15 +492,13 @@ fn held_out(requests: usize) -> Vec<(&'static str, Vec<u64>)> {
     let shifting = (0..requests)
         .map(|i| (zipf.sample(&mut rng) + 7_919 * (i / 100_000) as u64) % 100_000)
         .collect();
-    let looping = (0..requests)
-        .map(|i| {
-            if rng.next() & 1 == 0 {
-                1_000_000 + (i as u64 / 2) % 15_000
-            } else {
-                zipf.sample(&mut rng)
-            }
-        })
-        .collect();
+    let looping = beside(
+        requests,
+        &mut rng,
+        &zipf,
+        |draw| draw & 1 == 0,
+        |i, _| 1_000_000 + (i as u64 / 2) % 15_000,
+    );
     vec![("Scans", scans), ("Shifting", shifting), ("Loop", looping)]
 }
 
@@ -534,16 +532,16 @@ fn fresh(requests: usize) -> Vec<(&'static str, Vec<u64>)> {
         .collect();
     let one = Zipf::new(100_000, 1.0);
     let mut at = 0u64;
-    let scan_loop = (0..requests)
-        .map(|_| {
-            if rng.next().is_multiple_of(3) {
-                at = (at + 1) % 30_000;
-                5_000_000 + at
-            } else {
-                one.sample(&mut rng)
-            }
-        })
-        .collect();
+    let scan_loop = beside(
+        requests,
+        &mut rng,
+        &one,
+        |draw| draw.is_multiple_of(3),
+        |_, _| {
+            at = (at + 1) % 30_000;
+            5_000_000 + at
+        },
+    );
     vec![
         ("Drift", drift),
         ("Bursts", bursts),
@@ -565,15 +563,13 @@ fn third(requests: usize) -> Vec<(&'static str, Vec<u64>)> {
     let mut rng = SplitMix(0x3_2026_1130);
     let wide = Zipf::new(500_000, 0.7);
     let daily = Zipf::new(5_000, 1.0);
-    let web = (0..requests)
-        .map(|i| {
-            if rng.next() & 1 == 0 {
-                wide.sample(&mut rng)
-            } else {
-                1_000_000 + (i / 200_000) as u64 * 10_000 + daily.sample(&mut rng)
-            }
-        })
-        .collect();
+    let web = beside(
+        requests,
+        &mut rng,
+        &wide,
+        |draw| draw & 1 != 0,
+        |i, rng| 1_000_000 + (i / 200_000) as u64 * 10_000 + daily.sample(rng),
+    );
     let background = Zipf::new(100_000, 0.9);
     // Pending session requests: (due at request, key).
     let mut due: std::collections::BTreeMap<usize, u64> = std::collections::BTreeMap::new();
@@ -602,16 +598,16 @@ fn third(requests: usize) -> Vec<(&'static str, Vec<u64>)> {
     }
     let steep = Zipf::new(20_000, 1.2);
     let mut one_off = 20_000_000u64;
-    let churn = (0..requests)
-        .map(|_| {
-            if rng.next() & 1 == 0 {
-                one_off += 1;
-                one_off
-            } else {
-                steep.sample(&mut rng)
-            }
-        })
-        .collect();
+    let churn = beside(
+        requests,
+        &mut rng,
+        &steep,
+        |draw| draw & 1 == 0,
+        |_, _| {
+            one_off += 1;
+            one_off
+        },
+    );
     let zipf = Zipf::new(100_000, 0.8);
     let flips = (0..requests)
         .map(|i| {
@@ -659,34 +655,54 @@ fn fourth(requests: usize) -> Vec<(&'static str, Vec<u64>)> {
         .collect();
     let wide = Zipf::new(200_000, 0.9);
     let mut fresh = 50_000_000u64;
-    let crawl = (0..requests)
-        .map(|_| {
-            if rng.next() % 10 < 3 {
-                fresh += 1;
-                fresh
-            } else {
-                wide.sample(&mut rng)
-            }
-        })
-        .collect();
+    let crawl = beside(
+        requests,
+        &mut rng,
+        &wide,
+        |draw| draw % 10 < 3,
+        |_, _| {
+            fresh += 1;
+            fresh
+        },
+    );
     let mild = Zipf::new(100_000, 0.8);
     let mut at = 0u64;
-    let near_loop = (0..requests)
-        .map(|_| {
-            if rng.next() % 5 < 2 {
-                at = (at + 1) % 11_000;
-                60_000_000 + at
-            } else {
-                mild.sample(&mut rng)
-            }
-        })
-        .collect();
+    let near_loop = beside(
+        requests,
+        &mut rng,
+        &mild,
+        |draw| draw % 5 < 2,
+        |_, _| {
+            at = (at + 1) % 11_000;
+            60_000_000 + at
+        },
+    );
     vec![
         ("Hotspots", hotspots),
         ("Alternating", alternating),
         ("Crawl", crawl),
         ("NearLoop", near_loop),
     ]
+}
+
+/// `requests` keys, each drawn from `zipf` unless a first draw of `rng` passes `other`: then
+/// `key(i, rng)` for the `i`th request (a loop's next key, a fresh key, another population's).
+fn beside(
+    requests: usize,
+    rng: &mut SplitMix,
+    zipf: &Zipf,
+    other: impl Fn(u64) -> bool,
+    mut key: impl FnMut(usize, &mut SplitMix) -> u64,
+) -> Vec<u64> {
+    (0..requests)
+        .map(|i| {
+            if other(rng.next()) {
+                key(i, rng)
+            } else {
+                zipf.sample(rng)
+            }
+        })
+        .collect()
 }
 
 /// Inverse-transform sampling over cumulative weights.

@@ -887,6 +887,18 @@ impl S3Lfu {
         self.small_target = (self.small_exact as usize).max(1);
     }
 
+    /// [`S3Lfu::fold`]: counts one of `key`'s hits not yet folded into the sketch, as the hand
+    /// consumes it.
+    fn fold_hit(&mut self, key: u64) {
+        let Some(entry) = self.entries.get_mut(&key) else {
+            return;
+        };
+        if self.fold && entry.2 > entry.3 {
+            entry.3 += 1;
+            self.record(key, 1, false);
+        }
+    }
+
     /// Runs main's hand to the entry it would give up (leaving it at the front).
     fn main_victim(&mut self) -> Option<u64> {
         loop {
@@ -896,10 +908,7 @@ impl S3Lfu {
                 return Some(key);
             }
             entry.1 -= 1;
-            if self.fold && entry.2 > entry.3 {
-                entry.3 += 1;
-                self.record(key, 1, false);
-            }
+            self.fold_hit(key);
             self.main.rotate_left(1);
         }
     }
@@ -923,10 +932,7 @@ impl S3Lfu {
                         let entry = self.entries.get_mut(&key).expect("resident");
                         entry.0 = Queue::Main;
                         entry.1 -= 1;
-                        if self.fold && entry.2 > entry.3 {
-                            entry.3 += 1;
-                            self.record(key, 1, false);
-                        }
+                        self.fold_hit(key);
                         self.main.push_back(key);
                         continue;
                     }

@@ -21,13 +21,7 @@ pub(crate) fn type_name_span(ty: &Type) -> Span {
 
 /// `tokens` with every span set to `span`.
 pub(crate) fn respan(tokens: TokenStream, span: Span) -> TokenStream {
-    tokens
-        .into_iter()
-        .map(|mut token| {
-            token.set_span(span);
-            token
-        })
-        .collect()
+    map_spans(tokens, |_| span)
 }
 
 /// `ident` moved to `span` for errors, still resolving as itself: a name spanned on a user's
@@ -41,10 +35,15 @@ pub(crate) fn located_at(ident: &Ident, span: Span) -> Ident {
 
 /// [`located_at`] for every token of `tokens`.
 pub(crate) fn located(tokens: TokenStream, span: Span) -> TokenStream {
+    map_spans(tokens, |own| own.located_at(span))
+}
+
+/// `tokens` with each top-level token's span replaced by `to(its span)`.
+fn map_spans(tokens: TokenStream, to: impl Fn(Span) -> Span) -> TokenStream {
     tokens
         .into_iter()
         .map(|mut token| {
-            token.set_span(token.span().located_at(span));
+            token.set_span(to(token.span()));
             token
         })
         .collect()

@@ -227,9 +227,8 @@ impl Ghost {
         };
         // The first slot of the same key, else the oldest (the last of equals; the origin bit
         // never changes the order, as numbers differ by 2); an empty one counts as older than
-        // any. One pass
-        // without branches (the age and the index packed in one word, so the oldest is a plain
-        // maximum): this runs on every eviction.
+        // any. One pass without branches (the age and the index packed in one word, so the
+        // oldest is a plain maximum): this runs on every eviction.
         let (mut same, mut oldest) = (slots.len(), 0u64);
         for (i, &(p, s)) in slots.iter().enumerate().rev() {
             if p == print {

@@ -42,11 +42,12 @@
 //! entry's line stays clean). A new key enters the small FIFO; leaving it, an entry hit meanwhile
 //! moves to main (see below), one never hit is dropped and remembered in the ghost queue. Main
 //! is CLOCK with a frequency up to 5: the hand spares an entry hit since it last passed, once
-//! per hit up to 5, and counts the hits it consumes in the sketch. A key back from the ghost queue moves the small
-//! FIFO's share as ARC would ([`Table::adapt`]); while the share is at or above its start, a key
-//! back soon, or hit in the small FIFO, goes to main, and otherwise only if the sketch rates it
-//! above main's next victim ([`Table::recent`], [`Table::outranks`]). Expired entries go
-//! whenever the hand meets them. Chosen by measurement: `benches/hit_ratio.rs`.
+//! per hit up to 5, and counts the hits it consumes in the sketch. A key back from the ghost
+//! queue moves the small FIFO's share as ARC would ([`Table::adapt`]); while the share is at or
+//! above its start, a key back soon, or hit in the small FIFO, goes to main, and otherwise only
+//! if the sketch rates it above main's next victim ([`Table::recent`],
+//! [`Table::outranks_victim`]). Expired entries go whenever the hand meets them. Chosen by
+//! measurement: `benches/hit_ratio.rs`.
 //!
 //! The model checker (`memory/model.rs`) compiles this file again over shuttle's primitives, hence
 //! the `super::` paths.
@@ -274,7 +275,9 @@ struct Table<R> {
     /// Live entries in each FIFO.
     small_len: usize,
     main_len: usize,
-    /// The small FIFO's target, in entries: `small_share` rounded down, at least 1.
+    /// The small FIFO's target, in entries: `small_share` rounded down, at least 1, kept beside
+    /// it by [`Table::set_share`] (each eviction reads it; deriving it there cost a miss 10
+    /// instructions).
     small_target: usize,
     /// The small FIFO's target in [`SHARE_UNIT`]s, moved by ARC's adaptation between 1% and 50%
     /// of the shard ([`Table::adapt`]), starting at 3%.
@@ -673,8 +676,8 @@ impl<R: Clone> Store<R> {
                 table.main_len = 0;
                 table.ghost.clear();
                 table.sketch.clear();
-                (table.small_share, table.drops) = (table.small_start, [0; 2]);
-                table.small_target = (table.small_start / SHARE_UNIT).max(1);
+                table.set_share(table.small_start);
+                table.drops = [0; 2];
                 table.bytes = 0;
                 std::mem::take(&mut table.entries)
             });
@@ -815,11 +818,7 @@ impl<R> Table<R> {
         let to_main = self.ghost.remove(hash(key)).is_some_and(|back| {
             self.adapt(back);
             self.recent() && 2 * (back.age as usize) < self.capacity
-                || self.main_len == 0
-                || self.main_victim(now).is_none_or(|victim| {
-                    let sketched = u32::from(self.sketch.estimate(key));
-                    self.outranks(sketched, victim, now)
-                })
+                || self.outranks_victim(key, now)
         });
         self.ids = self.ids.wrapping_add(1);
         let id = self.ids;
@@ -893,12 +892,17 @@ impl<R> Table<R> {
                 .saturating_mul(SHARE_UNIT / 2)
                 .max(self.small_start),
         );
-        self.small_share = if back.from_main {
+        self.set_share(if back.from_main {
             self.small_share.saturating_sub(step).max(low)
         } else {
             self.small_share.saturating_add(step).min(high)
-        };
-        self.small_target = (self.small_share / SHARE_UNIT).max(1);
+        });
+    }
+
+    /// Sets the small FIFO's target share (in [`SHARE_UNIT`]s), and its count of entries.
+    fn set_share(&mut self, share: usize) {
+        self.small_share = share;
+        self.small_target = (share / SHARE_UNIT).max(1);
     }
 
     /// Remembers `key`, just dropped by the small FIFO or by main, in the ghost queue.
@@ -1028,8 +1032,13 @@ impl<R> Table<R> {
     /// rated as a key back from the ghost is, by the sketch's count of its misses: its hits
     /// reach the sketch once it is promoted, or when it leaves (as the simulator measured it).
     fn promotes(&mut self, key: u128, now: u64) -> bool {
-        self.recent()
-            || self.main_len == 0
+        self.recent() || self.outranks_victim(key, now)
+    }
+
+    /// Whether `key` takes the place of main's next victim (there is none in an empty main):
+    /// the frequency regime's condition for a key back from the ghost or hit in the small FIFO.
+    fn outranks_victim(&mut self, key: u128, now: u64) -> bool {
+        self.main_len == 0
             || self
                 .main_victim(now)
                 .is_none_or(|victim| self.outranks(self.estimate(key), victim, now))
@@ -1329,7 +1338,7 @@ mod tests {
     #[test]
     fn the_small_fifo_shrinks_while_keys_main_dropped_come_back() {
         let mut table = table(1_000);
-        (table.small_share, table.small_target) = (400 * SHARE_UNIT, 400);
+        table.set_share(400 * SHARE_UNIT);
         // Skewed popularity over 2,000 keys: main, at 600 entries, drops keys that come back.
         // A larger main would have kept them: ARC shrinks the small FIFO.
         let mut x = 0x2545_f491_4f6c_dd1du64;
@@ -1482,7 +1491,7 @@ mod tests {
         once(&mut table, 6_000..6_100);
         assert_eq!(in_main(&table, key), Some(true), "at the start: promoted");
         table.remove(key);
-        table.small_share = table.small_start - 1;
+        table.set_share(table.small_start - 1);
         once(&mut table, 7_000..7_100);
         assert_eq!(in_main(&table, key), None, "below it: outranked, dropped");
     }
