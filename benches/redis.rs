@@ -12,6 +12,9 @@
 //!   script, a `SET`, and the release sent in the background) and `lock = "process"` (`GET`,
 //!   `SET`), beside the `GET` then `SET` of hand-written cache-aside code.
 //!
+//! - With `--features cached-redis`: `cached` 4's `AsyncRedisCache` and `RedisCache` beside
+//!   them (the paired ratios only).
+//!
 //! Targets: a hit costs at most 1.2x the raw GET (1.1x for the sync caller); 32 concurrent hits
 //! have at least 0.9x the throughput of 32 raw GETs. Besides criterion's numbers, the bench prints both ratios measured
 //! in alternating blocks (see [`paired_ratios`]). Run with `cargo bench --bench redis`; results
@@ -43,6 +46,60 @@ async fn record(id: u64) -> (u64, String, Vec<u32>) {
         format!("record number {id} with a short description"),
         (0..16).collect(),
     )
+}
+
+/// The record `record` returns, for the peers.
+#[cfg(feature = "cached-redis")]
+fn record_value(id: u64) -> (u64, String, Vec<u32>) {
+    (
+        id,
+        format!("record number {id} with a short description"),
+        (0..16).collect(),
+    )
+}
+
+/// `cached` 4's Redis stores (`--features cached-redis`): the same function memoized the way its
+/// docs show, with `#[concurrent_cached]` over `AsyncRedisCache` (a multiplexed connection) and
+/// `RedisCache` (an r2d2 pool of blocking connections). A hit is one `GET` (a pipeline of one).
+#[cfg(feature = "cached-redis")]
+mod cached_peer {
+    use std::sync::OnceLock;
+
+    use cached::macros::concurrent_cached;
+
+    /// The bench's `redis-server`, set before the first call.
+    pub static URL: OnceLock<String> = OnceLock::new();
+
+    #[concurrent_cached(
+        map_error = r##"|e| format!("{e:?}")"##,
+        ty = "cached::AsyncRedisCache<u64, (u64, String, Vec<u32>)>",
+        create = r##"{
+            cached::AsyncRedisCache::builder("bench_cached_async")
+                .ttl(std::time::Duration::from_secs(3600))
+                .connection_string(URL.get().expect("the URL is set"))
+                .build()
+                .await
+                .expect("cached's AsyncRedisCache connects")
+        }"##
+    )]
+    pub async fn record(id: u64) -> Result<(u64, String, Vec<u32>), String> {
+        Ok(super::record_value(id))
+    }
+
+    #[concurrent_cached(
+        map_error = r##"|e| format!("{e:?}")"##,
+        ty = "cached::RedisCache<u64, (u64, String, Vec<u32>)>",
+        create = r##"{
+            cached::RedisCache::builder("bench_cached_sync")
+                .ttl(std::time::Duration::from_secs(3600))
+                .connection_string(URL.get().expect("the URL is set"))
+                .build()
+                .expect("cached's RedisCache connects")
+        }"##
+    )]
+    pub fn record_sync(id: u64) -> Result<(u64, String, Vec<u32>), String> {
+        Ok(super::record_value(id))
+    }
 }
 
 /// `record` under a lock in this process only: a miss is a `GET` and a `SET`.
@@ -116,6 +173,36 @@ fn benches(c: &mut Criterion) {
         }
     });
     let misses = record_cache().stats().misses;
+    #[cfg(feature = "cached-redis")]
+    {
+        cached_peer::URL.set(server.url()).expect("set once");
+        let mut observer = server.client();
+        runtime.block_on(async {
+            for id in 0..CONCURRENCY {
+                cached_peer::record(id)
+                    .await
+                    .expect("cached stores the entry");
+            }
+        });
+        cached_peer::record_sync(0).expect("cached stores the entry");
+        let gets = gets_sent(&mut observer, 100, || {
+            black_box(runtime.block_on(cached_peer::record(0)).expect("a hit"));
+        });
+        assert_eq!(gets, 100, "a hit of cached's AsyncRedisCache sends one GET");
+        // r2d2 checks each connection it lends with a `PING` (its `test_on_check_out`), so this
+        // peer's hit is two round trips: printed, not asserted.
+        reset_stats(&mut observer);
+        for _ in 0..100 {
+            black_box(cached_peer::record_sync(0).expect("a hit"));
+        }
+        println!(
+            "cached's RedisCache, the commands of 100 hits: {:?}",
+            command_stats(&mut observer)
+                .into_iter()
+                .map(|(name, calls, _)| (name, calls))
+                .collect::<Vec<_>>()
+        );
+    }
 
     // One sync caller: the memoized function's hit (a GET on the backend's blocking connection)
     // against a blocking GET of the same bytes.
@@ -274,6 +361,22 @@ fn paired_sync(connection: &mut redis::Connection, key: &str) {
     println!(
         "paired: one sync caller, memoized hit time / raw blocking GET time = {ratio:.3} (target <= 1.1)"
     );
+    #[cfg(feature = "cached-redis")]
+    {
+        let peer = || {
+            for _ in 0..CALLS {
+                black_box(cached_peer::record_sync(0).expect("a hit"));
+            }
+        };
+        let peer_raw = paired::median_ratio(ROUNDS, &peer, &raw);
+        let memoized_peer = paired::median_ratio(ROUNDS, &memoized, &peer);
+        println!(
+            "paired: one sync caller, cached RedisCache hit time / raw blocking GET time = {peer_raw:.3}"
+        );
+        println!(
+            "paired: one sync caller, memoized hit time / cached RedisCache hit time = {memoized_peer:.3}"
+        );
+    }
 }
 
 /// The machine is shared, so load drifts between criterion's sequential measurements. These
@@ -335,6 +438,46 @@ fn paired_ratios(
         "paired: 32 tasks, memoized throughput / raw GET throughput = {:.3} (target >= 0.9)",
         1.0 / many
     );
+    #[cfg(feature = "cached-redis")]
+    {
+        let single_peer = || {
+            runtime.block_on(async {
+                for _ in 0..CALLS {
+                    black_box(cached_peer::record(0).await.expect("a hit"));
+                }
+            })
+        };
+        let many_peer = || {
+            runtime.block_on(async {
+                for _ in 0..BATCHES {
+                    let reads: Vec<_> = (0..CONCURRENCY)
+                        .map(|id| tokio::spawn(cached_peer::record(id)))
+                        .collect();
+                    for read in reads {
+                        black_box(read.await.expect("the read task completes").expect("a hit"));
+                    }
+                }
+            })
+        };
+        let single_peer_raw = paired::median_ratio(ROUNDS, &single_peer, &single_raw);
+        let single_memoized_peer = paired::median_ratio(ROUNDS, &single_memoized, &single_peer);
+        let many_peer_raw = paired::median_ratio(ROUNDS, &many_peer, &many_raw);
+        let many_memoized_peer = paired::median_ratio(ROUNDS, &many_memoized, &many_peer);
+        println!(
+            "paired: one caller, cached AsyncRedisCache hit time / raw GET time = {single_peer_raw:.3}"
+        );
+        println!(
+            "paired: one caller, memoized hit time / cached AsyncRedisCache hit time = {single_memoized_peer:.3}"
+        );
+        println!(
+            "paired: 32 tasks, cached AsyncRedisCache throughput / raw GET throughput = {:.3}",
+            1.0 / many_peer_raw
+        );
+        println!(
+            "paired: 32 tasks, memoized throughput / cached AsyncRedisCache throughput = {:.3} (target > 1)",
+            1.0 / many_memoized_peer
+        );
+    }
 }
 
 criterion_group! {
