@@ -2,7 +2,8 @@
 //! (foldhash) of a prebuilt key of the same arguments, and the caches a user would otherwise
 //! memoize with: the `cached` crate's `#[cached(max_size = 10000)]`, and quick_cache and moka used
 //! the way a memoized function uses a cache (`get`, and on a miss the body then `insert`), with an
-//! owned `(u64, String)` key, capacity 10,000 and foldhash (quick_cache's default hasher).
+//! owned `(u64, String)` key, capacity 10,000 and foldhash (quick_cache's default hasher). The
+//! paired miss also runs with `lock = "none"` (no single-flight, as those peers have none).
 //! `BENCHMARKS.md` records the ratios.
 
 #[path = "support/paired.rs"]
@@ -48,6 +49,13 @@ fn ours_miss(a: u64, b: &str) -> u64 {
 
 #[memoize(capacity = 10_000)]
 fn ours_miss_string(a: u64, b: String) -> u64 {
+    a + b.len() as u64
+}
+
+/// `ours_miss_string` without single-flight (`lock = "none"`), as quick_cache's `get` + `insert`
+/// has none: what the flight costs a miss.
+#[memoize(capacity = 10_000, lock = "none")]
+fn ours_miss_string_unlocked(a: u64, b: String) -> u64 {
     a + b.len() as u64
 }
 
@@ -426,6 +434,19 @@ fn paired_ratios(_: &mut Criterion) {
     }
     assert_eq!(
         ours_miss_string_cache().len(),
+        Some(CAPACITY as u64),
+        "full"
+    );
+    fill(|k| ours_miss_string_unlocked(k, NAME.to_string()));
+    let batches = Batches::new(ROUNDS, MISSES);
+    let unlocked = batches.block(|name| ours_miss_string_unlocked(fresh(), name));
+    let quick_miss = batches.block(&peers[0].1);
+    let ratio = paired::median_ratio(ROUNDS, &unlocked, &quick_miss);
+    println!(
+        "paired: miss + insert f(u64, String) at capacity 10,000 full, cachemacro lock = \"none\" (no single-flight) / quick_cache get + insert = {ratio:.2}x the time"
+    );
+    assert_eq!(
+        ours_miss_string_unlocked_cache().len(),
         Some(CAPACITY as u64),
         "full"
     );
