@@ -130,6 +130,11 @@
 //! - Two methods with one name in one module share an identity (the key cannot see the `impl`'s
 //!   type): give one of them `name = "..."` when they share a Redis backend. The in-process caches
 //!   are separate in any case.
+//! - `fork()`: a child forked after the caches were used starts its own Redis connections,
+//!   runtime, near-tier trackers and refresh pools on first use (on Linux). What it cannot have
+//!   back is what another thread of the parent held at the moment of the fork (a shard's lock, a
+//!   read in progress, a computation that callers of its key would wait for): as with any mutex,
+//!   fork while no other thread is using the caches, or `exec`.
 //!
 // Links to the `redis` module, which exists with the feature only: without it they point at the
 // `backend` option, which says how to enable it.
@@ -140,6 +145,7 @@
 mod cache;
 pub mod clock;
 mod features;
+mod fork;
 pub mod key;
 pub mod layout;
 mod memo;

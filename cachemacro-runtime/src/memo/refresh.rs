@@ -33,6 +33,8 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use futures_util::FutureExt;
 
+use crate::fork::{self, PerProcess};
+
 /// The pool's bounds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RefreshConfig {
@@ -113,11 +115,13 @@ struct ThreadPool {
     workers: usize,
 }
 
-static THREADS: OnceLock<ThreadPool> = OnceLock::new();
+/// Per process: a forked child has none of the parent's workers (see [`fork`]).
+static THREADS: PerProcess<ThreadPool> = PerProcess::new();
 
 impl ThreadPool {
     fn get() -> &'static ThreadPool {
-        THREADS.get_or_init(|| {
+        THREADS.get(|| {
+            fork::watch();
             let RefreshConfig { workers, queue } = config();
             let (sender, receiver) = sync_channel(queue);
             ThreadPool {
@@ -187,7 +191,9 @@ struct TaskPool {
     limit: usize,
 }
 
-static TASKS: OnceLock<TaskPool> = OnceLock::new();
+/// Per process: a forked child's runtime does not run the parent's tasks, whose admissions and
+/// permits would never come back (see [`fork`]).
+static TASKS: PerProcess<TaskPool> = PerProcess::new();
 static NO_RUNTIME_LOGGED: AtomicBool = AtomicBool::new(false);
 
 /// Spawns `refresh` on the current tokio runtime; `Err` if the pool is full or there is no
@@ -195,7 +201,8 @@ static NO_RUNTIME_LOGGED: AtomicBool = AtomicBool::new(false);
 pub(crate) fn spawn_task(
     refresh: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Dropped> {
-    let pool = TASKS.get_or_init(|| {
+    let pool = TASKS.get(|| {
+        fork::watch();
         let RefreshConfig { workers, queue } = config();
         TaskPool {
             running: tokio::sync::Semaphore::new(workers),

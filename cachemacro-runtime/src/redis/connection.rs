@@ -23,8 +23,9 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::ops::Deref;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, LazyLock, OnceLock};
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -37,6 +38,7 @@ use super::blocking::Pool;
 use super::config::RedisConfig;
 pub(crate) use super::failure::Failure;
 use crate::clock::real_ms;
+use crate::fork::{self, PerProcess};
 
 /// How long Redis is left alone after it failed or timed out.
 pub const COOL_DOWN: Duration = Duration::from_secs(1);
@@ -61,6 +63,10 @@ pub(crate) struct Connection {
     /// Milliseconds of real time (`clock::real_ms`: a paused test clock does not hold a
     /// cool-down) before which Redis is not tried; 0 when healthy.
     retry_at_ms: AtomicU64,
+    /// The process generation this connection was made in (see [`fork`]): a forked child uses
+    /// one of its own, made from `config` (see [`Connection::here`]).
+    forks: u64,
+    config: RedisConfig,
 }
 
 /// The connection manager in use, and the client that makes its replacements.
@@ -109,20 +115,22 @@ impl Managed {
     }
 }
 
-static RUNTIME: OnceLock<Result<Runtime, Arc<str>>> = OnceLock::new();
-
+/// This process' background runtime, started on first use. A forked child starts its own: the
+/// parent's worker thread is not in the child, and the parent's runtime is never dropped there
+/// (dropping a runtime waits for its worker).
 pub(super) fn runtime() -> Result<&'static Runtime, Arc<str>> {
-    RUNTIME
-        .get_or_init(|| {
-            tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
-                .thread_name("cachemacro-redis")
-                .enable_all()
-                .build()
-                .map_err(|error| format!("could not start the Redis runtime: {error}").into())
-        })
-        .as_ref()
-        .map_err(Arc::clone)
+    static RUNTIME: PerProcess<Result<Runtime, Arc<str>>> = PerProcess::new();
+    RUNTIME.get(start_runtime).as_ref().map_err(Arc::clone)
+}
+
+fn start_runtime() -> Result<Runtime, Arc<str>> {
+    fork::watch();
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("cachemacro-redis")
+        .enable_all()
+        .build()
+        .map_err(|error| format!("could not start the Redis runtime: {error}").into())
 }
 
 static CONNECTIONS: LazyLock<Mutex<HashMap<String, Arc<Connection>>>> =
@@ -169,7 +177,38 @@ impl Connection {
         Connection {
             managed,
             retry_at_ms: AtomicU64::new(0),
+            forks: fork::generation(),
+            config: config.clone(),
         }
+    }
+
+    /// This connection, or in a process forked since it was made, that process' own for the same
+    /// URL: the parent's sockets are driven by a thread the child does not have, and are the
+    /// parent's to read.
+    #[inline(always)]
+    fn here(&self) -> &Connection {
+        let forks = fork::generation();
+        if forks == self.forks {
+            self
+        } else {
+            self.forked(forks)
+        }
+    }
+
+    /// The connection of generation `forks` for this URL, made on first use and never dropped
+    /// (nor is the parent's, whose state the child leaves alone).
+    #[cold]
+    fn forked(&self, forks: u64) -> &'static Connection {
+        type Made = (u64, HashMap<String, &'static Connection>);
+        static FORKED: LazyLock<Mutex<Made>> = LazyLock::new(|| Mutex::new((0, HashMap::new())));
+        let mut forked = FORKED.lock();
+        if forked.0 != forks {
+            *forked = (forks, HashMap::new());
+        }
+        forked
+            .1
+            .entry(self.config.url.clone())
+            .or_insert_with(|| Box::leak(Box::new(Connection::new(&self.config))))
     }
 
     /// The manager and the runtime, unless Redis is cooling down (for routine operations) or was
@@ -201,12 +240,13 @@ impl Connection {
         deadline: Duration,
         command: &Cmd,
     ) -> Option<Result<T, Failure>> {
-        let managed = match self.usable(Attempt::Routine) {
+        let this = self.here();
+        let managed = match this.usable(Attempt::Routine) {
             Ok(managed) => managed,
             Err(failure) => return Some(Err(failure)),
         };
         let reply = managed.blocking.query(command, deadline)?;
-        Some(self.note(reply))
+        Some(this.note(reply))
     }
 
     /// Records how an operation went: a connection failure, a timeout or a refusal starts a
@@ -288,9 +328,10 @@ impl Connection {
         Op: FnOnce(ConnectionManager) -> Fut,
         Fut: Future<Output = Result<T, Failure>>,
     {
-        let (manager, runtime) = self.ready(attempt)?;
+        let this = self.here();
+        let (manager, runtime) = this.ready(attempt)?;
         let result = in_context(runtime, within(deadline, op(manager))).await;
-        self.note(result)
+        this.note(result)
     }
 
     /// Starts `op` on the background runtime and returns at once; its failure only counts
@@ -301,11 +342,29 @@ impl Connection {
         Fut: Future<Output = Result<T, Failure>> + Send + 'static,
         T: Send + 'static,
     {
-        let Ok((manager, runtime)) = self.ready(attempt) else {
+        let forks = fork::generation();
+        if forks == self.forks {
+            Self::spawn_on(Arc::clone(self), attempt, deadline, op);
+        } else {
+            Self::spawn_on(self.forked(forks), attempt, deadline, op);
+        }
+    }
+
+    /// [`spawn`](Self::spawn) on `connection`, which the task keeps until it ends.
+    fn spawn_on<T, Op, Fut>(
+        connection: impl Deref<Target = Connection> + Send + 'static,
+        attempt: Attempt,
+        deadline: Duration,
+        op: Op,
+    ) where
+        Op: FnOnce(ConnectionManager) -> Fut,
+        Fut: Future<Output = Result<T, Failure>> + Send + 'static,
+        T: Send + 'static,
+    {
+        let Ok((manager, runtime)) = connection.ready(attempt) else {
             return;
         };
         let work = op(manager);
-        let connection = Arc::clone(self);
         runtime.spawn(async move {
             let _ = connection.note(within(deadline, work).await);
         });

@@ -80,6 +80,15 @@
 //! they fail, `f_invalidate` returns `false`, `len()` returns `None`, and the error is counted and
 //! logged.
 //!
+//! # Forked processes
+//!
+//! A process forked after it used the backend (a pre-fork server that warms its caches, then
+//! forks its workers) gets its own background runtime, connections and near-tier trackers on
+//! first use in the child: the parent's threads are not in the child, and the parent's sockets
+//! stay the parent's. Entries in Redis are shared as between any two processes; a near tier
+//! starts empty in the child, since no tracker of the child saw the changes made since the fork.
+//! Counted on Linux (`pthread_atfork`); elsewhere, fork before the first Redis call.
+//!
 //! # Locks
 //!
 //! Concurrent misses on one key run the body once in all the processes sharing the backend

@@ -18,7 +18,7 @@
 //! changed and keeps nothing) or follows it (and removes what it kept).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use ::redis::aio::MultiplexedConnection;
@@ -28,8 +28,12 @@ use tokio::sync::Notify;
 
 use super::connection;
 use crate::clock;
+use crate::fork;
 use crate::memory::per_thread::{self, Slots};
 use crate::memory::store::{Read, Store};
+
+/// [`Near::tracked`] before the first tracker starts.
+const UNTRACKED: u64 = u64::MAX;
 
 /// How long the tracker waits before connecting again after its connection failed or dropped.
 const RECONNECT_PAUSE: Duration = Duration::from_millis(100);
@@ -41,7 +45,11 @@ pub(crate) struct Near<R> {
     ttl_ms: u64,
     /// Whether entries expire at all (a `ttl` or a `near_ttl`): if not, a hit reads no clock.
     ages: bool,
-    started: std::sync::Once,
+    /// The process generation (see [`fork`]) whose tracker was started; [`UNTRACKED`] before the
+    /// first. A forked child's tracker stayed in the parent: the child starts its own.
+    tracked: AtomicU64,
+    /// Held while a tracker is started.
+    starting: Mutex<()>,
 }
 
 struct Shared<R> {
@@ -74,15 +82,21 @@ impl<R: Clone + Send + Sync + 'static> Near<R> {
             }),
             ttl_ms,
             ages: ttl_ms > 0 || function_ttl_ms > 0,
-            started: std::sync::Once::new(),
+            tracked: AtomicU64::new(UNTRACKED),
+            starting: Mutex::new(()),
         }
     }
 
-    /// The hit path: the value under `key`, counted as a near hit. It reads no flag: the store
-    /// is empty while the tier is not live (it is emptied, under `gate`, as the tier goes down,
-    /// and values enter only under `gate` while it is live).
+    /// The hit path: the value under `key`, counted as a near hit. It reads no flag of the
+    /// tier: the store is empty while the tier is not live (it is emptied, under `gate`, as the
+    /// tier goes down, and values enter only under `gate` while it is live). Only a forked child
+    /// has entries that no tracker of its own keeps (see [`fork`]): it finds none until
+    /// [`start`](Self::start) has emptied them and started its tracker.
     #[inline(always)]
     pub(crate) fn hit(&self, key: u128) -> Option<R> {
+        if self.tracked.load(Ordering::Relaxed) != fork::generation() {
+            return None;
+        }
         let shared = &*self.shared;
         let now = if self.ages { clock::now_ms() } else { 0 };
         match shared
@@ -99,9 +113,28 @@ impl<R: Clone + Send + Sync + 'static> Near<R> {
         self.shared.readers.totals().0
     }
 
-    /// Starts tracking `url`'s keys under `prefix`, once: later calls do nothing.
+    /// Starts tracking `url`'s keys under `prefix`, once per process: later calls do nothing.
     pub(crate) fn start(&self, url: &str, prefix: String) {
-        self.started.call_once(|| self.spawn(url, prefix));
+        if self.tracked.load(Ordering::Acquire) != fork::generation() {
+            self.start_here(url, prefix);
+        }
+    }
+
+    #[cold]
+    fn start_here(&self, url: &str, prefix: String) {
+        let _starting = self.starting.lock();
+        let tracked = fork::generation();
+        let before = self.tracked.load(Ordering::Acquire);
+        if before == tracked {
+            return;
+        }
+        if before != UNTRACKED {
+            // Forked: the parent's tracker is not here, and invalidations since the fork were
+            // missed. The tier starts empty, and is served once this process' tracker is live.
+            self.shared.set_live(false);
+        }
+        self.spawn(url, prefix);
+        self.tracked.store(tracked, Ordering::Release);
     }
 
     fn spawn(&self, url: &str, prefix: String) {
@@ -315,6 +348,8 @@ mod tests {
 
     fn live() -> Near<u64> {
         let near = Near::new(10, 0, 0);
+        // As if this process' tracker had started and connected.
+        near.tracked.store(fork::generation(), Ordering::Relaxed);
         near.shared.set_live(true);
         near
     }
@@ -391,6 +426,7 @@ mod tests {
     fn near_ttl_and_ttl_bound_the_stay() {
         crate::clock::pause();
         let near = Near::new(10, 500, 200);
+        near.tracked.store(fork::generation(), Ordering::Relaxed);
         near.shared.set_live(true);
         near.fill(near.ticket(), 1, &1, 0);
         near.fill(near.ticket(), 2, &2, 200);
