@@ -8,11 +8,11 @@
 //! binary, so that no other test's threads are running when it forks.
 #![cfg(target_os = "linux")]
 
+#[path = "support/fork.rs"]
+mod fork;
 #[path = "support/redis_server.rs"]
 mod redis_server;
 
-use std::io::{Read, Write};
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -22,9 +22,9 @@ use cachemacro_runtime::{RedisConfig, clock, memoize};
 use redis_server::{RedisServer, eventually};
 
 const NAMESPACE: &str = "fork";
-const DEADLINE: Duration = Duration::from_secs(5);
+const DEADLINE: Duration = Duration::from_secs(10);
 /// Seconds after which a child still running is killed (`alarm`).
-const CHILD_LIMIT: u32 = 20;
+const CHILD_LIMIT: u32 = 60;
 
 static SYNC_RUNS: AtomicU64 = AtomicU64::new(0);
 static ASYNC_RUNS: AtomicU64 = AtomicU64::new(0);
@@ -36,13 +36,31 @@ fn sync_value(id: u64) -> u64 {
     id * 10
 }
 
+static REDIS_REFRESH_RUNS: AtomicU64 = AtomicU64::new(0);
+
+/// Refreshed in the background under the lock in Redis, which the refresh releases from a task
+/// spawned on the backend's runtime. Stale after 200 ms of real time (Redis' `PTTL`).
+#[memoize(
+    ttl = 60,
+    backend = "redis",
+    name = "fork::refreshed",
+    refresh = "background",
+    refresh_after = "200ms",
+    lock_ttl = 60
+)]
+fn redis_refreshed(id: u64) -> u64 {
+    REDIS_REFRESH_RUNS.fetch_add(1, Ordering::SeqCst);
+    id
+}
+
 #[memoize(ttl = 60, backend = "redis", name = "fork::async")]
 async fn async_value(id: u64) -> u64 {
     ASYNC_RUNS.fetch_add(1, Ordering::SeqCst);
     id * 100
 }
 
-#[memoize(ttl = 60, backend = "redis", near = 100, name = "fork::near")]
+/// Its `ttl` outlasts the test's clock advances (the refresh checks move the paused clock).
+#[memoize(ttl = 3600, backend = "redis", near = 100, name = "fork::near")]
 fn near_value(id: u64) -> u64 {
     NEAR_RUNS.fetch_add(1, Ordering::SeqCst);
     id + 1000
@@ -197,6 +215,65 @@ fn child(url: &str, server_pid: u32) -> Result<(), String> {
         }),
         "a change in Redis reaches the child's near tier",
     )?;
+    // And it reconnects: the tracking connection that connected last is the child's.
+    let clients: String = redis::cmd("CLIENT")
+        .arg("LIST")
+        .query(&mut admin)
+        .map_err(|error| error.to_string())?;
+    let tracker = clients
+        .lines()
+        .filter(|line| {
+            line.split(' ').any(|field| {
+                field
+                    .strip_prefix("flags=")
+                    .is_some_and(|f| f.contains('t'))
+            })
+        })
+        .filter_map(|line| {
+            line.split(' ')
+                .find_map(|field| field.strip_prefix("id="))
+                .and_then(|id| id.parse::<u64>().ok())
+        })
+        .max()
+        .ok_or("no tracking connection")?;
+    let _: () = redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("ID")
+        .arg(tracker)
+        .query(&mut admin)
+        .map_err(|error| error.to_string())?;
+    check(
+        eventually(DEADLINE, || !is_near_hit(1)),
+        "the child's near tier stops serving when its tracker's connection drops",
+    )?;
+    check(
+        eventually(DEADLINE, || is_near_hit(1)),
+        "the child's tracker reconnects",
+    )?;
+    // A Redis function's background refresh, in the child: its lock is released by a task the
+    // child spawns on its own runtime (the lock would stay for its `lock_ttl`, 60 s, otherwise).
+    check(redis_refreshed(3) == 3, "a Redis miss with refresh")?;
+    let runs = REDIS_REFRESH_RUNS.load(Ordering::SeqCst);
+    check(
+        eventually(DEADLINE, || {
+            redis_refreshed(3);
+            REDIS_REFRESH_RUNS.load(Ordering::SeqCst) > runs
+        }),
+        "a Redis function's background refresh runs in the child",
+    )?;
+    let lock = format!(
+        "{NAMESPACE}:{}:lock",
+        format_key("fork::refreshed", 0, key_hash(&3u64))
+    );
+    check(
+        eventually(DEADLINE, || {
+            redis::cmd("EXISTS")
+                .arg(&lock)
+                .query::<u64>(&mut admin)
+                .is_ok_and(|exists| exists == 0)
+        }),
+        "the child's refresh releases its lock",
+    )?;
     // The parent's one refresh worker is not here: this process starts its own.
     check(refresh_runs(), "a background refresh runs in the child")?;
     // Nor is the task that holds the parent's one async refresh permit.
@@ -207,52 +284,6 @@ fn child(url: &str, server_pid: u32) -> Result<(), String> {
         async_refresh_reaches(&runtime, 4),
         "an async background refresh runs in the child",
     )
-}
-
-/// Runs `checks` in a forked child and returns how it went: its error, a panic's message, or
-/// the signal that ended it.
-fn in_forked_child(checks: impl FnOnce() -> Result<(), String>) -> Result<(), String> {
-    let (mut reader, mut writer) = std::io::pipe().expect("a pipe");
-    // SAFETY: the child runs `checks` on this thread (the only one it has) and leaves through
-    // `_exit`, running no destructor and no other test.
-    let pid = unsafe { libc::fork() };
-    assert!(pid >= 0, "fork failed");
-    if pid == 0 {
-        // SAFETY: `alarm` and `_exit` take integers.
-        unsafe { libc::alarm(CHILD_LIMIT) };
-        let outcome = match catch_unwind(AssertUnwindSafe(checks)) {
-            Ok(Ok(())) => String::new(),
-            Ok(Err(why)) => why,
-            Err(panic) => panic
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "a panic".to_owned()),
-        };
-        let _ = writer.write_all(outcome.as_bytes());
-        unsafe { libc::_exit(0) };
-    }
-    drop(writer);
-    let mut status = 0;
-    // SAFETY: `status` is a valid place for the status of our own child.
-    let waited = unsafe { libc::waitpid(pid, &mut status, 0) };
-    assert_eq!(waited, pid, "waitpid");
-    let mut outcome = String::new();
-    reader
-        .read_to_string(&mut outcome)
-        .expect("the child's report");
-    if libc::WIFSIGNALED(status) {
-        return Err(format!(
-            "the child was killed by signal {} ({} is SIGALRM: it ran longer than {CHILD_LIMIT} s)",
-            libc::WTERMSIG(status),
-            libc::SIGALRM
-        ));
-    }
-    if outcome.is_empty() {
-        Ok(())
-    } else {
-        Err(outcome)
-    }
 }
 
 #[test]
@@ -273,6 +304,7 @@ fn a_child_forked_after_redis_was_used_has_connections_of_its_own() {
         .namespace(NAMESPACE)
         .timeout(Duration::from_secs(1));
     sync_value_cache().configure(config.clone());
+    redis_refreshed_cache().configure(config.clone());
     async_value_cache().configure(config.clone());
     near_value_cache().configure(config);
 
@@ -301,7 +333,7 @@ fn a_child_forked_after_redis_was_used_has_connections_of_its_own() {
     );
 
     let (child_url, server_pid) = (url.clone(), server.pid());
-    in_forked_child(move || child(&child_url, server_pid))
+    fork::in_forked_child(CHILD_LIMIT, move || child(&child_url, server_pid))
         .unwrap_or_else(|why| panic!("in the child: {why}"));
 
     // What the child stored, the parent finds; its own connections still work.

@@ -25,10 +25,12 @@
 //! [`resume`] goes back to real time. The clock is process-wide, so a test binary that pauses it
 //! should run its time-dependent tests one at a time.
 
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Once, OnceLock};
 use std::thread::Thread;
 use std::time::{Duration, Instant};
+
+use crate::fork::{self, PerProcess};
 
 /// How often the background thread updates the clock while caches read it: its resolution.
 pub const TICK: Duration = Duration::from_millis(1);
@@ -51,11 +53,10 @@ const FLAGS: u64 = (1 << SHIFT) - 1;
 const MAX_MS: u64 = u64::MAX >> SHIFT;
 
 static CLOCK: Clock = Clock(AtomicU64::new(0));
-static TICKER: Once = Once::new();
+/// This process' ticking thread (`None` if it could not start), for a read that finds the clock
+/// idle to wake it. Per process: a forked child has none of the parent's threads (see [`fork`]).
+static TICKER: PerProcess<Option<Thread>> = PerProcess::new();
 static START: OnceLock<Instant> = OnceLock::new();
-/// The ticking thread, for a read that finds the clock idle to wake it. Set by the thread itself
-/// before its first tick, hence before it can ever mark the clock idle.
-static TICKER_THREAD: OnceLock<Thread> = OnceLock::new();
 
 /// Milliseconds on the coarse clock. Cheap: one atomic load, unless the clock is idle or the
 /// first read of a period.
@@ -70,10 +71,27 @@ pub fn now_ms() -> u64 {
 #[inline(never)]
 fn now_ms_flagged() -> u64 {
     let (now, wake) = CLOCK.read_flagged(real_ms);
-    if wake && let Some(ticker) = TICKER_THREAD.get() {
+    if wake && let Some(ticker) = ticker() {
         ticker.unpark();
     }
     now
+}
+
+/// This process' ticking thread: none before [`start`]; in a forked child of a process that had
+/// one, started by the first read (the fork marked the clock idle, see [`forked`]).
+fn ticker() -> Option<&'static Thread> {
+    if fork::generation() == 0 {
+        TICKER.first()?.as_ref()
+    } else {
+        TICKER.get(spawn_ticker).as_ref()
+    }
+}
+
+/// Called in a forked child, before `fork` returns there: the parent's ticking thread is not in
+/// the child, so the clock is marked idle, and reads compute the time themselves until the first
+/// of them has started the child's thread. Async-signal-safe: one atomic `or`.
+pub(crate) fn forked() {
+    CLOCK.0.fetch_or(IDLE, Ordering::AcqRel);
 }
 
 /// Real milliseconds since the clock's start (the first call here or to `start`), never paused:
@@ -90,24 +108,31 @@ fn millis(duration: Duration) -> u64 {
 /// Starts the ticking thread if it is not running yet. Called when a cache that needs time is
 /// built, never on the hit path.
 pub(crate) fn start() {
-    TICKER.call_once(|| {
-        let start = *START.get_or_init(Instant::now);
-        let spawned = std::thread::Builder::new()
-            .name("cachemacro-clock".into())
-            .spawn(move || tick_forever(start));
-        if let Err(error) = spawned {
+    TICKER.get(spawn_ticker);
+}
+
+fn spawn_ticker() -> Option<Thread> {
+    fork::watch();
+    let start = *START.get_or_init(Instant::now);
+    let spawned = std::thread::Builder::new()
+        .name("cachemacro-clock".into())
+        .spawn(move || tick_forever(start));
+    match spawned {
+        Ok(ticking) => Some(ticking.thread().clone()),
+        Err(error) => {
             // Without the thread, every read computes the time itself: ttl holds, hits are slower.
             CLOCK.0.fetch_or(IDLE, Ordering::AcqRel);
             tracing::error!(
                 %error,
                 "cachemacro: could not start the clock thread; every hit with a ttl reads the OS clock"
             );
+            None
         }
-    });
+    }
 }
 
 fn tick_forever(start: Instant) -> ! {
-    let _ = TICKER_THREAD.set(std::thread::current());
+    CLOCK.start_ticking(millis(start.elapsed()));
     let mut ticks = 0u32;
     loop {
         std::thread::sleep(TICK);
@@ -221,6 +246,12 @@ impl Clock {
         }
     }
 
+    /// A ticking thread starts at `real_ms`: the clock is not idle from now on. A forked
+    /// child's thread finds it idle (see [`forked`]), set while no thread of the child ticked.
+    fn start_ticking(&self, real_ms: u64) {
+        self.update(|word| caught_up(word, real_ms) & !IDLE);
+    }
+
     fn pause(&self) {
         self.0.fetch_or(PAUSED, Ordering::SeqCst);
     }
@@ -283,6 +314,23 @@ mod tests {
             );
         }
         clock.tick(real_ms, true)
+    }
+
+    /// A fork leaves the clock idle with no thread ticking: reads compute the time and ask for
+    /// a thread; once the child's starts, a read is one load again, and the time is its own.
+    #[test]
+    fn a_forked_child_reads_its_own_time_then_ticks_again() {
+        let clock = clock_at(1_000);
+        clock.0.fetch_or(IDLE, Ordering::AcqRel); // `forked`
+        assert_eq!(
+            read(&clock, 1_500),
+            (1_500, true),
+            "computed, and a ticker wanted"
+        );
+        clock.start_ticking(1_600);
+        assert_eq!(clock.unflagged(), Some(1_600), "ticking: one load");
+        assert_eq!(clock.tick(1_601, false), Ticker::Run);
+        assert_eq!(read(&clock, 9_999), (1_601, false));
     }
 
     #[test]

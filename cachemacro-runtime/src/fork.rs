@@ -1,19 +1,23 @@
 //! Forked children: which process generation this is, counted by a `pthread_atfork` handler.
 //!
 //! The child of a `fork()` has one thread, the one that forked. The crate's own threads (the Redis
-//! backend's runtime, which drives every socket and timer of its connections, the near tiers'
-//! trackers on that runtime, the sync refresh pool) stayed in the parent, and the child's copies
-//! of their state still say they run. Used from the child, a Redis operation would wait forever
-//! (nothing polls its socket, nor fires its deadline), a near tier would serve entries that no
+//! backend's runtime, which drives every socket and timer of its connections, and the near
+//! tiers' trackers on it; the clock's ticking thread; the refresh pools) stayed in the parent,
+//! and the child's copies of their state still say they run. Used from the child, a Redis
+//! operation would wait forever (nothing polls its socket, nor fires its deadline), the clock
+//! would stand still (entries would never expire), a near tier would serve entries that no
 //! tracker invalidates, and a blocking connection's socket would be read by both processes (a
 //! reply could reach the wrong one). So each of these is made per generation: a child makes its
-//! own on first use, and leaves the parent's untouched (dropping them would wait for threads
-//! that are not there).
+//! own on first use, and leaves the parent's alone. It never drops them either: dropping a
+//! socket registered with the parent's runtime would take it out of the epoll instance that the
+//! two processes share, and dropping the runtime would wait for a thread that is not there.
 //!
 //! What a child cannot have back: a lock, a read or a computation that another thread of the
-//! parent held at the moment of the fork (the child's callers of that key would wait for it). As
-//! with any mutex, fork while no other thread is using the caches, or call `exec`
-//! (`std::process::Command` does).
+//! parent held at the moment of the fork (the child's callers of that key would wait for it).
+//! That includes the crate's own threads: a refresh landing, or an invalidation being applied to a
+//! near tier's copy in the parent (the child's tier is its own). As with any mutex, fork while no
+//! other thread is using the caches, or call `exec` (`std::process::Command` does). Forks that
+//! skip `pthread_atfork` handlers (`_Fork`, a raw `clone`) are not counted.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock, PoisonError};
@@ -35,7 +39,7 @@ pub(crate) fn watch() {
     WATCHING.call_once(register);
 }
 
-#[cfg(target_os = "linux")]
+#[cfg(unix)]
 fn register() {
     // SAFETY: `forked` only adds to an atomic, which is async-signal-safe, as a handler that runs
     // in the child of a multi-threaded process must be.
@@ -48,13 +52,14 @@ fn register() {
     }
 }
 
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(unix))]
 fn register() {}
 
 /// The child's handler: runs in the child, on the forking thread, before `fork` returns there.
-#[cfg(target_os = "linux")]
+#[cfg(unix)]
 unsafe extern "C" fn forked() {
     FORKS.fetch_add(1, Ordering::Relaxed);
+    crate::clock::forked();
 }
 
 /// A value made once per process generation, on first use, and never dropped: the one of the
@@ -71,6 +76,11 @@ impl<T: Send + Sync + 'static> PerProcess<T> {
             first: OnceLock::new(),
             forked: Mutex::new(None),
         }
+    }
+
+    /// The first process' value, if it was made (whichever process asks).
+    pub(crate) fn first(&self) -> Option<&T> {
+        self.first.get()
     }
 
     /// This process' value, made by `make` if there is none yet.

@@ -130,11 +130,12 @@
 //! - Two methods with one name in one module share an identity (the key cannot see the `impl`'s
 //!   type): give one of them `name = "..."` when they share a Redis backend. The in-process caches
 //!   are separate in any case.
-//! - `fork()`: a child forked after the caches were used starts its own Redis connections,
-//!   runtime, near-tier trackers and refresh pools on first use (on Linux). What it cannot have
-//!   back is what another thread of the parent held at the moment of the fork (a shard's lock, a
-//!   read in progress, a computation that callers of its key would wait for): as with any mutex,
-//!   fork while no other thread is using the caches, or `exec`.
+//! - `fork()`: a child forked after the caches were used starts its own clock thread, refresh
+//!   pools, Redis runtime, connections and near-tier trackers on first use (on Unix). What it
+//!   cannot have back is what another thread of the parent held at the moment of the fork (a
+//!   shard's lock, a read in progress, a computation that callers of its key would wait for,
+//!   including a refresh the crate's own threads were landing): as with any mutex, fork while no
+//!   other thread is using the caches, or `exec`.
 //!
 // Links to the `redis` module, which exists with the feature only: without it they point at the
 // `backend` option, which says how to enable it.

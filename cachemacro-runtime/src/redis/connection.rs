@@ -117,7 +117,8 @@ impl Managed {
 
 /// This process' background runtime, started on first use. A forked child starts its own: the
 /// parent's worker thread is not in the child, and the parent's runtime is never dropped there
-/// (dropping a runtime waits for its worker).
+/// (dropping it would wait for that worker, and take the parent's sockets out of the epoll
+/// instance the two processes share: see [`fork`]).
 pub(super) fn runtime() -> Result<&'static Runtime, Arc<str>> {
     static RUNTIME: PerProcess<Result<Runtime, Arc<str>>> = PerProcess::new();
     RUNTIME.get(start_runtime).as_ref().map_err(Arc::clone)

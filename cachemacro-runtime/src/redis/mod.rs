@@ -82,12 +82,12 @@
 //!
 //! # Forked processes
 //!
-//! A process forked after it used the backend (a pre-fork server that warms its caches, then
-//! forks its workers) gets its own background runtime, connections and near-tier trackers on
-//! first use in the child: the parent's threads are not in the child, and the parent's sockets
-//! stay the parent's. Entries in Redis are shared as between any two processes; a near tier
-//! starts empty in the child, since no tracker of the child saw the changes made since the fork.
-//! Counted on Linux (`pthread_atfork`); elsewhere, fork before the first Redis call.
+//! A process forked after it used the backend (a pre-fork server that forks its workers) gets its
+//! own background runtime, connections and near-tier trackers on first use in the child: the
+//! parent's threads are not in the child, and the parent's sockets stay the parent's. Entries in
+//! Redis are shared as between any two processes; a near tier starts empty in the child, since
+//! no tracker of the child saw the changes made since the fork. Forks are counted by a
+//! `pthread_atfork` handler (on Unix); see the crate's limits for what a fork cannot carry over.
 //!
 //! # Locks
 //!

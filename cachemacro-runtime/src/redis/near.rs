@@ -18,7 +18,7 @@
 //! changed and keeps nothing) or follows it (and removes what it kept).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, Ordering};
 use std::time::Duration;
 
 use ::redis::aio::MultiplexedConnection;
@@ -40,7 +40,14 @@ const RECONNECT_PAUSE: Duration = Duration::from_millis(100);
 
 /// The near tier of one function.
 pub(crate) struct Near<R> {
-    shared: Arc<Shared<R>>,
+    /// The state of the process that built the tier; kept alive here.
+    first: Arc<Shared<R>>,
+    /// The state of this process: `first`'s, or in a forked child the one
+    /// [`start_here`](Self::start_here) made for it (leaked: never freed), since the inherited
+    /// one may be locked by a thread the child does not have, and its tracker's wake-up is the
+    /// parent's. Published before [`tracked`](Self::tracked).
+    current: AtomicPtr<Shared<R>>,
+    capacity: u64,
     /// The `near_ttl` in milliseconds; 0 for the function's `ttl` alone.
     ttl_ms: u64,
     /// Whether entries expire at all (a `ttl` or a `near_ttl`): if not, a hit reads no clock.
@@ -72,14 +79,11 @@ impl<R: Clone + Send + Sync + 'static> Near<R> {
     /// A tier of at most `capacity` entries, kept at most `ttl_ms` (0: no bound of its own) for
     /// a function whose entries live `function_ttl_ms` in Redis (0: forever).
     pub(crate) fn new(capacity: u64, ttl_ms: u64, function_ttl_ms: u64) -> Self {
+        let first = Arc::new(Shared::new(capacity));
         Near {
-            shared: Arc::new(Shared {
-                store: Store::new(capacity),
-                readers: Slots::default(),
-                live: AtomicBool::new(false),
-                gate: Mutex::new(0),
-                dropped: Notify::new(),
-            }),
+            current: AtomicPtr::new(Arc::as_ptr(&first).cast_mut()),
+            first,
+            capacity,
             ttl_ms,
             ages: ttl_ms > 0 || function_ttl_ms > 0,
             tracked: AtomicU64::new(UNTRACKED),
@@ -89,15 +93,15 @@ impl<R: Clone + Send + Sync + 'static> Near<R> {
 
     /// The hit path: the value under `key`, counted as a near hit. It reads no flag of the
     /// tier: the store is empty while the tier is not live (it is emptied, under `gate`, as the
-    /// tier goes down, and values enter only under `gate` while it is live). Only a forked child
-    /// has entries that no tracker of its own keeps (see [`fork`]): it finds none until
-    /// [`start`](Self::start) has emptied them and started its tracker.
+    /// tier goes down, and values enter only under `gate` while it is live). It does compare the
+    /// tracker's generation with the process': a forked child finds nothing until
+    /// [`start`](Self::start) has given it a state and a tracker of its own (see [`fork`]).
     #[inline(always)]
     pub(crate) fn hit(&self, key: u128) -> Option<R> {
-        if self.tracked.load(Ordering::Relaxed) != fork::generation() {
+        if !self.tracking_here() {
             return None;
         }
-        let shared = &*self.shared;
+        let shared = self.shared();
         let now = if self.ages { clock::now_ms() } else { 0 };
         match shared
             .store
@@ -108,14 +112,22 @@ impl<R: Clone + Send + Sync + 'static> Near<R> {
         }
     }
 
-    /// Near hits so far.
+    /// This process' state (see [`current`](Self::current)).
+    #[inline(always)]
+    fn shared(&self) -> &Shared<R> {
+        // SAFETY: `current` points at `first`, which `self` keeps alive, or at a `Shared` whose
+        // `Arc` was leaked (`start_here`): never freed while `self` lives.
+        unsafe { &*self.current.load(Ordering::Acquire) }
+    }
+
+    /// Near hits so far (in a forked child: since its tracker started).
     pub(crate) fn hits(&self) -> u64 {
-        self.shared.readers.totals().0
+        self.shared().readers.totals().0
     }
 
     /// Starts tracking `url`'s keys under `prefix`, once per process: later calls do nothing.
     pub(crate) fn start(&self, url: &str, prefix: String) {
-        if self.tracked.load(Ordering::Acquire) != fork::generation() {
+        if !self.tracking_here() {
             self.start_here(url, prefix);
         }
     }
@@ -128,16 +140,22 @@ impl<R: Clone + Send + Sync + 'static> Near<R> {
         if before == tracked {
             return;
         }
-        if before != UNTRACKED {
+        let shared = if before == UNTRACKED {
+            Arc::clone(&self.first)
+        } else {
             // Forked: the parent's tracker is not here, and invalidations since the fork were
-            // missed. The tier starts empty, and is served once this process' tracker is live.
-            self.shared.set_live(false);
-        }
-        self.spawn(url, prefix);
+            // missed. This process starts with a state of its own, empty, served once its
+            // tracker is live; the inherited one is left alone (see `current`).
+            let fresh = Arc::new(Shared::new(self.capacity));
+            let leaked = Arc::into_raw(Arc::clone(&fresh));
+            self.current.store(leaked.cast_mut(), Ordering::Release);
+            fresh
+        };
+        self.spawn(url, prefix, shared);
         self.tracked.store(tracked, Ordering::Release);
     }
 
-    fn spawn(&self, url: &str, prefix: String) {
+    fn spawn(&self, url: &str, prefix: String, shared: Arc<Shared<R>>) {
         let Ok(runtime) = connection::runtime() else {
             return;
         };
@@ -148,24 +166,21 @@ impl<R: Clone + Send + Sync + 'static> Near<R> {
                 return;
             }
         };
-        let shared = Arc::clone(&self.shared);
         runtime.spawn(track(shared, client, prefix));
     }
 
     /// The moment before a read: `None` while the tier is not live (nothing will be kept).
     pub(crate) fn ticket(&self) -> Option<Ticket> {
-        let gate = self.shared.gate.lock();
-        self.shared
-            .live
-            .load(Ordering::Acquire)
-            .then_some(Ticket(*gate))
+        let shared = self.shared();
+        let gate = shared.gate.lock();
+        shared.live.load(Ordering::Acquire).then_some(Ticket(*gate))
     }
 
     /// Keeps `value` under `key` if nothing was invalidated since `ticket`, for at most
     /// `ttl_ms` (the function's `ttl`, 0 for none) and the `near_ttl`.
     pub(crate) fn fill(&self, ticket: Option<Ticket>, key: u128, value: &R, ttl_ms: u64) {
         let Some(Ticket(seen)) = ticket else { return };
-        let shared = &*self.shared;
+        let shared = self.shared();
         let now = clock::now_ms();
         let ttl = match (ttl_ms, self.ttl_ms) {
             (0, 0) => u64::MAX,
@@ -189,16 +204,36 @@ impl<R: Clone + Send + Sync + 'static> Near<R> {
     /// Drops `key` from the tier at once (this process' own change; the others hear of it
     /// from Redis).
     pub(crate) fn forget(&self, key: u128) {
-        self.shared.forget(Some(key));
+        if self.tracking_here() {
+            self.shared().forget(Some(key));
+        }
     }
 
     /// Empties the tier at once.
     pub(crate) fn forget_all(&self) {
-        self.shared.forget(None);
+        if self.tracking_here() {
+            self.shared().forget(None);
+        }
+    }
+
+    /// Whether this process' tracker was started. Before, the tier holds nothing this process
+    /// serves (a forked child's inherited state is replaced, not read: see `current`).
+    fn tracking_here(&self) -> bool {
+        self.tracked.load(Ordering::Acquire) == fork::generation()
     }
 }
 
 impl<R: Clone> Shared<R> {
+    fn new(capacity: u64) -> Self {
+        Shared {
+            store: Store::new(capacity),
+            readers: Slots::default(),
+            live: AtomicBool::new(false),
+            gate: Mutex::new(0),
+            dropped: Notify::new(),
+        }
+    }
+
     /// Counts an invalidation and drops `key` (every key: `None`).
     fn forget(&self, key: Option<u128>) {
         let mut gate = self.gate.lock();
@@ -350,7 +385,7 @@ mod tests {
         let near = Near::new(10, 0, 0);
         // As if this process' tracker had started and connected.
         near.tracked.store(fork::generation(), Ordering::Relaxed);
-        near.shared.set_live(true);
+        near.first.set_live(true);
         near
     }
 
@@ -360,7 +395,7 @@ mod tests {
     fn a_value_read_before_an_invalidation_is_not_kept() {
         let near = live();
         let ticket = near.ticket();
-        near.shared.pushed(PREFIX, invalidation(7));
+        near.first.pushed(PREFIX, invalidation(7));
         near.fill(ticket, 7, &1, 0);
         assert_eq!(near.hit(7), None);
     }
@@ -372,11 +407,11 @@ mod tests {
         near.fill(near.ticket(), 7, &1, 0);
         near.fill(near.ticket(), 8, &2, 0);
         assert_eq!(near.hit(7), Some(1));
-        near.shared.pushed(PREFIX, invalidation(7));
+        near.first.pushed(PREFIX, invalidation(7));
         assert_eq!(near.hit(7), None);
         assert_eq!(near.hit(8), Some(2), "other keys stay");
         // Locks and other functions' keys are not entries.
-        near.shared.pushed(
+        near.first.pushed(
             PREFIX,
             PushInfo {
                 kind: PushKind::Invalidate,
@@ -387,7 +422,7 @@ mod tests {
         );
         assert_eq!(near.hit(8), Some(2));
         // A flush drops everything.
-        near.shared.pushed(
+        near.first.pushed(
             PREFIX,
             PushInfo {
                 kind: PushKind::Invalidate,
@@ -402,10 +437,10 @@ mod tests {
     fn a_value_read_across_a_reconnect_is_not_kept() {
         let near = live();
         let ticket = near.ticket();
-        near.shared.pushed(PREFIX, disconnection());
+        near.first.pushed(PREFIX, disconnection());
         assert_eq!(near.ticket().map(|_| ()), None, "no ticket while down");
         near.fill(ticket, 7, &1, 0);
-        near.shared.set_live(true);
+        near.first.set_live(true);
         assert_eq!(near.hit(7), None);
     }
 
@@ -415,9 +450,9 @@ mod tests {
         let near = live();
         near.fill(near.ticket(), 7, &1, 0);
         assert_eq!(near.hit(7), Some(1));
-        near.shared.pushed(PREFIX, disconnection());
+        near.first.pushed(PREFIX, disconnection());
         assert_eq!(near.hit(7), None);
-        near.shared.set_live(true);
+        near.first.set_live(true);
         assert_eq!(near.hit(7), None, "empty after reconnecting");
         assert_eq!(near.hits(), 1);
     }
@@ -427,7 +462,7 @@ mod tests {
         crate::clock::pause();
         let near = Near::new(10, 500, 200);
         near.tracked.store(fork::generation(), Ordering::Relaxed);
-        near.shared.set_live(true);
+        near.first.set_live(true);
         near.fill(near.ticket(), 1, &1, 0);
         near.fill(near.ticket(), 2, &2, 200);
         crate::clock::advance(Duration::from_millis(300));
