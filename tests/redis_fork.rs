@@ -141,7 +141,7 @@ fn check(holds: bool, why: &str) -> Result<(), String> {
 }
 
 /// What the child checks, on the one thread it has.
-fn child(url: &str, server_pid: u32) -> Result<(), String> {
+fn child(url: &str, server_pid: u32, parent_near_hits: u64) -> Result<(), String> {
     // A key the parent never asked for: computed once here (a miss, with its lock and write),
     // then read back.
     check(
@@ -205,6 +205,10 @@ fn child(url: &str, server_pid: u32) -> Result<(), String> {
     check(
         eventually(DEADLINE, || is_near_hit(1)),
         "the child's near tier serves once its tracker is live",
+    )?;
+    check(
+        near_value_cache().stats().near_hits > parent_near_hits,
+        "the near hits counted go on from the parent's",
     )?;
     delete_near_entry(&mut admin, 1);
     check(
@@ -333,8 +337,11 @@ fn a_child_forked_after_redis_was_used_has_connections_of_its_own() {
     );
 
     let (child_url, server_pid) = (url.clone(), server.pid());
-    fork::in_forked_child(CHILD_LIMIT, move || child(&child_url, server_pid))
-        .unwrap_or_else(|why| panic!("in the child: {why}"));
+    let near_hits = near_value_cache().stats().near_hits;
+    fork::in_forked_child(CHILD_LIMIT, move || {
+        child(&child_url, server_pid, near_hits)
+    })
+    .unwrap_or_else(|why| panic!("in the child: {why}"));
 
     // What the child stored, the parent finds; its own connections still work.
     assert_eq!(runs_of(&SYNC_RUNS, || assert_eq!(sync_value(2), 20)), 0);

@@ -39,24 +39,34 @@ pub(crate) fn watch() {
     WATCHING.call_once(register);
 }
 
-#[cfg(unix)]
+// Every Unix target whose `libc` has `pthread_atfork`.
+#[cfg(all(
+    unix,
+    not(any(target_os = "emscripten", target_os = "nuttx", target_os = "l4re"))
+))]
 fn register() {
-    // SAFETY: `forked` only adds to an atomic, which is async-signal-safe, as a handler that runs
-    // in the child of a multi-threaded process must be.
+    // SAFETY: `forked` only changes two atomics (an add, an `or`), which is async-signal-safe, as
+    // a handler that runs in the child of a multi-threaded process must be.
     let status = unsafe { libc::pthread_atfork(None, None, Some(forked)) };
     if status != 0 {
         tracing::warn!(
             status,
-            "cachemacro: pthread_atfork failed; a forked child must not use Redis-backed functions"
+            "cachemacro: pthread_atfork failed; a forked child must not use the caches"
         );
     }
 }
 
-#[cfg(not(unix))]
+#[cfg(not(all(
+    unix,
+    not(any(target_os = "emscripten", target_os = "nuttx", target_os = "l4re"))
+)))]
 fn register() {}
 
 /// The child's handler: runs in the child, on the forking thread, before `fork` returns there.
-#[cfg(unix)]
+#[cfg(all(
+    unix,
+    not(any(target_os = "emscripten", target_os = "nuttx", target_os = "l4re"))
+))]
 unsafe extern "C" fn forked() {
     FORKS.fetch_add(1, Ordering::Relaxed);
     crate::clock::forked();

@@ -120,9 +120,15 @@ impl<R: Clone + Send + Sync + 'static> Near<R> {
         unsafe { &*self.current.load(Ordering::Acquire) }
     }
 
-    /// Near hits so far (in a forked child: since its tracker started).
+    /// Near hits so far: in a forked child, the parent's until the fork and the child's own.
     pub(crate) fn hits(&self) -> u64 {
-        self.shared().readers.totals().0
+        let first = self.first.readers.totals().0;
+        let current = self.shared();
+        if std::ptr::eq(current, &*self.first) {
+            first
+        } else {
+            first + current.readers.totals().0
+        }
     }
 
     /// Starts tracking `url`'s keys under `prefix`, once per process: later calls do nothing.
