@@ -90,13 +90,7 @@ fn ticker() -> Option<&'static Thread> {
 /// Called in a forked child, before `fork` returns there: the parent's ticking thread is not in
 /// the child, so the clock is marked idle, and reads compute the time themselves until the first
 /// of them has started the child's thread. Async-signal-safe: one atomic `or`.
-#[cfg_attr(
-    not(all(
-        unix,
-        not(any(target_os = "emscripten", target_os = "nuttx", target_os = "l4re"))
-    )),
-    allow(dead_code)
-)]
+#[allow(dead_code)] // Called by `fork`'s handler, on the targets that have `pthread_atfork`.
 pub(crate) fn forked() {
     CLOCK.0.fetch_or(IDLE, Ordering::AcqRel);
 }

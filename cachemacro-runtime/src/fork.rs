@@ -36,40 +36,45 @@ pub(crate) fn generation() -> u64 {
 /// that a child would have to make anew, since forks before it need nothing.
 pub(crate) fn watch() {
     static WATCHING: std::sync::Once = std::sync::Once::new();
-    WATCHING.call_once(register);
+    WATCHING.call_once(atfork::register);
 }
 
-// Every Unix target whose `libc` has `pthread_atfork`.
+/// Every Unix target whose `libc` has `pthread_atfork`.
 #[cfg(all(
     unix,
     not(any(target_os = "emscripten", target_os = "nuttx", target_os = "l4re"))
 ))]
-fn register() {
-    // SAFETY: `forked` only changes two atomics (an add, an `or`), which is async-signal-safe, as
-    // a handler that runs in the child of a multi-threaded process must be.
-    let status = unsafe { libc::pthread_atfork(None, None, Some(forked)) };
-    if status != 0 {
-        tracing::warn!(
-            status,
-            "cachemacro: pthread_atfork failed; a forked child must not use the caches"
-        );
+mod atfork {
+    use super::{FORKS, Ordering};
+
+    pub(super) fn register() {
+        // SAFETY: `forked` only changes two atomics (an add, an `or`), which is
+        // async-signal-safe, as a handler that runs in the child of a multi-threaded process
+        // must be.
+        let status = unsafe { libc::pthread_atfork(None, None, Some(forked)) };
+        if status != 0 {
+            tracing::warn!(
+                status,
+                "cachemacro: pthread_atfork failed; a forked child must not use the caches"
+            );
+        }
+    }
+
+    /// The child's handler: runs in the child, on the forking thread, before `fork` returns
+    /// there.
+    unsafe extern "C" fn forked() {
+        FORKS.fetch_add(1, Ordering::Relaxed);
+        crate::clock::forked();
     }
 }
 
+/// Elsewhere there is no `fork` to count.
 #[cfg(not(all(
     unix,
     not(any(target_os = "emscripten", target_os = "nuttx", target_os = "l4re"))
 )))]
-fn register() {}
-
-/// The child's handler: runs in the child, on the forking thread, before `fork` returns there.
-#[cfg(all(
-    unix,
-    not(any(target_os = "emscripten", target_os = "nuttx", target_os = "l4re"))
-))]
-unsafe extern "C" fn forked() {
-    FORKS.fetch_add(1, Ordering::Relaxed);
-    crate::clock::forked();
+mod atfork {
+    pub(super) fn register() {}
 }
 
 /// A value made once per process generation, on first use, and never dropped: the one of the

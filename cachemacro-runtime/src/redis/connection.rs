@@ -188,26 +188,21 @@ impl Connection {
     /// parent's to read.
     #[inline(always)]
     fn here(&self) -> &Connection {
-        let forks = fork::generation();
-        if forks == self.forks {
+        if fork::generation() == self.forks {
             self
         } else {
-            self.forked(forks)
+            self.forked()
         }
     }
 
-    /// The connection of generation `forks` for this URL, made on first use and never dropped
-    /// (nor is the parent's, whose state the child leaves alone).
+    /// This process' connection for this URL, made on first use and never dropped (nor is the
+    /// parent's, whose state the child leaves alone).
     #[cold]
-    fn forked(&self, forks: u64) -> &'static Connection {
-        type Made = (u64, HashMap<String, &'static Connection>);
-        static FORKED: LazyLock<Mutex<Made>> = LazyLock::new(|| Mutex::new((0, HashMap::new())));
-        let mut forked = FORKED.lock();
-        if forked.0 != forks {
-            *forked = (forks, HashMap::new());
-        }
-        forked
-            .1
+    fn forked(&self) -> &'static Connection {
+        static FORKED: PerProcess<Mutex<HashMap<String, &'static Connection>>> = PerProcess::new();
+        FORKED
+            .get(Mutex::default)
+            .lock()
             .entry(self.config.url.clone())
             .or_insert_with(|| Box::leak(Box::new(Connection::new(&self.config))))
     }
@@ -343,11 +338,10 @@ impl Connection {
         Fut: Future<Output = Result<T, Failure>> + Send + 'static,
         T: Send + 'static,
     {
-        let forks = fork::generation();
-        if forks == self.forks {
+        if fork::generation() == self.forks {
             Self::spawn_on(Arc::clone(self), attempt, deadline, op);
         } else {
-            Self::spawn_on(self.forked(forks), attempt, deadline, op);
+            Self::spawn_on(self.forked(), attempt, deadline, op);
         }
     }
 
