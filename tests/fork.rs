@@ -7,11 +7,15 @@
 
 #[path = "support/fork.rs"]
 mod fork;
+// For its `eventually`; no server is started.
+#[path = "support/redis_server.rs"]
+mod redis_server;
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use cachemacro_runtime::{clock, memoize};
+use redis_server::eventually;
 
 const CHILD_LIMIT: u32 = 20;
 const DEADLINE: Duration = Duration::from_secs(5);
@@ -24,23 +28,10 @@ fn stamped(id: u64) -> u64 {
     id
 }
 
-/// Polls `condition` until it holds or `DEADLINE` has passed; true if it held. What it waits for
-/// is real time passing on the coarse clock.
-fn eventually(mut condition: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + DEADLINE;
-    while !condition() {
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    true
-}
-
 /// Whether the coarse clock moves by `by` milliseconds within `DEADLINE`.
 fn clock_moves(by: u64) -> bool {
     let from = clock::now_ms();
-    eventually(|| clock::now_ms() >= from + by)
+    eventually(DEADLINE, || clock::now_ms() >= from + by)
 }
 
 /// Whether this process has a thread whose name starts with `name` (`/proc/self/task/*/comm`,
@@ -56,7 +47,7 @@ fn has_thread(name: &str) -> bool {
 /// Whether `stamped(1)` is computed again once its entry has expired.
 fn entry_expires() -> bool {
     let before = RUNS.load(Ordering::SeqCst);
-    eventually(|| {
+    eventually(DEADLINE, || {
         stamped(1);
         RUNS.load(Ordering::SeqCst) > before
     })

@@ -19,7 +19,7 @@ use std::time::Duration;
 use cachemacro_runtime::key::{format_key, key_hash};
 use cachemacro_runtime::refresh::{RefreshConfig, configure};
 use cachemacro_runtime::{RedisConfig, clock, memoize};
-use redis_server::{RedisServer, eventually};
+use redis_server::{RedisServer, eventually, tracking_clients};
 
 const NAMESPACE: &str = "fork";
 const DEADLINE: Duration = Duration::from_secs(10);
@@ -220,24 +220,8 @@ fn child(url: &str, server_pid: u32, parent_near_hits: u64) -> Result<(), String
         "a change in Redis reaches the child's near tier",
     )?;
     // And it reconnects: the tracking connection that connected last is the child's.
-    let clients: String = redis::cmd("CLIENT")
-        .arg("LIST")
-        .query(&mut admin)
-        .map_err(|error| error.to_string())?;
-    let tracker = clients
-        .lines()
-        .filter(|line| {
-            line.split(' ').any(|field| {
-                field
-                    .strip_prefix("flags=")
-                    .is_some_and(|f| f.contains('t'))
-            })
-        })
-        .filter_map(|line| {
-            line.split(' ')
-                .find_map(|field| field.strip_prefix("id="))
-                .and_then(|id| id.parse::<u64>().ok())
-        })
+    let tracker = tracking_clients(&mut admin)
+        .into_iter()
         .max()
         .ok_or("no tracking connection")?;
     let _: () = redis::cmd("CLIENT")

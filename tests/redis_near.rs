@@ -14,7 +14,7 @@ use std::time::Duration;
 use cachemacro_runtime::key::{format_key, key_hash};
 use cachemacro_runtime::{RedisConfig, memoize};
 use redis::Commands;
-use redis_server::{RedisServer, eventually};
+use redis_server::{RedisServer, eventually, tracking_clients};
 
 const NAMESPACE: &str = "near";
 const DEADLINE: Duration = Duration::from_secs(5);
@@ -49,18 +49,7 @@ fn client_list(admin: &mut redis::Connection) -> String {
 
 /// The id of the connection tracking keys for the near tier (`CLIENT LIST` flag `t`), if any.
 fn tracking_client(admin: &mut redis::Connection) -> Option<u64> {
-    let list = client_list(admin);
-    list.lines().find_map(|line| {
-        let fields: Vec<&str> = line.split(' ').collect();
-        let flags = fields.iter().find_map(|f| f.strip_prefix("flags="))?;
-        if !flags.contains('t') {
-            return None;
-        }
-        fields
-            .iter()
-            .find_map(|f| f.strip_prefix("id="))
-            .and_then(|id| id.parse().ok())
-    })
+    tracking_clients(admin).first().copied()
 }
 
 // --- a near hit sends no command ---

@@ -210,6 +210,28 @@ pub fn eventually(within: Duration, mut condition: impl FnMut() -> bool) -> bool
     }
 }
 
+/// The ids of the connections tracking keys for a near tier (`CLIENT LIST` flag `t`), in the
+/// order the server lists them (connection order).
+pub fn tracking_clients(observer: &mut redis::Connection) -> Vec<u64> {
+    let list: String = redis::cmd("CLIENT")
+        .arg("LIST")
+        .query(observer)
+        .expect("CLIENT LIST works");
+    list.lines()
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split(' ').collect();
+            let flags = fields.iter().find_map(|f| f.strip_prefix("flags="))?;
+            if !flags.contains('t') {
+                return None;
+            }
+            fields
+                .iter()
+                .find_map(|f| f.strip_prefix("id="))
+                .and_then(|id| id.parse().ok())
+        })
+        .collect()
+}
+
 /// Forgets the server's command counts (`CONFIG RESETSTAT`), so that [`command_stats`] counts
 /// from now on.
 pub fn reset_stats(observer: &mut redis::Connection) {

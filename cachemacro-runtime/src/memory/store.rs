@@ -860,18 +860,6 @@ impl<R> Table<R> {
         }
     }
 
-    /// Whether an estimate of `estimate` takes the place of main's victim `victim`: above its
-    /// estimate, or it has none (the sketch never saw it, or forgot it), or it has expired.
-    fn outranks(&self, estimate: u32, victim: u128, now: u64) -> bool {
-        let incumbent = self.estimate(victim);
-        incumbent == 0
-            || estimate > incumbent
-            || self
-                .entries
-                .find(hash(victim), |e| e.key == victim)
-                .is_some_and(|e| e.expires_at <= now)
-    }
-
     /// ARC's adaptation (Megiddo and Modha, FAST 2003) of the small FIFO's share, for a key
     /// back from the ghost queue: a key the small FIFO dropped would have hit in a larger one,
     /// so it grows; a key main dropped, in a larger main, so it shrinks. The step is a tenth of
@@ -927,21 +915,17 @@ impl<R> Table<R> {
     }
 
     /// Runs main's hand up to the entry it would give up: the first expired one or one without
-    /// a hit to spare, left at the front. Each pass consumes a hit, so this ends within
-    /// `MAX_FREQ + 1` turns.
-    fn main_victim(&mut self, now: u64) -> Option<u128> {
+    /// a hit to spare, left at the front. Its key, and whether it has expired. Each pass consumes
+    /// a hit, so this ends within `MAX_FREQ + 1` turns.
+    fn main_victim(&mut self, now: u64) -> Option<(u128, bool)> {
         loop {
             let slot = *self.main.front()?;
             let Some(entry) = self.live(slot) else {
                 self.main.pop_front();
                 continue;
             };
-            let key = entry.key;
-            let taken = if entry.expires_at > now {
-                entry.take_freq()
-            } else {
-                0
-            };
+            let (key, expired) = (entry.key, entry.expires_at <= now);
+            let taken = if expired { 0 } else { entry.take_freq() };
             if taken > 0 {
                 // Spared: the hits it consumed reach the sketch now, so that an entry kept for
                 // its hits is rated by them against the keys that missed meanwhile.
@@ -949,7 +933,7 @@ impl<R> Table<R> {
                 self.main.rotate_left(1);
                 continue;
             }
-            return Some(key);
+            return Some((key, expired));
         }
     }
 
@@ -988,7 +972,7 @@ impl<R> Table<R> {
                 let entry = found.remove().0;
                 return Some(self.drop_small(entry, false, taken));
             }
-            let Some(victim) = self.main_victim(now) else {
+            let Some((victim, _)) = self.main_victim(now) else {
                 // Only stale slots were left in main: its count says otherwise, so trust the
                 // queue.
                 self.main_len = 0;
@@ -1037,11 +1021,14 @@ impl<R> Table<R> {
 
     /// Whether `key` takes the place of main's next victim (there is none in an empty main):
     /// the frequency regime's condition for a key back from the ghost or hit in the small FIFO.
+    /// It does if the sketch rates it above the victim, or the victim has none (the sketch never
+    /// saw it, or forgot it), or the victim has expired.
     fn outranks_victim(&mut self, key: u128, now: u64) -> bool {
         self.main_len == 0
-            || self
-                .main_victim(now)
-                .is_none_or(|victim| self.outranks(self.estimate(key), victim, now))
+            || self.main_victim(now).is_none_or(|(victim, expired)| {
+                let incumbent = self.estimate(victim);
+                expired || incumbent == 0 || self.estimate(key) > incumbent
+            })
     }
 
     /// Sweeps stale slots (left by removals) out of the queues once they outnumber live ones,
