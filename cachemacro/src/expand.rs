@@ -215,7 +215,9 @@ fn lookup(parts: &Parts<'_>) -> TokenStream {
         );
     }
     let (args, body) = parts.args_and_body();
-    quote!(__cachemacro_cache.get_or_compute(__cachemacro_key, #cacheable, #args, #body))
+    // A constant, so that the inlined hit of a function without a `ttl` reads no clock.
+    let expires = config.ttl_ms > 0;
+    quote!(__cachemacro_cache.get_or_compute(__cachemacro_key, #expires, #cacheable, #args, #body))
 }
 
 /// `f_uncached` (the body), `f_refresh` (run and store) and `f_invalidate` (remove). The last two

@@ -26,7 +26,31 @@ use crate::cache::{Backend, Cache};
 use crate::layout::{Keep, Layout, kept};
 use crate::memo::driver::block_on;
 use crate::memo::warm::{self, Warmed};
-use crate::{reentry, refresh};
+use crate::{FnConfig, reentry, refresh};
+
+/// What a hit checks of an entry's age. The macro knows it for each function, and the sync
+/// entry points pass it as constants into their inlined hit, where the checks a function does
+/// not need (the clock read, the refresh's age) fold away: 173 to 159 instructions for a hit of
+/// a function without a `ttl` (callgrind, `BENCHMARKS.md`, issue 13).
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug)]
+pub struct Aging {
+    /// Entries expire (a `ttl`): a hit reads the clock.
+    pub expires: bool,
+    /// A hit may claim a background refresh (`refresh = "background"`).
+    pub refreshes: bool,
+}
+
+impl Aging {
+    /// What `config` asks for: the slow path's looks, where the checks cost nothing worth
+    /// folding.
+    pub(crate) fn of(config: &FnConfig) -> Aging {
+        Aging {
+            expires: config.ttl_ms > 0,
+            refreshes: config.refresh_after_ms > 0,
+        }
+    }
+}
 
 /// What a backend's lookup of a key came to.
 pub enum Found<R, Lead, Stale> {
@@ -172,8 +196,9 @@ pub trait Protocol<R, L>: Backend<R> + Sized {
     type Claim: Send + 'static;
 
     /// The hit path, inline and lock-free: a live value (and its refresh's claim), or `None` for
-    /// the slow path. Only the in-process backend has one.
-    fn hit(cache: &Cache<R, L, Self>, key: u128) -> Option<(R, Option<Self::Stale>)>;
+    /// the slow path. Only the in-process backend has one. `aging`: what the function's entries
+    /// need checked, known where it is expanded.
+    fn hit(cache: &Cache<R, L, Self>, key: u128, aging: Aging) -> Option<(R, Option<Self::Stale>)>;
 
     /// The lookup; `after_hit`: [`hit`](Self::hit) has just found nothing.
     fn find(
@@ -314,6 +339,7 @@ where
     pub fn get_or_compute<Ret, A>(
         &self,
         key: u128,
+        expires: bool,
         cacheable: fn(&Ret) -> bool,
         args: A,
         body: fn(A) -> Ret,
@@ -323,7 +349,12 @@ where
     {
         // Without a `refresh_after` (the macro sends functions with one to the refreshing entry
         // points), no hit claims a refresh.
-        if let Some((value, stale)) = B::hit(self, key) {
+        debug_assert_eq!(expires, self.config.ttl_ms > 0, "the macro's `ttl`");
+        let aging = Aging {
+            expires,
+            refreshes: false,
+        };
+        if let Some((value, stale)) = B::hit(self, key, aging) {
             debug_assert!(
                 stale.is_none(),
                 "a refresh claimed by a function without one"
@@ -447,7 +478,12 @@ where
         Ret: 'static,
         J: FnOnce() -> Ret + Send + 'static,
     {
-        if let Some((value, stale)) = B::hit(self, key) {
+        // A refresh needs a `ttl` (the macro's rule).
+        let aging = Aging {
+            expires: true,
+            refreshes: true,
+        };
+        if let Some((value, stale)) = B::hit(self, key, aging) {
             if let Some(stale) = stale {
                 let mut build = once(|| Box::new(refresh(&args)) as BlockingJob<Ret>);
                 self.schedule_blocking(key, stale, cacheable, &mut build);

@@ -88,7 +88,7 @@ use crate::clock;
 use crate::flight::Flight;
 use crate::key::{LocalHasher, LocalSeeds};
 use crate::layout::{Keep, Layout, Whole};
-use crate::memo::protocol::{Found, Protocol};
+use crate::memo::protocol::{Aging, Found, Protocol};
 use crate::stats::Counters;
 use crate::{reentry, refresh};
 
@@ -234,11 +234,15 @@ impl<R: Clone, L> MemoryCache<R, L> {
     /// The hit path: the store's read of `key`, counted there. The caller has checked that no
     /// bypass is active.
     #[inline(always)]
-    fn hit(&self, key: u128) -> Read<R> {
+    fn hit(&self, key: u128, aging: Aging) -> Read<R> {
         self.backend.store.read(
             key,
-            self.now(),
-            self.config.refresh_after_ms,
+            Self::now(aging),
+            if aging.refreshes {
+                self.config.refresh_after_ms
+            } else {
+                0
+            },
             per_thread::current(),
             self.readers(),
         )
@@ -247,11 +251,11 @@ impl<R: Clone, L> MemoryCache<R, L> {
     /// The coarse clock for a hit: a cache whose entries never age (no `ttl`, no refresh) does
     /// not read it.
     #[inline(always)]
-    fn now(&self) -> u64 {
-        if self.config.ttl_ms == 0 && self.config.refresh_after_ms == 0 {
-            0
-        } else {
+    fn now(aging: Aging) -> u64 {
+        if aging.expires || aging.refreshes {
             clock::now_ms()
+        } else {
+            0
         }
     }
 
@@ -289,7 +293,7 @@ impl<R: Clone, L> MemoryCache<R, L> {
         if bypass::active() {
             return Ok(Found::Return);
         }
-        match self.hit(key) {
+        match self.hit(key, Aging::of(&self.config)) {
             Read::Hit(value, due) => Ok(Found::Value(value, due)),
             Read::Miss => self.miss(key, own),
         }
@@ -428,9 +432,9 @@ impl<R: Clone + Send + Sync + 'static, L: Layout> Protocol<R, L> for Memory<R> {
     // which then compile one copy per value type rather than one per function.
     #[cfg_attr(not(debug_assertions), inline(always))]
     #[cfg_attr(debug_assertions, inline)]
-    fn hit(cache: &MemoryCache<R, L>, key: u128) -> Option<(R, Option<u64>)> {
+    fn hit(cache: &MemoryCache<R, L>, key: u128, aging: Aging) -> Option<(R, Option<u64>)> {
         if !bypass::active()
-            && let Read::Hit(value, due) = cache.hit(key)
+            && let Read::Hit(value, due) = cache.hit(key, aging)
         {
             return Some((value, due));
         }

@@ -17,7 +17,7 @@ use crate::Lock;
 use crate::layout::{Keep, Layout};
 use crate::memo::driver::block_on;
 use crate::memo::flight::{Leader, Role};
-use crate::memo::protocol::{Found, Protocol};
+use crate::memo::protocol::{Aging, Found, Protocol};
 use crate::reentry;
 
 impl<R, S> RedisCache<R, S>
@@ -304,7 +304,7 @@ where
     // Inlined in optimized builds only (see `Memory::hit`).
     #[cfg_attr(not(debug_assertions), inline(always))]
     #[cfg_attr(debug_assertions, inline)]
-    fn hit(cache: &RedisCache<R, S>, key: u128) -> Option<(R, Option<Stale>)> {
+    fn hit(cache: &RedisCache<R, S>, key: u128, _: Aging) -> Option<(R, Option<Stale>)> {
         let near = cache.backend.near.as_ref()?;
         if crate::bypass::active() {
             return None;
@@ -324,7 +324,7 @@ where
         after_hit: bool,
     ) -> Found<R, RedisLead<'_, R>, Stale> {
         // Async calls come here first: the near tier's hit is theirs too.
-        if !after_hit && let Some((value, _)) = Self::hit(cache, key) {
+        if !after_hit && let Some((value, _)) = Self::hit(cache, key, Aging::of(&cache.config)) {
             return Found::Value(value, None);
         }
         let leader = match cache.lead(key).await {
@@ -354,7 +354,7 @@ where
         if cache.config.refresh_after_ms != 0 {
             return None;
         }
-        if !after_hit && let Some((value, _)) = Self::hit(cache, key) {
+        if !after_hit && let Some((value, _)) = Self::hit(cache, key, Aging::of(&cache.config)) {
             return Some(Found::Value(value, None));
         }
         let looking = cache.looking(key);
