@@ -6,6 +6,8 @@
 //! reaches them. The constants are those chosen by measurement in `benches/hit_ratio.rs`
 //! (`S3Lfu::chosen` in `benches/support/policies.rs`), the same for every workload.
 
+use super::lanes::{self, LANES};
+
 /// Spreads a 64-bit half of a key over all bits (splitmix64's finaliser): the sketch's rows
 /// take disjoint slices of it.
 fn mix(half: u64) -> u64 {
@@ -171,10 +173,21 @@ pub(crate) struct Ghost {
     seq: u32,
 }
 
-/// 8 slots of a fingerprint (0 for none) and a sequence number (see [`Ghost::seq`]).
+/// 8 slots, each a fingerprint (0 for none) and a sequence number (see [`Ghost::seq`]): the two
+/// kinds in arrays of their own, so that a search reads all 8 of a kind at once (`lanes.rs`).
 #[derive(Clone, Copy)]
 #[repr(align(64))]
-struct Bucket([(u32, u32); 8]);
+struct Bucket {
+    prints: [u32; LANES],
+    seqs: [u32; LANES],
+}
+
+impl Bucket {
+    const EMPTY: Bucket = Bucket {
+        prints: [0; LANES],
+        seqs: [0; LANES],
+    };
+}
 
 /// A slot number's low bit: main dropped the key (else the small FIFO did).
 const FROM_MAIN: u32 = 1;
@@ -222,31 +235,18 @@ impl Ghost {
         self.seq = self.seq.wrapping_add(2);
         let (seq, print) = (self.seq, fingerprint(key));
         let index = self.bucket(key);
-        let Some(Bucket(slots)) = self.buckets.get_mut(index) else {
+        let Some(bucket) = self.buckets.get_mut(index) else {
             return;
         };
         // The first slot of the same key, else the oldest (the last of equals; the origin bit
         // never changes the order, as numbers differ by 2); an empty one counts as older than
-        // any. One pass without branches (the age and the index packed in one word, so the
-        // oldest is a plain maximum): this runs on every eviction.
-        let (mut same, mut oldest) = (slots.len(), 0u64);
-        for (i, &(p, s)) in slots.iter().enumerate().rev() {
-            if p == print {
-                same = i;
-            }
-            let age = if p == 0 {
-                u32::MAX
-            } else {
-                seq.wrapping_sub(s)
-            };
-            oldest = oldest.max(u64::from(age) << 3 | i as u64);
-        }
-        let target = if same < slots.len() {
-            same
-        } else {
-            oldest as usize & 7
+        // any.
+        let target = match lanes::equal(&bucket.prints, print) {
+            0 => lanes::oldest(&bucket.prints, &bucket.seqs, seq),
+            same => same.trailing_zeros() as usize % LANES,
         };
-        slots[target] = (print, seq | if from_main { FROM_MAIN } else { 0 });
+        bucket.prints[target] = print;
+        bucket.seqs[target] = seq | if from_main { FROM_MAIN } else { 0 };
     }
 
     /// The table, on the first insertion (the shard is full by then): out of line, so that an
@@ -256,18 +256,22 @@ impl Ghost {
         let buckets = (self.window as usize * 3 / 2)
             .div_ceil(8)
             .next_power_of_two();
-        self.buckets = vec![Bucket([(0, 0); 8]); buckets];
+        self.buckets = vec![Bucket::EMPTY; buckets];
         self.mask = buckets - 1;
     }
 
     /// Forgets `key`; what it was if it was among the last `capacity` keys remembered.
     pub(crate) fn remove(&mut self, key: u64) -> Option<Return> {
         let (index, print) = (self.bucket(key), fingerprint(key));
-        let Bucket(slots) = self.buckets.get_mut(index)?;
-        let slot = slots.iter_mut().find(|(p, _)| *p == print)?;
-        let from_main = slot.1 & FROM_MAIN != 0;
-        let age = self.seq.wrapping_sub(slot.1 & !FROM_MAIN) / 2;
-        *slot = (0, 0);
+        let bucket = self.buckets.get_mut(index)?;
+        let at = match lanes::equal(&bucket.prints, print) {
+            0 => return None,
+            same => same.trailing_zeros() as usize % LANES,
+        };
+        let number = bucket.seqs[at];
+        let from_main = number & FROM_MAIN != 0;
+        let age = self.seq.wrapping_sub(number & !FROM_MAIN) / 2;
+        (bucket.prints[at], bucket.seqs[at]) = (0, 0);
         (age < self.window).then_some(Return { from_main, age })
     }
 
@@ -323,8 +327,7 @@ mod tests {
         // A window of 3: one bucket of 8 slots, so every key meets every other.
         let mut ghost = Ghost::new(3);
         let holds = |ghost: &Ghost, key: u64| {
-            let Bucket(slots) = ghost.buckets[0];
-            slots.iter().filter(|(p, _)| *p == fingerprint(key)).count()
+            lanes::equal(&ghost.buckets[0].prints, fingerprint(key)).count_ones()
         };
         for key in 1..=8 {
             ghost.insert(key, false);
