@@ -197,7 +197,8 @@ pub trait Protocol<R, L>: Backend<R> + Sized {
 
     /// The hit path, inline and lock-free: a live value (and its refresh's claim), or `None` for
     /// the slow path. Only the in-process backend has one. `aging`: what the function's entries
-    /// need checked, known where it is expanded.
+    /// need checked: constants on the sync entry points, the config's on the slow path (Redis'
+    /// near tier keeps its own ages and ignores it).
     fn hit(cache: &Cache<R, L, Self>, key: u128, aging: Aging) -> Option<(R, Option<Self::Stale>)>;
 
     /// The lookup; `after_hit`: [`hit`](Self::hit) has just found nothing.
@@ -332,6 +333,10 @@ where
     /// The body is a function pointer applied to the call's arguments (a tuple), not a closure
     /// that captures them: so the code behind it is compiled once per signature, not once per
     /// memoized function.
+    ///
+    /// `expires`: the function has a `ttl` (`config.ttl_ms > 0`), a constant the macro writes
+    /// (see [`Aging`]). It must agree with the config: `false` for a function with a `ttl` would
+    /// serve expired entries.
     #[doc(hidden)]
     // The hit, inlined into each memoized function in optimized builds (see `Memory::hit`).
     #[cfg_attr(not(debug_assertions), inline(always))]
@@ -347,18 +352,18 @@ where
     where
         L: Keep<Ret, Kept = R>,
     {
-        // Without a `refresh_after` (the macro sends functions with one to the refreshing entry
-        // points), no hit claims a refresh.
         debug_assert_eq!(expires, self.config.ttl_ms > 0, "the macro's `ttl`");
+        debug_assert_eq!(
+            self.config.refresh_after_ms, 0,
+            "a function with a `refresh_after` sent to `get_or_compute`"
+        );
         let aging = Aging {
             expires,
+            // Without a `refresh_after` (the macro sends functions with one to the refreshing
+            // entry points), no hit claims a refresh.
             refreshes: false,
         };
-        if let Some((value, stale)) = B::hit(self, key, aging) {
-            debug_assert!(
-                stale.is_none(),
-                "a refresh claimed by a function without one"
-            );
+        if let Some((value, _)) = B::hit(self, key, aging) {
             return L::restore(value);
         }
         self.get_or_compute_slow(key, cacheable, args, body)
@@ -479,6 +484,7 @@ where
         J: FnOnce() -> Ret + Send + 'static,
     {
         // A refresh needs a `ttl` (the macro's rule).
+        debug_assert!(self.config.ttl_ms > 0 && self.config.refresh_after_ms > 0);
         let aging = Aging {
             expires: true,
             refreshes: true,

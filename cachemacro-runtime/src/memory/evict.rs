@@ -182,6 +182,9 @@ struct Bucket {
     seqs: [u32; LANES],
 }
 
+// One cache line a bucket: an insertion or a lookup touches one line of the ghost.
+const _: () = assert!(std::mem::size_of::<Bucket>() == 64);
+
 impl Bucket {
     const EMPTY: Bucket = Bucket {
         prints: [0; LANES],
@@ -254,7 +257,7 @@ impl Ghost {
     #[cold]
     fn allocate(&mut self) {
         let buckets = (self.window as usize * 3 / 2)
-            .div_ceil(8)
+            .div_ceil(LANES)
             .next_power_of_two();
         self.buckets = vec![Bucket::EMPTY; buckets];
         self.mask = buckets - 1;
@@ -327,7 +330,12 @@ mod tests {
         // A window of 3: one bucket of 8 slots, so every key meets every other.
         let mut ghost = Ghost::new(3);
         let holds = |ghost: &Ghost, key: u64| {
-            lanes::equal(&ghost.buckets[0].prints, fingerprint(key)).count_ones()
+            let print = fingerprint(key);
+            ghost.buckets[0]
+                .prints
+                .iter()
+                .filter(|&&p| p == print)
+                .count()
         };
         for key in 1..=8 {
             ghost.insert(key, false);

@@ -1,8 +1,8 @@
 //! Eight 32-bit lanes searched at once: the ghost queue's buckets (`evict.rs`), searched on every
 //! eviction.
 //!
-//! Written by hand with SSE2 on x86_64 (part of its baseline, so always there) because LLVM
-//! compiled these searches one lane at a time: measured by ablation, the search of the bucket
+//! Written by hand with SSE2 on x86_64 (part of its baseline: the cfg below checks it, as a
+//! soft-float target turns it off) because LLVM compiled these searches one lane at a time: measured by ablation, the search of the bucket
 //! took 11-15% of a miss + insert at a full capacity of 10,000 (`BENCHMARKS.md`, issue 13).
 //! Elsewhere, the portable loops below, which are also what the tests hold the SSE2 code to.
 
@@ -12,11 +12,11 @@ pub(crate) const LANES: usize = 8;
 /// The lanes holding `value`, one bit each (lane 0 the lowest bit).
 #[inline(always)]
 pub(crate) fn equal(lanes: &[u32; LANES], value: u32) -> u32 {
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
     {
         sse2::equal(lanes, value)
     }
-    #[cfg(not(target_arch = "x86_64"))]
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
     {
         portable::equal(lanes, value)
     }
@@ -27,24 +27,26 @@ pub(crate) fn equal(lanes: &[u32; LANES], value: u32) -> u32 {
 /// with the largest `now - seqs[i]`, the last of equals.
 #[inline(always)]
 pub(crate) fn oldest(prints: &[u32; LANES], seqs: &[u32; LANES], now: u32) -> usize {
-    #[cfg(target_arch = "x86_64")]
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
     {
         sse2::oldest(prints, seqs, now)
     }
-    #[cfg(not(target_arch = "x86_64"))]
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
     {
         portable::oldest(prints, seqs, now)
     }
 }
 
-#[cfg(any(test, not(target_arch = "x86_64")))]
+#[cfg(any(test, not(all(target_arch = "x86_64", target_feature = "sse2"))))]
 mod portable {
     use super::LANES;
 
+    #[inline(always)]
     pub(super) fn equal(lanes: &[u32; LANES], value: u32) -> u32 {
         (0..LANES).fold(0, |mask, i| mask | u32::from(lanes[i] == value) << i)
     }
 
+    #[inline(always)]
     pub(super) fn oldest(prints: &[u32; LANES], seqs: &[u32; LANES], now: u32) -> usize {
         // The age and the lane packed in one word, so that the last of equals is the maximum.
         let oldest = (0..LANES).fold(0u64, |oldest, i| {
@@ -58,7 +60,7 @@ mod portable {
     }
 }
 
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 mod sse2 {
     use std::arch::x86_64::{
         __m128i, _mm_and_si128, _mm_andnot_si128, _mm_castsi128_ps, _mm_cmpeq_epi32,
@@ -80,7 +82,7 @@ mod sse2 {
     /// One bit per lane set in `low` (lanes 0-3) or `high` (4-7), each lane all ones or zeros.
     #[inline(always)]
     fn mask(low: __m128i, high: __m128i) -> u32 {
-        // SAFETY: SSE2 is in x86_64's baseline.
+        // SAFETY: SSE and SSE2 are in x86_64's baseline.
         unsafe {
             let low = _mm_movemask_ps(_mm_castsi128_ps(low));
             let high = _mm_movemask_ps(_mm_castsi128_ps(high));
@@ -139,6 +141,7 @@ mod tests {
     use super::*;
 
     /// SplitMix64, for reproducible lanes.
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
     fn draws(mut state: u64) -> impl FnMut() -> u64 {
         move || {
             state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
@@ -149,6 +152,8 @@ mod tests {
         }
     }
 
+    /// The SSE2 code against the portable loops (on x86_64; elsewhere only the loops exist).
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
     #[test]
     fn the_searches_agree_with_the_portable_loops() {
         let mut draw = draws(7);
@@ -172,13 +177,13 @@ mod tests {
             }
             for value in 0..4 {
                 assert_eq!(
-                    equal(&prints, value),
+                    sse2::equal(&prints, value),
                     portable::equal(&prints, value),
                     "{prints:?} {value}"
                 );
             }
             assert_eq!(
-                oldest(&prints, &seqs, now),
+                sse2::oldest(&prints, &seqs, now),
                 portable::oldest(&prints, &seqs, now),
                 "{prints:?} {seqs:?} {now}"
             );

@@ -102,7 +102,7 @@ pub use cell::MemoryCell;
 
 // The store: the table (`store`, its eviction's sketch and ghost in `evict`, whose buckets
 // `lanes` searches, the keys in flight in `flights`) over the read-mostly lock (`read_lock`, all
-// of the store's unsafe code but `lanes`' SIMD loads) and the per-thread slots (`per_thread`),
+// of the store's unsafe code but `lanes`' SSE2 intrinsics) and the per-thread slots (`per_thread`),
 // built from `sync`'s primitives; `model` compiles them again over shuttle's (tests only).
 pub(crate) mod evict;
 mod flights;
