@@ -190,6 +190,15 @@ impl Bucket {
         prints: [0; LANES],
         seqs: [0; LANES],
     };
+
+    /// The first slot holding `print`, if any.
+    #[inline(always)]
+    fn slot_of(&self, print: u32) -> Option<usize> {
+        match lanes::equal(&self.prints, print) {
+            0 => None,
+            same => Some(same.trailing_zeros() as usize % LANES),
+        }
+    }
 }
 
 /// A slot number's low bit: main dropped the key (else the small FIFO did).
@@ -244,10 +253,9 @@ impl Ghost {
         // The first slot of the same key, else the oldest (the last of equals; the origin bit
         // never changes the order, as numbers differ by 2); an empty one counts as older than
         // any.
-        let target = match lanes::equal(&bucket.prints, print) {
-            0 => lanes::oldest(&bucket.prints, &bucket.seqs, seq),
-            same => same.trailing_zeros() as usize % LANES,
-        };
+        let target = bucket
+            .slot_of(print)
+            .unwrap_or_else(|| lanes::oldest(&bucket.prints, &bucket.seqs, seq));
         bucket.prints[target] = print;
         bucket.seqs[target] = seq | if from_main { FROM_MAIN } else { 0 };
     }
@@ -267,10 +275,7 @@ impl Ghost {
     pub(crate) fn remove(&mut self, key: u64) -> Option<Return> {
         let (index, print) = (self.bucket(key), fingerprint(key));
         let bucket = self.buckets.get_mut(index)?;
-        let at = match lanes::equal(&bucket.prints, print) {
-            0 => return None,
-            same => same.trailing_zeros() as usize % LANES,
-        };
+        let at = bucket.slot_of(print)?;
         let number = bucket.seqs[at];
         let from_main = number & FROM_MAIN != 0;
         let age = self.seq.wrapping_sub(number & !FROM_MAIN) / 2;
