@@ -2,9 +2,10 @@
 //! eviction.
 //!
 //! Written by hand with SSE2 on x86_64 (part of its baseline: the cfg below checks it, as a
-//! soft-float target turns it off) because LLVM compiled these searches one lane at a time: measured by ablation, the search of the bucket
-//! took 11-15% of a miss + insert at a full capacity of 10,000 (`BENCHMARKS.md`, issue 13).
-//! Elsewhere, the portable loops below, which are also what the tests hold the SSE2 code to.
+//! soft-float target turns it off) because LLVM compiled these searches one lane at a time:
+//! measured by ablation, the search of the bucket took 11-15% of a miss + insert at a full
+//! capacity of 10,000 (`BENCHMARKS.md`, issue 13). Elsewhere, the portable loops below, which
+//! are also what the tests hold the SSE2 code to.
 
 /// Lanes of a bucket.
 pub(crate) const LANES: usize = 8;
