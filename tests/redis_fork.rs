@@ -140,44 +140,37 @@ fn check(holds: bool, why: &str) -> Result<(), String> {
     if holds { Ok(()) } else { Err(why.to_owned()) }
 }
 
+/// In the child, for one of the functions (`kind`, whose body counts its runs in `counter` and
+/// returns `id * scale`): a key the parent never asked for is computed once (a miss, with its
+/// lock and write), then read back; the parent's key is a hit.
+fn misses_then_hits(
+    kind: &str,
+    counter: &AtomicU64,
+    scale: u64,
+    value: impl Fn(u64) -> u64,
+) -> Result<(), String> {
+    let runs = |id: u64| runs_of(counter, || assert_eq!(value(id), id * scale));
+    check(
+        runs(2) == 1,
+        &format!("a {kind} miss in the child runs the body once"),
+    )?;
+    check(runs(2) == 0, &format!("the child's {kind} entry is a hit"))?;
+    check(
+        runs(1) == 0,
+        &format!("the parent's {kind} entry is a hit in the child"),
+    )
+}
+
 /// What the child checks, on the one thread it has.
 fn child(url: &str, server_pid: u32, parent_near_hits: u64) -> Result<(), String> {
-    // A key the parent never asked for: computed once here (a miss, with its lock and write),
-    // then read back.
-    check(
-        runs_of(&SYNC_RUNS, || assert_eq!(sync_value(2), 20)) == 1,
-        "a sync miss in the child runs the body once",
-    )?;
-    check(
-        runs_of(&SYNC_RUNS, || assert_eq!(sync_value(2), 20)) == 0,
-        "the child's sync entry is a hit",
-    )?;
-    check(
-        runs_of(&SYNC_RUNS, || assert_eq!(sync_value(1), 10)) == 0,
-        "the parent's sync entry is a hit in the child",
-    )?;
+    misses_then_hits("sync", &SYNC_RUNS, 10, sync_value)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|error| error.to_string())?;
-    check(
-        runs_of(&ASYNC_RUNS, || {
-            assert_eq!(runtime.block_on(async_value(2)), 200)
-        }) == 1,
-        "an async miss in the child runs the body once",
-    )?;
-    check(
-        runs_of(&ASYNC_RUNS, || {
-            assert_eq!(runtime.block_on(async_value(2)), 200)
-        }) == 0,
-        "the child's async entry is a hit",
-    )?;
-    check(
-        runs_of(&ASYNC_RUNS, || {
-            assert_eq!(runtime.block_on(async_value(1)), 100)
-        }) == 0,
-        "the parent's async entry is a hit in the child",
-    )?;
+    misses_then_hits("async", &ASYNC_RUNS, 100, |id| {
+        runtime.block_on(async_value(id))
+    })?;
 
     // The parent's near tier held `near_value(1)` and `near_value(2)`. Changed in Redis now,
     // they must not be served from the copy of that tier: no tracker of this process saw the

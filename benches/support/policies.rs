@@ -341,8 +341,9 @@ impl Policy for S3Fifo {
 struct Ghost {
     capacity: usize,
     queue: VecDeque<(u64, u64)>,
-    live: Map<u64>,
-    from_main: Map<bool>,
+    /// Each live key's sequence number, and whether main (rather than the small queue) dropped
+    /// it.
+    live: Map<(u64, bool)>,
     seq: u64,
 }
 
@@ -352,7 +353,6 @@ impl Ghost {
             capacity,
             queue: VecDeque::new(),
             live: map(capacity),
-            from_main: map(capacity),
             seq: 0,
         }
     }
@@ -364,19 +364,17 @@ impl Ghost {
     /// Remembers `key`, and whether main (rather than the small queue) dropped it.
     fn insert_from(&mut self, key: u64, from_main: bool) {
         self.seq += 1;
-        self.live.insert(key, self.seq);
-        self.from_main.insert(key, from_main);
+        self.live.insert(key, (self.seq, from_main));
         self.queue.push_back((key, self.seq));
         while self.live.len() > self.capacity {
             let (old, seq) = self.queue.pop_front().expect("live keys are queued");
-            if self.live.get(&old) == Some(&seq) {
+            if self.live.get(&old).is_some_and(|&(live, _)| live == seq) {
                 self.live.remove(&old);
-                self.from_main.remove(&old);
             }
         }
         // Stale slots are bounded too: drop them from the front as they come.
         while let Some(&(old, seq)) = self.queue.front() {
-            if self.live.get(&old) == Some(&seq) {
+            if self.live.get(&old).is_some_and(|&(live, _)| live == seq) {
                 break;
             }
             self.queue.pop_front();
@@ -385,13 +383,12 @@ impl Ghost {
 
     /// Forgets `key`; `Some(from_main)` if it was remembered.
     fn remove(&mut self, key: u64) -> Option<bool> {
-        self.live.remove(&key)?;
-        self.from_main.remove(&key)
+        self.live.remove(&key).map(|(_, from_main)| from_main)
     }
 
     /// How many keys were remembered after `key`, if it is remembered.
     fn age(&self, key: u64) -> Option<u64> {
-        self.live.get(&key).map(|&seq| self.seq - seq)
+        self.live.get(&key).map(|&(seq, _)| self.seq - seq)
     }
 }
 
@@ -887,6 +884,12 @@ impl S3Lfu {
         self.small_target = (self.small_exact as usize).max(1);
     }
 
+    /// Whether [`S3Lfu::adapt`] holds the small FIFO's share below its start (the frequency
+    /// regime, for `promote_gate` and `quick_below`).
+    fn below_start(&self) -> bool {
+        self.small_exact < self.small_start
+    }
+
     /// [`S3Lfu::fold`]: counts one of `key`'s hits not yet folded into the sketch, as the hand
     /// consumes it.
     fn fold_hit(&mut self, key: u64) {
@@ -919,9 +922,8 @@ impl S3Lfu {
                 let key = self.small.pop_front().expect("small holds entries");
                 let entry = self.entries.get_mut(&key).expect("resident");
                 if entry.1 > 0 {
-                    let below = self.small_exact < self.small_start;
                     let pass = self.main.is_empty()
-                        || !below
+                        || !self.below_start()
                         || self.promote_gate.is_none_or(|factor| {
                             let est = self.estimate(key);
                             let victim = self.main_victim();
@@ -979,7 +981,7 @@ impl Policy for S3Lfu {
         self.evict();
         // Only `quick` needs the age: the other settings skip its probe.
         let quick = self.quick > 0.0
-            && !(self.quick_below && self.small_exact < self.small_start)
+            && !(self.quick_below && self.below_start())
             && self
                 .ghost
                 .as_ref()

@@ -113,7 +113,6 @@ pub(crate) fn start() {
 }
 
 fn spawn_ticker() -> Option<Thread> {
-    fork::watch();
     let start = *START.get_or_init(Instant::now);
     let spawned = std::thread::Builder::new()
         .name("cachemacro-clock".into())

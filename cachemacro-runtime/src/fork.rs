@@ -32,9 +32,9 @@ pub(crate) fn generation() -> u64 {
     FORKS.load(Ordering::Relaxed)
 }
 
-/// Starts counting forks, once per process tree; called before the first thread or connection
-/// that a child would have to make anew, since forks before it need nothing.
-pub(crate) fn watch() {
+/// Starts counting forks, once per process tree: on the first [`PerProcess`] value made, since
+/// forks before it leave a child nothing to make anew.
+fn watch() {
     static WATCHING: std::sync::Once = std::sync::Once::new();
     WATCHING.call_once(atfork::register);
 }
@@ -98,12 +98,15 @@ impl<T: Send + Sync + 'static> PerProcess<T> {
         self.first.get()
     }
 
-    /// This process' value, made by `make` if there is none yet.
+    /// This process' value, made by `make` if there is none yet (counting forks from then on).
     #[inline]
     pub(crate) fn get(&'static self, make: impl FnOnce() -> T) -> &'static T {
         let forks = generation();
         if forks == 0 {
-            self.first.get_or_init(make)
+            self.first.get_or_init(|| {
+                watch();
+                make()
+            })
         } else {
             self.in_child(forks, make)
         }

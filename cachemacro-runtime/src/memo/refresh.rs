@@ -33,7 +33,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use futures_util::FutureExt;
 
-use crate::fork::{self, PerProcess};
+use crate::fork::PerProcess;
 
 /// The pool's bounds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,13 +115,12 @@ struct ThreadPool {
     workers: usize,
 }
 
-/// Per process: a forked child has none of the parent's workers (see [`fork`]).
+/// Per process: a forked child has none of the parent's workers (see [`crate::fork`]).
 static THREADS: PerProcess<ThreadPool> = PerProcess::new();
 
 impl ThreadPool {
     fn get() -> &'static ThreadPool {
         THREADS.get(|| {
-            fork::watch();
             let RefreshConfig { workers, queue } = config();
             let (sender, receiver) = sync_channel(queue);
             ThreadPool {
@@ -192,7 +191,7 @@ struct TaskPool {
 }
 
 /// Per process: a forked child's runtime does not run the parent's tasks, whose admissions and
-/// permits would never come back (see [`fork`]).
+/// permits would never come back (see [`crate::fork`]).
 static TASKS: PerProcess<TaskPool> = PerProcess::new();
 static NO_RUNTIME_LOGGED: AtomicBool = AtomicBool::new(false);
 
@@ -202,7 +201,6 @@ pub(crate) fn spawn_task(
     refresh: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Dropped> {
     let pool = TASKS.get(|| {
-        fork::watch();
         let RefreshConfig { workers, queue } = config();
         TaskPool {
             running: tokio::sync::Semaphore::new(workers),

@@ -1,6 +1,6 @@
 //! The eviction policy's memory beyond the entries themselves, one of each per shard of the
-//! store ([`crate::store`], which holds the queues and runs the policy): a frequency sketch of
-//! recent accesses, and the ghost queue of keys recently dropped.
+//! store ([`crate::memory::store`], which holds the queues and runs the policy): a frequency
+//! sketch of recent accesses, and the ghost queue of keys recently dropped.
 //!
 //! Both are touched only by the shard's writer (a miss, an insertion, an eviction); a hit never
 //! reaches them. The constants are those chosen by measurement in `benches/hit_ratio.rs`

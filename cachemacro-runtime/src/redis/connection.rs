@@ -125,7 +125,6 @@ pub(super) fn runtime() -> Result<&'static Runtime, Arc<str>> {
 }
 
 fn start_runtime() -> Result<Runtime, Arc<str>> {
-    fork::watch();
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .thread_name("cachemacro-redis")
