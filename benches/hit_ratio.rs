@@ -14,11 +14,13 @@
 //! `s3(small:ghost:promote_at:max_freq[:a])` / `s3x16(...)` ([`policies::S3Fifo`], `a` for
 //! adaptive) and `lfu(small:max_freq[:ghost[:admit|noadmit[:gate]]])` / `lfux16(...)`
 //! ([`policies::S3Lfu`]), for parameter sweeps. `x16` columns use the store's sharding.
-//! `cx16(small:ghost:max_freq:gate:period:aging:sketch_max[:factor[:m[:width[:hit_cap[:est_cap[:quick[:adapt[:promote[:fold[:s]]]]]]]]]]])`
+//! `cx16(small:ghost:max_freq:gate:period:aging:sketch_max[:factor[:m[:width[:hit_cap[:est_cap[:quick[:adapt[:promote[:fold[:s[:before[:c[:k]]]]]]]]]]]]]])`
 //! (or `cx(...)` unsharded) varies the chosen policy's knobs:
-//! `cx16(0.03:2:5:1:20:n:15:1.01:x:2:0:4294967295:0.5:0.01~0.5~-0.1:1.01:f:s)` is `chosenx16` (the
-//! store's policy), `cx16(0.03:1.25:5:1:10:n:15:-:x:2:2)` is `previousx16` (the store's before
-//! this round), `cx16(0.05:2:7:1:10:h:15)` the store's the round before. `period` is the
+//! `cx16(0.03:2:5:1:20:n:15:1.01:x:4:0:4294967295:0.5:0.01~0.5~-0.1:1.01:f:s:B:-:k)` is
+//! `chosenx16` (the store's policy),
+//! `cx16(0.03:2:5:1:20:n:15:1.01:x:2:0:4294967295:0.5:0.01~0.5~-0.1:1.01:f:s)` is `previousx16`
+//! (the store's before this round), `cx16(0.03:1.25:5:1:10:n:15:-:x:2:2)` the store's the
+//! round before, `cx16(0.05:2:7:1:10:h:15)` the one before that. `period` is the
 //! sketch's reset period in capacities; `aging` what a reset does to the residents' hits ([`policies::Aging`]: `h` halve, `n` never, `o` halve every other
 //! reset, `s` subtract one, `q` keep three quarters, `b` halve them and the reinsertion
 //! counters, `f` halve the reinsertion counters only); `sketch_max` the sketch's counter
@@ -32,7 +34,11 @@
 //! entry hit in the small FIFO against main's victim while the share is below its start
 //! ([`policies::S3Lfu::promote_gate`]); `f` folds the hits the hand consumes into the sketch
 //! ([`policies::S3Lfu::fold`]); `s` suspends `quick` while the share is below its start
-//! ([`policies::S3Lfu::quick_below`]).
+//! ([`policies::S3Lfu::quick_below`]); `before`, `b` or `B`, counts a miss's own access in the
+//! sketch after the gate weighs it (`B`: only while the share is below its start,
+//! [`policies::S3Lfu::weigh_before`]); `c` updates the sketch conservatively (only the counters
+//! at the key's minimum); `k` lays the sketch out as the store does (a key's counters in one
+//! cache line: 16 counters a row per block, 32 past 2 counters per entry).
 //! `aging` may also be `g<threshold>w<window>` or `r<threshold>w<window>` ([`policies::Aging::Detect`]):
 //! never halved but when a window of `window` capacities of misses (at least 512) saw a rate of
 //! keys back from the ghost (`g`) or already in the sketch (`r`) above `threshold` times its
@@ -121,6 +127,7 @@ fn main() {
         .chain(fresh(1_000_000))
         .chain(third(1_000_000))
         .chain(fourth(1_000_000))
+        .chain(fifth(1_000_000))
     {
         if wanted(name) {
             traces.push(Trace {
@@ -383,6 +390,12 @@ fn parse_chosen<'a>(
     };
     let fold = fields.next() == Some("f");
     let quick_below = fields.next() == Some("s");
+    let before_field = fields.next();
+    let weigh_before = matches!(before_field, Some("b" | "B"));
+    let weigh_before_below = before_field == Some("B");
+    let conservative = fields.next() == Some("c");
+    // `k`: the store's blocked layout, one cache line of counters (bytes, or nibbles past 2 a row).
+    let blocked = fields.next() == Some("k");
     Some(move |c| {
         let mut policy = S3Lfu::with_ghost(c, small, max, ghost, false);
         policy.promote_gate = promote_gate;
@@ -391,6 +404,12 @@ fn parse_chosen<'a>(
         policy.gate = gate;
         policy.aging = aging;
         policy.sketch(period, sketch_max, per_entry);
+        policy.weigh_before = weigh_before;
+        policy.weigh_before_below = weigh_before_below;
+        policy.set_conservative(conservative);
+        if blocked {
+            policy.set_blocked(if per_entry > 2 { 32 } else { 16 });
+        }
         policy.factor = factor;
         policy.misses_only = misses_only;
         policy.hit_cap = hit_cap;
@@ -682,6 +701,65 @@ fn fourth(requests: usize) -> Vec<(&'static str, Vec<u64>)> {
         ("Alternating", alternating),
         ("Crawl", crawl),
         ("NearLoop", near_loop),
+    ]
+}
+
+/// A fifth set kept out of the choice (issue 15, the round of the 4-bit sketch: written before
+/// either change of that round was run on it; see `BENCHMARKS.md`): two populations at once,
+/// Zipf(1.2) over 20,000 keys and Zipf(0.6) over 500,000, half the requests each; Zipf(1.0)
+/// over 100,000 keys where every 30,000 requests a batch re-reads the same 3,000 keys twice in
+/// turn; a loop whose length grows from 5,000 to 20,000 keys over the trace, a third of the
+/// requests, beside Zipf(0.9) over 100,000 keys; Zipf(0.7) over 300,000 keys with one request
+/// in five for a key never seen before.
+fn fifth(requests: usize) -> Vec<(&'static str, Vec<u64>)> {
+    let mut rng = SplitMix(0x5_2026_1201);
+    let (steep, flat) = (Zipf::new(20_000, 1.2), Zipf::new(500_000, 0.6));
+    let two = (0..requests)
+        .map(|_| {
+            if rng.next() & 1 == 0 {
+                steep.sample(&mut rng)
+            } else {
+                1_000_000 + flat.sample(&mut rng)
+            }
+        })
+        .collect();
+    let one = Zipf::new(100_000, 1.0);
+    let batches = (0..requests)
+        .map(|i| match i % 30_000 {
+            at if at < 6_000 => 5_000_000 + (at % 3_000) as u64,
+            _ => one.sample(&mut rng),
+        })
+        .collect();
+    let zipf = Zipf::new(100_000, 0.9);
+    let mut at = 0u64;
+    let growing = beside(
+        requests,
+        &mut rng,
+        &zipf,
+        |draw| draw.is_multiple_of(3),
+        |i, _| {
+            let length = 5_000 + (15_000 * i / requests) as u64;
+            at = (at + 1) % length;
+            7_000_000 + at
+        },
+    );
+    let wide = Zipf::new(300_000, 0.7);
+    let mut fresh = 90_000_000u64;
+    let novel = beside(
+        requests,
+        &mut rng,
+        &wide,
+        |draw| draw % 5 == 0,
+        |_, _| {
+            fresh += 1;
+            fresh
+        },
+    );
+    vec![
+        ("TwoPops", two),
+        ("Batches", batches),
+        ("Growing", growing),
+        ("Novel", novel),
     ]
 }
 

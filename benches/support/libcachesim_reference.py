@@ -33,6 +33,10 @@ CAPACITIES = {
     "Alternating": [1000, 10000],
     "Crawl": [1000, 10000],
     "NearLoop": [1000, 10000],
+    "TwoPops": [1000, 10000],
+    "Batches": [1000, 10000],
+    "Growing": [1000, 10000],
+    "Novel": [1000, 10000],
 }
 
 POLICIES = {

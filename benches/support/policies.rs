@@ -483,6 +483,11 @@ struct Sketch {
     period: usize,
     /// A counter's ceiling (15 for 4 bits).
     max: u8,
+    /// Conservative update: an addition raises only the counters at the key's minimum.
+    conservative: bool,
+    /// If non-zero, the store's layout: a key's four counters lie in one block of this many
+    /// counters a row (one cache line in all).
+    blocked: usize,
 }
 
 impl Sketch {
@@ -500,12 +505,21 @@ impl Sketch {
             added: 0,
             period: period * capacity.max(1),
             max,
+            conservative: false,
+            blocked: 0,
         }
     }
 
     fn slots(&self, key: u64) -> [usize; 4] {
         let h = mix(key ^ 0x5851_f42d_4c95_7f2d);
         let width = self.mask + 1;
+        if self.blocked > 0 {
+            let k = self.blocked;
+            let block = (h >> 32) as usize & (width / k - 1);
+            return std::array::from_fn(|row| {
+                row * width + block * k + ((h >> (row * 5)) as usize & (k - 1))
+            });
+        }
         std::array::from_fn(|row| row * width + ((h >> (row * 16)) as usize & self.mask))
     }
 
@@ -515,8 +529,17 @@ impl Sketch {
         if times == 0 {
             return false;
         }
-        for slot in self.slots(key) {
-            self.counters[slot] = self.counters[slot].saturating_add(times).min(self.max);
+        if self.conservative {
+            let slots = self.slots(key);
+            let low = slots.iter().map(|&s| self.counters[s]).min().unwrap_or(0);
+            let to = low.saturating_add(times).min(self.max);
+            for slot in slots {
+                self.counters[slot] = self.counters[slot].max(to);
+            }
+        } else {
+            for slot in self.slots(key) {
+                self.counters[slot] = self.counters[slot].saturating_add(times).min(self.max);
+            }
         }
         self.added += usize::from(counted);
         if self.added >= self.period {
@@ -613,6 +636,10 @@ pub struct S3Lfu {
     /// `quick` applies only while [`S3Lfu::adapt`] holds the small FIFO's share at or above
     /// its start.
     pub quick_below: bool,
+    /// A miss's own access is counted in the sketch after the gate weighs the key.
+    pub weigh_before: bool,
+    /// `weigh_before` only while [`S3Lfu::adapt`] holds the share below its start.
+    pub weigh_before_below: bool,
     /// The small FIFO's target share as [`S3Lfu::adapt`] moves it, and where it started, in
     /// entries.
     small_exact: f64,
@@ -667,17 +694,32 @@ pub enum Signal {
 }
 
 impl S3Lfu {
-    /// The policy in the store (issue 15, the round of ARC's adaptation): [`S3Lfu::previous`]
-    /// with a ghost queue of twice the capacity that main's drops enter too; the small FIFO's
-    /// share adapted as ARC does, between 1% and 50% from 3%, by a tenth of an entry times
-    /// ARC's ratio; while the share is at or above its start (recency), a key back within half
-    /// a capacity of drops, or hit in the small FIFO, goes to main; otherwise (frequency) only
-    /// if the sketch rates it above main's victim (ties keep the incumbent); the hand folds
-    /// the hits it consumes into the sketch, and an estimate is the sketch's count alone; the
-    /// sketch halved every 20 capacities of additions.
-    /// `cx16(0.03:2:5:1:20:n:15:1.01:x:2:0:4294967295:0.5:0.01~0.5~-0.1:1.01:f:s)`.
+    /// The policy in the store (issue 15, the round of the 4-bit sketch): [`S3Lfu::previous`]
+    /// with a sketch of four counters a row per entry (Caffeine's sizing, 4-bit counters in the
+    /// store's layout: a key's counters in one cache line), and, in the frequency regime (the
+    /// small FIFO's share below its start), a missed key weighed against main's victim by its
+    /// accesses before this one.
+    /// `cx16(0.03:2:5:1:20:n:15:1.01:x:4:0:4294967295:0.5:0.01~0.5~-0.1:1.01:f:s:B:-:k)`.
     pub fn chosen(capacity: usize) -> Self {
         let mut policy = Self::previous(capacity);
+        policy.sketch(20, 15, 4);
+        policy.set_blocked(32);
+        policy.weigh_before = true;
+        policy.weigh_before_below = true;
+        policy
+    }
+
+    /// The store's policy before this round (issue 15, the round of ARC's adaptation):
+    /// [`S3Lfu::earlier`] with a ghost queue of twice the capacity that main's drops enter too;
+    /// the small FIFO's share adapted as ARC does, between 1% and 50% from 3%, by a tenth of an
+    /// entry times ARC's ratio; while the share is at or above its start (recency), a key back
+    /// within half a capacity of drops, or hit in the small FIFO, goes to main; otherwise
+    /// (frequency) only if the sketch rates it above main's victim (ties keep the incumbent);
+    /// the hand folds the hits it consumes into the sketch, and an estimate is the sketch's count
+    /// alone; the sketch halved every 20 capacities of additions.
+    /// `cx16(0.03:2:5:1:20:n:15:1.01:x:2:0:4294967295:0.5:0.01~0.5~-0.1:1.01:f:s)`.
+    pub fn previous(capacity: usize) -> Self {
+        let mut policy = Self::earlier(capacity);
         policy.hit_cap = 0;
         policy.fold = true;
         policy.quick_below = true;
@@ -691,12 +733,12 @@ impl S3Lfu {
         policy
     }
 
-    /// The policy the store had before this round (issue 15's previous round): small FIFO 3%,
-    /// ghost queue of 1.25 times the capacity, gated by the sketch (`gate` 1: a returning key's
-    /// estimate must reach main's victim's, whose own hits count for at most 2), a counter up to
-    /// 5, the residents' hits never aged (only the sketch halves), no admission of entries not
-    /// hit in the small FIFO. `cx16(0.03:1.25:5:1:10:n:15:-:x:2:2)`.
-    pub fn previous(capacity: usize) -> Self {
+    /// The store's policy two rounds before (issue 15): small FIFO 3%, ghost queue of 1.25
+    /// times the capacity, gated by the sketch (`gate` 1: a returning key's estimate must reach
+    /// main's victim's, whose own hits count for at most 2), a counter up to 5, the residents'
+    /// hits never aged (only the sketch halves), no admission of entries not hit in the small
+    /// FIFO. `cx16(0.03:1.25:5:1:10:n:15:-:x:2:2)`.
+    pub fn earlier(capacity: usize) -> Self {
         let mut policy = Self::with_ghost(capacity, 0.03, 5, 1.25, false);
         policy.gate = 1;
         policy.aging = Aging::Never;
@@ -745,6 +787,8 @@ impl S3Lfu {
             promote_gate: None,
             fold: false,
             quick_below: false,
+            weigh_before: false,
+            weigh_before_below: false,
             drops: (0, 0),
             small_start: ((capacity as f64 * small_ratio) as usize).max(1) as f64,
             small_exact: ((capacity as f64 * small_ratio) as usize).max(1) as f64,
@@ -758,6 +802,17 @@ impl S3Lfu {
     /// `max`, of `per_entry` counters a row per entry.
     pub fn sketch(&mut self, period: usize, max: u8, per_entry: usize) {
         self.sketch = Sketch::with(self.capacity, period, max, per_entry);
+    }
+
+    /// Whether the sketch updates conservatively (only the counters at the key's minimum).
+    pub fn set_conservative(&mut self, conservative: bool) {
+        self.sketch.conservative = conservative;
+    }
+
+    /// Lays the sketch out as the store does: a key's counters in one block of `per_row`
+    /// counters a row (0: four independent rows).
+    pub fn set_blocked(&mut self, per_row: usize) {
+        self.sketch.blocked = per_row.min(self.sketch.mask + 1);
     }
 
     /// Sets the knob an adaptive window moves to `value` (see [`Knob`]).
@@ -786,7 +841,7 @@ impl S3Lfu {
     /// Counts accesses in the sketch. When the sketch halves its counters, the residents' hits
     /// are halved too (by default, see [`Aging`]): they are the part of the count the sketch has
     /// not seen yet, and without the halving a once-popular entry keeps its score forever, unless
-    /// `hit_cap` bounds what they add to it ([`S3Lfu::chosen`]: never halved, capped at 2).
+    /// `hit_cap` bounds what they add to it ([`S3Lfu::earlier`]: never halved, capped at 2).
     /// `miss`: the access of a miss (else the hits of an entry leaving).
     fn record(&mut self, key: u64, times: u8, miss: bool) {
         let counted = if self.misses_only && !miss { 0 } else { times };
@@ -977,7 +1032,10 @@ impl Policy for S3Lfu {
         {
             self.signals += u32::from(self.sketch.estimate(key) >= 1);
         }
-        self.record(key, 1, true);
+        let before = self.weigh_before && (!self.weigh_before_below || self.below_start());
+        if !before {
+            self.record(key, 1, true);
+        }
         self.evict();
         // Only `quick` needs the age: the other settings skip its probe.
         let quick = self.quick > 0.0
@@ -1012,6 +1070,9 @@ impl Policy for S3Lfu {
                         victim.map_or(0, |v| self.estimate(v))
                     }
             };
+        if before {
+            self.record(key, 1, true);
+        }
         if to_main {
             self.main.push_back(key);
             self.entries.insert(key, (Queue::Main, 0, 0, 0));

@@ -32,7 +32,8 @@
 //!   passed, and gives up the first one with none left.
 //! - a **ghost queue** of the last keys either queue dropped (twice the capacity), and a
 //!   **sketch** counting how often each key was seen lately: its misses, and its hits as the hand
-//!   consumes them (it halves its counts every 20 capacities of counts, so that old popularity
+//!   consumes them (4-bit counters, four per entry in each of its four rows, as Caffeine sizes
+//!   TinyLFU's; it halves its counts every 20 capacities of counts, so that old popularity
 //!   fades).
 //!
 //! A key back from the ghost queue tells which queue was too small: one the small queue
@@ -46,7 +47,9 @@
 //!   half a capacity of drops;
 //! - **below it** (frequency: what main drops comes back), either only if the sketch rates it
 //!   above the entry main would give up for it (or that entry has expired, or the sketch does
-//!   not know it); a tie keeps the incumbent.
+//!   not know it); a tie keeps the incumbent. A key back is rated by its accesses before this
+//!   one: the entry it would displace is one whose next access has not come yet (the hand
+//!   stops at an entry not hit since it last passed), so both are counted to the same point.
 //!
 //! Any other key back from the ghost queue goes to main on the same condition, and otherwise
 //! starts over in the small queue.
@@ -57,8 +60,8 @@
 //! leaves: the main queue, and with it the hot set, is untouched. A key that repeats at a long
 //! interval is caught by the ghost queue on its second visit, and the sketch keeps the ghost from
 //! letting in keys rarer than those it would displace. A **loop** over more keys than the cache
-//! holds keeps a stable part of itself: its keys are all as popular, and ties keep the
-//! incumbents. When popularity moves, the new keys win main's places as their counts in the
+//! holds keeps a stable part of itself: its keys are all as popular, rated to the same point,
+//! and ties keep the incumbents. When popularity moves, the new keys win main's places as their counts in the
 //! sketch grow and the old ones' fade. Workloads whose keys come back soon after a first use
 //! (sessions, bursts) grow the small queue, so that their second use hits.
 //!
