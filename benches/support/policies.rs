@@ -595,7 +595,7 @@ pub struct S3Lfu {
     ghost: Option<Ghost>,
     /// Whether an entry not hit in the small FIFO may still enter main by out-scoring main's
     /// victim (TinyLFU's admission); without it, it goes (to the ghost queue).
-    admit: bool,
+    pub admit: bool,
     /// If non-zero, a key back from the ghost queue enters main only if its estimate is at
     /// least `gate` times that of main's victim (else it starts in the small FIFO).
     pub gate: u8,
@@ -640,6 +640,11 @@ pub struct S3Lfu {
     pub weigh_before: bool,
     /// `weigh_before` only while [`S3Lfu::adapt`] holds the share below its start.
     pub weigh_before_below: bool,
+    /// If set, main's hand spares an entry at most this many times while [`S3Lfu::adapt`] holds
+    /// the share at or above its start (recency), instead of `max_freq`.
+    pub recent_freq: Option<u8>,
+    /// `admit` only while the share is below its start (frequency).
+    pub admit_below: bool,
     /// The small FIFO's target share as [`S3Lfu::adapt`] moves it, and where it started, in
     /// entries.
     small_exact: f64,
@@ -789,6 +794,8 @@ impl S3Lfu {
             quick_below: false,
             weigh_before: false,
             weigh_before_below: false,
+            recent_freq: None,
+            admit_below: false,
             drops: (0, 0),
             small_start: ((capacity as f64 * small_ratio) as usize).max(1) as f64,
             small_exact: ((capacity as f64 * small_ratio) as usize).max(1) as f64,
@@ -961,7 +968,12 @@ impl S3Lfu {
     fn main_victim(&mut self) -> Option<u64> {
         loop {
             let key = *self.main.front()?;
+            let cap = match self.recent_freq {
+                Some(cap) if !self.below_start() => cap,
+                _ => u8::MAX,
+            };
             let entry = self.entries.get_mut(&key).expect("resident");
+            entry.1 = entry.1.min(cap);
             if entry.1 == 0 {
                 return Some(key);
             }
@@ -995,7 +1007,11 @@ impl S3Lfu {
                     }
                 }
                 match self.main_victim() {
-                    Some(victim) if self.admit && self.estimate(key) > self.estimate(victim) => {
+                    Some(victim)
+                        if self.admit
+                            && (!self.admit_below || self.below_start())
+                            && self.estimate(key) > self.estimate(victim) =>
+                    {
                         self.main.pop_front();
                         self.drop_main(victim);
                         self.entries.get_mut(&key).expect("resident").0 = Queue::Main;
