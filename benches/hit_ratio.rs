@@ -14,7 +14,7 @@
 //! `s3(small:ghost:promote_at:max_freq[:a])` / `s3x16(...)` ([`policies::S3Fifo`], `a` for
 //! adaptive) and `lfu(small:max_freq[:ghost[:admit|noadmit[:gate]]])` / `lfux16(...)`
 //! ([`policies::S3Lfu`]), for parameter sweeps. `x16` columns use the store's sharding.
-//! `cx16(small:ghost:max_freq:gate:period:aging:sketch_max[:factor[:m[:width[:hit_cap[:est_cap[:quick[:adapt[:promote[:fold[:s[:before[:c[:k[:rN]]]]]]]]]]]]]]])`
+//! `cx16(small:ghost:max_freq:gate:period:aging:sketch_max[:factor[:m[:width[:hit_cap[:est_cap[:quick[:adapt[:promote[:fold[:s[:before[:c[:k[:rN[:a[:gN]]]]]]]]]]]]]]]]])`
 //! (or `cx(...)` unsharded) varies the chosen policy's knobs:
 //! `cx16(0.03:2:5:1:20:n:15:1.01:x:4:0:4294967295:0.5:0.01~0.5~-0.1:1.01:f:s:B:-:k)` is
 //! `chosenx16` (the store's policy),
@@ -40,7 +40,9 @@
 //! at the key's minimum); `k` lays the sketch out as the store does (a key's counters in one
 //! cache line: 16 counters a row per block, 32 past 2 counters per entry); `r<N>` lets main's
 //! hand spare an entry at most `N` times while the share is at or above its start
-//! ([`policies::S3Lfu::recent_freq`]).
+//! ([`policies::S3Lfu::recent_freq`]); `a` adds TinyLFU's admission of the small FIFO's unhit
+//! drops (`A`: only below the start); `g<N>` weighs a key the sketch rates at least `N` as a
+//! key back from the ghost ([`policies::S3Lfu::sketch_ghost`]).
 //! `aging` may also be `g<threshold>w<window>` or `r<threshold>w<window>` ([`policies::Aging::Detect`]):
 //! never halved but when a window of `window` capacities of misses (at least 512) saw a rate of
 //! keys back from the ghost (`g`) or already in the sketch (`r`) above `threshold` times its
@@ -405,6 +407,12 @@ fn parse_chosen<'a>(
         .and_then(|n| n.parse().ok());
     // `a`: TinyLFU's admission of the small FIFO's unhit drops; `A`: only below the start.
     let admit_field = fields.next();
+    // `g<N>`: [`policies::S3Lfu::sketch_ghost`].
+    let sketch_ghost: u8 = fields
+        .next()
+        .and_then(|f| f.strip_prefix('g'))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
     let (admit, admit_below) = (
         matches!(admit_field, Some("a" | "A")),
         admit_field == Some("A"),
@@ -423,6 +431,7 @@ fn parse_chosen<'a>(
         policy.recent_freq = recent_freq;
         policy.admit = admit;
         policy.admit_below = admit_below;
+        policy.sketch_ghost = sketch_ghost;
         if blocked {
             policy.set_blocked(if per_entry > 2 { 32 } else { 16 });
         }

@@ -645,6 +645,10 @@ pub struct S3Lfu {
     pub recent_freq: Option<u8>,
     /// `admit` only while the share is below its start (frequency).
     pub admit_below: bool,
+    /// If non-zero: in the frequency regime (with `weigh_before`), a key the ghost queue does
+    /// not hold but the sketch rates at least this, before this access, is weighed against
+    /// main's victim as a key back from the ghost is (the sketch remembers longer).
+    pub sketch_ghost: u8,
     /// The small FIFO's target share as [`S3Lfu::adapt`] moves it, and where it started, in
     /// entries.
     small_exact: f64,
@@ -796,6 +800,7 @@ impl S3Lfu {
             weigh_before_below: false,
             recent_freq: None,
             admit_below: false,
+            sketch_ghost: 0,
             drops: (0, 0),
             small_start: ((capacity as f64 * small_ratio) as usize).max(1) as f64,
             small_exact: ((capacity as f64 * small_ratio) as usize).max(1) as f64,
@@ -1065,7 +1070,11 @@ impl Policy for S3Lfu {
         if let Some(from_main) = back {
             self.adapt_to(from_main);
         }
-        let returning = back.is_some();
+        let remembered = back.is_none()
+            && before
+            && self.sketch_ghost > 0
+            && self.sketch.estimate(key) >= self.sketch_ghost;
+        let returning = back.is_some() || remembered;
         if let Aging::Detect { .. } = self.aging {
             self.detect_shift(returning);
         }
