@@ -14,7 +14,7 @@
 //! `s3(small:ghost:promote_at:max_freq[:a])` / `s3x16(...)` ([`policies::S3Fifo`], `a` for
 //! adaptive) and `lfu(small:max_freq[:ghost[:admit|noadmit[:gate]]])` / `lfux16(...)`
 //! ([`policies::S3Lfu`]), for parameter sweeps. `x16` columns use the store's sharding.
-//! `cx16(small:ghost:max_freq:gate:period:aging:sketch_max[:factor[:m[:width[:hit_cap[:est_cap[:quick[:adapt[:promote[:fold[:s[:before[:c[:k[:rN[:a[:gN]]]]]]]]]]]]]]]]])`
+//! `cx16(small:ghost:max_freq:gate:period:aging:sketch_max[:factor[:m[:width[:hit_cap[:est_cap[:quick[:adapt[:promote[:fold[:s[:before[:c[:k[:rN[:a[:gN]]]]]]]]]]]]]]]])`
 //! (or `cx(...)` unsharded) varies the chosen policy's knobs:
 //! `cx16(0.03:2:5:1:20:n:15:1.01:x:4:0:4294967295:0.5:0.01~0.5~-0.1:1.01:f:s:B:-:k)` is
 //! `chosenx16` (the store's policy),
