@@ -106,7 +106,7 @@
 //! - **No re-entry.** A read or write must not start inside another on the same thread: a nested
 //!   read would clear the outer read's mark early, a nested write would wait for this thread's own
 //!   mark, or its own mutex, forever. The only code that runs inside is the store's and a value's
-//!   `Clone`, which the store runs holding [`user_code`]: a scope ([`crate::bypass`]) in which
+//!   `Clone`, which the store runs holding [`user_code`]: a scope ([`crate::bypass()`]) in which
 //!   memoized calls run uncached and a cache's own methods refuse to write (`memory.rs` checks
 //!   it, as the hit path checks for a bypass before it reads). Debug builds assert it here. A
 //!   checkpoint runs after its read, and only tries the mutex.

@@ -53,7 +53,7 @@ impl<T> UnsafeCell<T> {
 }
 
 /// Marks this thread, until dropped, as running code inside a store's read or write: memoized
-/// calls made meanwhile (from a value's `Clone`) run uncached (see [`crate::bypass`]).
+/// calls made meanwhile (from a value's `Clone`) run uncached (see [`crate::bypass()`]).
 #[inline(always)]
 pub(crate) fn store_access() -> crate::bypass::Scope {
     crate::bypass::Scope::enter_store_read()
