@@ -1,11 +1,12 @@
 //! The `#[memoize]` attribute, `#[derive(CacheKey)]` and `#[derive(CacheSize)]`. Use them through `cachemacro-runtime`,
 //! which re-exports them and holds the documentation of every option and of the key encoding.
 //!
-//! Parse ([`attr`]), check ([`func`], [`valid`], which resolves every default into a
-//! [`config::Config`]), expand ([`expand`], from that configuration alone), as separate steps. Every
-//! mistake is collected and reported at once on its own token; on error the function is emitted
-//! unchanged beside the errors, so one mistake gives one error and the IDE keeps working. The
-//! derives live on their own in [`derive_key`] and [`derive_size`].
+//! Parse (`attr.rs`), check (`func.rs`, `valid.rs`, which resolves every default into a
+//! `config::Config`), expand (`expand.rs`, from that configuration alone), as separate steps.
+//! Every mistake is collected and reported at once on its own token; on error the function is
+//! emitted unchanged beside the errors, so one mistake gives one error and the IDE keeps
+//! working. The derives live on their own in `derive_key.rs` and `derive_size.rs` (private
+//! modules: these are file names, not links).
 
 mod attr;
 mod bytes;
