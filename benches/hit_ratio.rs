@@ -39,8 +39,8 @@
 //! [`policies::S3Lfu::weigh_before`]); `c` updates the sketch conservatively (only the counters
 //! at the key's minimum); `k` lays the sketch out as the store does (a key's counters in one
 //! cache line: 16 counters a row per block, 32 past 2 counters per entry); `r<N>` lets main's
-//! hand spare an entry at most `N` times while the share is at or above its start
-//! ([`policies::S3Lfu::recent_freq`]); `a` adds TinyLFU's admission of the small FIFO's unhit
+//! hand spare an entry at most `N` times while the share is at or above its start, `r<N>x<K>`
+//! while it is at least `K` times its start ([`policies::S3Lfu::recent_freq`]); `a` adds TinyLFU's admission of the small FIFO's unhit
 //! drops (`A`: only below the start); `g<N>` weighs a key the sketch rates at least `N` as a
 //! key back from the ghost ([`policies::S3Lfu::sketch_ghost`]).
 //! `aging` may also be `g<threshold>w<window>` or `r<threshold>w<window>` ([`policies::Aging::Detect`]):
@@ -401,10 +401,14 @@ fn parse_chosen<'a>(
     // `k`: the store's blocked layout, one cache line of counters (bytes, or nibbles past 2 a row).
     let blocked = fields.next() == Some("k");
     // `r<N>`: main's ceiling in the recency regime.
-    let recent_freq: Option<u8> = fields
-        .next()
-        .and_then(|f| f.strip_prefix('r'))
-        .and_then(|n| n.parse().ok());
+    let recent_field = fields.next().and_then(|f| f.strip_prefix('r'));
+    let (recent_freq, recent_above): (Option<u8>, f64) = match recent_field {
+        Some(spec) => match spec.split_once('x') {
+            Some((cap, above)) => (cap.parse().ok(), above.parse().ok()?),
+            None => (spec.parse().ok(), 1.0),
+        },
+        None => (None, 1.0),
+    };
     // `a`: TinyLFU's admission of the small FIFO's unhit drops; `A`: only below the start.
     let admit_field = fields.next();
     // `g<N>`: [`policies::S3Lfu::sketch_ghost`].
@@ -429,6 +433,7 @@ fn parse_chosen<'a>(
         policy.weigh_before_below = weigh_before_below;
         policy.set_conservative(conservative);
         policy.recent_freq = recent_freq;
+        policy.recent_above = recent_above;
         policy.admit = admit;
         policy.admit_below = admit_below;
         policy.sketch_ghost = sketch_ghost;

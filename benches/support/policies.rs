@@ -643,6 +643,9 @@ pub struct S3Lfu {
     /// If set, main's hand spares an entry at most this many times while [`S3Lfu::adapt`] holds
     /// the share at or above its start (recency), instead of `max_freq`.
     pub recent_freq: Option<u8>,
+    /// `recent_freq` applies only while the share is at least this times its start (1: at or
+    /// above the start).
+    pub recent_above: f64,
     /// `admit` only while the share is below its start (frequency).
     pub admit_below: bool,
     /// If non-zero: in the frequency regime (with `weigh_before`), a key the ghost queue does
@@ -799,6 +802,7 @@ impl S3Lfu {
             weigh_before: false,
             weigh_before_below: false,
             recent_freq: None,
+            recent_above: 1.0,
             admit_below: false,
             sketch_ghost: 0,
             drops: (0, 0),
@@ -974,7 +978,7 @@ impl S3Lfu {
         loop {
             let key = *self.main.front()?;
             let cap = match self.recent_freq {
-                Some(cap) if !self.below_start() => cap,
+                Some(cap) if self.small_exact >= self.recent_above * self.small_start => cap,
                 _ => u8::MAX,
             };
             let entry = self.entries.get_mut(&key).expect("resident");
