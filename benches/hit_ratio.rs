@@ -35,14 +35,15 @@
 //! ([`policies::S3Lfu::promote_gate`]); `f` folds the hits the hand consumes into the sketch
 //! ([`policies::S3Lfu::fold`]); `s` suspends `quick` while the share is below its start
 //! ([`policies::S3Lfu::quick_below`]); `before`, `b` or `B`, counts a miss's own access in the
-//! sketch after the gate weighs it (`B`: only while the share is below its start,
-//! [`policies::S3Lfu::weigh_before`]); `c` updates the sketch conservatively (only the counters
-//! at the key's minimum); `k` lays the sketch out as the store does (a key's counters in one
-//! cache line: 16 counters a row per block, 32 past 2 counters per entry); `r<N>` lets main's
-//! hand spare an entry at most `N` times while the share is at or above its start, `r<N>x<K>`
-//! while it is at least `K` times its start ([`policies::S3Lfu::recent_freq`]); `a` adds TinyLFU's admission of the small FIFO's unhit
-//! drops (`A`: only below the start); `g<N>` weighs a key the sketch rates at least `N` as a
-//! key back from the ghost ([`policies::S3Lfu::sketch_ghost`]).
+//! sketch after the gate weighs it ([`policies::S3Lfu::weigh_before`]; `B`: only while the share is
+//! below its start, [`policies::S3Lfu::weigh_before_below`]); `c` updates the sketch conservatively
+//! (only the counters at the key's minimum); `k` lays the sketch out as the store does (a key's
+//! counters in one cache line: 16 counters a row per block, 32 past 2 counters per entry); `r<N>`
+//! lets main's hand spare an entry at most `N` times while the share is at or above its start,
+//! `r<N>x<K>` while it is at least `K` times its start ([`policies::S3Lfu::recent_freq`]); `a` adds
+//! TinyLFU's admission of the small FIFO's unhit drops (`A`: only below the start); `g<N>` weighs a
+//! key the sketch rates at least `N` as a key back from the ghost
+//! ([`policies::S3Lfu::sketch_ghost`]).
 //! `aging` may also be `g<threshold>w<window>` or `r<threshold>w<window>` ([`policies::Aging::Detect`]):
 //! never halved but when a window of `window` capacities of misses (at least 512) saw a rate of
 //! keys back from the ghost (`g`) or already in the sketch (`r`) above `threshold` times its
@@ -355,8 +356,8 @@ fn parse_s3(spec: &str) -> Option<Box<Replay>> {
     Some(s3fifo(params, sharded))
 }
 
-/// The chosen policy's knobs `small:ghost:max_freq:gate:period:aging:sketch_max[:factor[:m[:width
-/// [:hit_cap[:est_cap[:quick]]]]]]` (the module's docs).
+/// The chosen policy's knobs, `small:ghost:max_freq:gate:period:aging:sketch_max` and the
+/// optional fields after them, as the module's docs spell `cx16(...)`.
 fn parse_chosen<'a>(
     fields: &mut impl Iterator<Item = &'a str>,
 ) -> Option<impl Fn(usize) -> S3Lfu + Copy + 'static> {

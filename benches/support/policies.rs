@@ -474,8 +474,9 @@ impl List {
     }
 }
 
-/// A count-min sketch of 4-bit-like counters (bytes saturating at 15), halved every
-/// `10 * capacity` additions so that old popularity fades (TinyLFU's reset).
+/// A count-min sketch of four rows of counters (bytes saturating at `max`, 15 by default: the
+/// store's are 4 bits), halved every `period * capacity` additions so that old popularity
+/// fades (TinyLFU's reset).
 struct Sketch {
     counters: Vec<u8>,
     mask: usize,
@@ -648,9 +649,10 @@ pub struct S3Lfu {
     pub recent_above: f64,
     /// `admit` only while the share is below its start (frequency).
     pub admit_below: bool,
-    /// If non-zero: in the frequency regime (with `weigh_before`), a key the ghost queue does
-    /// not hold but the sketch rates at least this, before this access, is weighed against
-    /// main's victim as a key back from the ghost is (the sketch remembers longer).
+    /// If non-zero: wherever `weigh_before` applies (with `weigh_before_below`, the frequency
+    /// regime only), a key the ghost queue does not hold but the sketch rates at least this,
+    /// before this access, is weighed against main's victim as a key back from the ghost is
+    /// (the sketch remembers longer).
     pub sketch_ghost: u8,
     /// The small FIFO's target share as [`S3Lfu::adapt`] moves it, and where it started, in
     /// entries.
@@ -828,6 +830,11 @@ impl S3Lfu {
     /// Lays the sketch out as the store does: a key's counters in one block of `per_row`
     /// counters a row (0: four independent rows).
     pub fn set_blocked(&mut self, per_row: usize) {
+        // Each row's slot takes 5 bits of the hash.
+        assert!(
+            per_row.is_power_of_two() && per_row <= 32,
+            "a block row of {per_row} counters"
+        );
         self.sketch.blocked = per_row.min(self.sketch.mask + 1);
     }
 

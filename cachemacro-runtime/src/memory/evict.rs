@@ -14,12 +14,13 @@ const PERIOD: usize = 20;
 /// A count-min sketch (TinyLFU's): four rows of 4-bit counters saturating at 15, halved every
 /// [`PERIOD`] x capacity additions so that old popularity fades.
 ///
-/// A key's four counters lie in one 64-byte block, one in each quarter (as in Caffeine's
-/// sketch): a miss touches one cache line of the sketch, not four. Each row has four counters
-/// per entry held (Caffeine's sizing); packed two to a byte, they take the bytes that two
-/// one-byte counters a row took before. Half as many collisions rate keys more exactly, which
-/// the frequency regime's comparisons need (`BENCHMARKS.md`, issue 15's round of the 4-bit
-/// sketch: hit ratios up by as much as 1.8 points, none down by more than 0.1).
+/// A key's four counters lie in one 64-byte block, one in each row (as in Caffeine's sketch):
+/// a miss touches one cache line of the sketch, not four. Each row has four counters per entry
+/// held (Caffeine's sizing); packed two to a byte, they take the bytes that two one-byte
+/// counters a row took before. Half as many collisions rate keys more exactly, which the
+/// frequency regime's comparisons need; with the store weighing a key back by its accesses
+/// before this one (`store.rs`), hit ratios rose by as much as 1.8 points and fell by at most
+/// 0.1 (`BENCHMARKS.md`, issue 15's round of the 4-bit sketch).
 ///
 /// Sized for the entries actually held, up to the shard's capacity: a cache declared with a
 /// large capacity and holding few entries pays for few counters. Growing starts the counts
@@ -45,11 +46,18 @@ struct Block([u8; 64]);
 /// Counters in a block's row.
 const ROW: usize = 32;
 
+/// The low bits of a key's high half that may pick its shard (`Store::place`): the sketch reads
+/// none of them, since within a shard they never vary.
+const SHARD_BITS: u32 = 12;
+const _: () = assert!(super::read_lock::MAX_SHARDS <= 1 << SHARD_BITS);
+// The four rows' slots (5 bits each) end below the block's bits.
+const _: () = assert!(SHARD_BITS + 4 * 5 <= 32);
+
 impl Block {
     /// The byte and the shift of counter `slot` of `row`.
     #[inline(always)]
     fn at(row: usize, slot: usize) -> (usize, u32) {
-        ((row / 2) * ROW + slot % ROW, 4 * (row % 2) as u32)
+        ((row / 2) * ROW + slot, 4 * (row % 2) as u32)
     }
 
     #[inline(always)]
@@ -134,13 +142,15 @@ impl Sketch {
     #[inline(always)]
     fn slots(&self, key: u128) -> (usize, [usize; 4]) {
         // The key is a 128-bit hash already (two independently seeded lanes in process,
-        // XXH3-128 in the near tier): the table's buckets and the ghost take its low half, the
-        // sketch its high half, so it is not mixed again.
+        // XXH3-128 in the near tier), so it is not mixed again. The table's buckets and the
+        // ghost take its low half; the shard takes the low bits of its high half (below
+        // `SHARD_BITS`), which are the same for every key of a shard; the sketch takes the bits
+        // above those: each row's slot from bits 12 to 31, the block from bits 32 and up.
         let hash = (key >> 64) as u64;
         let block = (hash >> 32) as usize & self.mask;
         (
             block,
-            std::array::from_fn(|row| (hash >> (row * 5)) as usize & (ROW - 1)),
+            std::array::from_fn(|row| (hash >> (SHARD_BITS + row as u32 * 5)) as usize & (ROW - 1)),
         )
     }
 
@@ -424,8 +434,8 @@ mod tests {
         assert_eq!(ghost.remove(18), back(false, 0));
     }
 
-    /// Each 4-bit counter counts (by `add` and by `bump`), saturates and halves on its own: its neighbours in the word
-    /// (and the carry out of its top bit) stay untouched.
+    /// Each 4-bit counter counts (by `add` and by `bump`), saturates and halves on its own: its
+    /// neighbours in the word (and the carry out of its top bit) stay untouched.
     #[test]
     fn a_blocks_counters_count_saturate_and_halve_apart() {
         for row in 0..4 {
@@ -439,7 +449,8 @@ mod tests {
                         .flat_map(|r| (0..ROW).map(move |s| (r, s)))
                         .filter(|&at| at != (row, slot))
                         .map(|(r, s)| block.get(r, s))
-                        .sum::<u8>()
+                        .map(u32::from)
+                        .sum::<u32>()
                 };
                 assert_eq!(others(&block), 0, "row {row} slot {slot}");
                 block.add(row, slot, 0);
@@ -479,12 +490,71 @@ mod tests {
         }
     }
 
+    /// The keys of one shard agree in the bits that pick it: the sketch must not read those,
+    /// or a row would use only a few of its counters in each block.
+    #[test]
+    fn the_keys_of_one_shard_use_every_counter_of_every_row() {
+        let mut sketch = Sketch::new(1_000);
+        sketch.fit(1_000);
+        let mut seen = [[false; ROW]; 4];
+        let mut z = 0x2026_1201u64;
+        let mut found = 0;
+        while found < 2_000 {
+            // SplitMix64, as a key's high half.
+            z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
+            let mut h = z;
+            h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+            h = (h ^ (h >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+            h ^= h >> 31;
+            // The shard of 0 of the most there are.
+            if !(h as usize).is_multiple_of(super::super::read_lock::MAX_SHARDS) {
+                continue;
+            }
+            found += 1;
+            let (_, slots) = sketch.slots(u128::from(h) << 64);
+            for (row, slot) in slots.into_iter().enumerate() {
+                seen[row][slot] = true;
+            }
+        }
+        for (row, slots) in seen.iter().enumerate() {
+            let used = slots.iter().filter(|&&s| s).count();
+            assert_eq!(used, ROW, "row {row} uses {used} of its {ROW} counters");
+        }
+    }
+
+    /// The rows grow with the entries held, four counters each per entry (a power of two), up
+    /// to the capacity, and the period follows.
+    #[test]
+    fn the_sketch_is_sized_for_the_entries_held() {
+        let mut sketch = Sketch::new(1_000);
+        assert!(sketch.blocks.is_empty(), "nothing before the first use");
+        sketch.fit(100);
+        assert_eq!(sketch.blocks.len() * ROW, 4 * 128);
+        assert_eq!(sketch.fitted, 128);
+        assert_eq!(sketch.period, PERIOD * 128);
+        sketch.fit(128);
+        assert_eq!(sketch.blocks.len() * ROW, 4 * 128, "still fits");
+        sketch.fit(129);
+        assert_eq!(sketch.blocks.len() * ROW, 4 * 256);
+        sketch.fit(1_000);
+        assert_eq!(sketch.blocks.len() * ROW, 4 * 1_024);
+        assert_eq!(
+            sketch.fitted,
+            usize::MAX,
+            "at the capacity: never grows again"
+        );
+        assert_eq!(sketch.period, PERIOD * 1_000);
+        assert_eq!(sketch.mask + 1, sketch.blocks.len());
+    }
+
     #[test]
     fn the_sketch_counts_and_forgets() {
-        // The sketch reads a key's high half: two keys apart in every row of one block.
+        // The sketch reads a key's high half, above its shard's bits: two keys apart in every
+        // row of one block.
+        let high = |slots: u128| slots << (64 + SHARD_BITS);
         let (a, b) = (
-            0b00111_00110_00101_00100u128 << 64,
-            0b01000_01001_01010_01011u128 << 64,
+            high(0b00111_00110_00101_00100),
+            high(0b01000_01001_01010_01011),
         );
         let mut sketch = Sketch::new(100);
         sketch.fit(100);

@@ -54,16 +54,16 @@
 //! Any other key back from the ghost queue goes to main on the same condition, and otherwise
 //! starts over in the small queue.
 //!
-//! Why: most keys of most workloads are used once; giving them only a small queue keeps them
-//! from pushing out what is reused, and the hit counts keep the most-reused longest. A **scan**
-//! (a burst of keys each used once: a batch job, a crawler) passes through the small queue and
-//! leaves: the main queue, and with it the hot set, is untouched. A key that repeats at a long
-//! interval is caught by the ghost queue on its second visit, and the sketch keeps the ghost from
-//! letting in keys rarer than those it would displace. A **loop** over more keys than the cache
-//! holds keeps a stable part of itself: its keys are all as popular, rated to the same point,
-//! and ties keep the incumbents. When popularity moves, the new keys win main's places as their counts in the
-//! sketch grow and the old ones' fade. Workloads whose keys come back soon after a first use
-//! (sessions, bursts) grow the small queue, so that their second use hits.
+//! Why: most keys of most workloads are used once; giving them only a small queue keeps them from
+//! pushing out what is reused, and the hit counts keep the most-reused longest. A **scan** (a burst
+//! of keys each used once: a batch job, a crawler) passes through the small queue and leaves: the
+//! main queue, and with it the hot set, is untouched. A key that repeats at a long interval is
+//! caught by the ghost queue on its second visit, and the sketch keeps the ghost from letting in
+//! keys rarer than those it would displace. A **loop** over more keys than the cache holds keeps a
+//! stable part of itself: its keys are all as popular, rated to the same point, and ties keep the
+//! incumbents. When popularity moves, the new keys win main's places as their counts in the sketch
+//! grow and the old ones' fade. Workloads whose keys come back soon after a first use (sessions,
+//! bursts) grow the small queue, so that their second use hits.
 //!
 //! An expired entry is given up when the hand (of either queue) meets it, before any live entry
 //! it would otherwise spare. A hit costs one relaxed bump of the entry's counter (no queue moves,
