@@ -164,12 +164,11 @@ impl Sketch {
         let Some(counters) = self.blocks.get_mut(block) else {
             return;
         };
-        if times == 1 {
-            for (row, slot) in slots.into_iter().enumerate() {
+        for (row, slot) in slots.into_iter().enumerate() {
+            // A miss counts one: the shorter step (the branch is the same for every row).
+            if times == 1 {
                 counters.bump(row, slot);
-            }
-        } else {
-            for (row, slot) in slots.into_iter().enumerate() {
+            } else {
                 counters.add(row, slot, times);
             }
         }
@@ -497,20 +496,11 @@ mod tests {
         let mut sketch = Sketch::new(1_000);
         sketch.fit(1_000);
         let mut seen = [[false; ROW]; 4];
-        let mut z = 0x2026_1201u64;
-        let mut found = 0;
-        while found < 2_000 {
-            // SplitMix64, as a key's high half.
-            z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
-            let mut h = z;
-            h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            h = (h ^ (h >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-            h ^= h >> 31;
-            // The shard of 0 of the most there are.
-            if !(h as usize).is_multiple_of(super::super::read_lock::MAX_SHARDS) {
-                continue;
-            }
-            found += 1;
+        // Keys of shard 0 of the most there are (high halves that are multiples of
+        // `MAX_SHARDS`), their other bits spread by an odd multiplier.
+        for k in 1..2_000u64 {
+            let h = (k * super::super::read_lock::MAX_SHARDS as u64)
+                .wrapping_mul(0x9e37_79b9_7f4a_7c15);
             let (_, slots) = sketch.slots(u128::from(h) << 64);
             for (row, slot) in slots.into_iter().enumerate() {
                 seen[row][slot] = true;
