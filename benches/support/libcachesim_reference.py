@@ -37,6 +37,10 @@ CAPACITIES = {
     "Batches": [1000, 10000],
     "Growing": [1000, 10000],
     "Novel": [1000, 10000],
+    "Tenants": [1000, 10000],
+    "Diurnal": [1000, 10000],
+    "FullScans": [1000, 10000],
+    "Bimodal": [1000, 10000],
 }
 
 POLICIES = {

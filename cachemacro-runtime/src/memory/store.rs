@@ -818,15 +818,16 @@ impl<R> Table<R> {
             removed.taken(value, expired);
         }
         // A key dropped lately is back. It goes to main if it came back soon (within half the
-        // shard's capacity of drops) while the workload rewards recency (see `Table::recent`),
-        // or if the sketch rates it above what main would give up for it (frequency; a tie
-        // keeps the incumbent, so that a loop larger than the cache keeps a stable part of
-        // itself). Otherwise (and for a key seen for the first time) it starts in the small
-        // FIFO, where a scan's keys stay and go.
+        // shard's capacity of drops) while the workload rewards recency (see `Table::recent`:
+        // as the shard stood when the key came, before its return moves the share, as the
+        // simulator decides), or if the sketch rates it above what main would give up for it
+        // (frequency; a tie keeps the incumbent, so that a loop larger than the cache keeps a
+        // stable part of itself). Otherwise (and for a key seen for the first time) it starts
+        // in the small FIFO, where a scan's keys stay and go.
         let to_main = self.ghost.remove(hash(key)).is_some_and(|back| {
+            let soon = self.recent() && 2 * (back.age as usize) < self.capacity;
             self.adapt(back);
-            self.recent() && 2 * (back.age as usize) < self.capacity
-                || self.outranks_victim(key, now)
+            soon || self.outranks_victim(key, now)
         });
         if weigh_first {
             self.record(key, 1);
@@ -1500,6 +1501,22 @@ mod tests {
         table.set_share(table.small_start - 1);
         once(&mut table, 7_000..7_100);
         assert_eq!(in_main(&table, key), None, "below it: outranked, dropped");
+    }
+
+    #[test]
+    fn a_key_back_soon_is_judged_by_the_regime_it_came_back_in() {
+        let mut table = table(1_000);
+        let hot: Vec<u128> = (0..1_000).map(spread).collect();
+        access_table_rounds(&mut table, &hot, 8);
+        // At the start exactly, a key main dropped a moment ago comes back. Its return shrinks
+        // the small FIFO below the start, but it came back while the shard rewarded recency:
+        // it goes to main, though main's victim outranks it.
+        table.set_share(table.small_start);
+        let key = spread(5_000);
+        table.ghost.insert(hash(key), true);
+        touch(&mut table, key);
+        assert!(!table.recent(), "its return moved the share below the start");
+        assert_eq!(in_main(&table, key), Some(true));
     }
 
     #[test]
