@@ -41,6 +41,10 @@ CAPACITIES = {
     "Diurnal": [1000, 10000],
     "FullScans": [1000, 10000],
     "Bimodal": [1000, 10000],
+    "Launches": [1000, 10000],
+    "Autocomplete": [1000, 10000],
+    "Feed": [1000, 10000],
+    "Cutover": [1000, 10000],
 }
 
 POLICIES = {

@@ -654,6 +654,9 @@ pub struct S3Lfu {
     /// before this access, is weighed against main's victim as a key back from the ghost is
     /// (the sketch remembers longer).
     pub sketch_ghost: u8,
+    /// While the cache is not yet full, a new key goes to main if main is below its share
+    /// (quick_cache's admission to its hot part while that is below its target).
+    pub fill_main: bool,
     /// The small FIFO's target share as [`S3Lfu::adapt`] moves it, and where it started, in
     /// entries.
     small_exact: f64,
@@ -804,6 +807,7 @@ impl S3Lfu {
             weigh_before: false,
             weigh_before_below: false,
             recent_freq: None,
+            fill_main: false,
             recent_above: 1.0,
             admit_below: false,
             sketch_ghost: 0,
@@ -1068,6 +1072,9 @@ impl Policy for S3Lfu {
         if !before {
             self.record(key, 1, true);
         }
+        let filling = self.fill_main
+            && self.entries.len() < self.capacity
+            && self.main.len() + self.small_target < self.capacity;
         self.evict();
         // Only `quick` needs the age: the other settings skip its probe.
         let quick = self.quick > 0.0
@@ -1109,7 +1116,7 @@ impl Policy for S3Lfu {
         if before {
             self.record(key, 1, true);
         }
-        if to_main {
+        if to_main || filling {
             self.main.push_back(key);
             self.entries.insert(key, (Queue::Main, 0, 0, 0));
         } else {
