@@ -128,8 +128,9 @@
 //!
 //! The in-process backend never shares a key with another process, so it does not pay for the
 //! stable hash: [`LocalHasher`] hashes the same sequence of writes with two lanes of folded
-//! multiplies (foldhash's steps), seeded at random per cache (128 bits, and collisions cannot be
-//! crafted from outside). Buffering an encoding and then hashing it costs more than a whole
+//! multiplies (foldhash's steps, and one more to finish, so that every window of the hash is
+//! evenly spread), seeded at random per cache (128 bits, and collisions cannot be crafted from
+//! outside). Buffering an encoding and then hashing it costs more than a whole
 //! in-process hit.
 
 use std::borrow::Cow;

@@ -13,7 +13,10 @@
 //! Integers are gathered two at a time (16 bytes) and folded as one piece; a byte string first folds the gathered integers, so the
 //! hash follows the order of the writes. A piece's length rotates the accumulator before it is
 //! folded in, so pieces of different lengths never read alike. Pieces longer than 16 bytes go
-//! through foldhash's long-input hash, seeded per lane.
+//! through foldhash's long-input hash, seeded per lane. A last folded multiply per lane, by a
+//! seed of its own, spreads every bit window: the store reads many (the shard, the table's and
+//! the ghost's buckets, the sketch's rows), and one fold of a key that differs from the next in
+//! a few bits leaves them uneven (see `finish`).
 
 use std::hash::{BuildHasher, Hasher};
 
@@ -26,6 +29,8 @@ pub struct LocalSeeds {
     start: [u64; 2],
     pieces: [u64; 2],
     long: [SharedSeed; 2],
+    /// Odd: the finishing multiply keeps every bit of its input.
+    finish: [u64; 2],
 }
 
 impl LocalSeeds {
@@ -48,12 +53,13 @@ impl LocalSeeds {
         Self::drawn(draw)
     }
 
-    /// Seeds from `draw(0)` to `draw(5)`.
+    /// Seeds from `draw(0)` to `draw(7)`.
     fn drawn(draw: impl Fn(u64) -> u64) -> Self {
         LocalSeeds {
             start: [draw(0), draw(1)],
             pieces: [draw(2), draw(3)],
             long: [SharedSeed::from_u64(draw(4)), SharedSeed::from_u64(draw(5))],
+            finish: [draw(6) | 1, draw(7) | 1],
         }
     }
 }
@@ -172,7 +178,14 @@ impl KeyHasher for LocalHasher<'_> {
     fn finish(&self) -> u128 {
         let mut last = *self;
         last.fold_gathered();
-        (u128::from(last.lanes[1]) << 64) | u128::from(last.lanes[0])
+        // One more folded multiply per lane, by a seed of its own. A single fold leaves
+        // structure: sequential integers, or strings that differ in a few bytes, vary only some
+        // of the product's bits, and the store reads many windows of the hash (the shard, the
+        // table's buckets, the ghost's, the sketch's rows). Without this step, under 1 seed in
+        // 40 the most popular 1,000 of a Zipf workload's sequential keys fell into 16 shards
+        // 12 to 115 apiece (62 is even), and the cache lost 0.9 points of hit ratio.
+        let lanes = [0, 1].map(|lane| folded_multiply(last.lanes[lane], self.seeds.finish[lane]));
+        (u128::from(lanes[1]) << 64) | u128::from(lanes[0])
     }
 }
 
@@ -289,6 +302,44 @@ mod tests {
             }
         }
         assert_eq!((lows.len(), highs.len()), (90_000, 90_000));
+    }
+
+    #[test]
+    fn every_window_of_the_hash_spreads_structured_keys() {
+        // The store reads many windows of a key's hash: the shard and the sketch's rows and
+        // blocks from the high half, the table's and the ghost's buckets and the tags from the
+        // low half. Under each of 64 seeds, 1,000 sequential integers, pairs and short strings
+        // must spread over each 4-bit window's 16 values about evenly: a chi-square below 80
+        // (15 degrees of freedom; a random hash exceeds it with odds of 7 in 10^11). With a
+        // single folded multiply per lane it failed at the first seed.
+        type Kind = fn(&LocalSeeds, u64) -> u128;
+        let kinds: [(&str, Kind); 5] = [
+            ("integers", |s, k| hash(s, &k)),
+            ("spaced integers", |s, k| hash(s, &(k * 1_000))),
+            ("pairs", |s, k| hash(s, &(7u64, k))),
+            ("ids", |s, k| hash(s, &format!("user-{k}")[..])),
+            ("8 digits", |s, k| hash(s, &format!("{k:08}")[..])),
+        ];
+        for seed in 0..64 {
+            let seeds = LocalSeeds::fixed(seed);
+            for (kind, key) in kinds {
+                let hashes: Vec<u128> = (0..1_000).map(|k| key(&seeds, k)).collect();
+                for shift in [0, 4, 60, 64, 68, 76, 96, 124] {
+                    let mut counts = [0u32; 16];
+                    for h in &hashes {
+                        counts[((h >> shift) & 15) as usize] += 1;
+                    }
+                    let chi: f64 = counts
+                        .iter()
+                        .map(|&c| (f64::from(c) - 62.5).powi(2) / 62.5)
+                        .sum();
+                    assert!(
+                        chi < 80.0,
+                        "{kind}, seed {seed}, bits {shift}..: {counts:?}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
