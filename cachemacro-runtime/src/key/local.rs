@@ -29,7 +29,8 @@ pub struct LocalSeeds {
     start: [u64; 2],
     pieces: [u64; 2],
     long: [SharedSeed; 2],
-    /// Odd: the finishing multiply keeps every bit of its input.
+    /// The finishing multiply's, one per lane. Odd, so that the product's low half is one to one
+    /// in the input; the fold then mixes in the high half.
     finish: [u64; 2],
 }
 

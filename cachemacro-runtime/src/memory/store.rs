@@ -1520,6 +1520,22 @@ mod tests {
     }
 
     #[test]
+    fn a_key_the_small_fifo_dropped_is_weighed_if_it_came_back_below_the_start() {
+        let mut table = table(1_000);
+        let hot: Vec<u128> = (0..1_000).map(spread).collect();
+        access_table_rounds(&mut table, &hot, 8);
+        // Just below the start, a key the small FIFO dropped a moment ago comes back. Its
+        // return lifts the share to the start, but it came back while the shard rewarded
+        // frequency: it must outrank main's victim, and does not.
+        table.set_share(table.small_start - 1);
+        let key = spread(5_000);
+        table.ghost.insert(hash(key), false);
+        touch(&mut table, key);
+        assert!(table.recent(), "its return moved the share to the start");
+        assert_eq!(in_main(&table, key), Some(false));
+    }
+
+    #[test]
     fn the_capacity_is_exact_and_the_queues_bounded_under_churn() {
         for capacity in [1u64, 2, 40, 1_000] {
             let store = Store::<u64>::new(capacity);
