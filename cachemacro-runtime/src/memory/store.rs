@@ -1505,34 +1505,26 @@ mod tests {
 
     #[test]
     fn a_key_back_soon_is_judged_by_the_regime_it_came_back_in() {
-        let mut table = table(1_000);
-        let hot: Vec<u128> = (0..1_000).map(spread).collect();
-        access_table_rounds(&mut table, &hot, 8);
-        // At the start exactly, a key main dropped a moment ago comes back. Its return shrinks
-        // the small FIFO below the start, but it came back while the shard rewarded recency:
-        // it goes to main, though main's victim outranks it.
-        table.set_share(table.small_start);
-        let key = spread(5_000);
-        table.ghost.insert(hash(key), true);
-        touch(&mut table, key);
-        assert!(!table.recent(), "its return moved the share below the start");
-        assert_eq!(in_main(&table, key), Some(true));
-    }
-
-    #[test]
-    fn a_key_the_small_fifo_dropped_is_weighed_if_it_came_back_below_the_start() {
-        let mut table = table(1_000);
-        let hot: Vec<u128> = (0..1_000).map(spread).collect();
-        access_table_rounds(&mut table, &hot, 8);
-        // Just below the start, a key the small FIFO dropped a moment ago comes back. Its
-        // return lifts the share to the start, but it came back while the shard rewarded
-        // frequency: it must outrank main's victim, and does not.
-        table.set_share(table.small_start - 1);
-        let key = spread(5_000);
-        table.ghost.insert(hash(key), false);
-        touch(&mut table, key);
-        assert!(table.recent(), "its return moved the share to the start");
-        assert_eq!(in_main(&table, key), Some(false));
+        // A key dropped a moment ago comes back to a shard whose main's victim outranks it.
+        // Its return moves the share across the start; where it goes follows the regime it
+        // came back in, before that step.
+        let back = |share: usize, from_main: bool| {
+            let mut table = table(1_000);
+            let hot: Vec<u128> = (0..1_000).map(spread).collect();
+            access_table_rounds(&mut table, &hot, 8);
+            table.set_share(share);
+            let key = spread(5_000);
+            table.ghost.insert(hash(key), from_main);
+            touch(&mut table, key);
+            (table.recent(), in_main(&table, key))
+        };
+        let start = table(1_000).small_start;
+        // Main dropped it, at the start exactly (recency): to main, though the step took the
+        // share below the start.
+        assert_eq!(back(start, true), (false, Some(true)));
+        // The small FIFO dropped it, just below the start (frequency): it must outrank main's
+        // victim, and does not, though the step lifted the share to the start.
+        assert_eq!(back(start - 1, false), (true, Some(false)));
     }
 
     #[test]
