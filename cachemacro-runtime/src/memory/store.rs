@@ -802,12 +802,14 @@ impl<R> Table<R> {
             }
         }
         self.sketch.fit(self.entries.len() + 1);
-        // In the frequency regime (as the shard stands when the key comes, before its return
-        // moves the share), a key back is weighed by its accesses before this one: the victim
+        // The regime as the shard stands when the key comes: its return moves the share (the
+        // evictions below do not), and both decisions read the regime before that step. In the
+        // frequency regime, a key back is weighed by its accesses before this one: the victim
         // it would displace is one whose access of this round has not come yet (the hand stops
         // at an entry not hit since its last pass), so counting this access first would let
         // every key of a loop larger than the cache displace another by one.
-        let weigh_first = !self.recent();
+        let recent = self.recent();
+        let weigh_first = !recent;
         if !weigh_first {
             self.record(key, 1);
         }
@@ -818,16 +820,14 @@ impl<R> Table<R> {
             removed.taken(value, expired);
         }
         // A key dropped lately is back. It goes to main if it came back soon (within half the
-        // shard's capacity of drops) while the workload rewards recency (see `Table::recent`:
-        // as the shard stood when the key came, before its return moves the share, as the
+        // shard's capacity of drops) while the workload rewards recency (`recent`, as the
         // simulator decides), or if the sketch rates it above what main would give up for it
         // (frequency; a tie keeps the incumbent, so that a loop larger than the cache keeps a
         // stable part of itself). Otherwise (and for a key seen for the first time) it starts
         // in the small FIFO, where a scan's keys stay and go.
         let to_main = self.ghost.remove(hash(key)).is_some_and(|back| {
-            let soon = self.recent() && 2 * (back.age as usize) < self.capacity;
             self.adapt(back);
-            soon || self.outranks_victim(key, now)
+            recent && 2 * (back.age as usize) < self.capacity || self.outranks_victim(key, now)
         });
         if weigh_first {
             self.record(key, 1);
