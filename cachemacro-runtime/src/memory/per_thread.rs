@@ -53,6 +53,10 @@ pub(crate) fn mark(place: usize) -> u64 {
 ///
 /// Not `Send`: an index is only ever used by the thread it was handed to, which is what lets the
 /// owner write its slot with plain stores.
+///
+/// Always at most [`SHARED`]: only this module makes one ([`current`], [`claim`]), from a value
+/// of `INDEX` other than `UNCLAIMED`, and `INDEX` only ever holds `UNCLAIMED`, [`SHARED`] or a
+/// slot below [`SLOTS`] handed out by [`claim`]. [`Slots::get`] relies on it.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) struct Index(usize, PhantomData<*const ()>);
 
@@ -74,7 +78,7 @@ impl Index {
 
 /// A cache's slots: one per owned index, plus the shared one.
 pub(crate) struct Slots {
-    /// An array, not a slice: an index clamped to [`SHARED`] needs no bounds check on a hit.
+    /// One per index: [`SLOTS`] owned and the [`SHARED`] one.
     slots: Box<[Slot; SLOTS + 1]>,
 }
 
@@ -89,7 +93,10 @@ impl Default for Slots {
 impl Slots {
     #[inline]
     pub(crate) fn get(&self, index: Index) -> &Slot {
-        &self.slots[index.0.min(SHARED)]
+        // SAFETY: an `Index` is at most `SHARED` (its documentation), and there are
+        // `SHARED + 1` slots. Unchecked because the clamp it replaced (`min(SHARED)`) cost the
+        // hit two instructions and, measured, about 5% (BENCHMARKS.md).
+        unsafe { self.slots.get_unchecked(index.0) }
     }
 
     /// The slots that owners may have marked: every one handed out so far.

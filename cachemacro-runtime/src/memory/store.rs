@@ -259,8 +259,6 @@ pub(crate) struct Store<R> {
     tables: Shards<Table<R>, Flights<R>>,
     /// Entries held and bytes charged per shard, kept by writers so that counting takes no lock.
     lens: Box<[Lens]>,
-    /// Picks a shard from the high half of a key.
-    mask: usize,
     capacity: u64,
     /// With `max_bytes`: how values are charged.
     sizer: Option<Sizer<R>>,
@@ -371,7 +369,6 @@ impl<R> Store<R> {
             (table, Flights::new())
         }));
         Store {
-            mask: tables.len() - 1,
             lens: (0..tables.len()).map(|_| Lens::default()).collect(),
             tables,
             capacity,
@@ -436,7 +433,7 @@ impl<R: Clone> Store<R> {
     /// The place of `key`'s shard, from the high half of the key.
     #[inline(always)]
     fn place(&self, key: u128) -> usize {
-        ((key >> 64) as usize) & self.mask
+        self.tables.place((key >> 64) as u64)
     }
 
     /// The hit path: the live value under `key`, read without a lock by a thread that owns slot
@@ -453,7 +450,7 @@ impl<R: Clone> Store<R> {
     ) -> Read<R> {
         match self
             .tables
-            .read(self.place(key), index, readers, move |table| {
+            .read((key >> 64) as u64, index, readers, move |table| {
                 Self::read_entry(table, key, now, refresh_after)
             }) {
             Some(read) => read,
