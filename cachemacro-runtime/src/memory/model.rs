@@ -20,9 +20,12 @@
 //! second caller lead and fails `of_callers_missing_one_key_at_once_one_leads_and_the_others_get_its_value`. The
 //! biased marks (`membarrier` is a drain of every thread's store buffer there): a revoking writer
 //! that skips `membarrier` fails `a_writer_revokes_the_bias_while_a_biased_reader_is_inside` and
-//! `biasing_at_a_checkpoint_races_a_writer`; a biased reader that does not look at the flag again
-//! after its plain mark fails the first of them. A weakened unbiased reader side (its locked add,
-//! or its load of the flag) is right on x86 and beyond the model; the re-entrancy guard runs user
+//! `biasing_at_a_checkpoint_races_a_writer`; a biased reader that does not look at the state
+//! again after its plain mark fails the first of them; one that looks only for a writer, and so
+//! does not fence when the bias fell between its two looks, fails
+//! `a_whole_write_between_a_biased_readers_two_looks` (which runs 4 times the schedules: the
+//! others catch it about 4 runs in 5). A weakened unbiased reader side (its locked add, or its
+//! load of the state) is right on x86 and beyond the model; the re-entrancy guard runs user
 //! code, so the std tests (`tests/concurrency.rs`) check it.
 
 // The copies carry what only the std build uses; loading the files twice is the point.

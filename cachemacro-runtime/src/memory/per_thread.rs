@@ -54,9 +54,11 @@ pub(crate) fn mark(place: usize) -> u64 {
 /// Not `Send`: an index is only ever used by the thread it was handed to, which is what lets the
 /// owner write its slot with plain stores.
 ///
-/// Always at most [`SHARED`]: only this module makes one ([`current`], [`claim`]), from a value
-/// of `INDEX` other than `UNCLAIMED`, and `INDEX` only ever holds `UNCLAIMED`, [`SHARED`] or a
-/// slot below [`SLOTS`] handed out by [`claim`]. [`Slots::get`] relies on it.
+/// Always at most [`SHARED`]: only this module makes one, and only from [`SHARED`] or a slot
+/// below [`SLOTS`]: [`claim`] takes one from the free list (which only gets back slots that
+/// `claim` handed out) or the counter (below [`SLOTS`], else [`SHARED`]), and [`current`] from
+/// `INDEX`, which holds only `UNCLAIMED` (not made into an index), [`SHARED`] or what `claim`
+/// stored. [`Slots::get`] relies on it.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) struct Index(usize, PhantomData<*const ()>);
 
@@ -93,9 +95,10 @@ impl Default for Slots {
 impl Slots {
     #[inline]
     pub(crate) fn get(&self, index: Index) -> &Slot {
+        debug_assert!(index.0 <= SHARED);
         // SAFETY: an `Index` is at most `SHARED` (its documentation), and there are
-        // `SHARED + 1` slots. Unchecked because the clamp it replaced (`min(SHARED)`) cost the
-        // hit two instructions and, measured, about 5% (BENCHMARKS.md).
+        // `SHARED + 1` slots. Unchecked because the clamp it replaced (`min(SHARED)`) was 2 of
+        // the hit's instructions (BENCHMARKS.md, "The hit's read protocol").
         unsafe { self.slots.get_unchecked(index.0) }
     }
 

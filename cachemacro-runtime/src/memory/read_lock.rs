@@ -75,9 +75,11 @@
 //!   fence on the reader's CPU at some point P. If the reader's load came before P, so did its
 //!   mark (program order holds across the compiler fence, and the fence at P drains the store):
 //!   the writer's scan, after `membarrier` returns, sees the mark (or its clearing: the read is
-//!   over). If it came after P, it sees the store: `biased` fallen, so the reader fences as an
-//!   unbiased one does (that pairing holds from then on) and loads the state again, which shows
-//!   `writing`, so it keeps out of this write. So a
+//!   over). If it came after P, it sees that store or a later one: `biased` fallen (`WRITING`,
+//!   or 0 once the writer is done), so the reader fences as an unbiased one does (that pairing
+//!   holds from then on) and loads the state again, which shows `writing` while this writer is
+//!   inside, so it keeps out of this write; or `BIASED` set again at a later checkpoint, and then
+//!   the next writer revokes, and the look came before that writer's P. So a
 //!   read let through with a plain mark saw `biased` after its mark; then either its mark is
 //!   visible to every later scan, or no revocation has happened since it saw `biased`, and the
 //!   next writer (mutex order) finds the shard biased and runs `membarrier` before its scan.
@@ -153,11 +155,11 @@ pub(crate) trait Outcome {
 /// the mutex guards (readers never see it).
 pub(crate) struct Shards<T, S = ()> {
     shards: Box<[Shard<T, S>]>,
-    /// The number of shards (a power of two) less one: [`place`](Self::place) is below it.
+    /// The number of shards (a power of two) less one: [`place`](Self::place) is at most this.
     mask: usize,
 }
 
-/// Aligned so that two shards' flags never share a cache line.
+/// Aligned so that two shards' states never share a cache line.
 #[repr(align(128))]
 struct Shard<T, S> {
     /// Serialises writers, mutex holders and checkpoints; holds the side data.
@@ -229,7 +231,8 @@ impl<T, S> Shards<T, S> {
         debug_assert!(!in_store_access(), "a store read inside a store access");
         let place = self.place(hash);
         // SAFETY: `place` is masked by `mask`, the number of shards less one (`new`). Unchecked
-        // because the bounds check, a load and a branch, cost the hit about 2% (BENCHMARKS.md).
+        // because the bounds check is 3 of the hit's instructions (a load, a compare, a branch):
+        // measured with the other changes of its round, BENCHMARKS.md, "The hit's read protocol".
         let shard = unsafe { self.shards.get_unchecked(place) };
         if index.is_shared() {
             return None;
@@ -262,8 +265,8 @@ impl<T, S> Shards<T, S> {
     }
 
     /// Ends an unbiased hit: clears `mark`, then checkpoints if due. Out of line, so that the
-    /// biased hit (the steady state) carries neither the test nor the call: measured, that cut
-    /// the hit by about 4%.
+    /// biased hit (the steady state) carries neither the test nor the call (BENCHMARKS.md, "The
+    /// hit's read protocol"); the unbiased hit, with its locked add, measured the same with it.
     #[cold]
     #[inline(never)]
     fn unbiased_hit(&self, mark: ReadMark<'_>, place: usize) {
@@ -339,7 +342,7 @@ impl<T, S> Shards<T, S> {
         let was_biased = shard.state.load(Ordering::Relaxed) == BIASED;
         // Announces the write and drops the bias in one store.
         shard.state.store(WRITING, Ordering::SeqCst);
-        // Dropped before `guarded`: the flag falls, then the mutex is released (also unwinding).
+        // Dropped before `guarded`: the state clears, then the mutex is released (also unwinding).
         let _announced = Announced(&shard.state);
         if was_biased {
             revoke();
@@ -406,7 +409,7 @@ fn wait_for_readers(readers: &Slots, mark: u64) {
 }
 
 /// Takes the bias of a shard back (protocol, step 3): after this, every biased reader's mark is
-/// visible to the caller's scan, or that reader sees the announcement and the fallen flag.
+/// visible to the caller's scan, or that reader sees the announcement, with the bias fallen.
 #[cold]
 #[inline(never)]
 fn revoke() {

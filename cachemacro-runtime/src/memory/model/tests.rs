@@ -13,7 +13,8 @@ use super::store::{Probe, Read, Store};
 use crate::flight::Flight;
 
 /// Schedules per test: a few seconds in all, and several times what the rarest mutation in
-/// `model.rs` needed to fail.
+/// `model.rs` needed to fail, but for the one that
+/// [`a_whole_write_between_a_biased_readers_two_looks`] runs 4 times as many schedules for.
 const SCHEDULES: usize = 3_000;
 
 /// A key in the shard at `place` (of a store with at least `place + 1` shards).
@@ -45,9 +46,14 @@ fn read(store: &Store<u64>, slots: &Slots, place: u64, k: u64) -> Option<u64> {
 /// `shuttle::check_random` does, less its warning that `lazy_static` values (the slot registry)
 /// are dropped after each execution: the model wants exactly that, a fresh registry each time.
 fn check(capacity: u64, body: fn(Arc<Store<u64>>, Arc<Slots>)) {
+    check_schedules(SCHEDULES, capacity, body);
+}
+
+/// [`check`] over `schedules` schedules.
+fn check_schedules(schedules: usize, capacity: u64, body: fn(Arc<Store<u64>>, Arc<Slots>)) {
     let mut config = shuttle::Config::new();
     config.silence_warnings = true;
-    shuttle::Runner::new(shuttle::scheduler::RandomScheduler::new(SCHEDULES), config)
+    shuttle::Runner::new(shuttle::scheduler::RandomScheduler::new(schedules), config)
         .run(move || body(Arc::new(Store::new(capacity)), Arc::new(Slots::default())));
 }
 
@@ -277,11 +283,15 @@ fn of_callers_missing_one_key_at_once_one_leads_and_the_others_get_its_value() {
     });
 }
 
-/// Runs `body` as [`check`] does, and returns the biased reads and revocations its schedules
-/// made (the model's threads all run on this test's OS thread, which counts them).
-fn check_counting(capacity: u64, body: fn(Arc<Store<u64>>, Arc<Slots>)) -> (u64, u64) {
+/// Runs `body` as [`check_schedules`] does, and returns the biased reads and revocations its
+/// schedules made (the model's threads all run on this test's OS thread, which counts them).
+fn check_counting(
+    schedules: usize,
+    capacity: u64,
+    body: fn(Arc<Store<u64>>, Arc<Slots>),
+) -> (u64, u64) {
     let (fast, revoked) = counts::get();
-    check(capacity, body);
+    check_schedules(schedules, capacity, body);
     let (fast_after, revoked_after) = counts::get();
     (fast_after - fast, revoked_after - revoked)
 }
@@ -291,7 +301,7 @@ fn a_writer_revokes_the_bias_while_a_biased_reader_is_inside() {
     // The shard is biased before the threads start (two hits with no write between, a
     // checkpoint each): the reader marks with plain stores, which may sit unseen in its store
     // buffer, while the writer replaces and removes the key and must revoke first.
-    let (fast, revoked) = check_counting(4, |store, slots| {
+    let (fast, revoked) = check_counting(SCHEDULES, 4, |store, slots| {
         store.insert(key(0, 1), value(1, 0), u64::MAX, 0, &slots);
         for _ in 0..2 {
             read(&store, &slots, 0, 1);
@@ -325,7 +335,7 @@ fn biasing_at_a_checkpoint_races_a_writer() {
     // checkpoint: the second with no write between biases the shard again) race it, and after
     // the two meet, race its next inserts: the bias is set while a writer waits for the mutex,
     // or while a reader that saw the shard unbiased is inside, and revoked again.
-    let (fast, revoked) = check_counting(4, |store, slots| {
+    let (fast, revoked) = check_counting(SCHEDULES, 4, |store, slots| {
         let (_, revoked_before) = counts::get();
         store.insert(key(0, 1), value(1, 0), u64::MAX, 0, &slots);
         for _ in 0..2 {
@@ -362,4 +372,34 @@ fn biasing_at_a_checkpoint_races_a_writer() {
         REVOKED_TWICE.load(std::sync::atomic::Ordering::Relaxed) > 0,
         "never biased again between two writes"
     );
+}
+
+#[test]
+fn a_whole_write_between_a_biased_readers_two_looks() {
+    // A reader finds the shard biased, then a writer revokes the bias, writes and withdraws
+    // before the reader marks: the reader's second look finds neither `BIASED` nor a writer,
+    // and must still fence, since the next writer revokes nothing and scans at once. Between
+    // writes the reader's own hits bias the shard again (a checkpoint per hit here).
+    let (fast, revoked) = check_counting(4 * SCHEDULES, 4, |store, slots| {
+        store.insert(key(0, 1), value(1, 0), u64::MAX, 0, &slots);
+        for _ in 0..2 {
+            read(&store, &slots, 0, 1);
+        }
+        let reader = {
+            let (store, slots) = (store.clone(), slots.clone());
+            thread::spawn(move || {
+                (0..4)
+                    .filter(|_| read(&store, &slots, 0, 1).is_some())
+                    .count() as u64
+            })
+        };
+        for version in 1..5 {
+            store.insert(key(0, 1), value(1, version), u64::MAX, 0, &slots);
+        }
+        let hits = reader.join().unwrap();
+        assert_hits_counted(&slots, hits + 2);
+        assert_eq!(read(&store, &slots, 0, 1), Some(value(1, 4)));
+    });
+    assert!(fast > 0, "no read took the biased path");
+    assert!(revoked > 0, "no writer revoked a bias");
 }
