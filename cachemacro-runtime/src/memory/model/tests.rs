@@ -296,24 +296,32 @@ fn check_counting(
     (fast_after - fast, revoked_after - revoked)
 }
 
+/// Stores key 1 of shard 0 and biases its shard (two hits with no write between, a checkpoint
+/// each), then starts a thread that reads the key `reads` times: its hits.
+fn biased_then_reading(
+    store: &Arc<Store<u64>>,
+    slots: &Arc<Slots>,
+    reads: usize,
+) -> thread::JoinHandle<u64> {
+    store.insert(key(0, 1), value(1, 0), u64::MAX, 0, slots);
+    for _ in 0..2 {
+        read(store, slots, 0, 1);
+    }
+    let (store, slots) = (store.clone(), slots.clone());
+    thread::spawn(move || {
+        (0..reads)
+            .filter(|_| read(&store, &slots, 0, 1).is_some())
+            .count() as u64
+    })
+}
+
 #[test]
 fn a_writer_revokes_the_bias_while_a_biased_reader_is_inside() {
     // The shard is biased before the threads start (two hits with no write between, a
     // checkpoint each): the reader marks with plain stores, which may sit unseen in its store
     // buffer, while the writer replaces and removes the key and must revoke first.
     let (fast, revoked) = check_counting(SCHEDULES, 4, |store, slots| {
-        store.insert(key(0, 1), value(1, 0), u64::MAX, 0, &slots);
-        for _ in 0..2 {
-            read(&store, &slots, 0, 1);
-        }
-        let reader = {
-            let (store, slots) = (store.clone(), slots.clone());
-            thread::spawn(move || {
-                (0..3)
-                    .filter(|_| read(&store, &slots, 0, 1).is_some())
-                    .count() as u64
-            })
-        };
+        let reader = biased_then_reading(&store, &slots, 3);
         store.insert(key(0, 1), value(1, 1), u64::MAX, 0, &slots);
         store.remove(key(0, 1), 0, &slots);
         store.insert(key(0, 1), value(1, 2), u64::MAX, 0, &slots);
@@ -381,18 +389,7 @@ fn a_whole_write_between_a_biased_readers_two_looks() {
     // and must still fence, since the next writer revokes nothing and scans at once. Between
     // writes the reader's own hits bias the shard again (a checkpoint per hit here).
     let (fast, revoked) = check_counting(4 * SCHEDULES, 4, |store, slots| {
-        store.insert(key(0, 1), value(1, 0), u64::MAX, 0, &slots);
-        for _ in 0..2 {
-            read(&store, &slots, 0, 1);
-        }
-        let reader = {
-            let (store, slots) = (store.clone(), slots.clone());
-            thread::spawn(move || {
-                (0..4)
-                    .filter(|_| read(&store, &slots, 0, 1).is_some())
-                    .count() as u64
-            })
-        };
+        let reader = biased_then_reading(&store, &slots, 4);
         for version in 1..5 {
             store.insert(key(0, 1), value(1, version), u64::MAX, 0, &slots);
         }
