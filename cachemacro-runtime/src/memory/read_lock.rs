@@ -453,7 +453,8 @@ impl<'a> ReadMark<'a> {
     }
 
     /// The biased mark: a plain store, then only a compiler fence, unless the bias fell meanwhile
-    /// (the asymmetric pairing, module documentation).
+    /// (the asymmetric pairing, module documentation). Also returns whether the look after the
+    /// mark found the shard still `BIASED`, which means no writer either.
     #[inline(always)]
     fn enter_biased(reads: &'a AtomicU64, mark: u64, state: &AtomicU8) -> (Self, bool) {
         // Only this thread writes its slot (one writer of a slot): no read-modify-write needed.
