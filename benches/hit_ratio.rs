@@ -751,15 +751,13 @@ fn fourth(requests: usize) -> Vec<(&'static str, Vec<u64>)> {
 fn fifth(requests: usize) -> Vec<(&'static str, Vec<u64>)> {
     let mut rng = SplitMix(0x5_2026_1201);
     let (steep, flat) = (Zipf::new(20_000, 1.2), Zipf::new(500_000, 0.6));
-    let two = (0..requests)
-        .map(|_| {
-            if rng.next() & 1 == 0 {
-                steep.sample(&mut rng)
-            } else {
-                1_000_000 + flat.sample(&mut rng)
-            }
-        })
-        .collect();
+    let two = beside(
+        requests,
+        &mut rng,
+        &steep,
+        |draw| draw & 1 == 1,
+        |_, rng| 1_000_000 + flat.sample(rng),
+    );
     let one = Zipf::new(100_000, 1.0);
     let batches = (0..requests)
         .map(|i| match i % 30_000 {

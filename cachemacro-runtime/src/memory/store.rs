@@ -804,10 +804,10 @@ impl<R> Table<R> {
         // frequency regime, a key back is weighed by its accesses before this one: the victim
         // it would displace is one whose access of this round has not come yet (the hand stops
         // at an entry not hit since its last pass), so counting this access first would let
-        // every key of a loop larger than the cache displace another by one.
+        // every key of a loop larger than the cache displace another by one. In the recency
+        // regime the access counts first.
         let recent = self.recent();
-        let weigh_first = !recent;
-        if !weigh_first {
+        if recent {
             self.record(key, 1);
         }
         while self.entries.len() >= self.capacity || self.bytes + charge > self.max_bytes {
@@ -826,7 +826,7 @@ impl<R> Table<R> {
             self.adapt(back);
             recent && 2 * (back.age as usize) < self.capacity || self.outranks_victim(key, now)
         });
-        if weigh_first {
+        if !recent {
             self.record(key, 1);
         }
         self.ids = self.ids.wrapping_add(1);

@@ -296,17 +296,22 @@ fn check_counting(
     (fast_after - fast, revoked_after - revoked)
 }
 
-/// Stores key 1 of shard 0 and biases its shard (two hits with no write between, a checkpoint
-/// each), then starts a thread that reads the key `reads` times: its hits.
+/// Stores key 1 of shard 0 and biases its shard: two hits with no write between, a checkpoint
+/// each.
+fn biased(store: &Store<u64>, slots: &Slots) {
+    store.insert(key(0, 1), value(1, 0), u64::MAX, 0, slots);
+    for _ in 0..2 {
+        read(store, slots, 0, 1);
+    }
+}
+
+/// [`biased`], then a thread that reads the key `reads` times: its hits.
 fn biased_then_reading(
     store: &Arc<Store<u64>>,
     slots: &Arc<Slots>,
     reads: usize,
 ) -> thread::JoinHandle<u64> {
-    store.insert(key(0, 1), value(1, 0), u64::MAX, 0, slots);
-    for _ in 0..2 {
-        read(store, slots, 0, 1);
-    }
+    biased(store, slots);
     let (store, slots) = (store.clone(), slots.clone());
     thread::spawn(move || {
         (0..reads)
@@ -345,10 +350,7 @@ fn biasing_at_a_checkpoint_races_a_writer() {
     // or while a reader that saw the shard unbiased is inside, and revoked again.
     let (fast, revoked) = check_counting(SCHEDULES, 4, |store, slots| {
         let (_, revoked_before) = counts::get();
-        store.insert(key(0, 1), value(1, 0), u64::MAX, 0, &slots);
-        for _ in 0..2 {
-            read(&store, &slots, 0, 1);
-        }
+        biased(&store, &slots);
         let met = Arc::new(Barrier::new(2));
         let writer = {
             let (store, slots, met) = (store.clone(), slots.clone(), met.clone());
