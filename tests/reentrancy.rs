@@ -200,6 +200,75 @@ fn a_warmed_body_that_calls_its_own_key_through_the_refreshing_path_does_not_wai
 }
 
 // ---------------------------------------------------------------------------------------------
+// In process: user code that runs while the computation lands (the value's `Clone`, its
+// `CacheSize`) belongs to the computation: a call of its key made there does not wait for it.
+
+static CLONE_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+/// A value whose `Clone` calls the function that computes it, with its own key.
+#[derive(Debug, PartialEq)]
+struct ClonesByCalling(u64);
+
+impl Clone for ClonesByCalling {
+    fn clone(&self) -> Self {
+        clones_by_calling(self.0)
+    }
+}
+
+/// With `refresh_after`, a sync call computes under the blocking driver, in a flight that is no
+/// thread's own: only the `reentry` listing tells a nested call that this thread computes it.
+#[memoize(ttl = "1h", refresh = "background", refresh_after = "30m")]
+fn clones_by_calling(k: u64) -> ClonesByCalling {
+    CLONE_RUNS.fetch_add(1, Ordering::SeqCst);
+    ClonesByCalling(k)
+}
+
+#[test]
+fn a_value_whose_clone_calls_its_own_key_does_not_wait_for_its_flight() {
+    // Each clone runs the body once more, uncached: the one stored, and the one handed to the
+    // flight, which the nested call made on its way to finding that this thread computes it.
+    assert_eq!(
+        within("clones_by_calling", || clones_by_calling(3)),
+        ClonesByCalling(3)
+    );
+    assert!(runs(&CLONE_RUNS) >= 2);
+    assert_eq!(clones_by_calling_cache().len(), Some(1), "stored");
+}
+
+static SIZE_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+/// A value whose `CacheSize` calls the function that computes it, with its own key.
+#[derive(Clone, Debug, PartialEq)]
+struct SizedByCalling(u64);
+
+impl cachemacro_runtime::CacheSize for SizedByCalling {
+    fn cache_size(&self) -> usize {
+        sized_by_calling(self.0).0 as usize
+    }
+}
+
+#[memoize(
+    ttl = "1h",
+    refresh = "background",
+    refresh_after = "30m",
+    max_bytes = "1MiB"
+)]
+fn sized_by_calling(k: u64) -> SizedByCalling {
+    SIZE_RUNS.fetch_add(1, Ordering::SeqCst);
+    SizedByCalling(k)
+}
+
+#[test]
+fn a_value_whose_size_calls_its_own_key_does_not_wait_for_its_flight() {
+    assert_eq!(
+        within("sized_by_calling", || sized_by_calling(5)),
+        SizedByCalling(5)
+    );
+    assert_eq!(runs(&SIZE_RUNS), 2);
+    assert_eq!(sized_by_calling_cache().len(), Some(1), "stored");
+}
+
+// ---------------------------------------------------------------------------------------------
 // Different keys of one function calling each other (fib) still compute each key once.
 
 const FIB_N: usize = 30;

@@ -406,3 +406,60 @@ fn refreshing_async_functions_with_borrowed_arguments_return_send_futures() {
     );
     assert_eq!(greeting_cache().stats().hits, 1);
 }
+
+static DROPS_GATE: Gate = Gate::new();
+static DROPS_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+/// A value whose `Drop` calls a memoized function: the one below, whose capacity gives it one
+/// shard, so the call needs the shard the refresh writes to.
+#[derive(Clone, Debug, PartialEq)]
+struct CallsOnDrop(u32);
+
+impl Drop for CallsOnDrop {
+    fn drop(&mut self) {
+        if self.0 == 2 {
+            let _ = calls_on_drop(99);
+        }
+    }
+}
+
+#[memoize(
+    ttl = "10m",
+    refresh = "background",
+    refresh_after = "30s",
+    capacity = 16
+)]
+fn calls_on_drop(k: u32) -> CallsOnDrop {
+    let run = DROPS_RUNS.fetch_add(1, Ordering::SeqCst);
+    if k == 1 && run == 1 {
+        // The refresh: held until its entry is gone, then a value that calls on drop.
+        DROPS_GATE.pass();
+        return CallsOnDrop(2);
+    }
+    CallsOnDrop(k)
+}
+
+#[test]
+fn a_refresh_whose_entry_is_gone_drops_its_value_outside_the_lock() {
+    let _serial = setup();
+    assert_eq!(calls_on_drop(1), CallsOnDrop(1));
+    DROPS_GATE.set(false);
+    clock::advance(Duration::from_secs(30));
+    assert_eq!(calls_on_drop(1), CallsOnDrop(1), "stale: served");
+    eventually("the refresh to start", || {
+        DROPS_RUNS.load(Ordering::SeqCst) == 2
+    });
+    assert!(calls_on_drop_invalidate(1));
+    DROPS_GATE.set(true);
+    // The refresh finds its entry gone and drops its value, whose `Drop` calls the function: a
+    // miss, which takes the shard's lock. Dropped under the refresh's own write, it waited for
+    // that lock forever.
+    eventually("the call made by the value's drop to run", || {
+        DROPS_RUNS.load(Ordering::SeqCst) == 3
+    });
+    eventually("its value to be stored", || {
+        calls_on_drop_cache().len() == Some(1)
+    });
+    assert_eq!(calls_on_drop(99), CallsOnDrop(99));
+    assert_eq!(DROPS_RUNS.load(Ordering::SeqCst), 3);
+}

@@ -1,6 +1,8 @@
 //! `f_warm(items)`: computes and stores what is missing, a bounded number at a time, and reports
 //! what it did; a failure does not stop the rest.
 
+#[path = "support/deadline.rs"]
+mod deadline;
 #[path = "support/gate.rs"]
 mod gate;
 #[path = "support/redis_server.rs"]
@@ -114,6 +116,35 @@ fn an_item_reports_its_own_outcome_not_that_of_a_call_inside_its_body() {
     assert_eq!(inner_half_cache().len(), Some(10));
     assert_eq!(outer_even_cache().len(), Some(5));
     assert_eq!(counts(outer_even_warm(0..4)), report(0, 2, 2));
+}
+
+static WARMS_ITSELF_RUNS: AtomicUsize = AtomicUsize::new(0);
+static WARMS_ITSELF_REPORT: Mutex<Option<(usize, usize, usize)>> = Mutex::new(None);
+
+/// Its first run warms its own key and the next one, from inside its own computation.
+#[memoize]
+fn warms_itself(k: u64) -> u64 {
+    if WARMS_ITSELF_RUNS.fetch_add(1, Ordering::SeqCst) == 0 {
+        let warmed = warms_itself_warm([k, k + 1]);
+        *WARMS_ITSELF_REPORT.lock().unwrap() = Some(counts(warmed));
+    }
+    k
+}
+
+#[test]
+fn a_body_that_warms_its_own_key_does_not_wait_for_itself() {
+    // On worker threads, the item of the key being computed would wait for this computation,
+    // which waits for the workers. From inside a body, items are warmed on the caller's thread,
+    // where that item runs uncached, as a call made inside its own computation does.
+    let value = deadline::within("warms_itself", Duration::from_secs(10), || warms_itself(3));
+    assert_eq!(value, 3);
+    assert_eq!(
+        *WARMS_ITSELF_REPORT.lock().unwrap(),
+        Some(report(1, 0, 1)),
+        "the next key stored; its own key computed uncached, so not stored"
+    );
+    assert_eq!(runs(&WARMS_ITSELF_RUNS), 3);
+    assert_eq!(warms_itself_cache().len(), Some(2));
 }
 
 #[memoize]

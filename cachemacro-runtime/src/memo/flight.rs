@@ -4,9 +4,9 @@
 //!
 //! A flight ends once, with a value (its waiters get a clone) or with nothing (its waiters look
 //! again, and one of them may lead the next flight). It ends with nothing when its leader
-//! panicked, was cancelled, computed a value that is not cached, or, in the in-process backend,
-//! stored the value where the waiters' next look finds it (that backend's flights carry a value
-//! only when it was too large for its byte budget, `max_bytes`).
+//! panicked, was cancelled, or computed a value that is not cached, and, in the in-process
+//! backend, when a write of its key detached it (see `memory/store.rs`, "Flights"); that
+//! backend's flights carry the value stored, or one too large for its byte budget.
 //!
 //! The in-process backend keeps its flights beside its entries, in a small table per shard of
 //! its store, and makes a `Flight` only once a second caller comes to wait (a miss nobody waits

@@ -424,7 +424,7 @@ where
                 let value = if listed {
                     reentry::run(self, key, move || body(args))
                 } else {
-                    body(args)
+                    reentry::run_owned(move || body(args))
                 };
                 let stored = B::land_now(self, lead, kept::<Ret, L>(&cacheable, &value));
                 Looked::Computed(value, stored)

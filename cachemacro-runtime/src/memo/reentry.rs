@@ -16,13 +16,43 @@
 //! Work the body hands to another thread or task and then waits for is not the body's own: a
 //! call of the same key there waits for the body, which waits for it.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::pin::pin;
 
 thread_local! {
     /// The (cache, key) pairs whose bodies this thread is running, innermost last.
     static COMPUTING: RefCell<Vec<(usize, u128)>> = const { RefCell::new(Vec::new()) };
+    /// How many computations of flights this thread owns (unlisted, see above) it is running.
+    static OWNED: Cell<usize> = const { Cell::new(0) };
+}
+
+/// True while this thread runs the body of any computation that other callers may wait for:
+/// work it hands to other threads and then waits for must not call those keys (`f_warm` then
+/// warms on this thread instead).
+pub(crate) fn computing_any() -> bool {
+    OWNED.with(Cell::get) > 0
+        || COMPUTING
+            .try_with(|pairs| !pairs.borrow().is_empty())
+            .unwrap_or(false)
+}
+
+/// Runs `body`, a computation under a flight this thread owns (not listed: the flight's owner
+/// tells a nested call of its key), counted for [`computing_any`].
+#[inline(always)]
+pub(crate) fn run_owned<T>(body: impl FnOnce() -> T) -> T {
+    /// Counts down again when the body returns or unwinds.
+    struct Owned;
+    impl Drop for Owned {
+        #[inline(always)]
+        fn drop(&mut self) {
+            // A `Cell` without a destructor: its thread-local is always accessible.
+            OWNED.with(|owned| owned.set(owned.get().wrapping_sub(1)));
+        }
+    }
+    OWNED.with(|owned| owned.set(owned.get() + 1));
+    let _owned = Owned;
+    body()
 }
 
 /// A cache's identity: its address (caches live in statics, and are never moved). Also what
@@ -67,6 +97,12 @@ impl Drop for Listed {
             let _ = COMPUTING.try_with(|pairs| pairs.borrow_mut().truncate(len));
         }
     }
+}
+
+/// Lists the pair until the guard is dropped: user code that belongs to the computation of `key`
+/// of `cache` (its value's `Clone` as it lands) and runs outside [`run`].
+pub(crate) fn list<C: ?Sized>(cache: &C, key: u128) -> impl Drop {
+    Listed::enter_identity(identity(cache), key)
 }
 
 /// Runs `body`, the computation of `key` of `cache`, with the pair listed: a sync caller's body

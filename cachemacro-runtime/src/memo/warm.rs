@@ -14,8 +14,11 @@
 //! are computed at once: on as many scoped threads for a sync function, so its items, and `self`
 //! for a method, must be `Send` and `Sync` respectively (a function whose arguments are not still
 //! compiles; only its `f_warm` cannot be called); as many futures polled together in the
-//! caller's task for an `async fn` (nothing needs to be `Send`). `f_warm` returns when every item
-//! is done, with a [`WarmReport`]. Warming counts in the cache's statistics as calls do: a present
+//! caller's task for an `async fn` (nothing needs to be `Send`). Called from inside a memoized
+//! body, a sync `f_warm` computes its items one at a time on the calling thread instead: a worker
+//! calling the key that body computes would wait for it, while it waits for the workers (on this
+//! thread such a call runs uncached, as any call made inside its own computation does). `f_warm`
+//! returns when every item is done, with a [`WarmReport`]. Warming counts in the cache's statistics as calls do: a present
 //! item is a hit, a computed one a miss.
 //!
 //! ```
@@ -318,6 +321,12 @@ where
         // The workers would not be bypassed: nothing is warmed.
         return bypassed(items);
     }
+    if reentry::computing_any() {
+        // Called from a body that others may wait for: a worker calling that body's key would
+        // wait for it while it waits for the workers. On this thread, such a call finds that it
+        // computes the key, and runs uncached.
+        return warm_here(context, items, &one);
+    }
     let workers = refresh::workers();
     let (sender, receiver) = sync_channel::<(I::Item, C)>(workers);
     // Workers take turns at the one receiver; the lock is held for a `recv` only.
@@ -342,10 +351,7 @@ where
         let mut report = WarmReport::default();
         if handles.is_empty() {
             // No thread could be started: warm here, one item at a time.
-            for item in items {
-                report.add(refresh::run_caught(|| one(context, item)));
-            }
-            return report;
+            return warm_here(context, items, &one);
         }
         for item in items {
             if sender.send((item, context)).is_err() {
@@ -361,6 +367,19 @@ where
         }
         report
     })
+}
+
+/// Warms `items` on this thread, one at a time.
+fn warm_here<C: Copy, I: IntoIterator>(
+    context: C,
+    items: I,
+    one: &impl Fn(C, I::Item) -> Warmed,
+) -> WarmReport {
+    let mut report = WarmReport::default();
+    for item in items {
+        report.add(refresh::run_caught(|| one(context, item)));
+    }
+    report
 }
 
 /// Warms `items` with up to `workers` futures polled at once in the caller's task.

@@ -25,6 +25,8 @@ pub(crate) struct Flights<R> {
     list: Vec<Flying<R>>,
     /// Position in `list` by key; kept only while `list` is longer than [`FEW`].
     index: Index,
+    /// The last flight's [`Flying::id`] (wrapping).
+    ids: u64,
 }
 
 /// A key being computed.
@@ -35,6 +37,10 @@ pub(crate) struct Flying<R> {
     pub(crate) owner: usize,
     /// Made for the first caller to wait.
     pub(crate) flight: Option<Arc<Flight<R>>>,
+    /// Tells this flight from a later one of the same key: a flight that an invalidation
+    /// detached (see [`Flights::remove`]) is gone when its leader ends it, and a new one of the
+    /// key may have started meanwhile.
+    pub(crate) id: u64,
 }
 
 /// Positions in the list by key. Out of line: compiled once, here.
@@ -45,7 +51,15 @@ impl<R> Flights<R> {
         Flights {
             list: Vec::new(),
             index: Index(HashTable::new()),
+            ids: 0,
         }
+    }
+
+    /// An id for a new flight: no other flight in this list has it.
+    #[inline(always)]
+    pub(crate) fn next_id(&mut self) -> u64 {
+        self.ids = self.ids.wrapping_add(1);
+        self.ids
     }
 
     #[inline(always)]
@@ -74,12 +88,29 @@ impl<R> Flights<R> {
         }
     }
 
-    /// Removes the key, if in flight: its [`Flight`], if a caller waits for it.
+    /// Ends the flight `id` of `key`: its [`Flight`], if a caller waits for it. `Err` if that
+    /// flight is no longer listed: an invalidation detached it (and ended its `Flight`).
     #[inline(always)]
-    pub(crate) fn remove(&mut self, key: u128) -> Option<Arc<Flight<R>>> {
+    pub(crate) fn end(&mut self, key: u128, id: u64) -> Result<Option<Arc<Flight<R>>>, ()> {
+        if self.list.len() <= FEW {
+            // The common case, in one pass.
+            let at = (self.list.iter())
+                .position(|f| f.key == key && f.id == id)
+                .ok_or(())?;
+            return Ok(self.list.swap_remove(at).flight);
+        }
+        match self.find_mut(key) {
+            Some(flying) if flying.id == id => Ok(self.remove(key).flatten()),
+            _ => Err(()),
+        }
+    }
+
+    /// Removes the key, if in flight: `Some` with its [`Flight`], if a caller waits for it.
+    #[inline(always)]
+    pub(crate) fn remove(&mut self, key: u128) -> Option<Option<Arc<Flight<R>>>> {
         if self.list.len() <= FEW {
             let at = self.list.iter().position(|f| f.key == key)?;
-            return self.list.swap_remove(at).flight;
+            return Some(self.list.swap_remove(at).flight);
         }
         let at = self.index.remove(key)?;
         debug_assert!(
@@ -96,7 +127,13 @@ impl<R> Flights<R> {
         } else if let Some(moved) = self.list.get(at) {
             self.index.moved(moved.key, at);
         }
-        flying.flight
+        Some(flying.flight)
+    }
+
+    /// Removes every flight: the [`Flight`]s callers wait for.
+    pub(crate) fn clear(&mut self) -> Vec<Arc<Flight<R>>> {
+        self.index.clear();
+        self.list.drain(..).filter_map(|f| f.flight).collect()
     }
 
     /// How many keys are in flight, and how many of them have a [`Flight`].
@@ -151,6 +188,7 @@ mod tests {
                 key: key(i),
                 owner: i as usize,
                 flight: None,
+                id: i as u64,
             });
             let flying = flights.find_mut(key(i)).unwrap();
             if i % 3 == 0 {
@@ -159,7 +197,7 @@ mod tests {
         }
         // Remove all but a few, in an order that moves keys about.
         for i in (0..40).filter(|i| i % 4 != 1) {
-            let flight = flights.remove(key(i));
+            let flight = flights.remove(key(i)).unwrap();
             assert_eq!(flight.is_some(), i % 3 == 0, "key {i}");
             assert!(flights.find_mut(key(i)).is_none());
         }
@@ -172,13 +210,18 @@ mod tests {
         // Down past the list's length (the index cleared), and up past it again (rebuilt).
         let mut left: Vec<u128> = (0..40).filter(|i| i % 4 == 1).collect();
         for i in left.drain(..3) {
-            assert_eq!(flights.remove(key(i)).is_some(), i % 3 == 0, "key {i}");
+            assert_eq!(
+                flights.remove(key(i)).unwrap().is_some(),
+                i % 3 == 0,
+                "key {i}"
+            );
         }
         for i in 100..104 {
             flights.insert(Flying {
                 key: key(i),
                 owner: i as usize,
                 flight: None,
+                id: i as u64,
             });
             left.push(i);
         }

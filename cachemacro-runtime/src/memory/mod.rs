@@ -144,26 +144,44 @@ pub struct Memory<R> {
 pub struct Lead<'a, R: Clone, L> {
     cache: &'a MemoryCache<R, L>,
     key: u128,
+    /// The flight's id in its shard (see `flights.rs`).
+    id: u64,
+    /// The flight is no thread's own, and its computation was listed in `reentry`: so is the
+    /// user code that lands it.
+    listed: bool,
     landed: bool,
 }
 
 impl<R: Clone, L> Lead<'_, R, L> {
-    /// Stores `value`, if any, and ends the flight. True if stored.
-    fn land(mut self, value: Option<R>) -> bool {
+    /// Stores a clone of `kept`, if any, and ends the flight, handing the value to its waiters.
+    /// True if stored.
+    fn land(mut self, kept: Option<&R>) -> bool {
         let cache = self.cache;
-        let value = value.map(|value| (value, cache.expires_at()));
-        let given = value.is_some();
-        let removed = cache
-            .backend
-            .store
-            .finish(self.key, value, clock::now_ms(), cache.readers());
+        // User code runs here (the value's `Clone`, and its `CacheSize` under `max_bytes`): a
+        // memoized call of this key made in it must not wait for this very flight, so it runs as
+        // one made inside the body does (see `reentry`; a flight this thread owns tells it so
+        // without the listing).
+        let listed = self.listed.then(|| reentry::list(cache, self.key));
+        let value = kept.map(|kept| (kept.clone(), cache.expires_at()));
+        let finished =
+            cache
+                .backend
+                .store
+                .finish(self.key, self.id, value, clock::now_ms(), cache.readers());
         // Only now: if `finish` panics before it ends the flight (a value's `CacheSize` is user
-        // code), dropping this lead ends it, and the waiters do not wait forever. After it, a
-        // second end could end another leader's flight of the same key.
+        // code), dropping this lead ends it, and the waiters do not wait forever. After it, the
+        // id keeps a second end from ending another leader's flight of the same key.
         self.landed = true;
-        let stored = given && !removed.oversized();
-        cache.count(removed);
-        stored
+        if let (Some(waiters), Some(kept)) = (&finished.waiters, kept) {
+            // Should the clone panic, the waiters still wake (and look again).
+            let _ends = EndsFlight(waiters);
+            waiters.land_value(kept.clone());
+        }
+        drop(listed);
+        cache.count(finished.removed);
+        // Landed: nothing for `drop` to do (a lead holds no resource).
+        std::mem::forget(self);
+        finished.stored
     }
 }
 
@@ -171,13 +189,24 @@ impl<R: Clone, L> Drop for Lead<'_, R, L> {
     fn drop(&mut self) {
         if !self.landed {
             let cache = self.cache;
-            let removed =
-                cache
-                    .backend
-                    .store
-                    .finish(self.key, None, clock::now_ms(), cache.readers());
-            cache.count(removed);
+            let finished = cache.backend.store.finish(
+                self.key,
+                self.id,
+                None,
+                clock::now_ms(),
+                cache.readers(),
+            );
+            cache.count(finished.removed);
         }
+    }
+}
+
+/// Ends a flight with nothing when dropped, unless it has ended (a panic on the way to its end).
+struct EndsFlight<'a, R>(&'a Flight<R>);
+
+impl<R> Drop for EndsFlight<'_, R> {
+    fn drop(&mut self) {
+        self.0.land();
     }
 }
 
@@ -322,12 +351,14 @@ impl<R: Clone, L> MemoryCache<R, L> {
         {
             Some(Probe::Hit(value)) => Ok(Found::Value(value, None)),
             Some(Probe::Wait(flight)) => Err(flight),
-            Some(Probe::Lead) => {
+            Some(Probe::Lead(id)) => {
                 readers.miss(index);
                 Ok(Found::Compute {
                     lead: MemoryLead::Flight(Lead {
                         cache: self,
                         key,
+                        id,
+                        listed: !own,
                         landed: false,
                     }),
                     // A re-entrant call finds a flight this thread owns: no listing.
@@ -488,7 +519,7 @@ impl<R: Clone + Send + Sync + 'static, L: Layout> Protocol<R, L> for Memory<R> {
         kept: Option<&R>,
     ) -> bool {
         match lead {
-            MemoryLead::Flight(lead) => lead.land(kept.cloned()),
+            MemoryLead::Flight(lead) => lead.land(kept),
             MemoryLead::Unlocked(key) => kept.is_some_and(|kept| cache.put_now(key, kept)),
         }
     }

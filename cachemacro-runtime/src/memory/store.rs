@@ -33,6 +33,13 @@
 //! key made inside that computation finds the mark and runs its body uncached instead of waiting
 //! for itself, which spares the computation the `reentry` listing.
 //!
+//! A flight ends in the write that stores its value, and its waiters get that value from the
+//! flight, not from the table: another write may evict it before they look. A write of the key
+//! meanwhile (`remove`, `insert`: an invalidation, `f_refresh`, `clear`) detaches the flight:
+//! its waiters look again at once, later calls lead a new flight, and the detached one stores
+//! nothing when it ends, since its value may predate that write. Each flight has an id, so
+//! that a detached leader ends only its own flight.
+//!
 //! # Eviction
 //!
 //! Per shard, under its writer lock: a small FIFO (3% of the shard to start), a main FIFO, a
@@ -156,8 +163,20 @@ pub(crate) enum Probe<R> {
     Hit(R),
     /// Another caller is computing this key: wait for it, then look again.
     Wait(Arc<Flight<R>>),
-    /// Nobody is: compute it, then [`Store::finish`].
-    Lead,
+    /// Nobody is: compute it, then [`Store::finish`] the flight with this id.
+    Lead(u64),
+}
+
+/// What ending a flight came to ([`Store::finish`]).
+pub(crate) struct Finished<R> {
+    /// What the store took out to make room, for the caller to count and drop.
+    pub(crate) removed: Removed<R>,
+    /// The value is in the table.
+    pub(crate) stored: bool,
+    /// The callers waiting for the value stored: the leader hands each a clone, outside the
+    /// shard's lock. They do not look for it in the table, where a write since may have evicted
+    /// it, which would make one of them compute the key again.
+    pub(crate) waiters: Option<Arc<Flight<R>>>,
 }
 
 /// Clones a value: user code, run inside the lock's guard against re-entry.
@@ -510,8 +529,8 @@ impl<R: Clone> Store<R> {
         index: Index,
         readers: &Slots,
     ) -> Probe<R> {
-        self.lead_or_wait_as(key, now, index, readers, NO_OWNER, false)
-            .unwrap_or(Probe::Lead)
+        let probe = self.lead_or_wait_as(key, now, index, readers, NO_OWNER, false);
+        probe.expect("a flight of no thread is never its own")
     }
 
     /// `lead_or_wait` by the thread `me` (an address only it has while it
@@ -544,57 +563,81 @@ impl<R: Clone> Store<R> {
                 return Some(Probe::Hit(value));
             }
             let owner = if own { me } else { NO_OWNER };
+            let id = flights.next_id();
             flights.insert(Flying {
                 key,
                 owner,
                 flight: None,
+                id,
             });
-            Some(Probe::Lead)
+            Some(Probe::Lead(id))
         })
     }
 
-    /// Ends this caller's flight on `key` (from [`lead_or_wait_as`](Self::lead_or_wait_as)), storing
-    /// `value` in the same write if there is one. Its waiters, if any, then look again.
+    /// Ends this caller's flight `id` on `key` (from [`lead_or_wait_as`](Self::lead_or_wait_as)),
+    /// storing `value` in the same write if there is one. Without a value, its waiters look
+    /// again; with one, the caller hands them the value ([`Finished::waiters`]). A flight that
+    /// an invalidation, `clear` or a newer value detached meanwhile ([`insert`](Self::insert),
+    /// [`remove`](Self::remove)) stores nothing: its value predates that write.
     pub(crate) fn finish(
         &self,
         key: u128,
+        id: u64,
         value: Option<(R, u64)>,
         now: u64,
         readers: &Slots,
-    ) -> Removed<R> {
-        // Only the leader removes its key: the entry found is this caller's flight.
-        let end = |flights: &mut Flights<R>| flights.remove(key);
+    ) -> Finished<R> {
         let place = self.place(key);
-        let (mut removed, flight) = match value {
-            Some((value, expires_at)) => {
-                let charge = self.charge(&value);
-                self.write_at(place, readers, |table, flights| {
-                    (
-                        table.insert(key, value, expires_at, now, charge),
-                        end(flights),
-                    )
-                })
-            }
-            None => (
-                Removed::default(),
-                self.tables.locked(place, |_, flights| end(flights)),
-            ),
+        let unstored = |removed| Finished {
+            removed,
+            stored: false,
+            waiters: None,
         };
-        if let Some(flight) = flight {
-            // A value too large to store still reaches the flight's waiters.
-            match removed
-                .extra
-                .as_mut()
-                .and_then(|extra| extra.rejected.take())
-            {
-                Some(value) => flight.land_value(value),
-                None => flight.land(),
+        let Some((value, expires_at)) = value else {
+            if let Ok(Some(flight)) = self.tables.locked(place, |_, flights| flights.end(key, id)) {
+                flight.land();
             }
+            return unstored(Removed::default());
+        };
+        let charge = self.charge(&value);
+        let ended = self.write_at(place, readers, |table, flights| {
+            match flights.end(key, id) {
+                Ok(flight) => Ok((table.insert(key, value, expires_at, now, charge), flight)),
+                Err(()) => Err(value),
+            }
+        });
+        // Dropped here, outside the lock: a value's `Drop` is user code.
+        let (mut removed, flight) = match ended {
+            Ok(ended) => ended,
+            Err(out_of_date) => {
+                drop(out_of_date);
+                return unstored(Removed::default());
+            }
+        };
+        // A value too large to store still reaches the flight's waiters.
+        match removed
+            .extra
+            .as_mut()
+            .and_then(|extra| extra.rejected.take())
+        {
+            Some(rejected) => {
+                if let Some(flight) = flight {
+                    flight.land_value(rejected);
+                }
+                unstored(removed)
+            }
+            None => Finished {
+                removed,
+                stored: true,
+                waiters: flight,
+            },
         }
-        removed
     }
 
-    /// Stores `value` under `key`, replacing any entry.
+    /// Stores `value` under `key`, replacing any entry. A flight of the key in progress is
+    /// detached: its value, older than this one, will not replace it, and its waiters look again
+    /// now (and find this one).
+    #[inline]
     pub(crate) fn insert(
         &self,
         key: u128,
@@ -604,9 +647,14 @@ impl<R: Clone> Store<R> {
         readers: &Slots,
     ) -> Removed<R> {
         let charge = self.charge(&value);
-        self.write(key, readers, |table| {
-            table.insert(key, value, expires_at, now, charge)
-        })
+        let (removed, detached) = self.write_at(self.place(key), readers, |table, flights| {
+            let removed = table.insert(key, value, expires_at, now, charge);
+            (removed, flights.remove(key).flatten())
+        });
+        if let Some(flight) = detached {
+            flight.land();
+        }
+        removed
     }
 
     /// Ends the refresh of generation `generation` of `key`: stores `value` (with a new age) if
@@ -624,14 +672,18 @@ impl<R: Clone> Store<R> {
         readers: &Slots,
     ) -> Option<Removed<R>> {
         let charge = value.as_ref().map_or(0, |(value, _)| self.charge(value));
-        self.write(key, readers, |table| {
+        let landed = self.write(key, readers, |table| {
             let (bytes, max_bytes) = (table.bytes, table.max_bytes);
-            let entry = table
+            let Some(entry) = table
                 .entries
-                .find_mut(hash(key), |e| e.key == key && e.generation == generation)?;
+                .find_mut(hash(key), |e| e.key == key && e.generation == generation)
+            else {
+                // Handed back, to be dropped outside the lock: a value's `Drop` is user code.
+                return Err(value);
+            };
             entry.refreshing.store(false, Ordering::Relaxed);
             let Some((value, expires_at)) = value else {
-                return Some(Removed::default());
+                return Ok(Removed::default());
             };
             let held = bytes - entry.charge as usize;
             if charge <= MAX_CHARGE && held + charge <= max_bytes {
@@ -640,7 +692,7 @@ impl<R: Clone> Store<R> {
                 entry.charge = charge as u32;
                 table.bytes = held + charge;
                 let replaced = std::mem::replace(&mut entry.value, value);
-                return Some(Removed {
+                return Ok(Removed {
                     replaced: Some(replaced),
                     ..Removed::default()
                 });
@@ -648,25 +700,36 @@ impl<R: Clone> Store<R> {
             let old = table.remove(key);
             let mut removed = table.insert(key, value, expires_at, now, charge);
             removed.replaced = old;
-            Some(removed)
-        })
+            Ok(removed)
+        });
+        landed.ok()
     }
 
     /// Removes the entry under `key`; its value and whether it was live.
+    ///
+    /// A flight of the key in progress is detached: its value may predate what made the caller
+    /// invalidate, so it is not stored when it lands, and a call from now on computes the key
+    /// anew. Its waiters look again now.
     pub(crate) fn remove(&self, key: u128, now: u64, readers: &Slots) -> Option<(R, bool)> {
-        self.write(key, readers, |table| {
+        let (removed, detached) = self.write_at(self.place(key), readers, |table, flights| {
             let live = table
                 .entries
                 .find(hash(key), |e| e.key == key)
-                .map(|e| e.expires_at > now)?;
-            table.remove(key).map(|value| (value, live))
-        })
+                .map(|e| e.expires_at > now);
+            let removed = live.and_then(|live| table.remove(key).map(|value| (value, live)));
+            (removed, flights.remove(key).flatten())
+        });
+        if let Some(flight) = detached {
+            flight.land();
+        }
+        removed
     }
 
-    /// Empties every shard; flights in progress go on and store their values when they land.
+    /// Empties every shard, and detaches the flights in progress, as [`remove`](Self::remove)
+    /// does: they store nothing when they land.
     pub(crate) fn clear(&self, readers: &Slots) {
         for place in 0..self.tables.len() {
-            let old = self.write_at(place, readers, |table, _| {
+            let (old, detached) = self.write_at(place, readers, |table, flights| {
                 table.small.clear();
                 table.main.clear();
                 table.small_len = 0;
@@ -676,9 +739,12 @@ impl<R: Clone> Store<R> {
                 table.set_share(table.small_start);
                 table.drops = [0; 2];
                 table.bytes = 0;
-                std::mem::take(&mut table.entries)
+                (std::mem::take(&mut table.entries), flights.clear())
             });
             drop(old);
+            for flight in detached {
+                flight.land();
+            }
         }
     }
 
@@ -1139,9 +1205,10 @@ mod tests {
                     0 => drop(store.remove(key, round, &slots)),
                     1 => {
                         let index = crate::memory::per_thread::current();
-                        if let Probe::Lead = store.lead_or_wait(key, round, index, &slots) {
-                            let removed = store.finish(key, Some((size, u64::MAX)), round, &slots);
-                            oversized += u32::from(removed.oversized());
+                        if let Probe::Lead(id) = store.lead_or_wait(key, round, index, &slots) {
+                            let finished =
+                                store.finish(key, id, Some((size, u64::MAX)), round, &slots);
+                            oversized += u32::from(finished.removed.oversized());
                         }
                     }
                     2 => {
@@ -1640,7 +1707,9 @@ mod tests {
                 flights.counts()
             })
         };
-        assert!(matches!(store.lead_or_wait(1, 0, index, &slots), Probe::Lead));
+        let Probe::Lead(id) = store.lead_or_wait(1, 0, index, &slots) else {
+            panic!("the first caller leads")
+        };
         assert_eq!(made(&store), (1, 0), "a leader alone: published, no flight made");
         let Probe::Wait(first) = store.lead_or_wait(1, 0, index, &slots) else {
             panic!("a second caller waits")
@@ -1649,7 +1718,9 @@ mod tests {
             panic!("a third caller waits")
         };
         assert!(Arc::ptr_eq(&first, &second), "waiters share one flight");
-        store.finish(1, Some((7, u64::MAX)), 0, &slots);
+        let finished = store.finish(1, id, Some((7, u64::MAX)), 0, &slots);
+        assert!(finished.stored && finished.waiters.is_some_and(|w| Arc::ptr_eq(&w, &first)));
+        first.land_value(7);
         assert_eq!(made(&store), (0, 0));
         let mut waiting = std::pin::pin!(first.wait_async());
         let mut context = std::task::Context::from_waker(std::task::Waker::noop());
@@ -1664,9 +1735,13 @@ mod tests {
         let slots = readers();
         let index = crate::memory::per_thread::current();
         let keys: Vec<u128> = (0..3 * FEW as u128).map(|k| 5 << 64 | k).collect();
-        for &key in &keys {
-            assert!(matches!(store.lead_or_wait(key, 0, index, &slots), Probe::Lead));
-        }
+        let ids: Vec<u64> = keys
+            .iter()
+            .map(|&key| match store.lead_or_wait(key, 0, index, &slots) {
+                Probe::Lead(id) => id,
+                _ => panic!("the first caller of {key} leads"),
+            })
+            .collect();
         let waits: Vec<Arc<Flight<u64>>> = keys
             .iter()
             .map(|&key| match store.lead_or_wait(key, 0, index, &slots) {
@@ -1682,7 +1757,10 @@ mod tests {
         let order = (0..keys.len()).step_by(2).chain((1..keys.len()).step_by(2).rev());
         for (done, i) in order.enumerate() {
             assert!(!ended(&waits[i], context), "key {i} ended before its leader landed");
-            store.finish(keys[i], Some((i as u64, u64::MAX)), 0, &slots);
+            let finished = store.finish(keys[i], ids[i], Some((i as u64, u64::MAX)), 0, &slots);
+            let waiters = finished.waiters.expect("a caller waits");
+            assert!(Arc::ptr_eq(&waiters, &waits[i]));
+            waiters.land_value(i as u64);
             assert!(ended(&waits[i], context), "key {i}'s flight ended");
             let left = store.tables.locked(store.place(keys[i]), |_, f| f.counts().0);
             assert_eq!(left, keys.len() - done - 1);

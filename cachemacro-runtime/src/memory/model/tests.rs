@@ -232,8 +232,11 @@ fn call(store: &Store<u64>, slots: &Slots, k: u64) -> bool {
     }
     match store.lead_or_wait(key(0, k), 0, per_thread::current(), slots) {
         Probe::Hit(found) => assert_eq!(found, value(k, 1)),
-        Probe::Lead => {
-            store.finish(key(0, k), Some((value(k, 1), u64::MAX)), 0, slots);
+        Probe::Lead(id) => {
+            let finished = store.finish(key(0, k), id, Some((value(k, 1), u64::MAX)), 0, slots);
+            if let Some(waiters) = finished.waiters {
+                waiters.land_value(value(k, 1));
+            }
             return true;
         }
         Probe::Wait(flight) => {
