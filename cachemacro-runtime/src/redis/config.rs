@@ -114,24 +114,34 @@ impl fmt::Debug for RedisConfig {
     }
 }
 
-/// `scheme://user:password@host...` with the password replaced, so URLs can be logged.
+/// `scheme://user:password@host...` with the password replaced, so URLs can be logged; also the
+/// value of a `pass` or `password` query parameter (unix sockets take it there). Errs towards
+/// hiding more: the user part ends at the last `@`, since a password may hold a `/` or `@` that
+/// was not percent-encoded, and such a URL is invalid, which is when it gets logged.
 fn redact(url: &str) -> String {
     let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
         return url.to_owned();
     };
-    let authority_end = url[scheme_end..]
-        .find('/')
-        .map_or(url.len(), |i| scheme_end + i);
-    let Some(at) = url[scheme_end..authority_end]
-        .rfind('@')
-        .map(|i| scheme_end + i)
-    else {
-        return url.to_owned();
-    };
-    match url[scheme_end..at].find(':').map(|i| scheme_end + i) {
-        Some(colon) => format!("{}:***{}", &url[..colon], &url[at..]),
+    let mut out = match url[scheme_end..].rfind('@').map(|i| scheme_end + i) {
+        Some(at) => match url[scheme_end..at].find(':').map(|i| scheme_end + i) {
+            Some(colon) => format!("{}:***{}", &url[..colon], &url[at..]),
+            None => url.to_owned(),
+        },
         None => url.to_owned(),
+    };
+    if let Some(query) = out.find('?') {
+        let mut redacted = out[..=query].to_owned();
+        let pairs: Vec<String> = out[query + 1..]
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((name, _)) if name == "pass" || name == "password" => format!("{name}=***"),
+                _ => pair.to_owned(),
+            })
+            .collect();
+        redacted.push_str(&pairs.join("&"));
+        out = redacted;
     }
+    out
 }
 
 static PROCESS_CONFIG: OnceLock<RedisConfig> = OnceLock::new();
@@ -178,5 +188,26 @@ mod tests {
         assert_eq!(redact("redis://host:6379/"), "redis://host:6379/");
         assert_eq!(redact("redis://user@host/"), "redis://user@host/");
         assert_eq!(redact("not a url"), "not a url");
+    }
+
+    #[test]
+    fn redaction_hides_passwords_that_hold_url_delimiters() {
+        // Not percent-encoded, so the URL is invalid: the case in which it is logged.
+        assert_eq!(
+            redact("redis://:s3cr/t+pw@cache.internal:6379/0"),
+            "redis://:***@cache.internal:6379/0"
+        );
+        assert_eq!(
+            redact("redis://user:a@b/c?d@host/1"),
+            "redis://user:***@host/1"
+        );
+        assert_eq!(
+            redact("redis+unix:///run/redis.sock?db=1&pass=s3cret"),
+            "redis+unix:///run/redis.sock?db=1&pass=***"
+        );
+        assert_eq!(
+            redact("redis://:pw@host/0?password=x&protocol=resp3"),
+            "redis://:***@host/0?password=***&protocol=resp3"
+        );
     }
 }
