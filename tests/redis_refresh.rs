@@ -197,6 +197,12 @@ fn same(id: u32) -> Vec<u32> {
     vec![id; 3]
 }
 
+/// The expiry an entry's envelope carries (bytes 11 to 19, little-endian; `envelope.rs`).
+fn envelope_expiry(redis: &mut redis::Connection, key: &str) -> u64 {
+    let bytes: Vec<u8> = redis.get(key).expect("the entry");
+    u64::from_le_bytes(bytes[11..19].try_into().expect("a header"))
+}
+
 #[test]
 fn an_unchanged_value_renews_the_age_with_pexpire_and_no_set() {
     let Some(server) = RedisServer::start() else {
@@ -209,6 +215,7 @@ fn an_unchanged_value_renews_the_age_with_pexpire_and_no_set() {
     assert_eq!(same(4), [4, 4, 4]);
     let sets = set_calls(&mut redis);
     assert_eq!(sets, 1, "the miss wrote the value");
+    let expiry_before = envelope_expiry(&mut redis, &key);
     make_stale(&mut redis, &key);
     assert!(pttl(&mut redis, &key) <= STALE_PTTL_MS);
 
@@ -222,6 +229,10 @@ fn an_unchanged_value_renews_the_age_with_pexpire_and_no_set() {
     assert!(
         pttl(&mut redis, &key) > TTL_MS - REFRESH_AFTER_MS,
         "PEXPIRE renewed the age"
+    );
+    assert!(
+        envelope_expiry(&mut redis, &key) > expiry_before,
+        "and the expiry the envelope carries, which near tiers read"
     );
     assert_eq!(SAME_RUNS.load(Ordering::SeqCst), 2);
 

@@ -4,24 +4,53 @@
 //! | bytes | content |
 //! |---|---|
 //! | 0..2 | `cm`, so that a value written by something else is recognised |
-//! | 2 | the envelope format, now 1 (bumped if the header or the codec changes) |
+//! | 2 | the envelope format, now 2 (bumped if the header or the codec changes) |
 //! | 3..11 | the type tag: XXH3-64 of the return type as written, whitespace removed (after `#ok:` when only the `Ok` value of a `Result` is stored), little-endian |
-//! | 11.. | the value, [postcard](https://docs.rs/postcard)-encoded |
+//! | 11..19 | when the entry expires, in milliseconds since the Unix epoch by the writer's clock (0: never), little-endian: what a near tier may keep it for (Redis deletes an expired key only when it finds it, which can take minutes) |
+//! | 19.. | the value, [postcard](https://docs.rs/postcard)-encoded |
 //!
 //! A different format or type tag is a miss, not a wrong value: after a deploy that changes a
 //! function's return type, old entries are recomputed. Postcard is not self-describing, so a type
 //! that keeps its name but changes its fields needs a new `version = N` on the function.
 
 use std::fmt;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use xxhash_rust::xxh3::xxh3_64;
 
 const MAGIC: [u8; 2] = *b"cm";
-/// The envelope format written by this version of the crate.
-pub(crate) const FORMAT: u8 = 1;
-const HEADER_LEN: usize = 11;
+/// The envelope format written by this version of the crate (1: without the expiry).
+pub(crate) const FORMAT: u8 = 2;
+const TAG_END: usize = 11;
+const HEADER_LEN: usize = 19;
+/// Where an envelope keeps its expiry (the refresh's renewal script writes it at offset 11).
+pub(crate) const EXPIRY_BYTES: std::ops::Range<usize> = TAG_END..HEADER_LEN;
+
+/// Milliseconds since the Unix epoch: the clock that entries' expiries are written in, shared
+/// by the processes of a deployment (to within their clocks' skew).
+fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| {
+            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+        })
+}
+
+/// The expiry to write for an entry stored now with `ttl_ms` (0: none).
+pub(crate) fn expiry(ttl_ms: u64) -> u64 {
+    match ttl_ms {
+        0 => 0,
+        ttl => unix_ms().saturating_add(ttl).max(1),
+    }
+}
+
+/// What is left of an entry's life: `None` if it never expires, else the milliseconds until
+/// its expiry (0: expired, by this process' clock).
+pub(crate) fn remaining(expires_at: u64) -> Option<u64> {
+    (expires_at != 0).then(|| expires_at.saturating_sub(unix_ms()))
+}
 
 /// The tag of a return type as the macro spells it (`stringify!`), blind to spacing.
 pub(crate) fn type_tag(ret_type: &str) -> u64 {
@@ -60,16 +89,27 @@ impl fmt::Display for EnvelopeError {
     }
 }
 
-/// Serializes `value` into an envelope of at most `limit` bytes.
+/// Whether two envelopes hold the same value of the same type, whatever their expiries.
+pub(crate) fn same_value(one: &[u8], other: &[u8]) -> bool {
+    let (Some(one_head), Some(other_head)) = (one.get(..TAG_END), other.get(..TAG_END)) else {
+        return one == other;
+    };
+    one_head == other_head && one.get(HEADER_LEN..) == other.get(HEADER_LEN..)
+}
+
+/// Serializes `value`, expiring at `expires_at` ([`expiry`]), into an envelope of at most `limit`
+/// bytes.
 pub(crate) fn encode<R: Serialize>(
     tag: u64,
     value: &R,
+    expires_at: u64,
     limit: usize,
 ) -> Result<Vec<u8>, EnvelopeError> {
     let mut bytes = Vec::with_capacity(64);
     bytes.extend_from_slice(&MAGIC);
     bytes.push(FORMAT);
     bytes.extend_from_slice(&tag.to_le_bytes());
+    bytes.extend_from_slice(&expires_at.to_le_bytes());
     let bytes = postcard::to_extend(value, bytes).map_err(EnvelopeError::Codec)?;
     if bytes.len() > limit {
         return Err(EnvelopeError::TooLarge {
@@ -80,12 +120,13 @@ pub(crate) fn encode<R: Serialize>(
     Ok(bytes)
 }
 
-/// The value in an envelope of type `tag`; the size is checked before anything is decoded.
+/// The value in an envelope of type `tag`, and its expiry (0: never); the size is checked before
+/// anything is decoded.
 pub(crate) fn decode<R: DeserializeOwned>(
     tag: u64,
     bytes: &[u8],
     limit: usize,
-) -> Result<R, EnvelopeError> {
+) -> Result<(R, u64), EnvelopeError> {
     if bytes.len() > limit {
         return Err(EnvelopeError::TooLarge {
             len: bytes.len(),
@@ -98,13 +139,17 @@ pub(crate) fn decode<R: DeserializeOwned>(
     if bytes[2] != FORMAT {
         return Err(EnvelopeError::OtherFormat(bytes[2]));
     }
-    let mut stored_tag = [0; 8];
-    stored_tag.copy_from_slice(&bytes[3..HEADER_LEN]);
-    if u64::from_le_bytes(stored_tag) != tag {
+    let word = |at: usize| {
+        let mut word = [0; 8];
+        word.copy_from_slice(&bytes[at..at + 8]);
+        u64::from_le_bytes(word)
+    };
+    if word(3) != tag {
         return Err(EnvelopeError::OtherType);
     }
+    let expires_at = word(TAG_END);
     match postcard::take_from_bytes(&bytes[HEADER_LEN..]) {
-        Ok((value, [])) => Ok(value),
+        Ok((value, [])) => Ok((value, expires_at)),
         // Trailing bytes mean the stored value is not of this shape, even if a prefix decoded.
         Ok(_) => Err(EnvelopeError::Codec(
             postcard::Error::DeserializeBadEncoding,
@@ -123,12 +168,32 @@ mod tests {
     fn values_round_trip() {
         let tag = type_tag("Vec<(u32, String)>");
         let value = vec![(1u32, "one".to_owned()), (2, "two".to_owned())];
-        let bytes = encode(tag, &value, LIMIT).unwrap();
-        assert_eq!(&bytes[..3], b"cm\x01");
+        let bytes = encode(tag, &value, 1234, LIMIT).unwrap();
+        assert_eq!(&bytes[..3], b"cm\x02");
         assert_eq!(
             decode::<Vec<(u32, String)>>(tag, &bytes, LIMIT).unwrap(),
-            value
+            (value, 1234)
         );
+    }
+
+    #[test]
+    fn the_expiry_is_the_writers_clock_plus_the_ttl() {
+        assert_eq!((expiry(0), remaining(0)), (0, None), "no ttl: never");
+        let expires_at = expiry(60_000);
+        let left = remaining(expires_at).unwrap();
+        assert!((59_000..=60_000).contains(&left), "{left}");
+        assert_eq!(remaining(1), Some(0), "long past");
+    }
+
+    #[test]
+    fn the_same_value_is_recognised_whatever_its_expiry() {
+        let tag = type_tag("String");
+        let value = "v".to_owned();
+        let (a, b) = (encode(tag, &value, 1, LIMIT), encode(tag, &value, 2, LIMIT));
+        assert!(same_value(&a.unwrap(), &b.unwrap()));
+        let other = encode(tag, &"w".to_owned(), 1, LIMIT).unwrap();
+        assert!(!same_value(&encode(tag, &value, 1, LIMIT).unwrap(), &other));
+        assert!(!same_value(b"cm", b"cn"));
     }
 
     #[test]
@@ -139,7 +204,7 @@ mod tests {
 
     #[test]
     fn another_type_is_rejected() {
-        let bytes = encode(type_tag("u64"), &7u64, LIMIT).unwrap();
+        let bytes = encode(type_tag("u64"), &7u64, 0, LIMIT).unwrap();
         assert!(matches!(
             decode::<u64>(type_tag("u32"), &bytes, LIMIT),
             Err(EnvelopeError::OtherType)
@@ -153,7 +218,7 @@ mod tests {
             decode::<String>(tag, b"hello world, not ours", LIMIT),
             Err(EnvelopeError::NotAnEnvelope)
         ));
-        let bytes = encode(tag, &"a long enough string".to_owned(), LIMIT).unwrap();
+        let bytes = encode(tag, &"a long enough string".to_owned(), 0, LIMIT).unwrap();
         assert!(decode::<String>(tag, &bytes[..bytes.len() - 3], LIMIT).is_err());
         let mut longer = bytes.clone();
         longer.push(0);
@@ -171,10 +236,10 @@ mod tests {
         let tag = type_tag("Vec<u8>");
         let big = vec![0u8; 100];
         assert!(matches!(
-            encode(tag, &big, 50),
+            encode(tag, &big, 0, 50),
             Err(EnvelopeError::TooLarge { .. })
         ));
-        let bytes = encode(tag, &big, LIMIT).unwrap();
+        let bytes = encode(tag, &big, 0, LIMIT).unwrap();
         assert!(matches!(
             decode::<Vec<u8>>(tag, &bytes, 50),
             Err(EnvelopeError::TooLarge { .. })

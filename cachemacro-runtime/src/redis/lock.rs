@@ -48,6 +48,7 @@ use ::redis::aio::ConnectionManager;
 use ::redis::{FromRedisValue, Script};
 
 use super::connection::{Attempt, Failure, pause};
+use super::lookup::Stored;
 use super::{RedisCache, Target};
 use crate::layout::Layout;
 use crate::stats::Counters;
@@ -187,7 +188,7 @@ fn token() -> String {
 /// What claiming a missing entry came to.
 pub(super) enum Claim<R> {
     /// Another process stored it: a hit.
-    Value(R),
+    Value(Stored<R>),
     /// The lock is this caller's: compute, store, then [`release_now`](Held::release_now).
     Held(Held),
     /// Redis failed, or the entry cannot be waited for: compute without the lock.
@@ -429,7 +430,7 @@ where
                 held.disarm();
                 // Unreadable (another type, corrupt): counted; computed and overwritten here.
                 return Step::Done(match self.decode(&bytes, &claiming.target) {
-                    Some(value) => Claim::Value(value),
+                    Some(stored) => Claim::Value(stored),
                     None => Claim::Open,
                 });
             }

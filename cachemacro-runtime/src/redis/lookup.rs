@@ -84,11 +84,11 @@ where
         &'a self,
         looking: Looking<'a, R>,
         leader: Option<Leader<'a, R>>,
-        entry: Option<(R, Option<(Slot, Vec<u8>)>)>,
+        entry: Option<(Stored<R>, Option<(Slot, Vec<u8>)>)>,
         absent: bool,
     ) -> Found<R, RedisLead<'a, R>, Stale> {
-        if let Some((value, stale)) = entry {
-            return self.found(looking, leader, value, stale);
+        if let Some((stored, stale)) = entry {
+            return self.found(looking, leader, stored, stale);
         }
         let Looking {
             key,
@@ -103,13 +103,13 @@ where
         let mut held = None;
         if absent && self.config.lock == Lock::Redis {
             match self.claim(&target, &redis_key).await {
-                Claim::Value(value) => {
+                Claim::Value(stored) => {
                     self.counters.hit();
                     if let Some(near) = near {
-                        near.fill(ticket, key, &value, self.config.ttl_ms);
+                        self.keep_near(near, ticket, key, &stored);
                     }
-                    finish(leader, &value);
-                    return Found::Value(value, None);
+                    finish(leader, &stored.value);
+                    return Found::Value(stored.value, None);
                 }
                 Claim::Held(lock) => held = Some(lock),
                 Claim::Open => {}
@@ -135,13 +135,14 @@ where
         &'a self,
         looking: Looking<'a, R>,
         leader: Option<Leader<'a, R>>,
-        value: R,
+        stored: Stored<R>,
         stale: Option<(Slot, Vec<u8>)>,
     ) -> Found<R, RedisLead<'a, R>, Stale> {
         self.counters.hit();
         if let Some(near) = looking.near {
-            near.fill(looking.ticket, looking.key, &value, self.config.ttl_ms);
+            self.keep_near(near, looking.ticket, looking.key, &stored);
         }
+        let value = stored.value;
         finish(leader, &value);
         let stale = stale.map(|(slot, bytes)| Stale {
             _slot: slot,
@@ -152,12 +153,24 @@ where
         Found::Value(value, stale)
     }
 
+    /// Keeps a value read from Redis in the near tier for what is left of its life there: its
+    /// expiry, written in the envelope, bounds it (Redis deletes an expired key, which sends the
+    /// tier an invalidation, only when it finds it). A value expired by this process' clock is
+    /// returned but not kept.
+    fn keep_near(&self, near: &Near<R>, ticket: Option<Ticket>, key: u128, stored: &Stored<R>) {
+        match envelope::remaining(stored.expires_at) {
+            None => near.fill(ticket, key, &stored.value, self.config.ttl_ms),
+            Some(0) => {}
+            Some(left) => near.fill(ticket, key, &stored.value, left),
+        }
+    }
+
     /// The value in a `GET` reply, if there is a readable one; counts and logs the failures.
     pub(super) fn read(
         &self,
         fetched: Result<Option<Vec<u8>>, Failure>,
         target: &Target,
-    ) -> Option<R> {
+    ) -> Option<Stored<R>> {
         let bytes = match fetched {
             Ok(bytes) => bytes?,
             Err(failure) => {
@@ -169,13 +182,13 @@ where
     }
 
     /// The value in stored bytes, if they are readable; counts and logs the failure.
-    pub(super) fn decode(&self, bytes: &[u8], target: &Target) -> Option<R> {
+    pub(super) fn decode(&self, bytes: &[u8], target: &Target) -> Option<Stored<R>> {
         match envelope::decode(
             self.backend.type_tag,
             bytes,
             target.settings.max_value_bytes,
         ) {
-            Ok(stored) => Some(stored),
+            Ok((value, expires_at)) => Some(Stored { value, expires_at }),
             Err(error) => {
                 self.failed("decode", &error);
                 None
@@ -229,6 +242,7 @@ where
         match envelope::encode(
             self.backend.type_tag,
             value,
+            envelope::expiry(self.config.ttl_ms),
             target.settings.max_value_bytes,
         ) {
             Ok(bytes) => Some(bytes),
@@ -248,6 +262,12 @@ where
         }
         command
     }
+}
+
+/// A value read from Redis, and when it expires there ([`envelope::remaining`]).
+pub(super) struct Stored<R> {
+    pub(super) value: R,
+    pub(super) expires_at: u64,
 }
 
 /// Hands `value` to this process' waiters, if there is a flight.
@@ -366,8 +386,8 @@ where
         // multiplexed connection rather than one each.
         let fetched = target.connection.command_now(target.timeout(), &command)?;
         let absent = matches!(fetched, Ok(None));
-        if let Some(value) = cache.read(fetched, target) {
-            return Some(cache.found(looking, None, value, None));
+        if let Some(stored) = cache.read(fetched, target) {
+            return Some(cache.found(looking, None, stored, None));
         }
         let leader = cache.lead_now(key)?;
         if cache.backend.flights.ended() != ended {

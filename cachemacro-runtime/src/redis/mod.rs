@@ -139,7 +139,7 @@
 //! finds the entry still stale: a process whose refresh another process is running, or has just
 //! landed, skips its own (counted in `refreshes_skipped`), so a key is refreshed once, not once
 //! per process. A refresh whose encoded value is unchanged renews the entry's age with
-//! `PEXPIRE` and writes no value; a changed value is written with a full `ttl`; a failed one
+//! `PEXPIRE` (and the expiry its envelope carries) and writes no value; a changed value is written with a full `ttl`; a failed one
 //! (an uncached `Err`, a panic) keeps the old value and its age. Refreshes are counted in
 //! [`Stats`](crate::Stats)' `refreshes_*` fields.
 //!
@@ -165,8 +165,11 @@
 //!   nor from the moment its loss is noticed (redis-rs reports the closed socket) until it is
 //!   back; the tier is emptied each time, since invalidations may have been missed meanwhile.
 //!   Calls meanwhile read Redis as without a tier. The tracker reconnects after 100 ms pauses.
-//! - Entries stay at most `near_ttl` (default: the `ttl`) from when they entered. A read value
-//!   entered with its remaining Redis lifetime unknown: its expiry in Redis sends an invalidation.
+//! - Entries stay at most `near_ttl` (default: the `ttl`) from when they entered, and a value
+//!   read from Redis at most what is left of its life there: each stored value carries its expiry
+//!   (by the writer's clock; see `envelope.rs`), so no near hit serves a value older than its
+//!   `ttl`, to within the skew between the processes' clocks. (Redis announces an expired key
+//!   only once it deletes it, which on a server with many keys can take minutes.)
 //! - What is not covered: a tracking connection that is silently cut (no FIN or RST reaches this
 //!   process) keeps the tier serving until the operating system reports the socket dead, bounded
 //!   by `near_ttl`; and `configure()` after the first call keeps the tier tracking the first

@@ -11,9 +11,10 @@
 //! skipped and counted in `refreshes_skipped`. The lock is released before the outcome is
 //! counted.
 //!
-//! A finished refresh compares the encoded bytes of its value with those it was scheduled for.
-//! Equal, it sends `PEXPIRE key ttl`: the value is not rewritten, and the entry is young again for
-//! every process. Different, it sends `SET key value PX ttl XX`. Both leave a key that is gone
+//! A finished refresh compares the encoded bytes of its value with those it was scheduled for
+//! (but for the expiry they carry). Equal, it sends a script that runs `PEXPIRE key ttl` and
+//! writes the new expiry into the envelope (`SETRANGE`, 8 bytes): the value is not rewritten, and
+//! the entry is young again for every process. Different, it sends `SET key value PX ttl XX`. Both leave a key that is gone
 //! (invalidated, cleared or expired meanwhile) gone, as the in-process backend does. A refresh
 //! that fails (an `Err` that is not cached, a panic) sends nothing: the old value is served until
 //! a later stale hit tries again, or until `ttl`.
@@ -28,8 +29,8 @@ use parking_lot::Mutex;
 
 use super::connection::{Attempt, Failure, query_pipeline};
 use super::lock::Turn;
-use super::lookup::get_command;
-use super::{RedisCache, Target};
+use super::lookup::{Stored, get_command};
+use super::{RedisCache, Target, envelope};
 use crate::layout::{Keep, Layout, kept};
 use crate::stats::Counters;
 use crate::{reentry, refresh};
@@ -64,7 +65,14 @@ pub struct Stale {
     pub(super) bytes: Vec<u8>,
 }
 
-/// What a finished refresh renews: the age alone (`PEXPIRE`), or the value (`SET ... XX`).
+/// `KEYS`: an entry. `ARGV`: its ttl in ms, and its envelope's new expiry field. Renews the
+/// entry's age and that field if the entry is still there: replies 1, or 0 if it is gone.
+/// Sent with `EVAL` (a short script, once per refresh).
+const RENEW: &str = "if redis.call('PEXPIRE', KEYS[1], ARGV[1]) == 1 then \
+redis.call('SETRANGE', KEYS[1], 11, ARGV[2]) return 1 end return 0";
+
+/// What a finished refresh renews: the age alone (`PEXPIRE`, and the expiry in the envelope), or
+/// the value (`SET ... XX`).
 #[derive(Clone, Copy)]
 enum Renewal {
     Unchanged,
@@ -83,7 +91,7 @@ enum Landed {
 
 /// A readable entry and whether it is old enough to refresh.
 struct Aged<R> {
-    value: R,
+    stored: Stored<R>,
     bytes: Vec<u8>,
     stale: bool,
 }
@@ -102,7 +110,7 @@ where
         key: u128,
         target: &Target,
         redis_key: &str,
-    ) -> (Option<(R, Option<(Slot, Vec<u8>)>)>, bool) {
+    ) -> (Option<(Stored<R>, Option<(Slot, Vec<u8>)>)>, bool) {
         if self.config.refresh_after_ms == 0 {
             let fetched = target
                 .connection
@@ -110,7 +118,7 @@ where
                 .await;
             let absent = matches!(fetched, Ok(None));
             return (
-                self.read(fetched, target).map(|value| (value, None)),
+                self.read(fetched, target).map(|stored| (stored, None)),
                 absent,
             );
         }
@@ -128,7 +136,7 @@ where
                 .then(|| self.refresh_slot(key))
                 .flatten()
                 .map(|slot| (slot, entry.bytes));
-            (entry.value, stale)
+            (entry.stored, stale)
         });
         (entry, absent)
     }
@@ -186,7 +194,7 @@ where
                 return None;
             }
         };
-        let value = self.decode(&bytes, target)?;
+        let stored = self.decode(&bytes, target)?;
         // `PTTL` is negative for a key without expiry (written by something else: refreshing
         // gives it one) or one that expired between the two commands (the refresh then finds
         // it gone and writes nothing).
@@ -197,7 +205,7 @@ where
             Err(_) => true,
         };
         Some(Aged {
-            value,
+            stored,
             bytes,
             stale,
         })
@@ -235,9 +243,16 @@ where
         let Some(bytes) = self.encode(value, &stale.target) else {
             return Err(Landed::NotEncoded);
         };
-        Ok(if bytes == stale.bytes {
-            let mut command = ::redis::cmd("PEXPIRE");
-            command.arg(&stale.redis_key).arg(self.config.ttl_ms);
+        Ok(if envelope::same_value(&bytes, &stale.bytes) {
+            // The age renewed, and with it the expiry the envelope carries (which near tiers
+            // read), without sending the value again.
+            let mut command = ::redis::cmd("EVAL");
+            command
+                .arg(RENEW)
+                .arg(1)
+                .arg(&stale.redis_key)
+                .arg(self.config.ttl_ms)
+                .arg(&bytes[envelope::EXPIRY_BYTES]);
             (command, Renewal::Unchanged)
         } else {
             let mut command = self.set_bytes_command(&stale.redis_key, bytes);
