@@ -280,3 +280,54 @@ fn async_calls_hit_the_near_tier() {
     );
     assert_eq!(ASYNC_RUNS.load(Ordering::SeqCst), 1);
 }
+
+// --- a server that refuses tracking is asked again ever more rarely ---
+
+#[memoize(ttl = 60, backend = "redis", near = 10, name = "near::refused")]
+fn refused(id: u64) -> u64 {
+    id * 10
+}
+
+/// Connections the server has accepted so far (`INFO stats`).
+fn connections_received(admin: &mut redis::Connection) -> u64 {
+    let info: String = redis::cmd("INFO")
+        .arg("stats")
+        .query(admin)
+        .expect("INFO answers");
+    info.lines()
+        .find_map(|line| line.strip_prefix("total_connections_received:"))
+        .map(|count| count.trim().parse().expect("a count"))
+        .expect("total_connections_received")
+}
+
+#[test]
+fn a_refused_client_tracking_is_tried_again_with_growing_pauses() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let mut admin = server.client();
+    // A user who may do anything but turn tracking on.
+    let _: () = redis::cmd("ACL")
+        .arg(&[
+            "SETUSER",
+            "cache",
+            "on",
+            ">pw",
+            "~*",
+            "+@all",
+            "-client|tracking",
+        ])
+        .query(&mut admin)
+        .expect("ACL SETUSER");
+    let url = format!("redis://cache:pw@127.0.0.1:{}/", server.port());
+    refused_cache().configure(RedisConfig::new().url(url).namespace(NAMESPACE));
+    assert_eq!(refused(1), 10, "calls are served from Redis all the same");
+    let before = connections_received(&mut admin);
+    // Watched for 3 s: 100 ms pauses would make about 30 attempts (each a new connection);
+    // pauses doubling from 100 ms, 5.
+    std::thread::sleep(Duration::from_secs(3));
+    let attempts = connections_received(&mut admin) - before;
+    assert!(attempts <= 8, "{attempts} tracking connections in 3 s");
+    assert_eq!(refused(1), 10);
+    assert_eq!(refused_cache().stats().near_hits, 0, "nothing served near");
+}

@@ -164,7 +164,9 @@
 //! - Nothing is served from the tier until the tracking connection is established and tracking,
 //!   nor from the moment its loss is noticed (redis-rs reports the closed socket) until it is
 //!   back; the tier is emptied each time, since invalidations may have been missed meanwhile.
-//!   Calls meanwhile read Redis as without a tier. The tracker reconnects after 100 ms pauses.
+//!   Calls meanwhile read Redis as without a tier. The tracker reconnects after a 100 ms
+//!   pause, doubled after each attempt that fails in a row (the server down, or refusing
+//!   `CLIENT TRACKING` to this user) up to 10 s; a lasting refusal is logged once per 10 s.
 //! - Entries stay at most `near_ttl` (default: the `ttl`) from when they entered, and a value
 //!   read from Redis at most what is left of its life there: each stored value carries its expiry
 //!   (by the writer's clock; see `envelope.rs`), so no near hit serves a value older than its

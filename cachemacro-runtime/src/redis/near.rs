@@ -35,8 +35,13 @@ use crate::memory::store::{Read, Store};
 /// [`Near::tracked`] before the first tracker starts.
 const UNTRACKED: u64 = u64::MAX;
 
-/// How long the tracker waits before connecting again after its connection failed or dropped.
+/// How long the tracker waits before connecting again after its connection failed or dropped;
+/// doubled after each attempt that fails in a row (the server down, or refusing `CLIENT
+/// TRACKING` to this user), up to [`MAX_RECONNECT_PAUSE`].
 const RECONNECT_PAUSE: Duration = Duration::from_millis(100);
+
+/// The longest pause between two attempts: also how often a lasting refusal is logged.
+const MAX_RECONNECT_PAUSE: Duration = Duration::from_secs(10);
 
 /// The near tier of one function.
 pub(crate) struct Near<R> {
@@ -315,21 +320,30 @@ async fn track<R: Clone + Send + Sync + 'static>(
     client: ::redis::Client,
     prefix: String,
 ) {
+    let mut pause = RECONNECT_PAUSE;
     loop {
-        if let Some(connection) = establish(&shared, &client, &prefix).await {
+        // Logged at the first failure of a run, then once per longest pause.
+        let loud = pause == RECONNECT_PAUSE || pause == MAX_RECONNECT_PAUSE;
+        if let Some(connection) = establish(&shared, &client, &prefix, loud).await {
+            pause = RECONNECT_PAUSE;
             shared.set_live(true);
             shared.dropped.notified().await;
             shared.set_live(false);
             drop(connection);
+            tokio::time::sleep(pause).await;
+        } else {
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(MAX_RECONNECT_PAUSE);
         }
-        tokio::time::sleep(RECONNECT_PAUSE).await;
     }
 }
 
+/// A connection tracking `prefix`, or `None` (logged as a warning if `loud`, else at debug level).
 async fn establish<R: Clone + Send + Sync + 'static>(
     shared: &Arc<Shared<R>>,
     client: &::redis::Client,
     prefix: &str,
+    loud: bool,
 ) -> Option<MultiplexedConnection> {
     let sink = Arc::clone(shared);
     let sink_prefix = prefix.to_owned();
@@ -360,7 +374,11 @@ async fn establish<R: Clone + Send + Sync + 'static>(
     match command.query_async::<()>(&mut connection).await {
         Ok(()) => Some(connection),
         Err(error) => {
-            tracing::warn!(%error, "cachemacro: near tier: CLIENT TRACKING refused");
+            if loud {
+                tracing::warn!(%error, "cachemacro: near tier: CLIENT TRACKING refused");
+            } else {
+                tracing::debug!(%error, "cachemacro: near tier: CLIENT TRACKING refused");
+            }
             None
         }
     }
