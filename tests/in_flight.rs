@@ -206,3 +206,58 @@ fn a_waiter_gets_the_leaders_value_though_it_was_evicted_before_the_waiter_looke
     let stats = one_slot_cache().stats();
     assert_eq!((stats.hits, stats.misses), (1, 2));
 }
+
+// ---------------------------------------------------------------------------------------------
+// The leader clones the value for its waiters: a panic in that clone is theirs, not its caller's.
+
+/// Panics on its clone number `BRITTLE_PANIC_AT` (counted from 0 in `BRITTLE_CLONES`).
+#[derive(Debug, PartialEq)]
+struct Brittle(u64);
+
+static BRITTLE_CLONES: AtomicUsize = AtomicUsize::new(0);
+static BRITTLE_PANIC_AT: AtomicUsize = AtomicUsize::new(usize::MAX);
+static BRITTLE_RUNS: AtomicUsize = AtomicUsize::new(0);
+static BRITTLE_HOLD: Hold = Hold::new();
+
+impl Clone for Brittle {
+    fn clone(&self) -> Self {
+        let n = BRITTLE_CLONES.fetch_add(1, Ordering::SeqCst);
+        if n == BRITTLE_PANIC_AT.load(Ordering::SeqCst) {
+            panic!("clone {n} panics");
+        }
+        Brittle(self.0)
+    }
+}
+
+#[memoize(capacity = 1)]
+async fn brittle(k: u64) -> Brittle {
+    if k == 1 && BRITTLE_RUNS.fetch_add(1, Ordering::SeqCst) == 0 {
+        BRITTLE_HOLD.hold().await;
+    }
+    Brittle(k)
+}
+
+#[test]
+fn a_panic_in_the_clone_for_the_waiters_fails_neither_the_leader_nor_them() {
+    assert_eq!(run("key 2", brittle(2)), Brittle(2));
+    BRITTLE_HOLD.arm();
+    let leader = spawn_on_runtime(brittle(1));
+    BRITTLE_HOLD.wait_entered();
+    let mut waiter = Box::pin(brittle(1));
+    assert!(poll_once(waiter.as_mut()).is_pending());
+    // From now on, clone 0 is the one stored, clone 1 the one for the waiter.
+    BRITTLE_CLONES.store(0, Ordering::SeqCst);
+    BRITTLE_PANIC_AT.store(1, Ordering::SeqCst);
+    BRITTLE_HOLD.release();
+    let led = deadline::within("the leader", DEADLINE, move || leader.join());
+    BRITTLE_PANIC_AT.store(usize::MAX, Ordering::SeqCst);
+    assert_eq!(led.ok(), Some(Brittle(1)), "the leader returns its value");
+    assert_eq!(
+        brittle_cache().stats().evictions,
+        1,
+        "key 2 evicted, and counted"
+    );
+    // The waiter looks again and finds the value stored.
+    assert_eq!(poll_once(waiter.as_mut()), Poll::Ready(Brittle(1)));
+    assert_eq!(BRITTLE_RUNS.load(Ordering::SeqCst), 1);
+}

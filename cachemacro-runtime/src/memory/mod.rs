@@ -80,6 +80,7 @@
 //! marks.
 
 use std::future::Future;
+use std::panic;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -172,13 +173,18 @@ impl<R: Clone, L> Lead<'_, R, L> {
         // code), dropping this lead ends it, and the waiters do not wait forever. After it, the
         // id keeps a second end from ending another leader's flight of the same key.
         self.landed = true;
+        cache.count(finished.removed);
         if let (Some(waiters), Some(kept)) = (&finished.waiters, kept) {
-            // Should the clone panic, the waiters still wake (and look again).
+            // The waiters' clone is theirs, not this caller's: should it panic, this call
+            // returns its value all the same, and the waiters look again (each then clones
+            // from the table, in its own call).
             let _ends = EndsFlight(waiters);
-            waiters.land_value(kept.clone());
+            let clone = panic::catch_unwind(panic::AssertUnwindSafe(|| kept.clone()));
+            if let Ok(value) = clone {
+                waiters.land_value(value);
+            }
         }
         drop(listed);
-        cache.count(finished.removed);
         // Landed: nothing for `drop` to do (a lead holds no resource).
         std::mem::forget(self);
         finished.stored
@@ -231,7 +237,8 @@ type Step<'a, R, L> = Result<MemoryFound<'a, R, L>, Arc<Flight<R>>>;
 /// What lands a computed value.
 #[doc(hidden)]
 pub enum MemoryLead<'a, R: Clone, L> {
-    /// This caller's flight: waiters look again once it lands.
+    /// This caller's flight: its waiters get the value it lands (or look again if it lands
+    /// none, or was detached).
     Flight(Lead<'a, R, L>),
     /// `lock = "none"`: stored without a flight.
     Unlocked(u128),
@@ -448,7 +455,7 @@ impl<R: Clone + Send + Sync + 'static> Backend<R> for Memory<R> {
 
     async fn clear<L>(cache: &Cache<R, L, Self>) {
         if !cache.refuse_write_in_read("clear") {
-            cache.backend.store.clear(cache.readers());
+            drop(cache.backend.store.clear(cache.readers()));
         }
     }
 }
@@ -476,8 +483,8 @@ impl<R: Clone + Send + Sync + 'static, L: Layout> Protocol<R, L> for Memory<R> {
         None
     }
 
-    /// Looks again after each flight it waits for: the leader stores its value before ending
-    /// the flight, so the next look finds it.
+    /// Waits for the flight of another caller, if there is one: its value, or, if it ended
+    /// without one (or was detached), another look.
     async fn find(
         cache: &MemoryCache<R, L>,
         key: u128,

@@ -726,8 +726,11 @@ impl<R: Clone> Store<R> {
     }
 
     /// Empties every shard, and detaches the flights in progress, as [`remove`](Self::remove)
-    /// does: they store nothing when they land.
-    pub(crate) fn clear(&self, readers: &Slots) {
+    /// does: they store nothing when they land. Returns what it took out, for the caller to drop
+    /// (user code: outside any lock of its own).
+    #[must_use = "the entries taken out, to be dropped outside the caller's locks"]
+    pub(crate) fn clear(&self, readers: &Slots) -> Vec<impl Sized> {
+        let mut taken = Vec::with_capacity(self.tables.len());
         for place in 0..self.tables.len() {
             let (old, detached) = self.write_at(place, readers, |table, flights| {
                 table.small.clear();
@@ -741,11 +744,12 @@ impl<R: Clone> Store<R> {
                 table.bytes = 0;
                 (std::mem::take(&mut table.entries), flights.clear())
             });
-            drop(old);
+            taken.push(old);
             for flight in detached {
                 flight.land();
             }
         }
+        taken
     }
 
     /// Entries held now (as of each shard's last write).

@@ -245,16 +245,18 @@ impl<R: Clone> Shared<R> {
         }
     }
 
-    /// Counts an invalidation and drops `key` (every key: `None`).
+    /// Counts an invalidation and drops `key` (every key: `None`). The values go after the gate
+    /// is released: a value's `Drop` is user code, which may call this function.
     fn forget(&self, key: Option<u128>) {
         let mut gate = self.gate.lock();
         *gate += 1;
         let now = clock::now_ms();
-        match key {
-            Some(key) => drop(self.store.remove(key, now, &self.readers)),
-            None => self.store.clear(&self.readers),
-        }
+        let (removed, cleared) = match key {
+            Some(key) => (self.store.remove(key, now, &self.readers), Vec::new()),
+            None => (None, self.store.clear(&self.readers)),
+        };
         drop(gate);
+        drop((removed, cleared));
     }
 
     /// Marks the tracking connection up or down; the tier starts empty either way.
@@ -262,8 +264,9 @@ impl<R: Clone> Shared<R> {
         let mut gate = self.gate.lock();
         *gate += 1;
         self.live.store(live, Ordering::Release);
-        self.store.clear(&self.readers);
+        let cleared = self.store.clear(&self.readers);
         drop(gate);
+        drop(cleared);
     }
 
     /// Handles one push message of the tracking connection.
@@ -454,6 +457,47 @@ mod tests {
             },
         );
         assert_eq!(near.hit(8), None);
+    }
+
+    /// A value whose `Drop` asks the tier for a ticket (as a memoized call's miss does), which
+    /// takes the gate: values leave the tier after the gate is released, or this would wait
+    /// for itself.
+    #[test]
+    fn values_dropped_by_invalidations_may_call_the_tier() {
+        use std::sync::OnceLock;
+        use std::sync::atomic::AtomicUsize;
+
+        #[derive(Clone)]
+        struct CallsBack;
+        static TIER: OnceLock<Near<CallsBack>> = OnceLock::new();
+        static DROPS: AtomicUsize = AtomicUsize::new(0);
+        impl Drop for CallsBack {
+            fn drop(&mut self) {
+                if let Some(near) = TIER.get() {
+                    assert!(near.ticket().is_some());
+                    DROPS.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+        }
+        let (done, finished) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let near = TIER.get_or_init(|| {
+                let near = Near::new(10, 0, 0);
+                near.tracked.store(fork::generation(), Ordering::Relaxed);
+                near.first.set_live(true);
+                near
+            });
+            for key in [7, 8, 9] {
+                near.fill(near.ticket(), key, &CallsBack, 0);
+            }
+            let kept = DROPS.load(Ordering::SeqCst);
+            near.first.pushed(PREFIX, invalidation(7));
+            near.forget(8);
+            near.forget_all();
+            let _ = done.send(DROPS.load(Ordering::SeqCst) - kept);
+        });
+        let drops = finished.recv_timeout(Duration::from_secs(10));
+        assert_eq!(drops.ok(), Some(3), "the three values kept, dropped");
     }
 
     /// A reconnect between the read and the fill: invalidations may have been missed.

@@ -110,7 +110,7 @@ fn clear_races_with_reads_and_inserts() {
                 }
             })
         };
-        store.clear(&slots);
+        drop(store.clear(&slots));
         let hits = reader.join().unwrap();
         writer.join().unwrap();
         assert_hits_counted(&slots, hits);
