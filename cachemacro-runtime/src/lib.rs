@@ -124,12 +124,18 @@
 //!   (a generic function can call the right one), or key one function on a value that says which
 //!   type is meant (an enum that derives [`CacheKey`]).
 //! - Methods are supported when they take `&self` (or no `self` is in the key: `ignore = [self]`).
-//!   The return type must name its type rather than `Self`, and a method in a generic `impl` cannot
-//!   be memoized. An associated function without a receiver is treated as a free function; memoize
-//!   a free function instead.
-//! - Two methods with one name in one module share an identity (the key cannot see the `impl`'s
-//!   type): give one of them `name = "..."` when they share a Redis backend. The in-process caches
-//!   are separate in any case.
+//!   The return type must name its type rather than `Self`. An associated function without a
+//!   receiver does not compile under `#[memoize]`: memoize a free function instead.
+//! - **Do not memoize a method of a generic `impl`, or a trait's default method.** The attribute
+//!   sees the function alone, not the `impl` or trait around it, so it cannot reject them: when
+//!   the return type names the `impl`'s parameters the code does not compile, but otherwise every
+//!   instantiation (every implementor, for a default method) shares one cache, and one type's
+//!   value is returned for another's call. Memoize a free function per concrete type instead, or
+//!   put what tells the types apart into the key (an argument, or `key = ...`).
+//! - Two functions with one name in one module share an identity: two methods of different
+//!   types (the key cannot see the `impl`'s type), or two functions nested in different
+//!   functions. Give one of them `name = "..."` when they share a Redis backend. The in-process
+//!   caches are separate in any case.
 //! - `fork()`: a child forked after the caches were used starts its own clock thread, refresh
 //!   pools, Redis runtime, connections and near-tier trackers on first use (on Unix). What it
 //!   cannot have back is what another thread of the parent held at the moment of the fork (a

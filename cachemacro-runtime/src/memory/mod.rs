@@ -315,13 +315,14 @@ impl<R: Clone, L> MemoryCache<R, L> {
         if self.refuse_write_in_read("f_refresh") {
             return false;
         }
-        let removed = self.backend.store.insert(
-            key,
-            kept.clone(),
-            self.expires_at(),
-            clock::now_ms(),
-            self.readers(),
-        );
+        let (store, value) = (&self.backend.store, kept.clone());
+        let (expires_at, now) = (self.expires_at(), clock::now_ms());
+        let removed = if self.config.lock == Lock::None {
+            // No flights to detach.
+            store.insert_unflown(key, value, expires_at, now, self.readers())
+        } else {
+            store.insert(key, value, expires_at, now, self.readers())
+        };
         let stored = !removed.oversized();
         self.count(removed);
         stored

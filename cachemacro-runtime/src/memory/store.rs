@@ -657,6 +657,22 @@ impl<R: Clone> Store<R> {
         removed
     }
 
+    /// [`insert`](Self::insert) into a store without flights (`lock = "none"`): nothing to detach.
+    #[inline]
+    pub(crate) fn insert_unflown(
+        &self,
+        key: u128,
+        value: R,
+        expires_at: u64,
+        now: u64,
+        readers: &Slots,
+    ) -> Removed<R> {
+        let charge = self.charge(&value);
+        self.write(key, readers, |table| {
+            table.insert(key, value, expires_at, now, charge)
+        })
+    }
+
     /// Ends the refresh of generation `generation` of `key`: stores `value` (with a new age) if
     /// there is one, or keeps the old value. Hands back what was taken out (`replaced`: the old
     /// value, if a new one came); `None` if that entry is gone (evicted, invalidated or replaced
