@@ -261,3 +261,40 @@ fn a_panic_in_the_clone_for_the_waiters_fails_neither_the_leader_nor_them() {
     assert_eq!(poll_once(waiter.as_mut()), Poll::Ready(Brittle(1)));
     assert_eq!(BRITTLE_RUNS.load(Ordering::SeqCst), 1);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Without single-flight (`lock = "none"`), an invalidation still makes a computation in progress
+// out of date.
+
+static UNLOCKED_SOURCE: AtomicU64 = AtomicU64::new(1);
+static UNLOCKED_RUNS: AtomicUsize = AtomicUsize::new(0);
+static UNLOCKED_HOLD: Hold = Hold::new();
+
+#[memoize(lock = "none")]
+async fn unlocked(_k: u64) -> u64 {
+    let value = UNLOCKED_SOURCE.load(Ordering::SeqCst);
+    if UNLOCKED_RUNS.fetch_add(1, Ordering::SeqCst) == 0 {
+        UNLOCKED_HOLD.hold().await;
+    }
+    value
+}
+
+#[test]
+fn without_single_flight_an_invalidation_during_a_computation_is_not_undone() {
+    UNLOCKED_HOLD.arm();
+    let older = spawn_on_runtime(unlocked(1));
+    UNLOCKED_HOLD.wait_entered();
+    UNLOCKED_SOURCE.store(2, Ordering::SeqCst);
+    run("the invalidation", async {
+        assert!(!unlocked_invalidate(1).await, "nothing stored yet");
+    });
+    UNLOCKED_HOLD.release();
+    assert_eq!(deadline::join("the older computation", older, DEADLINE), 1);
+    assert_eq!(
+        run("a call after both", unlocked(1)),
+        2,
+        "the older computation stored nothing"
+    );
+    assert_eq!(run("a hit", unlocked(1)), 2, "the newer one was stored");
+    assert_eq!(UNLOCKED_RUNS.load(Ordering::SeqCst), 2);
+}

@@ -240,8 +240,9 @@ pub enum MemoryLead<'a, R: Clone, L> {
     /// This caller's flight: its waiters get the value it lands (or look again if it lands
     /// none, or was detached).
     Flight(Lead<'a, R, L>),
-    /// `lock = "none"`: stored without a flight.
-    Unlocked(u128),
+    /// `lock = "none"`: stored without a flight, unless its shard saw an invalidation since the
+    /// lookup (whose count of them this holds).
+    Unlocked(u128, u64),
 }
 
 impl<R: Clone, L> MemoryCache<R, L> {
@@ -315,17 +316,38 @@ impl<R: Clone, L> MemoryCache<R, L> {
         if self.refuse_write_in_read("f_refresh") {
             return false;
         }
-        let (store, value) = (&self.backend.store, kept.clone());
-        let (expires_at, now) = (self.expires_at(), clock::now_ms());
-        let removed = if self.config.lock == Lock::None {
-            // No flights to detach.
-            store.insert_unflown(key, value, expires_at, now, self.readers())
-        } else {
-            store.insert(key, value, expires_at, now, self.readers())
-        };
+        let removed = self.backend.store.insert(
+            key,
+            kept.clone(),
+            self.expires_at(),
+            clock::now_ms(),
+            self.readers(),
+        );
         let stored = !removed.oversized();
         self.count(removed);
         stored
+    }
+
+    /// Stores `kept`, computed without a flight (`lock = "none"`) since its shard had seen
+    /// `since` invalidations: not if it has seen more. True if stored.
+    #[inline]
+    fn put_unflown(&self, key: u128, kept: &R, since: u64) -> bool {
+        if self.refuse_write_in_read("a store") {
+            return false;
+        }
+        let landed = self.backend.store.insert_unflown(
+            key,
+            kept.clone(),
+            self.expires_at(),
+            clock::now_ms(),
+            since,
+            self.readers(),
+        );
+        landed.is_some_and(|removed| {
+            let stored = !removed.oversized();
+            self.count(removed);
+            stored
+        })
     }
 
     /// One look at the table: a hit, a flight to wait for, or the lead.
@@ -346,7 +368,7 @@ impl<R: Clone, L> MemoryCache<R, L> {
             self.counters.miss();
             // `lock = "none"`: computed and stored without a flight.
             return Ok(Found::Compute {
-                lead: MemoryLead::Unlocked(key),
+                lead: MemoryLead::Unlocked(key, self.backend.store.invalidations(key)),
                 listed: false,
             });
         }
@@ -528,7 +550,9 @@ impl<R: Clone + Send + Sync + 'static, L: Layout> Protocol<R, L> for Memory<R> {
     ) -> bool {
         match lead {
             MemoryLead::Flight(lead) => lead.land(kept),
-            MemoryLead::Unlocked(key) => kept.is_some_and(|kept| cache.put_now(key, kept)),
+            MemoryLead::Unlocked(key, since) => {
+                kept.is_some_and(|kept| cache.put_unflown(key, kept, since))
+            }
         }
     }
 

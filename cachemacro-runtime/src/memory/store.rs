@@ -66,7 +66,7 @@ use hashbrown::HashTable;
 
 use super::per_thread::{Index, Slots};
 use super::read_lock::{self, MAX_SHARDS, Outcome, Shards};
-use super::sync::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use super::sync::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use crate::flight::Flight;
 use crate::memory::budget::{self, MAX_CHARGE, Sizer};
 use crate::memory::evict::{Ghost, Return, Sketch};
@@ -316,11 +316,15 @@ struct Table<R> {
     max_bytes: usize,
 }
 
-/// A shard's entries and charges, as of its last write.
+/// A shard's entries and charges, as of its last write, and its count of invalidations.
 #[derive(Default)]
 struct Lens {
     entries: AtomicUsize,
     bytes: AtomicUsize,
+    /// Writes of the shard that make a computation in progress out of date (`remove`, `insert`,
+    /// `clear`), counted under its lock: a computation without a flight (`lock = "none"`) is
+    /// stored only if none came since it began ([`Store::insert_unflown`]).
+    invalidations: AtomicU64,
 }
 
 /// An entry's place in a queue: its key's hash (the low half of the key) and its id, 16 bytes.
@@ -647,7 +651,9 @@ impl<R: Clone> Store<R> {
         readers: &Slots,
     ) -> Removed<R> {
         let charge = self.charge(&value);
-        let (removed, detached) = self.write_at(self.place(key), readers, |table, flights| {
+        let place = self.place(key);
+        let (removed, detached) = self.write_at(place, readers, |table, flights| {
+            self.invalidate(place);
             let removed = table.insert(key, value, expires_at, now, charge);
             (removed, flights.remove(key).flatten())
         });
@@ -657,7 +663,29 @@ impl<R: Clone> Store<R> {
         removed
     }
 
-    /// [`insert`](Self::insert) into a store without flights (`lock = "none"`): nothing to detach.
+    /// The invalidations of `key`'s shard so far (see `Lens::invalidations`): taken before a
+    /// computation without a flight, and given to [`insert_unflown`](Self::insert_unflown).
+    #[inline]
+    pub(crate) fn invalidations(&self, key: u128) -> u64 {
+        self.lens
+            .get(self.place(key))
+            .map_or(0, |lens| lens.invalidations.load(Ordering::Acquire))
+    }
+
+    /// Counts a write of the shard at `place` that makes its computations in progress out of
+    /// date. Under the shard's lock.
+    fn invalidate(&self, place: usize) {
+        if let Some(lens) = self.lens.get(place) {
+            let count = lens.invalidations.load(Ordering::Relaxed);
+            lens.invalidations
+                .store(count.wrapping_add(1), Ordering::Release);
+        }
+    }
+
+    /// Stores the value of a computation without a flight (`lock = "none"`), which began when its
+    /// shard had seen `since` invalidations: `None` (nothing stored) if it has seen more since,
+    /// of any key (a write of the shard does not say which computations it concerns, and these
+    /// are not listed), since the value may predate them.
     #[inline]
     pub(crate) fn insert_unflown(
         &self,
@@ -665,12 +693,20 @@ impl<R: Clone> Store<R> {
         value: R,
         expires_at: u64,
         now: u64,
+        since: u64,
         readers: &Slots,
-    ) -> Removed<R> {
+    ) -> Option<Removed<R>> {
         let charge = self.charge(&value);
-        self.write(key, readers, |table| {
-            table.insert(key, value, expires_at, now, charge)
-        })
+        let place = self.place(key);
+        let landed = self.write_at(place, readers, |table, _| {
+            let lens = self.lens.get(place);
+            if lens.is_some_and(|lens| lens.invalidations.load(Ordering::Relaxed) != since) {
+                return Err(value);
+            }
+            Ok(table.insert(key, value, expires_at, now, charge))
+        });
+        // An out-of-date value is dropped here, outside the lock.
+        landed.ok()
     }
 
     /// Ends the refresh of generation `generation` of `key`: stores `value` (with a new age) if
@@ -727,7 +763,9 @@ impl<R: Clone> Store<R> {
     /// invalidate, so it is not stored when it lands, and a call from now on computes the key
     /// anew. Its waiters look again now.
     pub(crate) fn remove(&self, key: u128, now: u64, readers: &Slots) -> Option<(R, bool)> {
-        let (removed, detached) = self.write_at(self.place(key), readers, |table, flights| {
+        let place = self.place(key);
+        let (removed, detached) = self.write_at(place, readers, |table, flights| {
+            self.invalidate(place);
             let live = table
                 .entries
                 .find(hash(key), |e| e.key == key)
@@ -749,6 +787,7 @@ impl<R: Clone> Store<R> {
         let mut taken = Vec::with_capacity(self.tables.len());
         for place in 0..self.tables.len() {
             let (old, detached) = self.write_at(place, readers, |table, flights| {
+                self.invalidate(place);
                 table.small.clear();
                 table.main.clear();
                 table.small_len = 0;
