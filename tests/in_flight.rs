@@ -298,3 +298,42 @@ fn without_single_flight_an_invalidation_during_a_computation_is_not_undone() {
     assert_eq!(run("a hit", unlocked(1)), 2, "the newer one was stored");
     assert_eq!(UNLOCKED_RUNS.load(Ordering::SeqCst), 2);
 }
+
+// ---------------------------------------------------------------------------------------------
+// An `f_refresh` already running when its key is invalidated stores nothing either.
+
+static LATE_SOURCE: AtomicU64 = AtomicU64::new(1);
+static LATE_RUNS: AtomicUsize = AtomicUsize::new(0);
+static LATE_HOLD: Hold = Hold::new();
+
+#[memoize]
+async fn refreshed_late(_k: u64) -> u64 {
+    let value = LATE_SOURCE.load(Ordering::SeqCst);
+    if LATE_RUNS.fetch_add(1, Ordering::SeqCst) == 0 {
+        LATE_HOLD.hold().await;
+    }
+    value
+}
+
+#[test]
+fn an_f_refresh_running_when_its_key_is_invalidated_stores_nothing() {
+    LATE_HOLD.arm();
+    let refresh = spawn_on_runtime(refreshed_late_refresh(1));
+    LATE_HOLD.wait_entered();
+    LATE_SOURCE.store(2, Ordering::SeqCst);
+    run("the invalidation", async {
+        refreshed_late_invalidate(1).await;
+    });
+    assert_eq!(run("a call after the invalidation", refreshed_late(1)), 2);
+    LATE_HOLD.release();
+    assert_eq!(
+        deadline::join("the older f_refresh", refresh, DEADLINE),
+        1,
+        "it returns its own value to its caller"
+    );
+    assert_eq!(
+        run("a call after both", refreshed_late(1)),
+        2,
+        "it did not replace the newer value"
+    );
+}

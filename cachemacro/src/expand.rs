@@ -145,6 +145,18 @@ impl Parts<'_> {
     }
 
     /// `f_uncached(self, a, ...)`, awaited in an async function.
+    /// The call of `f_uncached` without its `.await`: the future, for `store_async`.
+    fn uncached_future(&self) -> TokenStream {
+        let Parts {
+            this,
+            uncached,
+            self_arg,
+            arg_names,
+            ..
+        } = self;
+        quote!(#this #uncached(#self_arg #(#arg_names),*))
+    }
+
     fn uncached_call(&self) -> TokenStream {
         let Parts {
             this,
@@ -252,7 +264,12 @@ fn companions(parts: &Parts<'_>) -> TokenStream {
     } else {
         (quote!(store), quote!(invalidate))
     };
-    let uncached_call = parts.uncached_call();
+    let refresh_body = if parts.config.is_async {
+        parts.uncached_future()
+    } else {
+        let call = parts.uncached_call();
+        quote!(|| #call)
+    };
     // `f_invalidate` uses its arguments only to make the key, so those out of the key go unused.
     let unused_allowed =
         (parts.config.key.args.len() < func.args.len()).then(|| quote!(#[allow(unused_variables)]));
@@ -275,8 +292,9 @@ fn companions(parts: &Parts<'_>) -> TokenStream {
         #[inline]
         #refresh {
             let __cachemacro_cache = #cache_ref;
-            // The key borrows the arguments before the body takes them.
-            __cachemacro_cache.#store(#key_call, #cacheable, #uncached_call) #dot_await
+            // The key borrows the arguments before the body takes them. The body runs inside
+            // `store`, which notes the key's invalidations before it.
+            __cachemacro_cache.#store(#key_call, #cacheable, #refresh_body) #dot_await
         }
 
         #[doc = #doc_invalidate]

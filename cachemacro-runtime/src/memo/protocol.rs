@@ -235,8 +235,20 @@ pub trait Protocol<R, L>: Backend<R> + Sized {
         kept: Option<&R>,
     ) -> impl Future<Output = bool>;
 
-    /// Stores `kept` under `key`, replacing any entry (`f_refresh`). True if stored.
-    fn put(cache: &Cache<R, L, Self>, key: u128, kept: &R) -> impl Future<Output = bool>;
+    /// What [`put`](Protocol::put) is given back: taken before `f_refresh` runs its body, so that
+    /// a write of the key meanwhile (an invalidation) can tell that the value predates it. The
+    /// in-process backend's count of its shard's invalidations; nothing on Redis.
+    fn before_put(cache: &Cache<R, L, Self>, key: u128) -> u64;
+
+    /// Stores `kept` under `key`, replacing any entry (`f_refresh`), unless `before` (from
+    /// [`before_put`](Protocol::before_put)) shows the key's entry was written since the body
+    /// began. True if stored.
+    fn put(
+        cache: &Cache<R, L, Self>,
+        key: u128,
+        kept: &R,
+        before: u64,
+    ) -> impl Future<Output = bool>;
 
     /// Removes the entry under `key`; true if there was a live one (`f_invalidate`).
     fn remove(cache: &Cache<R, L, Self>, key: u128) -> impl Future<Output = bool>;
@@ -665,34 +677,55 @@ where
             .warmed()
     }
 
-    /// Stores `value` under `key` if it is cacheable, replacing any entry, and returns it
-    /// (`f_refresh`).
+    /// Runs `body`, stores its value under `key` if it is cacheable, replacing any entry, and
+    /// returns it (`f_refresh`). In process, a value whose key was invalidated (or cleared, or
+    /// refreshed again) while `body` ran is not stored: it may predate that write.
     #[doc(hidden)]
-    pub fn store<Ret>(&self, key: u128, cacheable: fn(&Ret) -> bool, value: Ret) -> Ret
+    pub fn store<Ret>(
+        &self,
+        key: u128,
+        cacheable: fn(&Ret) -> bool,
+        body: impl FnOnce() -> Ret,
+    ) -> Ret
     where
         L: Keep<Ret, Kept = R>,
     {
-        block_on(self.put_kept(key, cacheable, &value));
+        let before = B::before_put(self, key);
+        let value = body();
+        block_on(self.put_kept(key, cacheable, &value, before));
         value
     }
 
     /// [`store`](Self::store) for async functions.
     #[doc(hidden)]
-    pub async fn store_async<Ret>(&self, key: u128, cacheable: fn(&Ret) -> bool, value: Ret) -> Ret
+    pub async fn store_async<Ret>(
+        &self,
+        key: u128,
+        cacheable: fn(&Ret) -> bool,
+        body: impl Future<Output = Ret>,
+    ) -> Ret
     where
         L: Keep<Ret, Kept = R>,
     {
-        self.put_kept(key, cacheable, &value).await;
+        let before = B::before_put(self, key);
+        let value = body.await;
+        self.put_kept(key, cacheable, &value, before).await;
         value
     }
 
     /// Stores what is kept of `value` if it is cacheable; true if stored.
-    async fn put_kept<Ret>(&self, key: u128, cacheable: fn(&Ret) -> bool, value: &Ret) -> bool
+    async fn put_kept<Ret>(
+        &self,
+        key: u128,
+        cacheable: fn(&Ret) -> bool,
+        value: &Ret,
+        before: u64,
+    ) -> bool
     where
         L: Keep<Ret, Kept = R>,
     {
         match kept::<Ret, L>(&cacheable, value) {
-            Some(kept) => B::put(self, key, kept).await,
+            Some(kept) => B::put(self, key, kept, before).await,
             None => false,
         }
     }

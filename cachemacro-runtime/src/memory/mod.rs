@@ -312,20 +312,25 @@ impl<R: Clone, L> MemoryCache<R, L> {
     }
 
     /// Stores `kept` under `key`, replacing any entry; true if stored.
-    fn put_now(&self, key: u128, kept: &R) -> bool {
+    /// Stores `kept` under `key`, replacing any entry, unless its shard saw an invalidation since
+    /// it counted `before` of them (the body began); true if stored (`f_refresh`).
+    fn put_now(&self, key: u128, kept: &R, before: u64) -> bool {
         if self.refuse_write_in_read("f_refresh") {
             return false;
         }
-        let removed = self.backend.store.insert(
+        let replaced = self.backend.store.replace(
             key,
             kept.clone(),
             self.expires_at(),
             clock::now_ms(),
+            before,
             self.readers(),
         );
-        let stored = !removed.oversized();
-        self.count(removed);
-        stored
+        replaced.is_some_and(|removed| {
+            let stored = !removed.oversized();
+            self.count(removed);
+            stored
+        })
     }
 
     /// Stores `kept`, computed without a flight (`lock = "none"`) since its shard had seen
@@ -564,8 +569,12 @@ impl<R: Clone + Send + Sync + 'static, L: Layout> Protocol<R, L> for Memory<R> {
         Self::land_now(cache, lead, kept)
     }
 
-    async fn put(cache: &MemoryCache<R, L>, key: u128, kept: &R) -> bool {
-        cache.put_now(key, kept)
+    fn before_put(cache: &MemoryCache<R, L>, key: u128) -> u64 {
+        cache.backend.store.invalidations(key)
+    }
+
+    async fn put(cache: &MemoryCache<R, L>, key: u128, kept: &R, before: u64) -> bool {
+        cache.put_now(key, kept, before)
     }
 
     async fn remove(cache: &MemoryCache<R, L>, key: u128) -> bool {

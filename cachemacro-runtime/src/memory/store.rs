@@ -641,6 +641,9 @@ impl<R: Clone> Store<R> {
     /// Stores `value` under `key`, replacing any entry. A flight of the key in progress is
     /// detached: its value, older than this one, will not replace it, and its waiters look again
     /// now (and find this one).
+    // The near tier's (and the tests'): a memoized function's store goes through `finish`,
+    // `replace` or `insert_unflown`.
+    #[cfg(any(test, feature = "redis"))]
     #[inline]
     pub(crate) fn insert(
         &self,
@@ -661,6 +664,37 @@ impl<R: Clone> Store<R> {
             flight.land();
         }
         removed
+    }
+
+    /// [`insert`](Self::insert) for `f_refresh`, whose body began when the key's shard had seen
+    /// `before` invalidations: `None` (nothing stored) if it has seen more since, as
+    /// [`insert_unflown`](Self::insert_unflown) does; else it is one, as an insert is.
+    pub(crate) fn replace(
+        &self,
+        key: u128,
+        value: R,
+        expires_at: u64,
+        now: u64,
+        before: u64,
+        readers: &Slots,
+    ) -> Option<Removed<R>> {
+        let charge = self.charge(&value);
+        let place = self.place(key);
+        let landed = self.write_at(place, readers, |table, flights| {
+            let lens = self.lens.get(place);
+            if lens.is_some_and(|lens| lens.invalidations.load(Ordering::Relaxed) != before) {
+                return Err(value);
+            }
+            self.invalidate(place);
+            let removed = table.insert(key, value, expires_at, now, charge);
+            Ok((removed, flights.remove(key).flatten()))
+        });
+        // An out-of-date value is dropped here, outside the lock.
+        let (removed, detached) = landed.ok()?;
+        if let Some(flight) = detached {
+            flight.land();
+        }
+        Some(removed)
     }
 
     /// The invalidations of `key`'s shard so far (see `Lens::invalidations`): taken before a

@@ -427,7 +427,11 @@ where
         stored
     }
 
-    async fn put(cache: &RedisCache<R, S>, key: u128, kept: &R) -> bool {
+    fn before_put(_: &RedisCache<R, S>, _: u128) -> u64 {
+        0
+    }
+
+    async fn put(cache: &RedisCache<R, S>, key: u128, kept: &R, _: u64) -> bool {
         let target = cache.target();
         let redis_key = target.redis_key(&cache.config, key);
         let written = cache.write(&target, &redis_key, kept, &mut None).await;
