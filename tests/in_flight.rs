@@ -337,3 +337,38 @@ fn an_f_refresh_running_when_its_key_is_invalidated_stores_nothing() {
         "it did not replace the newer value"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Only an invalidation of its own key (or `clear`) makes such a computation out of date: others
+// of the same shard, such as `f_refresh`es of other keys at once, do not.
+
+static PRIMED_RUNS: [AtomicUsize; 3] = [const { AtomicUsize::new(0) }; 3];
+static PRIMED_HOLD: Hold = Hold::new();
+
+/// At this capacity the cache has one shard: every key shares it.
+#[memoize(capacity = 16)]
+async fn primed(k: u64) -> u64 {
+    if PRIMED_RUNS[k as usize].fetch_add(1, Ordering::SeqCst) == 0 && k == 1 {
+        PRIMED_HOLD.hold().await;
+    }
+    k * 10
+}
+
+#[test]
+fn writes_of_other_keys_of_the_shard_leave_a_computation_in_date() {
+    PRIMED_HOLD.arm();
+    let first = spawn_on_runtime(primed_refresh(1));
+    PRIMED_HOLD.wait_entered();
+    assert_eq!(run("another key's refresh", primed_refresh(2)), 20);
+    run("another key's invalidation", async {
+        assert!(primed_invalidate(2).await);
+    });
+    PRIMED_HOLD.release();
+    assert_eq!(deadline::join("the first refresh", first, DEADLINE), 10);
+    assert_eq!(run("a call", primed(1)), 10);
+    assert_eq!(
+        PRIMED_RUNS[1].load(Ordering::SeqCst),
+        1,
+        "key 1 was stored: a hit"
+    );
+}

@@ -314,6 +314,43 @@ struct Table<R> {
     /// The entries' charges, and the most they may add up to (`usize::MAX` without `max_bytes`).
     bytes: usize,
     max_bytes: usize,
+    /// The keys of the shard's last invalidations.
+    invalidated: Invalidated,
+}
+
+/// The keys of a shard's last [`RECENT`] invalidations, by their count (`Lens::invalidations`).
+/// A computation that began before them is judged by its key alone; one that began before more
+/// is taken to be out of date.
+#[derive(Default)]
+struct Invalidated {
+    /// The key of invalidation `n` at `n % RECENT`; `None`: every key (`clear`).
+    keys: [Option<u128>; RECENT],
+}
+
+/// How many invalidations a shard remembers the keys of.
+const RECENT: usize = 16;
+
+impl Invalidated {
+    fn note(&mut self, count: u64, key: Option<u128>) {
+        if let Some(slot) = self.keys.get_mut(count as usize % RECENT) {
+            *slot = key;
+        }
+    }
+
+    /// Whether an invalidation after number `since`, up to `now`, was of `key` (or of every key,
+    /// or is forgotten).
+    fn since(&self, since: u64, now: u64, key: u128) -> bool {
+        let count = now.wrapping_sub(since);
+        if count > RECENT as u64 {
+            return true;
+        }
+        (1..=count).any(|back| {
+            let n = since.wrapping_add(back) as usize % RECENT;
+            self.keys
+                .get(n)
+                .is_none_or(|noted| noted.is_none_or(|noted| noted == key))
+        })
+    }
 }
 
 /// A shard's entries and charges, as of its last write, and its count of invalidations.
@@ -322,8 +359,9 @@ struct Lens {
     entries: AtomicUsize,
     bytes: AtomicUsize,
     /// Writes of the shard that make a computation in progress out of date (`remove`, `insert`,
-    /// `clear`), counted under its lock: a computation without a flight (`lock = "none"`) is
-    /// stored only if none came since it began ([`Store::insert_unflown`]).
+    /// `clear`), counted under its lock: a computation without a flight (`lock = "none"`,
+    /// `f_refresh`) is stored only if none of its key came since it began
+    /// ([`Store::insert_unflown`]; the table remembers the last keys: [`Invalidated`]).
     invalidations: AtomicU64,
 }
 
@@ -656,7 +694,7 @@ impl<R: Clone> Store<R> {
         let charge = self.charge(&value);
         let place = self.place(key);
         let (removed, detached) = self.write_at(place, readers, |table, flights| {
-            self.invalidate(place);
+            self.invalidate(place, table, Some(key));
             let removed = table.insert(key, value, expires_at, now, charge);
             (removed, flights.remove(key).flatten())
         });
@@ -667,8 +705,8 @@ impl<R: Clone> Store<R> {
     }
 
     /// [`insert`](Self::insert) for `f_refresh`, whose body began when the key's shard had seen
-    /// `before` invalidations: `None` (nothing stored) if it has seen more since, as
-    /// [`insert_unflown`](Self::insert_unflown) does; else it is one, as an insert is.
+    /// `before` invalidations: `None` (nothing stored) if one of them since was of `key`, as
+    /// [`insert_unflown`](Self::insert_unflown) decides; else it is one, as an insert is.
     pub(crate) fn replace(
         &self,
         key: u128,
@@ -681,11 +719,10 @@ impl<R: Clone> Store<R> {
         let charge = self.charge(&value);
         let place = self.place(key);
         let landed = self.write_at(place, readers, |table, flights| {
-            let lens = self.lens.get(place);
-            if lens.is_some_and(|lens| lens.invalidations.load(Ordering::Relaxed) != before) {
+            if self.invalidated_since(place, table, key, before) {
                 return Err(value);
             }
-            self.invalidate(place);
+            self.invalidate(place, table, Some(key));
             let removed = table.insert(key, value, expires_at, now, charge);
             Ok((removed, flights.remove(key).flatten()))
         });
@@ -706,20 +743,31 @@ impl<R: Clone> Store<R> {
             .map_or(0, |lens| lens.invalidations.load(Ordering::Acquire))
     }
 
-    /// Counts a write of the shard at `place` that makes its computations in progress out of
-    /// date. Under the shard's lock.
-    fn invalidate(&self, place: usize) {
+    /// Counts a write of `key` (every key: `None`) in the shard at `place` that makes its
+    /// computations in progress out of date, and notes which key it was. Under the shard's lock.
+    fn invalidate(&self, place: usize, table: &mut Table<R>, key: Option<u128>) {
         if let Some(lens) = self.lens.get(place) {
-            let count = lens.invalidations.load(Ordering::Relaxed);
-            lens.invalidations
-                .store(count.wrapping_add(1), Ordering::Release);
+            let count = lens.invalidations.load(Ordering::Relaxed).wrapping_add(1);
+            table.invalidated.note(count, key);
+            lens.invalidations.store(count, Ordering::Release);
         }
     }
 
+    /// Whether `key`'s shard (at `place`) saw an invalidation of `key` since it had counted
+    /// `since` of them: true also if it saw more than [`Invalidated`] remembers. Under the
+    /// shard's lock.
+    fn invalidated_since(&self, place: usize, table: &Table<R>, key: u128, since: u64) -> bool {
+        let now = self
+            .lens
+            .get(place)
+            .map_or(since, |lens| lens.invalidations.load(Ordering::Relaxed));
+        now != since && table.invalidated.since(since, now, key)
+    }
+
     /// Stores the value of a computation without a flight (`lock = "none"`), which began when its
-    /// shard had seen `since` invalidations: `None` (nothing stored) if it has seen more since,
-    /// of any key (a write of the shard does not say which computations it concerns, and these
-    /// are not listed), since the value may predate them.
+    /// shard had seen `since` invalidations: `None` (nothing stored) if one of them since was of
+    /// `key` (or of every key, or more came than the shard remembers: [`Invalidated`]), since
+    /// the value may predate it.
     #[inline]
     pub(crate) fn insert_unflown(
         &self,
@@ -733,8 +781,7 @@ impl<R: Clone> Store<R> {
         let charge = self.charge(&value);
         let place = self.place(key);
         let landed = self.write_at(place, readers, |table, _| {
-            let lens = self.lens.get(place);
-            if lens.is_some_and(|lens| lens.invalidations.load(Ordering::Relaxed) != since) {
+            if self.invalidated_since(place, table, key, since) {
                 return Err(value);
             }
             Ok(table.insert(key, value, expires_at, now, charge))
@@ -799,7 +846,7 @@ impl<R: Clone> Store<R> {
     pub(crate) fn remove(&self, key: u128, now: u64, readers: &Slots) -> Option<(R, bool)> {
         let place = self.place(key);
         let (removed, detached) = self.write_at(place, readers, |table, flights| {
-            self.invalidate(place);
+            self.invalidate(place, table, Some(key));
             let live = table
                 .entries
                 .find(hash(key), |e| e.key == key)
@@ -821,7 +868,7 @@ impl<R: Clone> Store<R> {
         let mut taken = Vec::with_capacity(self.tables.len());
         for place in 0..self.tables.len() {
             let (old, detached) = self.write_at(place, readers, |table, flights| {
-                self.invalidate(place);
+                self.invalidate(place, table, None);
                 table.small.clear();
                 table.main.clear();
                 table.small_len = 0;
@@ -870,6 +917,7 @@ impl<R> Table<R> {
             generations: 0,
             bytes: 0,
             max_bytes,
+            invalidated: Invalidated::default(),
         }
     }
 
@@ -1788,6 +1836,25 @@ mod tests {
         let removed = store.insert(3, 3, u64::MAX, 20, &readers());
         assert_eq!(removed.expired, Some(2));
         assert_eq!(removed.evicted, None);
+    }
+
+    #[test]
+    fn a_computation_is_out_of_date_after_its_keys_invalidation_or_too_many() {
+        let mut invalidated = Invalidated::default();
+        for count in 1..=10 {
+            invalidated.note(count, Some(u128::from(count) * 100));
+        }
+        // Began after 3 invalidations: 4 to 10 came since.
+        assert!(invalidated.since(3, 10, 500), "key 500's came since");
+        assert!(!invalidated.since(3, 10, 300), "key 300's came before");
+        assert!(!invalidated.since(10, 10, 500), "none since");
+        invalidated.note(11, None);
+        assert!(invalidated.since(10, 11, 7), "clear: every key");
+        for count in 12..=40 {
+            invalidated.note(count, Some(1));
+        }
+        assert!(invalidated.since(40 - RECENT as u64 - 1, 40, 7), "more than it remembers");
+        assert!(!invalidated.since(40 - RECENT as u64, 40, 7));
     }
 
     #[test]
