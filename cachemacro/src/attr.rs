@@ -266,17 +266,32 @@ pub(crate) fn literal(value: &Expr) -> Option<&Lit> {
     }
 }
 
-/// `ttl`, `refresh_after` and `lock_ttl`: whole seconds, or a string with a unit; in milliseconds.
+/// The longest duration any option takes, in milliseconds: 100,000 days (about 274 years). Redis
+/// refuses an expiry (`SET ... PX`) that, added to the current time in milliseconds, overflows an
+/// `i64`, and then every call of the function would compute again; this bound is far below that,
+/// and the same for every duration option and backend.
+pub(crate) const MAX_DURATION_MS: u64 = 100_000 * 86_400_000;
+
+/// The error for a duration above [`MAX_DURATION_MS`] (or one that overflows while being read).
+fn too_long(span: Span, name: &str) -> syn::Error {
+    let advice = match name {
+        TTL => "; to keep entries forever, leave `ttl` out",
+        _ => "",
+    };
+    syn::Error::new(
+        span,
+        format!("`{name}` must be at most 100,000 days (\"100000d\"){advice}"),
+    )
+}
+
+/// `ttl`, `refresh_after`, `lock_ttl` and `near_ttl`: whole seconds, or a string with a unit; in
+/// milliseconds, from 1 to [`MAX_DURATION_MS`].
 fn parse_duration_option(value: &Expr, name: &str) -> syn::Result<u64> {
     let span = value.span();
     let ms = match literal(value) {
         Some(Lit::Int(int)) => {
-            let seconds: u64 = int.base10_parse().map_err(|_| {
-                syn::Error::new(
-                    span,
-                    format!("`{name}` is out of range: it must fit in a u64 of seconds"),
-                )
-            })?;
+            // Only digits too many for a u64 fail to parse.
+            let seconds: u64 = int.base10_parse().map_err(|_| too_long(span, name))?;
             if seconds == 0 {
                 let advice = match name {
                     TTL => {
@@ -292,12 +307,9 @@ fn parse_duration_option(value: &Expr, name: &str) -> syn::Result<u64> {
                 };
                 return Err(syn::Error::new(span, advice));
             }
-            seconds.checked_mul(1000).ok_or_else(|| {
-                syn::Error::new(
-                    span,
-                    format!("`{name}` is out of range: it overflows a u64 of milliseconds"),
-                )
-            })?
+            seconds
+                .checked_mul(1000)
+                .ok_or_else(|| too_long(span, name))?
         }
         Some(Lit::Str(text)) => match parse_duration(&text.value()) {
             Ok(0) if name == LOCK_TTL => return Err(syn::Error::new(span, LOCK_TTL_ZERO)),
@@ -311,7 +323,8 @@ fn parse_duration_option(value: &Expr, name: &str) -> syn::Result<u64> {
                 ));
             }
             Ok(ms) => ms,
-            Err(why) => {
+            Err(DurationError::TooLong) => return Err(too_long(span, name)),
+            Err(DurationError::Malformed(why)) => {
                 return Err(syn::Error::new(
                     span,
                     format!("`{name} = {:?}` is not a duration: {why}", text.value()),
@@ -327,6 +340,9 @@ fn parse_duration_option(value: &Expr, name: &str) -> syn::Result<u64> {
             ));
         }
     };
+    if ms > MAX_DURATION_MS {
+        return Err(too_long(span, name));
+    }
     Ok(ms)
 }
 
@@ -401,13 +417,23 @@ pub(crate) fn amount_and_unit(text: &str) -> Option<(String, &str)> {
     (!digits.is_empty()).then_some((digits, unit))
 }
 
+/// Why a duration string was refused.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum DurationError {
+    /// Not digits and a unit; the advice.
+    Malformed(String),
+    /// More milliseconds than a u64 holds (so above [`MAX_DURATION_MS`] as well).
+    TooLong,
+}
+
 /// Parses `"<digits><unit>"` with the unit one of ms, s, m, h, d, into milliseconds (zero
-/// included: each option says why it cannot be zero).
-pub(crate) fn parse_duration(text: &str) -> Result<u64, String> {
+/// included: each option says why it cannot be zero; the caller bounds the length).
+pub(crate) fn parse_duration(text: &str) -> Result<u64, DurationError> {
     const FORMAT: &str =
         "write digits then a unit, one of ms, s, m, h, d, as in \"250ms\" or \"5m\"";
+    let malformed = |why: String| Err(DurationError::Malformed(why));
     let Some((digits, unit)) = amount_and_unit(text) else {
-        return Err(FORMAT.into());
+        return malformed(FORMAT.into());
     };
     let per_unit: u64 = match unit {
         "ms" => 1,
@@ -415,9 +441,9 @@ pub(crate) fn parse_duration(text: &str) -> Result<u64, String> {
         "m" => 60_000,
         "h" => 3_600_000,
         "d" => 86_400_000,
-        "" => return Err(format!("the unit is missing: {FORMAT}")),
+        "" => return malformed(format!("the unit is missing: {FORMAT}")),
         other => {
-            return Err(match unit_abbreviation(other.trim()) {
+            return malformed(match unit_abbreviation(other.trim()) {
                 Some(short) => format!(
                     "write it as \"{digits}{short}\", digits then a unit without a space (the \
                      units are ms, s, m, h, d)"
@@ -426,12 +452,9 @@ pub(crate) fn parse_duration(text: &str) -> Result<u64, String> {
             });
         }
     };
-    let amount: u64 = digits
-        .parse()
-        .map_err(|_| "the number is too large".to_string())?;
-    amount
-        .checked_mul(per_unit)
-        .ok_or_else(|| "it overflows a u64 of milliseconds".to_string())
+    // Only digits too many for a u64 fail to parse.
+    let amount: u64 = digits.parse().map_err(|_| DurationError::TooLong)?;
+    amount.checked_mul(per_unit).ok_or(DurationError::TooLong)
 }
 
 /// The unit a spelled-out or spaced unit (`" minutes"`, `"sec"`) stands for.
@@ -584,30 +607,50 @@ mod tests {
         assert!(parse_duration("10x").is_err());
         assert!(parse_duration("10").is_err());
         assert_eq!(parse_duration("0s"), Ok(0));
-        assert!(parse_duration("99999999999999999999d").is_err());
+        assert_eq!(
+            parse_duration("99999999999999999999d"),
+            Err(DurationError::TooLong)
+        );
     }
 
     #[test]
     fn spelled_out_units_are_rewritten() {
-        assert!(
-            parse_duration("5 minutes")
-                .unwrap_err()
-                .starts_with("write it as \"5m\"")
+        let advice = |text: &str| match parse_duration(text) {
+            Err(DurationError::Malformed(why)) => why,
+            other => panic!("{text:?} gave {other:?}"),
+        };
+        assert!(advice("5 minutes").starts_with("write it as \"5m\""));
+        assert!(advice("90sec").starts_with("write it as \"90s\""));
+        assert!(advice("2 h").starts_with("write it as \"2h\""));
+        assert!(advice("10x").starts_with("unknown unit `x`"));
+    }
+
+    #[test]
+    fn durations_are_at_most_100_000_days() {
+        let parse = |text: &str| {
+            let value: Expr = syn::parse_str(text).unwrap();
+            parse_duration_option(&value, TTL).map_err(|error| error.to_string())
+        };
+        assert_eq!(parse("\"100000d\""), Ok(MAX_DURATION_MS));
+        assert_eq!(parse("8_640_000_000"), Ok(MAX_DURATION_MS));
+        let too_long = Err(
+            "`ttl` must be at most 100,000 days (\"100000d\"); to keep entries forever, leave `ttl` out"
+                .to_string(),
         );
-        assert!(
-            parse_duration("90sec")
-                .unwrap_err()
-                .starts_with("write it as \"90s\"")
-        );
-        assert!(
-            parse_duration("2 h")
-                .unwrap_err()
-                .starts_with("write it as \"2h\"")
-        );
-        assert!(
-            parse_duration("10x")
-                .unwrap_err()
-                .starts_with("unknown unit `x`")
+        // Each of these passed before, and every Redis write of its entries failed.
+        assert_eq!(parse("\"100001d\""), too_long);
+        assert_eq!(parse("\"18446744073709551615ms\""), too_long);
+        assert_eq!(parse("8_640_000_001"), too_long);
+        assert_eq!(parse("18446744073709551"), too_long);
+        // Beyond a u64, the same message.
+        assert_eq!(parse("18446744073709552"), too_long);
+        assert_eq!(parse("99_999_999_999_999_999_999"), too_long);
+        assert_eq!(parse("\"99999999999999999999d\""), too_long);
+        let value: Expr = syn::parse_str("\"200000d\"").unwrap();
+        let error = parse_duration_option(&value, LOCK_TTL).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "`lock_ttl` must be at most 100,000 days (\"100000d\")"
         );
     }
 
