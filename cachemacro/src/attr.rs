@@ -81,6 +81,9 @@ pub(crate) struct Options {
     /// In milliseconds.
     pub(crate) near_ttl: Attr<u64>,
     pub(crate) krate: Attr<syn::Path>,
+    /// The options written with a value that was refused (and reported), so that the checks of
+    /// combinations do not report them missing as well.
+    rejected: Vec<&'static str>,
 }
 
 /// `key = value`, before the value is interpreted.
@@ -130,6 +133,7 @@ impl Options {
             near: Attr::none(NEAR),
             near_ttl: Attr::none(NEAR_TTL),
             krate: Attr::none(CRATE),
+            rejected: Vec::new(),
         };
         for option in raw {
             options.apply(option, errors);
@@ -142,6 +146,10 @@ impl Options {
         let name = key.unraw().to_string();
         if !ALL.contains(&name.as_str()) {
             errors.at(key.span(), unknown_option_message(&name));
+            // A misspelt option is the one it is closest to, refused.
+            if let Some(meant) = closest(&name, ALL) {
+                self.reject(meant);
+            }
             return;
         }
         let Some(value) = option.value else {
@@ -152,6 +160,7 @@ impl Options {
                     example(&name)
                 ),
             );
+            self.reject(&name);
             return;
         };
         let (key, v) = (&key, &value);
@@ -192,7 +201,19 @@ impl Options {
         };
         if let Err(error) = parsed {
             errors.push(error);
+            self.reject(&name);
         }
+    }
+
+    fn reject(&mut self, name: &str) {
+        if let Some(name) = ALL.iter().find(|known| **known == name) {
+            self.rejected.push(name);
+        }
+    }
+
+    /// Whether `name` was written with a value that was refused (its error already reported).
+    pub(crate) fn rejected(&self, name: &str) -> bool {
+        self.rejected.contains(&name)
     }
 }
 

@@ -5,6 +5,7 @@ use crate::attr::Options;
 use crate::config::{Backend, Config, Lock, Refresh};
 use crate::errors::Errors;
 use crate::func::{Func, ResultKind};
+use crate::symbol::{BACKEND, LOCK, NEAR, REFRESH, TTL};
 
 /// Reports every mistake in `errors` and returns the resolved configuration, which is meaningful
 /// only when no mistake was found.
@@ -94,6 +95,7 @@ fn check(options: &Options, config: &Config, func: &Func, errors: &mut Errors) {
 fn check_near(options: &Options, config: &Config, errors: &mut Errors) {
     if let Some(set) = options.near.get()
         && config.backend == Backend::Memory
+        && !options.rejected(BACKEND)
     {
         errors.at(
             set.key,
@@ -105,6 +107,10 @@ fn check_near(options: &Options, config: &Config, errors: &mut Errors) {
         return;
     };
     if options.near.get().is_none() {
+        // A refused `near` is reported on itself.
+        if options.rejected(NEAR) {
+            return;
+        }
         errors.at(
             near_ttl.key,
             "`near_ttl` caps how long an entry stays in the near tier, which needs `near = N`: add `near`, or remove `near_ttl`",
@@ -127,6 +133,8 @@ fn check_refresh(options: &Options, errors: &mut Errors) {
     if let Some(set) = options.refresh.get()
         && background
         && options.ttl.value().is_none()
+        // A refused `ttl` is reported on itself.
+        && !options.rejected(TTL)
     {
         errors.at(
             set.key,
@@ -137,6 +145,10 @@ fn check_refresh(options: &Options, errors: &mut Errors) {
         return;
     };
     if !background {
+        // A refused `refresh` (a misspelt "background") is reported on itself.
+        if options.rejected(REFRESH) {
+            return;
+        }
         errors.at(
             after.key,
             "`refresh_after` applies only with `refresh = \"background\"`: add it, or remove `refresh_after`",
@@ -158,6 +170,7 @@ fn check_lock(options: &Options, config: &Config, errors: &mut Errors) {
     if let Some(set) = options.lock.get()
         && set.value == Lock::Redis
         && config.backend == Backend::Memory
+        && !options.rejected(BACKEND)
     {
         errors.at(
             set.value_span,
@@ -170,7 +183,8 @@ fn check_lock(options: &Options, config: &Config, errors: &mut Errors) {
         return;
     };
     let lock = config.lock;
-    if lock == Lock::Redis {
+    // With a refused `backend` or `lock`, which lock was meant is not known.
+    if lock == Lock::Redis || options.rejected(BACKEND) || options.rejected(LOCK) {
         return;
     }
     let why = match options.lock.value() {
