@@ -198,6 +198,34 @@ struct ReturnTypeCheck {
     impl_trait: bool,
     self_type: bool,
     borrowed: bool,
+    /// The lifetimes bound by the `for<'a>` binders around the type being visited: they belong to
+    /// the function pointer or trait, not to the call.
+    bound: Vec<syn::Ident>,
+    /// Inside the parameters or return type of a function pointer (`fn(&str) -> usize`) or of
+    /// `Fn(..)` sugar, where an elided lifetime is the pointer's or the trait's own.
+    in_signature: usize,
+}
+
+impl ReturnTypeCheck {
+    /// An elided lifetime (`&T`, `'_`) borrows from the call unless it is a signature's own.
+    fn elided(&mut self) {
+        if self.in_signature == 0 {
+            self.borrowed = true;
+        }
+    }
+
+    /// Visits what `visit` visits with the lifetimes of `binder` bound.
+    fn with_bound(&mut self, binder: Option<&syn::BoundLifetimes>, visit: impl FnOnce(&mut Self)) {
+        let before = self.bound.len();
+        let names = binder.into_iter().flat_map(|binder| &binder.lifetimes);
+        for param in names {
+            if let syn::GenericParam::Lifetime(param) = param {
+                self.bound.push(param.lifetime.ident.clone());
+            }
+        }
+        visit(self);
+        self.bound.truncate(before);
+    }
 }
 
 impl<'ast> Visit<'ast> for ReturnTypeCheck {
@@ -206,17 +234,48 @@ impl<'ast> Visit<'ast> for ReturnTypeCheck {
     }
 
     fn visit_type_reference(&mut self, reference: &'ast syn::TypeReference) {
-        match &reference.lifetime {
-            Some(lifetime) if lifetime.ident == "static" => {}
-            _ => self.borrowed = true,
+        // A named lifetime is judged by `visit_lifetime`.
+        if reference.lifetime.is_none() {
+            self.elided();
         }
         syn::visit::visit_type_reference(self, reference);
     }
 
     fn visit_lifetime(&mut self, lifetime: &'ast syn::Lifetime) {
-        if lifetime.ident != "static" {
+        if lifetime.ident == "_" {
+            self.elided();
+        } else if lifetime.ident != "static" && !self.bound.contains(&lifetime.ident) {
             self.borrowed = true;
         }
+    }
+
+    /// `fn(&str) -> usize`, `for<'a> fn(&'a str) -> &'a str`.
+    fn visit_type_bare_fn(&mut self, pointer: &'ast syn::TypeBareFn) {
+        self.with_bound(pointer.lifetimes.as_ref(), |this| {
+            this.in_signature += 1;
+            for input in &pointer.inputs {
+                this.visit_type(&input.ty);
+            }
+            this.visit_return_type(&pointer.output);
+            this.in_signature -= 1;
+        });
+    }
+
+    /// `dyn for<'a> Trait<'a>`.
+    fn visit_trait_bound(&mut self, bound: &'ast syn::TraitBound) {
+        self.with_bound(bound.lifetimes.as_ref(), |this| {
+            this.visit_path(&bound.path)
+        });
+    }
+
+    /// The `(&str) -> bool` of `Fn(&str) -> bool`.
+    fn visit_parenthesized_generic_arguments(
+        &mut self,
+        arguments: &'ast syn::ParenthesizedGenericArguments,
+    ) {
+        self.in_signature += 1;
+        syn::visit::visit_parenthesized_generic_arguments(self, arguments);
+        self.in_signature -= 1;
     }
 
     fn visit_path_segment(&mut self, segment: &'ast syn::PathSegment) {
@@ -239,5 +298,57 @@ fn result_kind(ty: &Type) -> ResultKind {
         Type::Paren(inner) => result_kind(&inner.elem),
         Type::Group(inner) => result_kind(&inner.elem),
         _ => ResultKind::Other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn borrows(ty: &str) -> bool {
+        let ty: Type = syn::parse_str(ty).unwrap();
+        let mut check = ReturnTypeCheck::default();
+        check.visit_type(&ty);
+        check.borrowed
+    }
+
+    #[test]
+    fn lifetimes_of_signatures_are_their_own() {
+        for owned in [
+            "fn(&str) -> usize",
+            "fn(&str) -> &str",
+            "fn(&'_ str) -> bool",
+            "for<'a> fn(&'a str) -> &'a str",
+            "Arc<dyn Fn(&str) -> bool + Send + Sync>",
+            "Box<dyn FnMut(&mut Vec<&str>) -> Option<&str>>",
+            "Box<dyn for<'a> Fn(&'a str) -> Cow<'a, str> + Send>",
+            "Box<dyn for<'a> Parse<'a> + 'static>",
+            "Vec<fn(&[u8]) -> Result<&str, Error>>",
+            "&'static dyn Fn(&str) -> &str",
+            "(fn(&str), Arc<str>)",
+        ] {
+            assert!(!borrows(owned), "{owned} was taken for a borrow");
+        }
+    }
+
+    #[test]
+    fn lifetimes_of_the_call_are_borrows() {
+        for borrowed in [
+            "&str",
+            "&'_ str",
+            "&'a str",
+            "Cow<'a, str>",
+            "Cow<'_, str>",
+            "fn(&'a str) -> usize",
+            "fn(&str) -> Cow<'a, str>",
+            "Box<dyn Fn(&str) -> bool + '_>",
+            "Box<dyn Fn(&str) -> bool + 'a>",
+            "Box<dyn for<'b> Fn(&'b str) -> &'a str>",
+            "Box<dyn Fn(Wrapper<'a>)>",
+            "(fn(&str), &str)",
+            "for<'a> fn(&'a str) -> &'b str",
+        ] {
+            assert!(borrows(borrowed), "{borrowed} was not taken for a borrow");
+        }
     }
 }
