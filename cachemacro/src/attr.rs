@@ -576,7 +576,12 @@ fn parse_crate(value: &Expr) -> syn::Result<syn::Path> {
         )
     })?;
     // A bare name means the dependency: make it absolute so a local module cannot shadow it.
-    if path.leading_colon.is_none() && path.segments.len() == 1 {
+    // `crate`, `self` and `super` are relative by nature (`::crate` is no path).
+    let relative = ["crate", "self", "super"];
+    if path.leading_colon.is_none()
+        && path.segments.len() == 1
+        && !relative.iter().any(|name| path.segments[0].ident == name)
+    {
         path.leading_colon = Some(Default::default());
     }
     Ok(path)
@@ -673,6 +678,24 @@ mod tests {
             error.to_string(),
             "`lock_ttl` must be at most 100,000 days (\"100000d\")"
         );
+    }
+
+    #[test]
+    fn crate_paths() {
+        let path = |text: &str| {
+            let value: Expr = syn::parse_str(&format!("{text:?}")).unwrap();
+            let path = parse_crate(&value).unwrap();
+            quote::quote!(#path).to_string().replace(' ', "")
+        };
+        assert_eq!(path("cache"), "::cache");
+        assert_eq!(path("::cache"), "::cache");
+        assert_eq!(path("deps::cache"), "deps::cache");
+        // Written as they are: `::crate` and the like are no paths (E0433).
+        assert_eq!(path("crate"), "crate");
+        assert_eq!(path("self"), "self");
+        assert_eq!(path("super"), "super");
+        assert_eq!(path("crate::deps::cache"), "crate::deps::cache");
+        assert_eq!(path("super::cache"), "super::cache");
     }
 
     #[test]
