@@ -6,6 +6,7 @@
 //! runtime's path), so local items named `core`, `std` or `Result` change nothing.
 
 mod key;
+mod lints;
 mod types;
 mod warm;
 
@@ -35,8 +36,12 @@ pub(super) struct Parts<'a> {
     pub(super) key_call: TokenStream,
     /// The closure that says whether a result is stored.
     pub(super) cacheable: TokenStream,
-    /// Conditional compilation and lint levels, which hold for the companions as for `f`.
-    pub(super) companion_attrs: Vec<&'a Attribute>,
+    /// Conditional compilation and lint levels, which hold for the companions as for `f`; an
+    /// `expect` as `allow` (see [`lints::expect_as_allow`]).
+    pub(super) companion_attrs: Vec<Attribute>,
+    /// `#[allow(deprecated)]` when `f` is deprecated, for the generated items that call its
+    /// (deprecated) companions.
+    pub(super) calls_deprecated: Option<TokenStream>,
     /// `.await` in an async function.
     pub(super) dot_await: TokenStream,
 }
@@ -65,7 +70,10 @@ pub(crate) fn expand(config: &Config, func: &Func) -> TokenStream {
             .attrs
             .iter()
             .filter(|attr| is_passed_to_companions(attr))
+            .filter_map(lints::expect_as_allow)
             .collect(),
+        calls_deprecated: lints::is_deprecated(&func.item.attrs)
+            .then(|| quote!(#[allow(deprecated)])),
         dot_await: if config.is_async {
             quote!(.await)
         } else {
@@ -176,9 +184,11 @@ fn memoized_fn(parts: &Parts<'_>) -> TokenStream {
         func,
         cache_ref,
         key_call,
+        calls_deprecated,
         ..
     } = parts;
-    let user_attrs = &func.item.attrs;
+    // The user's attributes, an `expect` kept on `f_uncached` alone.
+    let user_attrs = func.item.attrs.iter().filter_map(lints::expect_as_allow);
     let signature = parts.signature(func.name(), func.ret.to_token_stream());
     // The in-process store sees a bypass in the thread-local it reads anyway; a Redis call is
     // checked here.
@@ -196,6 +206,7 @@ fn memoized_fn(parts: &Parts<'_>) -> TokenStream {
     let lookup = lookup(parts);
     quote! {
         #(#user_attrs)*
+        #calls_deprecated
         #signature {
             #bypass
             let __cachemacro_cache = #cache_ref;
@@ -243,10 +254,17 @@ fn companions(parts: &Parts<'_>) -> TokenStream {
         key_call,
         cacheable,
         companion_attrs,
+        calls_deprecated,
         dot_await,
         ..
     } = parts;
     let name = func.name();
+    // `f_uncached` carries the user's attributes as written: it holds the user's code, so an
+    // `#[expect(...)]` is fulfilled (or not) there.
+    let uncached_attrs = (func.item.attrs.iter()).filter(|attr| is_passed_to_companions(attr));
+    // And `f`'s answers to the lints that speak for the function there (see
+    // `lints::uncached_answers`).
+    let (must_use, doc_sections) = lints::uncached_answers(&func.item.attrs, name);
     let uncached_sig = {
         let mut sig = func.item.sig.clone();
         sig.ident = uncached.clone();
@@ -277,6 +295,11 @@ fn companions(parts: &Parts<'_>) -> TokenStream {
     // parse each doc as Markdown for links at every build, 14 million instructions of the
     // 200-function crate's touch rebuild (`BENCHMARKS.md`, "Compile cost").
     let doc_uncached = format!("Runs `{name}` without reading or writing its cache.");
+    // Spanned on the user's name: clippy reads no section of a doc of a generated span.
+    let doc_sections = (!doc_sections.is_empty()).then(|| {
+        let text = syn::LitStr::new(&doc_sections, name.span());
+        quote_spanned!(name.span()=> #[doc = #text])
+    });
     let doc_refresh =
         format!("Runs `{name}`'s body now and stores the result in its cache (prime or put).");
     let doc_invalidate = format!(
@@ -284,12 +307,15 @@ fn companions(parts: &Parts<'_>) -> TokenStream {
     );
     quote! {
         #[doc = #doc_uncached]
-        #(#companion_attrs)*
+        #doc_sections
+        #(#uncached_attrs)*
+        #(#must_use)*
         #vis #uncached_sig #body
 
         #[doc = #doc_refresh]
         #(#companion_attrs)*
         #[inline]
+        #calls_deprecated
         #refresh {
             let __cachemacro_cache = #cache_ref;
             // The key borrows the arguments before the body takes them. The body runs inside
@@ -301,6 +327,7 @@ fn companions(parts: &Parts<'_>) -> TokenStream {
         #(#companion_attrs)*
         #[inline]
         #unused_allowed
+        #calls_deprecated
         #invalidate {
             let __cachemacro_cache = #cache_ref;
             __cachemacro_cache.#invalidate_call(#key_call) #dot_await

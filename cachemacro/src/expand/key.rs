@@ -97,7 +97,8 @@ pub(super) fn key_function(parts: &Parts<'_>, key_fn: &Ident) -> TokenStream {
 /// The lints the key function can trip, allowed only where it can: each attribute is compiled
 /// at every build of the user's crate (callgrind: the three lints always allowed cost 23 million
 /// instructions of the 200-function crate's touch rebuild, 2%). An argument out of `key = ...`
-/// goes unused; `&String`, `&Vec<T>`, `&PathBuf` and `&Cow<T>` parameters are `ptr_arg`.
+/// goes unused; `&String`, `&Vec<T>`, `&PathBuf` and `&Cow<T>` parameters are `ptr_arg`; more
+/// than 7 parameters are `too_many_arguments`.
 fn allowed_lints(key: &crate::config::Key, args: &[&crate::func::Arg]) -> Option<TokenStream> {
     let unused = key.expr.is_some().then(|| quote!(unused_variables,));
     let owned_buffer = |ty: &syn::Type| match ty {
@@ -112,7 +113,13 @@ fn allowed_lints(key: &crate::config::Key, args: &[&crate::func::Arg]) -> Option
         .iter()
         .any(|arg| owned_buffer(&arg.ty))
         .then(|| quote!(clippy::ptr_arg,));
-    (unused.is_some() || ptr_arg.is_some()).then(|| quote!(#[allow(#unused #ptr_arg)]))
+    // `self`, the arguments in the key and the hasher: one more than `f` takes, so past clippy's
+    // default bound of 7 when `f` is at it (above it, `f` trips the lint too, and the user's
+    // `allow` on `f` is passed on here).
+    let params = usize::from(key.takes_self) + args.len() + 1;
+    let too_many = (params > 7).then(|| quote!(clippy::too_many_arguments,));
+    (unused.is_some() || ptr_arg.is_some() || too_many.is_some())
+        .then(|| quote!(#[allow(#unused #ptr_arg #too_many)]))
 }
 
 /// Writes the value of `key = <expr>`. Its arguments are borrowed (`x: T` is a `&T` there), as the

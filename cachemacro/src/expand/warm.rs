@@ -61,6 +61,7 @@ fn warm_by_calls(parts: &Parts<'_>) -> TokenStream {
         krate,
         func,
         companion_attrs,
+        calls_deprecated,
         ..
     } = parts;
     let (name, vis, ret) = (func.name(), &func.item.vis, &func.ret);
@@ -78,6 +79,7 @@ fn warm_by_calls(parts: &Parts<'_>) -> TokenStream {
     quote! {
         #[doc = #doc]
         #(#companion_attrs)*
+        #calls_deprecated
         #vis fn #warm_fn<__CachemacroItems>(#items: __CachemacroItems) -> #krate::WarmReport
         where
             __CachemacroItems: #krate::__private::WarmArgs<#pointer, #arity>,
@@ -112,6 +114,7 @@ fn step(parts: &Parts<'_>, one: &Ident) -> TokenStream {
         krate,
         func,
         companion_attrs,
+        calls_deprecated,
         arg_names: names,
         ..
     } = parts;
@@ -134,6 +137,7 @@ fn step(parts: &Parts<'_>, one: &Ident) -> TokenStream {
         // Compiled only where `f_warm` is (see `companions`).
         #[inline]
         #[allow(clippy::ptr_arg, clippy::trivially_copy_pass_by_ref, clippy::too_many_arguments)]
+        #calls_deprecated
         #asyncness fn #one<#(#lifetimes),*>(#step_context #params) -> #krate::__private::Warmed
         where #where_clause
         {
@@ -200,6 +204,7 @@ fn async_warm(parts: &Parts<'_>, one: &Ident) -> TokenStream {
         func,
         this,
         companion_attrs,
+        calls_deprecated,
         self_arg,
         arg_names: names,
         ..
@@ -228,6 +233,7 @@ fn async_warm(parts: &Parts<'_>, one: &Ident) -> TokenStream {
     quote! {
         #[doc = #doc]
         #(#companion_attrs)*
+        #calls_deprecated
         #vis async fn #warm_fn<#(#lifetimes,)* '__cachemacro_items, #items>(
             #receiver_param items: #items,
         ) -> #krate::WarmReport
@@ -250,6 +256,7 @@ fn sync_warm(parts: &Parts<'_>, step: Step<'_>) -> TokenStream {
         func,
         this,
         companion_attrs,
+        calls_deprecated,
         ..
     } = parts;
     let warm_fn = format_ident!("{}_warm", func.name());
@@ -294,6 +301,7 @@ fn sync_warm(parts: &Parts<'_>, step: Step<'_>) -> TokenStream {
     quote! {
         #[doc = #doc]
         #(#companion_attrs)*
+        #calls_deprecated
         #vis fn #warm_fn<#(#lifetimes,)* #own_lifetime #items>(
             #receiver_param items: #items,
         ) -> #krate::WarmReport
