@@ -46,6 +46,12 @@
 //! | `f_warm(items) -> WarmReport` | computes and stores the items (argument tuples) not cached yet, a few at a time: see [`warm`] |
 //! | `f_cache() -> &'static MemoryCache<R>` | the cache: [`stats()`](Cache::stats), [`clear()`](Cache::clear), [`len()`](Cache::len) |
 //!
+//! The companions carry `f`'s attributes but for `#[memoize]` itself: its docs' `# Errors` and
+//! `# Panics` sections and its `#[must_use]` go to `f_uncached`, a `#[deprecated]` `f` has
+//! deprecated companions (the generated code calling them does not warn), and an `#[expect]`
+//! stays on `f_uncached`, which holds the body (elsewhere it becomes `#[allow]`), so that
+//! `#![deny(warnings)]` and `clippy::pedantic` see nothing from the expansion.
+//!
 //! With `backend = "redis"`, `f_cache()` returns `&'static RedisCache<R>`. Both are one type,
 //! [`Cache`], with the same methods on every backend: `stats()`, `clear()`, `clear_async()`,
 //! `len()`, `is_empty()`, `capacity()`, `name()` and `version()` (`len()`, `is_empty()` and
@@ -125,7 +131,9 @@
 //!   type is meant (an enum that derives [`CacheKey`]).
 //! - Methods are supported when they take `&self` (or no `self` is in the key: `ignore = [self]`).
 //!   The return type must name its type rather than `Self`. An associated function without a
-//!   receiver does not compile under `#[memoize]`: memoize a free function instead.
+//!   receiver, and a method of a trait `impl`, do not compile under `#[memoize]` (the attribute
+//!   cannot see the `impl`, and the companions cannot go into a trait's): memoize a free
+//!   function, and call it from there.
 //! - **Do not memoize a method of a generic `impl`, or a trait's default method.** The attribute
 //!   sees the function alone, not the `impl` or trait around it, so it cannot reject them: when
 //!   the return type names the `impl`'s parameters the code does not compile, but otherwise every

@@ -8,7 +8,7 @@
 //!
 //! | option | type | default | meaning |
 //! |---|---|---|---|
-//! | [`ttl`](#ttl) | whole seconds, or a string with a unit | no expiry | entries older than this are never served |
+//! | [`ttl`](#ttl) | whole seconds, or a string with a unit; at most 100,000 days | no expiry | entries older than this are never served |
 //! | [`capacity`](#capacity) | integer, 1 to 4294967295 | 10,000 | at most this many entries are kept |
 //! | [`max_bytes`](#max_bytes) | whole bytes, or a string with a unit (`"64MiB"`) | none | at most this many bytes of entries are kept |
 //! | [`name`](#name) | string | `module::path::fn_name` | the function's identity in its keys |
@@ -33,8 +33,9 @@
 //! never expire (they still leave when the cache is full).
 //!
 //! An entry older than `ttl` is never served: the next call runs the body and stores a fresh value.
-//! A `ttl` of zero is rejected (leave `ttl` out to keep entries), and so is one that overflows a
-//! `u64` of milliseconds.
+//! A `ttl` of zero is rejected (leave `ttl` out to keep entries), and so is one over 100,000 days
+//! (Redis takes no longer expiry; the same bound holds for `refresh_after`, `lock_ttl` and
+//! `near_ttl`).
 //!
 //! ```
 //! use cachemacro_runtime::memoize;
