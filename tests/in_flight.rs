@@ -13,7 +13,7 @@ mod gate;
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
@@ -371,4 +371,50 @@ fn writes_of_other_keys_of_the_shard_leave_a_computation_in_date() {
         1,
         "key 1 was stored: a hit"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The waiters wake before the user code that follows a store runs: a panicking `Drop` of the
+// value evicted does not leave them waiting.
+
+/// Panics when dropped while `EVICTED_PANICS` is set.
+#[derive(Clone, Debug, PartialEq)]
+struct PanicsOnDrop(u64);
+
+static EVICTED_PANICS: AtomicBool = AtomicBool::new(false);
+static EVICTING_RUNS: AtomicUsize = AtomicUsize::new(0);
+static EVICTING_HOLD: Hold = Hold::new();
+
+impl Drop for PanicsOnDrop {
+    fn drop(&mut self) {
+        if self.0 == 2 && EVICTED_PANICS.swap(false, Ordering::SeqCst) {
+            panic!("the evicted value's drop panics");
+        }
+    }
+}
+
+#[memoize(capacity = 1)]
+async fn evicting(k: u64) -> PanicsOnDrop {
+    if k == 1 && EVICTING_RUNS.fetch_add(1, Ordering::SeqCst) == 0 {
+        EVICTING_HOLD.hold().await;
+    }
+    PanicsOnDrop(k)
+}
+
+#[test]
+fn a_panicking_drop_of_the_evicted_value_does_not_strand_the_waiters() {
+    assert_eq!(run("key 2", evicting(2)), PanicsOnDrop(2));
+    EVICTING_HOLD.arm();
+    let leader = spawn_on_runtime(evicting(1));
+    EVICTING_HOLD.wait_entered();
+    let mut waiter = Box::pin(evicting(1));
+    assert!(poll_once(waiter.as_mut()).is_pending());
+    EVICTED_PANICS.store(true, Ordering::SeqCst);
+    EVICTING_HOLD.release();
+    let led = deadline::within("the leader", DEADLINE, move || leader.join());
+    assert!(
+        led.is_err(),
+        "the leader's call panics, in the evicted value's drop"
+    );
+    assert_eq!(poll_once(waiter.as_mut()), Poll::Ready(PanicsOnDrop(1)));
 }

@@ -496,8 +496,8 @@
 //!
 //! The generated code names the runtime by an absolute path. If your `Cargo.toml` renames the
 //! dependency (`cache = { package = "cachemacro-runtime", ... }`), or you reach it through a
-//! re-export, say where it is. A single name means a crate (`"cache"` becomes `::cache`); a longer
-//! path is used as written (`"crate::deps::cache"`).
+//! re-export, say where it is. A single name means a crate (`"cache"` becomes `::cache`), but
+//! for `crate`, `self` and `super`; a longer path is used as written (`"crate::deps::cache"`).
 //!
 //! ```
 //! extern crate cachemacro_runtime as cache;

@@ -152,7 +152,6 @@ impl Parts<'_> {
         )
     }
 
-    /// `f_uncached(self, a, ...)`, awaited in an async function.
     /// The call of `f_uncached` without its `.await`: the future, for `store_async`.
     fn uncached_future(&self) -> TokenStream {
         let Parts {
@@ -165,6 +164,7 @@ impl Parts<'_> {
         quote!(#this #uncached(#self_arg #(#arg_names),*))
     }
 
+    /// `f_uncached(self, a, ...)`, awaited in an async function.
     fn uncached_call(&self) -> TokenStream {
         let Parts {
             this,

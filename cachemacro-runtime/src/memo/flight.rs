@@ -55,7 +55,8 @@ impl<R> Flight<R> {
         self.end(None);
     }
 
-    /// Ends the flight with `value` for the waiters to take: a value the store did not keep.
+    /// Ends the flight with `value` for the waiters to take: in process, the value stored (or too
+    /// large to store); on Redis, one the store did not keep.
     pub(crate) fn land_value(&self, value: R) {
         self.end(Some(value));
     }

@@ -37,8 +37,9 @@ pub(crate) fn computing_any() -> bool {
             .unwrap_or(false)
 }
 
-/// Runs `body`, a computation under a flight this thread owns (not listed: the flight's owner
-/// tells a nested call of its key), counted for [`computing_any`].
+/// Runs `body`, a sync caller's computation that is not listed: under a flight this thread owns
+/// (its owner tells a nested call of its key), or without a flight (`lock = "none"`, the Redis
+/// backend's unlocked calls). Counted for [`computing_any`].
 #[inline(always)]
 pub(crate) fn run_owned<T>(body: impl FnOnce() -> T) -> T {
     /// Counts down again when the body returns or unwinds.

@@ -15,12 +15,12 @@
 //! for a method, must be `Send` and `Sync` respectively (a function whose arguments are not still
 //! compiles; only its `f_warm` cannot be called); as many futures polled together in the
 //! caller's task for an `async fn` (nothing needs to be `Send`). Called from inside the body of
-//! a call that others may wait for, a sync `f_warm` computes its items one at a time on the
-//! calling thread instead: a worker calling the key that body computes would wait for it, while
-//! it waits for the workers (on this
-//! thread such a call runs uncached, as any call made inside its own computation does). `f_warm`
-//! returns when every item is done, with a [`WarmReport`]. Warming counts in the cache's statistics as calls do: a present
-//! item is a hit, a computed one a miss.
+//! a memoized call on this thread (one that others may wait for, or any sync one), a sync
+//! `f_warm` computes its items one at a time on the calling thread instead: a worker calling the
+//! key that body computes would wait for it, while it waits for the workers (on this thread such
+//! a call runs uncached, as any call made inside its own computation does). `f_warm` returns
+//! when every item is done, with a [`WarmReport`]. Warming counts in the cache's statistics as
+//! calls do: a present item is a hit, a computed one a miss.
 //!
 //! ```
 //! use cachemacro_runtime::memoize;

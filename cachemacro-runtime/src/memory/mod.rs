@@ -70,7 +70,10 @@
 //! no lock); the queues, the ghost and the sketch are the writer's, on misses. Their memory, on
 //! top of the entries: about 16 bytes per entry held (queues), up to 16 per entry of capacity
 //! (sketch, grown with the entries) and 24 to 48 per entry of capacity (ghost, allocated when the
-//! cache first evicts): about 0.55 MB for the default capacity of 10,000.
+//! cache first evicts): about 0.55 MB for the default capacity of 10,000. The table's slots (an
+//! entry's key, bookkeeping and value: 64 bytes for a `u64` value) number up to about 3.3 per
+//! entry held once evictions have run a while (hashbrown grows a table whose deleted slots use
+//! up its room), so a full cache of 10,000 such entries holds about 2 MB of slots.
 //!
 //! Hits take no lock and write no memory that another thread writes, so they scale across threads
 //! (see `read_lock.rs` for the read-mostly protocol). A miss takes its shard's lock twice: once
@@ -85,7 +88,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use self::per_thread::Slots;
-use self::store::{Probe, Read, Removed, Store};
+use self::store::{Finished, Probe, Read, Removed, Store};
 use crate::bypass;
 use crate::cache::{Backend, Cache};
 use crate::clock;
@@ -173,21 +176,30 @@ impl<R: Clone, L> Lead<'_, R, L> {
         // code), dropping this lead ends it, and the waiters do not wait forever. After it, the
         // id keeps a second end from ending another leader's flight of the same key.
         self.landed = true;
-        cache.count(finished.removed);
-        if let (Some(waiters), Some(kept)) = (&finished.waiters, kept) {
-            // The waiters' clone is theirs, not this caller's: should it panic, this call
-            // returns its value all the same, and the waiters look again (each then clones
-            // from the table, in its own call).
+        let Finished {
+            removed,
+            stored,
+            waiters,
+        } = finished;
+        // The waiters wake before any other user code runs (the clone below, the `Drop`s of
+        // what the store took out): a panic there must not leave them waiting.
+        if let Some(waiters) = &waiters {
             let _ends = EndsFlight(waiters);
-            let clone = panic::catch_unwind(panic::AssertUnwindSafe(|| kept.clone()));
-            if let Ok(value) = clone {
-                waiters.land_value(value);
+            if let Some(kept) = kept {
+                // The waiters' clone is theirs, not this caller's: should it panic, this call
+                // returns its value all the same, and the waiters look again (each then clones
+                // from the table, in its own call).
+                let clone = panic::catch_unwind(panic::AssertUnwindSafe(|| kept.clone()));
+                if let Ok(value) = clone {
+                    waiters.land_value(value);
+                }
             }
         }
         drop(listed);
+        cache.count(removed);
         // Landed: nothing for `drop` to do (a lead holds no resource).
         std::mem::forget(self);
-        finished.stored
+        stored
     }
 }
 
@@ -311,7 +323,6 @@ impl<R: Clone, L> MemoryCache<R, L> {
         }
     }
 
-    /// Stores `kept` under `key`, replacing any entry; true if stored.
     /// Stores `kept` under `key`, replacing any entry, unless its shard saw an invalidation since
     /// it counted `before` of them (the body began); true if stored (`f_refresh`).
     fn put_now(&self, key: u128, kept: &R, before: u64) -> bool {
@@ -526,7 +537,7 @@ impl<R: Clone + Send + Sync + 'static, L: Layout> Protocol<R, L> for Memory<R> {
                 // This thread or task computes the key: waiting would wait for itself.
                 Err(_) if reentry::computing(cache, key) => return Found::Return,
                 Err(flight) => {
-                    // A value too large for the byte budget comes with the flight.
+                    // The leader's value comes with the flight.
                     if let Some(value) = flight.wait_async().await {
                         cache.counters.hit();
                         return Found::Value(value, None);

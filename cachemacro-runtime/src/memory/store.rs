@@ -35,7 +35,8 @@
 //!
 //! A flight ends in the write that stores its value, and its waiters get that value from the
 //! flight, not from the table: another write may evict it before they look. A write of the key
-//! meanwhile (`remove`, `insert`: an invalidation, `f_refresh`, `clear`) detaches the flight:
+//! meanwhile (`remove`, `replace`, `clear`: an invalidation, `f_refresh`, `clear()`) detaches the
+//! flight:
 //! its waiters look again at once, later calls lead a new flight, and the detached one stores
 //! nothing when it ends, since its value may predate that write. Each flight has an id, so
 //! that a detached leader ends only its own flight.
@@ -161,7 +162,8 @@ pub(crate) enum Read<R> {
 pub(crate) enum Probe<R> {
     /// A live value after all (stored since the read), counted as a hit.
     Hit(R),
-    /// Another caller is computing this key: wait for it, then look again.
+    /// Another caller is computing this key: wait for its value (or, if it lands none, look
+    /// again).
     Wait(Arc<Flight<R>>),
     /// Nobody is: compute it, then [`Store::finish`] the flight with this id.
     Lead(u64),
@@ -358,8 +360,8 @@ impl Invalidated {
 struct Lens {
     entries: AtomicUsize,
     bytes: AtomicUsize,
-    /// Writes of the shard that make a computation in progress out of date (`remove`, `insert`,
-    /// `clear`), counted under its lock: a computation without a flight (`lock = "none"`,
+    /// Writes of the shard that make a computation in progress out of date (`remove`,
+    /// `replace`, `insert`, `clear`), counted under its lock: a computation without a flight (`lock = "none"`,
     /// `f_refresh`) is stored only if none of its key came since it began
     /// ([`Store::insert_unflown`]; the table remembers the last keys: [`Invalidated`]).
     invalidations: AtomicU64,
@@ -598,8 +600,9 @@ impl<R: Clone> Store<R> {
                 let flight = flying.flight.get_or_insert_with(|| Arc::new(Flight::new()));
                 return Some(Probe::Wait(flight.clone()));
             }
-            // No flight: any flight of this key ended in a write that stored its value first,
-            // under this mutex, so this look finds it.
+            // No flight: any flight of this key ended in a write that stored its value first
+            // (or stored nothing: detached, or no value), under this mutex, so this look finds
+            // what there is.
             if let Read::Hit(value, _) = Self::read_entry(table, key, now, 0) {
                 readers.hit(index);
                 return Some(Probe::Hit(value));
@@ -706,7 +709,9 @@ impl<R: Clone> Store<R> {
 
     /// [`insert`](Self::insert) for `f_refresh`, whose body began when the key's shard had seen
     /// `before` invalidations: `None` (nothing stored) if one of them since was of `key`, as
-    /// [`insert_unflown`](Self::insert_unflown) decides; else it is one, as an insert is.
+    /// [`insert_unflown`](Self::insert_unflown) decides; else it is one, as an insert is, and
+    /// detaches a flight of the key (whose body may have begun after this one's: the refresh,
+    /// asked for explicitly, wins).
     pub(crate) fn replace(
         &self,
         key: u128,

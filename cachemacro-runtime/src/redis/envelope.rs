@@ -133,11 +133,15 @@ pub(crate) fn decode<R: DeserializeOwned>(
             limit,
         });
     }
-    if bytes.len() < HEADER_LEN || bytes[..2] != MAGIC {
+    if bytes.len() < 3 || bytes[..2] != MAGIC {
         return Err(EnvelopeError::NotAnEnvelope);
     }
     if bytes[2] != FORMAT {
+        // Format 1 had a shorter header: told apart before the length is checked.
         return Err(EnvelopeError::OtherFormat(bytes[2]));
+    }
+    if bytes.len() < HEADER_LEN {
+        return Err(EnvelopeError::NotAnEnvelope);
     }
     let word = |at: usize| {
         let mut word = [0; 8];

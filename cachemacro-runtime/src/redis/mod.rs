@@ -139,8 +139,9 @@
 //! finds the entry still stale: a process whose refresh another process is running, or has just
 //! landed, skips its own (counted in `refreshes_skipped`), so a key is refreshed once, not once
 //! per process. A refresh whose encoded value is unchanged renews the entry's age with
-//! `PEXPIRE` (and the expiry its envelope carries) and writes no value; a changed value is written with a full `ttl`; a failed one
-//! (an uncached `Err`, a panic) keeps the old value and its age. Refreshes are counted in
+//! `PEXPIRE` (and the expiry its envelope carries, in one `EVAL`: an ACL must allow scripting,
+//! as the lock's scripts need) and writes no value; a changed value is written with a full `ttl`;
+//! a failed one (an uncached `Err`, a panic) keeps the old value and its age. Refreshes are counted in
 //! [`Stats`](crate::Stats)' `refreshes_*` fields.
 //!
 //! # Near tier

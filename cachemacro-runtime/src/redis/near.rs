@@ -198,17 +198,20 @@ impl<R: Clone + Send + Sync + 'static> Near<R> {
             (0, near) | (near, 0) => near,
             (ttl, near) => ttl.min(near),
         };
+        // Cloned before the gate is taken, and dropped (if not kept) after it is released: a
+        // value's `Clone` and `Drop` are user code, which may call this function.
+        let value = value.clone();
         let gate = shared.gate.lock();
         if *gate == seen && shared.live.load(Ordering::Acquire) {
-            let removed = shared.store.insert(
-                key,
-                value.clone(),
-                now.saturating_add(ttl),
-                now,
-                &shared.readers,
-            );
+            let removed =
+                shared
+                    .store
+                    .insert(key, value, now.saturating_add(ttl), now, &shared.readers);
             drop(gate);
             drop(removed);
+        } else {
+            drop(gate);
+            drop(value);
         }
     }
 
@@ -408,7 +411,7 @@ mod tests {
         }
     }
 
-    fn live() -> Near<u64> {
+    fn live<R: Clone + Send + Sync + 'static>() -> Near<R> {
         let near = Near::new(10, 0, 0);
         // As if this process' tracker had started and connected.
         near.tracked.store(fork::generation(), Ordering::Relaxed);
@@ -481,12 +484,7 @@ mod tests {
         }
         let (done, finished) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            let near = TIER.get_or_init(|| {
-                let near = Near::new(10, 0, 0);
-                near.tracked.store(fork::generation(), Ordering::Relaxed);
-                near.first.set_live(true);
-                near
-            });
+            let near = TIER.get_or_init(live);
             for key in [7, 8, 9] {
                 near.fill(near.ticket(), key, &CallsBack, 0);
             }
@@ -498,6 +496,32 @@ mod tests {
         });
         let drops = finished.recv_timeout(Duration::from_secs(10));
         assert_eq!(drops.ok(), Some(3), "the three values kept, dropped");
+    }
+
+    /// A value whose `Clone` asks the tier for a ticket (as a memoized call's miss does): the
+    /// fill clones it before taking the gate, or this would wait for itself.
+    #[test]
+    fn values_kept_near_may_call_the_tier_as_they_are_cloned() {
+        use std::sync::OnceLock;
+
+        struct ClonesBack(u64);
+        static TIER: OnceLock<Near<ClonesBack>> = OnceLock::new();
+        impl Clone for ClonesBack {
+            fn clone(&self) -> Self {
+                if let Some(near) = TIER.get() {
+                    assert!(near.ticket().is_some());
+                }
+                ClonesBack(self.0)
+            }
+        }
+        let (done, finished) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let near = TIER.get_or_init(live);
+            near.fill(near.ticket(), 7, &ClonesBack(70), 0);
+            let _ = done.send(near.hit(7).map(|value| value.0));
+        });
+        let kept = finished.recv_timeout(Duration::from_secs(10));
+        assert_eq!(kept.ok(), Some(Some(70)));
     }
 
     /// A reconnect between the read and the fill: invalidations may have been missed.

@@ -14,8 +14,10 @@
 //! A finished refresh compares the encoded bytes of its value with those it was scheduled for
 //! (but for the expiry they carry). Equal, it sends a script that runs `PEXPIRE key ttl` and
 //! writes the new expiry into the envelope (`SETRANGE`, 8 bytes): the value is not rewritten, and
-//! the entry is young again for every process. Different, it sends `SET key value PX ttl XX`. Both leave a key that is gone
-//! (invalidated, cleared or expired meanwhile) gone, as the in-process backend does. A refresh
+//! the entry is young again for every process. Different, it sends `SET key value PX ttl XX`.
+//! Both leave a key that is gone (invalidated, cleared or expired meanwhile) gone, as the
+//! in-process backend does; the script also leaves an entry that another format's writer
+//! rewrote meanwhile as it is. A refresh
 //! that fails (an `Err` that is not cached, a panic) sends nothing: the old value is served until
 //! a later stale hit tries again, or until `ttl`.
 
@@ -65,10 +67,12 @@ pub struct Stale {
     pub(super) bytes: Vec<u8>,
 }
 
-/// `KEYS`: an entry. `ARGV`: its ttl in ms, and its envelope's new expiry field. Renews the
-/// entry's age and that field if the entry is still there: replies 1, or 0 if it is gone.
-/// Sent with `EVAL` (a short script, once per refresh).
-const RENEW: &str = "if redis.call('PEXPIRE', KEYS[1], ARGV[1]) == 1 then \
+/// `KEYS`: an entry. `ARGV`: its ttl in ms, its envelope's new expiry field, and the header the
+/// field follows (magic, format, type tag). Renews the entry's age and that field if the entry is
+/// still there with that header (not rewritten meanwhile by a process writing another format):
+/// replies 1, or 0. Sent with `EVAL` (a short script, once per refresh).
+const RENEW: &str = "if redis.call('GETRANGE', KEYS[1], 0, 10) ~= ARGV[3] then return 0 end \
+if redis.call('PEXPIRE', KEYS[1], ARGV[1]) == 1 then \
 redis.call('SETRANGE', KEYS[1], 11, ARGV[2]) return 1 end return 0";
 
 /// What a finished refresh renews: the age alone (`PEXPIRE`, and the expiry in the envelope), or
@@ -252,7 +256,8 @@ where
                 .arg(1)
                 .arg(&stale.redis_key)
                 .arg(self.config.ttl_ms)
-                .arg(&bytes[envelope::EXPIRY_BYTES]);
+                .arg(&bytes[envelope::EXPIRY_BYTES])
+                .arg(&bytes[..envelope::EXPIRY_BYTES.start]);
             (command, Renewal::Unchanged)
         } else {
             let mut command = self.set_bytes_command(&stale.redis_key, bytes);
