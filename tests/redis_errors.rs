@@ -3,6 +3,7 @@
 //! connection cools down as after a connection failure: calls run the body (misses, not errors)
 //! and Redis is tried once per cool-down period, so errors and commands stay few however many
 //! calls are made; and caching resumes by itself once the configuration is fixed.
+//! And a value nested too deep to decode is a miss, not a stack overflow.
 //!
 //! Each test starts its own `redis-server`(s) (see `support/redis_server.rs`) and counts what the
 //! server received with `CONFIG RESETSTAT` and `INFO commandstats`. The cool-down is on real time
@@ -15,8 +16,10 @@ mod redis_server;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use cachemacro_runtime::key::{format_key, key_hash};
 use cachemacro_runtime::redis::COOL_DOWN;
 use cachemacro_runtime::{RedisConfig, memoize};
+use redis::Commands;
 use redis_server::{RedisServer, command_stats, eventually, reset_stats};
 
 const NAMESPACE: &str = "errors";
@@ -237,4 +240,60 @@ fn a_read_only_replica_is_tried_once_per_cool_down_until_it_is_promoted() {
         on_a_replica_cache().stats().hits > 0
     });
     assert!(resumed, "{:?}", on_a_replica_cache().stats());
+}
+
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+struct Node {
+    children: Vec<Node>,
+}
+
+static TREE_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[memoize(ttl = 60, backend = "redis", name = "tree")]
+fn tree(n: u64) -> Node {
+    TREE_RUNS.fetch_add(1, Ordering::SeqCst);
+    Node {
+        children: vec![Node { children: vec![] }; n as usize],
+    }
+}
+
+/// A value nested a million levels deep, written by anyone who can write to Redis, once
+/// overflowed the stack of every reader that decoded it (postcard and serde recurse once per
+/// level) and aborted the process: it is an unreadable value now, a miss that runs the body.
+#[test]
+fn a_value_nested_a_million_levels_deep_is_a_miss_not_a_crash() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    tree_cache().configure(config(&server.url()));
+    let mut redis = server.client();
+    let key = format!("{NAMESPACE}:{}", format_key("tree", 0, key_hash(&2u64)));
+    let expected = tree(2);
+    // A real entry's 19-byte header (magic, format, type tag, expiry), then a million nodes,
+    // each a `Vec` of one node (`1`), and the last one's empty `Vec` (`0`).
+    let mut poisoned: Vec<u8> = redis.get(&key).unwrap();
+    assert_eq!(&poisoned[..3], b"cm\x02", "envelope format 2");
+    poisoned.truncate(19);
+    poisoned.extend(std::iter::repeat_n(1u8, 1_000_000));
+    poisoned.push(0);
+    let _: () = redis.set(&key, poisoned).unwrap();
+
+    let (runs, errors) = (
+        TREE_RUNS.load(Ordering::SeqCst),
+        tree_cache().stats().errors,
+    );
+    // On this test's thread (2 MiB of stack, as a tokio worker's).
+    assert_eq!(tree(2), expected);
+    assert_eq!(TREE_RUNS.load(Ordering::SeqCst), runs + 1, "a miss");
+    assert_eq!(
+        tree_cache().stats().errors,
+        errors + 1,
+        "an unreadable value"
+    );
+    assert_eq!(tree(2), expected);
+    assert_eq!(
+        TREE_RUNS.load(Ordering::SeqCst),
+        runs + 1,
+        "overwritten, then a hit"
+    );
 }

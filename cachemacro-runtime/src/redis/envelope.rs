@@ -20,6 +20,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use xxhash_rust::xxh3::xxh3_64;
 
+use super::depth;
+
 const MAGIC: [u8; 2] = *b"cm";
 /// The envelope format written by this version of the crate (1: without the expiry).
 pub(crate) const FORMAT: u8 = 2;
@@ -121,7 +123,7 @@ pub(crate) fn encode<R: Serialize>(
 }
 
 /// The value in an envelope of type `tag`, and its expiry (0: never); the size is checked before
-/// anything is decoded.
+/// anything is decoded, and a value nested more than [`depth::LIMIT`] levels deep is an error.
 pub(crate) fn decode<R: DeserializeOwned>(
     tag: u64,
     bytes: &[u8],
@@ -152,18 +154,15 @@ pub(crate) fn decode<R: DeserializeOwned>(
         return Err(EnvelopeError::OtherType);
     }
     let expires_at = word(TAG_END);
-    match postcard::take_from_bytes(&bytes[HEADER_LEN..]) {
-        Ok((value, [])) => Ok((value, expires_at)),
-        // Trailing bytes mean the stored value is not of this shape, even if a prefix decoded.
-        Ok(_) => Err(EnvelopeError::Codec(
-            postcard::Error::DeserializeBadEncoding,
-        )),
-        Err(error) => Err(EnvelopeError::Codec(error)),
-    }
+    // Through the nesting limit: a value nested a million levels deep is an error, not a stack
+    // overflow.
+    let value = depth::from_bytes(&bytes[HEADER_LEN..]).map_err(EnvelopeError::Codec)?;
+    Ok((value, expires_at))
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::depth::tests::{Everything, Node, chain, chain_bytes, everything};
     use super::*;
 
     const LIMIT: usize = 1 << 20;
@@ -248,5 +247,64 @@ mod tests {
             decode::<Vec<u8>>(tag, &bytes, 50),
             Err(EnvelopeError::TooLarge { .. })
         ));
+    }
+
+    /// An envelope of `Node` holding `payload`, as anyone who can write to Redis could store.
+    fn node_envelope(payload: &[u8]) -> Vec<u8> {
+        let mut bytes = encode(type_tag("Node"), &Node { children: vec![] }, 0, LIMIT).unwrap();
+        bytes.truncate(HEADER_LEN);
+        bytes.extend_from_slice(payload);
+        bytes
+    }
+
+    #[test]
+    fn varied_values_round_trip_unchanged() {
+        let tag = type_tag("Everything");
+        let value = everything();
+        let bytes = encode(tag, &value, 5, LIMIT).unwrap();
+        assert_eq!(
+            decode::<Everything>(tag, &bytes, LIMIT).unwrap(),
+            (value, 5)
+        );
+        let deep = chain(100);
+        let bytes = encode(type_tag("Node"), &deep, 0, LIMIT).unwrap();
+        assert_eq!(bytes, node_envelope(&chain_bytes(100)));
+        assert_eq!(
+            decode::<Node>(type_tag("Node"), &bytes, LIMIT).unwrap(),
+            (deep, 0)
+        );
+    }
+
+    #[test]
+    fn values_nested_128_levels_decode_and_129_do_not() {
+        let tag = type_tag("Node");
+        let bytes = node_envelope(&chain_bytes(128));
+        assert_eq!(decode::<Node>(tag, &bytes, LIMIT).unwrap(), (chain(128), 0));
+        let bytes = node_envelope(&chain_bytes(129));
+        assert!(matches!(
+            decode::<Node>(tag, &bytes, LIMIT),
+            Err(EnvelopeError::Codec(postcard::Error::SerdeDeCustom))
+        ));
+    }
+
+    #[test]
+    fn a_value_nested_a_million_levels_is_an_error_not_a_crash() {
+        // On a thread with a 2 MiB stack (tokio's workers have no more): without the limit, the
+        // stack overflows and the test process aborts.
+        let bytes = node_envelope(&chain_bytes(1_000_000));
+        assert!(bytes.len() <= LIMIT);
+        let decoded = std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(move || decode::<Node>(type_tag("Node"), &bytes, LIMIT).map(drop))
+            .unwrap()
+            .join()
+            .unwrap();
+        assert!(
+            matches!(
+                decoded,
+                Err(EnvelopeError::Codec(postcard::Error::SerdeDeCustom))
+            ),
+            "{decoded:?}"
+        );
     }
 }

@@ -184,6 +184,7 @@
 mod blocking;
 mod config;
 mod connection;
+mod depth;
 pub mod envelope;
 mod failure;
 mod lock;
