@@ -166,15 +166,8 @@ impl Parts<'_> {
 
     /// `f_uncached(self, a, ...)`, awaited in an async function.
     fn uncached_call(&self) -> TokenStream {
-        let Parts {
-            this,
-            uncached,
-            self_arg,
-            arg_names,
-            dot_await,
-            ..
-        } = self;
-        quote!(#this #uncached(#self_arg #(#arg_names),*) #dot_await)
+        let (call, dot_await) = (self.uncached_future(), &self.dot_await);
+        quote!(#call #dot_await)
     }
 }
 

@@ -237,8 +237,10 @@ pub trait Protocol<R, L>: Backend<R> + Sized {
 
     /// What [`put`](Protocol::put) is given back: taken before `f_refresh` runs its body, so that
     /// a write of the key meanwhile (an invalidation) can tell that the value predates it. The
-    /// in-process backend's count of its shard's invalidations; nothing on Redis.
-    fn before_put(cache: &Cache<R, L, Self>, key: u128) -> u64;
+    /// in-process backend's count of its shard's invalidations; nothing (0) on Redis.
+    fn before_put(_cache: &Cache<R, L, Self>, _key: u128) -> u64 {
+        0
+    }
 
     /// Stores `kept` under `key`, replacing any entry (`f_refresh`), unless `before` (from
     /// [`before_put`](Protocol::before_put)) shows the key's entry was written since the body

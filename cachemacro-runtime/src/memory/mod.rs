@@ -153,13 +153,12 @@ pub struct Lead<'a, R: Clone, L> {
     /// The flight is no thread's own, and its computation was listed in `reentry`: so is the
     /// user code that lands it.
     listed: bool,
-    landed: bool,
 }
 
 impl<R: Clone, L> Lead<'_, R, L> {
     /// Stores a clone of `kept`, if any, and ends the flight, handing the value to its waiters.
     /// True if stored.
-    fn land(mut self, kept: Option<&R>) -> bool {
+    fn land(self, kept: Option<&R>) -> bool {
         let cache = self.cache;
         // User code runs here (the value's `Clone`, and its `CacheSize` under `max_bytes`): a
         // memoized call of this key made in it must not wait for this very flight, so it runs as
@@ -172,10 +171,9 @@ impl<R: Clone, L> Lead<'_, R, L> {
                 .backend
                 .store
                 .finish(self.key, self.id, value, clock::now_ms(), cache.readers());
-        // Only now: if `finish` panics before it ends the flight (a value's `CacheSize` is user
-        // code), dropping this lead ends it, and the waiters do not wait forever. After it, the
-        // id keeps a second end from ending another leader's flight of the same key.
-        self.landed = true;
+        // Should user code panic from here on, dropping this lead ends the flight: before
+        // `finish` ended it (a value's `CacheSize`), that releases the waiters; after, the id
+        // makes it a no-op, and keeps it from ending another leader's flight of the same key.
         let Finished {
             removed,
             stored,
@@ -197,25 +195,23 @@ impl<R: Clone, L> Lead<'_, R, L> {
         }
         drop(listed);
         cache.count(removed);
-        // Landed: nothing for `drop` to do (a lead holds no resource).
+        // Landed: nothing for `drop` to do (a lead holds no resource), not even its no-op.
         std::mem::forget(self);
         stored
     }
 }
 
+/// A lead dropped before it landed (a panic in the body, a cancelled future, a panic in the
+/// landing's user code) ends its flight with nothing, if `finish` has not ended it already.
 impl<R: Clone, L> Drop for Lead<'_, R, L> {
     fn drop(&mut self) {
-        if !self.landed {
-            let cache = self.cache;
-            let finished = cache.backend.store.finish(
-                self.key,
-                self.id,
-                None,
-                clock::now_ms(),
-                cache.readers(),
-            );
-            cache.count(finished.removed);
-        }
+        let cache = self.cache;
+        let finished =
+            cache
+                .backend
+                .store
+                .finish(self.key, self.id, None, clock::now_ms(), cache.readers());
+        cache.count(finished.removed);
     }
 }
 
@@ -323,43 +319,23 @@ impl<R: Clone, L> MemoryCache<R, L> {
         }
     }
 
-    /// Stores `kept` under `key`, replacing any entry, unless its shard saw an invalidation since
-    /// it counted `before` of them (the body began); true if stored (`f_refresh`).
-    fn put_now(&self, key: u128, kept: &R, before: u64) -> bool {
+    /// Stores `kept` under `key`, replacing any entry, unless its key was invalidated since its
+    /// computation began: `since`, the shard's count of invalidations then. An `f_refresh`'s
+    /// value (`refresh`) supersedes the computations in progress; a `lock = "none"` miss's does
+    /// not. True if stored.
+    #[inline(always)]
+    fn put_now(&self, key: u128, kept: &R, since: u64, refresh: bool) -> bool {
         if self.refuse_write_in_read("f_refresh") {
             return false;
         }
-        let replaced = self.backend.store.replace(
-            key,
-            kept.clone(),
-            self.expires_at(),
-            clock::now_ms(),
-            before,
-            self.readers(),
-        );
-        replaced.is_some_and(|removed| {
-            let stored = !removed.oversized();
-            self.count(removed);
-            stored
-        })
-    }
-
-    /// Stores `kept`, computed without a flight (`lock = "none"`) since its shard had seen
-    /// `since` invalidations: not if it has seen more. True if stored.
-    #[inline]
-    fn put_unflown(&self, key: u128, kept: &R, since: u64) -> bool {
-        if self.refuse_write_in_read("a store") {
-            return false;
-        }
-        let landed = self.backend.store.insert_unflown(
-            key,
-            kept.clone(),
-            self.expires_at(),
-            clock::now_ms(),
-            since,
-            self.readers(),
-        );
-        landed.is_some_and(|removed| {
+        let (store, value) = (&self.backend.store, kept.clone());
+        let (expires_at, now, readers) = (self.expires_at(), clock::now_ms(), self.readers());
+        let put = if refresh {
+            store.replace(key, value, expires_at, now, Some(since), readers)
+        } else {
+            store.insert_unflown(key, value, expires_at, now, since, readers)
+        };
+        put.is_some_and(|removed| {
             let stored = !removed.oversized();
             self.count(removed);
             stored
@@ -405,7 +381,6 @@ impl<R: Clone, L> MemoryCache<R, L> {
                         key,
                         id,
                         listed: !own,
-                        landed: false,
                     }),
                     // A re-entrant call finds a flight this thread owns: no listing.
                     listed: !own,
@@ -567,7 +542,7 @@ impl<R: Clone + Send + Sync + 'static, L: Layout> Protocol<R, L> for Memory<R> {
         match lead {
             MemoryLead::Flight(lead) => lead.land(kept),
             MemoryLead::Unlocked(key, since) => {
-                kept.is_some_and(|kept| cache.put_unflown(key, kept, since))
+                kept.is_some_and(|kept| cache.put_now(key, kept, since, false))
             }
         }
     }
@@ -585,7 +560,7 @@ impl<R: Clone + Send + Sync + 'static, L: Layout> Protocol<R, L> for Memory<R> {
     }
 
     async fn put(cache: &MemoryCache<R, L>, key: u128, kept: &R, before: u64) -> bool {
-        cache.put_now(key, kept, before)
+        cache.put_now(key, kept, before, true)
     }
 
     async fn remove(cache: &MemoryCache<R, L>, key: u128) -> bool {

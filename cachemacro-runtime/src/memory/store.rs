@@ -361,9 +361,10 @@ struct Lens {
     entries: AtomicUsize,
     bytes: AtomicUsize,
     /// Writes of the shard that make a computation in progress out of date (`remove`,
-    /// `replace`, `insert`, `clear`), counted under its lock: a computation without a flight (`lock = "none"`,
-    /// `f_refresh`) is stored only if none of its key came since it began
-    /// ([`Store::insert_unflown`]; the table remembers the last keys: [`Invalidated`]).
+    /// `replace`, `clear`), counted under its lock: a computation without a flight (`lock =
+    /// "none"`, `f_refresh`) is stored only if none of its key came since it began
+    /// ([`Store::replace`], [`Store::insert_unflown`]; the table remembers the last keys:
+    /// [`Invalidated`]).
     invalidations: AtomicU64,
 }
 
@@ -622,7 +623,7 @@ impl<R: Clone> Store<R> {
     /// Ends this caller's flight `id` on `key` (from [`lead_or_wait_as`](Self::lead_or_wait_as)),
     /// storing `value` in the same write if there is one. Without a value, its waiters look
     /// again; with one, the caller hands them the value ([`Finished::waiters`]). A flight that
-    /// an invalidation, `clear` or a newer value detached meanwhile ([`insert`](Self::insert),
+    /// an invalidation, `clear` or a newer value detached meanwhile ([`replace`](Self::replace),
     /// [`remove`](Self::remove)) stores nothing: its value predates that write.
     pub(crate) fn finish(
         &self,
@@ -679,9 +680,8 @@ impl<R: Clone> Store<R> {
         }
     }
 
-    /// Stores `value` under `key`, replacing any entry. A flight of the key in progress is
-    /// detached: its value, older than this one, will not replace it, and its waiters look again
-    /// now (and find this one).
+    /// Stores `value` under `key`, replacing any entry: a value newer than any computation of
+    /// the key in progress, which it supersedes (see [`replace`](Self::replace)).
     // The near tier's (and the tests'): a memoized function's store goes through `finish`,
     // `replace` or `insert_unflown`.
     #[cfg(any(test, feature = "redis"))]
@@ -694,42 +694,32 @@ impl<R: Clone> Store<R> {
         now: u64,
         readers: &Slots,
     ) -> Removed<R> {
-        let charge = self.charge(&value);
-        let place = self.place(key);
-        let (removed, detached) = self.write_at(place, readers, |table, flights| {
-            self.invalidate(place, table, Some(key));
-            let removed = table.insert(key, value, expires_at, now, charge);
-            (removed, flights.remove(key).flatten())
-        });
-        if let Some(flight) = detached {
-            flight.land();
-        }
-        removed
+        let replaced = self.replace(key, value, expires_at, now, None, readers);
+        replaced.unwrap_or_default()
     }
 
-    /// [`insert`](Self::insert) for `f_refresh`, whose body began when the key's shard had seen
-    /// `before` invalidations: `None` (nothing stored) if one of them since was of `key`, as
-    /// [`insert_unflown`](Self::insert_unflown) decides; else it is one, as an insert is, and
-    /// detaches a flight of the key (whose body may have begun after this one's: the refresh,
-    /// asked for explicitly, wins).
+    /// Stores `value` under `key`, replacing any entry, and supersedes the computations of the
+    /// key in progress: they store nothing, and its flight is detached (even one whose body
+    /// began after this value's: a refresh, asked for explicitly, wins). With `since` (an
+    /// `f_refresh`, whose body began when the shard had seen that many invalidations): `None`,
+    /// nothing stored, if one of them since was of `key`.
     pub(crate) fn replace(
         &self,
         key: u128,
         value: R,
         expires_at: u64,
         now: u64,
-        before: u64,
+        since: Option<u64>,
         readers: &Slots,
     ) -> Option<Removed<R>> {
         let charge = self.charge(&value);
         let place = self.place(key);
         let landed = self.write_at(place, readers, |table, flights| {
-            if self.invalidated_since(place, table, key, before) {
+            if since.is_some_and(|since| self.invalidated_since(place, table, key, since)) {
                 return Err(value);
             }
-            self.invalidate(place, table, Some(key));
-            let removed = table.insert(key, value, expires_at, now, charge);
-            Ok((removed, flights.remove(key).flatten()))
+            let detached = self.supersede(place, table, flights, key);
+            Ok((table.insert(key, value, expires_at, now, charge), detached))
         });
         // An out-of-date value is dropped here, outside the lock.
         let (removed, detached) = landed.ok()?;
@@ -739,13 +729,55 @@ impl<R: Clone> Store<R> {
         Some(removed)
     }
 
+    /// Stores the value of a computation without a flight (`lock = "none"`), which began when its
+    /// shard had seen `since` invalidations: `None` (nothing stored) if one of them since was of
+    /// `key` (or of every key, or more came than the shard remembers: [`Invalidated`]), since
+    /// the value may predate it. It supersedes nothing: a miss's value is no news to the
+    /// computations beside it. Apart from [`replace`](Self::replace), which could do this with
+    /// a flag, because this is every miss's store: that way cost it 25 instructions more.
+    #[inline]
+    pub(crate) fn insert_unflown(
+        &self,
+        key: u128,
+        value: R,
+        expires_at: u64,
+        now: u64,
+        since: u64,
+        readers: &Slots,
+    ) -> Option<Removed<R>> {
+        let charge = self.charge(&value);
+        let place = self.place(key);
+        let landed = self.write_at(place, readers, |table, _| {
+            if self.invalidated_since(place, table, key, since) {
+                return Err(value);
+            }
+            Ok(table.insert(key, value, expires_at, now, charge))
+        });
+        // An out-of-date value is dropped here, outside the lock.
+        landed.ok()
+    }
+
     /// The invalidations of `key`'s shard so far (see `Lens::invalidations`): taken before a
-    /// computation without a flight, and given to [`insert_unflown`](Self::insert_unflown).
+    /// computation without a flight, and given back when it stores its value.
     #[inline]
     pub(crate) fn invalidations(&self, key: u128) -> u64 {
         self.lens
             .get(self.place(key))
             .map_or(0, |lens| lens.invalidations.load(Ordering::Acquire))
+    }
+
+    /// A write of `key` in the shard at `place` makes its computations in progress out of date:
+    /// counts it, and detaches the key's flight, whose `Flight` the caller ends (outside the
+    /// lock). Under the shard's lock.
+    fn supersede(
+        &self,
+        place: usize,
+        table: &mut Table<R>,
+        flights: &mut Flights<R>,
+        key: u128,
+    ) -> Option<Arc<Flight<R>>> {
+        self.invalidate(place, table, Some(key));
+        flights.remove(key).flatten()
     }
 
     /// Counts a write of `key` (every key: `None`) in the shard at `place` that makes its
@@ -767,32 +799,6 @@ impl<R: Clone> Store<R> {
             .get(place)
             .map_or(since, |lens| lens.invalidations.load(Ordering::Relaxed));
         now != since && table.invalidated.since(since, now, key)
-    }
-
-    /// Stores the value of a computation without a flight (`lock = "none"`), which began when its
-    /// shard had seen `since` invalidations: `None` (nothing stored) if one of them since was of
-    /// `key` (or of every key, or more came than the shard remembers: [`Invalidated`]), since
-    /// the value may predate it.
-    #[inline]
-    pub(crate) fn insert_unflown(
-        &self,
-        key: u128,
-        value: R,
-        expires_at: u64,
-        now: u64,
-        since: u64,
-        readers: &Slots,
-    ) -> Option<Removed<R>> {
-        let charge = self.charge(&value);
-        let place = self.place(key);
-        let landed = self.write_at(place, readers, |table, _| {
-            if self.invalidated_since(place, table, key, since) {
-                return Err(value);
-            }
-            Ok(table.insert(key, value, expires_at, now, charge))
-        });
-        // An out-of-date value is dropped here, outside the lock.
-        landed.ok()
     }
 
     /// Ends the refresh of generation `generation` of `key`: stores `value` (with a new age) if
@@ -851,13 +857,13 @@ impl<R: Clone> Store<R> {
     pub(crate) fn remove(&self, key: u128, now: u64, readers: &Slots) -> Option<(R, bool)> {
         let place = self.place(key);
         let (removed, detached) = self.write_at(place, readers, |table, flights| {
-            self.invalidate(place, table, Some(key));
+            let detached = self.supersede(place, table, flights, key);
             let live = table
                 .entries
                 .find(hash(key), |e| e.key == key)
                 .map(|e| e.expires_at > now);
             let removed = live.and_then(|live| table.remove(key).map(|value| (value, live)));
-            (removed, flights.remove(key).flatten())
+            (removed, detached)
         });
         if let Some(flight) = detached {
             flight.land();

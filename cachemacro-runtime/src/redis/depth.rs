@@ -105,6 +105,14 @@ impl<A> Nested<A> {
             depth: self.depth,
         }
     }
+
+    /// A visitor of a variant's fields, which nest a level deeper still, as a tuple's do.
+    fn visitor<V>(&self, visitor: V) -> DepthVisitor<V> {
+        DepthVisitor {
+            inner: visitor,
+            depth: self.depth,
+        }
+    }
 }
 
 macro_rules! forward_deserialize {
@@ -310,11 +318,7 @@ impl<'de, A: VariantAccess<'de>> VariantAccess<'de> for Nested<A> {
     }
 
     fn tuple_variant<V: Visitor<'de>>(self, len: usize, visitor: V) -> Result<V::Value, A::Error> {
-        // The variant's fields nest a level deeper still, as a tuple's do.
-        let visitor = DepthVisitor {
-            inner: visitor,
-            depth: self.depth,
-        };
+        let visitor = self.visitor(visitor);
         self.inner.tuple_variant(len, visitor)
     }
 
@@ -323,10 +327,7 @@ impl<'de, A: VariantAccess<'de>> VariantAccess<'de> for Nested<A> {
         fields: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value, A::Error> {
-        let visitor = DepthVisitor {
-            inner: visitor,
-            depth: self.depth,
-        };
+        let visitor = self.visitor(visitor);
         self.inner.struct_variant(fields, visitor)
     }
 }

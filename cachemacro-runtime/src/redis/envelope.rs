@@ -27,7 +27,8 @@ const MAGIC: [u8; 2] = *b"cm";
 pub(crate) const FORMAT: u8 = 2;
 const TAG_END: usize = 11;
 const HEADER_LEN: usize = 19;
-/// Where an envelope keeps its expiry (the refresh's renewal script writes it at offset 11).
+/// Where an envelope keeps its expiry (the refresh's renewal script writes it after the header
+/// it is given).
 pub(crate) const EXPIRY_BYTES: std::ops::Range<usize> = TAG_END..HEADER_LEN;
 
 /// Milliseconds since the Unix epoch: the clock that entries' expiries are written in, shared

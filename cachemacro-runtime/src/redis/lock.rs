@@ -44,11 +44,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
-use ::redis::aio::ConnectionManager;
-use ::redis::{FromRedisValue, Script};
+use ::redis::Script;
 
 use super::connection::{Attempt, Failure, pause};
 use super::lookup::Stored;
+use super::script::{Arguments, LuaScript};
 use super::{RedisCache, Target};
 use crate::layout::Layout;
 use crate::stats::Counters;
@@ -118,50 +118,8 @@ return 1",
     )
 }));
 
-/// A script's `KEYS` and `ARGV`.
-type Arguments = (Vec<String>, Vec<Vec<u8>>);
-
 /// [`CLAIM`]'s reply: taken (1 or 0), the lock's `PTTL`, the entry, the holder's token.
 type ClaimReply = (i64, i64, Option<Vec<u8>>, Option<Vec<u8>>);
-
-/// A Lua script, run with `EVALSHA` by redis-rs' [`Script`], which loads it again whenever Redis
-/// has forgotten it (a restart, `SCRIPT FLUSH`, another server). Its SHA1 is computed once.
-struct LuaScript(LazyLock<Script>);
-
-impl LuaScript {
-    /// Runs the script on `target`'s connection within its timeout.
-    async fn call<T: FromRedisValue + Send + 'static>(
-        &'static self,
-        target: &Target,
-        attempt: Attempt,
-        (keys, args): Arguments,
-    ) -> Result<T, Failure> {
-        target
-            .connection
-            .run(attempt, target.timeout(), move |manager| {
-                self.run(manager, keys, args)
-            })
-            .await
-    }
-
-    /// Runs the script. Runs on the background runtime.
-    async fn run<T: FromRedisValue>(
-        &'static self,
-        mut manager: ConnectionManager,
-        keys: Vec<String>,
-        args: Vec<Vec<u8>>,
-    ) -> Result<T, Failure> {
-        let mut invocation = self.0.prepare_invoke();
-        for key in keys {
-            invocation.key(key);
-        }
-        for arg in args {
-            invocation.arg(arg);
-        }
-        let reply: ::redis::RedisResult<T> = invocation.invoke_async(&mut manager).await;
-        reply.map_err(Failure::from)
-    }
-}
 
 /// The lock key of the entry `redis_key`. Entries end with 32 hex digits, so no entry is named
 /// like a lock, and `clear()` and `len()` match entries alone.

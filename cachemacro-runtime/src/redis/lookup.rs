@@ -427,10 +427,6 @@ where
         stored
     }
 
-    fn before_put(_: &RedisCache<R, S>, _: u128) -> u64 {
-        0
-    }
-
     async fn put(cache: &RedisCache<R, S>, key: u128, kept: &R, _: u64) -> bool {
         let target = cache.target();
         let redis_key = target.redis_key(&cache.config, key);

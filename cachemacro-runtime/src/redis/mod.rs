@@ -139,10 +139,10 @@
 //! finds the entry still stale: a process whose refresh another process is running, or has just
 //! landed, skips its own (counted in `refreshes_skipped`), so a key is refreshed once, not once
 //! per process. A refresh whose encoded value is unchanged renews the entry's age with
-//! `PEXPIRE` (and the expiry its envelope carries, in one `EVAL`: an ACL must allow scripting,
+//! `PEXPIRE` (and the expiry its envelope carries, in one script: an ACL must allow scripting,
 //! as the lock's scripts need) and writes no value; a changed value is written with a full `ttl`;
-//! a failed one (an uncached `Err`, a panic) keeps the old value and its age. Refreshes are counted in
-//! [`Stats`](crate::Stats)' `refreshes_*` fields.
+//! a failed one (an uncached `Err`, a panic) keeps the old value and its age. Refreshes are
+//! counted in [`Stats`](crate::Stats)' `refreshes_*` fields.
 //!
 //! # Near tier
 //!
@@ -193,6 +193,7 @@ mod near;
 mod refresh;
 mod report;
 mod scan;
+mod script;
 
 use std::sync::Arc;
 use std::time::Duration;

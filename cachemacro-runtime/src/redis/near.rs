@@ -202,17 +202,16 @@ impl<R: Clone + Send + Sync + 'static> Near<R> {
         // value's `Clone` and `Drop` are user code, which may call this function.
         let value = value.clone();
         let gate = shared.gate.lock();
-        if *gate == seen && shared.live.load(Ordering::Acquire) {
-            let removed =
-                shared
-                    .store
-                    .insert(key, value, now.saturating_add(ttl), now, &shared.readers);
-            drop(gate);
-            drop(removed);
+        let kept = if *gate == seen && shared.live.load(Ordering::Acquire) {
+            let expires_at = now.saturating_add(ttl);
+            Ok(shared
+                .store
+                .insert(key, value, expires_at, now, &shared.readers))
         } else {
-            drop(gate);
-            drop(value);
-        }
+            Err(value)
+        };
+        drop(gate);
+        drop(kept);
     }
 
     /// Drops `key` from the tier at once (this process' own change; the others hear of it

@@ -23,15 +23,16 @@
 
 use std::collections::HashSet;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
-use ::redis::Cmd;
 use ::redis::aio::ConnectionManager;
+use ::redis::{Cmd, Script};
 use parking_lot::Mutex;
 
 use super::connection::{Attempt, Failure, query_pipeline};
 use super::lock::Turn;
 use super::lookup::{Stored, get_command};
+use super::script::{Arguments, LuaScript};
 use super::{RedisCache, Target, envelope};
 use crate::layout::{Keep, Layout, kept};
 use crate::stats::Counters;
@@ -67,13 +68,25 @@ pub struct Stale {
     pub(super) bytes: Vec<u8>,
 }
 
-/// `KEYS`: an entry. `ARGV`: its ttl in ms, its envelope's new expiry field, and the header the
-/// field follows (magic, format, type tag). Renews the entry's age and that field if the entry is
-/// still there with that header (not rewritten meanwhile by a process writing another format):
-/// replies 1, or 0. Sent with `EVAL` (a short script, once per refresh).
-const RENEW: &str = "if redis.call('GETRANGE', KEYS[1], 0, 10) ~= ARGV[3] then return 0 end \
-if redis.call('PEXPIRE', KEYS[1], ARGV[1]) == 1 then \
-redis.call('SETRANGE', KEYS[1], 11, ARGV[2]) return 1 end return 0";
+/// `KEYS`: an entry. `ARGV`: its ttl in ms, the envelope's header up to its expiry field (magic,
+/// format, type tag), and the new expiry field. Renews the entry's age and that field if the
+/// entry is still there with that header (not rewritten meanwhile by a process writing another
+/// format): replies 1, or 0.
+static RENEW: LuaScript = LuaScript(LazyLock::new(|| {
+    Script::new(
+        r"local head = ARGV[2]
+if redis.call('GETRANGE', KEYS[1], 0, #head - 1) ~= head then return 0 end
+if redis.call('PEXPIRE', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('SETRANGE', KEYS[1], #head, ARGV[3])
+return 1",
+    )
+}));
+
+/// What a finished refresh sends: [`RENEW`]'s arguments, or `SET ... XX`.
+enum Renew {
+    Age(Arguments),
+    Value(Cmd),
+}
 
 /// What a finished refresh renews: the age alone (`PEXPIRE`, and the expiry in the envelope), or
 /// the value (`SET ... XX`).
@@ -167,13 +180,16 @@ where
             Some(_) => reentry::run_async(self, key, refresh::await_caught(job)).await,
             None => refresh::await_caught(job).await,
         };
+        let target = &stale.target;
         let landed = match self.renewal(&stale, cacheable, outcome) {
-            Ok((command, renewal)) => Landed::Sent(
-                renewal,
-                stale
-                    .target
-                    .connection
-                    .command(Attempt::Routine, stale.target.timeout(), command)
+            Ok(Renew::Age(arguments)) => Landed::Sent(
+                Renewal::Unchanged,
+                RENEW.call(target, Attempt::Routine, arguments).await,
+            ),
+            Ok(Renew::Value(command)) => Landed::Sent(
+                Renewal::Updated,
+                (target.connection)
+                    .command(Attempt::Routine, target.timeout(), command)
                     .await,
             ),
             Err(landed) => landed,
@@ -233,7 +249,7 @@ where
         stale: &Stale,
         cacheable: impl Fn(&Ret) -> bool,
         outcome: Option<Ret>,
-    ) -> Result<(Cmd, Renewal), Landed>
+    ) -> Result<Renew, Landed>
     where
         S: Keep<Ret, Kept = R>,
     {
@@ -250,19 +266,19 @@ where
         Ok(if envelope::same_value(&bytes, &stale.bytes) {
             // The age renewed, and with it the expiry the envelope carries (which near tiers
             // read), without sending the value again.
-            let mut command = ::redis::cmd("EVAL");
-            command
-                .arg(RENEW)
-                .arg(1)
-                .arg(&stale.redis_key)
-                .arg(self.config.ttl_ms)
-                .arg(&bytes[envelope::EXPIRY_BYTES])
-                .arg(&bytes[..envelope::EXPIRY_BYTES.start]);
-            (command, Renewal::Unchanged)
+            let expiry = envelope::EXPIRY_BYTES;
+            Renew::Age((
+                vec![stale.redis_key.clone()],
+                vec![
+                    self.config.ttl_ms.to_string().into_bytes(),
+                    bytes[..expiry.start].to_vec(),
+                    bytes[expiry].to_vec(),
+                ],
+            ))
         } else {
             let mut command = self.set_bytes_command(&stale.redis_key, bytes);
             command.arg("XX");
-            (command, Renewal::Updated)
+            Renew::Value(command)
         })
     }
 
