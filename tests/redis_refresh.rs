@@ -445,3 +445,61 @@ fn an_async_refresh_without_a_tokio_runtime_is_dropped_and_counted() {
     assert_eq!(PLAIN_RUNS.load(Ordering::SeqCst), 1);
     assert!(pttl(&mut redis, &key) <= STALE_PTTL_MS, "nothing renewed");
 }
+
+static FOREIGN_GATE: Gate = Gate::new();
+static FOREIGN_RUNS: AtomicUsize = AtomicUsize::new(0);
+
+#[memoize(
+    ttl = "10m",
+    refresh = "background",
+    refresh_after = "30s",
+    backend = "redis",
+    name = "foreign"
+)]
+fn foreign(id: u32) -> Vec<u32> {
+    if FOREIGN_RUNS.fetch_add(1, Ordering::SeqCst) > 0 {
+        FOREIGN_GATE.pass();
+    }
+    vec![id; 3]
+}
+
+/// Scripts the server has run with `EVALSHA` (`INFO commandstats`).
+fn script_calls(redis: &mut redis::Connection) -> u64 {
+    let info: String = redis::cmd("INFO").arg("commandstats").query(redis).unwrap();
+    info.lines()
+        .find_map(|line| line.strip_prefix("cmdstat_evalsha:calls="))
+        .and_then(|rest| rest.split(',').next())
+        .map_or(0, |calls| calls.parse().unwrap())
+}
+
+#[test]
+fn an_unchanged_refresh_leaves_an_entry_rewritten_in_another_format_as_it_is() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    foreign_cache().configure(config(&server));
+    let mut redis = server.client();
+    let key = redis_key("foreign", 4u32);
+
+    assert_eq!(foreign(4), [4, 4, 4]);
+    FOREIGN_GATE.set(false);
+    make_stale(&mut redis, &key);
+    assert_eq!(foreign(4), [4, 4, 4], "a stale hit; the refresh starts");
+    assert!(eventually(PATIENCE, || FOREIGN_RUNS.load(Ordering::SeqCst) == 2));
+    // Meanwhile a process of another version rewrites the entry in another envelope format.
+    let mut rewritten: Vec<u8> = redis.get(&key).unwrap();
+    rewritten[2] = 1;
+    let _: () = redis::cmd("SET")
+        .arg(&key)
+        .arg(&rewritten)
+        .arg("PX")
+        .arg(STALE_PTTL_MS)
+        .query(&mut redis)
+        .unwrap();
+    let scripts = script_calls(&mut redis);
+    FOREIGN_GATE.set(true);
+    assert!(eventually(PATIENCE, || script_calls(&mut redis) > scripts));
+    let bytes: Vec<u8> = redis.get(&key).unwrap();
+    assert_eq!(bytes, rewritten, "the renewal wrote nothing into it");
+    assert_eq!(foreign_cache().stats().refreshes_unchanged, 0);
+}

@@ -190,6 +190,18 @@ mod tests {
     }
 
     #[test]
+    fn a_short_entry_of_format_1_reads_as_another_format() {
+        // Format 1's header was 11 bytes: a small value's whole entry is shorter than format 2's.
+        let mut old = b"cm\x01".to_vec();
+        old.extend_from_slice(&type_tag("u8").to_le_bytes());
+        old.push(7);
+        assert!(matches!(
+            decode::<u8>(type_tag("u8"), &old, LIMIT),
+            Err(EnvelopeError::OtherFormat(1))
+        ));
+    }
+
+    #[test]
     fn the_same_value_is_recognised_whatever_its_expiry() {
         let tag = type_tag("String");
         let value = "v".to_owned();
