@@ -9,8 +9,9 @@
 //!   `GET` on redis-rs' blocking connection. Each memoized hit must send exactly one `GET`,
 //!   checked with `INFO commandstats`.
 //! - `redis_miss/*`: a miss of a new key, memoized with `lock = "redis"` (a `GET`, the claim
-//!   script, a `SET`, and the release sent in the background) and `lock = "process"` (`GET`,
-//!   `SET`), beside the `GET` then `SET` of hand-written cache-aside code.
+//!   script, and the write script, which checks the invalidation marks, runs the `SET` and
+//!   releases the lock) and `lock = "process"` (`GET`, the write script), beside the `GET` then
+//!   `SET` of hand-written cache-aside code.
 //!
 //! - With `--features cached-redis`: `cached` 4's `AsyncRedisCache` and `RedisCache` beside
 //!   them (the paired ratios only).

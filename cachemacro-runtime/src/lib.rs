@@ -42,7 +42,7 @@
 //! |---|---|
 //! | `f_uncached(args) -> R` | runs the original body; neither reads nor writes the cache |
 //! | `f_refresh(args) -> R` | runs the body now and stores its result (prime / put) |
-//! | `f_invalidate(args) -> bool` | removes the entry for these arguments; true if there was a live one. In process, a computation of them in progress (a call's, or an `f_refresh`'s) stores nothing when it ends, and calls from now on compute anew (so does `f_refresh`'s new value, and `clear()`); with `lock = "none"`, or for an `f_refresh`, which have no flight, a shard remembers the keys of its last 16 invalidations, and one that began before more than 16 stores nothing either. On Redis it still stores its value |
+//! | `f_invalidate(args) -> bool` | removes the entry for these arguments; true if there was a live one. In process, a computation of them in progress (a call's, or an `f_refresh`'s) stores nothing when it ends, and calls from now on compute anew (so does `f_refresh`'s new value, and `clear()`); with `lock = "none"`, or for an `f_refresh`, which have no flight, a shard remembers the keys of its last 16 invalidations, and one that began before more than 16 stores nothing either. On Redis, in every process, a computation that began before the invalidation stores nothing (for up to the function's `lock_ttl`: see [`redis`](crate::redis#invalidation)) |
 //! | `f_warm(items) -> WarmReport` | computes and stores the items (argument tuples) not cached yet, a few at a time: see [`warm`] |
 //! | `f_cache() -> &'static MemoryCache<R>` | the cache: [`stats()`](Cache::stats), [`clear()`](Cache::clear), [`len()`](Cache::len) |
 //!

@@ -183,6 +183,18 @@ impl<R> Flights<R> {
         locked(&self.in_progress)
     }
 
+    /// Takes `key`'s flight out of the table: callers from now on lead a new one, while the
+    /// flight's leader still hands its value to the waiters that joined it (their calls began
+    /// before this). For a write of the key (an invalidation) that the flight's value predates.
+    pub(crate) fn detach(&self, key: u128) {
+        self.table().remove(&key);
+    }
+
+    /// [`detach`](Self::detach) of every key (`clear()`).
+    pub(crate) fn detach_all(&self) {
+        self.table().clear();
+    }
+
     pub(crate) fn join(&self, key: u128) -> Role<'_, R> {
         let mut in_progress = self.table();
         if let Some(flight) = in_progress.get(&key) {

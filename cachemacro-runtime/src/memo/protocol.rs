@@ -195,6 +195,9 @@ pub trait Protocol<R, L>: Backend<R> + Sized {
     /// back).
     type Claim: Send + 'static;
 
+    /// What [`before_put`](Protocol::before_put) takes.
+    type Before: Send;
+
     /// The hit path, inline and lock-free: a live value (and its refresh's claim), or `None` for
     /// the slow path. Only the in-process backend has one. `aging`: what the function's entries
     /// need checked: constants on the sync entry points, the config's on the slow path (Redis'
@@ -237,10 +240,8 @@ pub trait Protocol<R, L>: Backend<R> + Sized {
 
     /// What [`put`](Protocol::put) is given back: taken before `f_refresh` runs its body, so that
     /// a write of the key meanwhile (an invalidation) can tell that the value predates it. The
-    /// in-process backend's count of its shard's invalidations; nothing (0) on Redis.
-    fn before_put(_cache: &Cache<R, L, Self>, _key: u128) -> u64 {
-        0
-    }
+    /// in-process backend's count of its shard's invalidations; on Redis, the instant.
+    fn before_put(cache: &Cache<R, L, Self>, key: u128) -> Self::Before;
 
     /// Stores `kept` under `key`, replacing any entry (`f_refresh`), unless `before` (from
     /// [`before_put`](Protocol::before_put)) shows the key's entry was written since the body
@@ -249,7 +250,7 @@ pub trait Protocol<R, L>: Backend<R> + Sized {
         cache: &Cache<R, L, Self>,
         key: u128,
         kept: &R,
-        before: u64,
+        before: Self::Before,
     ) -> impl Future<Output = bool>;
 
     /// Removes the entry under `key`; true if there was a live one (`f_invalidate`).
@@ -721,7 +722,7 @@ where
         key: u128,
         cacheable: fn(&Ret) -> bool,
         value: &Ret,
-        before: u64,
+        before: B::Before,
     ) -> bool
     where
         L: Keep<Ret, Kept = R>,

@@ -483,6 +483,7 @@ impl<R: Clone + Send + Sync + 'static, L: Layout> Protocol<R, L> for Memory<R> {
     /// The generation of the entry whose refresh the hit claimed (its `refreshing` flag).
     type Stale = u64;
     type Claim = Refreshing<R, L>;
+    type Before = u64;
 
     // Inlined into each memoized function in optimized builds; shared in debug builds,
     // which then compile one copy per value type rather than one per function.

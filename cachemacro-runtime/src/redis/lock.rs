@@ -27,7 +27,8 @@
 //!   entry another process renewed meanwhile is skipped too.
 //! - **release**: `DEL` only if the lock still holds the caller's token, so a holder that outran
 //!   its `lock_ttl` cannot delete its successor's lock. A holder that stores a value releases in
-//!   the same script as the write (**store and release**): one round trip, done before its call
+//!   the same script as the write (**store and release**, [`marks::STORE`](super::marks::STORE),
+//!   which also stores nothing after an invalidation): one round trip, done before its call
 //!   returns, so a process that exits right after its call leaves no lock behind. A holder with
 //!   nothing to store (an `Err` that is not cached, a value too large) releases before its call
 //!   returns too. The releases nobody waits for (a refresh's, a panicking or cancelled holder's,
@@ -106,24 +107,12 @@ return 0",
     )
 }));
 
-/// `KEYS`: the entry, its lock. `ARGV`: the value, the caller's token, the entry's ttl in ms (`0`
-/// for none). Stores the value, then releases the lock if it still holds the token: the holder's
-/// last two steps in one round trip, done before its call returns. Replies 1.
-static STORE_RELEASE: LuaScript = LuaScript(LazyLock::new(|| {
-    Script::new(
-        r"if ARGV[3] == '0' then redis.call('SET', KEYS[1], ARGV[1])
-else redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3]) end
-if redis.call('GET', KEYS[2]) == ARGV[2] then redis.call('DEL', KEYS[2]) end
-return 1",
-    )
-}));
-
 /// [`CLAIM`]'s reply: taken (1 or 0), the lock's `PTTL`, the entry, the holder's token.
 type ClaimReply = (i64, i64, Option<Vec<u8>>, Option<Vec<u8>>);
 
 /// The lock key of the entry `redis_key`. Entries end with 32 hex digits, so no entry is named
 /// like a lock, and `clear()` and `len()` match entries alone.
-fn lock_key(redis_key: &str) -> String {
+pub(super) fn lock_key(redis_key: &str) -> String {
     format!("{redis_key}:lock")
 }
 
@@ -197,21 +186,11 @@ impl Held {
         self.settle(reply.is_ok());
     }
 
-    /// Stores `bytes` under the entry `redis_key` (expiring after `ttl_ms`, 0 for never) and
-    /// releases the lock, in one script. If the script fails, the lock is released in the
-    /// background (the script may not have run).
-    pub(super) async fn store_release(
-        self,
-        redis_key: &str,
-        bytes: Vec<u8>,
-        ttl_ms: u64,
-    ) -> Result<(), Failure> {
-        let arguments = self.store_release_arguments(redis_key, bytes, ttl_ms);
-        let reply = STORE_RELEASE
-            .call::<i64>(&self.target, Attempt::Routine, arguments)
-            .await;
-        self.settle(reply.is_ok());
-        reply.map(drop)
+    /// The lock's key and the caller's token, for a script that stores the value and releases
+    /// the lock in one round trip ([`STORE`](super::marks::STORE)); [`settle`](Held::settle)
+    /// after it.
+    pub(super) fn key_and_token(&self) -> (&str, &str) {
+        (&self.lock_key, &self.token)
     }
 
     /// The `KEYS` and `ARGV` of [`RELEASE`].
@@ -222,21 +201,9 @@ impl Held {
         )
     }
 
-    /// The `KEYS` and `ARGV` of [`STORE_RELEASE`].
-    fn store_release_arguments(&self, redis_key: &str, bytes: Vec<u8>, ttl_ms: u64) -> Arguments {
-        (
-            vec![redis_key.to_owned(), self.lock_key.clone()],
-            vec![
-                bytes,
-                self.token.clone().into_bytes(),
-                ttl_ms.to_string().into_bytes(),
-            ],
-        )
-    }
-
     /// After a script that releases the lock: disarmed if it ran, else dropped armed, which
     /// tries again in the background.
-    fn settle(self, released: bool) {
+    pub(super) fn settle(self, released: bool) {
         if released {
             self.disarm();
         }
@@ -351,14 +318,6 @@ where
     R: Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
     S: Layout,
 {
-    /// The lock's expiry: the function's `lock_ttl`, or [`DEFAULT_LOCK_TTL`].
-    fn lock_ttl_ms(&self) -> u64 {
-        match self.config.lock_ttl_ms {
-            0 => DEFAULT_LOCK_TTL.as_millis() as u64,
-            ms => ms,
-        }
-    }
-
     /// After a miss: the value another process stores meanwhile, or this process' turn to
     /// compute (with the lock, or without it when Redis fails). Waiting awaits (a thread blocks in
     /// the driver meanwhile).

@@ -3,6 +3,7 @@
 //! landing of a computed value (the write, or store-and-release under the lock).
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use ::redis::Cmd;
 use serde::Serialize;
@@ -10,6 +11,7 @@ use serde::de::DeserializeOwned;
 
 use super::connection::{Attempt, Failure};
 use super::lock::{Claim, Held};
+use super::marks::{STORE, Store, Write, mark_all_key};
 use super::near::{Near, Ticket};
 use super::refresh::{Slot, Stale};
 use super::{Redis, RedisCache, Target, envelope};
@@ -73,6 +75,7 @@ where
             redis_key,
             near,
             ticket,
+            began: Instant::now(),
         }
     }
 
@@ -96,6 +99,7 @@ where
             redis_key,
             near,
             ticket,
+            began,
         } = looking;
         if reentry::computing(self, key) {
             return Found::Return;
@@ -125,6 +129,7 @@ where
                 redis_key,
                 key,
                 ticket,
+                began,
             },
             listed,
         }
@@ -196,39 +201,47 @@ where
         }
     }
 
-    /// Writes `value` with one `SET ... PX`, or, when this caller holds the entry's `lock`, with
-    /// one script that also releases it (taken out of `lock` then); failures are counted and
-    /// logged. True if written. A value that cannot be encoded is not written, and leaves the lock
-    /// to the caller.
+    /// Writes `value` under `redis_key` (see [`Write`]) with one script, which also releases the
+    /// entry's `lock` if this caller holds it (taken out of `lock` then), and stores nothing if
+    /// the key was invalidated since `began` (see [`marks`](super::marks)); failures are counted
+    /// and logged. True if written. A value that cannot be encoded is not written, and leaves the
+    /// lock to the caller.
     pub(super) async fn write(
         &self,
         target: &Target,
         redis_key: &str,
         value: &R,
         lock: &mut Option<Held>,
+        began: Instant,
+        write: Write,
     ) -> bool {
         let Some(bytes) = self.encode(value, target) else {
             return false;
         };
-        let written = match lock.take() {
-            Some(held) => {
-                held.store_release(redis_key, bytes, self.config.ttl_ms)
-                    .await
-            }
-            None => {
-                let command = self.set_bytes_command(redis_key, bytes);
-                target
-                    .connection
-                    .command::<()>(Attempt::Routine, target.timeout(), command)
-                    .await
-            }
+        let held = lock.take();
+        let store = Store {
+            redis_key,
+            all_key: mark_all_key(&target.prefix(&self.config)),
+            bytes,
+            ttl_ms: self.config.ttl_ms,
+            began,
+            write,
+            mark_ttl_ms: self.lock_ttl_ms(),
+            lock: held.as_ref().map(Held::key_and_token),
         };
+        let written = STORE
+            .call::<i64>(target, Attempt::Routine, store.arguments())
+            .await;
+        if let Some(held) = held {
+            // Not run (a timeout, a lost connection): released in the background.
+            held.settle(written.is_ok());
+        }
         self.written(written)
     }
 
-    fn written(&self, written: Result<(), Failure>) -> bool {
+    pub(super) fn written(&self, written: Result<i64, Failure>) -> bool {
         match written {
-            Ok(()) => true,
+            Ok(stored) => stored == 1,
             Err(failure) => {
                 self.connection_failed("write", failure);
                 false
@@ -251,16 +264,6 @@ where
                 None
             }
         }
-    }
-
-    /// `SET key bytes PX ttl` (no `PX` without a `ttl`).
-    pub(super) fn set_bytes_command(&self, redis_key: &str, bytes: Vec<u8>) -> Cmd {
-        let mut command = ::redis::cmd("SET");
-        command.arg(redis_key).arg(bytes);
-        if self.config.ttl_ms > 0 {
-            command.arg("PX").arg(self.config.ttl_ms);
-        }
-        command
     }
 }
 
@@ -290,6 +293,9 @@ struct Looking<'a, R> {
     redis_key: String,
     near: Option<&'a Near<R>>,
     ticket: Option<Ticket>,
+    /// Before the read: a value computed after it is not stored if the key is invalidated after
+    /// this.
+    began: Instant,
 }
 
 /// What lands a value computed on Redis.
@@ -304,6 +310,8 @@ pub struct RedisLead<'a, R> {
     /// The near tier's moment before the lookup: the computed value is kept near only if the
     /// key did not change since.
     ticket: Option<Ticket>,
+    /// When the lookup began: the value is not stored if the key was invalidated since.
+    began: Instant,
 }
 
 impl<R, S> Protocol<R, S> for Redis<R>
@@ -318,6 +326,7 @@ where
         S: 'a;
     type Stale = Stale;
     type Claim = Stale;
+    type Before = Instant;
 
     /// The near tier's hit, if the function has one (never a refresh's claim: a near entry
     /// lives at most its `near_ttl`, and the lookups that reach Redis schedule refreshes).
@@ -409,11 +418,14 @@ where
             redis_key,
             key,
             ticket,
+            began,
         } = lead;
         let mut stored = false;
         if let Some(kept) = kept {
             // Released with the write, so whoever takes the lock next finds the value.
-            stored = cache.write(&target, &redis_key, kept, &mut held).await;
+            stored = cache
+                .write(&target, &redis_key, kept, &mut held, began, Write::Miss)
+                .await;
             if stored && let Some(near) = &cache.backend.near {
                 near.fill(ticket, key, kept, cache.config.ttl_ms);
             }
@@ -427,10 +439,17 @@ where
         stored
     }
 
-    async fn put(cache: &RedisCache<R, S>, key: u128, kept: &R, _: u64) -> bool {
+    /// When the body began.
+    fn before_put(_: &RedisCache<R, S>, _: u128) -> Instant {
+        Instant::now()
+    }
+
+    async fn put(cache: &RedisCache<R, S>, key: u128, kept: &R, began: Instant) -> bool {
         let target = cache.target();
         let redis_key = target.redis_key(&cache.config, key);
-        let written = cache.write(&target, &redis_key, kept, &mut None).await;
+        let written = (cache.write(&target, &redis_key, kept, &mut None, began, Write::Put)).await;
+        // Callers from now on compute anew rather than wait for a computation that began before.
+        cache.backend.flights.detach(key);
         // The old value goes at once here; the other processes hear of it from Redis.
         if let Some(near) = &cache.backend.near {
             near.forget(key);

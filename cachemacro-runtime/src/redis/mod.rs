@@ -35,8 +35,9 @@
 //! An entry's key is `{namespace}:` followed by [`format_key`](crate::key::format_key): for example
 //! `cachemacro:app::servers@v0:6a09e667f3bcc908b2fb1366ea957d3e`. Arguments appear only as their
 //! hash. The value is the result serialized with postcard inside a small
-//! [`envelope`] that names the format and the return type, written with one
-//! `SET key value PX ttl` (no `PX` without a `ttl`). Of a `Result` whose errors are not cached
+//! [`envelope`] that names the format and the return type, written with
+//! `SET key value PX ttl` (no `PX` without a `ttl`), inside a script (`EVALSHA`) that first checks
+//! the key was not invalidated since its computation began (see "Invalidation" below). Of a `Result` whose errors are not cached
 //! (`cache_err = false`, the default), only the `Ok` value is stored, so the error type needs no
 //! serde; entries of the two layouts have different type tags, so flipping `cache_err` makes old
 //! entries misses. What is stored must be `Clone`, `serde::Serialize` and
@@ -79,6 +80,18 @@
 //! `f_invalidate`, `clear()` and `len()` are tried even during a cool-down, once per call; when
 //! they fail, `f_invalidate` returns `false`, `len()` returns `None`, and the error is counted and
 //! logged.
+//!
+//! # Invalidation
+//!
+//! `f_invalidate`, `f_refresh` and `clear()` hold across processes for computations already
+//! running: a value whose computation began (its lookup was sent) before Redis handled the
+//! invalidation is returned to its callers but not stored, in any process, so it cannot undo the
+//! invalidation. An invalidation leaves a mark for that (`{entry key}:invalidated`, or
+//! `{namespace}:{function}@v{version}:cleared` for `clear()`), holding Redis' time and expiring
+//! after the function's `lock_ttl`; every write of a computed value is a script that reads the
+//! marks. A computation that runs longer than `lock_ttl` (10 s unless set) may outlive its mark,
+//! and then stores its value as before. Within a process, a call made after the invalidation
+//! computes anew rather than wait for a computation that began before it.
 //!
 //! # Forked processes
 //!
@@ -123,6 +136,8 @@
 //! it run the body one after another (as callers in one process do), each within `lock_ttl`.
 //!
 //! Locks are not entries: `len()` does not count them and `clear()` leaves them to their holders.
+//! `f_invalidate` deletes the key's lock with the key: the holder's value predates the
+//! invalidation and will not be stored, so the next caller computes at once.
 //! A lock and its entry are two keys, which Redis Cluster may place in different slots: the
 //! backend speaks to one Redis server (or a primary with replicas), not to a cluster.
 //! When Redis fails while a call claims or waits for a lock, the call runs the body at once (fail
@@ -189,6 +204,7 @@ pub mod envelope;
 mod failure;
 mod lock;
 mod lookup;
+mod marks;
 mod near;
 mod refresh;
 mod report;
@@ -198,7 +214,6 @@ mod script;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ::redis::Cmd;
 use arc_swap::ArcSwapOption;
 
 #[doc(hidden)]
@@ -388,15 +403,31 @@ impl<R, S> RedisCache<R, S> {
 
 /// Operations that never read or write a value, so need no serde bound.
 impl<R: Clone + Send + Sync + 'static, S> RedisCache<R, S> {
+    /// The lock's expiry: the function's `lock_ttl`, or [`DEFAULT_LOCK_TTL`]. Also how long an
+    /// invalidation's mark lives (see [`marks`]).
+    pub(super) fn lock_ttl_ms(&self) -> u64 {
+        match self.config.lock_ttl_ms {
+            0 => DEFAULT_LOCK_TTL.as_millis() as u64,
+            ms => ms,
+        }
+    }
+
     /// Deletes the entry under `key`; true if there was one (`f_invalidate`). False, and an
     /// error counted, when Redis cannot be reached.
+    ///
+    /// The entry is marked in the same script, so that a computation of it in progress (in any
+    /// process) stores nothing (see [`marks`]), and its lock deleted; in this process, later calls
+    /// lead a new flight rather than wait for one that began before.
     async fn remove(&self, key: u128) -> bool {
         let target = self.target();
-        let command = unlink_command(&target.redis_key(&self.config, key));
-        let removed = target
-            .connection
-            .command::<u64>(Attempt::Explicit, target.timeout(), command)
+        let redis_key = target.redis_key(&self.config, key);
+        let (mark, lock) = (marks::mark_key(&redis_key), lock::lock_key(&redis_key));
+        let keys = vec![redis_key, mark, lock];
+        let arguments = marks::mark_arguments(keys, self.lock_ttl_ms());
+        let removed = marks::INVALIDATE
+            .call::<u64>(&target, Attempt::Explicit, arguments)
             .await;
+        self.backend.flights.detach(key);
         if let Some(near) = &self.backend.near {
             near.forget(key);
         }
@@ -447,15 +478,28 @@ impl<R: Clone + Send + Sync + 'static> Backend<R> for Redis<R> {
         }
     }
 
+    /// Marks every entry of the function first, so that computations in progress (in any
+    /// process) store nothing (see [`marks`]), then deletes the entries.
     async fn clear<S>(cache: &Cache<R, S, Self>) {
         let target = cache.target();
-        let (pattern, page_timeout) = (target.pattern(&cache.config), target.timeout());
-        let cleared = target
-            .connection
-            .run(Attempt::Explicit, Duration::MAX, move |manager| {
-                clear_matching(manager, pattern, page_timeout)
-            })
+        let mark = marks::mark_all_key(&target.prefix(&cache.config));
+        let arguments = marks::mark_arguments(vec![mark], cache.lock_ttl_ms());
+        let marked = marks::MARK_ALL
+            .call::<i64>(&target, Attempt::Explicit, arguments)
             .await;
+        cache.backend.flights.detach_all();
+        let (pattern, page_timeout) = (target.pattern(&cache.config), target.timeout());
+        let cleared = match marked {
+            Ok(_) => {
+                target
+                    .connection
+                    .run(Attempt::Explicit, Duration::MAX, move |manager| {
+                        clear_matching(manager, pattern, page_timeout)
+                    })
+                    .await
+            }
+            Err(failure) => Err(failure),
+        };
         if let Some(near) = &cache.backend.near {
             near.forget_all();
         }
@@ -463,12 +507,6 @@ impl<R: Clone + Send + Sync + 'static> Backend<R> for Redis<R> {
             cache.connection_failed("clear", failure);
         }
     }
-}
-
-fn unlink_command(redis_key: &str) -> Cmd {
-    let mut command = ::redis::cmd("UNLINK");
-    command.arg(redis_key);
-    command
 }
 
 #[cfg(test)]

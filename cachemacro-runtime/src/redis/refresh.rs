@@ -14,24 +14,27 @@
 //! A finished refresh compares the encoded bytes of its value with those it was scheduled for
 //! (but for the expiry they carry). Equal, it sends a script that runs `PEXPIRE key ttl` and
 //! writes the new expiry into the envelope (`SETRANGE`, 8 bytes): the value is not rewritten, and
-//! the entry is young again for every process. Different, it sends `SET key value PX ttl XX`.
-//! Both leave a key that is gone (invalidated, cleared or expired meanwhile) gone, as the
-//! in-process backend does; the script also leaves an entry that another format's writer
-//! rewrote meanwhile as it is. A refresh
+//! the entry is young again for every process. Different, it sends `SET key value PX ttl XX`,
+//! in a script that stores nothing if the key was invalidated since the refresh began (see
+//! [`marks`](super::marks)). Both leave a key that is gone (invalidated, cleared or expired
+//! meanwhile) gone, as the in-process backend does; the renewal also leaves an entry that another
+//! format's writer rewrote meanwhile as it is. A refresh
 //! that fails (an `Err` that is not cached, a panic) sends nothing: the old value is served until
 //! a later stale hit tries again, or until `ttl`.
 
 use std::collections::HashSet;
 use std::future::Future;
 use std::sync::{Arc, LazyLock};
+use std::time::Instant;
 
+use ::redis::Script;
 use ::redis::aio::ConnectionManager;
-use ::redis::{Cmd, Script};
 use parking_lot::Mutex;
 
 use super::connection::{Attempt, Failure, query_pipeline};
 use super::lock::Turn;
 use super::lookup::{Stored, get_command};
+use super::marks::{STORE, Store, Write, mark_all_key};
 use super::script::{Arguments, LuaScript};
 use super::{RedisCache, Target, envelope};
 use crate::layout::{Keep, Layout, kept};
@@ -82,10 +85,10 @@ return 1",
     )
 }));
 
-/// What a finished refresh sends: [`RENEW`]'s arguments, or `SET ... XX`.
+/// What a finished refresh sends: [`RENEW`]'s arguments, or [`STORE`]'s (`SET ... XX`).
 enum Renew {
     Age(Arguments),
-    Value(Cmd),
+    Value(Arguments),
 }
 
 /// What a finished refresh renews: the age alone (`PEXPIRE`, and the expiry in the envelope), or
@@ -169,6 +172,7 @@ where
     ) where
         S: Keep<Ret, Kept = R>,
     {
+        let began = Instant::now();
         let lock = match self.refresh_turn(&stale.target, &stale.redis_key).await {
             Turn::Run(lock) => lock,
             Turn::Skip => return self.refresh_skipped(stale),
@@ -181,16 +185,17 @@ where
             None => refresh::await_caught(job).await,
         };
         let target = &stale.target;
-        let landed = match self.renewal(&stale, cacheable, outcome) {
+        let landed = match self.renewal(&stale, cacheable, outcome, began) {
             Ok(Renew::Age(arguments)) => Landed::Sent(
                 Renewal::Unchanged,
                 RENEW.call(target, Attempt::Routine, arguments).await,
             ),
-            Ok(Renew::Value(command)) => Landed::Sent(
+            Ok(Renew::Value(arguments)) => Landed::Sent(
                 Renewal::Updated,
-                (target.connection)
-                    .command(Attempt::Routine, target.timeout(), command)
-                    .await,
+                STORE
+                    .call::<i64>(target, Attempt::Routine, arguments)
+                    .await
+                    .map(|stored| stored == 1),
             ),
             Err(landed) => landed,
         };
@@ -249,6 +254,7 @@ where
         stale: &Stale,
         cacheable: impl Fn(&Ret) -> bool,
         outcome: Option<Ret>,
+        began: Instant,
     ) -> Result<Renew, Landed>
     where
         S: Keep<Ret, Kept = R>,
@@ -276,9 +282,21 @@ where
                 ],
             ))
         } else {
-            let mut command = self.set_bytes_command(&stale.redis_key, bytes);
-            command.arg("XX");
-            Renew::Value(command)
+            // Not stored if the key was invalidated since the refresh began (see `marks`): its
+            // value may predate that write.
+            Renew::Value(
+                Store {
+                    redis_key: &stale.redis_key,
+                    all_key: mark_all_key(&stale.target.prefix(&self.config)),
+                    bytes,
+                    ttl_ms: self.config.ttl_ms,
+                    began,
+                    write: Write::Refresh,
+                    mark_ttl_ms: self.lock_ttl_ms(),
+                    lock: None,
+                }
+                .arguments(),
+            )
         })
     }
 

@@ -1,0 +1,169 @@
+//! What keeps a value computed before an invalidation from being stored after it.
+//!
+//! A computation reads its data, then stores its value; an invalidation (`f_invalidate`, the
+//! value of an `f_refresh`, `clear()`) that Redis handles in between must not be undone by that
+//! store. So an invalidation leaves a **mark**: `{entry}:invalidated` (or, for `clear()`, the
+//! function's `{prefix}cleared`) holding Redis' own time (`TIME`, in µs) when it ran, and
+//! expiring after the function's `lock_ttl`. Every store of a computed value is one script that
+//! reads both marks and the time, and stores nothing if a mark is younger than the computation:
+//! its start is taken as Redis' time at the script minus how long ago, by this process' clock,
+//! the caller began its lookup. Durations are measured by one clock each, so the processes'
+//! clocks need not agree. Marks are not entries: their names end in letters, not in the 32 hex
+//! digits that `len()` and `clear()` match.
+//!
+//! A mark lives `lock_ttl`, the bound the lock already puts on a body's run: a computation
+//! slower than that is not held back by an invalidation older than `lock_ttl`. Only values
+//! written through [`STORE`] read marks: a refresh that finds its value unchanged renews the
+//! entry's age (which is fresher than the refresh anyway), and the lock's claims read none.
+
+use std::sync::LazyLock;
+use std::time::Instant;
+
+use ::redis::Script;
+
+use super::script::{Arguments, LuaScript};
+
+/// How a computed value is written.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(super) enum Write {
+    /// After a miss: `SET`.
+    Miss,
+    /// A background refresh: `SET ... XX`, so a key gone meanwhile stays gone.
+    Refresh,
+    /// `f_refresh`: `SET`, then a mark, so a computation that began before it does not replace
+    /// its value.
+    Put,
+}
+
+impl Write {
+    fn argument(self) -> &'static [u8] {
+        match self {
+            Write::Miss => b"miss",
+            Write::Refresh => b"refresh",
+            Write::Put => b"put",
+        }
+    }
+}
+
+/// `KEYS`: the entry, its mark, the function's mark, and (if the caller holds it) the entry's
+/// lock. `ARGV`: the value, the entry's ttl in ms (`0` for none), how many µs ago the
+/// computation began, the [`Write`], the marks' ttl in ms, and the caller's lock token. Stores
+/// the value unless a mark is as young as the computation, leaves a mark after an `f_refresh`'s
+/// value, then releases the lock if it still holds the token. Replies 1 if it stored the value.
+///
+/// Marks are written with `PSETEX`, so Redis' count of `SET` commands counts values alone.
+/// `string.format`: Lua would print a time in µs in exponent notation.
+pub(super) static STORE: LuaScript = LuaScript(LazyLock::new(|| {
+    Script::new(
+        r"local time = redis.call('TIME')
+local now = time[1] * 1000000 + time[2]
+local began = now - tonumber(ARGV[3])
+local function marked(key)
+  local at = tonumber(redis.call('GET', key))
+  return at ~= nil and at >= began
+end
+local stored = 0
+if not (marked(KEYS[2]) or marked(KEYS[3])) then
+  local set = {'SET', KEYS[1], ARGV[1]}
+  if ARGV[2] ~= '0' then set[#set + 1] = 'PX'; set[#set + 1] = ARGV[2] end
+  if ARGV[4] == 'refresh' then set[#set + 1] = 'XX' end
+  if redis.call(unpack(set)) then stored = 1 end
+  if ARGV[4] == 'put' then redis.call('PSETEX', KEYS[2], ARGV[5], string.format('%.0f', now)) end
+end
+if KEYS[4] and redis.call('GET', KEYS[4]) == ARGV[6] then redis.call('DEL', KEYS[4]) end
+return stored",
+    )
+}));
+
+/// `KEYS`: the entry, its mark, its lock. `ARGV`: the mark's ttl in ms. Deletes the entry
+/// (`UNLINK`) and its lock, and marks it: a computation holding the lock began before, and will
+/// store nothing, so the next caller (in any process) computes at once rather than wait for it.
+/// Replies how many entries it deleted (0 or 1).
+pub(super) static INVALIDATE: LuaScript = LuaScript(LazyLock::new(|| {
+    Script::new(
+        r"local removed = redis.call('UNLINK', KEYS[1])
+redis.call('DEL', KEYS[3])
+local time = redis.call('TIME')
+redis.call('PSETEX', KEYS[2], ARGV[1], string.format('%.0f', time[1] * 1000000 + time[2]))
+return removed",
+    )
+}));
+
+/// `KEYS`: the function's mark. `ARGV`: its ttl in ms. Marks every entry of the function, before
+/// `clear()` deletes them. Replies 1.
+pub(super) static MARK_ALL: LuaScript = LuaScript(LazyLock::new(|| {
+    Script::new(
+        r"local time = redis.call('TIME')
+redis.call('PSETEX', KEYS[1], ARGV[1], string.format('%.0f', time[1] * 1000000 + time[2]))
+return 1",
+    )
+}));
+
+/// The mark of the entry `redis_key`.
+pub(super) fn mark_key(redis_key: &str) -> String {
+    format!("{redis_key}:invalidated")
+}
+
+/// The mark of every entry of a function, from its keys' common `prefix` (ending in `:`).
+pub(super) fn mark_all_key(prefix: &str) -> String {
+    format!("{prefix}cleared")
+}
+
+/// [`STORE`]'s arguments.
+pub(super) struct Store<'a> {
+    pub(super) redis_key: &'a str,
+    pub(super) all_key: String,
+    pub(super) bytes: Vec<u8>,
+    pub(super) ttl_ms: u64,
+    /// When the caller began its lookup (or its body, for `f_refresh` and refreshes).
+    pub(super) began: Instant,
+    pub(super) write: Write,
+    pub(super) mark_ttl_ms: u64,
+    /// The entry's lock and the caller's token, if it holds the lock.
+    pub(super) lock: Option<(&'a str, &'a str)>,
+}
+
+impl Store<'_> {
+    pub(super) fn arguments(self) -> Arguments {
+        let mut keys = vec![
+            self.redis_key.to_owned(),
+            mark_key(self.redis_key),
+            self.all_key,
+        ];
+        // Measured as late as possible: the time left unmeasured (the trip to Redis) makes the
+        // start look later than it was.
+        let began_us = u64::try_from(self.began.elapsed().as_micros()).unwrap_or(u64::MAX);
+        let mut args = vec![
+            self.bytes,
+            self.ttl_ms.to_string().into_bytes(),
+            began_us.to_string().into_bytes(),
+            self.write.argument().to_vec(),
+            self.mark_ttl_ms.to_string().into_bytes(),
+        ];
+        if let Some((lock_key, token)) = self.lock {
+            keys.push(lock_key.to_owned());
+            args.push(token.as_bytes().to_vec());
+        }
+        (keys, args)
+    }
+}
+
+/// [`INVALIDATE`]'s or [`MARK_ALL`]'s arguments: `keys`, and the mark's ttl.
+pub(super) fn mark_arguments(keys: Vec<String>, mark_ttl_ms: u64) -> Arguments {
+    (keys, vec![mark_ttl_ms.to_string().into_bytes()])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn marks_are_not_named_like_entries() {
+        let entry = "ns:app::f@v3:000000000000000000000000000000ab";
+        assert_eq!(
+            mark_key(entry),
+            "ns:app::f@v3:000000000000000000000000000000ab:invalidated"
+        );
+        assert_eq!(mark_all_key("ns:app::f@v3:"), "ns:app::f@v3:cleared");
+    }
+}
