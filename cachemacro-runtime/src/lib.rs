@@ -51,6 +51,10 @@
 //! deprecated companions (the generated code calling them does not warn), and an `#[expect]`
 //! stays on `f_uncached`, which holds the body (elsewhere it becomes `#[allow]`), so that
 //! `#![deny(warnings)]` and `clippy::pedantic` see nothing from the expansion.
+//! A `#[target_feature(enable = "...")]` holds for `f` and for every companion that runs the
+//! body (`f_uncached`, `f_refresh`, `f_warm`), so the body is compiled with the feature; call
+//! those as you call `f` (in `unsafe`, once the feature is detected). `f_invalidate` and
+//! `f_cache()` run no body and stay safe to call anywhere.
 //!
 //! With `backend = "redis"`, `f_cache()` returns `&'static RedisCache<R>`. Both are one type,
 //! [`Cache`], with the same methods on every backend: `stats()`, `clear()`, `clear_async()`,

@@ -39,6 +39,11 @@ pub(super) struct Parts<'a> {
     /// Conditional compilation and lint levels, which hold for the companions as for `f`; an
     /// `expect` as `allow` (see [`lints::expect_as_allow`]).
     pub(super) companion_attrs: Vec<Attribute>,
+    /// `f`'s `#[target_feature]`s, for every generated item that runs the body (`f_uncached`,
+    /// `f_refresh`, `f_warm` and its step): the body is compiled with them, and these items are
+    /// called as `f` is. Closures inside them inherit the features, so the runtime's calls
+    /// through them need no `unsafe`.
+    pub(super) feature_attrs: Vec<&'a Attribute>,
     /// `#[allow(deprecated)]` when `f` is deprecated, for the generated items that call its
     /// (deprecated) companions.
     pub(super) calls_deprecated: Option<TokenStream>,
@@ -71,6 +76,9 @@ pub(crate) fn expand(config: &Config, func: &Func) -> TokenStream {
             .iter()
             .filter(|attr| is_passed_to_companions(attr))
             .filter_map(lints::expect_as_allow)
+            .collect(),
+        feature_attrs: (func.item.attrs.iter())
+            .filter(|attr| attr.path().is_ident("target_feature"))
             .collect(),
         calls_deprecated: lints::is_deprecated(&func.item.attrs)
             .then(|| quote!(#[allow(deprecated)])),
@@ -247,6 +255,7 @@ fn companions(parts: &Parts<'_>) -> TokenStream {
         key_call,
         cacheable,
         companion_attrs,
+        feature_attrs,
         calls_deprecated,
         dot_await,
         ..
@@ -254,7 +263,8 @@ fn companions(parts: &Parts<'_>) -> TokenStream {
     let name = func.name();
     // `f_uncached` carries the user's attributes as written: it holds the user's code, so an
     // `#[expect(...)]` is fulfilled (or not) there.
-    let uncached_attrs = (func.item.attrs.iter()).filter(|attr| is_passed_to_companions(attr));
+    let uncached_attrs = (func.item.attrs.iter())
+        .filter(|attr| is_passed_to_companions(attr) || attr.path().is_ident("target_feature"));
     // And `f`'s answers to the lints that speak for the function there (see
     // `lints::uncached_answers`).
     let (must_use, doc_sections) = lints::uncached_answers(&func.item.attrs, name);
@@ -307,6 +317,7 @@ fn companions(parts: &Parts<'_>) -> TokenStream {
 
         #[doc = #doc_refresh]
         #(#companion_attrs)*
+        #(#feature_attrs)*
         #[inline]
         #calls_deprecated
         #refresh {

@@ -39,12 +39,10 @@ pub(super) fn companions(parts: &Parts<'_>) -> TokenStream {
     }
     let generics = &parts.func.item.sig.generics;
     // A `#[target_feature]` function does not coerce to a safe function pointer.
-    let target_feature =
-        (parts.func.item.attrs.iter()).any(|attr| attr.path().is_ident("target_feature"));
     if parts.config.refresh_after_ms == 0
         && generics.params.is_empty()
         && generics.where_clause.is_none()
-        && !target_feature
+        && parts.feature_attrs.is_empty()
     {
         return warm_by_calls(parts);
     }
@@ -114,6 +112,7 @@ fn step(parts: &Parts<'_>, one: &Ident) -> TokenStream {
         krate,
         func,
         companion_attrs,
+        feature_attrs,
         calls_deprecated,
         arg_names: names,
         ..
@@ -134,6 +133,7 @@ fn step(parts: &Parts<'_>, one: &Ident) -> TokenStream {
     quote! {
         #[doc(hidden)]
         #(#companion_attrs)*
+        #(#feature_attrs)*
         // Compiled only where `f_warm` is (see `companions`).
         #[inline]
         #[allow(clippy::ptr_arg, clippy::trivially_copy_pass_by_ref, clippy::too_many_arguments)]
@@ -204,6 +204,7 @@ fn async_warm(parts: &Parts<'_>, one: &Ident) -> TokenStream {
         func,
         this,
         companion_attrs,
+        feature_attrs,
         calls_deprecated,
         self_arg,
         arg_names: names,
@@ -233,6 +234,7 @@ fn async_warm(parts: &Parts<'_>, one: &Ident) -> TokenStream {
     quote! {
         #[doc = #doc]
         #(#companion_attrs)*
+        #(#feature_attrs)*
         #calls_deprecated
         #vis async fn #warm_fn<#(#lifetimes,)* '__cachemacro_items, #items>(
             #receiver_param items: #items,
@@ -256,6 +258,7 @@ fn sync_warm(parts: &Parts<'_>, step: Step<'_>) -> TokenStream {
         func,
         this,
         companion_attrs,
+        feature_attrs,
         calls_deprecated,
         ..
     } = parts;
@@ -292,6 +295,13 @@ fn sync_warm(parts: &Parts<'_>, step: Step<'_>) -> TokenStream {
     };
     let pointer = quote!(fn(#pointer_context, #(#types),*) -> #krate::__private::Warmed);
     let step = match step {
+        // A `#[target_feature]` step does not coerce to a safe function pointer; a closure
+        // that calls it does, and inherits `f_warm`'s features to call it safely.
+        Step::Function(one) if !parts.feature_attrs.is_empty() => {
+            let names = &parts.arg_names;
+            quote!(let __cachemacro_step: #pointer =
+                |__cachemacro_this, #(#names),*| #this #one(__cachemacro_this, #(#names),*);)
+        }
         Step::Function(one) => quote!(let __cachemacro_step = #this #one as #pointer;),
         Step::Closure => {
             let closure = step_closure(parts);
@@ -301,6 +311,7 @@ fn sync_warm(parts: &Parts<'_>, step: Step<'_>) -> TokenStream {
     quote! {
         #[doc = #doc]
         #(#companion_attrs)*
+        #(#feature_attrs)*
         #calls_deprecated
         #vis fn #warm_fn<#(#lifetimes,)* #own_lifetime #items>(
             #receiver_param items: #items,
