@@ -86,7 +86,9 @@
 //!   `std::io::Result<T>`, `anyhow::Result<T>` and `Result<T, Box<dyn Error>>` can be memoized.
 //!   With `cache_err = true` the whole `Result` is kept, and the error type must be `Clone` too. `None` is cached unless
 //!   `cache_none = false`. `Result` and `Option` are recognised by the last segment of the return
-//!   type's path, so `io::Result<T>` counts as a `Result`.
+//!   type's path, so `io::Result<T>` counts as a `Result`, and so does any alias named `Result`.
+//!   Another type named `Result` is a compile error on the return type: return it through an
+//!   alias of another name (`type Reply = Result;`) to cache it as a plain value.
 //! - **TTL.** An entry older than `ttl` is never served: the next call recomputes it. Ages are
 //!   measured on a coarse [clock] that ticks every millisecond while caches read it; a stalled
 //!   tick makes entries live a little longer, never shorter. The clock stops ticking when no
@@ -491,6 +493,14 @@ pub mod __private {
     }
 
     /// The `Ok` and error types of a `Result`, named through any alias of it (`io::Result<T>`).
+    /// `#[memoize]` knows a `Result` by its name alone, so a type of another kind named `Result`
+    /// is reported here, on the return type.
+    #[diagnostic::on_unimplemented(
+        message = "this return type is named `Result`, but `{Self}` is not `std::result::Result`: `#[memoize]` knows a `Result` by its name, to cache its `Ok` values alone",
+        label = "not a `std::result::Result`",
+        note = "an alias of `std::result::Result` under that name (`io::Result<T>`, `type Result<T> = std::result::Result<T, MyError>;`) is fine",
+        note = "return this type under another name (`type Reply = Result;`), or rename it, to cache it as a plain value"
+    )]
     pub trait ResultParts {
         /// The `Ok` type.
         type Ok;

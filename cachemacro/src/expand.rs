@@ -16,8 +16,8 @@ use syn::{Attribute, Ident, Type};
 
 use crate::config::{Backend, Cacheable, Config, Stored};
 use crate::func::Func;
-use crate::spans::located_at;
-use types::{reference_depth, result_parts, type_name_span};
+use crate::spans::{located_at, respan};
+use types::{cache_span, reference_depth, result_parts, type_name_span};
 
 /// What every generated item shares: the names and the pieces of calls.
 pub(super) struct Parts<'a> {
@@ -32,6 +32,10 @@ pub(super) struct Parts<'a> {
     pub(super) uncached: Ident,
     /// `f_cache()`, through the proofs that the value can be cached (see [`cache_access`]).
     pub(super) cache_ref: TokenStream,
+    /// `f_cache()` itself, on `cache_span`.
+    pub(super) cache_call: TokenStream,
+    /// Where the cache is named, if not on the call (see [`types::cache_span`]).
+    pub(super) cache_span: Option<Span>,
     /// The key of the call's arguments, from the key function.
     pub(super) key_call: TokenStream,
     /// The closure that says whether a result is stored.
@@ -57,7 +61,13 @@ pub(crate) fn expand(config: &Config, func: &Func) -> TokenStream {
     let key_fn = format_ident!("__cachemacro_{}_key", name);
     let this = func.receiver.as_ref().map(|_| quote!(Self::));
     let cache = format_ident!("{}_cache", name);
-    let access = cache_access(config, func, &quote!(#this #cache()));
+    let cache_span = cache_span(&func.ret, config.stored != Stored::Whole);
+    let on_cache = |tokens: TokenStream| match cache_span {
+        Some(span) => respan(tokens, span),
+        None => tokens,
+    };
+    let cache_call = on_cache(quote!(#this #cache()));
+    let access = cache_access(config, func, &cache_call);
     let parts = Parts {
         config,
         func,
@@ -66,6 +76,8 @@ pub(crate) fn expand(config: &Config, func: &Func) -> TokenStream {
         arg_names: func.args.iter().map(|arg| &arg.ident).collect(),
         uncached: format_ident!("{}_uncached", name),
         cache_ref: access.cache_ref.clone(),
+        cache_call,
+        cache_span,
         // The hasher comes from the cache: in process it carries the cache's own random seeds.
         key_call: key::key_call(config, func, &this, &key_fn),
         this,
@@ -423,12 +435,17 @@ fn cache_fn(parts: &Parts<'_>, cache: &Ident, access: &CacheAccess) -> TokenStre
         func,
         krate,
         companion_attrs,
+        cache_span,
         ..
     } = parts;
     let name = func.name();
     let vis = &func.item.vis;
     let ret = &func.ret;
     let CacheAccess { ty, new, .. } = access;
+    let cache_type = match cache_span {
+        Some(span) => respan(quote!(&'static #ty), *span),
+        None => quote!(&'static #ty),
+    };
     let fn_name = match &config.name {
         Some(explicit) => quote!(#explicit),
         None => {
@@ -488,7 +505,7 @@ fn cache_fn(parts: &Parts<'_>, cache: &Ident, access: &CacheAccess) -> TokenStre
     quote! {
         #[doc = #doc]
         #(#companion_attrs)*
-        #vis fn #cache() -> &'static #ty {
+        #vis fn #cache() -> #cache_type {
             #body
         }
     }

@@ -60,6 +60,7 @@ fn warm_by_calls(parts: &Parts<'_>) -> TokenStream {
         func,
         companion_attrs,
         calls_deprecated,
+        cache_call,
         ..
     } = parts;
     let (name, vis, ret) = (func.name(), &func.item.vis, &func.ret);
@@ -68,7 +69,6 @@ fn warm_by_calls(parts: &Parts<'_>) -> TokenStream {
     let types = func.args.iter().map(|arg| &arg.ty);
     let arity = func.args.len();
     let pointer = quote!(fn(#(#types),*) -> #ret);
-    let cache = format_ident!("{}_cache", name);
     // The parameter must not hide a function named `items`.
     let items = match name == "items" {
         true => format_ident!("__cachemacro_items"),
@@ -82,7 +82,7 @@ fn warm_by_calls(parts: &Parts<'_>) -> TokenStream {
         where
             __CachemacroItems: #krate::__private::WarmArgs<#pointer, #arity>,
         {
-            #krate::__private::warm_fn(#items, #name as #pointer, #cache())
+            #krate::__private::warm_fn(#items, #name as #pointer, #cache_call)
         }
     }
 }

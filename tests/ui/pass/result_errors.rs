@@ -33,9 +33,22 @@ async fn shared_async(id: u64) -> std::io::Result<u64> {
     Ok(id)
 }
 
+// An alias without parameters is a `Result` too, its `Ok` values alone cached.
+mod fixed {
+    use cachemacro_runtime::memoize;
+
+    pub type Result = std::result::Result<u32, super::AppError>;
+
+    #[memoize]
+    pub fn count(id: u32) -> Result {
+        if id == 0 { Err(super::AppError) } else { Ok(id) }
+    }
+}
+
 fn main() {
+    let _: &'static MemoryCache<u32, OkOnly> = fixed::count_cache();
     let _: &'static MemoryCache<String, OkOnly> = read_conf_cache();
     let _: &'static MemoryCache<u64, OkOnly> = boxed_cache();
     let _: &'static RedisCache<u64, OkOnly> = shared_async_cache();
-    let _ = (read_conf("x"), boxed(1), app(1), shared(1), shared_async(1));
+    let _ = (read_conf("x"), boxed(1), app(1), shared(1), shared_async(1), fixed::count(1));
 }
