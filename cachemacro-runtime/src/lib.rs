@@ -126,7 +126,8 @@
 //!
 //! # Limits
 //!
-//! - **Generic functions are rejected** at compile time. Each instantiation would need its own
+//! - **Generic functions are rejected** at compile time (an `impl Trait` anywhere in an
+//!   argument's type, as in `Vec<impl Display>`, makes one). Each instantiation would need its own
 //!   cache, and Rust has no generic `static`: every call would first find its cache in a
 //!   process-wide map keyed by `TypeId` (a hash and a lock or an atomic load more per hit, and
 //!   type parameters would have to be `'static`). A shared backend would also need each type's
@@ -135,6 +136,9 @@
 //!   name the user wrote per type would do. Memoize one non-generic function per concrete type
 //!   (a generic function can call the right one), or key one function on a value that says which
 //!   type is meant (an enum that derives [`CacheKey`]).
+//! - An argument under `#[cfg]` (or a `#[cfg_attr]` that may make one) is rejected: the key and
+//!   the companions take every argument. Put the `#[cfg]` on the whole function, one version of
+//!   it per configuration.
 //! - Methods are supported when they take `&self` (or no `self` is in the key: `ignore = [self]`).
 //!   The return type must name its type rather than `Self`. An associated function without a
 //!   receiver, and a method of a trait `impl`, do not compile under `#[memoize]` (the attribute

@@ -96,6 +96,12 @@ pub(crate) fn analyze(item: ItemFn, errors: &mut Errors) -> Option<Func> {
                 }
             }
             FnArg::Typed(typed) => {
+                if let Some(cfg) = typed.attrs.iter().find(|attr| is_cfg(attr)) {
+                    errors.spanned(cfg,
+                        "an argument under `#[cfg]` cannot be memoized: the key and the companions take every argument; put the `#[cfg]` on the whole function (one version of it per configuration)",
+                    );
+                    continue;
+                }
                 let ident = match &*typed.pat {
                     Pat::Ident(pat) if pat.by_ref.is_none() && pat.subpat.is_none() => {
                         Some(pat.ident.clone())
@@ -110,6 +116,10 @@ pub(crate) fn analyze(item: ItemFn, errors: &mut Errors) -> Option<Func> {
                 };
                 if let Some(message) = unsupported_arg_type(&typed.ty) {
                     errors.spanned(&typed.ty, message);
+                    continue;
+                }
+                if let Some(nested) = impl_trait_in(&typed.ty) {
+                    errors.spanned(nested, IMPL_TRAIT_ARGUMENT);
                     continue;
                 }
                 args.push(Arg {
@@ -152,14 +162,44 @@ pub(crate) fn analyze(item: ItemFn, errors: &mut Errors) -> Option<Func> {
     })
 }
 
+const IMPL_TRAIT_ARGUMENT: &str = "an `impl Trait` argument makes the function generic, which cannot be memoized: take a concrete type";
+
+/// `#[cfg]`, or a `#[cfg_attr]` that may make one: the argument may not exist in the build.
+/// (Another `#[cfg_attr]`, such as one that allows a lint, is harmless.)
+fn is_cfg(attr: &syn::Attribute) -> bool {
+    fn mentions_cfg(tokens: proc_macro2::TokenStream) -> bool {
+        tokens.into_iter().any(|token| match token {
+            proc_macro2::TokenTree::Ident(ident) => ident == "cfg",
+            proc_macro2::TokenTree::Group(group) => mentions_cfg(group.stream()),
+            _ => false,
+        })
+    }
+    let path = attr.path();
+    path.is_ident("cfg")
+        || (path.is_ident("cfg_attr")
+            && matches!(&attr.meta, syn::Meta::List(list) if mentions_cfg(list.tokens.clone())))
+}
+
+/// The first `impl Trait` inside an argument's type (`Vec<impl Display>`), reported on itself.
+fn impl_trait_in(ty: &Type) -> Option<&syn::TypeImplTrait> {
+    #[derive(Default)]
+    struct Find<'ast>(Option<&'ast syn::TypeImplTrait>);
+    impl<'ast> Visit<'ast> for Find<'ast> {
+        fn visit_type_impl_trait(&mut self, found: &'ast syn::TypeImplTrait) {
+            self.0.get_or_insert(found);
+        }
+    }
+    let mut find = Find::default();
+    find.visit_type(ty);
+    find.0
+}
+
 fn unsupported_arg_type(ty: &Type) -> Option<&'static str> {
     match ty {
         Type::Reference(reference) if reference.mutability.is_some() => Some(
             "a `&mut` argument cannot be memoized: a cached call would skip the mutation; take `&` or a value",
         ),
-        Type::ImplTrait(_) => Some(
-            "an `impl Trait` argument makes the function generic, which cannot be memoized: take a concrete type",
-        ),
+        Type::ImplTrait(_) => Some(IMPL_TRAIT_ARGUMENT),
         Type::Reference(reference) => unsupported_arg_type(&reference.elem),
         Type::Paren(inner) => unsupported_arg_type(&inner.elem),
         Type::Group(inner) => unsupported_arg_type(&inner.elem),

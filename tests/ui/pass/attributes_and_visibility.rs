@@ -11,6 +11,12 @@ mod inner {
         word.to_uppercase()
     }
 
+    // A `#[cfg_attr]` on an argument that cannot remove it is accepted.
+    #[memoize]
+    pub(crate) fn lint_on_argument(#[cfg_attr(any(), allow(unused))] n: u32) -> u32 {
+        n + 1
+    }
+
     #[cfg(any())]
     #[memoize]
     pub fn never_compiled(x: u32) -> u32 {
@@ -21,4 +27,5 @@ mod inner {
 fn main() {
     assert_eq!(inner::shout("hi".into()), "HI");
     assert_eq!(inner::shout_cache().capacity(), Some(1));
+    assert_eq!(inner::lint_on_argument(1), 2);
 }
