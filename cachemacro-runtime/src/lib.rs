@@ -46,6 +46,10 @@
 //! | `f_warm(items) -> WarmReport` | computes and stores the items (argument tuples) not cached yet, a few at a time: see [`warm`] |
 //! | `f_cache() -> &'static MemoryCache<R>` | the cache: [`stats()`](Cache::stats), [`clear()`](Cache::clear), [`len()`](Cache::len) |
 //!
+//! The companions' names are taken: the compiler reports another item of one of these names
+//! beside `f` as defined twice (and, for `f_cache`, that the generated code reaches the cache
+//! through it); rename that item or `f`.
+//!
 //! The companions carry `f`'s attributes but for `#[memoize]` itself: its docs' `# Errors` and
 //! `# Panics` sections and its `#[must_use]` go to `f_uncached`, a `#[deprecated]` `f` has
 //! deprecated companions (the generated code calling them does not warn), and an `#[expect]`
@@ -407,6 +411,30 @@ pub mod __private {
         }
     }
 
+    /// What `f_cache()` returns. The generated code reaches the cache through `f_cache()`, so
+    /// another item of that name beside the function (the compiler reports it as defined twice)
+    /// is called instead: this reports that once, where every use of the cache would report its
+    /// own error, and leaves the cache's type unknown.
+    #[diagnostic::on_unimplemented(
+        message = "`#[memoize]` reaches the function's cache through its `_cache` companion, and another item of that name returns `{Self}`",
+        label = "this function's `_cache` companion is another item",
+        note = "`#[memoize]` on `f` defines `f_uncached`, `f_refresh`, `f_invalidate`, `f_warm` and `f_cache`: rename the other item (or the function)"
+    )]
+    pub trait FunctionCache {
+        /// The cache.
+        type Cache;
+        /// Returns it.
+        fn cache(self) -> Self::Cache;
+    }
+
+    impl<R, L, B> FunctionCache for &'static crate::Cache<R, L, B> {
+        type Cache = Self;
+        #[inline(always)]
+        fn cache(self) -> Self {
+            self
+        }
+    }
+
     /// Never `Clone`: the bound of the impls that never apply.
     pub struct Never<T: ?Sized>(::core::marker::PhantomData<T>);
 
@@ -481,10 +509,10 @@ pub mod __private {
     }
 
     impl Cacheable {
-        /// Returns `cache` unchanged.
+        /// Returns `cache` unchanged, once it is known to be a cache (see [`FunctionCache`]).
         #[inline(always)]
-        pub fn pass<C>(self, cache: C) -> C {
-            cache
+        pub fn pass<C: FunctionCache>(self, cache: C) -> C::Cache {
+            cache.cache()
         }
 
         /// Completes this proof about a `Result`'s `Ok` type with `error`'s about its error type

@@ -32,8 +32,6 @@ pub(super) struct Parts<'a> {
     pub(super) uncached: Ident,
     /// `f_cache()`, through the proofs that the value can be cached (see [`cache_access`]).
     pub(super) cache_ref: TokenStream,
-    /// `f_cache()` itself, on `cache_span`.
-    pub(super) cache_call: TokenStream,
     /// Where the cache is named, if not on the call (see [`types::cache_span`]).
     pub(super) cache_span: Option<Span>,
     /// The key of the call's arguments, from the key function.
@@ -76,7 +74,6 @@ pub(crate) fn expand(config: &Config, func: &Func) -> TokenStream {
         arg_names: func.args.iter().map(|arg| &arg.ident).collect(),
         uncached: format_ident!("{}_uncached", name),
         cache_ref: access.cache_ref.clone(),
-        cache_call,
         cache_span,
         // The hasher comes from the cache: in process it carries the cache's own random seeds.
         key_call: key::key_call(config, func, &this, &key_fn),

@@ -60,7 +60,7 @@ fn warm_by_calls(parts: &Parts<'_>) -> TokenStream {
         func,
         companion_attrs,
         calls_deprecated,
-        cache_call,
+        cache_ref,
         ..
     } = parts;
     let (name, vis, ret) = (func.name(), &func.item.vis, &func.ret);
@@ -74,6 +74,8 @@ fn warm_by_calls(parts: &Parts<'_>) -> TokenStream {
         true => format_ident!("__cachemacro_items"),
         false => format_ident!("items"),
     };
+    // The cache through its proofs, like every other use: another item named `f_cache` is then
+    // one error, not one more here (see `__private::FunctionCache`).
     quote! {
         #[doc = #doc]
         #(#companion_attrs)*
@@ -82,7 +84,7 @@ fn warm_by_calls(parts: &Parts<'_>) -> TokenStream {
         where
             __CachemacroItems: #krate::__private::WarmArgs<#pointer, #arity>,
         {
-            #krate::__private::warm_fn(#items, #name as #pointer, #cache_call)
+            #krate::__private::warm_fn(#items, #name as #pointer, #cache_ref)
         }
     }
 }
