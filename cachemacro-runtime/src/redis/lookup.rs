@@ -75,7 +75,6 @@ where
             redis_key,
             near,
             ticket,
-            began: Instant::now(),
         }
     }
 
@@ -99,7 +98,6 @@ where
             redis_key,
             near,
             ticket,
-            began,
         } = looking;
         if reentry::computing(self, key) {
             return Found::Return;
@@ -121,6 +119,8 @@ where
         }
         self.counters.miss();
         let listed = leader.is_some() || held.is_some();
+        // The body begins now: an invalidation Redis handles after this may be of data it reads.
+        let began = Instant::now();
         Found::Compute {
             lead: RedisLead {
                 leader,
@@ -293,9 +293,6 @@ struct Looking<'a, R> {
     redis_key: String,
     near: Option<&'a Near<R>>,
     ticket: Option<Ticket>,
-    /// Before the read: a value computed after it is not stored if the key is invalidated after
-    /// this.
-    began: Instant,
 }
 
 /// What lands a value computed on Redis.
@@ -310,7 +307,7 @@ pub struct RedisLead<'a, R> {
     /// The near tier's moment before the lookup: the computed value is kept near only if the
     /// key did not change since.
     ticket: Option<Ticket>,
-    /// When the lookup began: the value is not stored if the key was invalidated since.
+    /// When the body began: the value is not stored if the key was invalidated since.
     began: Instant,
 }
 

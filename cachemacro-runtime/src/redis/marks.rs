@@ -5,10 +5,11 @@
 //! store. So an invalidation leaves a **mark**: `{entry}:invalidated` (or, for `clear()`, the
 //! function's `{prefix}cleared`) holding Redis' own time (`TIME`, in µs) when it ran, and
 //! expiring after the function's `lock_ttl`. Every store of a computed value is one script that
-//! reads both marks and the time, and stores nothing if a mark is younger than the computation:
+//! reads both marks and the time, and stores nothing if a mark is as young as the computation:
 //! its start is taken as Redis' time at the script minus how long ago, by this process' clock,
-//! the caller began its lookup. Durations are measured by one clock each, so the processes'
-//! clocks need not agree. Marks are not entries: their names end in letters, not in the 32 hex
+//! the body began. Durations are measured by one clock each, so the processes' clocks need not
+//! agree. (An invalidation that Redis handles before the body begins is of data the body reads
+//! fresh.) Marks are not entries: their names end in letters, not in the 32 hex
 //! digits that `len()` and `clear()` match.
 //!
 //! A mark lives `lock_ttl`, the bound the lock already puts on a body's run: a computation
@@ -115,7 +116,7 @@ pub(super) struct Store<'a> {
     pub(super) all_key: String,
     pub(super) bytes: Vec<u8>,
     pub(super) ttl_ms: u64,
-    /// When the caller began its lookup (or its body, for `f_refresh` and refreshes).
+    /// When the body began (for a background refresh, when it took its turn).
     pub(super) began: Instant,
     pub(super) write: Write,
     pub(super) mark_ttl_ms: u64,

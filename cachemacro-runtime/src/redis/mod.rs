@@ -84,9 +84,8 @@
 //! # Invalidation
 //!
 //! `f_invalidate`, `f_refresh` and `clear()` hold across processes for computations already
-//! running: a value whose computation began (its lookup was sent) before Redis handled the
-//! invalidation is returned to its callers but not stored, in any process, so it cannot undo the
-//! invalidation. An invalidation leaves a mark for that (`{entry key}:invalidated`, or
+//! running: a value whose body began before Redis handled the invalidation is returned to its
+//! callers but not stored, in any process, so it cannot undo the invalidation. An invalidation leaves a mark for that (`{entry key}:invalidated`, or
 //! `{namespace}:{function}@v{version}:cleared` for `clear()`), holding Redis' time and expiring
 //! after the function's `lock_ttl`; every write of a computed value is a script that reads the
 //! marks. A computation that runs longer than `lock_ttl` (10 s unless set) may outlive its mark,
