@@ -211,10 +211,11 @@ pub trait Protocol<R, L>: Backend<R> + Sized {
         after_hit: bool,
     ) -> impl Future<Output = Found<R, Self::Lead<'_>, Self::Stale>>;
 
-    /// The lookup of a sync caller when it waits for no other caller: `None` when it would wait
-    /// (or the backend has no such lookup), and the caller then runs [`find`](Self::find) under
-    /// the blocking driver. What it returns lands with [`land_now`](Self::land_now). The
-    /// in-process backend's misses take this path (no state machine, no driver), and Redis'
+    /// The lookup of a sync caller, on its thread: `None` when it would wait for another caller
+    /// here and the backend does not (or the backend has no such lookup), and the caller then
+    /// runs [`find`](Self::find) under the blocking driver. What it returns lands with
+    /// [`land_now`](Self::land_now). The in-process backend's misses take this path (no state
+    /// machine, no driver; a wait for another caller's flight keeps that flight), and Redis'
     /// lookups, whose read blocks the caller's thread on a connection of its own.
     fn find_now(
         cache: &Cache<R, L, Self>,

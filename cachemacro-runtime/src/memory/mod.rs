@@ -342,6 +342,21 @@ impl<R: Clone, L> MemoryCache<R, L> {
         })
     }
 
+    /// A sync caller found another caller's flight: it waits for that flight's value, on its
+    /// thread. (Dropping the flight to look again under the driver left a gap: a value landed and
+    /// evicted in between was computed again.) `None` when the flight ended without a value (a
+    /// panic, an invalidation), for another look under the driver.
+    #[cold]
+    fn wait_now(&self, key: u128, flight: &Flight<R>) -> Option<MemoryFound<'_, R, L>> {
+        if reentry::computing(self, key) {
+            // This thread computes the key: waiting would wait for itself.
+            return Some(Found::Return);
+        }
+        let value = crate::memo::driver::block_on(flight.wait_async())?;
+        self.counters.hit();
+        Some(Found::Value(value, None))
+    }
+
     /// One look at the table: a hit, a flight to wait for, or the lead.
     #[inline]
     fn step(&self, key: u128, own: bool) -> Step<'_, R, L> {
@@ -524,15 +539,19 @@ impl<R: Clone + Send + Sync + 'static, L: Layout> Protocol<R, L> for Memory<R> {
         }
     }
 
-    /// [`find`](Protocol::find)'s first step, when it is not a wait. The flight it leads is
-    /// this thread's: the body runs and lands on the caller's stack, before the thread can end.
+    /// [`find`](Protocol::find)'s first step. The flight it leads is this thread's: the body
+    /// runs and lands on the caller's stack, before the thread can end. Another caller's flight
+    /// is waited for here (see [`wait_now`](MemoryCache::wait_now)).
     #[inline(always)]
     fn find_now(
         cache: &MemoryCache<R, L>,
         key: u128,
         after_hit: bool,
     ) -> Option<MemoryFound<'_, R, L>> {
-        cache.first_step(key, after_hit, true).ok()
+        match cache.first_step(key, after_hit, true) {
+            Ok(found) => Some(found),
+            Err(flight) => cache.wait_now(key, &flight),
+        }
     }
 
     fn land_now<'a>(
@@ -600,4 +619,68 @@ impl<R: Clone + Send + Sync + 'static, L: Layout> Protocol<R, L> for Memory<R> {
 
     /// Nothing to count here: the refused job's claim counted itself as it dropped.
     fn refused(_: &MemoryCache<R, L>) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    use crate::layout::Whole;
+    use crate::memo::protocol::{Found, Protocol};
+    use crate::memory::{Memory, MemoryCache};
+    use crate::{FnConfig, Lock};
+
+    type Backend = Memory<u64>;
+
+    /// A sync caller that finds another caller's flight waits for it in `find_now` and gets its
+    /// value from the flight: it does not give the flight up for a second look, after which a
+    /// value landed and evicted meanwhile would be computed again.
+    #[test]
+    fn a_sync_waiter_keeps_the_flight_it_found() {
+        let cache: &'static MemoryCache<u64> = Box::leak(Box::new(MemoryCache::build(
+            FnConfig {
+                name: "memory::tests",
+                version: 0,
+                ttl_ms: 0,
+                capacity: 100,
+                refresh_after_ms: 0,
+                ret_type: "u64",
+                lock: Lock::Process,
+                lock_ttl_ms: 0,
+            },
+            None,
+        )));
+        let Some(Found::Compute { lead, .. }) =
+            <Backend as Protocol<_, Whole>>::find_now(cache, 7, false)
+        else {
+            panic!("the first caller leads");
+        };
+        let (sender, received) = mpsc::channel();
+        let waiter = std::thread::spawn(move || {
+            let found = <Backend as Protocol<_, Whole>>::find_now(cache, 7, false);
+            let kind = match found {
+                Some(Found::Value(value, _)) => Ok(value),
+                Some(Found::Compute { .. }) => Err("computes"),
+                Some(Found::Return) => Err("returns"),
+                None => Err("gave the flight up"),
+            };
+            sender.send(kind).unwrap();
+        });
+        // Not a synchronisation: time for the waiter to reach the flight. Had it given the
+        // flight up, its answer would be here already (and would fail below in any case).
+        let early = received.recv_timeout(Duration::from_millis(200));
+        assert!(
+            early.is_err(),
+            "the waiter answered before the value landed: {early:?}"
+        );
+        assert!(<Backend as Protocol<_, Whole>>::land_now(
+            cache,
+            lead,
+            Some(&42)
+        ));
+        assert_eq!(received.recv_timeout(Duration::from_secs(10)), Ok(Ok(42)));
+        waiter.join().unwrap();
+        assert_eq!(cache.stats().hits, 1, "the waiter's value counts as a hit");
+    }
 }
