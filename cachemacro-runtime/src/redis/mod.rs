@@ -88,8 +88,9 @@
 //! callers but not stored, in any process, so it cannot undo the invalidation. An invalidation leaves a mark for that (`{entry key}:invalidated`, or
 //! `{namespace}:{function}@v{version}:cleared` for `clear()`), holding Redis' time and expiring
 //! after the function's `lock_ttl`; every write of a computed value is a script that reads the
-//! marks. A computation that runs longer than `lock_ttl` (10 s unless set) may outlive its mark,
-//! and then stores its value as before. Within a process, a call made after the invalidation
+//! marks. A computation that runs longer than `lock_ttl` (10 s unless set; always 10 s with
+//! `lock = "process"` or `"none"`, which take no `lock_ttl`) may outlive its mark, and then
+//! stores its value as before. Within a process, a call made after the invalidation
 //! computes anew rather than wait for a computation that began before it.
 //!
 //! # Forked processes
