@@ -239,7 +239,7 @@ where
         self.written(written)
     }
 
-    pub(super) fn written(&self, written: Result<i64, Failure>) -> bool {
+    fn written(&self, written: Result<i64, Failure>) -> bool {
         match written {
             Ok(stored) => stored == 1,
             Err(failure) => {
@@ -444,7 +444,9 @@ where
     async fn put(cache: &RedisCache<R, S>, key: u128, kept: &R, began: Instant) -> bool {
         let target = cache.target();
         let redis_key = target.redis_key(&cache.config, key);
-        let written = (cache.write(&target, &redis_key, kept, &mut None, began, Write::Put)).await;
+        let written = cache
+            .write(&target, &redis_key, kept, &mut None, began, Write::Put)
+            .await;
         // Callers from now on compute anew rather than wait for a computation that began before.
         cache.backend.flights.detach(key);
         // The old value goes at once here; the other processes hear of it from Redis.

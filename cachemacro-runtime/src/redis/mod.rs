@@ -35,12 +35,12 @@
 //! An entry's key is `{namespace}:` followed by [`format_key`](crate::key::format_key): for example
 //! `cachemacro:app::servers@v0:6a09e667f3bcc908b2fb1366ea957d3e`. Arguments appear only as their
 //! hash. The value is the result serialized with postcard inside a small
-//! [`envelope`] that names the format and the return type, written with
-//! `SET key value PX ttl` (no `PX` without a `ttl`), inside a script (`EVALSHA`) that first checks
-//! the key was not invalidated since its computation began (see "Invalidation" below). Of a `Result` whose errors are not cached
-//! (`cache_err = false`, the default), only the `Ok` value is stored, so the error type needs no
-//! serde; entries of the two layouts have different type tags, so flipping `cache_err` makes old
-//! entries misses. What is stored must be `Clone`, `serde::Serialize` and
+//! [`envelope`] that names the format and the return type, written with `SET key value PX ttl`
+//! (no `PX` without a `ttl`) inside a script (`EVALSHA`) that first checks that the key was not
+//! invalidated since its computation began (see [Invalidation](#invalidation)). Of a `Result`
+//! whose errors are not cached (`cache_err = false`, the default), only the `Ok` value is
+//! stored, so the error type needs no serde; entries of the two layouts have different type tags,
+//! so flipping `cache_err` makes old entries misses. What is stored must be `Clone`, `serde::Serialize` and
 //! `serde::de::DeserializeOwned`; types that serde can only read self-describing formats into
 //! (`#[serde(flatten)]`, untagged enums, `serde_json::Value`) do not round-trip through postcard.
 //! Change the function's `version` when a type's fields change. A type that is not serializable
@@ -85,13 +85,15 @@
 //!
 //! `f_invalidate`, `f_refresh` and `clear()` hold across processes for computations already
 //! running: a value whose body began before Redis handled the invalidation is returned to its
-//! callers but not stored, in any process, so it cannot undo the invalidation. An invalidation leaves a mark for that (`{entry key}:invalidated`, or
+//! callers but not stored, in any process, so it cannot undo the invalidation. For that, an
+//! invalidation leaves a mark (`{entry key}:invalidated`, or
 //! `{namespace}:{function}@v{version}:cleared` for `clear()`), holding Redis' time and expiring
 //! after the function's `lock_ttl`; every write of a computed value is a script that reads the
 //! marks. A computation that runs longer than `lock_ttl` (10 s unless set; always 10 s with
 //! `lock = "process"` or `"none"`, which take no `lock_ttl`) may outlive its mark, and then
-//! stores its value as before. Within a process, a call made after the invalidation
-//! computes anew rather than wait for a computation that began before it.
+//! stores its value as before. Within a process, a call made after the invalidation computes
+//! anew rather than wait for a computation that began before it. Marks are not entries: `len()`
+//! does not count them.
 //!
 //! # Forked processes
 //!
