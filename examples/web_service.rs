@@ -266,8 +266,8 @@ async fn put_user(
         return Err(ApiError::no_user(id));
     }
     // After the write, not before: a read between an invalidation and the write would cache the
-    // old row again. (A read that began before the write stores nothing after this in process;
-    // on Redis it can still store the old row, and the ttl bounds how long it is served.)
+    // old row again. (A read that began before the write stores nothing after this, on Redis in
+    // every process, if it ends within `lock_ttl` of it.)
     backend.invalidate(id).await;
     Ok(Json(user))
 }

@@ -224,3 +224,127 @@ fn a_miss_that_began_before_clear_stores_nothing() {
     let key = redis_key("cleared_meanwhile", 2u64);
     assert!(stored(&mut redis, &key).is_some());
 }
+
+static CLEARED_LOCKED_RUNS: AtomicUsize = AtomicUsize::new(0);
+static CLEARED_LOCKED_GATE: Gate = Gate::new();
+
+#[memoize(ttl = 60, backend = "redis", name = "cleared_locked", lock_ttl = "30s")]
+fn cleared_locked(n: u64) -> String {
+    format!("{n} v{}", run(&CLEARED_LOCKED_RUNS, &CLEARED_LOCKED_GATE))
+}
+
+/// `clear()` with `lock = "redis"`: it deletes the locks as well as the entries, so a call made
+/// after it computes at once rather than wait for a holder whose value will not be stored.
+#[test]
+fn after_clear_a_call_does_not_wait_for_an_older_lock() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    cleared_locked_cache().configure(config(&server));
+    let mut redis = server.client();
+    let key = redis_key("cleared_locked", 1u64);
+
+    CLEARED_LOCKED_GATE.set(false);
+    let first = std::thread::spawn(|| cleared_locked(1));
+    assert!(eventually(PATIENCE, || runs(&CLEARED_LOCKED_RUNS) == 1));
+    cleared_locked_cache().clear();
+    let second = std::thread::spawn(|| cleared_locked(1));
+    let second = deadline::join("the call after clear()", second, PATIENCE);
+    CLEARED_LOCKED_GATE.set(true);
+    assert_eq!(second, "1 v1");
+    assert_eq!(deadline::join("the first caller", first, PATIENCE), "1 v0");
+    let value = stored(&mut redis, &key).unwrap();
+    assert!(
+        value.ends_with("1 v1"),
+        "the older value is not stored: {value:?}"
+    );
+    assert_eq!(cleared_locked_cache().stats().lock_waits, 0);
+}
+
+static ORDERED_RUNS: AtomicUsize = AtomicUsize::new(0);
+static ORDERED_FIRST: Gate = Gate::new();
+static ORDERED_SECOND: Gate = Gate::new();
+
+#[memoize(ttl = 60, backend = "redis", name = "ordered")]
+fn ordered(n: u64) -> String {
+    let run = ORDERED_RUNS.fetch_add(1, Ordering::SeqCst);
+    match run {
+        0 => ORDERED_FIRST.pass(),
+        1 => ORDERED_SECOND.pass(),
+        _ => {}
+    }
+    format!("{n} v{run}")
+}
+
+/// Two `f_refresh` calls (say, each after a write of the row): the one that began last keeps its
+/// value, whichever lands first.
+#[test]
+fn of_two_f_refresh_calls_the_later_one_wins_even_if_it_lands_last() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    ordered_cache().configure(config(&server));
+    let mut redis = server.client();
+    let key = redis_key("ordered", 1u64);
+
+    ORDERED_FIRST.set(false);
+    ORDERED_SECOND.set(false);
+    let first = std::thread::spawn(|| ordered_refresh(1));
+    assert!(eventually(PATIENCE, || runs(&ORDERED_RUNS) == 1));
+    let second = std::thread::spawn(|| ordered_refresh(1));
+    assert!(eventually(PATIENCE, || runs(&ORDERED_RUNS) == 2));
+    ORDERED_FIRST.set(true);
+    assert_eq!(
+        deadline::join("the first f_refresh", first, PATIENCE),
+        "1 v0"
+    );
+    ORDERED_SECOND.set(true);
+    assert_eq!(
+        deadline::join("the second f_refresh", second, PATIENCE),
+        "1 v1"
+    );
+    let value = stored(&mut redis, &key).unwrap();
+    assert!(
+        value.ends_with("1 v1"),
+        "the later f_refresh's value: {value:?}"
+    );
+}
+
+static DELAYED_RUNS: AtomicUsize = AtomicUsize::new(0);
+static DELAYED_GATE: Gate = Gate::new();
+
+#[memoize(ttl = 60, backend = "redis", name = "delayed", lock_ttl = "30s")]
+fn delayed(n: u64) -> String {
+    format!("{n} v{}", run(&DELAYED_RUNS, &DELAYED_GATE))
+}
+
+/// Under the lock, a computation's start is Redis' own time when it took the lock, not an
+/// estimate from this process' clock: a write that reaches Redis long after it was sent (the
+/// server stalled) still sees an invalidation made after the body began.
+#[test]
+fn a_delayed_write_still_sees_an_invalidation_made_after_its_body_began() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    let slow = config(&server).timeout(Duration::from_secs(10));
+    delayed_cache().configure(slow);
+    let mut redis = server.client();
+    let key = redis_key("delayed", 1u64);
+
+    DELAYED_GATE.set(false);
+    let first = std::thread::spawn(|| delayed(1));
+    assert!(eventually(PATIENCE, || runs(&DELAYED_RUNS) == 1));
+    assert!(!delayed_invalidate(1));
+    server.freeze();
+    DELAYED_GATE.set(true);
+    // Not a synchronisation: the delay under test. The write is sent meanwhile, and waits.
+    std::thread::sleep(Duration::from_secs(1));
+    server.thaw();
+    assert_eq!(deadline::join("the first caller", first, PATIENCE), "1 v0");
+    assert_eq!(
+        stored(&mut redis, &key),
+        None,
+        "not stored after the invalidation"
+    );
+    assert_eq!(delayed_cache().stats().errors, 0);
+}

@@ -427,7 +427,10 @@ fn the_lock_is_the_entry_key_with_a_lock_suffix_and_not_an_entry() {
     assert_eq!(layout_cache().len(), Some(1), "a lock is not an entry");
     layout_cache().clear();
     let locked: bool = redis.exists(&lock).unwrap();
-    assert!(locked, "clear() leaves locks to their holders");
+    assert!(
+        !locked,
+        "clear() deletes the locks: their holders will store nothing"
+    );
 
     LAYOUT_GATE.set(true);
     assert_eq!(deadline::join("the caller", caller, PATIENCE), 2);

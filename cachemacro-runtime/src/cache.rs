@@ -83,11 +83,13 @@ impl<R, L, B: Backend<R>> Cache<R, L, B> {
     }
 
     /// Removes every entry (on Redis: of this function's current `version`, page by page with
-    /// `SCAN` and `UNLINK`, never `KEYS`). Counters keep their values. Computations in progress
-    /// (calls', `f_refresh`'s) store nothing when they finish in process (their values may
-    /// predate what made the caller clear), but still do on Redis. A failure is counted and
-    /// logged, and leaves the remaining entries in place. In process, skipped (with a warning)
-    /// when called from a cached value's `Clone` while this thread reads an in-process cache.
+    /// `SCAN` and `UNLINK`, never `KEYS`, with the entries' locks). Counters keep their values.
+    /// Computations in progress (calls', `f_refresh`'s) store nothing when they finish (their
+    /// values may predate what made the caller clear); on Redis, in every process, if they end
+    /// within the function's `lock_ttl` (see the `redis` module's "Invalidation"). A failure is
+    /// counted and logged, and leaves the remaining entries in place. In process, skipped (with a
+    /// warning) when called from a cached value's `Clone` while this thread reads an in-process
+    /// cache.
     pub fn clear(&self) {
         block_on(B::clear(self));
     }

@@ -433,8 +433,8 @@
 //! one left by hand, is taken over after this function's own. Zero is rejected, and so is
 //! a `lock_ttl` with `lock = "process"` or `"none"`, or with the in-process backend.
 //!
-//! It is also how long the mark of an invalidation lives in Redis (see
-//! [`redis`](crate::redis#invalidation)): a computation that began before `f_invalidate`,
+//! It is also how long the mark of an invalidation lives in Redis (see the `redis` module's
+//! "Invalidation"): a computation that began before `f_invalidate`,
 //! `f_refresh` or `clear()` stores nothing if it ends within `lock_ttl` of it (10 s with the other
 //! locks).
 //!

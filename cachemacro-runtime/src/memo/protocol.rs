@@ -241,8 +241,8 @@ pub trait Protocol<R, L>: Backend<R> + Sized {
 
     /// What [`put`](Protocol::put) is given back: taken before `f_refresh` runs its body, so that
     /// a write of the key meanwhile (an invalidation) can tell that the value predates it. The
-    /// in-process backend's count of its shard's invalidations; on Redis, the instant.
-    fn before_put(cache: &Cache<R, L, Self>, key: u128) -> Self::Before;
+    /// in-process backend's count of its shard's invalidations; on Redis, its time (`marks.rs`).
+    fn before_put(cache: &Cache<R, L, Self>, key: u128) -> impl Future<Output = Self::Before>;
 
     /// Stores `kept` under `key`, replacing any entry (`f_refresh`), unless `before` (from
     /// [`before_put`](Protocol::before_put)) shows the key's entry was written since the body
@@ -694,7 +694,7 @@ where
     where
         L: Keep<Ret, Kept = R>,
     {
-        let before = B::before_put(self, key);
+        let before = block_on(B::before_put(self, key));
         let value = body();
         block_on(self.put_kept(key, cacheable, &value, before));
         value
@@ -711,7 +711,7 @@ where
     where
         L: Keep<Ret, Kept = R>,
     {
-        let before = B::before_put(self, key);
+        let before = B::before_put(self, key).await;
         let value = body.await;
         self.put_kept(key, cacheable, &value, before).await;
         value

@@ -575,7 +575,7 @@ impl<R: Clone + Send + Sync + 'static, L: Layout> Protocol<R, L> for Memory<R> {
         Self::land_now(cache, lead, kept)
     }
 
-    fn before_put(cache: &MemoryCache<R, L>, key: u128) -> u64 {
+    async fn before_put(cache: &MemoryCache<R, L>, key: u128) -> u64 {
         cache.backend.store.invalidations(key)
     }
 

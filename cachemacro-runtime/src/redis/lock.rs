@@ -71,9 +71,9 @@ pub const MAX_BACKOFF: Duration = Duration::from_millis(100);
 
 /// `KEYS`: the entry, its lock. `ARGV`: the caller's token, the lock's ttl in ms, and (only once
 /// the caller has waited out a holder) that holder's token: a lock still holding it is taken
-/// over. Replies `{0, 0, value, false}` (the entry is there), `{1, 0, false, false}` (the lock is
-/// the caller's) or `{0, pttl, false, token}` (another holds it; `pttl` is -1 for a lock without
-/// expiry).
+/// over. Replies `{0, 0, value, false}` (the entry is there), `{1, now, false, false}` (the lock
+/// is the caller's; `now`: Redis' time in µs, when its computation begins, see `marks.rs`) or
+/// `{0, pttl, false, token}` (another holds it; `pttl` is -1 for a lock without expiry).
 static CLAIM: LuaScript = LuaScript(LazyLock::new(|| {
     Script::new(
         r"local value = redis.call('GET', KEYS[1])
@@ -81,19 +81,21 @@ if value then return {0, 0, value, false} end
 if ARGV[3] and redis.call('GET', KEYS[2]) == ARGV[3] then redis.call('DEL', KEYS[2]) end
 if redis.call('SETNX', KEYS[2], ARGV[1]) == 1 then
   redis.call('PEXPIRE', KEYS[2], ARGV[2])
-  return {1, 0, false, false}
+  local time = redis.call('TIME')
+  return {1, time[1] * 1000000 + time[2], false, false}
 end
 return {0, redis.call('PTTL', KEYS[2]), false, redis.call('GET', KEYS[2])}",
     )
 }));
 
-/// `KEYS` and `ARGV` as for [`CLAIM`]. Replies the entry's `PTTL` if the lock is the caller's
-/// now, else nil.
+/// `KEYS` and `ARGV` as for [`CLAIM`]. Replies the entry's `PTTL` and Redis' time in µs if the
+/// lock is the caller's now, else nil.
 static CLAIM_REFRESH: LuaScript = LuaScript(LazyLock::new(|| {
     Script::new(
         r"if redis.call('SETNX', KEYS[2], ARGV[1]) == 1 then
   redis.call('PEXPIRE', KEYS[2], ARGV[2])
-  return redis.call('PTTL', KEYS[1])
+  local time = redis.call('TIME')
+  return {redis.call('PTTL', KEYS[1]), time[1] * 1000000 + time[2]}
 end
 return false",
     )
@@ -169,6 +171,8 @@ pub(super) struct Held {
     /// How long the release may take: after the lock's ttl there is nothing left to release.
     deadline: Duration,
     armed: bool,
+    /// Redis' time in µs when the claim took the lock: when the computation begins.
+    taken_at: Option<u64>,
 }
 
 impl Held {
@@ -191,6 +195,16 @@ impl Held {
     /// after it.
     pub(super) fn key_and_token(&self) -> (&str, &str) {
         (&self.lock_key, &self.token)
+    }
+
+    /// Redis' time in µs when the claim took the lock.
+    pub(super) fn taken_at(&self) -> Option<u64> {
+        self.taken_at
+    }
+
+    fn taken(mut self, at: i64) -> Self {
+        self.taken_at = u64::try_from(at).ok();
+        self
     }
 
     /// The `KEYS` and `ARGV` of [`RELEASE`].
@@ -309,6 +323,7 @@ impl Claiming {
             token: self.token.clone(),
             deadline: self.lock_ttl,
             armed: true,
+            taken_at: None,
         }
     }
 }
@@ -363,7 +378,8 @@ where
             if claiming.waited {
                 Counters::count(&self.counters.locks.takeovers);
             }
-            return Step::Done(Claim::Held(held));
+            // `pttl` holds Redis' time when the lock is taken.
+            return Step::Done(Claim::Held(held.taken(pttl)));
         }
         held.disarm();
         if !claiming.waited {
@@ -394,7 +410,7 @@ where
         self.turn(held, reply)
     }
 
-    fn turn(&self, held: Held, reply: Result<Option<i64>, Failure>) -> Turn {
+    fn turn(&self, held: Held, reply: Result<Option<(i64, i64)>, Failure>) -> Turn {
         match reply {
             Err(failure) => {
                 drop(held); // The claim may have taken the lock all the same.
@@ -407,7 +423,7 @@ where
             }
             // Younger than `refresh_after`: another process refreshed it since it was found
             // stale here. (A key that is gone or has no expiry is refreshed as before.)
-            Ok(Some(pttl))
+            Ok(Some((pttl, _)))
                 if u64::try_from(pttl).is_ok_and(|remaining| {
                     self.config.ttl_ms.saturating_sub(remaining) < self.config.refresh_after_ms
                 }) =>
@@ -415,7 +431,7 @@ where
                 drop(held); // Released: the refresh is skipped.
                 Turn::Skip
             }
-            Ok(Some(_)) => Turn::Run(Some(held)),
+            Ok(Some((_, now))) => Turn::Run(Some(held.taken(now))),
         }
     }
 }

@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 
 use super::connection::{Attempt, Failure};
 use super::lock::{Claim, Held};
-use super::marks::{STORE, Store, Write, mark_all_key};
+use super::marks::{Began, NOW, STORE, Store, Write, mark_all_key};
 use super::near::{Near, Ticket};
 use super::refresh::{Slot, Stale};
 use super::{Redis, RedisCache, Target, envelope};
@@ -75,6 +75,7 @@ where
             redis_key,
             near,
             ticket,
+            sent: Instant::now(),
         }
     }
 
@@ -98,6 +99,7 @@ where
             redis_key,
             near,
             ticket,
+            sent,
         } = looking;
         if reentry::computing(self, key) {
             return Found::Return;
@@ -119,8 +121,11 @@ where
         }
         self.counters.miss();
         let listed = leader.is_some() || held.is_some();
-        // The body begins now: an invalidation Redis handles after this may be of data it reads.
-        let began = Instant::now();
+        // Redis' time when the lock was taken; else estimated from when the lookup was sent.
+        let began = held
+            .as_ref()
+            .and_then(Held::taken_at)
+            .map_or(Began::Since(sent), Began::At);
         Found::Compute {
             lead: RedisLead {
                 leader,
@@ -212,7 +217,7 @@ where
         redis_key: &str,
         value: &R,
         lock: &mut Option<Held>,
-        began: Instant,
+        began: Began,
         write: Write,
     ) -> bool {
         let Some(bytes) = self.encode(value, target) else {
@@ -230,7 +235,7 @@ where
             lock: held.as_ref().map(Held::key_and_token),
         };
         let written = STORE
-            .call::<i64>(target, Attempt::Routine, store.arguments())
+            .call_with::<i64>(target, Attempt::Routine, || store.arguments())
             .await;
         if let Some(held) = held {
             // Not run (a timeout, a lost connection): released in the background.
@@ -247,6 +252,16 @@ where
                 false
             }
         }
+    }
+
+    /// Redis' time, for a computation about to begin ([`Began::At`]); this process' instant if
+    /// Redis does not answer (the write will likely fail too).
+    pub(super) async fn now(&self, target: &Target) -> Began {
+        let since = Instant::now();
+        let now = NOW
+            .call::<u64>(target, Attempt::Routine, (Vec::new(), Vec::new()))
+            .await;
+        now.map_or(Began::Since(since), Began::At)
     }
 
     /// `value`'s envelope, or `None` if nothing of it is stored or (counted and logged) it cannot
@@ -293,6 +308,8 @@ struct Looking<'a, R> {
     redis_key: String,
     near: Option<&'a Near<R>>,
     ticket: Option<Ticket>,
+    /// Before the lookup was sent: a computation's start when Redis' is not known.
+    sent: Instant,
 }
 
 /// What lands a value computed on Redis.
@@ -308,7 +325,7 @@ pub struct RedisLead<'a, R> {
     /// key did not change since.
     ticket: Option<Ticket>,
     /// When the body began: the value is not stored if the key was invalidated since.
-    began: Instant,
+    began: Began,
 }
 
 impl<R, S> Protocol<R, S> for Redis<R>
@@ -323,7 +340,7 @@ where
         S: 'a;
     type Stale = Stale;
     type Claim = Stale;
-    type Before = Instant;
+    type Before = Began;
 
     /// The near tier's hit, if the function has one (never a refresh's claim: a near entry
     /// lives at most its `near_ttl`, and the lookups that reach Redis schedule refreshes).
@@ -436,12 +453,12 @@ where
         stored
     }
 
-    /// When the body began.
-    fn before_put(_: &RedisCache<R, S>, _: u128) -> Instant {
-        Instant::now()
+    /// Redis' time before the body runs (one `TIME`; this process' instant if that fails).
+    async fn before_put(cache: &RedisCache<R, S>, _: u128) -> Began {
+        cache.now(&cache.target()).await
     }
 
-    async fn put(cache: &RedisCache<R, S>, key: u128, kept: &R, began: Instant) -> bool {
+    async fn put(cache: &RedisCache<R, S>, key: u128, kept: &R, began: Began) -> bool {
         let target = cache.target();
         let redis_key = target.redis_key(&cache.config, key);
         let written = cache

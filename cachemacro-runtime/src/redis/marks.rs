@@ -3,19 +3,26 @@
 //! A computation reads its data, then stores its value; an invalidation (`f_invalidate`, the
 //! value of an `f_refresh`, `clear()`) that Redis handles in between must not be undone by that
 //! store. So an invalidation leaves a **mark**: `{entry}:invalidated` (or, for `clear()`, the
-//! function's `{prefix}cleared`) holding Redis' own time (`TIME`, in µs) when it ran, and
-//! expiring after the function's `lock_ttl`. Every store of a computed value is one script that
-//! reads both marks and the time, and stores nothing if a mark is as young as the computation:
-//! its start is taken as Redis' time at the script minus how long ago, by this process' clock,
-//! the body began. Durations are measured by one clock each, so the processes' clocks need not
-//! agree. (An invalidation that Redis handles before the body begins is of data the body reads
-//! fresh.) Marks are not entries: their names end in letters, not in the 32 hex
+//! function's `{prefix}cleared`) holding Redis' own time (`TIME`, in µs), and expiring after the
+//! function's `lock_ttl`. Every store of a computed value is one script that reads both marks,
+//! and stores nothing if a mark is as young as the computation ([`Began`]): Redis' time when the
+//! computation took the key's lock (`lock = "redis"`, read by the claim) or before it ran
+//! (`f_refresh`, a background refresh without the lock: one `TIME`). A miss with `lock =
+//! "process"` or `"none"` reads no time before its body (its lookup is the bare `GET` that a hit
+//! sends), so its start is estimated: Redis' time at the script minus how long ago, by this
+//! process' clock, the lookup was sent. Each duration is measured by one clock, so the processes'
+//! clocks need not agree, and the lookup's own round trip makes the estimate early, which errs
+//! towards storing nothing; but a write that waits longer than that round trip before Redis runs
+//! it (a reconnection, a script reloaded after a restart) misses an invalidation made within that
+//! wait of the body's start. Marks are not entries: their names end in letters, not in the 32 hex
 //! digits that `len()` and `clear()` match.
 //!
 //! A mark lives `lock_ttl`, the bound the lock already puts on a body's run: a computation
-//! slower than that is not held back by an invalidation older than `lock_ttl`. Only values
-//! written through [`STORE`] read marks: a refresh that finds its value unchanged renews the
-//! entry's age (which is fresher than the refresh anyway), and the lock's claims read none.
+//! slower than that is not held back by an invalidation older than `lock_ttl`. A `maxmemory`
+//! policy that evicts keys with the shortest ttl first (`volatile-ttl`) evicts marks (and locks)
+//! before entries. Only values written through [`STORE`] read marks: a refresh that finds its
+//! value unchanged renews the entry's age (which is fresher than the refresh anyway), and the
+//! lock's claims read none.
 
 use std::sync::LazyLock;
 use std::time::Instant;
@@ -23,6 +30,30 @@ use std::time::Instant;
 use ::redis::Script;
 
 use super::script::{Arguments, LuaScript};
+
+/// When a computation began, as [`STORE`] compares it with the marks.
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug)]
+pub enum Began {
+    /// Redis' time, in µs, read before the body ran.
+    At(u64),
+    /// This process' instant before the lookup was sent: Redis' time is estimated at the
+    /// script.
+    Since(Instant),
+}
+
+impl Began {
+    /// [`STORE`]'s argument: `@` and the time, or how many µs ago, measured now.
+    fn argument(self) -> Vec<u8> {
+        match self {
+            Began::At(us) => format!("@{us}").into_bytes(),
+            Began::Since(instant) => u64::try_from(instant.elapsed().as_micros())
+                .unwrap_or(u64::MAX)
+                .to_string()
+                .into_bytes(),
+        }
+    }
+}
 
 /// How a computed value is written.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -47,10 +78,12 @@ impl Write {
 }
 
 /// `KEYS`: the entry, its mark, the function's mark, and (if the caller holds it) the entry's
-/// lock. `ARGV`: the value, the entry's ttl in ms (`0` for none), how many µs ago the
-/// computation began, the [`Write`], the marks' ttl in ms, and the caller's lock token. Stores
-/// the value unless a mark is as young as the computation, leaves a mark after an `f_refresh`'s
-/// value, then releases the lock if it still holds the token. Replies 1 if it stored the value.
+/// lock. `ARGV`: the value, the entry's ttl in ms (`0` for none), when the computation began
+/// ([`Began`]), the [`Write`], the marks' ttl in ms, and the caller's lock token. Stores the value
+/// unless a mark is as young as the computation; an `f_refresh`'s value then marks the key with
+/// its own start (never moving a mark back), so that a computation that began before it does not
+/// replace it, and one that began after it does. Then releases the lock if it still holds the
+/// token. Replies 1 if it stored the value.
 ///
 /// Marks are written with `PSETEX`, so Redis' count of `SET` commands counts values alone.
 /// `string.format`: Lua would print a time in µs in exponent notation.
@@ -58,7 +91,9 @@ pub(super) static STORE: LuaScript = LuaScript(LazyLock::new(|| {
     Script::new(
         r"local time = redis.call('TIME')
 local now = time[1] * 1000000 + time[2]
-local began = now - tonumber(ARGV[3])
+local began
+if string.sub(ARGV[3], 1, 1) == '@' then began = tonumber(string.sub(ARGV[3], 2))
+else began = now - tonumber(ARGV[3]) end
 local function marked(key)
   local at = tonumber(redis.call('GET', key))
   return at ~= nil and at >= began
@@ -69,7 +104,8 @@ if not (marked(KEYS[2]) or marked(KEYS[3])) then
   if ARGV[2] ~= '0' then set[#set + 1] = 'PX'; set[#set + 1] = ARGV[2] end
   if ARGV[4] == 'refresh' then set[#set + 1] = 'XX' end
   if redis.call(unpack(set)) then stored = 1 end
-  if ARGV[4] == 'put' then redis.call('PSETEX', KEYS[2], ARGV[5], string.format('%.0f', now)) end
+  -- Its own mark, older than `began` (it is not marked), moves forward only.
+  if ARGV[4] == 'put' then redis.call('PSETEX', KEYS[2], ARGV[5], string.format('%.0f', began)) end
 end
 if KEYS[4] and redis.call('GET', KEYS[4]) == ARGV[6] then redis.call('DEL', KEYS[4]) end
 return stored",
@@ -87,6 +123,14 @@ redis.call('DEL', KEYS[3])
 local time = redis.call('TIME')
 redis.call('PSETEX', KEYS[2], ARGV[1], string.format('%.0f', time[1] * 1000000 + time[2]))
 return removed",
+    )
+}));
+
+/// Redis' time in µs, as the scripts read it, for a [`Began::At`]. Replies an integer.
+pub(super) static NOW: LuaScript = LuaScript(LazyLock::new(|| {
+    Script::new(
+        r"local time = redis.call('TIME')
+return time[1] * 1000000 + time[2]",
     )
 }));
 
@@ -116,8 +160,7 @@ pub(super) struct Store<'a> {
     pub(super) all_key: String,
     pub(super) bytes: Vec<u8>,
     pub(super) ttl_ms: u64,
-    /// When the body began (for a background refresh, when it took its turn).
-    pub(super) began: Instant,
+    pub(super) began: Began,
     pub(super) write: Write,
     pub(super) mark_ttl_ms: u64,
     /// The entry's lock and the caller's token, if it holds the lock.
@@ -125,19 +168,18 @@ pub(super) struct Store<'a> {
 }
 
 impl Store<'_> {
+    /// Built once the connection is at hand (see [`LuaScript::call_with`]): for a
+    /// [`Began::Since`], the time left unmeasured makes the start look later than it was.
     pub(super) fn arguments(self) -> Arguments {
         let mut keys = vec![
             self.redis_key.to_owned(),
             mark_key(self.redis_key),
             self.all_key,
         ];
-        // Measured as late as possible: the time left unmeasured (the trip to Redis) makes the
-        // start look later than it was.
-        let began_us = u64::try_from(self.began.elapsed().as_micros()).unwrap_or(u64::MAX);
         let mut args = vec![
             self.bytes,
             self.ttl_ms.to_string().into_bytes(),
-            began_us.to_string().into_bytes(),
+            self.began.argument(),
             self.write.argument().to_vec(),
             self.mark_ttl_ms.to_string().into_bytes(),
         ];

@@ -89,11 +89,19 @@
 //! invalidation leaves a mark (`{entry key}:invalidated`, or
 //! `{namespace}:{function}@v{version}:cleared` for `clear()`), holding Redis' time and expiring
 //! after the function's `lock_ttl`; every write of a computed value is a script that reads the
-//! marks. A computation that runs longer than `lock_ttl` (10 s unless set; always 10 s with
-//! `lock = "process"` or `"none"`, which take no `lock_ttl`) may outlive its mark, and then
-//! stores its value as before. Within a process, a call made after the invalidation computes
-//! anew rather than wait for a computation that began before it. Marks are not entries: `len()`
-//! does not count them.
+//! marks. A value stored more than `lock_ttl` (10 s unless set; always 10 s with `lock =
+//! "process"` or `"none"`, which take no `lock_ttl`) after the invalidation outlives its mark, and
+//! is stored as before; so is one whose mark Redis evicted (a `maxmemory` policy of
+//! `volatile-ttl` evicts marks and locks first). Under the lock, a computation's start is Redis'
+//! time when it took the lock; with `lock = "process"` or `"none"` it is estimated with this
+//! process' clock: Redis' time at the write minus how long ago the lookup was sent. The lookup's
+//! round trip makes that early; a write that waits longer than it before Redis runs it (a
+//! reconnection, a script reloaded after a restart) can miss an invalidation made that soon after
+//! the body began. `f_refresh`, and a background refresh without the lock, read Redis' time
+//! before the body runs. Within a process, a call made after the invalidation computes anew
+//! rather than wait for a computation that began before it. Marks are not entries: `len()` does
+//! not count them. Of two `f_refresh` calls of one key, the value of the one that began last is
+//! kept, whichever lands first.
 //!
 //! # Forked processes
 //!
@@ -137,9 +145,10 @@
 //! over and runs the body in its turn, so while a key keeps failing, the processes waiting for
 //! it run the body one after another (as callers in one process do), each within `lock_ttl`.
 //!
-//! Locks are not entries: `len()` does not count them and `clear()` leaves them to their holders.
-//! `f_invalidate` deletes the key's lock with the key: the holder's value predates the
-//! invalidation and will not be stored, so the next caller computes at once.
+//! Locks are not entries: `len()` does not count them. `f_invalidate` deletes the key's lock with
+//! the key, and `clear()` every lock of the function: a holder that took its lock before will
+//! not store its value, so the next caller computes at once (while the holder may still be
+//! computing).
 //! A lock and its entry are two keys, which Redis Cluster may place in different slots: the
 //! backend speaks to one Redis server (or a primary with replicas), not to a cluster.
 //! When Redis fails while a call claims or waits for a lock, the call runs the body at once (fail
@@ -220,6 +229,8 @@ use arc_swap::ArcSwapOption;
 
 #[doc(hidden)]
 pub use self::lookup::RedisLead;
+#[doc(hidden)]
+pub use self::marks::Began;
 #[doc(hidden)]
 pub use self::refresh::Stale;
 pub use config::{
@@ -481,7 +492,7 @@ impl<R: Clone + Send + Sync + 'static> Backend<R> for Redis<R> {
     }
 
     /// Marks every entry of the function first, so that computations in progress (in any
-    /// process) store nothing (see [`marks`]), then deletes the entries.
+    /// process) store nothing (see [`marks`]), then deletes the entries and their locks.
     async fn clear<S>(cache: &Cache<R, S, Self>) {
         let target = cache.target();
         let mark = marks::mark_all_key(&target.prefix(&cache.config));
@@ -490,18 +501,23 @@ impl<R: Clone + Send + Sync + 'static> Backend<R> for Redis<R> {
             .call::<i64>(&target, Attempt::Explicit, arguments)
             .await;
         cache.backend.flights.detach_all();
-        let (pattern, page_timeout) = (target.pattern(&cache.config), target.timeout());
-        let cleared = match marked {
-            Ok(_) => {
-                target
-                    .connection
-                    .run(Attempt::Explicit, Duration::MAX, move |manager| {
-                        clear_matching(manager, pattern, page_timeout)
-                    })
-                    .await
+        let pattern = target.pattern(&cache.config);
+        // The entries, then the locks of computations that began before (and will store
+        // nothing), so that the calls from now on compute at once, as after `f_invalidate`.
+        let mut cleared = marked.map(drop);
+        for pattern in [pattern.clone(), lock::lock_key(&pattern)] {
+            if cleared.is_err() {
+                break;
             }
-            Err(failure) => Err(failure),
-        };
+            let page_timeout = target.timeout();
+            cleared = target
+                .connection
+                .run(Attempt::Explicit, Duration::MAX, move |manager| {
+                    clear_matching(manager, pattern, page_timeout)
+                })
+                .await
+                .map(drop);
+        }
         if let Some(near) = &cache.backend.near {
             near.forget_all();
         }

@@ -25,16 +25,15 @@
 use std::collections::HashSet;
 use std::future::Future;
 use std::sync::{Arc, LazyLock};
-use std::time::Instant;
 
 use ::redis::Script;
 use ::redis::aio::ConnectionManager;
 use parking_lot::Mutex;
 
 use super::connection::{Attempt, Failure, query_pipeline};
-use super::lock::Turn;
+use super::lock::{Held, Turn};
 use super::lookup::{Stored, get_command};
-use super::marks::{STORE, Store, Write, mark_all_key};
+use super::marks::{Began, STORE, Store, Write, mark_all_key};
 use super::script::{Arguments, LuaScript};
 use super::{RedisCache, Target, envelope};
 use crate::layout::{Keep, Layout, kept};
@@ -86,9 +85,9 @@ return 1",
 }));
 
 /// What a finished refresh sends: [`RENEW`]'s arguments, or [`STORE`]'s (`SET ... XX`).
-enum Renew {
+enum Renew<'a> {
     Age(Arguments),
-    Value(Arguments),
+    Value(Store<'a>),
 }
 
 /// What a finished refresh renews: the age alone (`PEXPIRE`, and the expiry in the envelope), or
@@ -172,10 +171,14 @@ where
     ) where
         S: Keep<Ret, Kept = R>,
     {
-        let began = Instant::now();
         let lock = match self.refresh_turn(&stale.target, &stale.redis_key).await {
             Turn::Run(lock) => lock,
             Turn::Skip => return self.refresh_skipped(stale),
+        };
+        // Redis' time when the lock was taken, or read now (off the callers' path).
+        let began = match lock.as_ref().and_then(Held::taken_at) {
+            Some(at) => Began::At(at),
+            None => self.now(&stale.target).await,
         };
         Counters::count(&self.counters.refreshes.started);
         // Holding the lock, it is the key's computation: a call of the key in its body must not
@@ -190,10 +193,10 @@ where
                 Renewal::Unchanged,
                 RENEW.call(target, Attempt::Routine, arguments).await,
             ),
-            Ok(Renew::Value(arguments)) => Landed::Sent(
+            Ok(Renew::Value(store)) => Landed::Sent(
                 Renewal::Updated,
                 STORE
-                    .call::<i64>(target, Attempt::Routine, arguments)
+                    .call_with::<i64>(target, Attempt::Routine, || store.arguments())
                     .await
                     .map(|stored| stored == 1),
             ),
@@ -249,13 +252,13 @@ where
     /// What a finished refresh sends to Redis, or (`Err`) how it ended without sending anything:
     /// it failed (`outcome` is `None` after a panic, or its value is not cached), or its value
     /// cannot be encoded (counted as an error and logged).
-    fn renewal<Ret>(
+    fn renewal<'a, Ret>(
         &self,
-        stale: &Stale,
+        stale: &'a Stale,
         cacheable: impl Fn(&Ret) -> bool,
         outcome: Option<Ret>,
-        began: Instant,
-    ) -> Result<Renew, Landed>
+        began: Began,
+    ) -> Result<Renew<'a>, Landed>
     where
         S: Keep<Ret, Kept = R>,
     {
@@ -284,19 +287,16 @@ where
         } else {
             // Not stored if the key was invalidated since the refresh began (see `marks`): its
             // value may predate that write.
-            Renew::Value(
-                Store {
-                    redis_key: &stale.redis_key,
-                    all_key: mark_all_key(&stale.target.prefix(&self.config)),
-                    bytes,
-                    ttl_ms: self.config.ttl_ms,
-                    began,
-                    write: Write::Refresh,
-                    mark_ttl_ms: self.lock_ttl_ms(),
-                    lock: None,
-                }
-                .arguments(),
-            )
+            Renew::Value(Store {
+                redis_key: &stale.redis_key,
+                all_key: mark_all_key(&stale.target.prefix(&self.config)),
+                bytes,
+                ttl_ms: self.config.ttl_ms,
+                began,
+                write: Write::Refresh,
+                mark_ttl_ms: self.lock_ttl_ms(),
+                lock: None,
+            })
         })
     }
 

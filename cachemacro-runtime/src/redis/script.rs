@@ -32,6 +32,23 @@ impl LuaScript {
             .await
     }
 
+    /// [`call`](Self::call) with arguments built once the connection is at hand, just before the
+    /// script is sent (a write's estimate of when its computation began, see `marks.rs`).
+    pub(super) async fn call_with<T: FromRedisValue + Send + 'static>(
+        &'static self,
+        target: &Target,
+        attempt: Attempt,
+        arguments: impl FnOnce() -> Arguments,
+    ) -> Result<T, Failure> {
+        target
+            .connection
+            .run(attempt, target.timeout(), move |manager| {
+                let (keys, args) = arguments();
+                self.run(manager, keys, args)
+            })
+            .await
+    }
+
     /// Runs the script. Runs on the background runtime.
     pub(super) async fn run<T: FromRedisValue>(
         &'static self,
