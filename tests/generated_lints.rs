@@ -10,6 +10,7 @@
 //!   not unfulfilled on the generated items.
 //! - `f_uncached`, where clippy judges the function, has `f`'s `#[must_use]` and the `# Errors`
 //!   and `# Panics` sections that `f`'s docs have: clippy asks for them only when `f` lacks them.
+//!   With `#[target_feature]` it has a `# Safety` section as well.
 
 #![deny(warnings)]
 #![warn(clippy::pedantic)]
@@ -112,6 +113,20 @@ pub fn unchecked(x: u32) -> Result<u32, String> {
     if x == 0 { Err("zero".into()) } else { Ok(x) }
 }
 
+/// Compiled with a target feature, which clippy counts as unsafe: its `# Safety` section speaks
+/// for `f_uncached` too.
+///
+/// # Safety
+///
+/// The CPU must have SSE4.1.
+#[cfg(target_arch = "x86_64")]
+#[memoize]
+#[must_use]
+#[target_feature(enable = "sse4.1")]
+pub fn featured(x: u32) -> u32 {
+    x + 6
+}
+
 /// Without `#[must_use]`: clippy still asks for it, once.
 #[memoize]
 #[expect(clippy::must_use_candidate)]
@@ -135,6 +150,11 @@ fn the_functions_work() {
     assert_eq!(checked_uncached(2), Ok(2));
     assert_eq!(unchecked(2), Ok(2));
     assert_eq!(unmarked(2), 7);
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("sse4.1") {
+        // SAFETY: the feature is there.
+        assert_eq!(unsafe { featured(1) }, 7);
+    }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();

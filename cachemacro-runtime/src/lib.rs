@@ -90,9 +90,10 @@
 //!   `std::io::Result<T>`, `anyhow::Result<T>` and `Result<T, Box<dyn Error>>` can be memoized.
 //!   With `cache_err = true` the whole `Result` is kept, and the error type must be `Clone` too. `None` is cached unless
 //!   `cache_none = false`. `Result` and `Option` are recognised by the last segment of the return
-//!   type's path, so `io::Result<T>` counts as a `Result`, and so does any alias named `Result`.
-//!   Another type named `Result` is a compile error on the return type: return it through an
-//!   alias of another name (`type Reply = Result;`) to cache it as a plain value.
+//!   type's path, so `io::Result<T>` counts as a `Result`, and so does another alias of
+//!   `std::result::Result` named `Result` (written with two type arguments, they must be the `Ok`
+//!   then the error type, as in std's). Another type named `Result` is a compile error: return it
+//!   through an alias of another name (`type Reply = Result;`) to cache it as a plain value.
 //! - **TTL.** An entry older than `ttl` is never served: the next call recomputes it. Ages are
 //!   measured on a coarse [clock] that ticks every millisecond while caches read it; a stalled
 //!   tick makes entries live a little longer, never shorter. The clock stops ticking when no

@@ -109,7 +109,9 @@ fn deprecates(meta: &Meta) -> bool {
 /// `must_use_candidate`, `missing_errors_doc` and `missing_panics_doc` speak for the function; its
 /// doc is generated. Returns `f`'s `#[must_use]` attributes, and the `# Errors` and `# Panics`
 /// sections to add to `f_uncached`'s doc (each referring to `f`) for those that `f`'s docs have.
-/// A doc that is not a literal (`#[doc = include_str!(..)]`) is taken to have both.
+/// A doc that is not a literal (`#[doc = include_str!(..)]`) is taken to have both. A function
+/// with `#[target_feature]` gives `f_uncached` a `# Safety` section too: clippy counts such a
+/// function as unsafe (`missing_safety_doc`), and `f`'s own section cannot reach the copy.
 pub(super) fn uncached_answers<'a>(
     attrs: &'a [Attribute],
     name: &syn::Ident,
@@ -144,6 +146,14 @@ pub(super) fn uncached_answers<'a>(
         }
     }
     let mut doc = String::new();
+    if attrs
+        .iter()
+        .any(|attr| attr.path().is_ident("target_feature"))
+    {
+        doc.push_str(&format!(
+            "\n\n# Safety\n\nThat of `{name}`: the CPU must have the features it enables."
+        ));
+    }
     if errors {
         doc.push_str(&format!("\n\n# Errors\n\nThose of `{name}`."));
     }
@@ -218,6 +228,8 @@ mod tests {
         let (must_use, doc) = uncached_answers(&neither, &name);
         assert!(must_use.is_empty());
         assert_eq!(doc, "");
+        let featured = attrs("/// Fast.\n#[target_feature(enable = \"avx2\")]");
+        assert!(uncached_answers(&featured, &name).1.contains("# Safety"));
         let included = attrs("#[doc = include_str!(\"f.md\")]");
         assert!(uncached_answers(&included, &name).1.contains("# Panics"));
     }
