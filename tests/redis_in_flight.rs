@@ -348,3 +348,35 @@ fn a_delayed_write_still_sees_an_invalidation_made_after_its_body_began() {
     );
     assert_eq!(delayed_cache().stats().errors, 0);
 }
+
+static PUT_RUNS: AtomicUsize = AtomicUsize::new(0);
+static PUT_GATE: Gate = Gate::new();
+
+#[memoize(ttl = 60, backend = "redis", name = "put_invalidated")]
+fn put_invalidated(n: u64) -> String {
+    format!("{n} v{}", run(&PUT_RUNS, &PUT_GATE))
+}
+
+/// An `f_refresh` is a computation too: invalidated while its body runs, it stores nothing.
+#[test]
+fn an_f_refresh_invalidated_while_its_body_runs_stores_nothing() {
+    let Some(server) = RedisServer::start() else {
+        return;
+    };
+    put_invalidated_cache().configure(config(&server));
+    let mut redis = server.client();
+    let key = redis_key("put_invalidated", 1u64);
+
+    PUT_GATE.set(false);
+    let refresh = std::thread::spawn(|| put_invalidated_refresh(1));
+    assert!(eventually(PATIENCE, || runs(&PUT_RUNS) == 1));
+    assert!(!put_invalidated_invalidate(1));
+    PUT_GATE.set(true);
+    assert_eq!(deadline::join("the f_refresh", refresh, PATIENCE), "1 v0");
+    assert_eq!(
+        stored(&mut redis, &key),
+        None,
+        "not stored after the invalidation"
+    );
+    assert_eq!(put_invalidated(1), "1 v1");
+}

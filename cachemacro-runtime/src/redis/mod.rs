@@ -101,7 +101,9 @@
 //! before the body runs. Within a process, a call made after the invalidation computes anew
 //! rather than wait for a computation that began before it. Marks are not entries: `len()` does
 //! not count them. Of two `f_refresh` calls of one key, the value of the one that began last is
-//! kept, whichever lands first.
+//! kept, whichever lands first (within `lock_ttl` of each other). Marks hold Redis' wall-clock
+//! time: a server clock stepped back (or a failover to a primary whose clock is behind) can let
+//! a value that began before an invalidation be stored.
 //!
 //! # Forked processes
 //!
