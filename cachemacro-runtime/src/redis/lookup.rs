@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 
 use super::connection::{Attempt, Failure};
 use super::lock::{Claim, Held};
-use super::marks::{Began, NOW, STORE, Store, Write, mark_all_key};
+use super::marks::{Began, STORE, Store, Write, mark_all_key};
 use super::near::{Near, Ticket};
 use super::refresh::{Slot, Stale};
 use super::{Redis, RedisCache, Target, envelope};
@@ -75,7 +75,9 @@ where
             redis_key,
             near,
             ticket,
-            sent: Instant::now(),
+            // Under the lock a miss's start is Redis' time, read by the claim: a hit need not
+            // read the clock then.
+            sent: (self.config.lock != Lock::Redis).then(Instant::now),
         }
     }
 
@@ -122,10 +124,12 @@ where
         self.counters.miss();
         let listed = leader.is_some() || held.is_some();
         // Redis' time when the lock was taken; else estimated from when the lookup was sent.
-        let began = held
-            .as_ref()
-            .and_then(Held::taken_at)
-            .map_or(Began::Since(sent), Began::At);
+        let began = match (held.as_ref().and_then(Held::taken_at), sent) {
+            (Some(at), _) => Began::At(at),
+            (None, Some(sent)) => Began::Since(sent),
+            // Under the lock, but without it (Redis failed): the write likely fails too.
+            (None, None) => Began::Since(Instant::now()),
+        };
         Found::Compute {
             lead: RedisLead {
                 leader,
@@ -224,18 +228,8 @@ where
             return false;
         };
         let held = lock.take();
-        let store = Store {
-            redis_key,
-            all_key: mark_all_key(&target.prefix(&self.config)),
-            bytes,
-            ttl_ms: self.config.ttl_ms,
-            began,
-            write,
-            mark_ttl_ms: self.lock_ttl_ms(),
-            lock: held.as_ref().map(Held::key_and_token),
-        };
-        let written = STORE
-            .call_with::<i64>(target, Attempt::Routine, || store.arguments())
+        let written = self
+            .store_bytes(target, redis_key, bytes, held.as_ref(), began, write)
             .await;
         if let Some(held) = held {
             // Not run (a timeout, a lost connection): released in the background.
@@ -244,9 +238,9 @@ where
         self.written(written)
     }
 
-    fn written(&self, written: Result<i64, Failure>) -> bool {
+    fn written(&self, written: Result<bool, Failure>) -> bool {
         match written {
-            Ok(stored) => stored == 1,
+            Ok(stored) => stored,
             Err(failure) => {
                 self.connection_failed("write", failure);
                 false
@@ -258,10 +252,41 @@ where
     /// Redis does not answer (the write will likely fail too).
     pub(super) async fn now(&self, target: &Target) -> Began {
         let since = Instant::now();
-        let now = NOW
-            .call::<u64>(target, Attempt::Routine, (Vec::new(), Vec::new()))
+        let time = (target.connection)
+            .command::<(u64, u64)>(Attempt::Routine, target.timeout(), ::redis::cmd("TIME"))
             .await;
-        now.map_or(Began::Since(since), Began::At)
+        // The scripts' reading of `TIME`, in µs.
+        time.map_or(Began::Since(since), |(seconds, micros)| {
+            Began::At(seconds * 1_000_000 + micros)
+        })
+    }
+
+    /// Writes `bytes` under `redis_key` with [`STORE`] (see [`write`](Self::write)): whether
+    /// stored. Shared by misses, `f_refresh` and background refreshes, which count failures
+    /// each their own way.
+    pub(super) async fn store_bytes(
+        &self,
+        target: &Target,
+        redis_key: &str,
+        bytes: Vec<u8>,
+        held: Option<&Held>,
+        began: Began,
+        write: Write,
+    ) -> Result<bool, Failure> {
+        let store = Store {
+            redis_key,
+            all_key: mark_all_key(&target.prefix(&self.config)),
+            bytes,
+            ttl_ms: self.config.ttl_ms,
+            began,
+            write,
+            mark_ttl_ms: self.lock_ttl_ms(),
+            lock: held.map(Held::key_and_token),
+        };
+        let stored = STORE
+            .call_with::<i64>(target, Attempt::Routine, || store.arguments())
+            .await;
+        stored.map(|stored| stored == 1)
     }
 
     /// `value`'s envelope, or `None` if nothing of it is stored or (counted and logged) it cannot
@@ -308,8 +333,9 @@ struct Looking<'a, R> {
     redis_key: String,
     near: Option<&'a Near<R>>,
     ticket: Option<Ticket>,
-    /// Before the lookup was sent: a computation's start when Redis' is not known.
-    sent: Instant,
+    /// Before the lookup was sent: a computation's start when Redis' is not known (without the
+    /// Redis lock).
+    sent: Option<Instant>,
 }
 
 /// What lands a value computed on Redis.

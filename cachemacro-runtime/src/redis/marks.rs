@@ -126,14 +126,6 @@ return removed",
     )
 }));
 
-/// Redis' time in µs, as the scripts read it, for a [`Began::At`]. Replies an integer.
-pub(super) static NOW: LuaScript = LuaScript(LazyLock::new(|| {
-    Script::new(
-        r"local time = redis.call('TIME')
-return time[1] * 1000000 + time[2]",
-    )
-}));
-
 /// `KEYS`: the function's mark. `ARGV`: its ttl in ms. Marks every entry of the function, before
 /// `clear()` deletes them. Replies 1.
 pub(super) static MARK_ALL: LuaScript = LuaScript(LazyLock::new(|| {

@@ -33,7 +33,7 @@ use parking_lot::Mutex;
 use super::connection::{Attempt, Failure, query_pipeline};
 use super::lock::{Held, Turn};
 use super::lookup::{Stored, get_command};
-use super::marks::{Began, STORE, Store, Write, mark_all_key};
+use super::marks::{Began, Write};
 use super::script::{Arguments, LuaScript};
 use super::{RedisCache, Target, envelope};
 use crate::layout::{Keep, Layout, kept};
@@ -84,10 +84,11 @@ return 1",
     )
 }));
 
-/// What a finished refresh sends: [`RENEW`]'s arguments, or [`STORE`]'s (`SET ... XX`).
-enum Renew<'a> {
+/// What a finished refresh sends: [`RENEW`]'s arguments, or the value (`SET ... XX`, see
+/// [`Write::Refresh`]).
+enum Renew {
     Age(Arguments),
-    Value(Store<'a>),
+    Value(Vec<u8>),
 }
 
 /// What a finished refresh renews: the age alone (`PEXPIRE`, and the expiry in the envelope), or
@@ -188,17 +189,17 @@ where
             None => refresh::await_caught(job).await,
         };
         let target = &stale.target;
-        let landed = match self.renewal(&stale, cacheable, outcome, began) {
+        let landed = match self.renewal(&stale, cacheable, outcome) {
             Ok(Renew::Age(arguments)) => Landed::Sent(
                 Renewal::Unchanged,
                 RENEW.call(target, Attempt::Routine, arguments).await,
             ),
-            Ok(Renew::Value(store)) => Landed::Sent(
+            // Not stored if the key was invalidated since the refresh began (see `marks`): its
+            // value may predate that write.
+            Ok(Renew::Value(bytes)) => Landed::Sent(
                 Renewal::Updated,
-                STORE
-                    .call_with::<i64>(target, Attempt::Routine, || store.arguments())
-                    .await
-                    .map(|stored| stored == 1),
+                self.store_bytes(target, &stale.redis_key, bytes, None, began, Write::Refresh)
+                    .await,
             ),
             Err(landed) => landed,
         };
@@ -252,13 +253,12 @@ where
     /// What a finished refresh sends to Redis, or (`Err`) how it ended without sending anything:
     /// it failed (`outcome` is `None` after a panic, or its value is not cached), or its value
     /// cannot be encoded (counted as an error and logged).
-    fn renewal<'a, Ret>(
+    fn renewal<Ret>(
         &self,
-        stale: &'a Stale,
+        stale: &Stale,
         cacheable: impl Fn(&Ret) -> bool,
         outcome: Option<Ret>,
-        began: Began,
-    ) -> Result<Renew<'a>, Landed>
+    ) -> Result<Renew, Landed>
     where
         S: Keep<Ret, Kept = R>,
     {
@@ -285,18 +285,7 @@ where
                 ],
             ))
         } else {
-            // Not stored if the key was invalidated since the refresh began (see `marks`): its
-            // value may predate that write.
-            Renew::Value(Store {
-                redis_key: &stale.redis_key,
-                all_key: mark_all_key(&stale.target.prefix(&self.config)),
-                bytes,
-                ttl_ms: self.config.ttl_ms,
-                began,
-                write: Write::Refresh,
-                mark_ttl_ms: self.lock_ttl_ms(),
-                lock: None,
-            })
+            Renew::Value(bytes)
         })
     }
 

@@ -22,14 +22,9 @@ impl LuaScript {
         &'static self,
         target: &Target,
         attempt: Attempt,
-        (keys, args): Arguments,
+        arguments: Arguments,
     ) -> Result<T, Failure> {
-        target
-            .connection
-            .run(attempt, target.timeout(), move |manager| {
-                self.run(manager, keys, args)
-            })
-            .await
+        self.call_with(target, attempt, || arguments).await
     }
 
     /// [`call`](Self::call) with arguments built once the connection is at hand, just before the
